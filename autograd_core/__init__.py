@@ -1,0 +1,21 @@
+"""autograd-core: reverse-mode automatic differentiation with a dynamic graph.
+
+    import autograd_core as ag
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    x.grad  # tensor([2., 4.])
+"""
+# tensor must be imported before engine: the engine imports the Tensor class from it.
+from .tensor import Tensor, get_default_dtype, set_default_dtype  # noqa: I001
+from . import backend, engine, func
+from .engine import (detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled)
+from .function import Function, FunctionCtx
+from .functions import (OP_FUNCTIONS, arange, as_tensor, cat, concatenate, default_generator, eye, full,
+                        manual_seed, matmul, maximum, minimum, ones, ones_like, pow, rand, randint, randn,
+                        split, stack, tensor, where, zeros, zeros_like)
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .serialization import load, save
+
+globals().update(OP_FUNCTIONS)
+
+__version__ = "0.1.0"

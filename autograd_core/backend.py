@@ -1,0 +1,105 @@
+"""Which kernels run: the numpy reference or the Numba JIT.
+
+This is the one place the choice is made. Every computation that has a Numba
+implementation is a `Kernel` holding both implementations side by side;
+`set()` rebinds all of them at once, so a call pays no dispatch cost.
+
+Numba is imported lazily, on the first call of a kernel under the numba
+backend, so `import autograd_core` stays fast.
+"""
+import importlib.util
+import os
+
+BACKENDS = ("numpy", "numba")
+_ENV_VAR = "AUTOGRAD_CORE_BACKEND"
+
+
+def _numba_importable():
+    return importlib.util.find_spec("numba") is not None
+
+
+def _initial_backend():
+    name = os.environ.get(_ENV_VAR, "").strip().lower()
+    if not name:
+        return "numba" if _numba_importable() else "numpy"
+    if name not in BACKENDS:
+        raise ValueError(f"{_ENV_VAR}={name!r}: expected one of {BACKENDS}")
+    return name
+
+
+class Kernel:
+    """A computation with a numpy reference and an optional Numba implementation.
+
+    `numba_factory` is a zero-argument callable returning the jitted function;
+    it runs on first use, so neither numba nor the compiled code is loaded
+    until a kernel is actually called under the numba backend.
+    """
+
+    __slots__ = ("name", "numpy", "numba_factory", "_numba", "impl")
+
+    def __init__(self, name, numpy_impl, numba_factory=None):
+        self.name = name
+        self.numpy = numpy_impl
+        self.numba_factory = numba_factory
+        self._numba = None
+        self.impl = numpy_impl
+        self._bind(_current)
+
+    def numba(self):
+        """The Numba implementation (built on first request)."""
+        if self._numba is None:
+            self._numba = self.numba_factory()
+        return self._numba
+
+    def _bind(self, backend):
+        if backend == "numba" and self.numba_factory is not None:
+            self.impl = self._first_numba_call
+        else:
+            self.impl = self.numpy
+
+    def _first_numba_call(self, *args, **kwargs):
+        self.impl = self.numba()
+        return self.impl(*args, **kwargs)
+
+    def __call__(self, *args, **kwargs):
+        return self.impl(*args, **kwargs)
+
+    def __repr__(self):
+        return f"Kernel({self.name!r}, backend={_current!r})"
+
+
+_current = _initial_backend()
+_kernels = []
+_listeners = []
+
+
+def kernel(name, numpy_impl, numba_factory=None):
+    """Register a kernel; it follows every later `set()`."""
+    k = Kernel(name, numpy_impl, numba_factory)
+    _kernels.append(k)
+    return k
+
+
+def on_change(callback):
+    """Call `callback(backend_name)` now and after every `set()`."""
+    _listeners.append(callback)
+    callback(_current)
+
+
+def get():
+    """The active backend's name: "numba" or "numpy"."""
+    return _current
+
+
+def set(name):
+    """Switch every kernel to the named backend ("numba" or "numpy")."""
+    global _current
+    if name not in BACKENDS:
+        raise ValueError(f"backend.set: unknown backend {name!r}; expected one of {BACKENDS}")
+    if name == "numba" and not _numba_importable():
+        raise RuntimeError("backend.set('numba'): numba is not installed; pip install numba")
+    _current = name
+    for k in _kernels:
+        k._bind(name)
+    for callback in _listeners:
+        callback(name)

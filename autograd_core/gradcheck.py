@@ -1,0 +1,113 @@
+"""Compare analytic gradients with central finite differences, in float64."""
+import numpy as np
+
+from . import engine
+from .tensor import Tensor
+
+
+class GradcheckError(RuntimeError):
+    pass
+
+
+def _outputs(result):
+    outputs = result if isinstance(result, (tuple, list)) else (result,)
+    return [o for o in outputs if isinstance(o, Tensor) and o.dtype.kind == "f"]
+
+
+def _differentiable(inputs):
+    return [(i, x) for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+
+
+def _analytic(fn, inputs, diff):
+    """Jacobian blocks J[out][input] of shape (out.size, input.size), one reverse pass per output element."""
+    outputs = _outputs(fn(*inputs))
+    blocks = []
+    for out in outputs:
+        rows = np.zeros((out.data.size, len(diff)), dtype=object)
+        for k in range(out.data.size):
+            for j, (_, x) in enumerate(diff):
+                rows[k, j] = np.zeros(x.data.size)
+            if not out.requires_grad:
+                continue
+            seed = np.zeros(out.shape)
+            seed.flat[k] = 1.0
+            grads = engine.grad(out, [x for _, x in diff], grad_outputs=seed, retain_graph=True, allow_unused=True)
+            for j, g in enumerate(grads):
+                if g is not None:
+                    rows[k, j] = np.asarray(g.data, dtype=np.float64).ravel()
+        blocks.append([np.stack([rows[k, j] for k in range(out.data.size)]) if out.data.size else
+                       np.zeros((0, x.data.size)) for j, (_, x) in enumerate(diff)])
+    return blocks
+
+
+def _numerical(fn, inputs, diff, eps):
+    sizes = [o.data.size for o in _outputs(fn(*inputs))]
+    blocks = [[np.zeros((n, x.data.size)) for _, x in diff] for n in sizes]
+    with engine.no_grad():
+        for j, (_, x) in enumerate(diff):
+            flat = x.data.reshape(-1)  # a view: perturbing it perturbs the input
+            for e in range(flat.size):
+                original = flat[e]
+                flat[e] = original + eps
+                plus = [np.array(o.data, dtype=np.float64).ravel() for o in _outputs(fn(*inputs))]
+                flat[e] = original - eps
+                minus = [np.array(o.data, dtype=np.float64).ravel() for o in _outputs(fn(*inputs))]
+                flat[e] = original
+                for b, (p, m) in enumerate(zip(plus, minus)):
+                    blocks[b][j][:, e] = (p - m) / (2 * eps)
+    return blocks
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+    """True if the gradients of `fn` at `inputs` match central differences; otherwise raise with the worst
+    mismatch (which input, which element, which output element, both values)."""
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    diff = _differentiable(inputs)
+    for i, x in diff:
+        if x.dtype != np.float64:
+            raise ValueError(f"gradcheck: input {i} has dtype {x.dtype}; finite differences need float64 inputs")
+        if not x.data.flags.c_contiguous:
+            raise ValueError(f"gradcheck: input {i} must be contiguous")
+    analytic = _analytic(fn, inputs, diff)
+    numerical = _numerical(fn, inputs, diff, eps)
+    worst = None
+    for b, (a_blocks, n_blocks) in enumerate(zip(analytic, numerical)):
+        for j, (a, n) in enumerate(zip(a_blocks, n_blocks)):
+            excess = np.abs(a - n) - (atol + rtol * np.abs(n))
+            if excess.size and (worst is None or excess.max() > worst[0]):
+                k, e = np.unravel_index(np.argmax(excess), excess.shape)
+                worst = (excess.max(), b, diff[j], k, e, a[k, e], n[k, e])
+    if worst is not None and worst[0] > 0:
+        _, b, (i, x), k, e, a, n = worst
+        message = (f"gradcheck: gradient mismatch for input {i} at element {np.unravel_index(e, x.shape)} "
+                   f"(output {b}, element {k}): analytic {a!r}, numerical {n!r} (atol={atol}, rtol={rtol})")
+        if raise_exception:
+            raise GradcheckError(message)
+        return False
+    return True
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
+    """gradcheck of the first derivative: checks second-order gradients with respect to the inputs and the
+    incoming gradient (random unless `grad_outputs` is given)."""
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    outputs = _outputs(fn(*inputs))
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed)
+        grad_outputs = tuple(Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outputs)
+    grad_outputs = tuple(grad_outputs)
+    n = len(inputs)
+
+    def first_derivative(*args):
+        xs, seeds = args[:n], args[n:]
+        with engine.enable_grad():  # also while gradcheck evaluates finite differences under no_grad
+            pairs = [(o, s) for o, s in zip(_outputs(fn(*xs)), seeds) if o.requires_grad]
+            if not pairs:
+                return ()
+            diff = [x for _, x in _differentiable(xs)]
+            grads = engine.grad([o for o, _ in pairs], diff, grad_outputs=[s for _, s in pairs],
+                                create_graph=True, allow_unused=True)
+        return tuple(g for g in grads if g is not None)
+
+    return gradcheck(first_derivative, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)

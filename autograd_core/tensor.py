@@ -1,0 +1,540 @@
+"""The Tensor: a numpy array plus what autograd needs to know about it.
+
+Every op method is a thin call into `engine.apply` with the op's registry entry;
+argument normalisation (axis aliases, shapes given as varargs) happens here so
+the op table stays free of it.
+"""
+import math
+import weakref
+
+import numpy as np
+
+from .ops import REGISTRY as OPS
+
+_default_dtype = np.dtype(np.float32)
+
+
+def set_default_dtype(dtype):
+    """The dtype that Python floats and float lists become (float32 unless changed)."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dtype}")
+    _default_dtype = dtype
+
+
+def get_default_dtype():
+    return _default_dtype.type
+
+
+def is_floating(dtype):
+    return np.dtype(dtype).kind == "f"
+
+
+def to_array(data, dtype=None, who="tensor"):
+    """An owned numpy array for `data`; Python floats become the default dtype, numpy keeps its own."""
+    if isinstance(data, Tensor):
+        array = np.array(data.data, dtype=dtype)
+    elif isinstance(data, (np.ndarray, np.generic)):
+        array = np.array(data, dtype=dtype)
+    else:
+        try:
+            array = np.array(data)
+        except ValueError as exc:
+            raise ValueError(f"{who}: cannot build a tensor from ragged or invalid data: {exc}") from None
+        if array.dtype == np.float64 and dtype is None:
+            array = array.astype(_default_dtype)
+        elif dtype is not None:
+            array = array.astype(dtype)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{who}: expected numbers (bool, int or float), got data of dtype {array.dtype}")
+    return array
+
+
+def _normalize_axis(axis, ndim, who):
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    normalized = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{who}: axis must be an int or a tuple of ints, got {type(a).__name__}")
+        if not -max(ndim, 1) <= a < max(ndim, 1):
+            raise ValueError(f"{who}: axis {a} is out of range for a tensor with {ndim} dimensions")
+        normalized.append(int(a) % max(ndim, 1))
+    if ndim == 0:
+        return None
+    return tuple(sorted(set(normalized)))
+
+
+def _reduction(who, ndim, axis, keepdims, dim, keepdim):
+    """Accept numpy's axis/keepdims and PyTorch's dim/keepdim."""
+    if dim is not None:
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return _normalize_axis(axis, ndim, who), bool(keepdims)
+
+
+def _shape_args(shape, who):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for n in shape:
+        if not isinstance(n, (int, np.integer)):
+            raise TypeError(f"{who}: shape entries must be ints, got {type(n).__name__}")
+    return tuple(int(n) for n in shape)
+
+
+def _index(index):
+    """Turn Tensors and lists inside an index into numpy arrays."""
+    parts = index if isinstance(index, tuple) else (index,)
+    converted = []
+    for part in parts:
+        if isinstance(part, Tensor):
+            part = part.data
+        elif isinstance(part, list):
+            part = np.asarray(part)
+        if isinstance(part, np.ndarray) and part.dtype.kind not in "biu":
+            raise TypeError(f"getitem: index arrays must be integer or boolean, got dtype {part.dtype}")
+        converted.append(part)
+    return tuple(converted)
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it when it requires grad."""
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_vc", "_base", "_view_rebase", "_hooks",
+                 "__weakref__")
+    __array_ufunc__ = None  # numpy defers to our reflected operators: array * tensor -> Tensor.__rmul__
+    __hash__ = object.__hash__  # == is elementwise; identity hashing keeps tensors usable as dict keys
+
+    def __init__(self, data, requires_grad=False, grad_fn=None):
+        self.data = data if type(data) is np.ndarray else to_array(data)
+        self.grad = None
+        self.requires_grad = requires_grad
+        self.grad_fn = grad_fn
+        # [in-place edits, in-place edits recorded in the graph]; shared with views of the same memory
+        self._vc = [0, 0]
+        self._base = None
+        self._view_rebase = 0
+        self._hooks = None
+
+    def _share_version_with(self, base):
+        self._vc = base._vc
+        self._base = base._base if base._base is not None else base
+        self._view_rebase = base._vc[1]
+
+    def _bump_version(self):
+        """Record an in-place edit made directly on `.data` (optimizer kernels call this)."""
+        self._vc[0] += 1
+
+    # ---- attributes ----
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    is_leaf = property(lambda self: self.grad_fn is None)
+    T = property(lambda self: self.transpose())
+
+    def numel(self):
+        return self.data.size
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype not in (_default_dtype, np.int64, np.bool_):
+            extra += f", dtype={self.data.dtype}"
+        if self.grad_fn is not None:
+            extra += f", grad_fn=<{self.grad_fn.name}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # ---- conversion ----
+    def numpy(self):
+        if self.requires_grad:
+            raise RuntimeError("numpy(): can't convert a tensor that requires grad; use tensor.detach().numpy()")
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self.data, dtype=dtype)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted to a Python number, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def astype(self, dtype):
+        if np.dtype(dtype) == self.data.dtype:
+            return self
+        return apply(OPS["astype"], self, dtype=np.dtype(dtype))
+
+    def float(self):
+        return self.astype(np.float32)
+
+    def double(self):
+        return self.astype(np.float64)
+
+    # ---- autograd ----
+    def detach(self):
+        """The same data, cut from the graph (in-place edits still count against saved versions)."""
+        out = Tensor(self.data)
+        out._vc = self._vc
+        return out
+
+    def clone(self):
+        return apply(OPS["clone"], self)
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and not is_floating(self.data.dtype):
+            raise TypeError(f"requires_grad_: only floating tensors can require grad, got dtype {self.dtype}")
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("requires_grad_(False): this tensor is the output of an op; use .detach() instead")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def register_hook(self, hook):
+        """`hook(grad)` runs when this tensor's gradient is computed; it may return a replacement."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
+        if self.grad_fn is not None:
+            return self.grad_fn.register_prehook(hook)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return engine.RemovableHandle(self._hooks, hook)
+
+    def retain_grad(self):
+        """Keep `.grad` for this non-leaf tensor after backward (leaves always keep it)."""
+        if self.grad_fn is None:
+            return
+        target = weakref.ref(self)
+
+        def store(grad):
+            tensor = target()
+            if tensor is not None:
+                tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+
+        self.grad_fn.register_prehook(store)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    # ---- arithmetic ----
+    def __add__(self, other): return apply(OPS["add"], self, other)
+    def __radd__(self, other): return apply(OPS["add"], other, self)
+    def __sub__(self, other): return apply(OPS["sub"], self, other)
+    def __rsub__(self, other): return apply(OPS["sub"], other, self)
+    def __mul__(self, other): return apply(OPS["mul"], self, other)
+    def __rmul__(self, other): return apply(OPS["mul"], other, self)
+    def __truediv__(self, other): return apply(OPS["div"], self, other)
+    def __rtruediv__(self, other): return apply(OPS["div"], other, self)
+    def __pow__(self, other): return apply(OPS["pow"], self, other)
+    def __rpow__(self, other): return apply(OPS["pow"], other, self)
+    def __matmul__(self, other): return _matmul(self, other)
+    def __rmatmul__(self, other): return _matmul(other, self)
+    def __neg__(self): return apply(OPS["neg"], self)
+    def __pos__(self): return self
+    def __abs__(self): return apply(OPS["abs"], self)
+
+    # Comparisons and logic: not differentiable, they return bool tensors.
+    def _compare(self, other, ufunc):
+        other = other.data if isinstance(other, Tensor) else other
+        try:
+            return Tensor(np.asarray(ufunc(self.data, other)))
+        except ValueError as exc:
+            raise ValueError(f"{ufunc.__name__}: shapes {self.shape} and {np.shape(other)} cannot be compared: {exc}") from None
+
+    def __lt__(self, other): return self._compare(other, np.less)
+    def __le__(self, other): return self._compare(other, np.less_equal)
+    def __gt__(self, other): return self._compare(other, np.greater)
+    def __ge__(self, other): return self._compare(other, np.greater_equal)
+    def __eq__(self, other): return self._compare(other, np.equal)
+    def __ne__(self, other): return self._compare(other, np.not_equal)
+    def __and__(self, other): return self._compare(other, np.logical_and)
+    def __or__(self, other): return self._compare(other, np.logical_or)
+    def __xor__(self, other): return self._compare(other, np.logical_xor)
+    def __invert__(self): return Tensor(np.logical_not(self.data))
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    # ---- elementwise ----
+    def exp(self): return apply(OPS["exp"], self)
+    def log(self): return apply(OPS["log"], self)
+    def log1p(self): return apply(OPS["log1p"], self)
+    def expm1(self): return apply(OPS["expm1"], self)
+    def sqrt(self): return apply(OPS["sqrt"], self)
+    def abs(self): return apply(OPS["abs"], self)
+    def sign(self): return apply(OPS["sign"], self)
+    def sin(self): return apply(OPS["sin"], self)
+    def cos(self): return apply(OPS["cos"], self)
+    def tanh(self): return apply(OPS["tanh"], self)
+    def sigmoid(self): return apply(OPS["sigmoid"], self)
+    def relu(self): return apply(OPS["relu"], self)
+
+    def pow(self, exponent):
+        return apply(OPS["pow"], self, exponent)
+
+    def clip(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clip: at least one of min and max must be given")
+        return apply(OPS["clip"], self, min=min, max=max)
+
+    clamp = clip
+
+    def maximum(self, other): return apply(OPS["maximum"], self, other)
+    def minimum(self, other): return apply(OPS["minimum"], self, other)
+
+    # ---- reductions ----
+    def _reduce(self, name, axis, keepdims, dim, keepdim, **attrs):
+        axis, keepdims = _reduction(name, self.ndim, axis, keepdims, dim, keepdim)
+        return apply(OPS[name], self, axis=axis, keepdims=keepdims, **attrs)
+
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._reduce("sum", axis, keepdims, dim, keepdim)
+
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._reduce("mean", axis, keepdims, dim, keepdim)
+
+    def var(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, correction=None):
+        return self._reduce("var", axis, keepdims, dim, keepdim, ddof=ddof if correction is None else correction)
+
+    def std(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, correction=None):
+        return self._reduce("std", axis, keepdims, dim, keepdim, ddof=ddof if correction is None else correction)
+
+    def _extreme(self, name, axis, keepdims, dim, keepdim):
+        if self.data.size == 0:
+            raise ValueError(f"{name}: cannot reduce an empty tensor of shape {self.shape}")
+        return self._reduce(name, axis, keepdims, dim, keepdim)
+
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._extreme("max", axis, keepdims, dim, keepdim)
+
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._extreme("min", axis, keepdims, dim, keepdim)
+
+    def prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._reduce("prod", axis, keepdims, dim, keepdim)
+
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._reduce("logsumexp", axis, keepdims, dim, keepdim)
+
+    def norm(self, p=2, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        if p == "fro":
+            p = 2
+        if p in (np.inf, float("inf")):
+            return self.abs().max(axis, keepdims, dim=dim, keepdim=keepdim)
+        if not isinstance(p, (int, float)) or p < 1:
+            raise ValueError(f"norm: p must be a number >= 1, 'fro' or inf, got {p!r}")
+        return self._reduce("norm", axis, keepdims, dim, keepdim, p=p)
+
+    def _arg(self, ufunc, name, axis, keepdims, dim, keepdim):
+        axis = dim if dim is not None else axis
+        keepdims = keepdim if keepdim is not None else keepdims
+        if axis is not None and not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{name}: axis must be an int or None, got {type(axis).__name__}")
+        if self.data.size == 0:
+            raise ValueError(f"{name}: cannot reduce an empty tensor of shape {self.shape}")
+        return Tensor(np.asarray(ufunc(self.data, axis=axis, keepdims=keepdims)))
+
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._arg(np.argmax, "argmax", axis, keepdims, dim, keepdim)
+
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._arg(np.argmin, "argmin", axis, keepdims, dim, keepdim)
+
+    def softmax(self, axis=-1, *, dim=None):
+        return apply(OPS["softmax"], self, axis=_single_axis(self, axis if dim is None else dim, "softmax"))
+
+    def log_softmax(self, axis=-1, *, dim=None):
+        return apply(OPS["log_softmax"], self, axis=_single_axis(self, axis if dim is None else dim, "log_softmax"))
+
+    # ---- shape ----
+    def reshape(self, *shape):
+        shape = _shape_args(shape, "reshape")
+        if shape == self.shape:
+            return self
+        return apply(OPS["reshape"], self, shape=shape)
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = start_dim % self.ndim, end_dim % self.ndim
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
+        return self.reshape(self.shape[:start] + (math.prod(self.shape[start:end + 1]),) + self.shape[end + 1:])
+
+    def transpose(self, *axes):
+        """No axes: reverse them. Two axes: swap them (as PyTorch). More: a permutation (as numpy)."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        if not axes:
+            axes = tuple(range(self.ndim))[::-1]
+        elif len(axes) == 2:
+            return self.swapaxes(*axes)
+        return self.permute(*axes)
+
+    def permute(self, *dims):
+        dims = _shape_args(dims, "permute")
+        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+            raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} axes of shape {self.shape}")
+        dims = tuple(d % self.ndim for d in dims)
+        if dims == tuple(range(self.ndim)):
+            return self
+        return apply(OPS["transpose"], self, axes=dims)
+
+    def swapaxes(self, axis1, axis2):
+        a, b = (_normalize_axis(axis, self.ndim, "swapaxes")[0] for axis in (axis1, axis2))
+        if a == b:
+            return self
+        return apply(OPS["swapaxes"], self, axis1=a, axis2=b)
+
+    def squeeze(self, axis=None, *, dim=None):
+        axis = _normalize_axis(axis if dim is None else dim, self.ndim, "squeeze")
+        drop = [i for i, n in enumerate(self.shape) if n == 1 and (axis is None or i in axis)]
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in drop))
+
+    def unsqueeze(self, axis):
+        if not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"unsqueeze: axis must be an int, got {type(axis).__name__}")
+        if not -self.ndim - 1 <= axis <= self.ndim:
+            raise ValueError(f"unsqueeze: axis {axis} is out of range for shape {self.shape}")
+        axis = axis % (self.ndim + 1)
+        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
+
+    expand_dims = unsqueeze
+
+    def broadcast_to(self, *shape):
+        shape = _shape_args(shape, "broadcast_to")
+        if shape == self.shape:
+            return self
+        return apply(OPS["broadcast_to"], self, shape=shape)
+
+    def repeat(self, repeats, axis=None):
+        """numpy.repeat: each element repeated `repeats` times along `axis` (flattened when None)."""
+        source = self.flatten() if axis is None else self
+        axis = 0 if axis is None else _normalize_axis(axis, self.ndim, "repeat")[0]
+        counts = np.broadcast_to(np.asarray(repeats), (source.shape[axis],))
+        if counts.dtype.kind not in "iu" or np.any(counts < 0):
+            raise ValueError(f"repeat: repeats must be non-negative integers, got {repeats!r}")
+        return source[along_axis(axis, np.repeat(np.arange(source.shape[axis]), counts))]
+
+    def tile(self, *reps):
+        """numpy.tile, as a broadcast and a reshape (so its gradient sums the copies)."""
+        reps = _shape_args(reps, "tile")
+        ndim = max(len(reps), self.ndim)
+        reps = (1,) * (ndim - len(reps)) + reps
+        shape = (1,) * (ndim - self.ndim) + self.shape
+        spread = self.reshape(tuple(n for s in shape for n in (1, s)))
+        tiled = spread.broadcast_to(tuple(n for r, s in zip(reps, shape) for n in (r, s)))
+        return tiled.reshape(tuple(r * s for r, s in zip(reps, shape)))
+
+    def pad(self, pad_width, value=0.0):
+        """numpy.pad in constant mode: `pad_width` is an int, a (before, after) pair, or one pair per axis."""
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (self.ndim, 2)) if self.ndim else ()
+        if np.any(np.asarray(widths) < 0):
+            raise ValueError(f"pad: widths must be non-negative, got {pad_width!r}")
+        return apply(OPS["pad"], self, pad_width=tuple((int(a), int(b)) for a, b in widths), value=value)
+
+    # ---- indexing ----
+    def __getitem__(self, index):
+        return apply(OPS["getitem"], self, index=_index(index))
+
+    # ---- in-place ----
+    def _inplace(self, name, operands, attrs, direct):
+        """Apply op `name` in place. Without grad recording, `direct(array, *operand_arrays)` edits the
+        array. With it, the op is recorded like PyTorch does: the tensor takes the new node as its
+        grad_fn, and nodes that saved its old value refuse to backward."""
+        recording = engine.is_grad_enabled() and (
+            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in operands))
+        if recording and self.grad_fn is None and self.requires_grad:
+            raise RuntimeError(f"{name}_: a leaf tensor that requires grad cannot be modified in place while grad "
+                               "is recorded; do it under `with ag.no_grad():`, or modify a .clone()")
+        if recording and self._base is not None:
+            raise RuntimeError(f"{name}_: in-place modification of a view (shape {self.shape}) of a tensor that is "
+                               "part of a recorded graph is not supported; modify a .clone() instead")
+        try:
+            if not recording:
+                direct(self.data, *(o.data if isinstance(o, Tensor) else o for o in operands))
+            else:
+                op = OPS[name]
+                old = Tensor(self.data.copy() if op.uses_input_values else self.data, grad_fn=self.grad_fn,
+                             requires_grad=self.requires_grad)
+                result = apply(op, old, *operands, **attrs)
+                np.copyto(self.data, result.data, casting="same_kind")
+                self.grad_fn, self.requires_grad = result.grad_fn, True
+                self._vc[1] += 1
+        except (ValueError, TypeError) as exc:
+            kind = TypeError if isinstance(exc, TypeError) else ValueError
+            shapes = " and ".join(str(np.shape(o)) for o in operands)
+            raise kind(f"{name}_: cannot update a tensor of shape {self.shape} and dtype {self.dtype} in place "
+                       f"(operand shapes {shapes or 'none'}): {exc}") from None
+        self._vc[0] += 1
+        return self
+
+    def add_(self, other): return self._inplace("add", (other,), {}, lambda a, b: np.add(a, b, out=a))
+    def sub_(self, other): return self._inplace("sub", (other,), {}, lambda a, b: np.subtract(a, b, out=a))
+    def mul_(self, other): return self._inplace("mul", (other,), {}, lambda a, b: np.multiply(a, b, out=a))
+    def div_(self, other): return self._inplace("div", (other,), {}, lambda a, b: np.true_divide(a, b, out=a))
+    def fill_(self, value): return self._inplace("fill", (), {"value": value}, lambda a: a.fill(value))
+    def zero_(self): return self.fill_(0)
+    def copy_(self, src): return self._inplace("copy", (src,), {}, lambda a, b: np.copyto(a, b, casting="unsafe"))
+
+    def clamp_(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp_: at least one of min and max must be given")
+        return self._inplace("clip", (), {"min": min, "max": max}, lambda a: np.clip(a, min, max, out=a))
+
+    clip_ = clamp_
+
+    def __setitem__(self, index, value):
+        index = _index(index)
+        self._inplace("setitem", (value,), {"index": index}, lambda a, v: a.__setitem__(index, v))
+
+
+def _single_axis(t, axis, who):
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{who}: axis must be an int, got {type(axis).__name__}")
+    return _normalize_axis(axis, t.ndim, who)[0] if t.ndim else 0
+
+
+def along_axis(axis, selector):
+    return (slice(None),) * axis + (selector,)
+
+
+def _matmul(a, b):
+    shape_a, shape_b = np.shape(a.data if isinstance(a, Tensor) else a), np.shape(b.data if isinstance(b, Tensor) else b)
+    if not shape_a or not shape_b:
+        raise ValueError(f"matmul: both operands need at least one dimension, got shapes {shape_a} and {shape_b}")
+    inner_a = shape_a[-1]
+    inner_b = shape_b[-2] if len(shape_b) > 1 else shape_b[0]
+    if inner_a != inner_b:
+        raise ValueError(f"matmul: shapes {shape_a} and {shape_b} are not aligned ({inner_a} != {inner_b})")
+    return apply(OPS["matmul"], a, b)
+
+
+# Bound after the class exists: the engine imports Tensor from this module.
+from . import engine  # noqa: E402
+from .engine import apply  # noqa: E402

@@ -1,0 +1,1 @@
+"""Neural-network modules, layers, activations, losses and training utilities built on autograd_core."""

@@ -1,0 +1,1 @@
+"""Training utilities: gradient clipping, parameter vectors, gradient-flow monitoring, the fit loop."""

@@ -1,0 +1,158 @@
+"""Every op in the registry, on every sample it lists: gradcheck, gradgradcheck, broadcasting, and
+values and gradients against PyTorch. Adding an op to the table adds it here."""
+import numpy as np
+import pytest
+
+import autograd_core as ag
+from autograd_core.engine import apply
+from autograd_core.ops import REGISTRY
+
+from helpers import registry_inputs
+
+CASES = [pytest.param(op, i, sample, id=f"{name}-{i}")
+         for name, op in REGISTRY.items() for i, sample in enumerate(op.samples)]
+
+
+def run(op, sample):
+    return lambda *xs: apply(op, *xs, **sample.attrs)
+
+
+def test_every_op_has_samples():
+    assert [name for name, op in REGISTRY.items() if not op.samples] == []
+
+
+@pytest.mark.parametrize("op, i, sample", CASES)
+def test_gradcheck(op, i, sample):
+    assert ag.gradcheck(run(op, sample), registry_inputs(op, sample, seed=i))
+
+
+@pytest.mark.parametrize("op, i, sample", [c for c in CASES if c.values[0].twice_differentiable])
+def test_gradgradcheck(op, i, sample):
+    assert ag.gradgradcheck(run(op, sample), registry_inputs(op, sample, seed=i))
+
+
+@pytest.mark.parametrize("op, i, sample", CASES)
+def test_gradient_shapes_and_dtypes_match_inputs(op, i, sample):
+    inputs = registry_inputs(op, sample, seed=i, dtype=np.float32)
+    out = run(op, sample)(*inputs)
+    out.backward(np.ones(out.shape, out.dtype))
+    for x in inputs:
+        if isinstance(x, ag.Tensor) and x.requires_grad and x.grad is not None:
+            assert x.grad.shape == x.shape
+            assert x.grad.dtype == x.dtype
+
+
+# ---- PyTorch parity: values and gradients of every registry sample ---------------------------
+
+try:
+    import torch
+except ImportError:  # torch is an optional oracle
+    torch = None
+
+
+def _flat_positions(shape, index):
+    """Which flat positions a numpy index selects: lets torch follow numpy indexing exactly
+    (negative steps, None, Ellipsis, masks) through a gather or scatter on the flattened tensor."""
+    positions = np.arange(int(np.prod(shape))).reshape(shape)[index]
+    return torch.as_tensor(np.ascontiguousarray(positions).ravel()), positions.shape
+
+
+def _torch_getitem(x, index):
+    positions, shape = _flat_positions(x.shape, index)
+    return x.reshape(-1)[positions].reshape(shape)
+
+
+def _torch_scatter_add(g, index, shape):
+    positions, _ = _flat_positions(shape, index)
+    return torch.zeros(int(np.prod(shape)), dtype=g.dtype).index_add(0, positions, g.reshape(-1)).reshape(shape)
+
+
+def _torch_setitem(x, v, index):
+    positions, shape = _flat_positions(x.shape, index)
+    return x.reshape(-1).index_put((positions,), v.broadcast_to(shape).reshape(-1)).reshape(x.shape)
+
+
+def _reduce_dims(axis):
+    return tuple(axis) if axis is not None else None
+
+
+def _torch_sum_like(fn):
+    def reduce(x, axis, keepdims, **kw):
+        if axis is None:
+            out = fn(x, **kw)
+            return out.reshape((1,) * x.ndim) if keepdims else out
+        return fn(x, dim=_reduce_dims(axis), keepdim=keepdims, **kw)
+    return reduce
+
+
+def _torch_extreme(fn):
+    def reduce(x, axis, keepdims):
+        if axis is None:
+            out = fn(x)
+            return out.reshape((1,) * x.ndim) if keepdims else out
+        return fn(x, dim=_reduce_dims(axis), keepdim=keepdims)
+    return reduce
+
+
+TORCH = {
+    "add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y, "div": lambda x, y: x / y,
+    "pow": lambda x, y: torch.pow(x, y), "maximum": torch.maximum, "minimum": torch.minimum,
+    "where": lambda c, x, y: torch.where(c, x, y), "matmul": torch.matmul,
+    "neg": torch.neg, "exp": torch.exp, "log": torch.log, "log1p": torch.log1p, "expm1": torch.expm1,
+    "sqrt": torch.sqrt, "abs": torch.abs, "sign": torch.sign, "sin": torch.sin, "cos": torch.cos,
+    "tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu,
+    "leaky_relu": lambda x, negative_slope: torch.nn.functional.leaky_relu(x, negative_slope),
+    "elu": lambda x, alpha: torch.nn.functional.elu(x, alpha),
+    "softplus": lambda x, beta, threshold: torch.nn.functional.softplus(x, beta, threshold),
+    "silu": torch.nn.functional.silu, "erf": torch.erf,
+    "gelu": lambda x: torch.nn.functional.gelu(x), "gelu_tanh": lambda x: torch.nn.functional.gelu(x, approximate="tanh"),
+    "clip": lambda x, min, max: torch.clamp(x, min, max),
+    "sum": _torch_sum_like(torch.sum), "mean": _torch_sum_like(torch.mean),
+    "var": lambda x, axis, ddof, keepdims: _torch_sum_like(torch.var)(x, axis, keepdims, correction=ddof),
+    "std": lambda x, axis, ddof, keepdims: _torch_sum_like(torch.std)(x, axis, keepdims, correction=ddof),
+    "max": _torch_extreme(torch.amax), "min": _torch_extreme(torch.amin),
+    "prod": lambda x, axis, keepdims: (x.prod() if axis is None else
+                                       _prod_over(x, axis, keepdims)),
+    "logsumexp": lambda x, axis, keepdims: torch.logsumexp(x, dim=_reduce_dims(axis) or tuple(range(x.ndim)), keepdim=keepdims),
+    "norm": lambda x, p, axis, keepdims: torch.linalg.vector_norm(x, ord=p, dim=_reduce_dims(axis), keepdim=keepdims),
+    "softmax": lambda x, axis: torch.softmax(x, axis), "log_softmax": lambda x, axis: torch.log_softmax(x, axis),
+    "reshape": lambda x, shape: x.reshape(shape), "transpose": lambda x, axes: x.permute(axes),
+    "swapaxes": lambda x, axis1, axis2: x.transpose(axis1, axis2),
+    "broadcast_to": lambda x, shape: x.broadcast_to(shape),
+    "getitem": lambda x, index: _torch_getitem(x, index), "scatter_add": _torch_scatter_add,
+    "setitem": _torch_setitem,
+    "concatenate": lambda *xs, axis: torch.cat(xs, axis), "stack": lambda *xs, axis: torch.stack(xs, axis),
+    "pad": lambda x, pad_width, value: torch.nn.functional.pad(
+        x, tuple(w for pair in reversed(pad_width) for w in pair), value=value),
+    "astype": lambda x, dtype: x.to(getattr(torch, np.dtype(dtype).name)), "clone": torch.clone,
+    "fill": lambda x, value: torch.full_like(x, value) + 0 * x, "copy": lambda x, src: 0 * x + src.broadcast_to(x.shape),
+}
+
+
+def _prod_over(x, axis, keepdims):
+    for a in sorted(axis, reverse=True):
+        x = x.prod(dim=a, keepdim=keepdims)
+    return x
+
+
+def test_every_op_has_a_torch_reference():
+    assert sorted(set(REGISTRY) - set(TORCH)) == []
+
+
+@pytest.mark.skipif(torch is None, reason="torch is not installed")
+@pytest.mark.parametrize("op, i, sample", CASES)
+def test_matches_torch(op, i, sample):
+    inputs = registry_inputs(op, sample, seed=i)
+    out = apply(op, *inputs, **sample.attrs)
+    seed = np.random.default_rng(100 + i).standard_normal(out.shape)
+    out.backward(seed)
+    torch_inputs = [torch.tensor(x.data, requires_grad=True) if isinstance(x, ag.Tensor) else torch.as_tensor(x)
+                    for x in inputs]
+    expected = TORCH[op.name](*torch_inputs, **sample.attrs)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+    expected.backward(torch.as_tensor(seed))
+    for ours, theirs in zip(inputs, torch_inputs):
+        if isinstance(ours, ag.Tensor):
+            reference = theirs.grad.numpy() if theirs.grad is not None else np.zeros(ours.shape)
+            np.testing.assert_allclose(ours.grad.data if ours.grad is not None else 0 * reference, reference,
+                                       rtol=1e-9, atol=1e-12)
