@@ -12,6 +12,8 @@ nothing points back, so dropping the loss frees the graph by reference
 counting alone.
 """
 import functools
+import heapq
+import itertools
 import threading
 import traceback
 from contextlib import contextmanager
@@ -121,13 +123,17 @@ class Node:
 
     `parents[i]` is the node that made input i, the leaf tensor itself, or None (no grad needed).
     `saved` holds the input arrays and `out` the output array (when the op's VJP uses it);
-    both are freed after backward unless retain_graph.
+    both are freed after backward unless retain_graph. `checks` is a flat list
+    [version counter, version at save, ...] of the saved tensors, the output's last.
     """
 
     __slots__ = ("op", "parents", "saved", "out", "attrs", "shape", "dtype", "checks", "hooks",
-                 "scope", "trace", "__weakref__")
+                 "scope", "trace", "seq", "__weakref__")
 
     def __init__(self, op, parents, saved, out, attrs, shape, dtype, checks, scope):
+        # Creation order: a node's consumers are always created after it, so visiting nodes by decreasing
+        # seq is a topological order of the reverse pass (no dependency counting needed).
+        self.seq = next(_sequence)
         self.op = op
         self.parents = parents
         self.saved = saved
@@ -147,6 +153,10 @@ class Node:
     @property
     def next_functions(self):
         return tuple((AccumulateGrad(p) if isinstance(p, Tensor) else p, 0) for p in self.parents)
+
+    @property
+    def freed(self):
+        return self.saved is _FREED
 
     def register_prehook(self, hook):
         """Run `hook(grad)` on the gradient arriving at this node; it may return a replacement."""
@@ -188,24 +198,18 @@ class RemovableHandle:
 
 
 _FREED = "freed"
+_sequence = itertools.count()
 
 
 # ---- forward: the one door every op goes through ----------------------------------------------
 
-def _constant(op, value):
-    if isinstance(value, (np.ndarray, np.generic, float, int, bool)):
-        return value
-    raise TypeError(f"{op.name}: expected a Tensor, numpy array or number, got {type(value).__name__}")
-
-
-def _describe(arrays):
-    return " and ".join(str(np.shape(a)) for a in arrays)
+_CONSTANT_TYPES = (np.ndarray, np.generic, float, int)
 
 
 def _forward_error(op, arrays, exc):
     kind = IndexError if isinstance(exc, IndexError) else TypeError if isinstance(exc, TypeError) else ValueError
-    shapes = "shapes " + _describe(arrays) if len(arrays) > 1 else "shape " + _describe(arrays)
-    return kind(f"{op.name}: invalid input ({shapes}): {exc}")
+    shapes = " and ".join(str(np.shape(a)) for a in arrays)
+    return kind(f"{op.name}: invalid input ({'shapes' if len(arrays) > 1 else 'shape'} {shapes}): {exc}")
 
 
 def apply(op, *inputs, **attrs):
@@ -215,22 +219,24 @@ def apply(op, *inputs, **attrs):
     for x in inputs:
         if isinstance(x, Tensor):
             arrays.append(x.data)
-            recording = recording or x.requires_grad
+            if x.requires_grad:
+                recording = True
+        elif isinstance(x, _CONSTANT_TYPES):
+            arrays.append(x)
         else:
-            arrays.append(_constant(op, x))
+            raise TypeError(f"{op.name}: expected a Tensor, numpy array or number, got {type(x).__name__}")
     try:
         out = op.forward(*arrays, **attrs)
     except (ValueError, TypeError, IndexError) as exc:
         raise _forward_error(op, arrays, exc) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    if not (recording and _state.grad_enabled):
-        result = Tensor(out)
-        if op.is_view and out.base is not None and isinstance(inputs[0], Tensor):
-            result._share_version_with(inputs[0])
-        return result
-
-    return record(op, inputs, arrays, out, attrs)
+    if recording and _state.grad_enabled:
+        return record(op, inputs, arrays, out, attrs)
+    result = Tensor(out)
+    if op.is_view and out.base is not None:
+        result._share_version_with(inputs[0])
+    return result
 
 
 def record(op, inputs, arrays, out, attrs):
@@ -238,26 +244,27 @@ def record(op, inputs, arrays, out, attrs):
     parents = []
     checks = []
     for x in inputs:
-        if isinstance(x, Tensor):
-            if x._base is not None and x._vc[1] != x._view_rebase:
-                raise RuntimeError(
-                    f"{op.name}: an input of shape {x.shape} is a view of a tensor that was later modified in "
-                    "place by a recorded op, so its recorded history is stale; take the view again after the "
-                    "in-place op, or use .clone()")
-            parents.append(x.grad_fn if x.grad_fn is not None else (x if x.requires_grad else None))
-            if op.uses_input_values:
-                checks.append((x._vc, x._vc[0], "an input"))
-        else:
+        if not isinstance(x, Tensor):
             parents.append(None)
-    result = Tensor(out, requires_grad=True)
+            continue
+        if x._base is not None and x._vc[1] != x._view_rebase:
+            raise RuntimeError(
+                f"{op.name}: an input of shape {x.shape} is a view of a tensor that was later modified in "
+                "place by a recorded op, so its recorded history is stale; take the view again after the "
+                "in-place op, or use .clone()")
+        parents.append(x.grad_fn if x.grad_fn is not None else x if x.requires_grad else None)
+        if op.uses_input_values:
+            checks += (x._vc, x._vc[0])
+    result = Tensor(out, True)
     if op.saves_output:
-        checks.append((result._vc, 0, "its output"))
-    node = Node(op, tuple(parents), arrays, out if op.saves_output else None, attrs, out.shape, out.dtype,
-                checks, _state.scope)
+        checks += (result._vc, 0)
+        node = Node(op, parents, arrays, out, attrs, out.shape, out.dtype, checks, _state.scope)
+    else:
+        node = Node(op, parents, arrays, None, attrs, out.shape, out.dtype, checks, _state.scope)
     if _state.anomaly:
         node.trace = traceback.format_stack()[:-3]
     result.grad_fn = node
-    if op.is_view and out.base is not None and isinstance(inputs[0], Tensor):
+    if op.is_view and out.base is not None:
         result._share_version_with(inputs[0])
     return result
 
@@ -289,38 +296,17 @@ def unbroadcast(F, g, shape):
     return F.reshape(g, shape=shape) if g.shape != shape else g
 
 
-def _count_dependencies(roots):
-    """For every node reachable from `roots`, how many edges point to it (iteratively)."""
-    dependencies = {}
-    stack = [r for r in roots if isinstance(r, Node)]
-    seen = set(stack)
-    while stack:
-        node = stack.pop()
-        for parent in node.parents:
-            if parent is None:
-                continue
-            dependencies[parent] = dependencies.get(parent, 0) + 1
-            if isinstance(parent, Node) and parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
-    return dependencies
-
-
-def _needed(roots, dependencies, targets):
+def _needed(roots, targets):
     """The nodes through which a gradient can reach one of `targets` (so `grad` computes only those)."""
-    remaining = dict(dependencies)
-    order = []
-    stack = [r for r in dict.fromkeys(roots) if isinstance(r, Node) and remaining.get(r, 0) == 0]
+    stack = [r for r in roots if isinstance(r, Node)]
+    reachable = set(stack)
     while stack:
-        node = stack.pop()
-        order.append(node)
-        for parent in node.parents:
-            if isinstance(parent, Node):
-                remaining[parent] -= 1
-                if remaining[parent] == 0:
-                    stack.append(parent)
-    needed = set(t for t in targets)
-    for node in reversed(order):
+        for parent in stack.pop().parents:
+            if isinstance(parent, Node) and parent not in reachable:
+                reachable.add(parent)
+                stack.append(parent)
+    needed = set(targets)
+    for node in sorted(reachable, key=lambda n: n.seq):  # parents before the nodes that consume them
         if any(p in needed for p in node.parents if p is not None):
             needed.add(node)
     return needed
@@ -332,10 +318,13 @@ def _check_saved(node):
             f"Trying to backward through the graph a second time: the buffers saved by '{node.name}' were freed "
             "by the first backward. Pass retain_graph=True to the first backward() or ag.grad() call if you need "
             "to backward through the graph again.")
-    for counter, version, what in node.checks:
+    checks = node.checks
+    for k in range(0, len(checks), 2):
+        counter, version = checks[k], checks[k + 1]
         if counter[0] != version:
+            what = "its output" if node.op.saves_output and k == len(checks) - 2 else "an input"
             raise RuntimeError(
-                f"{node.name}: {what} (saved for backward, output shape {node.shape}) was modified by an in-place "
+                f"{node.name}: {what} (saved for backward; output shape {node.shape}) was modified by an in-place "
                 f"operation after the forward pass (version {version} -> {counter[0]}), so its gradient would be "
                 "wrong. Use an out-of-place op, or .clone() the tensor before modifying it.")
 
@@ -367,7 +356,8 @@ def _run_hooks(hooks, g, graph_mode):
 
 
 def _finish(g, node, i, shape, dtype, F):
-    """Reduce broadcast dims, cast, and validate one input gradient; the one place this happens."""
+    """Reduce broadcast dims, cast, and validate one input gradient; the one place this happens
+    (the backward loop calls it only when the shape or dtype differs, or in anomaly mode)."""
     if g.shape != shape:
         try:
             g = unbroadcast(F, g, shape)
@@ -396,55 +386,62 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
     """
     graph_mode = create_graph
     F = TENSOR_F if graph_mode else ARRAY_F
+    anomaly = _state.anomaly
+    needed = _needed(roots, targets) if targets is not None else None
     pending = {}
-    for root, g in zip(roots, root_grads):
-        pending[root] = pending[root] + g if root in pending else g
-    dependencies = _count_dependencies(roots)
-    needed = _needed(roots, dependencies, targets) if targets is not None else None
-    captured = {}
     leaves = {}
-    ready = [r for r in dict.fromkeys(roots) if isinstance(r, Node) and dependencies.get(r, 0) == 0]
-    for root in pending:
+    heap = []
+    for root, g in zip(roots, root_grads):
         if isinstance(root, Tensor):
-            leaves[root] = pending[root] if graph_mode else np.array(pending[root])
+            leaves[root] = leaves[root] + g if root in leaves else g if graph_mode else np.array(g)
+        elif root in pending:
+            pending[root] = pending[root] + g
+        else:
+            pending[root] = g
+            heap.append((-root.seq, root))
+    heapq.heapify(heap)
+    captured = {}
 
     with set_grad_enabled(graph_mode):
-        while ready:
-            node = ready.pop()
-            g = pending.pop(node, None)
-            if g is not None and node.hooks:
+        while heap:
+            node = heapq.heappop(heap)[1]
+            g = pending.pop(node)
+            if node.hooks:
                 g = _run_hooks(node.hooks, g, graph_mode)
-            if targets is not None and node in targets:
-                captured[node] = g
-            if g is not None and (needed is None or node in needed):
-                _check_saved(node)
-                if graph_mode:
-                    inputs, out = _graph_inputs(node)
-                else:
-                    inputs, out = node.saved, node.out
-                needs = tuple(p is not None and (needed is None or p in needed) for p in node.parents)
-                grads = node.op.backward(F, g, inputs, out, node.attrs, needs)
-                if not retain_graph:
-                    node.saved, node.out = _FREED, None
+            if needed is None:
+                needs = node.parents
             else:
-                grads = (None,) * len(node.parents)
-            for i, (parent, gi) in enumerate(zip(node.parents, grads)):
-                if parent is None:
+                if node in targets:
+                    captured[node] = g
+                if node not in needed:
                     continue
-                if gi is not None:
-                    if isinstance(parent, Node):
+                needs = [p if p in needed else None for p in node.parents]
+            if node.saved is _FREED or node.checks:
+                _check_saved(node)
+            if graph_mode:
+                inputs, out = _graph_inputs(node)
+            else:
+                inputs, out = node.saved, node.out
+            grads = node.op.backward(F, g, inputs, out, node.attrs, needs)
+            if not retain_graph:
+                node.saved, node.out = _FREED, None
+            for i, (parent, gi) in enumerate(zip(needs, grads)):
+                if gi is None or parent is None:
+                    continue
+                if type(parent) is Node:
+                    if gi.shape != parent.shape or gi.dtype != parent.dtype or anomaly:
                         gi = _finish(gi, node, i, parent.shape, parent.dtype, F)
-                        pending[parent] = pending[parent] + gi if parent in pending else gi
+                    if parent in pending:
+                        pending[parent] = pending[parent] + gi
                     else:
-                        gi = _finish(gi, node, i, parent.data.shape, parent.data.dtype, F)
-                        if parent in leaves:
-                            leaves[parent] = leaves[parent] + gi
-                        else:
-                            leaves[parent] = gi if graph_mode or _fresh(gi, g) else gi.copy()
-                if isinstance(parent, Node):
-                    dependencies[parent] -= 1
-                    if dependencies[parent] == 0:
-                        ready.append(parent)
+                        pending[parent] = gi
+                        heapq.heappush(heap, (-parent.seq, parent))
+                else:
+                    gi = _finish(gi, node, i, parent.data.shape, parent.data.dtype, F)
+                    if parent in leaves:
+                        leaves[parent] = leaves[parent] + gi
+                    else:
+                        leaves[parent] = gi if graph_mode or _fresh(gi, g) else gi.copy()
 
         for leaf, g in leaves.items():
             if leaf._hooks:

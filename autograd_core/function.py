@@ -53,8 +53,8 @@ class _CustomOp:
         if len(grads) != len(inputs):
             raise RuntimeError(f"{self.name}.backward returned {len(grads)} gradients but forward took "
                                f"{len(inputs)} inputs; return None for inputs without a gradient")
-        return tuple(None if not need or grad is None else (grad.data if fast and isinstance(grad, Tensor) else grad)
-                     for grad, need in zip(grads, needs))
+        return [None if need is None or grad is None else (grad.data if fast and isinstance(grad, Tensor) else grad)
+                for grad, need in zip(grads, needs)]
 
 
 class Function:

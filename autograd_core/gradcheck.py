@@ -79,8 +79,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
                 worst = (excess.max(), b, diff[j], k, e, a[k, e], n[k, e])
     if worst is not None and worst[0] > 0:
         _, b, (i, x), k, e, a, n = worst
-        message = (f"gradcheck: gradient mismatch for input {i} at element {np.unravel_index(e, x.shape)} "
-                   f"(output {b}, element {k}): analytic {a!r}, numerical {n!r} (atol={atol}, rtol={rtol})")
+        element = tuple(int(v) for v in np.unravel_index(e, x.shape))
+        message = (f"gradcheck: gradient mismatch for input {i} at element {element} (output {b}, element {int(k)}): "
+                   f"analytic {float(a)!r}, numerical {float(n)!r} (atol={atol}, rtol={rtol})")
         if raise_exception:
             raise GradcheckError(message)
         return False

@@ -25,7 +25,7 @@ import numpy as np
 class Op:
     """One differentiable operation."""
 
-    __slots__ = ("name", "forward", "grads", "uses_input_values", "saves_output",
+    __slots__ = ("name", "forward", "grads", "fast_backward", "uses_input_values", "saves_output",
                  "is_view", "variadic", "samples", "domain", "twice_differentiable")
 
     def __init__(self, name, forward, grads, uses_input_values=True, saves_output=False,
@@ -34,6 +34,9 @@ class Op:
         self.name = name
         self.forward = forward
         self.grads = grads
+        # Optional fused kernel for the fast path: fast_backward(g, inputs, out, attrs, needs) -> grads.
+        # The formulas stay the reference and serve create_graph.
+        self.fast_backward = None
         # False when the VJP needs only input shapes: in-place edits of the inputs are then harmless.
         self.uses_input_values = uses_input_values
         self.saves_output = saves_output
@@ -44,13 +47,15 @@ class Op:
         self.twice_differentiable = twice_differentiable
 
     def backward(self, F, g, inputs, out, attrs, needs):
-        """Gradients of every input; None where `needs[i]` is False."""
+        """Gradients of every input; None where `needs[i]` is None (no gradient wanted)."""
+        if F is ARRAY_F and self.fast_backward is not None:
+            return self.fast_backward(g, inputs, out, attrs, needs)
         if self.variadic:
             formula = self.grads
-            return tuple(formula(F, g, *inputs, out=out, index=i, **attrs) if need else None
-                         for i, need in enumerate(needs))
-        return tuple(formula(F, g, *inputs, out=out, **attrs) if need else None
-                     for formula, need in zip(self.grads, needs))
+            return [None if need is None else formula(F, g, *inputs, out=out, index=i, **attrs)
+                    for i, need in enumerate(needs)]
+        return [None if need is None else formula(F, g, *inputs, out=out, **attrs)
+                for formula, need in zip(self.grads, needs)]
 
     def set_forward(self, fn):
         """Replace the forward (used by the backend switch); the fast-path namespace follows."""

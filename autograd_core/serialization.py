@@ -86,7 +86,7 @@ def save(obj, path):
         "format": "pt",
         _METADATA_KEY: json.dumps({"version": _FORMAT_VERSION, "tree": tree}),
     }
-    _atomic_write(path, safetensors.numpy.save(arrays, metadata=metadata))
+    atomic_write(path, safetensors.numpy.save(arrays, metadata=metadata))
 
 
 def load(path):
@@ -194,7 +194,7 @@ def _format_path(path):
 
 # --- writing ------------------------------------------------------------------------
 
-def _atomic_write(path, payload):
+def atomic_write(path, payload):
     directory = os.path.dirname(os.path.abspath(path))
     temp_path = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
     # os.open with mode 0o666 lets the umask set the final permissions exactly as

@@ -54,7 +54,12 @@ def to_array(data, dtype=None, who="tensor"):
 def _normalize_axis(axis, ndim, who):
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{who}: axis must be an int or a tuple of ints, got {type(axis).__name__}")
     normalized = []
     for a in axes:
         if not isinstance(a, (int, np.integer)):

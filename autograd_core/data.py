@@ -1,0 +1,246 @@
+"""Datasets, batching and splits (PyTorch's `torch.utils.data`, trimmed to what a training loop needs).
+
+A dataset is anything with `__len__` and `__getitem__` returning one sample
+(a Tensor, a numpy array, a number, or a tuple of those). `DataLoader` turns a
+dataset into batches: each field of the samples stacked along a new first axis.
+
+Randomness: every shuffle draws from a `numpy.random.Generator`. With `seed=`
+given it is `np.random.default_rng(seed)`, so the result is the same on every
+run; with `seed=None` it comes from `ag.default_generator()`, so
+`ag.manual_seed(n)` makes it reproducible too.
+"""
+import abc
+import math
+import numbers
+
+import numpy as np
+
+import autograd_core as ag
+
+
+def make_generator(seed, where):
+    """The generator a random helper draws from: `default_rng(seed)`, or the project's when seed is None."""
+    if seed is None:
+        return ag.default_generator()
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{where}: seed must be an int or None, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"{where}: seed must be non-negative, got {seed}")
+    return np.random.default_rng(int(seed))
+
+
+def _check_int(value, name, where, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: {name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_bool(value, name, where):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: {name} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+class Dataset(abc.ABC):
+    """Base class for map-style datasets: `len(ds)` samples, `ds[i]` the i-th one."""
+
+    @abc.abstractmethod
+    def __len__(self):
+        ...
+
+    @abc.abstractmethod
+    def __getitem__(self, index):
+        ...
+
+
+class TensorDataset(Dataset):
+    """Samples are slices along the first axis of tensors that share that axis.
+
+    `TensorDataset(X, y)[i] == (X[i], y[i])`. Numpy arrays are wrapped as
+    Tensors (keeping their dtype).
+    """
+
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset: needs at least one tensor")
+        self.tensors = tuple(t if isinstance(t, ag.Tensor) else ag.tensor(np.asarray(t)) for t in tensors)
+        shapes = [t.shape for t in self.tensors]
+        if any(len(shape) == 0 for shape in shapes):
+            raise ValueError(f"TensorDataset: every tensor needs a first (sample) axis, got shapes {shapes}")
+        if len({shape[0] for shape in shapes}) != 1:
+            raise ValueError(f"TensorDataset: tensors must have the same size in the first axis, got shapes {shapes}")
+
+    def __len__(self):
+        return self.tensors[0].shape[0]
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+
+class Subset(Dataset):
+    """The samples of `dataset` at `indices`, in that order."""
+
+    def __init__(self, dataset, indices):
+        _check_dataset(dataset, "Subset")
+        indices = np.asarray(indices)
+        if indices.ndim != 1 or not (indices.size == 0 or np.issubdtype(indices.dtype, np.integer)):
+            raise TypeError(f"Subset: indices must be a 1-D sequence of ints, got an array of shape "
+                            f"{indices.shape} and dtype {indices.dtype}")
+        n = len(dataset)
+        out_of_range = indices[(indices < 0) | (indices >= n)]
+        if out_of_range.size:
+            raise ValueError(f"Subset: indices {out_of_range[:5].tolist()} out of range for a dataset of length {n}")
+        self.dataset = dataset
+        self.indices = indices.astype(np.int64)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        return self.dataset[int(self.indices[index])]
+
+
+def _check_dataset(dataset, where):
+    if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+        raise TypeError(f"{where}: expected a dataset (an object with __len__ and __getitem__), "
+                        f"got {type(dataset).__name__}")
+
+
+def _tensor_columns(dataset):
+    """`(tensors, rows)` when `dataset` is a TensorDataset or a chain of Subsets of one, else None.
+
+    `rows[i]` is the row of the tensors holding sample i, so a whole batch is
+    one fancy-index per tensor instead of a Python loop over samples.
+    """
+    rows = None
+    while isinstance(dataset, Subset):
+        rows = dataset.indices if rows is None else dataset.indices[rows]
+        dataset = dataset.dataset
+    if type(dataset) is not TensorDataset:  # a subclass may override __getitem__
+        return None
+    if rows is None:
+        rows = np.arange(len(dataset))
+    return dataset.tensors, rows
+
+
+def _collate_field(values):
+    """Stack one field of a list of samples along a new first axis."""
+    first = values[0]
+    if isinstance(first, ag.Tensor):
+        return ag.stack(values)
+    if isinstance(first, (np.ndarray, np.generic)):
+        return ag.tensor(np.stack(values))
+    if isinstance(first, numbers.Number):
+        return ag.tensor(list(values))  # python floats take the default dtype, as in ag.tensor
+    raise TypeError(f"DataLoader: cannot batch samples of type {type(first).__name__}; a dataset item must be "
+                    f"a Tensor, a numpy array, a number, or a tuple of those")
+
+
+def _collate(samples):
+    if isinstance(samples[0], (tuple, list)):
+        return tuple(_collate_field(field) for field in zip(*samples))
+    return _collate_field(samples)
+
+
+class DataLoader:
+    """Iterate over a dataset in batches.
+
+    Each batch stacks the samples along a new first axis: a dataset of
+    `(x, y)` tuples gives `(X_batch, y_batch)` tuples of Tensors; a dataset of
+    single Tensors gives single Tensors (as PyTorch). With `shuffle=True`
+    every `iter(loader)` (every epoch) draws a new permutation from the
+    loader's own generator, so two loaders built with the same `seed` give the
+    same sequence of epochs. `len(loader)` is the number of batches.
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None):
+        _check_dataset(dataset, "DataLoader")
+        self.dataset = dataset
+        self.batch_size = _check_int(batch_size, "batch_size", "DataLoader", minimum=1)
+        self.shuffle = _check_bool(shuffle, "shuffle", "DataLoader")
+        self.drop_last = _check_bool(drop_last, "drop_last", "DataLoader")
+        generator = make_generator(seed, "DataLoader")
+        if seed is None and self.shuffle:
+            # A generator of its own, seeded once from the project's: other draws
+            # between epochs then do not change the order of the next epoch.
+            generator = np.random.default_rng(generator.integers(2**63))
+        self._generator = generator
+
+    def __len__(self):
+        full, partial = divmod(len(self.dataset), self.batch_size)
+        return full if self.drop_last or partial == 0 else full + 1
+
+    def _batch_orders(self):
+        n = len(self.dataset)
+        order = self._generator.permutation(n) if self.shuffle else np.arange(n)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield order[start:start + self.batch_size]
+
+    def __iter__(self):
+        columns = _tensor_columns(self.dataset)
+        if columns is None:
+            for batch in self._batch_orders():
+                yield _collate([self.dataset[int(i)] for i in batch])
+            return
+        tensors, rows = columns
+        for batch in self._batch_orders():
+            yield tuple(t[rows[batch]] for t in tensors)
+
+
+def random_split(dataset, lengths, seed=None):
+    """Split `dataset` into non-overlapping random `Subset`s of the given lengths.
+
+    `lengths` are either ints summing to `len(dataset)`, or fractions summing
+    to 1; fractions become `floor(n * f)` samples each, and the remaining
+    samples are handed out one at a time round-robin from the first split
+    (PyTorch's rule).
+    """
+    _check_dataset(dataset, "random_split")
+    n = len(dataset)
+    lengths = list(lengths)
+    if not lengths:
+        raise ValueError("random_split: lengths is empty")
+    if all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in lengths):
+        if any(x < 0 for x in lengths) or sum(lengths) != n:
+            raise ValueError(f"random_split: lengths {lengths} must be non-negative and sum to the "
+                             f"dataset length {n}")
+        sizes = [int(x) for x in lengths]
+    elif all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in lengths):
+        if any(not 0 <= x <= 1 for x in lengths) or not math.isclose(sum(lengths), 1):
+            raise ValueError(f"random_split: fractions {lengths} must each lie in [0, 1] and sum to 1")
+        sizes = [math.floor(n * x) for x in lengths]
+        for i in range(n - sum(sizes)):
+            sizes[i % len(sizes)] += 1
+    else:
+        raise TypeError(f"random_split: lengths must be ints or fractions, got {lengths}")
+    order = make_generator(seed, "random_split").permutation(n)
+    bounds = np.cumsum([0] + sizes)
+    return [Subset(dataset, order[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def kfold(n, k=5, shuffle=True, seed=None):
+    """K-fold cross-validation indices: yields `(train_idx, val_idx)` k times.
+
+    The k validation folds are disjoint, cover `0..n-1`, and their sizes differ
+    by at most one (the first `n % k` folds hold one extra sample); each
+    `train_idx` is the complement of its `val_idx`. Both are sorted int64
+    arrays. Arguments are checked when `kfold` is called, not on first use.
+    """
+    n = _check_int(n, "n", "kfold", minimum=2)
+    k = _check_int(k, "k", "kfold", minimum=2)
+    if k > n:
+        raise ValueError(f"kfold: k must lie in [2, n], got k={k} for n={n}")
+    shuffle = _check_bool(shuffle, "shuffle", "kfold")
+    order = make_generator(seed, "kfold").permutation(n) if shuffle else np.arange(n)
+    sizes = np.full(k, n // k)
+    sizes[:n % k] += 1
+    bounds = np.cumsum(np.concatenate([[0], sizes]))
+    return (_train_val(order[lo:hi], n) for lo, hi in zip(bounds[:-1], bounds[1:]))
+
+
+def _train_val(val_rows, n):
+    in_val = np.zeros(n, dtype=bool)
+    in_val[val_rows] = True
+    return np.flatnonzero(~in_val).astype(np.int64), np.flatnonzero(in_val).astype(np.int64)
