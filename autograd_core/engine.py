@@ -16,7 +16,6 @@ import heapq
 import itertools
 import threading
 import traceback
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -89,15 +88,22 @@ class set_grad_enabled:
         _state.grad_enabled = self.previous
 
 
-@contextmanager
-def module_scope(name):
-    """Stamp every node recorded inside with `name` (nn.Module.__call__ pushes its module's name)."""
-    previous = _state.scope
-    _state.scope = previous + (name,)
-    try:
-        yield
-    finally:
-        _state.scope = previous
+class module_scope:
+    """Stamp every node recorded inside with `name` (nn.Module.__call__ pushes its module's path).
+
+    A slotted class rather than a generator-based context manager: it runs on every module call."""
+
+    __slots__ = ("name", "previous")
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.previous = _state.scope
+        _state.scope = self.previous + (self.name,)
+
+    def __exit__(self, *exc):
+        _state.scope = self.previous
 
 
 class detect_anomaly:
@@ -355,20 +361,21 @@ def _run_hooks(hooks, g, graph_mode):
     return g
 
 
-def _finish(g, node, i, shape, dtype, F):
+def _finish(g, node, parent, shape, dtype, F):
     """Reduce broadcast dims, cast, and validate one input gradient; the one place this happens
     (the backward loop calls it only when the shape or dtype differs, or in anomaly mode)."""
     if g.shape != shape:
         try:
             g = unbroadcast(F, g, shape)
         except (ValueError, IndexError):
-            raise RuntimeError(f"{node.name}: backward produced a gradient of shape {g.shape} for input {i} "
-                               f"of shape {shape}") from None
+            raise RuntimeError(f"{node.name}: backward produced a gradient of shape {g.shape} for input "
+                               f"{node.parents.index(parent)} of shape {shape}") from None
     if g.dtype != dtype:
         g = F.astype(g, dtype=dtype)
     if _state.anomaly and not np.all(np.isfinite(g.data if isinstance(g, Tensor) else g)):
         where = "".join(node.trace or ["(no forward trace: the node was created outside detect_anomaly)\n"])
-        raise RuntimeError(f"Function '{node.name}' returned nan or inf values in its gradient for input {i}. "
+        raise RuntimeError(f"Function '{node.name}' returned nan or inf values in its gradient for input "
+                           f"{node.parents.index(parent)}. "
                            f"The forward call that created it:\n{where}")
     return g
 
@@ -416,7 +423,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
                 if node not in needed:
                     continue
                 needs = [p if p in needed else None for p in node.parents]
-            if node.saved is _FREED or node.checks:
+            checks = node.checks
+            if node.saved is _FREED or checks and (len(checks) > 2 or checks[0][0] != checks[1]):
                 _check_saved(node)
             if graph_mode:
                 inputs, out = _graph_inputs(node)
@@ -425,19 +433,20 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
             grads = node.op.backward(F, g, inputs, out, node.attrs, needs)
             if not retain_graph:
                 node.saved, node.out = _FREED, None
-            for i, (parent, gi) in enumerate(zip(needs, grads)):
+            for parent, gi in zip(needs, grads):
                 if gi is None or parent is None:
                     continue
                 if type(parent) is Node:
-                    if gi.shape != parent.shape or gi.dtype != parent.dtype or anomaly:
-                        gi = _finish(gi, node, i, parent.shape, parent.dtype, F)
+                    # dtype objects of one type are usually the same object: `is` skips numpy's comparison
+                    if gi.shape != parent.shape or gi.dtype is not parent.dtype and gi.dtype != parent.dtype or anomaly:
+                        gi = _finish(gi, node, parent, parent.shape, parent.dtype, F)
                     if parent in pending:
                         pending[parent] = pending[parent] + gi
                     else:
                         pending[parent] = gi
                         heapq.heappush(heap, (-parent.seq, parent))
                 else:
-                    gi = _finish(gi, node, i, parent.data.shape, parent.data.dtype, F)
+                    gi = _finish(gi, node, parent, parent.data.shape, parent.data.dtype, F)
                     if parent in leaves:
                         leaves[parent] = leaves[parent] + gi
                     else:

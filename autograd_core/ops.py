@@ -50,12 +50,14 @@ class Op:
         """Gradients of every input; None where `needs[i]` is None (no gradient wanted)."""
         if F is ARRAY_F and self.fast_backward is not None:
             return self.fast_backward(g, inputs, out, attrs, needs)
+        grads = []
         if self.variadic:
-            formula = self.grads
-            return [None if need is None else formula(F, g, *inputs, out=out, index=i, **attrs)
-                    for i, need in enumerate(needs)]
-        return [None if need is None else formula(F, g, *inputs, out=out, **attrs)
-                for formula, need in zip(self.grads, needs)]
+            for i, need in enumerate(needs):
+                grads.append(None if need is None else self.grads(F, g, *inputs, out=out, index=i, **attrs))
+        else:  # a plain loop: a comprehension would cost an extra frame per node on the hot path
+            for formula, need in zip(self.grads, needs):
+                grads.append(None if need is None else formula(F, g, *inputs, out=out, **attrs))
+        return grads
 
     def set_forward(self, fn):
         """Replace the forward (used by the backend switch); the fast-path namespace follows."""

@@ -1,1 +1,14 @@
-"""Neural-network modules, layers, activations, losses and training utilities built on autograd_core."""
+"""Neural-network modules, layers, activations, losses and training utilities built on autograd_core.
+
+    import nn
+    import nn.functional as F
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3))
+    loss = nn.CrossEntropyLoss()(model(x), y)
+"""
+from . import functional, init
+from .activations import (ACTIVATIONS, ELU, GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, SiLU, Softmax,
+                          Softplus, Swish, Tanh, get_activation)
+from .layers import MLP, BatchNorm1d, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear, MLPBlock, Residual
+from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss
+from .module import FunctionModule, Module, ModuleDict, ModuleList, Parameter, Sequential
+from . import utils  # noqa: E402  (after the modules: utils builds on them)

@@ -1,0 +1,96 @@
+"""Activation modules, and `get_activation(name)` for code that picks an activation by name (MLP, CLI).
+
+The activations without learnable parameters are rows of one table: each is a
+`FunctionModule` running its `nn.functional` function with the hyperparameters
+given at construction. PReLU and a learnable Swish hold parameters and are
+classes of their own.
+"""
+import numpy as np
+
+import autograd_core as ag
+
+from . import functional as F
+from .module import Module, Parameter, check_size, function_module
+
+Sigmoid = function_module("Sigmoid", F.sigmoid, "sigmoid(x) = 1 / (1 + exp(-x)).")
+Tanh = function_module("Tanh", F.tanh, "tanh(x).")
+ReLU = function_module("ReLU", F.relu, "relu(x) = max(x, 0).")
+LeakyReLU = function_module("LeakyReLU", F.leaky_relu, "x for x > 0, negative_slope * x otherwise.",
+                            negative_slope=0.01)
+ELU = function_module("ELU", F.elu, "x for x > 0, alpha * (exp(x) - 1) otherwise.", alpha=1.0)
+Softplus = function_module("Softplus", F.softplus, "log(1 + exp(beta * x)) / beta; x where beta * x > threshold.",
+                           beta=1.0, threshold=20.0)
+SiLU = function_module("SiLU", F.silu, "x * sigmoid(x): Swish with beta = 1.")
+GELU = function_module("GELU", F.gelu, "x * Phi(x) (Phi the normal CDF); approximate='tanh' for the tanh form.",
+                       approximate="none")
+Softmax = function_module("Softmax", F.softmax, "exp(x) / sum(exp(x)) along `axis` (`dim=` accepted).",
+                          aliases={"dim": "axis"}, axis=-1)
+LogSoftmax = function_module("LogSoftmax", F.log_softmax, "x - logsumexp(x) along `axis` (`dim=` accepted).",
+                             aliases={"dim": "axis"}, axis=-1)
+
+
+class PReLU(Module):
+    """x for x > 0, a * x otherwise, with a learnable slope `a`: one shared (num_parameters=1) or one per
+    channel (axis 1 of the input), initialised to `init`."""
+
+    def __init__(self, num_parameters=1, init=0.25):
+        super().__init__()
+        check_size("PReLU", "num_parameters", num_parameters)
+        F.check_arguments("PReLU", {"init": init})
+        self.num_parameters = num_parameters
+        self.weight = Parameter(np.full(num_parameters, init, dtype=ag.get_default_dtype()))
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class Swish(Module):
+    """x * sigmoid(beta * x). With `learnable=True`, beta is a Parameter (a scalar) trained with the rest
+    of the model; otherwise it is fixed (beta = 1 is SiLU)."""
+
+    def __init__(self, beta=1.0, learnable=False):
+        super().__init__()
+        F.check_arguments("Swish", {"beta": beta})
+        if not isinstance(learnable, bool):
+            raise TypeError(f"Swish: learnable must be a bool, got {type(learnable).__name__}")
+        self.learnable = learnable
+        if learnable:
+            self.beta = Parameter(np.array(beta, dtype=ag.get_default_dtype()))
+        else:
+            self.beta = beta
+
+    def forward(self, x):
+        return F.swish(x, self.beta)
+
+    def extra_repr(self):
+        beta = self.beta.item() if self.learnable else self.beta
+        return f"beta={beta!r}, learnable={self.learnable}"
+
+
+# Names accepted by get_activation (and so by MLP(activation=...) and the CLI): name -> module factory.
+ACTIVATIONS = {
+    "relu": ReLU,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "leaky_relu": LeakyReLU,
+    "elu": ELU,
+    "softplus": Softplus,
+    "silu": SiLU,
+    "swish": Swish,
+    "gelu": GELU,
+    "gelu_tanh": lambda: GELU(approximate="tanh"),
+    "prelu": PReLU,
+}
+
+
+def get_activation(name):
+    """A new activation module for `name` (see ACTIVATIONS); unknown names raise ValueError listing the
+    valid ones."""
+    if not isinstance(name, str):
+        raise TypeError(f"get_activation: expected an activation name (str), got {type(name).__name__}")
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; valid names are {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()

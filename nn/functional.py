@@ -1,0 +1,499 @@
+"""The functional API: layers, activations and losses as functions of tensors.
+
+    import nn.functional as F
+    y = F.relu(F.linear(x, w, b))
+    loss = F.cross_entropy(y, labels)
+
+The modules of `nn` call these, so a function here is the one place its math
+lives. `linear`, `cross_entropy`, `layer_norm` and `batch_norm` are written as
+single entry points so that fused kernels can replace their bodies without any
+module changing. Everything is built from registry ops (`autograd_core.ops`),
+so gradients, second derivatives and the graph's module scopes come for free.
+
+Inputs may be Tensors or numpy arrays; targets and indices may be Tensors,
+numpy arrays or lists.
+"""
+import math
+import numbers
+
+import numpy as np
+
+import autograd_core as ag
+from autograd_core.engine import apply
+from autograd_core.ops import REGISTRY as OPS
+
+__all__ = [
+    "linear", "dropout", "batch_norm", "layer_norm", "embedding",
+    "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "softplus", "silu", "swish", "gelu",
+    "softmax", "log_softmax",
+    "mse_loss", "l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "check_arguments",
+]
+
+REDUCTIONS = ("mean", "sum", "none")
+GELU_OPS = {"none": OPS["gelu"], "tanh": OPS["gelu_tanh"]}
+
+
+def _tensor(x):
+    """`x` as a Tensor, without copying an array; lists follow `ag.tensor` (floats get the default dtype)."""
+    if isinstance(x, ag.Tensor):
+        return x
+    return ag.Tensor(x) if isinstance(x, np.ndarray) else ag.tensor(x)
+
+
+def _like(value, input):
+    """A target or weight as a Tensor; a constant (array, list) takes the floating input's dtype, so that a
+    float64 array does not turn a float32 model's loss into float64. Tensors are used as they are."""
+    if isinstance(value, ag.Tensor):
+        return value
+    array = np.asarray(value)
+    if input.dtype.kind == "f" and array.dtype.kind in "biuf":
+        array = array.astype(input.dtype, copy=False)
+    return ag.Tensor(array)
+
+
+def _array(x):
+    return x.data if isinstance(x, ag.Tensor) else np.asarray(x)
+
+
+# ---- argument checks: one rule per hyperparameter name, shared by the functions and the modules -------
+
+def _real(who, name, value):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{who}: {name} must be a real number, got {type(value).__name__} {value!r}")
+
+
+def _positive(who, name, value):
+    _real(who, name, value)
+    if not value > 0:
+        raise ValueError(f"{who}: {name} must be > 0, got {value!r}")
+
+
+def _integer(who, name, value):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{who}: {name} must be an int, got {type(value).__name__} {value!r}")
+
+
+def _choice(choices):
+    def check(who, name, value):
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError(f"{who}: {name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return check
+
+
+def _unit_interval(who, name, value):
+    _real(who, name, value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{who}: {name} must be in [0, 1], got {value!r}")
+
+
+def _probability(who, name, value):
+    _real(who, name, value)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{who}: {name} must be in [0, 1), got {value!r}")
+
+
+def _optional_unit_interval(who, name, value):
+    if value is not None:
+        _unit_interval(who, name, value)
+
+
+def _optional_tensor(who, name, value):
+    if value is not None and not isinstance(value, (ag.Tensor, np.ndarray, list, tuple)):
+        raise TypeError(f"{who}: {name} must be a Tensor, array or None, got {type(value).__name__}")
+
+
+_ARGUMENT_RULES = {
+    "negative_slope": _real, "init": _real, "alpha": _real, "beta": _positive, "threshold": _real, "axis": _integer,
+    "approximate": _choice(tuple(GELU_OPS)), "reduction": _choice(REDUCTIONS), "delta": _positive,
+    "label_smoothing": _unit_interval, "ignore_index": _integer, "weight": _optional_tensor,
+    "pos_weight": _optional_tensor, "p": _probability, "dropout": _probability, "eps": _positive,
+    "momentum": _optional_unit_interval, "start_dim": _integer, "end_dim": _integer,
+}
+
+
+def check_arguments(who, values):
+    """Validate hyperparameters by name (TypeError for a wrong type, ValueError for a bad value)."""
+    for name, value in values.items():
+        _ARGUMENT_RULES[name](who, name, value)
+
+
+# ---- layers -----------------------------------------------------------------------------------
+
+def linear(x, weight, bias=None):
+    """y = x @ weight.T + bias, with weight of shape (out_features, in_features)."""
+    x = _tensor(x)
+    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
+        raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
+                         f"(expected the input's last dimension to be {weight.shape[-1]})")
+    y = x @ weight.T
+    return y if bias is None else y + bias
+
+
+def dropout(x, p=0.5, training=True):
+    """Inverted dropout: in training each element is zeroed with probability p and the kept ones are
+    scaled by 1/(1-p), so the expected value is unchanged and evaluation needs no rescaling.
+    The mask is drawn from `ag.default_generator()`."""
+    check_arguments("dropout", {"p": p})
+    x = _tensor(x)
+    if not training or p == 0:
+        return x
+    keep = ag.default_generator().random(x.shape) >= p
+    return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
+
+
+def _normalize(x, axes, eps):
+    """(x - mean) / sqrt(var + eps) over `axes` (biased variance), with the batch mean and variance."""
+    mean = x.mean(axes, keepdims=True)
+    var = x.var(axes, keepdims=True)
+    return (x - mean) / (var + eps).sqrt(), mean, var
+
+
+def _check_channels(who, name, tensor, channels):
+    if tensor is not None and tuple(tensor.shape) != (channels,):
+        raise ValueError(f"{who}: {name} has shape {tuple(tensor.shape)}, expected ({channels},) for the "
+                         f"{channels} channels of the input")
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalization over axis 1 (channels) of an (N, C) or (N, C, L) input.
+
+    Training: y = (x - mean) / sqrt(var + eps) * weight + bias with the batch's mean and biased
+    variance over the N (and L) axes, and, when running statistics are given, in place
+
+        running_mean <- (1 - momentum) * running_mean + momentum * mean
+        running_var  <- (1 - momentum) * running_var  + momentum * var * n / (n - 1)
+
+    (the running variance is the unbiased estimate, n = N * L values per channel), as PyTorch.
+    Evaluation (`training=False`): the running statistics are used in place of the batch's.
+    """
+    x = _tensor(x)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got {x.shape}")
+    channels = x.shape[1]
+    for name, tensor in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                         ("bias", bias)):
+        _check_channels("batch_norm", name, tensor, channels)
+    axes = (0,) if x.ndim == 2 else (0, 2)
+    broadcast = (1, channels) + (1,) * (x.ndim - 2)  # per-channel values against (N, C) or (N, C, L)
+    if training:
+        count = x.data.size // max(channels, 1)
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
+                             f"shape {x.shape}")
+        y, mean, var = _normalize(x, axes, eps)
+        if running_mean is not None:
+            with ag.no_grad():
+                running_mean.mul_(1.0 - momentum).add_(mean.data.reshape(channels) * momentum)
+                running_var.mul_(1.0 - momentum).add_(var.data.reshape(channels) * (momentum * count / (count - 1)))
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are required when training=False")
+        inverse_std = 1.0 / np.sqrt(running_var.data.reshape(broadcast) + eps)
+        y = (x - running_mean.data.reshape(broadcast)) * inverse_std.astype(x.dtype)
+    if weight is not None:
+        y = y * (weight if x.ndim == 2 else weight.reshape(broadcast))
+    if bias is not None:
+        y = y + (bias if x.ndim == 2 else bias.reshape(broadcast))
+    return y
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, the statistics taken over the trailing
+    `normalized_shape` dimensions of each sample (biased variance)."""
+    x = _tensor(x)
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    if len(shape) > x.ndim or x.shape[x.ndim - len(shape):] != shape:
+        raise ValueError(f"layer_norm: input of shape {x.shape} does not end with normalized_shape {shape}")
+    y, _, _ = _normalize(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def embedding(indices, weight):
+    """Rows of `weight` selected by the integer `indices` (any shape); the result has shape
+    indices.shape + (embedding_dim,). The gradient scatters back, summing over repeated indices."""
+    index = _array(indices)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {index.dtype}")
+    if index.size and (index.min() < 0 or index.max() >= weight.shape[0]):
+        bad = index.min() if index.min() < 0 else index.max()
+        raise IndexError(f"embedding: index {bad} is out of range for {weight.shape[0]} embeddings")
+    return weight[index]
+
+
+# ---- activations --------------------------------------------------------------------------------
+
+def sigmoid(x):
+    """1 / (1 + exp(-x))."""
+    return apply(OPS["sigmoid"], x)
+
+
+def tanh(x):
+    return apply(OPS["tanh"], x)
+
+
+def relu(x):
+    """max(x, 0)."""
+    return apply(OPS["relu"], x)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x for x > 0, negative_slope * x otherwise."""
+    check_arguments("leaky_relu", {"negative_slope": negative_slope})
+    return apply(OPS["leaky_relu"], x, negative_slope=negative_slope)
+
+
+def prelu(x, weight):
+    """x for x > 0, weight * x otherwise, with one learnable slope per channel (axis 1) or one shared."""
+    x = _tensor(x)
+    if weight.data.size == 1:
+        slope = weight.reshape(())
+    else:
+        if x.ndim < 2 or x.shape[1] != weight.data.size:
+            raise ValueError(f"prelu: {weight.data.size} slopes need an input with {weight.data.size} channels on "
+                             f"axis 1, got shape {x.shape}")
+        slope = weight.reshape((weight.data.size,) + (1,) * (x.ndim - 2))
+    return ag.where(x.data > 0, x, x * slope)
+
+
+def elu(x, alpha=1.0):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    check_arguments("elu", {"alpha": alpha})
+    return apply(OPS["elu"], x, alpha=alpha)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
+    check_arguments("softplus", {"beta": beta, "threshold": threshold})
+    return apply(OPS["softplus"], x, beta=beta, threshold=threshold)
+
+
+def silu(x):
+    """x * sigmoid(x) (Swish with beta = 1)."""
+    return apply(OPS["silu"], x)
+
+
+def swish(x, beta=1.0):
+    """x * sigmoid(beta * x); `beta` a number or a (learnable) Tensor."""
+    if isinstance(beta, ag.Tensor):
+        return x * sigmoid(x * beta)
+    check_arguments("swish", {"beta": beta})
+    return silu(x) if beta == 1 else x * sigmoid(x * beta)
+
+
+def gelu(x, approximate="none"):
+    """x * Phi(x), Phi the standard normal CDF; approximate="tanh" uses
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    check_arguments("gelu", {"approximate": approximate})
+    return apply(GELU_OPS[approximate], x)
+
+
+def softmax(x, axis=-1, *, dim=None):
+    """exp(x) / sum(exp(x)) along `axis` (computed with the maximum subtracted)."""
+    return _tensor(x).softmax(axis, dim=dim)
+
+
+def log_softmax(x, axis=-1, *, dim=None):
+    """x - logsumexp(x) along `axis`."""
+    return _tensor(x).log_softmax(axis, dim=dim)
+
+
+# ---- losses ------------------------------------------------------------------------------------
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _same_shape(who, input, target):
+    if tuple(np.shape(_array(target))) != tuple(np.shape(_array(input))):
+        raise ValueError(f"{who}: target shape {tuple(np.shape(_array(target)))} does not match input shape "
+                         f"{tuple(np.shape(_array(input)))}")
+
+
+def mse_loss(input, target, reduction="mean"):
+    """(input - target)^2, reduced."""
+    check_arguments("mse_loss", {"reduction": reduction})
+    _same_shape("mse_loss", input, target)
+    input = _tensor(input)
+    difference = input - _like(target, input)
+    return _reduce(difference * difference, reduction)
+
+
+def l1_loss(input, target, reduction="mean"):
+    """|input - target|, reduced."""
+    check_arguments("l1_loss", {"reduction": reduction})
+    _same_shape("l1_loss", input, target)
+    input = _tensor(input)
+    return _reduce((input - _like(target, input)).abs(), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, delta * (|d| - 0.5 delta) elsewhere, d = input - target."""
+    check_arguments("huber_loss", {"reduction": reduction, "delta": delta})
+    _same_shape("huber_loss", input, target)
+    input = _tensor(input)
+    difference = input - _like(target, input)
+    size = difference.abs()
+    loss = ag.where(size.data < delta, 0.5 * difference * difference, delta * (size - 0.5 * delta))
+    return _reduce(loss, reduction)
+
+
+def _class_weights(who, weight, classes, dtype):
+    """The per-class weights as an array of `dtype`, or None."""
+    if weight is None:
+        return None
+    array = _array(weight)
+    if array.shape != (classes,):
+        raise ValueError(f"{who}: weight must have shape ({classes},), one entry per class, got {array.shape}")
+    return array.astype(dtype, copy=False)
+
+
+def _class_axis(who, input):
+    if input.ndim == 0:
+        raise ValueError(f"{who}: input must have a class dimension, got a scalar")
+    return 0 if input.ndim == 1 else 1
+
+
+def _nll(who, log_probs, target, weight, ignore_index, reduction, label_smoothing):
+    """Negative log-likelihood of integer class targets, given log-probabilities with classes on axis 1
+    (axis 0 for one unbatched sample), optionally blended with label smoothing (as PyTorch):
+
+        loss_i = (1 - eps) * w[t_i] * (-log p[i, t_i]) + (eps / C) * sum_c w[c] * (-log p[i, c])
+
+    Targets equal to `ignore_index` contribute 0; "mean" divides by the summed weight w[t_i] of the
+    targets that are not ignored (their count, without weights)."""
+    axis = _class_axis(who, log_probs)
+    classes = log_probs.shape[axis]
+    expected = log_probs.shape[:axis] + log_probs.shape[axis + 1:]
+    if target.shape != expected:
+        raise ValueError(f"{who}: target shape {target.shape} does not match input shape {log_probs.shape}; "
+                         f"class-index targets need shape {expected}")
+    ignored = target == ignore_index
+    classes_of = np.where(ignored, 0, target)
+    if classes_of.size and (classes_of.min() < 0 or classes_of.max() >= classes):
+        bad = classes_of.min() if classes_of.min() < 0 else classes_of.max()
+        raise ValueError(f"{who}: target class {bad} is out of range for {classes} classes (valid are 0 to "
+                         f"{classes - 1}, or ignore_index={ignore_index})")
+    class_weights = _class_weights(who, weight, classes, log_probs.dtype)
+    grid = np.indices(target.shape, sparse=True)
+    picked = log_probs[(classes_of,) if axis == 0 else (grid[0], classes_of, *grid[1:])]
+    if class_weights is None and not ignored.any():
+        target_weights = None
+        loss = -picked
+    else:
+        target_weights = (~ignored) * (1.0 if class_weights is None else class_weights[classes_of])
+        target_weights = np.asarray(target_weights, dtype=log_probs.dtype)
+        loss = -picked * target_weights
+    if label_smoothing:
+        weighted = log_probs if class_weights is None else log_probs * class_weights.reshape(
+            (classes,) + (1,) * (log_probs.ndim - axis - 1))
+        smooth = -weighted.sum(axis)
+        if ignored.any():
+            smooth = smooth * (~ignored).astype(log_probs.dtype)
+        loss = (1.0 - label_smoothing) * loss + (label_smoothing / classes) * smooth
+    if reduction == "mean" and target_weights is not None:
+        return loss.sum() / target_weights.sum()
+    return _reduce(loss, reduction)
+
+
+def _integer_target(who, target):
+    array = _array(target)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{who}: class-index targets must be integers, got dtype {array.dtype}")
+    return array
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Cross entropy of logits `input` (N, C), (N, C, d1, ...) or (C,) against `target`, which is either
+    integer class indices of the input's shape without the class axis, or class probabilities of the
+    input's own shape.
+
+    With log p = log_softmax(input) over the class axis: for class indices see `nll_loss` (plus label
+    smoothing); for probabilities, loss_i = -sum_c w[c] * q[i, c] * log p[i, c] with
+    q = (1 - eps) * target + eps / C, and "mean" averages over the N * d1 * ... samples.
+    The gradient with respect to the logits is softmax(input) - q (weighted), so large logits are safe.
+    """
+    who = "cross_entropy"
+    check_arguments(who, {"weight": weight, "ignore_index": ignore_index, "reduction": reduction,
+                          "label_smoothing": label_smoothing})
+    input = _tensor(input)
+    axis = _class_axis(who, input)
+    log_probs = input.log_softmax(axis)
+    target_array = _array(target)
+    if target_array.dtype.kind in "iu":
+        return _nll(who, log_probs, target_array, weight, ignore_index, reduction, label_smoothing)
+    if target_array.dtype.kind != "f":
+        raise TypeError(f"{who}: target must hold class indices (integers) or class probabilities (floats), "
+                        f"got dtype {target_array.dtype}")
+    _same_shape(who, input, target)
+    classes = input.shape[axis]
+    probabilities = _like(target, input)
+    if label_smoothing:
+        probabilities = probabilities * (1.0 - label_smoothing) + label_smoothing / classes
+    class_weights = _class_weights(who, weight, classes, input.dtype)
+    if class_weights is not None:
+        probabilities = probabilities * class_weights.reshape((classes,) + (1,) * (input.ndim - axis - 1))
+    return _reduce(-(log_probs * probabilities).sum(axis), reduction)
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood: loss_i = -w[t_i] * input[i, t_i] for log-probabilities `input` (N, C),
+    (N, C, d1, ...) or (C,) and integer targets; "mean" divides by the summed weights of the targets
+    that are not `ignore_index`."""
+    who = "nll_loss"
+    check_arguments(who, {"weight": weight, "ignore_index": ignore_index, "reduction": reduction})
+    return _nll(who, _tensor(input), _integer_target(who, target), weight, ignore_index, reduction, 0.0)
+
+
+def _clamped_log(p):
+    """max(log p, -100), as PyTorch's BCE, so p = 0 gives a finite loss. Where p = 0 the log is replaced
+    by the constant -100 (gradient 0) rather than differentiated (0 * inf = nan)."""
+    zero = p.data == 0
+    return ag.where(zero, -100.0, ag.where(zero, 1.0, p).log()).clamp(min=-100.0)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """-w * (y log p + (1 - y) log(1 - p)) for probabilities p = `input` in [0, 1], each log clamped
+    to >= -100 as PyTorch."""
+    who = "binary_cross_entropy"
+    check_arguments(who, {"weight": weight, "reduction": reduction})
+    _same_shape(who, input, target)
+    input = _tensor(input)
+    target = _like(target, input)
+    if input.data.size and not (input.data.min() >= 0 and input.data.max() <= 1):
+        raise ValueError(f"{who}: every element of input must be a probability in [0, 1], got values from "
+                         f"{input.data.min()} to {input.data.max()}")
+    loss = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
+    if weight is not None:
+        loss = loss * _like(weight, input)
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """BCE of sigmoid(input) computed from the logits without forming the sigmoid:
+
+        loss = (1 - y) * x + (1 + (pos_weight - 1) * y) * softplus(-x)
+
+    which is max(x, 0) - x y + log1p(exp(-|x|)) when pos_weight is None. softplus is evaluated as
+    logaddexp(0, .), so the loss and its gradient, sigmoid(x) - y, are exact for any logit (1e4 too).
+    `pos_weight` weighs the positive term, per class along the last axis."""
+    who = "binary_cross_entropy_with_logits"
+    check_arguments(who, {"weight": weight, "reduction": reduction, "pos_weight": pos_weight})
+    _same_shape(who, input, target)
+    input = _tensor(input)
+    target = _like(target, input)
+    log_term = apply(OPS["softplus"], -input, beta=1.0, threshold=math.inf)
+    if pos_weight is not None:
+        log_term = log_term * (1.0 + (_like(pos_weight, input) - 1.0) * target)
+    loss = (1.0 - target) * input + log_term
+    if weight is not None:
+        loss = loss * _like(weight, input)
+    return _reduce(loss, reduction)

@@ -1,0 +1,597 @@
+"""`Module`, `Parameter` and the containers `Sequential`, `ModuleList`, `ModuleDict`.
+
+A module registers what is assigned to it: a `Parameter` becomes a parameter,
+a `Module` a submodule, and `register_buffer` adds a non-learnable tensor
+(running statistics) that still belongs to the state dict. Names follow
+PyTorch: a parameter `weight` of the submodule registered as `0` inside the
+submodule `layers` is `layers.0.weight`, in `named_parameters()` and in
+`state_dict()` alike, so weights load into the equivalent `torch.nn` model.
+
+Registered values also live in the instance `__dict__`, so `self.weight` in a
+forward is an ordinary attribute read (PyTorch reaches them through
+`__getattr__`, which costs a failed lookup first).
+
+Scopes: every call of a module runs its forward inside
+`ag.engine.module_scope(name)`, so each graph node records the modules it was
+made in (`Node.scope`, outermost first). `name` is the module's dotted path
+from the root of the model (`"layers.2"`), kept up to date as modules are
+registered into parents (a module registered in two places, or re-registered
+by slicing a container, is named by its latest registration); a module that is
+nobody's child uses its class name.
+"""
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+import autograd_core as ag
+from autograd_core.engine import RemovableHandle, module_scope
+from autograd_core.tensor import to_array
+
+from . import functional
+
+
+class Parameter(ag.Tensor):
+    """A Tensor that a Module registers as a learnable parameter; it requires grad unless told otherwise.
+
+    `Parameter(t)` shares `t`'s array (as PyTorch shares storage); a numpy array is used as is.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data=None, requires_grad=True):
+        if data is None:
+            array = np.empty(0, dtype=ag.get_default_dtype())
+        elif isinstance(data, ag.Tensor):
+            array = data.data
+        elif type(data) is np.ndarray:
+            array = data
+        else:
+            array = to_array(data, who="Parameter")
+        super().__init__(array)
+        self.requires_grad_(requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def check_size(who, name, value):
+    """Layer sizes (features, channels, embeddings) must be positive ints (API.md section 10)."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{who}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if value <= 0:
+        raise ValueError(f"{who}: {name} must be positive, got {value}")
+
+
+def _join(prefix, name):
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _indent(text, spaces=2):
+    """Indent every line of `text` but the first (nested reprs, as PyTorch's)."""
+    lines = text.split("\n")
+    return "\n".join(lines[:1] + [" " * spaces + line for line in lines[1:]])
+
+
+class Module:
+    """Base class of every layer and model: subclasses set attributes in `__init__` and define `forward`."""
+
+    def __init__(self):
+        set_attribute = object.__setattr__
+        set_attribute(self, "_parameters", {})
+        set_attribute(self, "_buffers", {})
+        set_attribute(self, "_non_persistent_buffers", set())
+        set_attribute(self, "_modules", {})
+        set_attribute(self, "_forward_hooks", [])
+        set_attribute(self, "_path", "")
+        set_attribute(self, "_scope", type(self).__name__)
+        set_attribute(self, "training", True)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__}: subclasses of Module must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        with module_scope(self._scope):
+            output = self.forward(*args, **kwargs)
+        if self._forward_hooks:
+            for hook in tuple(self._forward_hooks):
+                replaced = hook(self, args, output)
+                if replaced is not None:
+                    output = replaced
+        return output
+
+    def register_forward_hook(self, hook):
+        """Run `hook(module, inputs, output)` after every forward; a non-None return replaces the output.
+        Returns a handle whose `.remove()` unregisters the hook."""
+        self._forward_hooks.append(hook)
+        return RemovableHandle(self._forward_hooks, hook)
+
+    # ---- registration ----
+
+    def _check_initialized(self, what):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: cannot assign {what} before Module.__init__() is called; "
+                                 "call super().__init__() first")
+
+    def _check_name(self, name, what):
+        if not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: {what} name must be a str, got {type(name).__name__}")
+        if not name or "." in name:
+            raise ValueError(f"{type(self).__name__}: {what} name must be non-empty and contain no '.', got {name!r}")
+
+    def _forget(self, name, keep=None):
+        """Drop `name` from every registry but `keep` (re-registering in the same one keeps its position)."""
+        for registry in (self._parameters, self._buffers, self._modules):
+            if registry is not keep:
+                registry.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+
+    def register_parameter(self, name, param):
+        """Register `param` (a Parameter, or None for an absent one such as `bias=False`) as `name`."""
+        self._check_initialized("parameters")
+        self._check_name(name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"{type(self).__name__}: cannot register a {type(param).__name__} as parameter "
+                            f"{name!r} (nn.Parameter or None expected)")
+        self._forget(name, keep=self._parameters)
+        self._parameters[name] = param
+        object.__setattr__(self, name, param)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register a tensor that is state but not a parameter (e.g. running statistics); persistent buffers
+        belong to the state dict."""
+        self._check_initialized("buffers")
+        self._check_name(name, "buffer")
+        if tensor is not None and not isinstance(tensor, ag.Tensor):
+            raise TypeError(f"{type(self).__name__}: cannot register a {type(tensor).__name__} as buffer {name!r} "
+                            "(Tensor or None expected)")
+        self._forget(name, keep=self._buffers)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent_buffers.add(name)
+        object.__setattr__(self, name, tensor)
+
+    def add_module(self, name, module):
+        """Register `module` (or None) as the submodule `name`."""
+        self._check_initialized("submodules")
+        self._check_name(name, "module")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}: {type(module).__name__} is not a Module subclass")
+        self._forget(name, keep=self._modules)
+        self._modules[name] = module
+        if module is not None:
+            module._set_path(_join(self._path, name))
+        object.__setattr__(self, name, module)
+
+    register_module = add_module
+
+    def _set_path(self, path):
+        """Record this module's dotted path from the root (its scope name), and its descendants'."""
+        object.__setattr__(self, "_path", path)
+        object.__setattr__(self, "_scope", path or type(self).__name__)
+        for name, child in self._modules.items():
+            if child is not None:
+                child._set_path(_join(path, name))
+
+    def __setattr__(self, name, value):
+        if isinstance(value, Parameter):
+            self.register_parameter(name, value)
+        elif isinstance(value, Module):
+            self.add_module(name, value)
+        elif name in self.__dict__.get("_parameters", ()):
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as parameter "
+                                f"{name!r} (nn.Parameter or None expected)")
+            self._parameters[name] = None
+            object.__setattr__(self, name, None)
+        elif name in self.__dict__.get("_modules", ()):
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as submodule "
+                                f"{name!r} (nn.Module or None expected)")
+            self._modules[name] = None
+            object.__setattr__(self, name, None)
+        elif name in self.__dict__.get("_buffers", ()):
+            self.register_buffer(name, value, persistent=name not in self._non_persistent_buffers)
+        else:
+            object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._forget(name)
+        object.__delattr__(self, name)
+
+    # ---- traversal ----
+
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(dotted name, module) for this module (name `prefix`) and every descendant, depth first."""
+        stack = [(prefix, self)]
+        seen = set() if memo is None else memo
+        while stack:
+            name, module = stack.pop()
+            if remove_duplicate:
+                if id(module) in seen:
+                    continue
+                seen.add(id(module))
+            yield name, module
+            children = [(_join(name, n), m) for n, m in module._modules.items() if m is not None]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self):
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def _named_members(self, registry, prefix, recurse, remove_duplicate):
+        seen = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, value in getattr(module, registry).items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield _join(module_name, name), value
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, Parameter) pairs, PyTorch's names and order; a shared parameter appears once."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse=True):
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse=True):
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def apply(self, fn):
+        """Call `fn(module)` on every submodule (children first) and then on this module; returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # ---- modes and gradients ----
+
+    def train(self, mode=True):
+        """Set training mode (dropout active, batch statistics) on this module and all descendants."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"{type(self).__name__}.train: mode must be a bool, got {type(mode).__name__}")
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self):
+        """Evaluation mode: dropout off, running statistics used. Same as `train(False)`."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set `requires_grad` on every parameter; `requires_grad_(False)` freezes the module, so its
+        parameters get no gradient and optimizers leave them unchanged."""
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        """Reset every parameter's gradient: to None (default), or to zeros in place."""
+        for param in self.parameters():
+            if param.grad is None:
+                continue
+            if set_to_none:
+                param.grad = None
+            else:
+                param.grad = param.grad.detach()  # a create_graph gradient keeps no graph alive
+                with ag.no_grad():
+                    param.grad.zero_()
+
+    def astype(self, dtype):
+        """Cast every floating parameter (and its gradient) and buffer to `dtype` in place: the tensor objects
+        stay the same, so optimizers built on them keep working."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.astype: expected a floating dtype, got {dtype}")
+        for tensor in list(self.parameters()) + list(self.buffers()):
+            if tensor.dtype.kind == "f" and tensor.dtype != dtype:
+                tensor.data = tensor.data.astype(dtype)
+                tensor._bump_version()
+                if tensor.grad is not None:
+                    tensor.grad = ag.Tensor(tensor.grad.data.astype(dtype))
+        return self
+
+    def double(self):
+        return self.astype(np.float64)
+
+    def float(self):
+        return self.astype(np.float32)
+
+    # ---- state dict ----
+
+    def state_dict(self, prefix="", keep_vars=False):
+        """Parameters and persistent buffers by dotted name, in PyTorch's order (each module's parameters,
+        then its buffers, then its children). Values share memory with the module; without `keep_vars`
+        parameters come detached."""
+        state = OrderedDict()
+        for module_name, module in self.named_modules(prefix=prefix):
+            for name, param in module._parameters.items():
+                if param is not None:
+                    state[_join(module_name, name)] = param if keep_vars else param.detach()
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent_buffers:
+                    state[_join(module_name, name)] = buffer
+        return state
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values from `state_dict` (name -> Tensor or array) into the parameters and buffers.
+
+        Every problem is collected first and reported in one RuntimeError, and nothing is copied unless
+        the whole load can succeed: shape mismatches always fail; missing and unexpected keys fail when
+        `strict`. Returns `(missing_keys, unexpected_keys)`.
+        """
+        if not hasattr(state_dict, "items"):
+            raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict of name -> tensor, "
+                            f"got {type(state_dict).__name__}")
+        own = self.state_dict(keep_vars=True)
+        missing = [key for key in own if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in own]
+        mismatched = []
+        for key, value in state_dict.items():
+            if key in own:
+                shape = tuple(np.shape(value.data if isinstance(value, ag.Tensor) else value))
+                if shape != own[key].shape:
+                    mismatched.append(f"{key}: checkpoint shape {shape}, model shape {own[key].shape}")
+        problems = []
+        if mismatched:
+            problems.append("size mismatch for " + "; ".join(mismatched))
+        if strict and missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        if problems:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
+                               + "\n  ".join(problems))
+        with ag.no_grad():
+            for key, value in state_dict.items():
+                if key in own:
+                    own[key].copy_(value.data if isinstance(value, ag.Tensor) else np.asarray(value))
+        return IncompatibleKeys(missing, unexpected)
+
+    # ---- repr ----
+
+    def extra_repr(self):
+        """The text inside this module's parentheses in its repr (subclasses list their settings)."""
+        return ""
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        children = [f"({name}): {_indent(repr(module))}" for name, module in self._modules.items()]
+        if not children:
+            return f"{type(self).__name__}({extra})"
+        lines = (extra.split("\n") if extra else []) + children
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+# ---- containers ----------------------------------------------------------------------------
+
+def _check_modules(who, modules):
+    for module in modules:
+        if not isinstance(module, Module):
+            raise TypeError(f"{who}: expected Modules, got {type(module).__name__}")
+    return modules
+
+
+def _position(who, index, length):
+    """A non-negative position for `index` in a container of `length`, or IndexError naming both."""
+    if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+        raise TypeError(f"{who}: indices must be ints or slices, got {type(index).__name__}")
+    if not -length <= index < length:
+        raise IndexError(f"{who}: index {index} is out of range for {length} modules")
+    return int(index) % length
+
+
+class Sequential(Module):
+    """Modules applied one after the other: `Sequential(a, b, c)(x) == c(b(a(x)))`.
+
+    Children are named "0", "1", ... (or by the keys of an OrderedDict given as the one argument).
+    Indexing with an int gives a module; a slice gives a Sequential that keeps the original names.
+    """
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, _check_modules("Sequential", [module])[0])
+        else:
+            for i, module in enumerate(_check_modules("Sequential", modules)):
+                self.add_module(str(i), module)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __getitem__(self, index):
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        return items[_position("Sequential", index, len(items))][1]
+
+    def __setitem__(self, index, module):
+        names = list(self._modules)
+        self.add_module(names[_position("Sequential", index, len(names))], _check_modules("Sequential", [module])[0])
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), _check_modules("Sequential.append", [module])[0])
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules that registers them (children "0", "1", ...); it has no forward of its own."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        self.extend(modules)
+
+    def _renumber(self, modules):
+        for name in list(self._modules):
+            self._forget(name)
+            object.__delattr__(self, name)
+        for i, module in enumerate(modules):
+            self.add_module(str(i), module)
+
+    def __getitem__(self, index):
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(modules[index])
+        return modules[_position("ModuleList", index, len(modules))]
+
+    def __setitem__(self, index, module):
+        self.add_module(str(_position("ModuleList", index, len(self))), _check_modules("ModuleList", [module])[0])
+
+    def __delitem__(self, index):
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            del modules[index]
+        else:
+            del modules[_position("ModuleList", index, len(modules))]
+        self._renumber(modules)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), _check_modules("ModuleList.append", [module])[0])
+        return self
+
+    def extend(self, modules):
+        for module in _check_modules("ModuleList.extend", list(modules)):
+            self.append(module)
+        return self
+
+    def insert(self, index, module):
+        modules = list(self._modules.values())
+        modules.insert(index, _check_modules("ModuleList.insert", [module])[0])
+        self._renumber(modules)
+
+
+class ModuleDict(Module):
+    """A dict of modules that registers them under their keys; it has no forward of its own."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key):
+        if key not in self._modules:
+            raise KeyError(f"ModuleDict: no module named {key!r}; keys are {list(self._modules)}")
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        self.add_module(key, _check_modules("ModuleDict", [module])[0])
+
+    def __delitem__(self, key):
+        self[key]  # a clear KeyError for an unknown key
+        delattr(self, key)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+    def pop(self, key):
+        module = self[key]
+        del self[key]
+        return module
+
+    def update(self, modules):
+        pairs = modules.items() if hasattr(modules, "items") else modules
+        for key, module in pairs:
+            self[key] = module
+
+
+class FunctionModule(Module):
+    """A module whose forward is one function of `nn.functional` with hyperparameters fixed when it is
+    built: `forward(*inputs) = function(*inputs, **hyperparameters)`.
+
+    Activations and losses are rows of a table (`function_module(...)`), not a class each. Arguments
+    bind positionally in the order of `defaults` or by keyword (`aliases` maps PyTorch spellings such
+    as `dim` to ours) and are validated at construction by `functional.check_arguments`.
+    """
+
+    function = None
+    defaults = {}
+    aliases = {}
+    show_hyperparameters = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        who = type(self).__name__
+        names = tuple(self.defaults)
+        if len(args) > len(names):
+            raise TypeError(f"{who}: takes at most {len(names)} positional arguments ({', '.join(names) or 'none'}), "
+                            f"got {len(args)}")
+        values = dict(self.defaults)
+        values.update(zip(names, args))
+        given = set(names[:len(args)])
+        for key, value in kwargs.items():
+            key = self.aliases.get(key, key)
+            if key not in values:
+                raise TypeError(f"{who}: unexpected argument {key!r}; it takes {', '.join(names) or 'no arguments'}")
+            if key in given:
+                raise TypeError(f"{who}: got multiple values for argument {key!r}")
+            given.add(key)
+            values[key] = value
+        functional.check_arguments(who, values)
+        self.hyperparameters = values
+
+    def forward(self, *inputs):
+        return self.function(*inputs, **self.hyperparameters)
+
+    def extra_repr(self):
+        if not self.show_hyperparameters:
+            return ""
+        return ", ".join(f"{name}={value!r}" for name, value in self.hyperparameters.items())
+
+
+def function_module(name, function, doc, show_hyperparameters=True, aliases=None, **defaults):
+    """A FunctionModule subclass called `name` running `function` with hyperparameters `defaults`."""
+    return type(name, (FunctionModule,), {
+        "function": staticmethod(function), "defaults": defaults, "aliases": aliases or {},
+        "show_hyperparameters": show_hyperparameters, "__doc__": doc, "__module__": "nn",
+        "__qualname__": name,
+    })
