@@ -39,20 +39,22 @@ def is_grad_enabled():
     return _state.grad_enabled
 
 
-class _GradMode:
-    """A context manager that sets grad mode (thread-local) for its block; also a decorator."""
+class _Setting:
+    """A context manager that sets one field of the thread-local state for its block (re-entrant);
+    also a decorator."""
 
-    mode = True
+    field = "grad_enabled"
+    value = True
 
     def __init__(self):
         self.previous = []
 
     def __enter__(self):
-        self.previous.append(_state.grad_enabled)
-        _state.grad_enabled = self.mode
+        self.previous.append(getattr(_state, self.field))
+        setattr(_state, self.field, self.value)
 
     def __exit__(self, *exc):
-        _state.grad_enabled = self.previous.pop()
+        setattr(_state, self.field, self.previous.pop())
 
     def __call__(self, fn):
         @functools.wraps(fn)
@@ -62,16 +64,21 @@ class _GradMode:
         return wrapper
 
 
-class no_grad(_GradMode):
+class no_grad(_Setting):
     """Disable graph recording: `with ag.no_grad():` or `@ag.no_grad()`."""
 
-    mode = False
+    value = False
 
 
-class enable_grad(_GradMode):
+class enable_grad(_Setting):
     """Re-enable graph recording inside a `no_grad` block."""
 
-    mode = True
+
+class detect_anomaly(_Setting):
+    """Record where each op was created; a NaN or Inf produced in backward raises, naming the op and
+    quoting that forward stack."""
+
+    field = "anomaly"
 
 
 class set_grad_enabled:
@@ -104,22 +111,6 @@ class module_scope:
 
     def __exit__(self, *exc):
         _state.scope = self.previous
-
-
-class detect_anomaly:
-    """Record where each op was created; a NaN or Inf produced in backward raises, naming the op and
-    quoting that forward stack."""
-
-    def __init__(self, mode=True):
-        self.mode = mode
-        self.previous = []
-
-    def __enter__(self):
-        self.previous.append(_state.anomaly)
-        _state.anomaly = self.mode
-
-    def __exit__(self, *exc):
-        _state.anomaly = self.previous.pop()
 
 
 # ---- nodes ---------------------------------------------------------------------------------
