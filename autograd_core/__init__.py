@@ -7,7 +7,7 @@
 """
 # tensor must be imported before engine: the engine imports the Tensor class from it.
 from .tensor import Tensor, get_default_dtype, set_default_dtype  # noqa: I001
-from . import backend, data, datasets, engine, func, viz
+from . import backend, data, datasets, distributed, engine, func, viz
 from .engine import (detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled)
 from .function import Function, FunctionCtx
 from .functions import (OP_FUNCTIONS, arange, as_tensor, cat, concatenate, default_generator, eye, full,

@@ -8,6 +8,10 @@ Randomness: every shuffle draws from a `numpy.random.Generator`. With `seed=`
 given it is `np.random.default_rng(seed)`, so the result is the same on every
 run; with `seed=None` it comes from `ag.default_generator()`, so
 `ag.manual_seed(n)` makes it reproducible too.
+
+A sampler (`DataLoader(..., sampler=)`) is any object with `__len__` whose
+iteration yields dataset indices; `DistributedSampler` gives each process of a
+data-parallel job its own share of the dataset.
 """
 import abc
 import math
@@ -153,14 +157,25 @@ class DataLoader:
     every `iter(loader)` (every epoch) draws a new permutation from the
     loader's own generator, so two loaders built with the same `seed` give the
     same sequence of epochs. `len(loader)` is the number of batches.
+
+    With `sampler=` the batches take the samples in the order the sampler
+    yields them (one pass over the sampler per epoch); it replaces `shuffle`.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None):
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, sampler=None):
         _check_dataset(dataset, "DataLoader")
         self.dataset = dataset
         self.batch_size = _check_int(batch_size, "batch_size", "DataLoader", minimum=1)
         self.shuffle = _check_bool(shuffle, "shuffle", "DataLoader")
         self.drop_last = _check_bool(drop_last, "drop_last", "DataLoader")
+        if sampler is not None:
+            if not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
+                raise TypeError(f"DataLoader: sampler must be an iterable of indices with a length, "
+                                f"got {type(sampler).__name__}")
+            if self.shuffle:
+                raise ValueError("DataLoader: sampler and shuffle=True are mutually exclusive (the sampler decides "
+                                 "the order; e.g. DistributedSampler(shuffle=True))")
+        self.sampler = sampler
         generator = make_generator(seed, "DataLoader")
         if seed is None and self.shuffle:
             # A generator of its own, seeded once from the project's: other draws
@@ -169,13 +184,21 @@ class DataLoader:
         self._generator = generator
 
     def __len__(self):
-        full, partial = divmod(len(self.dataset), self.batch_size)
+        return self._batch_count(len(self.dataset) if self.sampler is None else len(self.sampler))
+
+    def _batch_count(self, samples):
+        full, partial = divmod(samples, self.batch_size)
         return full if self.drop_last or partial == 0 else full + 1
 
-    def _batch_orders(self):
+    def _order(self):
+        if self.sampler is not None:
+            return np.fromiter(self.sampler, dtype=np.int64)
         n = len(self.dataset)
-        order = self._generator.permutation(n) if self.shuffle else np.arange(n)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
+        return self._generator.permutation(n) if self.shuffle else np.arange(n)
+
+    def _batch_orders(self):
+        order = self._order()
+        for start in range(0, self._batch_count(len(order)) * self.batch_size, self.batch_size):
             yield order[start:start + self.batch_size]
 
     def __iter__(self):
@@ -187,6 +210,54 @@ class DataLoader:
         tensors, rows = columns
         for batch in self._batch_orders():
             yield tuple(t[rows[batch]] for t in tensors)
+
+
+class DistributedSampler:
+    """The indices that one rank of a data-parallel job takes from `dataset` each epoch (PyTorch's rule).
+
+    Every epoch orders the indices `0..n-1` (permuted by `default_rng(seed + epoch)` when `shuffle`, so
+    that all ranks draw the same permutation) and deals them out to the `num_replicas` ranks like cards:
+    rank r takes positions r, r + R, r + 2R, ... The shards are disjoint and each holds
+    `len(sampler)` indices. When R does not divide n, `drop_last=False` first pads the order with its own
+    first indices up to a multiple of R (a few samples count twice in the epoch), and `drop_last=True`
+    cuts its tail down to one (a few are left out). Call `set_epoch(e)` before each epoch for a new
+    permutation. `num_replicas` and `rank` default to `ag.distributed.world_size()` and `rank()`.
+    """
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
+        where = "DistributedSampler"
+        _check_dataset(dataset, where)
+        if num_replicas is None or rank is None:
+            from . import distributed
+            num_replicas = distributed.world_size() if num_replicas is None else num_replicas
+            rank = distributed.rank() if rank is None else rank
+        self.num_replicas = _check_int(num_replicas, "num_replicas", where, minimum=1)
+        self.rank = _check_int(rank, "rank", where, minimum=0)
+        if self.rank >= self.num_replicas:
+            raise ValueError(f"{where}: rank must lie in [0, {self.num_replicas - 1}] for num_replicas="
+                             f"{self.num_replicas}, got {self.rank}")
+        self.shuffle = _check_bool(shuffle, "shuffle", where)
+        self.seed = _check_int(seed, "seed", where, minimum=0)
+        self.drop_last = _check_bool(drop_last, "drop_last", where)
+        self.dataset = dataset
+        self.epoch = 0
+        n = len(dataset)
+        self.num_samples = n // self.num_replicas if self.drop_last else -(-n // self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def set_epoch(self, epoch):
+        """Use the permutation of epoch `epoch` (the same on every rank that is given the same epoch)."""
+        self.epoch = _check_int(epoch, "epoch", "DistributedSampler.set_epoch", minimum=0)
+
+    def __len__(self):
+        return self.num_samples
+
+    def __iter__(self):
+        n = len(self.dataset)
+        order = np.random.default_rng(self.seed + self.epoch).permutation(n) if self.shuffle else np.arange(n)
+        # np.resize cuts the tail (drop_last) or repeats the order from its start (PyTorch's padding).
+        order = np.resize(order, self.total_size)
+        return iter(order[self.rank::self.num_replicas].tolist())
 
 
 def random_split(dataset, lengths, seed=None):

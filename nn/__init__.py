@@ -11,4 +11,5 @@ from .activations import (ACTIVATIONS, ELU, GELU, LeakyReLU, LogSoftmax, PReLU, 
 from .layers import MLP, BatchNorm1d, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear, MLPBlock, Residual
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss
 from .module import FunctionModule, Module, ModuleDict, ModuleList, Parameter, Sequential
-from . import utils  # noqa: E402  (after the modules: utils builds on them)
+from . import parallel, utils  # noqa: E402  (after the modules: both build on them)
+from .parallel import DistributedDataParallel  # noqa: E402

@@ -1,0 +1,257 @@
+"""The `Optimizer` base class: everything an optimizer does except its update rule.
+
+Parameter groups, hyperparameter validation, lazy per-parameter state,
+skipping of frozen parameters and of parameters without a gradient,
+`maximize`, `zero_grad`, `state_dict` / `load_state_dict` all live here. A
+subclass gives its defaults to `__init__` and implements
+
+- `_init_state(param, group)`: the state of one parameter before its first
+  step (a dict of numpy arrays and numbers), and
+- `_update(group, params, grads, states)`: one step over the parameters of a
+  group that have a gradient, as numpy arrays, updated in place.
+"""
+import math
+import numbers
+from collections import defaultdict
+
+import numpy as np
+
+import autograd_core as ag
+
+
+_NON_NEGATIVE = ("a finite number >= 0", lambda v: v >= 0)
+_POSITIVE = ("a finite number > 0", lambda v: v > 0)
+_FRACTION = ("a number in [0, 1]", lambda v: 0 <= v <= 1)
+
+# Every hyperparameter an optimizer may take: (what it must be, the test). The bounds are
+# PyTorch's, except that eps must be strictly positive (eps = 0 divides by zero) and that
+# infinities are refused. betas, a pair, are checked apart.
+_HYPERPARAMETER_RULES = {
+    "lr": _NON_NEGATIVE, "momentum": _NON_NEGATIVE, "weight_decay": _NON_NEGATIVE, "lr_decay": _NON_NEGATIVE,
+    "initial_accumulator_value": _NON_NEGATIVE, "momentum_decay": _NON_NEGATIVE,
+    "eps": _POSITIVE,
+    "alpha": _FRACTION, "rho": _FRACTION,
+}
+
+
+def _is_number(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _ordered(params, who):
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(f"{who}: params must be an ordered collection (state_dict identifies parameters by "
+                        "position), got a set; use a list")
+    return list(params)
+
+
+class Optimizer:
+    """Base class of all optimizers (see the module docstring for what a subclass supplies).
+
+    `params` is an iterable of Tensors, or of dicts (parameter groups) each
+    holding "params" and any hyperparameters that override the defaults for
+    that group, as in PyTorch.
+    """
+
+    def __init__(self, params, defaults):
+        name = type(self).__name__
+        if isinstance(params, ag.Tensor):
+            raise TypeError(f"{name}: params must be an iterable of Tensors or of dicts, got a single Tensor; "
+                            "pass [tensor]")
+        groups = _ordered(params, name)
+        if not groups:
+            raise ValueError(f"{name}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        self.defaults = dict(defaults)
+        self.state = defaultdict(dict)
+        self.param_groups = []
+        for group in groups:
+            self.add_param_group(group)
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {key}: {value}" for key, value in sorted(group.items()) if key != "params"]
+        return "\n".join(lines + [")"])
+
+    # ---- groups ----
+
+    def add_param_group(self, param_group):
+        """Add a group of parameters, with hyperparameters defaulting to the optimizer's `defaults`."""
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{name}.add_param_group: expected a dict, got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError(f"{name}.add_param_group: the group has no 'params' entry")
+        params = param_group["params"]
+        params = [params] if isinstance(params, ag.Tensor) else _ordered(params, name)
+        for p in params:
+            if not isinstance(p, ag.Tensor):
+                raise TypeError(f"{name}: params must be Tensors, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{name}: can't optimize a non-leaf Tensor (shape {p.shape}, made by "
+                                 f"{p.grad_fn.name}); optimize the leaf it was computed from")
+        ids = {id(p) for p in params}
+        if len(ids) != len(params) or ids & {id(p) for group in self.param_groups for p in group["params"]}:
+            raise ValueError(f"{name}: some parameters appear more than once (within a group or in two groups)")
+        group = {**self.defaults, **param_group, "params": params}
+        self._validate(group)
+        self.param_groups.append(group)
+
+    def _validate(self, group):
+        name = type(self).__name__
+        for key, value in group.items():
+            if key == "betas":
+                self._validate_betas(value)
+            elif key in _HYPERPARAMETER_RULES:
+                requirement, holds = _HYPERPARAMETER_RULES[key]
+                if not _is_number(value):
+                    raise TypeError(f"{name}: {key} must be {requirement}, got {type(value).__name__} {value!r}")
+                if not (holds(value) and math.isfinite(value)):
+                    raise ValueError(f"{name}: invalid {key}={value!r}; it must be {requirement}")
+        self._check_group(group)
+
+    def _validate_betas(self, betas):
+        name = type(self).__name__
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(map(_is_number, betas))):
+            raise TypeError(f"{name}: betas must be a pair of numbers (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            if not 0 <= beta < 1:
+                raise ValueError(f"{name}: invalid betas[{i}]={beta!r}; each beta must be in [0, 1)")
+
+    def _check_group(self, group):
+        """Constraints between hyperparameters; subclasses override (e.g. SGD's Nesterov)."""
+
+    # ---- gradients and steps ----
+
+    def zero_grad(self, set_to_none=True):
+        """Reset the gradients of all parameters: to None (default), or to zeros in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    if p.grad.grad_fn is not None:  # a create_graph gradient: keep its graph out of it
+                        p.grad = p.grad.detach()
+                    with ag.no_grad():
+                        p.grad.zero_()
+
+    def step(self, closure=None):
+        """One optimization step. `closure`, if given, re-evaluates the model and returns the loss."""
+        loss = None
+        if closure is not None:
+            with ag.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            active = [p for p in group["params"] if p.requires_grad and p.grad is not None]
+            if not active:
+                continue
+            grads = [self._gradient(p, group) for p in active]
+            states = [self._state_of(p, group) for p in active]
+            self._update(group, [p.data for p in active], grads, states)
+            for p in active:
+                p._bump_version()
+        return loss
+
+    def _gradient(self, p, group):
+        grad = p.grad.data
+        if grad.shape != p.shape:
+            raise ValueError(f"{type(self).__name__}.step: a gradient of shape {grad.shape} does not match "
+                             f"its parameter's shape {p.shape}")
+        grad = grad.astype(p.dtype, copy=False)
+        return -grad if group.get("maximize", False) else grad
+
+    def _state_of(self, p, group):
+        state = self.state[p]
+        if not state:
+            state.update(self._init_state(p.data, group))
+        return state
+
+    @staticmethod
+    def _zeros(param):
+        """A C-contiguous zero buffer shaped like `param` (the fused kernels want contiguous state)."""
+        return np.zeros(param.shape, dtype=param.dtype)
+
+    @staticmethod
+    def _weight_decayed(group, params, grads):
+        """Apply a group's weight decay: the L2 term, g + weight_decay * p, or, when the group uses
+        decoupled weight decay (AdamW-style), p *= 1 - lr * weight_decay in place, g unchanged."""
+        weight_decay = group["weight_decay"]
+        if weight_decay == 0:
+            return grads
+        if group.get("decoupled_weight_decay", False):
+            for p in params:
+                p *= 1 - group["lr"] * weight_decay
+            return grads
+        return [g + weight_decay * p for p, g in zip(params, grads)]
+
+    def _init_state(self, param, group):
+        raise NotImplementedError
+
+    def _update(self, group, params, grads, states):
+        raise NotImplementedError
+
+    # ---- state dicts ----
+
+    def state_dict(self):
+        """A snapshot: {"state": {index: {name: value}}, "param_groups": [{hyperparameters, "params": [index]}]}.
+
+        Parameters are identified by their position across all groups, as in
+        PyTorch, so the dict loads into an optimizer built over other tensors
+        of the same shapes. Arrays are copied: training on does not change it.
+        """
+        index = {}
+        param_groups = []
+        for group in self.param_groups:
+            packed = {key: value for key, value in group.items() if key != "params"}
+            packed["params"] = []
+            for p in group["params"]:
+                index[id(p)] = len(index)
+                packed["params"].append(index[id(p)])
+            param_groups.append(packed)
+        state = {index[id(p)]: {key: np.array(value) if isinstance(value, np.ndarray) else value
+                                for key, value in s.items()}
+                 for p, s in self.state.items() if s and id(p) in index}
+        return {"state": state, "param_groups": param_groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore a `state_dict()` (also as returned by `ag.load`); training continues bit for bit.
+
+        Arrays are copied (cast to each parameter's dtype), so the loaded
+        optimizer never shares buffers with the dict or another optimizer.
+        """
+        name = type(self).__name__
+        if not (isinstance(state_dict, dict) and {"state", "param_groups"} <= state_dict.keys()):
+            raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups', as "
+                             f"state_dict() returns, got {type(state_dict).__name__}")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter groups, "
+                             f"this optimizer has {len(self.param_groups)}")
+        by_index = {}
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(group["params"]) != len(saved["params"]):
+                raise ValueError(f"{name}.load_state_dict: parameter group {i} has {len(saved['params'])} "
+                                 f"parameters in the state dict and {len(group['params'])} here")
+            by_index.update(zip(saved["params"], group["params"]))
+        state = defaultdict(dict)
+        for index, saved_state in state_dict["state"].items():
+            p = by_index[int(index)]
+            state[p] = {key: self._loaded_value(value, p, key) for key, value in saved_state.items()}
+        groups = [{**saved, "params": group["params"]} for group, saved in zip(self.param_groups, saved_groups)]
+        for group in groups:
+            self._validate(group)
+        self.state, self.param_groups = state, groups
+
+    def _loaded_value(self, value, p, key):
+        if not isinstance(value, (np.ndarray, ag.Tensor)):
+            return value
+        array = np.array(np.asarray(value), dtype=p.dtype, order="C")
+        if array.shape != p.shape:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: state {key!r} has shape {array.shape} "
+                             f"but its parameter has shape {p.shape}")
+        return array

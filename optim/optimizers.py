@@ -1,0 +1,223 @@
+"""The optimizers: each is its defaults, its state, and its update rule, written as PyTorch's.
+
+In the formulas g is the gradient (negated under `maximize`, with the L2 term
+weight_decay * p added where the optimizer couples weight decay), t the
+parameter's step count, and every operation elementwise.
+
+SGD and Adam/AdamW run fused kernels (`autograd_core.kernels.optim`): one
+call per group, Numba under the numba backend, numpy otherwise. The others
+update tensor by tensor with numpy.
+"""
+import numpy as np
+
+from autograd_core.kernels import optim as kernels
+
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional momentum, dampening, Nesterov momentum and weight decay.
+
+    b = g on the first step, then b = momentum * b + (1 - dampening) * g;
+    p -= lr * (g + momentum * b if nesterov else b)   (p -= lr * g without momentum).
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+
+    def _check_group(self, group):
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(f"SGD: nesterov=True requires momentum > 0 and dampening = 0, got "
+                             f"momentum={group['momentum']!r}, dampening={group['dampening']!r}")
+
+    def _init_state(self, param, group):
+        return {}  # the momentum buffer starts as the first gradient, made on the first step
+
+    def _update(self, group, params, grads, states):
+        buffers, fresh = [], []
+        if group["momentum"] != 0:
+            fresh = ["momentum_buffer" not in s for s in states]
+            for p, s, first in zip(params, states, fresh):
+                if first:
+                    s["momentum_buffer"] = self._zeros(p)  # the kernel sets it to the first gradient
+            buffers = [s["momentum_buffer"] for s in states]
+        kernels.sgd_update(params, grads, buffers, fresh, lr=group["lr"], momentum=group["momentum"],
+                           dampening=group["dampening"], weight_decay=group["weight_decay"],
+                           nesterov=group["nesterov"])
+
+
+class Adam(Optimizer):
+    """Adam, optionally AMSGrad, with L2 or decoupled (AdamW) weight decay.
+
+    m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2   (amsgrad: v = max over steps);
+    p -= lr / (1 - beta1^t) * m / (sqrt(v / (1 - beta2^t)) + eps).
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 maximize=False, decoupled_weight_decay=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize, decoupled_weight_decay=decoupled_weight_decay))
+
+    def _init_state(self, param, group):
+        state = {"step": 0, "exp_avg": self._zeros(param), "exp_avg_sq": self._zeros(param)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = self._zeros(param)
+        return state
+
+    def _update(self, group, params, grads, states):
+        for s in states:
+            s["step"] += 1
+        beta1, beta2 = group["betas"]
+        kernels.adam_update(params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+                            [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else [],
+                            [s["step"] for s in states], lr=group["lr"], beta1=beta1, beta2=beta2,
+                            eps=group["eps"], weight_decay=group["weight_decay"],
+                            decoupled_weight_decay=group["decoupled_weight_decay"], amsgrad=group["amsgrad"])
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p *= 1 - lr * weight_decay before the Adam step."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         maximize=maximize, decoupled_weight_decay=True)
+
+
+class Adagrad(Optimizer):
+    """Adagrad: s += g^2;  p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)."""
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *,
+                 maximize=False):
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
+                                      maximize=maximize))
+
+    def _init_state(self, param, group):
+        return {"step": 0, "sum": np.full(param.shape, group["initial_accumulator_value"], dtype=param.dtype)}
+
+    def _update(self, group, params, grads, states):
+        for p, g, s in zip(params, self._weight_decayed(group, params, grads), states):
+            s["step"] += 1
+            s["sum"] += g * g
+            p -= group["lr"] / (1 + (s["step"] - 1) * group["lr_decay"]) * (g / (np.sqrt(s["sum"]) + group["eps"]))
+
+
+class RMSprop(Optimizer):
+    """RMSprop, optionally centered and with momentum.
+
+    a = alpha * a + (1 - alpha) * g^2;  centered: c = alpha * c + (1 - alpha) * g and a - c^2 replaces a;
+    d = g / (sqrt(a) + eps);  p -= lr * d, or with momentum b = momentum * b + d, p -= lr * b.
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
+                 maximize=False):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered, maximize=maximize))
+
+    def _init_state(self, param, group):
+        state = {"step": 0, "square_avg": self._zeros(param)}
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = self._zeros(param)
+        if group["centered"]:
+            state["grad_avg"] = self._zeros(param)
+        return state
+
+    def _update(self, group, params, grads, states):
+        alpha = group["alpha"]
+        for p, g, s in zip(params, self._weight_decayed(group, params, grads), states):
+            s["step"] += 1
+            square_avg = s["square_avg"]
+            square_avg *= alpha
+            square_avg += (1 - alpha) * (g * g)
+            if group["centered"]:
+                s["grad_avg"] += (1 - alpha) * (g - s["grad_avg"])
+                square_avg = square_avg - s["grad_avg"] * s["grad_avg"]
+            avg = np.sqrt(square_avg) + group["eps"]
+            if group["momentum"] > 0:
+                buf = s["momentum_buffer"]
+                buf *= group["momentum"]
+                buf += g / avg
+                p -= group["lr"] * buf
+            else:
+                p -= group["lr"] * (g / avg)
+
+
+class Adadelta(Optimizer):
+    """Adadelta: a = rho * a + (1 - rho) * g^2;  d = sqrt(u + eps) / sqrt(a + eps) * g;
+    u = rho * u + (1 - rho) * d^2;  p -= lr * d."""
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False):
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
+
+    def _init_state(self, param, group):
+        return {"step": 0, "square_avg": self._zeros(param), "acc_delta": self._zeros(param)}
+
+    def _update(self, group, params, grads, states):
+        rho, eps = group["rho"], group["eps"]
+        for p, g, s in zip(params, self._weight_decayed(group, params, grads), states):
+            s["step"] += 1
+            s["square_avg"] *= rho
+            s["square_avg"] += (1 - rho) * (g * g)
+            delta = np.sqrt(s["acc_delta"] + eps) / np.sqrt(s["square_avg"] + eps) * g
+            s["acc_delta"] *= rho
+            s["acc_delta"] += (1 - rho) * (delta * delta)
+            p -= group["lr"] * delta
+
+
+class Adamax(Optimizer):
+    """Adamax (Adam with the infinity norm): m = beta1 * m + (1 - beta1) * g;
+    u = max(beta2 * u, |g| + eps);  p -= lr / (1 - beta1^t) * m / u."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *, maximize=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize))
+
+    def _init_state(self, param, group):
+        return {"step": 0, "exp_avg": self._zeros(param), "exp_inf": self._zeros(param)}
+
+    def _update(self, group, params, grads, states):
+        beta1, beta2 = group["betas"]
+        for p, g, s in zip(params, self._weight_decayed(group, params, grads), states):
+            s["step"] += 1
+            s["exp_avg"] += (1 - beta1) * (g - s["exp_avg"])
+            s["exp_inf"] *= beta2
+            np.maximum(s["exp_inf"], np.abs(g) + group["eps"], out=s["exp_inf"])
+            p -= group["lr"] / (1 - beta1 ** s["step"]) * (s["exp_avg"] / s["exp_inf"])
+
+
+class NAdam(Optimizer):
+    """Adam with Nesterov momentum, with the momentum schedule of Dozat (2016).
+
+    mu_t = beta1 * (1 - 0.5 * 0.96^(t * momentum_decay)),  P_t = mu_1 * ... * mu_t;
+    m, v as in Adam;  d = sqrt(v / (1 - beta2^t)) + eps;
+    p -= lr * (1 - mu_t) / (1 - P_t) * g / d + lr * mu_{t+1} / (1 - P_t * mu_{t+1}) * m / d.
+    """
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False, *, maximize=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay, maximize=maximize))
+
+    def _init_state(self, param, group):
+        return {"step": 0, "mu_product": 1.0, "exp_avg": self._zeros(param), "exp_avg_sq": self._zeros(param)}
+
+    def _update(self, group, params, grads, states):
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+
+        def mu(t):
+            return beta1 * (1 - 0.5 * 0.96 ** (t * group["momentum_decay"]))
+
+        for p, g, s in zip(params, self._weight_decayed(group, params, grads), states):
+            s["step"] += 1
+            t = s["step"]
+            s["mu_product"] *= mu(t)
+            mu_product_next = s["mu_product"] * mu(t + 1)
+            s["exp_avg"] += (1 - beta1) * (g - s["exp_avg"])
+            s["exp_avg_sq"] *= beta2
+            s["exp_avg_sq"] += (1 - beta2) * (g * g)
+            denom = np.sqrt(s["exp_avg_sq"] / (1 - beta2**t)) + group["eps"]
+            p -= lr * (1 - mu(t)) / (1 - s["mu_product"]) * (g / denom)
+            p -= lr * mu(t + 1) / (1 - mu_product_next) * (s["exp_avg"] / denom)
