@@ -1,0 +1,49 @@
+"""autograd-core through its public API (`ag`, `nn`, `optim`), with the same user code as torch.
+
+Two rows: autograd-core under the backend it picks by itself (AUTOGRAD_CORE_BACKEND, else numba
+when importable) and under the numpy reference backend.
+"""
+from benchmarks.engines import Engine, pytorch_style
+from benchmarks.engines.common import installed_version
+
+_default_backend = None
+"""Captured on first load, before the numpy row switches the backend."""
+
+
+def _load_under(backend_name):
+    def load():
+        global _default_backend
+        version = installed_version("autograd_core")
+        import autograd_core as ag
+
+        if _default_backend is None:
+            _default_backend = ag.backend.get()
+        return f"{version} (backend: {backend_name or _default_backend})"
+    return load
+
+
+def _activate_under(backend_name):
+    def activate():
+        import autograd_core as ag
+
+        ag.backend.set(backend_name or _default_backend)
+    return activate
+
+
+def _autograd_core_api():
+    import autograd_core as ag
+    import nn
+    import nn.functional as F
+    import optim
+
+    return ag, nn, F, optim
+
+
+_WORKLOADS = pytorch_style.workloads(_autograd_core_api)
+
+ENGINES = [
+    Engine(key="autograd_core", label="autograd-core", load=_load_under(None),
+           activate=_activate_under(None), workloads=_WORKLOADS),
+    Engine(key="autograd_core_numpy", label="autograd-core [numpy]", load=_load_under("numpy"),
+           activate=_activate_under("numpy"), workloads=_WORKLOADS),
+]

@@ -1,0 +1,291 @@
+"""Time every Numba kernel against its numpy reference and against PyTorch.
+
+    .venv/bin/python -m benchmarks.kernels [--only NAME ...] [--sizes 10000 1000000] [--rounds 9]
+    .venv/bin/python -m benchmarks.kernels --threads     # serial vs threaded loops, by size
+    .venv/bin/python -m benchmarks.kernels --startup     # import time, first training step (cold/warm cache)
+
+Per kernel and size, three contenders run the same computation on the same inputs: the Numba
+kernel (compiled before timing), the numpy reference (`kernel.numpy`: the registry's forward or its
+VJP formulas on arrays) and PyTorch. Forward kernels are compared with the torch function; backward
+kernels with `torch.autograd.grad` through a graph built once, so torch's time includes its
+autograd dispatch (about 10 us), as a torch user pays it. Rounds are interleaved (numba, numpy,
+torch, numba, ...) so that load from other processes falls on all alike; each round repeats a call
+until it lasts `--block` seconds; the medians over rounds are printed, in microseconds per call.
+Thread pools are pinned to `benchmarks.THREADS` (see benchmarks/__init__.py).
+"""
+import argparse
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import autograd_core as ag
+import autograd_core.fused  # noqa: F401 (registers the fused ops and binds the kernels)
+from autograd_core.kernels import BACKWARD_KERNELS, FORWARD_KERNELS, elementwise, norm, softmax
+
+try:
+    import torch
+    import torch.nn.functional as TF
+except ImportError:
+    torch = None
+
+ACTIVATION_ATTRS = {"leaky_relu": dict(negative_slope=0.01), "elu": dict(alpha=1.0),
+                    "softplus": dict(beta=1.0, threshold=20.0)}
+
+
+def _torch_activation(name, attrs):
+    return {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "erf": torch.erf,
+            "silu": TF.silu, "gelu": TF.gelu, "gelu_tanh": lambda x: TF.gelu(x, approximate="tanh"),
+            "leaky_relu": lambda x: TF.leaky_relu(x, attrs.get("negative_slope", 0.01)),
+            "elu": lambda x: TF.elu(x, attrs.get("alpha", 1.0)),
+            "softplus": lambda x: TF.softplus(x, attrs.get("beta", 1.0), attrs.get("threshold", 20.0))}[name]
+
+
+class Case:
+    """One op at one size: its inputs, attributes, and the torch function computing the same."""
+
+    def __init__(self, op, label, inputs, attrs, torch_fn):
+        self.op, self.label, self.inputs, self.attrs, self.torch_fn = op, label, inputs, attrs, torch_fn
+
+
+def _rows_for(size, columns):
+    return max(1, size // columns)
+
+
+def cases(size, rng, dtype):
+    """Every accelerated op at about `size` elements of `dtype`."""
+    x = rng.standard_normal(size).astype(dtype)
+    for name in elementwise.ACTIVATIONS:
+        attrs = ACTIVATION_ATTRS.get(name, {})
+        yield Case(name, f"{name}", [x], attrs, _torch_activation(name, attrs))
+    rows = rng.standard_normal((_rows_for(size, 100), 100)).astype(dtype)
+    for name in ("softmax", "log_softmax"):
+        yield Case(name, f"{name} {rows.shape}", [rows], dict(axis=1),
+                   lambda x, name=name: getattr(torch, name)(x, 1))
+    logits = rng.standard_normal((_rows_for(size, 10), 10)).astype(dtype)
+    targets = rng.integers(0, 10, logits.shape[0])
+    yield Case("softmax_cross_entropy", f"cross_entropy {logits.shape}", [logits, targets],
+               dict(label_smoothing=0.1),
+               lambda x, t: TF.cross_entropy(x, t, reduction="none", label_smoothing=0.1))
+    features = rows.shape[1]
+    yield Case("layer_norm", f"layer_norm {rows.shape}", [rows, np.ones(features, dtype), np.zeros(features, dtype)],
+               dict(normalized_shape=(features,), eps=1e-5),
+               lambda x, w, b: TF.layer_norm(x, (features,), w, b, eps=1e-5))
+    yield Case("batch_norm", f"batch_norm {rows.shape}", [rows, np.ones(features, dtype), np.zeros(features, dtype)],
+               dict(eps=1e-5), lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True, eps=1e-5))
+    repeated = rng.integers(0, 1000, _rows_for(size, 16))
+    embedding = rng.standard_normal((1000, 16)).astype(dtype)
+    yield Case("getitem", f"x[rows] backward {embedding.shape}, {repeated.size} rows", [embedding],
+               dict(index=(repeated,)), lambda e: e[torch.as_tensor(repeated)])
+
+
+def linear_cases(rng, dtype):
+    """The linear layer at the sizes of the benchmark MLPs."""
+    for batch, n_in, n_out in ((128, 784, 256), (16, 784, 64)):
+        x = rng.standard_normal((batch, n_in)).astype(dtype)
+        w = (rng.standard_normal((n_out, n_in)) / math.sqrt(n_in)).astype(dtype)
+        b = rng.standard_normal(n_out).astype(dtype)
+        yield Case("linear", f"linear relu {batch}x{n_in}@{n_in}x{n_out}", [x, w, b], dict(activation="relu"),
+                   lambda x, w, b: torch.relu(TF.linear(x, w, b)))
+
+
+# ---- the three contenders -----------------------------------------------------------------------
+
+def _forward_calls(case):
+    """(numba, numpy, torch) callables computing the op's forward, or None where there is no kernel."""
+    kernel = FORWARD_KERNELS.get(case.op)
+    if case.op in elementwise.NUMPY_FORWARDS:  # not wired: time the compiled loop it would use
+        loop, x = elementwise.compiled(elementwise.ACTIVATIONS[case.op][0]).forward, case.inputs[0]
+        calls = [lambda: loop(x, np.empty_like(x), 0.0, 0.0), lambda: ag.ops.REGISTRY[case.op].forward(x)]
+    elif kernel is None or case.op == "getitem":
+        return None
+    else:
+        calls = [lambda: kernel.numba()(*case.inputs, **case.attrs), lambda: kernel.numpy(*case.inputs, **case.attrs)]
+    if torch is not None:
+        torch_inputs = [torch.as_tensor(a) for a in case.inputs]
+        calls.append(lambda: case.torch_fn(*torch_inputs))
+    return calls
+
+
+def _backward_calls(case, rng):
+    """(numba, numpy, torch) callables computing the op's input gradients from a fixed output gradient."""
+    if case.op == "getitem":  # its backward is the scatter-add forward
+        kernel = FORWARD_KERNELS["scatter_add"]
+        index, shape = case.attrs["index"], case.inputs[0].shape
+        g = rng.standard_normal((index[0].size,) + shape[1:]).astype(np.float32)
+        args = (g,)
+        attrs = dict(index=index, shape=shape)
+        calls = [lambda: kernel.numba()(*args, **attrs), lambda: kernel.numpy(*args, **attrs)]
+    else:
+        kernel = BACKWARD_KERNELS[case.op]
+        out = FORWARD_KERNELS[case.op].numpy(*case.inputs, **case.attrs) if case.op in FORWARD_KERNELS \
+            else ag.ops.REGISTRY[case.op].forward(*case.inputs, **case.attrs)
+        g = rng.standard_normal(out.shape).astype(out.dtype)
+        saved_out = out if ag.ops.REGISTRY[case.op].saves_output else None
+        needs = [True if isinstance(a, np.ndarray) and a.dtype.kind == "f" else None for a in case.inputs]
+        calls = [lambda: kernel.numba()(g, case.inputs, saved_out, case.attrs, needs),
+                 lambda: kernel.numpy(g, case.inputs, saved_out, case.attrs, needs)]
+    if torch is not None:
+        leaves = [torch.tensor(a, requires_grad=a.dtype.kind == "f") for a in case.inputs]
+        result = case.torch_fn(*leaves)
+        wanted = [t for t in leaves if t.requires_grad]
+        torch_g = torch.as_tensor(g)
+        calls.append(lambda: torch.autograd.grad(result, wanted, torch_g, retain_graph=True))
+    return calls
+
+
+def median_times(calls, rounds, block_s):
+    """Median seconds per call of each callable, over interleaved rounds."""
+    for call in calls:
+        call()  # compile, warm caches
+    repeats = []
+    for call in calls:
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < block_s / 4:
+            call()
+            n += 1
+        repeats.append(max(1, 4 * n))
+    samples = [[] for _ in calls]
+    for _ in range(rounds):
+        for call, n, times in zip(calls, repeats, samples):
+            start = time.perf_counter()
+            for _ in range(n):
+                call()
+            times.append((time.perf_counter() - start) / n)
+    return [statistics.median(t) for t in samples]
+
+
+def run_kernels(args):
+    rng = np.random.default_rng(0)
+    header = f"{'kernel':58s} {'numba':>10s} {'numpy':>10s} {'torch':>10s} {'numpy/numba':>12s}"
+    dtype = np.dtype(args.dtype)
+    print(f"median microseconds per call, {dtype}\n" + header)
+    groups = [(size, list(cases(size, rng, dtype))) for size in args.sizes] + [("MLP sizes", list(linear_cases(rng, dtype)))]
+    for size, group in groups:
+        print(f"-- {size} elements --" if isinstance(size, int) else f"-- {size} --")
+        for case in group:
+            if args.only and case.op not in args.only:
+                continue
+            for direction, calls in (("forward", _forward_calls(case)), ("backward", _backward_calls(case, rng))):
+                if calls is None:
+                    continue
+                times = median_times(calls, args.rounds, args.block) + [math.nan] * (3 - len(calls))
+                us = [t * 1e6 for t in times]
+                print(f"{case.label + ' ' + direction:58s} {us[0]:10.1f} {us[1]:10.1f} {us[2]:10.1f} {us[1] / us[0]:12.2f}")
+
+
+# ---- serial vs threaded loops -------------------------------------------------------------------
+
+def run_threads(args):
+    """The time of each kernel's serial and threaded loop over sizes, to place the size thresholds."""
+    gelu, sigmoid = elementwise.compiled(elementwise.GELU), elementwise.compiled(elementwise.SIGMOID)
+    softmax_loops, norm_loops = softmax.compiled(), norm.compiled()
+    rng = np.random.default_rng(0)
+    print(f"threads: {os.environ.get('NUMBA_NUM_THREADS')}; median microseconds per call (serial, threaded)")
+    for size in (1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22):
+        x = rng.standard_normal(size).astype(np.float32)
+        out = np.empty_like(x)
+        rows = x.reshape(-1, 128)
+        row_out = np.empty_like(rows)
+        starts = np.linspace(0, rows.shape[0], norm.CHUNKS + 1).astype(np.int64)
+        chunks = np.stack([starts[:-1], starts[1:]], axis=1)
+        sums = np.zeros((norm.CHUNKS, 128)), np.zeros((norm.CHUNKS, 128))
+        ones = np.ones(128, np.float32)
+        contenders = {
+            "gelu forward": [lambda f=f: f(x, out, 0.0, 0.0) for f in (gelu.forward, gelu.forward_parallel)],
+            "sigmoid backward": [lambda f=f: f(x, x, x, out, 0.0, 0.0) for f in (sigmoid.backward, sigmoid.backward_parallel)],
+            "softmax rows": [lambda f=f: f(rows, row_out, False)
+                             for f in (softmax_loops.softmax_rows, softmax_loops.softmax_rows_parallel)],
+            "layer_norm backward": [
+                lambda: norm_loops.backward(rows[None], rows[None], ones, 1e-5, True, np.array([[0, rows.shape[0]]]),
+                                            row_out[None], sums[0][:1], sums[1][:1]),
+                lambda: norm_loops.backward_parallel(rows[None], rows[None], ones, 1e-5, True, chunks,
+                                                     row_out[None], *sums)],
+        }
+        for name, calls in contenders.items():
+            serial, threaded = median_times(calls, args.rounds, args.block)
+            print(f"{name:22s} {size:>9d}  {serial * 1e6:10.1f} {threaded * 1e6:10.1f}  "
+                  f"{'threads win' if threaded < serial else ''}")
+
+
+# ---- import time and the first training step --------------------------------------------------
+
+_IMPORT = "import time; t = time.perf_counter(); import autograd_core, sys; " \
+          "print(time.perf_counter() - t, 'numba' in sys.modules)"
+
+_FIRST_STEP = """
+import time
+start = time.perf_counter()
+import numpy as np
+import autograd_core as ag
+from autograd_core import fused
+imported = time.perf_counter()
+rng = np.random.default_rng(0)
+x = ag.tensor(rng.standard_normal((16, 784)).astype(np.float32))
+y = rng.integers(0, 10, 16)
+w1 = ag.tensor(rng.standard_normal((64, 784)).astype(np.float32) * 0.03, requires_grad=True)
+b1 = ag.zeros(64, requires_grad=True)
+w2 = ag.tensor(rng.standard_normal((10, 64)).astype(np.float32) * 0.1, requires_grad=True)
+b2 = ag.zeros(10, requires_grad=True)
+
+def step():
+    hidden = fused.linear(x, w1, b1, activation="relu")
+    loss = fused.softmax_cross_entropy(fused.linear(hidden, w2, b2), y).mean()
+    loss.backward()
+    with ag.no_grad():
+        for p in (w1, b1, w2, b2):
+            p.sub_(0.1 * p.grad)
+            p.grad = None
+    return loss.item()
+
+step()
+first = time.perf_counter()
+step()
+print(imported - start, first - imported, time.perf_counter() - first, ag.backend.get())
+"""
+
+
+def run_startup(args):
+    """Import time, and the first step of a small MLP with a cold and then a warm Numba cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        imports = [subprocess.run([sys.executable, "-c", _IMPORT], env=env, capture_output=True, text=True,
+                                  check=True).stdout.split() for _ in range(args.rounds)]
+        print(f"import autograd_core: median {statistics.median(float(t) for t, _ in imports) * 1e3:.0f} ms "
+              f"over {len(imports)} runs; numba imported: {imports[0][1]}")
+        for label in ("cold cache", "warm cache", "warm cache"):
+            result = subprocess.run([sys.executable, "-c", _FIRST_STEP], env=env, capture_output=True, text=True,
+                                    check=True).stdout.split()
+            imported, first, second = (float(v) * 1e3 for v in result[:3])
+            print(f"{label:11s} import {imported:6.0f} ms, first step {first:7.0f} ms, second step {second:5.1f} ms "
+                  f"(backend {result[3]})")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="op names to time (default: all)")
+    parser.add_argument("--sizes", nargs="*", type=int, default=[10_000, 1_000_000])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--block", type=float, default=0.02, help="seconds per timed block")
+    parser.add_argument("--threads", action="store_true", help="serial vs threaded loops by size")
+    parser.add_argument("--startup", action="store_true", help="import time and first-step time")
+    args = parser.parse_args(argv)
+    if torch is not None:
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    ag.backend.set("numba")
+    if args.threads:
+        run_threads(args)
+    elif args.startup:
+        run_startup(args)
+    else:
+        run_kernels(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Turn the runner's results (plain data) into results.json, results.md and results.png."""
+import json
+from pathlib import Path
+
+from benchmarks.workloads import WORKLOADS
+
+RATIO_BASELINE = "torch"
+FALLBACK_BASELINE = "numpy"
+"""Ratios are to torch eager; a run without torch falls back to the hand-written numpy."""
+
+BUSY_LOAD_AVERAGE = 0.5
+"""A 1-minute load average above this at the start means other processes competed for the CPUs."""
+
+_CELL_FOR_STATUS = {
+    "not installed": "not installed",
+    "unsupported": "n/a",
+    "loss mismatch": "LOSS MISMATCH",
+    "error": "error",
+}
+
+
+def write(results, out_dir):
+    """Write results.json, results.md and results.png into out_dir; returns their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "results.json", out_dir / "results.md", out_dir / "results.png"]
+    paths[0].write_text(json.dumps(results, indent=2, default=_jsonable) + "\n")
+    paths[1].write_text(markdown(results))
+    plot(results, paths[2])
+    return paths
+
+
+def _jsonable(value):
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return value.tolist()
+    raise TypeError(f"results.json: cannot store {type(value).__name__} {value!r}")
+
+
+def median(results, workload, engine):
+    """The engine's median seconds per step on the workload, or None when it was not timed."""
+    result = results["workloads"][workload]["results"].get(engine)
+    return result.get("median_s") if result else None
+
+
+def ratio(results, workload, engine, baseline):
+    """median(engine) / median(baseline) on the workload, or None when either was not timed."""
+    numerator, denominator = median(results, workload, engine), median(results, workload, baseline)
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def baseline_of(results):
+    """The engine the ratios are taken to: torch when it was timed anywhere, else numpy."""
+    if any(median(results, w, RATIO_BASELINE) for w in results["workloads"]):
+        return RATIO_BASELINE
+    return FALLBACK_BASELINE
+
+
+def _number(value):
+    return f"{value:.0f}" if value >= 1000 else f"{value:.3g}"
+
+
+def _times(value):
+    """A ratio with two decimals, or two significant digits when it is below 0.1."""
+    return f"{value:.2f}x" if value >= 0.1 else f"{value:.2g}x"
+
+
+def _cell(results, workload, engine, baseline):
+    result = results["workloads"][workload]["results"][engine]
+    if result["status"] != "ok":
+        return _CELL_FOR_STATUS[result["status"]]
+    text = _number(WORKLOADS[workload].in_unit(result["median_s"]))
+    value = ratio(results, workload, engine, baseline)
+    return text if value is None else f"{text} ({_times(value)})"
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(results):
+    meta, machine, engines = results["meta"], results["machine"], results["engines"]
+    baseline = baseline_of(results)
+    baseline_label = engines.get(baseline, {}).get("label", baseline)
+    keys = list(engines)
+    blas = machine.get("blas") or {}
+    parts = [
+        "# autograd-core benchmarks",
+        f"Measured {meta['created']} on {machine['cpu']} ({machine['logical_cpus']} logical CPUs), "
+        f"{meta['threads']} threads per library; Python {machine['python']}, numpy {machine['numpy']} "
+        f"({blas.get('name', 'unknown BLAS')} {blas.get('version') or ''}). "
+        f"Load average before/after: {_load(meta['load_average']['before'])} / "
+        f"{_load(meta['load_average']['after'])}.",
+        f"Each cell: median over {meta['timing']['repeats']} interleaved timed blocks (IQR in results.json), "
+        f"and in parentheses the ratio to {baseline_label} (lower is faster). Every engine's losses and "
+        f"gradients were checked against a float64 numpy reference before it was timed.",
+    ]
+    busy = meta["load_average"]["before"][0]
+    if busy > BUSY_LOAD_AVERAGE:
+        parts.append(f"**Measured under load** (1-minute load average {busy:.2f} at the start): other "
+                     "processes competed for the CPUs, which hurts multi-threaded engines (torch, BLAS) "
+                     "most, so these ratios are not representative.")
+    header = ["workload", "unit"] + [engines[k]["label"] for k in keys] + ["target", "verdict"]
+    rows = []
+    for name in results["workloads"]:
+        target = results["targets"].get(name)
+        target_cells = ["", ""]
+        if target:
+            shown = "n/a" if target["ratio"] is None else _times(target["ratio"])
+            target_cells = [f"{engines.get(target['engine'], {}).get('label', target['engine'])} <= "
+                            f"{target['max_ratio']:.2f}x {target['baseline']}", f"{target['verdict']} ({shown})"]
+        rows.append([name, WORKLOADS[name].unit] + [_cell(results, name, k, baseline) for k in keys]
+                    + target_cells)
+    parts.append(_table(header, rows))
+
+    for name, entry in results["workloads"].items():
+        if "blas" in entry:
+            parts.append(f"Raw BLAS on this machine ({name}'s inputs, numpy float32 matmul alone): "
+                         f"{entry['blas']['gflops']:.1f} GFLOP/s, {entry['blas']['matmul_s'] * 1e3:.2f} ms per "
+                         f"matmul; forward + backward is 3 matmuls.")
+
+    parts.append("## First call (seconds)\nThe first step of a freshly built model, including tracing and "
+                 "JIT compilation; for compiled engines the compile time (first call minus a median step) "
+                 "is given too.")
+    rows = [[name] + [_first_call_cell(entry["results"][k]) for k in keys]
+            for name, entry in results["workloads"].items()]
+    parts.append(_table(["workload"] + [engines[k]["label"] for k in keys], rows))
+
+    parts.append("## Engines")
+    parts.append(_table(["engine", "version", "status"],
+                        [[info["label"] + (" (compiled)" if info["compiled"] else ""), info["version"] or "",
+                          info["status"]] for info in engines.values()]))
+
+    parts.append("## Loss check")
+    parts.append(_loss_check_text(results))
+    if "startup" in results:
+        parts.append("## Startup (fresh processes)")
+        parts.append(_startup_text(results["startup"]))
+    return "\n\n".join(parts) + "\n"
+
+
+def _load(triple):
+    return ", ".join(f"{x:.2f}" for x in triple)
+
+
+def _first_call_cell(result):
+    if "first_call_s" not in result:
+        return _CELL_FOR_STATUS.get(result["status"], "")
+    text = f"{result['first_call_s']:.3g}"
+    return f"{text} (compile {result['compile_s']:.3g})" if "compile_s" in result else text
+
+
+def _loss_check_text(results):
+    lines, worst = [], 0.0
+    for name, entry in results["workloads"].items():
+        for key, result in entry["results"].items():
+            label = results["engines"][key]["label"]
+            check = result.get("loss_check")
+            if result["status"] == "error":
+                lines.append(f"- {name} / {label}: error, not timed: {result['error']}")
+            elif check and not check["ok"]:
+                lines.append(f"- {name} / {label}: mismatch, not timed: {check['detail']}")
+            elif check:
+                worst = max(worst, check["max_loss_rel_error"])
+    return "\n".join([f"Largest relative loss difference among engines that passed: {worst:.2g}."] + lines)
+
+
+def _startup_text(startup):
+    rows = [["import autograd_core", f"{startup['import_s']['median']:.3f}", str(startup["import_s"]["n"])]]
+    for cache in ("cold", "warm"):
+        stats = startup["first_step_s"][cache]
+        rows.append([f"first mlp_small step, {cache} Numba cache", f"{stats['median']:.3f}", str(stats["n"])])
+    stats = startup["second_step_s"]
+    rows.append(["second mlp_small step (for scale)", f"{stats['median']:.3f}", str(stats["n"])])
+    return (f"Backend: {startup['backend']}. Medians in seconds over fresh processes.\n\n"
+            + _table(["measure", "median (s)", "n"], rows))
+
+
+def plot(results, path):
+    """Grouped bars of each engine's ratio to the baseline per workload, log scale, a line at 1."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    baseline = baseline_of(results)
+    engines = [k for k in results["engines"] if k != baseline]
+    workloads = list(results["workloads"])
+    figure = Figure(figsize=(max(6, 1.6 * len(workloads) + 3), 5), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    width = 0.8 / max(len(engines), 1)
+    for i, key in enumerate(engines):
+        positions, heights = [], []
+        for j, name in enumerate(workloads):
+            value = ratio(results, name, key, baseline)
+            if value is not None:
+                positions.append(j + (i - (len(engines) - 1) / 2) * width)
+                heights.append(value)
+        axes.bar(positions, heights, width, label=results["engines"][key]["label"])
+    baseline_label = results["engines"].get(baseline, {}).get("label", baseline)
+    axes.axhline(1.0, color="black", linewidth=1, label=baseline_label)
+    axes.set_yscale("log")
+    axes.set_xticks(range(len(workloads)), workloads, rotation=20)
+    axes.set_ylabel(f"time / {baseline_label} time (log; lower is faster)")
+    axes.set_title(f"autograd-core and peers, time relative to {baseline_label}")
+    axes.legend(fontsize="small", ncols=2)
+    figure.savefig(path, dpi=120)

@@ -1,0 +1,161 @@
+"""The benchmark runner: a --quick run writes valid outputs, and the loss check keeps
+an engine that computes something else out of the timings. No timing thresholds."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# benchmarks/ is a folder of the repository, not an installed package.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks import runner  # noqa: E402
+from benchmarks.engines import Engine, all_engines  # noqa: E402
+from benchmarks.engines.numpy_by_hand import ENGINES as NUMPY_ENGINES  # noqa: E402
+from benchmarks.workloads import WORKLOADS, make_problem  # noqa: E402
+
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+CI_ENGINES = ["numpy", "autograd_core"] + (["torch"] if HAVE_TORCH else [])
+TINY_WORKLOADS = ["elementwise_1e4", "op_chain"]
+NUMPY_ELEMENTWISE = NUMPY_ENGINES[0].workloads["elementwise"]
+
+
+def _run(tmp_path, *args):
+    assert runner.main(["--quick", "--repeats", "2", "--out", str(tmp_path), *args]) == 0
+    return json.loads((tmp_path / "results.json").read_text())
+
+
+def _fake_engine(key, builder=None, load=lambda: "0"):
+    return Engine(key=key, label=key, load=load, workloads={"elementwise": builder} if builder else {})
+
+
+def _with_engines(monkeypatch, *fakes):
+    engines = dict(all_engines(), **{fake.key: fake for fake in fakes})
+    monkeypatch.setattr(runner, "all_engines", lambda: engines)
+
+
+def test_quick_run_writes_json_markdown_and_png(tmp_path):
+    results = _run(tmp_path, "--only", *TINY_WORKLOADS, "--engines", *CI_ENGINES)
+
+    assert list(results["workloads"]) == TINY_WORKLOADS
+    for name in TINY_WORKLOADS:
+        entry = results["workloads"][name]
+        assert entry["unit"] == WORKLOADS[name].unit
+        for key in CI_ENGINES:
+            result = entry["results"][key]
+            assert result["status"] == "ok", (name, key, result)
+            assert result["loss_check"]["ok"]
+            assert result["n"] == 2 and result["median_s"] > 0 and result["iqr_s"] >= 0
+            assert result["q1_s"] <= result["median_s"] <= result["q3_s"]
+            assert result["first_call_s"] > 0
+    for key in CI_ENGINES:
+        assert results["engines"][key]["status"] == "ok" and results["engines"][key]["version"]
+    assert results["machine"]["threads"]["pinned"] == 2
+    assert results["machine"]["logical_cpus"] >= 1
+    if HAVE_TORCH:
+        for name in TINY_WORKLOADS:
+            target = results["targets"][name]
+            assert target["verdict"] in ("PASS", "MISS")
+            expected = (results["workloads"][name]["results"]["autograd_core"]["median_s"]
+                        / results["workloads"][name]["results"]["torch"]["median_s"])
+            assert target["ratio"] == pytest.approx(expected)
+
+    markdown = (tmp_path / "results.md").read_text()
+    table_rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert any(row.startswith("| workload | unit |") for row in table_rows)
+    for name in TINY_WORKLOADS:
+        assert any(row.startswith(f"| {name} | {WORKLOADS[name].unit} |") for row in table_rows)
+
+    from matplotlib.image import imread
+
+    image = imread(tmp_path / "results.png")
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+
+
+def test_engine_with_wrong_loss_is_reported_and_not_timed(tmp_path, monkeypatch):
+    def off_by_one_percent(problem):
+        step, grads = NUMPY_ELEMENTWISE(problem)
+        return (lambda: step() * 1.01), grads
+
+    def missing():
+        raise ImportError("No module named 'imaginary'")
+
+    _with_engines(monkeypatch, _fake_engine("wrong", off_by_one_percent), _fake_engine("absent", load=missing))
+    results = _run(tmp_path, "--only", "elementwise_1e4", "--engines", "numpy", "wrong", "absent")
+
+    outcome = results["workloads"]["elementwise_1e4"]["results"]
+    assert outcome["numpy"]["status"] == "ok" and outcome["numpy"]["loss_check"]["ok"]
+    assert outcome["wrong"]["status"] == "loss mismatch"
+    assert not outcome["wrong"]["loss_check"]["ok"]
+    assert "loss" in outcome["wrong"]["loss_check"]["detail"]
+    assert "median_s" not in outcome["wrong"]
+    assert outcome["absent"] == {"status": "not installed"}
+    assert results["engines"]["absent"]["status"] == "not installed"
+    markdown = (tmp_path / "results.md").read_text()
+    assert "LOSS MISMATCH" in markdown and "not installed" in markdown
+
+
+def test_engine_with_right_loss_but_wrong_gradient_is_caught(tmp_path, monkeypatch):
+    def doubled_gradient(problem):
+        step, grads = NUMPY_ELEMENTWISE(problem)
+        return step, lambda: [2 * g for g in grads()]
+
+    _with_engines(monkeypatch, _fake_engine("wrong_grad", doubled_gradient))
+    results = _run(tmp_path, "--only", "elementwise_1e4", "--engines", "wrong_grad")
+
+    outcome = results["workloads"]["elementwise_1e4"]["results"]["wrong_grad"]
+    assert outcome["status"] == "loss mismatch"
+    assert "gradient 0" in outcome["loss_check"]["detail"]
+
+
+def test_engine_that_raises_is_reported_as_error(tmp_path, monkeypatch):
+    def broken(problem):
+        raise ValueError("matmul: shapes (3, 4) and (5, 2) are not aligned")
+
+    _with_engines(monkeypatch, _fake_engine("broken", broken))
+    results = _run(tmp_path, "--only", "elementwise_1e4", "--engines", "numpy", "broken")
+
+    outcome = results["workloads"]["elementwise_1e4"]["results"]
+    assert outcome["broken"]["status"] == "error"
+    assert "not aligned" in outcome["broken"]["error"]
+    assert outcome["numpy"]["status"] == "ok"
+
+
+def test_loss_check_rejects_gradient_of_wrong_shape():
+    reference = dict(losses=[1.0], grads=[np.ones(3)])
+    check = runner.loss_check([1.0], [np.ones(4)], reference, loss_rtol=1e-4)
+    assert not check["ok"] and "shape" in check["detail"]
+    assert runner.loss_check([1.0 + 1e-7], [np.ones(3) * (1 + 1e-6)], reference, loss_rtol=1e-4)["ok"]
+    assert not runner.loss_check([1.001], [np.ones(3)], reference, loss_rtol=1e-4)["ok"]
+
+
+def test_bad_arguments_are_rejected():
+    with pytest.raises(SystemExit):
+        runner.parse_args(["--only", "no_such_workload"])
+    with pytest.raises(SystemExit):
+        runner.parse_args(["--repeats", "0"])
+
+
+# The smallest workload of each kind (the kind decides the code that runs).
+ONE_PER_KIND = ["mlp_small", "micrograd_demo", "elementwise_1e4", "op_chain", "matmul_1024"]
+
+
+def test_one_per_kind_covers_every_kind():
+    assert {WORKLOADS[name].kind for name in ONE_PER_KIND} == {w.kind for w in WORKLOADS.values()}
+
+
+@pytest.mark.parametrize("name", ONE_PER_KIND)
+def test_float64_reference_agrees_with_torch(name):
+    """The oracle every engine is checked against is itself checked against PyTorch."""
+    pytest.importorskip("torch")
+    workload = WORKLOADS[name]
+    problem = make_problem(workload, seed=1)
+    reference = runner.reference(workload, problem)
+    torch_engine = all_engines()["torch"]
+    torch_engine.load()
+    _, _, check = runner.checked_step(torch_engine, workload, problem, reference)
+    assert check["ok"], check["detail"]
