@@ -181,7 +181,7 @@ class DataLoader:
             # A generator of its own, seeded once from the project's: other draws
             # between epochs then do not change the order of the next epoch.
             generator = np.random.default_rng(generator.integers(2**63))
-        self._generator = generator
+        self.generator = generator
 
     def __len__(self):
         return self._batch_count(len(self.dataset) if self.sampler is None else len(self.sampler))
@@ -194,7 +194,7 @@ class DataLoader:
         if self.sampler is not None:
             return np.fromiter(self.sampler, dtype=np.int64)
         n = len(self.dataset)
-        return self._generator.permutation(n) if self.shuffle else np.arange(n)
+        return self.generator.permutation(n) if self.shuffle else np.arange(n)
 
     def _batch_orders(self):
         order = self._order()

@@ -1,0 +1,186 @@
+"""The `autograd-core` command: demo, gradflow, viz, bench pass-through, --help, and every error path."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+import types
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+from autograd_core.cli import main
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="the Graphviz `dot` program is not installed")
+
+
+def _svg_texts(path):
+    return [element.text or "" for element in ET.parse(path).getroot().iter("{http://www.w3.org/2000/svg}text")]
+
+
+@needs_dot
+def test_demo_end_to_end_writes_every_file(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["demo", "--epochs", "2", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    accuracy = float(printed.split("test accuracy: ")[1].split()[0])
+    assert accuracy > 0.8  # two epochs of the default model already beat chance (0.1) by far
+    for name in ("graph.svg", "training.png", "gradient_flow.png", "model.safetensors", "history.json"):
+        assert f"wrote {out / name}" in printed
+    texts = _svg_texts(out / "graph.svg")
+    for name in ("0.linear.weight", "0.linear.bias", "1.weight", "1.bias"):
+        assert name in texts
+    assert any(text.startswith("|grad| = ") for text in texts)
+    weights = ag.load(out / "model.safetensors")
+    assert {name: t.shape for name, t in weights.items()} == {
+        "0.linear.weight": (128, 64), "0.linear.bias": (128,), "1.weight": (10, 128), "1.bias": (10,)}
+    history = json.loads((out / "history.json").read_text())
+    assert [row["epoch"] for row in history["epochs"]] == [1, 2]
+    assert history["epochs"][-1]["val_accuracy"] > 0.5
+    for name in ("training.png", "gradient_flow.png"):
+        assert (out / name).read_bytes().startswith(PNG_SIGNATURE)
+
+
+@needs_dot
+def test_demo_on_a_toy_dataset_with_options(tmp_path, capsys):
+    out = tmp_path / "moons"
+    argv = ["demo", "--dataset", "moons", "--epochs", "3", "--hidden", "8,8", "--activation", "tanh",
+            "--optimizer", "SGD", "--lr", "0.1", "--batch-size", "32", "--seed", "3", "--dropout", "0",
+            "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    assert "model MLP(2, 8, 8, 2) (tanh, dropout 0.0), sgd lr=0.1" in capsys.readouterr().out
+    assert set(ag.load(out / "model.safetensors")) == {"0.linear.weight", "0.linear.bias", "1.linear.weight",
+                                                       "1.linear.bias", "2.weight", "2.bias"}
+
+
+def _table_rows(printed):
+    """The gradflow table's rows as {label: cells}; cells are separated by two or more spaces."""
+    lines = printed.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("network"))
+    rows = [re.split(r"\s{2,}", line) for line in lines[start + 1:] if line and not line.startswith("wrote")]
+    return rows
+
+
+def test_gradflow_shows_vanishing_sigmoid_and_healthy_relu_he(tmp_path, capsys):
+    argv = ["gradflow", "--depth", "20", "--width", "16", "--steps", "2", "--activation", "sigmoid", "relu",
+            "--init", "he", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    rows = {row[0]: row for row in _table_rows(capsys.readouterr().out)}
+    sigmoid, relu = rows["sigmoid, he init"], rows["relu, he init"]
+    assert sigmoid[1] == relu[1] == "20"
+    assert float(sigmoid[4]) < 1e-3 and sigmoid[5].startswith("vanishing in")  # first/last layer gradient norms
+    assert 1e-2 < float(relu[4]) < 1e2 and relu[5] == "ok"
+    assert (tmp_path / "gradient_flow.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_gradflow_default_grid_at_small_size(tmp_path, capsys):
+    assert main(["gradflow", "--depth", "4", "--width", "8", "--steps", "2", "--out", str(tmp_path)]) == 0
+    rows = _table_rows(capsys.readouterr().out)
+    assert [(row[0], row[1]) for row in rows] == [
+        ("sigmoid, xavier", "3"), ("sigmoid, xavier", "4"), ("relu, default init", "4"), ("relu, he init", "4"),
+        ("sigmoid + batchnorm", "4"), ("relu + layernorm", "4"), ("sigmoid + residual", "4"),
+        ("relu, normal:1 init", "4")]
+    assert all(len(row) == 9 for row in rows)
+
+
+@needs_dot
+@pytest.mark.parametrize("grads", [False, True])
+def test_viz_writes_the_graph(tmp_path, capsys, grads):
+    path = tmp_path / "sub" / "graph.svg"
+    assert main(["viz", "--model", "mlp:4,16,16,1", "--out", str(path)] + (["--grads"] if grads else [])) == 0
+    assert f"wrote {path}" in capsys.readouterr().out
+    texts = _svg_texts(path)
+    for name in ("0.linear.weight", "1.linear.bias", "2.weight"):
+        assert name in texts
+    assert any(text.startswith("|grad| = ") for text in texts) == grads
+
+
+def test_bench_passes_its_arguments_to_the_runner(monkeypatch):
+    received = []
+    runner = types.SimpleNamespace(main=lambda argv: received.append(argv) or 7)
+    monkeypatch.setitem(sys.modules, "benchmarks", types.SimpleNamespace(runner=runner))
+    monkeypatch.setitem(sys.modules, "benchmarks.runner", runner)
+    assert main(["bench", "--quick", "--only", "mlp_small"]) == 7
+    assert received == [["--quick", "--only", "mlp_small"]]
+
+
+def test_bench_without_the_repository_says_so(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "benchmarks", None)  # as if installed without the repository
+    assert main(["bench", "--quick"]) == 2
+    assert "benchmarks/ folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["demo", "gradflow", "viz"])
+def test_help_of_each_command(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: autograd-core {command}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "the following arguments are required: COMMAND"),
+    (["train"], "invalid choice: 'train'"),
+    (["demo", "--dataset", "mnist"], "argument --dataset: invalid choice: 'mnist'"),
+    (["demo", "--epochs", "-1"], "argument --epochs: must be >= 1, got -1"),
+    (["demo", "--epochs", "0"], "argument --epochs: must be >= 1, got 0"),
+    (["demo", "--epochs", "two"], "argument --epochs: expected an integer, got 'two'"),
+    (["demo", "--hidden", "0"], "argument --hidden: layer sizes must be positive"),
+    (["demo", "--hidden", "64,x"], "argument --hidden: expected comma-separated integers"),
+    (["demo", "--activation", "swishy"], "argument --activation: unknown activation 'swishy'; choose from relu"),
+    (["demo", "--optimizer", "lbfgs"], "argument --optimizer: unknown optimizer 'lbfgs'; choose from sgd"),
+    (["demo", "--lr", "0"], "argument --lr: must be a finite number > 0"),
+    (["demo", "--lr", "nan"], "argument --lr: must be a finite number > 0"),
+    (["demo", "--dropout", "1"], "argument --dropout: must be in [0, 1)"),
+    (["demo", "--batch-size", "0"], "argument --batch-size: must be >= 1"),
+    (["demo", "--seed", "-3"], "argument --seed: must be >= 0"),
+    (["gradflow", "--init", "glorot"], "argument --init: expected one of default, xavier, he, normal:STD"),
+    (["gradflow", "--init", "normal:-1"], "argument --init: in 'normal:-1', STD must be a finite number > 0"),
+    (["gradflow", "--init", "normal:"], "argument --init: expected one of"),
+    (["gradflow", "--norm", "group"], "argument --norm: invalid choice: 'group'"),
+    (["gradflow", "--depth", "0"], "argument --depth: must be >= 1"),
+    (["gradflow", "--activation", "relu", "softmax"], "argument --activation: unknown activation 'softmax'"),
+    (["viz"], "the following arguments are required: --model"),
+    (["viz", "--model", "cnn:4,3"], "argument --model: expected KIND:SIZES with KIND in ('mlp',)"),
+    (["viz", "--model", "mlp"], "argument --model: expected KIND:SIZES"),
+    (["viz", "--model", "mlp:4"], "argument --model: an MLP needs at least an input and an output width"),
+    (["viz", "--model", "mlp:4,-2,1"], "argument --model: layer sizes must be positive"),
+])
+def test_bad_options_exit_with_status_2_and_a_clear_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_out_of_the_wrong_kind_is_refused(tmp_path, capsys):
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    for argv, message in ((["demo", "--out", str(not_a_directory)], "exists and is not a directory"),
+                          (["gradflow", "--out", str(not_a_directory)], "exists and is not a directory"),
+                          (["viz", "--model", "mlp:2,1", "--out", str(tmp_path)], "is a directory; give the SVG")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_command_and_autograd_core_does_not_import_nn():
+    result = subprocess.run([sys.executable, "-m", "autograd_core", "viz", "--help"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and "usage: autograd-core viz" in result.stdout
+    probe = "import sys, autograd_core, autograd_core.cli; print(sorted({'nn', 'optim'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_seeded_runs_are_reproducible(tmp_path):
+    for name in ("a", "b"):
+        assert main(["demo", "--dataset", "circles", "--epochs", "2", "--hidden", "4", "--out", str(tmp_path / name),
+                     "--no-progress"]) == 0
+    first, second = (ag.load(tmp_path / name / "model.safetensors") for name in ("a", "b"))
+    for key in first:
+        np.testing.assert_array_equal(first[key].numpy(), second[key].numpy())

@@ -1,0 +1,282 @@
+"""nn.utils.fit: learning with DataLoaders, metrics, early stopping, schedulers, checkpoints and resuming,
+History (JSON, plot)."""
+import json
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+import nn
+import optim
+from nn.utils import Callback, EarlyStopping, GradientMonitor, History, fit
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _moons(n=240, noise=0.2, seed=0, dtype=np.float32, batch_size=32):
+    X, y = ag.datasets.make_moons(n, noise=noise, seed=seed)
+    train, val = ag.data.random_split(ag.data.TensorDataset(X.astype(dtype), y), [0.75, 0.25], seed=seed)
+    return (ag.data.DataLoader(train, batch_size=batch_size, shuffle=True),
+            ag.data.DataLoader(val, batch_size=64))
+
+
+class WeightRecorder(Callback):
+    """Copies the model's state dict at the end of every epoch (epoch -> {name: array})."""
+
+    def __init__(self):
+        self.weights = {}
+
+    def on_epoch_end(self, state):
+        self.weights[state.epoch] = {name: np.array(t.data) for name, t in state.model.state_dict().items()}
+
+
+def _state_arrays(model):
+    return {name: np.array(t.data) for name, t in model.state_dict().items()}
+
+
+def test_fit_learns_moons_from_dataloaders():
+    train_loader, val_loader = _moons(noise=0.1)
+    model = nn.MLP([2, 32, 32, 2])
+    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.02), train_loader, val_loader,
+                  epochs=25, progress=False)
+    assert len(history) == 25
+    assert history["epoch"] == list(range(1, 26))
+    assert set(history.keys()) >= {"epoch", "lr", "time", "train_loss", "train_accuracy", "val_loss", "val_accuracy"}
+    assert history["val_accuracy"][-1] >= 0.95
+    assert history["train_loss"][-1] < 0.5 * history["train_loss"][0]
+    # The reported validation accuracy is the real one over the whole validation set.
+    model.eval()
+    correct = sum(int(np.sum(np.argmax(model(x).data, axis=1) == y.data)) for x, y in val_loader)
+    assert history["val_accuracy"][-1] == pytest.approx(correct / len(val_loader.dataset))
+
+
+def test_epoch_values_are_sample_weighted_means_over_the_loader():
+    """A last batch smaller than the others counts for its size: epoch means equal the full-data values."""
+    X, y = ag.datasets.make_moons(50, noise=0.1, seed=1)
+    loader = ag.data.DataLoader(ag.data.TensorDataset(X.astype(np.float64), y), batch_size=16)
+    model = nn.MLP([2, 4, 2]).double()
+    loss_fn = nn.CrossEntropyLoss()
+    history = fit(model, loss_fn, optim.SGD(model.parameters(), lr=0.1), loader, val_loader=loader, epochs=1,
+                  progress=False)
+    model.eval()
+    with ag.no_grad():
+        output = model(ag.tensor(X.astype(np.float64)))
+        full_loss = loss_fn(output, ag.tensor(y)).item()
+    assert history["val_loss"][0] == pytest.approx(full_loss, rel=1e-12)
+    assert history["val_accuracy"][0] == pytest.approx(np.mean(np.argmax(output.data, 1) == y))
+
+
+def test_metrics_auto_custom_and_none():
+    X = np.linspace(-1, 1, 40).reshape(-1, 1)
+    loader = ag.data.DataLoader(ag.data.TensorDataset(X, 3 * X), batch_size=10)
+    model = nn.Linear(1, 1).double()
+
+    def max_error(output, target):
+        return float(np.max(np.abs(output.data - target.data)))
+
+    regression = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=2, progress=False)
+    assert "train_accuracy" not in regression.keys()  # auto: outputs are not class scores
+    custom = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=1, progress=False,
+                 metrics={"max_error": max_error})
+    assert custom["train_max_error"][0] > 0
+    named = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=1, progress=False,
+                metrics=[max_error])
+    assert "train_max_error" in named.keys()
+    with pytest.raises(ValueError, match="unknown metric 'f1'"):
+        fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=1, metrics=["f1"])
+
+
+def test_early_stopping_restores_the_best_epochs_weights():
+    # 24 noisy training points and a wide network at a high learning rate: validation loss soon rises.
+    train_loader, val_loader = _moons(n=96, noise=0.35, seed=3, batch_size=8)
+    model = nn.MLP([2, 128, 128, 2])
+    recorder = WeightRecorder()
+    stopper = EarlyStopping(patience=4)
+    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.02), train_loader, val_loader,
+                  epochs=60, callbacks=[recorder, stopper], progress=False)
+    best = history.best_epoch("val_loss")
+    assert stopper.best_epoch == best
+    assert len(history) == best + 4 < 60, "training should stop `patience` epochs after the best one"
+    restored = _state_arrays(model)
+    for name, array in recorder.weights[best].items():
+        np.testing.assert_array_equal(restored[name], array)
+    assert any(not np.array_equal(restored[name], a) for name, a in recorder.weights[len(history)].items())
+
+
+def test_early_stopping_on_accuracy_uses_max_mode():
+    stopper = EarlyStopping(patience=2, monitor="val_accuracy")
+    assert stopper.mode == "max"
+    with pytest.raises(ValueError, match="patience"):
+        EarlyStopping(patience=-1)
+    with pytest.raises(ValueError, match="mode"):
+        EarlyStopping(mode="up")
+
+
+def test_early_stopping_without_validation_says_what_is_missing():
+    train_loader, _ = _moons(n=40)
+    model = nn.MLP([2, 4, 2])
+    with pytest.raises(ValueError, match="'val_loss' is not among .*val_loader"):
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train_loader, epochs=2,
+            callbacks=[EarlyStopping()], progress=False)
+
+
+def test_plateau_scheduler_is_fed_the_monitored_value():
+    seen = []
+
+    class SpyPlateau(optim.lr_scheduler.ReduceLROnPlateau):
+        def step(self, metrics):
+            seen.append(metrics)
+            super().step(metrics)
+
+    train_loader, val_loader = _moons(n=80)
+    model = nn.MLP([2, 8, 2])
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    scheduler = SpyPlateau(optimizer, factor=0.5, patience=0, threshold=10.0)  # never "improves": halve each epoch
+    history = fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader, epochs=3, scheduler=scheduler,
+                  progress=False)
+    assert seen == history["val_loss"]
+    assert history["lr"] == [0.1, 0.05, 0.025]
+
+
+def test_epoch_scheduler_and_per_batch_scheduler():
+    train_loader, _ = _moons(n=64, batch_size=16)  # 3 batches per epoch
+    model = nn.MLP([2, 8, 2])
+    optimizer = optim.SGD(model.parameters(), lr=1.0)
+    history = fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, epochs=3, progress=False,
+                  scheduler=optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.1))
+    assert history["lr"] == pytest.approx([1.0, 0.1, 0.01])
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    one_cycle = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.5, total_steps=3 * len(train_loader))
+    fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, epochs=3, progress=False, scheduler=one_cycle,
+        scheduler_interval="batch")
+    assert one_cycle.last_epoch == 3 * len(train_loader)
+
+
+def test_grad_clip_bounds_the_gradient_norm_at_every_step():
+    norms = []
+
+    class NormRecorder(Callback):
+        def on_batch_end(self, state):
+            norms.append(np.sqrt(sum(np.sum(p.grad.data.astype(np.float64) ** 2)
+                                     for p in state.model.parameters())))
+
+    train_loader, _ = _moons(n=64)
+    model = nn.MLP([2, 16, 2])
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train_loader, epochs=2,
+        grad_clip=1e-3, callbacks=[NormRecorder()], progress=False)
+    assert len(norms) == 2 * len(train_loader)
+    assert max(norms) <= 1e-3 * (1 + 1e-4)
+
+
+def _resumable_run(checkpoint, interrupt_at=None, resume=False):
+    """A float64 run with shuffling, dropout, a scheduler, early stopping and a gradient monitor."""
+    ag.manual_seed(0)
+    train_loader, val_loader = _moons(n=160, dtype=np.float64)
+    model = nn.MLP([2, 16, 16, 2], dropout=0.2).double()
+    optimizer = optim.Adam(model.parameters(), lr=0.01)
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+
+    class Interrupt(Callback):
+        def on_batch_end(self, state):
+            if (state.epoch, state.batch) == interrupt_at:
+                raise KeyboardInterrupt
+
+    monitor = GradientMonitor(model)
+    callbacks = [Interrupt(), EarlyStopping(patience=20), monitor]
+    history = fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader, epochs=5, scheduler=scheduler,
+                  callbacks=callbacks, progress=False, checkpoint=checkpoint, resume=resume)
+    return model, optimizer, history, monitor
+
+
+def _without_time(history):
+    return [{k: v for k, v in row.items() if k != "time"} for row in history.rows]
+
+
+def test_interrupted_fit_resumes_bit_for_bit(tmp_path, capsys):
+    model_a, optimizer_a, history_a, monitor_a = _resumable_run(tmp_path / "uninterrupted.ckpt")
+    checkpoint = tmp_path / "run.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        _resumable_run(checkpoint, interrupt_at=(3, 2))
+    assert "resume=True" in capsys.readouterr().err
+    assert ag.load(checkpoint)["epoch"] == 2
+    model_b, optimizer_b, history_b, monitor_b = _resumable_run(checkpoint, resume=True)
+    weights_a, weights_b = _state_arrays(model_a), _state_arrays(model_b)
+    assert weights_a.keys() == weights_b.keys()
+    for name in weights_a:
+        np.testing.assert_array_equal(weights_a[name], weights_b[name], err_msg=name)
+    state_a, state_b = optimizer_a.state_dict()["state"], optimizer_b.state_dict()["state"]
+    for index in state_a:
+        np.testing.assert_array_equal(state_a[index]["exp_avg_sq"], state_b[index]["exp_avg_sq"])
+    assert _without_time(history_a) == _without_time(history_b)
+    assert monitor_a.steps == monitor_b.steps
+    assert monitor_a.records == monitor_b.records
+    # A finished run resumed again trains no further.
+    model_c, _, history_c, _ = _resumable_run(checkpoint, resume=True)
+    assert len(history_c) == 5
+    np.testing.assert_array_equal(_state_arrays(model_c)["0.linear.weight"], weights_a["0.linear.weight"])
+
+
+def test_resume_without_a_checkpoint_file_starts_fresh_and_mismatches_are_refused(tmp_path):
+    checkpoint = tmp_path / "new.ckpt"
+    train_loader, _ = _moons(n=40)
+    model = nn.MLP([2, 4, 2])
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    history = fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, epochs=1, progress=False,
+                  checkpoint=checkpoint, resume=True)
+    assert len(history) == 1 and checkpoint.exists()
+    with pytest.raises(ValueError, match="callbacks"):
+        fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, epochs=2, progress=False, checkpoint=checkpoint,
+            resume=True, callbacks=[EarlyStopping(monitor="train_loss")])
+    ag.save({"weights": ag.zeros(2)}, tmp_path / "other.safetensors")
+    with pytest.raises(ValueError, match="not a fit checkpoint"):
+        fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, epochs=2, progress=False,
+            checkpoint=tmp_path / "other.safetensors", resume=True)
+
+
+@pytest.mark.parametrize("overrides, error, message", [
+    (dict(epochs=0), ValueError, "epochs must be a positive int"),
+    (dict(epochs=2.5), ValueError, "epochs must be a positive int"),
+    (dict(grad_clip=-1.0), ValueError, "grad_clip"),
+    (dict(resume=True), ValueError, "resume=True needs checkpoint="),
+    (dict(callbacks=[print]), TypeError, "Callback"),
+    (dict(scheduler_interval="step"), ValueError, "scheduler_interval"),
+    (dict(loss_fn="mse"), TypeError, "loss_fn must be callable"),
+])
+def test_fit_rejects_bad_arguments(overrides, error, message):
+    train_loader, _ = _moons(n=40)
+    model = nn.MLP([2, 4, 2])
+    arguments = dict(model=model, loss_fn=nn.CrossEntropyLoss(), optimizer=optim.SGD(model.parameters(), lr=0.1),
+                     train_loader=train_loader, epochs=1, progress=False)
+    with pytest.raises(error, match=message):
+        fit(**{**arguments, **overrides})
+
+
+def test_batches_must_hold_inputs_and_targets():
+    loader = ag.data.DataLoader(ag.data.TensorDataset(np.zeros((4, 2), dtype=np.float32)), batch_size=2)
+    model = nn.Linear(2, 1)
+    with pytest.raises(TypeError, match=r"tuple \(\*inputs, target\)"):
+        fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=1, progress=False)
+
+
+def test_progress_bar_is_quiet_off_a_terminal(capsys):
+    train_loader, _ = _moons(n=40)
+    model = nn.MLP([2, 4, 2])
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train_loader, epochs=2, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_history_json_round_trip_and_plot(tmp_path):
+    train_loader, val_loader = _moons(n=80)
+    model = nn.MLP([2, 8, 2])
+    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.01), train_loader, val_loader,
+                  epochs=3, progress=False)
+    path = history.save(tmp_path / "history.json")
+    document = json.loads(path.read_text())
+    assert [row["epoch"] for row in document["epochs"]] == [1, 2, 3]
+    assert History.load(path).rows == history.rows
+    assert history.plot(tmp_path / "training.png").read_bytes().startswith(PNG_SIGNATURE)
+    with pytest.raises(KeyError, match="no column 'val_f1'"):
+        history["val_f1"]
+    with pytest.raises(ValueError, match="empty"):
+        History().plot(tmp_path / "empty.png")
