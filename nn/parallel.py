@@ -318,7 +318,7 @@ def distribute(model, loader):
     if not isinstance(model, DistributedDataParallel):
         model = DistributedDataParallel(model)
     if isinstance(loader, ag.data.DataLoader) and loader.sampler is None:
-        seed = ag.tensor(np.array([loader._generator.integers(2**31) if loader.shuffle else 0]))
+        seed = ag.tensor(np.array([loader.generator.integers(2**31) if loader.shuffle else 0]))
         distributed.broadcast(seed, root=0)
         sampler = ag.data.DistributedSampler(loader.dataset, shuffle=loader.shuffle, seed=int(seed.item()))
         loader = ag.data.DataLoader(loader.dataset, batch_size=-(-loader.batch_size // world_size),
