@@ -13,6 +13,7 @@ from .function import Function, FunctionCtx
 from .functions import (OP_FUNCTIONS, arange, as_tensor, cat, concatenate, default_generator, eye, full,
                         manual_seed, matmul, maximum, minimum, ones, ones_like, pow, rand, randint, randn,
                         split, stack, tensor, where, zeros, zeros_like)
+from . import fused  # noqa: E402  (registers the fused ops and binds the backend's kernels)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .serialization import load, save
 

@@ -4,14 +4,16 @@
     .venv/bin/python -m benchmarks.kernels --threads     # serial vs threaded loops, by size
     .venv/bin/python -m benchmarks.kernels --startup     # import time, first training step (cold/warm cache)
 
-Per kernel and size, three contenders run the same computation on the same inputs: the Numba
-kernel (compiled before timing), the numpy reference (`kernel.numpy`: the registry's forward or its
-VJP formulas on arrays) and PyTorch. Forward kernels are compared with the torch function; backward
-kernels with `torch.autograd.grad` through a graph built once, so torch's time includes its
-autograd dispatch (about 10 us), as a torch user pays it. Rounds are interleaved (numba, numpy,
-torch, numba, ...) so that load from other processes falls on all alike; each round repeats a call
-until it lasts `--block` seconds; the medians over rounds are printed, in microseconds per call.
-Thread pools are pinned to `benchmarks.THREADS` (see benchmarks/__init__.py).
+Per kernel and size, the contenders run the same computation on the same inputs: the op's kernel
+under the numba backend (which hands a dtype to numpy where numpy measured faster), the compiled
+Numba loop itself whatever the dtype, the numpy reference (`kernel.numpy`: the registry's forward,
+or its VJP formulas on arrays) and PyTorch. Forward kernels are compared with the torch function;
+backward kernels with `torch.autograd.grad` through a graph built once, so torch's time includes
+its autograd dispatch (about 10 us), as a torch user pays it. Every contender runs on one thread
+(torch, BLAS, and the Numba loops below PARALLEL_MIN_SIZE). Compilation happens before timing.
+Rounds are interleaved (one block of each contender in turn) so that load from other processes
+falls on all alike; a block repeats a call until it lasts `--block` seconds; the medians over
+rounds are printed, in microseconds per call.
 """
 import argparse
 import math
@@ -23,10 +25,11 @@ import tempfile
 import time
 
 import numpy as np
+import threadpoolctl
 
 import autograd_core as ag
 import autograd_core.fused  # noqa: F401 (registers the fused ops and binds the kernels)
-from autograd_core.kernels import BACKWARD_KERNELS, FORWARD_KERNELS, elementwise, norm, softmax
+from autograd_core.kernels import BACKWARD_KERNELS, FORWARD_KERNELS, elementwise, softmax
 
 try:
     import torch
@@ -94,48 +97,75 @@ def linear_cases(rng, dtype):
                    lambda x, w, b: torch.relu(TF.linear(x, w, b)))
 
 
-# ---- the three contenders -----------------------------------------------------------------------
+# ---- the contenders ----------------------------------------------------------------------------
+# "numba backend": the op's kernel as wired (it hands a dtype to the numpy reference where that
+# measured faster, see autograd_core/kernels/__init__.py); "compiled": the Numba loop itself,
+# whatever the dtype; "numpy": the reference; "torch".
+
+def _activation_loops(case):
+    kind, attr_names = elementwise.ACTIVATIONS[case.op][:2]
+    return elementwise.compiled(kind), elementwise.parameter_reader(attr_names)(case.attrs)
+
 
 def _forward_calls(case):
-    """(numba, numpy, torch) callables computing the op's forward, or None where there is no kernel."""
+    """label -> callable computing the op's forward, or None where the op has no forward kernel."""
     kernel = FORWARD_KERNELS.get(case.op)
-    if case.op in elementwise.NUMPY_FORWARDS:  # not wired: time the compiled loop it would use
-        loop, x = elementwise.compiled(elementwise.ACTIVATIONS[case.op][0]).forward, case.inputs[0]
-        calls = [lambda: loop(x, np.empty_like(x), 0.0, 0.0), lambda: ag.ops.REGISTRY[case.op].forward(x)]
-    elif kernel is None or case.op == "getitem":
+    if kernel is None or case.op == "getitem":
         return None
+    calls = {"numba backend": lambda: kernel.numba()(*case.inputs, **case.attrs)}
+    x = case.inputs[0]
+    if case.op in elementwise.ACTIVATIONS:
+        loops, parameters = _activation_loops(case)
+        calls["compiled"] = lambda: loops.forward(x.reshape(-1), np.empty(x.size, x.dtype), *parameters)
+    elif case.op in ("softmax", "log_softmax"):
+        rows = softmax.compiled(case.op == "log_softmax").softmax_rows
+        calls["compiled"] = lambda: rows(x, np.empty_like(x))
     else:
-        calls = [lambda: kernel.numba()(*case.inputs, **case.attrs), lambda: kernel.numpy(*case.inputs, **case.attrs)]
+        calls["compiled"] = calls["numba backend"]
+    calls["numpy"] = lambda: kernel.numpy(*case.inputs, **case.attrs)
     if torch is not None:
         torch_inputs = [torch.as_tensor(a) for a in case.inputs]
-        calls.append(lambda: case.torch_fn(*torch_inputs))
+        calls["torch"] = lambda: case.torch_fn(*torch_inputs)
     return calls
 
 
 def _backward_calls(case, rng):
-    """(numba, numpy, torch) callables computing the op's input gradients from a fixed output gradient."""
+    """label -> callable computing the op's input gradients from a fixed output gradient, or None."""
     if case.op == "getitem":  # its backward is the scatter-add forward
         kernel = FORWARD_KERNELS["scatter_add"]
         index, shape = case.attrs["index"], case.inputs[0].shape
-        g = rng.standard_normal((index[0].size,) + shape[1:]).astype(np.float32)
-        args = (g,)
+        g = rng.standard_normal((index[0].size,) + shape[1:]).astype(case.inputs[0].dtype)
         attrs = dict(index=index, shape=shape)
-        calls = [lambda: kernel.numba()(*args, **attrs), lambda: kernel.numpy(*args, **attrs)]
+        calls = {"numba backend": lambda: kernel.numba()(g, **attrs)}
+        calls["compiled"] = calls["numba backend"]
+        calls["numpy"] = lambda: kernel.numpy(g, **attrs)
     else:
-        kernel = BACKWARD_KERNELS[case.op]
-        out = FORWARD_KERNELS[case.op].numpy(*case.inputs, **case.attrs) if case.op in FORWARD_KERNELS \
-            else ag.ops.REGISTRY[case.op].forward(*case.inputs, **case.attrs)
+        kernel = BACKWARD_KERNELS.get(case.op)
+        if kernel is None:
+            return None
+        op = ag.ops.REGISTRY[case.op]
+        out = (FORWARD_KERNELS[case.op].numpy if case.op in FORWARD_KERNELS else op.forward)(*case.inputs, **case.attrs)
         g = rng.standard_normal(out.shape).astype(out.dtype)
-        saved_out = out if ag.ops.REGISTRY[case.op].saves_output else None
+        saved_out = out if op.saves_output else None
         needs = [True if isinstance(a, np.ndarray) and a.dtype.kind == "f" else None for a in case.inputs]
-        calls = [lambda: kernel.numba()(g, case.inputs, saved_out, case.attrs, needs),
-                 lambda: kernel.numpy(g, case.inputs, saved_out, case.attrs, needs)]
+        calls = {"numba backend": lambda: kernel.numba()(g, case.inputs, saved_out, case.attrs, needs)}
+        x = case.inputs[0]
+        if case.op in elementwise.ACTIVATIONS:
+            loops, parameters = _activation_loops(case)
+            x_or_y = x if op.uses_input_values else out
+            calls["compiled"] = lambda: loops.backward(g, x_or_y, out, np.empty_like(x), *parameters)
+        elif case.op in ("softmax", "log_softmax"):
+            grad_rows = softmax.compiled(case.op == "log_softmax").softmax_grad_rows
+            calls["compiled"] = lambda: grad_rows(g, out, np.empty_like(out))
+        else:
+            calls["compiled"] = calls["numba backend"]
+        calls["numpy"] = lambda: kernel.numpy(g, case.inputs, saved_out, case.attrs, needs)
     if torch is not None:
         leaves = [torch.tensor(a, requires_grad=a.dtype.kind == "f") for a in case.inputs]
         result = case.torch_fn(*leaves)
         wanted = [t for t in leaves if t.requires_grad]
         torch_g = torch.as_tensor(g)
-        calls.append(lambda: torch.autograd.grad(result, wanted, torch_g, retain_graph=True))
+        calls["torch"] = lambda: torch.autograd.grad(result, wanted, torch_g, retain_graph=True)
     return calls
 
 
@@ -161,51 +191,49 @@ def median_times(calls, rounds, block_s):
 
 
 def run_kernels(args):
+    # the compiled loops run on one thread below PARALLEL_MIN_SIZE: so do torch and BLAS here
+    if torch is not None:
+        torch.set_num_threads(1)
+    threadpoolctl.threadpool_limits(1)
     rng = np.random.default_rng(0)
-    header = f"{'kernel':58s} {'numba':>10s} {'numpy':>10s} {'torch':>10s} {'numpy/numba':>12s}"
+    labels = ("numba backend", "compiled", "numpy", "torch")
     dtype = np.dtype(args.dtype)
-    print(f"median microseconds per call, {dtype}\n" + header)
-    groups = [(size, list(cases(size, rng, dtype))) for size in args.sizes] + [("MLP sizes", list(linear_cases(rng, dtype)))]
-    for size, group in groups:
-        print(f"-- {size} elements --" if isinstance(size, int) else f"-- {size} --")
+    print(f"median microseconds per call, {dtype}; torch with {torch.get_num_threads() if torch else 0} thread(s)")
+    print(f"{'kernel':52s}" + "".join(f"{label:>14s}" for label in labels) + f"{'numpy/compiled':>16s}")
+    groups = [(f"{size} elements", list(cases(size, rng, dtype))) for size in args.sizes]
+    groups.append(("MLP sizes", list(linear_cases(rng, dtype))))
+    for title, group in groups:
+        print(f"-- {title} --")
         for case in group:
             if args.only and case.op not in args.only:
                 continue
             for direction, calls in (("forward", _forward_calls(case)), ("backward", _backward_calls(case, rng))):
                 if calls is None:
                     continue
-                times = median_times(calls, args.rounds, args.block) + [math.nan] * (3 - len(calls))
-                us = [t * 1e6 for t in times]
-                print(f"{case.label + ' ' + direction:58s} {us[0]:10.1f} {us[1]:10.1f} {us[2]:10.1f} {us[1] / us[0]:12.2f}")
+                times = dict(zip(calls, median_times(list(calls.values()), args.rounds, args.block)))
+                us = [times.get(label, math.nan) * 1e6 for label in labels]
+                print(f"{case.label + ' ' + direction:52s}" + "".join(f"{t:14.1f}" for t in us)
+                      + f"{us[2] / us[1]:16.2f}")
 
 
 # ---- serial vs threaded loops -------------------------------------------------------------------
 
 def run_threads(args):
-    """The time of each kernel's serial and threaded loop over sizes, to place the size thresholds."""
+    """The time of serial and threaded loops over sizes, to place PARALLEL_MIN_SIZE."""
     gelu, sigmoid = elementwise.compiled(elementwise.GELU), elementwise.compiled(elementwise.SIGMOID)
-    softmax_loops, norm_loops = softmax.compiled(), norm.compiled()
+    softmax_loops = softmax.compiled()
     rng = np.random.default_rng(0)
     print(f"threads: {os.environ.get('NUMBA_NUM_THREADS')}; median microseconds per call (serial, threaded)")
     for size in (1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22):
         x = rng.standard_normal(size).astype(np.float32)
         out = np.empty_like(x)
-        rows = x.reshape(-1, 128)
-        row_out = np.empty_like(rows)
-        starts = np.linspace(0, rows.shape[0], norm.CHUNKS + 1).astype(np.int64)
-        chunks = np.stack([starts[:-1], starts[1:]], axis=1)
-        sums = np.zeros((norm.CHUNKS, 128)), np.zeros((norm.CHUNKS, 128))
-        ones = np.ones(128, np.float32)
+        rows, row_out = x.reshape(-1, 128), out.reshape(-1, 128)
         contenders = {
             "gelu forward": [lambda f=f: f(x, out, 0.0, 0.0) for f in (gelu.forward, gelu.forward_parallel)],
-            "sigmoid backward": [lambda f=f: f(x, x, x, out, 0.0, 0.0) for f in (sigmoid.backward, sigmoid.backward_parallel)],
-            "softmax rows": [lambda f=f: f(rows, row_out, False)
+            "sigmoid backward": [lambda f=f: f(x, x, x, out, 0.0, 0.0)
+                                 for f in (sigmoid.backward, sigmoid.backward_parallel)],
+            "softmax rows": [lambda f=f: f(rows, row_out)
                              for f in (softmax_loops.softmax_rows, softmax_loops.softmax_rows_parallel)],
-            "layer_norm backward": [
-                lambda: norm_loops.backward(rows[None], rows[None], ones, 1e-5, True, np.array([[0, rows.shape[0]]]),
-                                            row_out[None], sums[0][:1], sums[1][:1]),
-                lambda: norm_loops.backward_parallel(rows[None], rows[None], ones, 1e-5, True, chunks,
-                                                     row_out[None], *sums)],
         }
         for name, calls in contenders.items():
             serial, threaded = median_times(calls, args.rounds, args.block)
@@ -245,15 +273,23 @@ def step():
 
 step()
 first = time.perf_counter()
-step()
-print(imported - start, first - imported, time.perf_counter() - first, ag.backend.get())
+steady = []
+for _ in range(20):
+    begin = time.perf_counter()
+    step()
+    steady.append(time.perf_counter() - begin)
+print(imported - start, first - imported, sorted(steady)[10], ag.backend.get())
 """
 
 
 def run_startup(args):
-    """Import time, and the first step of a small MLP with a cold and then a warm Numba cache."""
+    """Import time, and the first step of a small MLP with a cold and then a warm Numba cache.
+
+    BLAS runs on one thread: on 2 cores shared with other work, OpenBLAS with 2 threads was seen to
+    take 48 ms instead of 50 us for the MLP's small products, which would swamp the later steps.
+    """
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, OPENBLAS_NUM_THREADS="1")
         imports = [subprocess.run([sys.executable, "-c", _IMPORT], env=env, capture_output=True, text=True,
                                   check=True).stdout.split() for _ in range(args.rounds)]
         print(f"import autograd_core: median {statistics.median(float(t) for t, _ in imports) * 1e3:.0f} ms "
@@ -261,9 +297,9 @@ def run_startup(args):
         for label in ("cold cache", "warm cache", "warm cache"):
             result = subprocess.run([sys.executable, "-c", _FIRST_STEP], env=env, capture_output=True, text=True,
                                     check=True).stdout.split()
-            imported, first, second = (float(v) * 1e3 for v in result[:3])
-            print(f"{label:11s} import {imported:6.0f} ms, first step {first:7.0f} ms, second step {second:5.1f} ms "
-                  f"(backend {result[3]})")
+            imported, first, steady = (float(v) * 1e3 for v in result[:3])
+            print(f"{label:11s} import {imported:6.0f} ms, first step {first:7.0f} ms, later steps {steady:5.1f} ms "
+                  f"(median of 20; backend {result[3]})")
 
 
 def main(argv=None):
@@ -276,8 +312,6 @@ def main(argv=None):
     parser.add_argument("--threads", action="store_true", help="serial vs threaded loops by size")
     parser.add_argument("--startup", action="store_true", help="import time and first-step time")
     args = parser.parse_args(argv)
-    if torch is not None:
-        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     ag.backend.set("numba")
     if args.threads:
         run_threads(args)

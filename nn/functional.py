@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 import autograd_core as ag
+from autograd_core import fused
 from autograd_core.engine import apply
 from autograd_core.ops import REGISTRY as OPS
 
@@ -120,14 +121,10 @@ def check_arguments(who, values):
 
 # ---- layers -----------------------------------------------------------------------------------
 
-def linear(x, weight, bias=None):
-    """y = x @ weight.T + bias, with weight of shape (out_features, in_features)."""
-    x = _tensor(x)
-    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
-        raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
-                         f"(expected the input's last dimension to be {weight.shape[-1]})")
-    y = x @ weight.T
-    return y if bias is None else y + bias
+def linear(x, weight, bias=None, activation=None):
+    """y = x @ weight.T + bias, with weight of shape (out_features, in_features); `activation` ("relu",
+    "sigmoid" or "tanh") is applied in the same node (one fused kernel on the numba backend)."""
+    return fused.linear(_tensor(x), weight, bias, activation)
 
 
 def dropout(x, p=0.5, training=True):
@@ -140,13 +137,6 @@ def dropout(x, p=0.5, training=True):
         return x
     keep = ag.default_generator().random(x.shape) >= p
     return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
-
-
-def _normalize(x, axes, eps):
-    """(x - mean) / sqrt(var + eps) over `axes` (biased variance), with the batch mean and variance."""
-    mean = x.mean(axes, keepdims=True)
-    var = x.var(axes, keepdims=True)
-    return (x - mean) / (var + eps).sqrt(), mean, var
 
 
 def _check_channels(who, name, tensor, channels):
@@ -181,16 +171,16 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         if count <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
                              f"shape {x.shape}")
-        y, mean, var = _normalize(x, axes, eps)
+        y = fused.batch_norm(x, weight, bias, eps)
         if running_mean is not None:
             with ag.no_grad():
-                running_mean.mul_(1.0 - momentum).add_(mean.data.reshape(channels) * momentum)
-                running_var.mul_(1.0 - momentum).add_(var.data.reshape(channels) * (momentum * count / (count - 1)))
-    else:
-        if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: running_mean and running_var are required when training=False")
-        inverse_std = 1.0 / np.sqrt(running_var.data.reshape(broadcast) + eps)
-        y = (x - running_mean.data.reshape(broadcast)) * inverse_std.astype(x.dtype)
+                running_mean.mul_(1.0 - momentum).add_(x.data.mean(axis=axes) * momentum)
+                running_var.mul_(1.0 - momentum).add_(x.data.var(axis=axes) * (momentum * count / (count - 1)))
+        return y
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: running_mean and running_var are required when training=False")
+    inverse_std = 1.0 / np.sqrt(running_var.data.reshape(broadcast) + eps)
+    y = (x - running_mean.data.reshape(broadcast)) * inverse_std.astype(x.dtype)
     if weight is not None:
         y = y * (weight if x.ndim == 2 else weight.reshape(broadcast))
     if bias is not None:
@@ -205,12 +195,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
     if len(shape) > x.ndim or x.shape[x.ndim - len(shape):] != shape:
         raise ValueError(f"layer_norm: input of shape {x.shape} does not end with normalized_shape {shape}")
-    y, _, _ = _normalize(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
-    if weight is not None:
-        y = y * weight
-    if bias is not None:
-        y = y + bias
-    return y
+    return fused.layer_norm(x, shape, weight, bias, eps)
 
 
 def embedding(indices, weight):
@@ -426,10 +411,16 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
                           "label_smoothing": label_smoothing})
     input = _tensor(input)
     axis = _class_axis(who, input)
-    log_probs = input.log_softmax(axis)
     target_array = _array(target)
     if target_array.dtype.kind in "iu":
-        return _nll(who, log_probs, target_array, weight, ignore_index, reduction, label_smoothing)
+        if input.ndim == 2 and weight is None and target_array.shape == input.shape[:1] and target_array.size \
+                and 0 <= target_array.min() and target_array.max() < input.shape[1] \
+                and not (target_array == ignore_index).any():
+            # the common case, as one fused op whose gradient is softmax - onehot (smoothed); anything
+            # else (ignored or invalid targets, class weights, more axes) takes the general path below
+            return _reduce(fused.softmax_cross_entropy(input, target_array, label_smoothing), reduction)
+        return _nll(who, input.log_softmax(axis), target_array, weight, ignore_index, reduction, label_smoothing)
+    log_probs = input.log_softmax(axis)
     if target_array.dtype.kind != "f":
         raise TypeError(f"{who}: target must hold class indices (integers) or class probabilities (floats), "
                         f"got dtype {target_array.dtype}")

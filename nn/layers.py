@@ -12,7 +12,7 @@ import autograd_core as ag
 
 from . import functional as F
 from . import init
-from .activations import get_activation
+from .activations import ReLU, Sigmoid, Tanh, get_activation
 from .module import Module, Parameter, Sequential, check_size
 
 
@@ -205,6 +205,9 @@ class Flatten(Module):
 _NORMS = {"batch": BatchNorm1d, "layer": LayerNorm}
 
 
+_FUSABLE = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh"}
+
+
 class MLPBlock(Module):
     """One hidden layer of an MLP: linear -> norm (optional) -> activation -> dropout (optional), plus the
     input when `residual` (the block then computes x + dropout(activation(norm(linear(x)))))."""
@@ -218,12 +221,19 @@ class MLPBlock(Module):
         if dropout:
             self.dropout = Dropout(dropout)
         self.residual = residual
+        # Without a norm in between, linear + relu/sigmoid/tanh run as one fused op (one graph node).
+        self._fused_activation = None if norm is not None else _FUSABLE.get(type(self.activation))
 
     def forward(self, x):
-        y = self.linear(x)
-        for name in ("norm", "activation", "dropout"):
-            if name in self._modules:
-                y = self._modules[name](y)
+        if self._fused_activation is not None and not self.linear._forward_hooks:
+            y = F.linear(x, self.linear.weight, self.linear.bias, activation=self._fused_activation)
+        else:
+            y = self.linear(x)
+            for name in ("norm", "activation"):
+                if name in self._modules:
+                    y = self._modules[name](y)
+        if "dropout" in self._modules:
+            y = self.dropout(y)
         return x + y if self.residual else y
 
     def extra_repr(self):

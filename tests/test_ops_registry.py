@@ -126,6 +126,12 @@ TORCH = {
         x, tuple(w for pair in reversed(pad_width) for w in pair), value=value),
     "astype": lambda x, dtype: x.to(getattr(torch, np.dtype(dtype).name)), "clone": torch.clone,
     "fill": lambda x, value: torch.full_like(x, value) + 0 * x, "copy": lambda x, src: 0 * x + src.broadcast_to(x.shape),
+    "linear": lambda x, w, b=None, activation=None: (lambda z: z if activation is None else getattr(torch, activation)(z))(
+        torch.nn.functional.linear(x, w, b)),
+    "softmax_cross_entropy": lambda logits, targets, label_smoothing: torch.nn.functional.cross_entropy(
+        logits, targets, reduction="none", label_smoothing=label_smoothing),
+    "layer_norm": lambda x, *p, normalized_shape, eps: torch.nn.functional.layer_norm(x, normalized_shape, *p, eps=eps),
+    "batch_norm": lambda x, *p, eps: torch.nn.functional.batch_norm(x, None, None, *p, training=True, eps=eps),
 }
 
 

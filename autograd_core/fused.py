@@ -1,0 +1,190 @@
+"""Fused ops: a linear layer with its activation, softmax cross-entropy, layer norm and batch norm,
+each one registry entry (one graph node) instead of a chain of simple ops, and the binding of every
+Numba kernel to the registry.
+
+Each op's forward is the numpy reference in `kernels/` (the composition of the simple ops), and
+its VJP formulas are the composition's, written with `F` as every registry formula is, so
+create_graph and the registry tests work as for any op. Under the numba backend the forward and
+`fast_backward` of these ops, and of the activations, softmax, log-softmax and scatter-add, are the
+fused kernels (`_bind_kernels`).
+
+The functions at the bottom (`linear`, `softmax_cross_entropy`, `layer_norm`, `batch_norm`) check
+their arguments, with an error naming the op and the shapes, and apply the op.
+"""
+import numbers
+
+import numpy as np
+
+from . import backend
+from .engine import apply
+from .kernels import BACKWARD_KERNELS, FORWARD_KERNELS, norm, softmax
+from .kernels import elementwise, scatter  # noqa: F401 (importing them registers their kernels)
+from .kernels import linear as linear_kernels
+from .ops import REGISTRY, S, reduced_count, register
+from .tensor import Tensor
+
+
+# ---- VJP formulas -------------------------------------------------------------------------------
+
+def _activation_vjp(F, g, out, activation):
+    """g * f'(z) for y = f(z): the activation's registry formula, which reads only its output y."""
+    return g if activation is None else REGISTRY[activation].grads[0](F, g, None, out=out)
+
+
+def _linear_grad(F, g, x, weight, *bias, out, activation, index):
+    """z = x W^T + b, y = f(z):  dz = g f'(z);  dx = dz W;  dW = dz^T x (over all leading axes);  db = dz."""
+    dz = _activation_vjp(F, g, out, activation)
+    if index == 0:
+        return F.matmul(dz, weight)
+    if index == 1:
+        dz_rows = F.reshape(dz, shape=(-1, weight.shape[0]))
+        return F.matmul(F.transpose(dz_rows, axes=(1, 0)), F.reshape(x, shape=(-1, weight.shape[1])))
+    return dz  # the engine sums it over the leading axes, down to the bias shape
+
+
+def _cross_entropy_grad(F, g, logits, targets, out, label_smoothing):
+    """d loss_i / d logits_i = softmax(logits_i) - q_i, q the smoothed one-hot targets."""
+    q = softmax.smoothed_targets(np.asarray(targets), logits.shape[1], label_smoothing, logits.dtype)
+    return F.reshape(g, shape=(-1, 1)) * (F.softmax(logits, axis=1) - q)
+
+
+def _normalization_grad(F, g, x, parameters, axes, parameter_shape, eps, index):
+    """The VJP of affine(normalize(x, axes, eps), parameters): see kernels/norm.py for the math."""
+    mean = F.mean(x, axis=axes, keepdims=True)
+    centered = x - mean
+    rstd = 1.0 / F.sqrt(F.mean(centered * centered, axis=axes, keepdims=True) + eps)
+    xhat = centered * rstd
+    if index == 0:
+        dxhat = g * F.reshape(parameters[0], shape=parameter_shape) if parameters else g
+        return rstd * (dxhat - F.mean(dxhat, axis=axes, keepdims=True)
+                       - xhat * F.mean(dxhat * xhat, axis=axes, keepdims=True))
+    # weight: sum of g xhat, bias: sum of g, over the axes the parameter is broadcast along
+    offset = x.ndim - len(parameter_shape)
+    broadcast_axes = tuple(i for i in range(x.ndim) if i < offset or parameter_shape[i - offset] == 1)
+    summed = F.sum(g * xhat if index == 1 else g, axis=broadcast_axes, keepdims=False)
+    return F.reshape(summed, shape=parameters[index - 1].shape)
+
+
+def _layer_norm_grad(F, g, x, *parameters, out, normalized_shape, eps, index):
+    return _normalization_grad(F, g, x, parameters, norm.layer_norm_axes(x.ndim, normalized_shape),
+                               normalized_shape, eps, index)
+
+
+def _batch_norm_grad(F, g, x, *parameters, out, eps, index):
+    return _normalization_grad(F, g, x, parameters, norm.batch_norm_axes(x.ndim),
+                               norm.channel_shape(x.ndim, x.shape[1]), eps, index)
+
+
+# ---- the registry entries -----------------------------------------------------------------------
+
+register("linear", linear_kernels.linear_reference, _linear_grad, variadic=True, saves_output=True,
+         samples=(S((3, 4), (5, 4), (5,), activation=None), S((3, 4), (5, 4), (5,), activation="relu"),
+                  S((2, 3, 4), (5, 4), (5,), activation="tanh"), S((4,), (3, 4), activation="sigmoid")))
+register("softmax_cross_entropy", softmax.cross_entropy_reference, _cross_entropy_grad, None,
+         samples=(S((4, 5), np.array([0, 3, 1, 4]), label_smoothing=0.0),
+                  S((3, 6), np.array([5, 5, 0]), label_smoothing=0.1)))
+register("layer_norm", norm.layer_norm_reference, _layer_norm_grad, variadic=True,
+         samples=(S((3, 4), (4,), (4,), normalized_shape=(4,), eps=1e-5),
+                  S((2, 3, 4), normalized_shape=(3, 4), eps=1e-5), S((2, 5), (5,), normalized_shape=(5,), eps=1e-3)))
+register("batch_norm", norm.batch_norm_reference, _batch_norm_grad, variadic=True,
+         samples=(S((6, 3), (3,), (3,), eps=1e-5), S((4, 3, 2), (3,), (3,), eps=1e-5), S((5, 2), eps=1e-5)))
+
+
+# ---- the backend switch -------------------------------------------------------------------------
+
+def _bind_kernels(backend_name):
+    """Point the accelerated registry ops at their Numba kernels, or back at their numpy references."""
+    use_numba = backend_name == "numba"
+    for name, kernel in FORWARD_KERNELS.items():
+        REGISTRY[name].set_forward(kernel if use_numba else kernel.numpy)
+    for name, kernel in BACKWARD_KERNELS.items():
+        REGISTRY[name].fast_backward = kernel if use_numba else None
+
+
+backend.on_change(_bind_kernels)
+
+
+# ---- checked entry points -----------------------------------------------------------------------
+
+def _shape(value):
+    return tuple(np.shape(value.data if isinstance(value, Tensor) else value))
+
+
+def linear(x, weight, bias=None, activation=None):
+    """activation(x @ weight^T + bias) as one node: x (..., in), weight (out, in), bias (out,) or None.
+
+    `activation` is None, "relu", "sigmoid" or "tanh": the activations whose derivative is a
+    function of the output, which the layer fuses; apply any other as its own op afterwards.
+    """
+    if activation not in linear_kernels.ACTIVATIONS:
+        raise ValueError(f"linear: activation must be one of {list(linear_kernels.ACTIVATIONS)}, got {activation!r}")
+    x_shape, weight_shape = _shape(x), _shape(weight)
+    if len(weight_shape) != 2 or len(x_shape) == 0 or x_shape[-1] != weight_shape[1]:
+        raise ValueError(f"linear: input of shape {x_shape} does not match weight of shape {weight_shape} "
+                         "(expected weight (out_features, in_features) with in_features = the input's last dimension)")
+    if bias is None:
+        return apply(REGISTRY["linear"], x, weight, activation=activation)
+    if _shape(bias) != weight_shape[:1]:
+        raise ValueError(f"linear: bias of shape {_shape(bias)} does not match weight of shape {weight_shape} "
+                         f"(expected ({weight_shape[0]},))")
+    return apply(REGISTRY["linear"], x, weight, bias, activation=activation)
+
+
+def softmax_cross_entropy(logits, targets, label_smoothing=0.0):
+    """Per-sample losses -sum_j q_j log_softmax(logits)_j, q = (1 - label_smoothing) onehot(targets)
+    + label_smoothing / C; logits (N, C), targets (N,) integer class indices."""
+    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    logits_shape = _shape(logits)
+    if len(logits_shape) != 2:
+        raise ValueError(f"softmax_cross_entropy: logits must be (N, C), got shape {logits_shape}")
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"softmax_cross_entropy: targets must be integer class indices, got dtype {targets.dtype}")
+    if targets.shape != logits_shape[:1]:
+        raise ValueError(f"softmax_cross_entropy: targets of shape {targets.shape} do not match logits of shape "
+                         f"{logits_shape} (expected ({logits_shape[0]},))")
+    if targets.size and (targets.min() < 0 or targets.max() >= logits_shape[1]):
+        raise ValueError(f"softmax_cross_entropy: targets must lie in [0, {logits_shape[1]}), got values from "
+                         f"{targets.min()} to {targets.max()}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"softmax_cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
+    return apply(REGISTRY["softmax_cross_entropy"], logits, targets, label_smoothing=float(label_smoothing))
+
+
+def _normalization_parameters(who, weight, bias, expected_shape, dtype):
+    """The op's trailing inputs: (), (weight,) or (weight, bias); ones stand in for a missing weight."""
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and _shape(value) != expected_shape:
+            raise ValueError(f"{who}: {name} of shape {_shape(value)} does not match the expected shape "
+                             f"{expected_shape}")
+    if bias is None:
+        return () if weight is None else (weight,)
+    return (np.ones(expected_shape, dtype) if weight is None else weight, bias)
+
+
+def _dtype(x):
+    return (x.data if isinstance(x, Tensor) else np.asarray(x)).dtype
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize over the trailing `normalized_shape` axes, then scale by weight and shift by bias."""
+    normalized_shape = ((normalized_shape,) if isinstance(normalized_shape, numbers.Integral)
+                        else tuple(normalized_shape))
+    x_shape = _shape(x)
+    if not normalized_shape or x_shape[len(x_shape) - len(normalized_shape):] != normalized_shape:
+        raise ValueError(f"layer_norm: input of shape {x_shape} does not end with normalized_shape {normalized_shape}")
+    parameters = _normalization_parameters("layer_norm", weight, bias, normalized_shape, _dtype(x))
+    return apply(REGISTRY["layer_norm"], x, *parameters, normalized_shape=tuple(int(n) for n in normalized_shape),
+                 eps=float(eps))
+
+
+def batch_norm(x, weight=None, bias=None, eps=1e-5):
+    """Normalize each channel (axis 1) of x (N, C) or (N, C, L) with the batch statistics, then scale
+    by weight and shift by bias (training mode; the running statistics are the module's)."""
+    x_shape = _shape(x)
+    if len(x_shape) not in (2, 3):
+        raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got {x_shape}")
+    if reduced_count(x_shape, norm.batch_norm_axes(len(x_shape))) < 2:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
+                         f"shape {x_shape}")
+    parameters = _normalization_parameters("batch_norm", weight, bias, x_shape[1:2], _dtype(x))
+    return apply(REGISTRY["batch_norm"], x, *parameters, eps=float(eps))
