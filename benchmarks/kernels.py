@@ -2,7 +2,8 @@
 
     .venv/bin/python -m benchmarks.kernels [--only NAME ...] [--sizes 10000 1000000] [--rounds 9]
     .venv/bin/python -m benchmarks.kernels --threads     # serial vs threaded loops, by size
-    .venv/bin/python -m benchmarks.kernels --startup     # import time, first training step (cold/warm cache)
+
+(Import time and the first training step with a cold and a warm cache: `python -m benchmarks.startup`.)
 
 Per kernel and size, the contenders run the same computation on the same inputs: the op's kernel
 under the numba backend (which hands a dtype to numpy where numpy measured faster), the compiled
@@ -19,9 +20,6 @@ import argparse
 import math
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 
 import numpy as np
@@ -243,65 +241,6 @@ def run_threads(args):
 
 # ---- import time and the first training step --------------------------------------------------
 
-_IMPORT = "import time; t = time.perf_counter(); import autograd_core, sys; " \
-          "print(time.perf_counter() - t, 'numba' in sys.modules)"
-
-_FIRST_STEP = """
-import time
-start = time.perf_counter()
-import numpy as np
-import autograd_core as ag
-from autograd_core import fused
-imported = time.perf_counter()
-rng = np.random.default_rng(0)
-x = ag.tensor(rng.standard_normal((16, 784)).astype(np.float32))
-y = rng.integers(0, 10, 16)
-w1 = ag.tensor(rng.standard_normal((64, 784)).astype(np.float32) * 0.03, requires_grad=True)
-b1 = ag.zeros(64, requires_grad=True)
-w2 = ag.tensor(rng.standard_normal((10, 64)).astype(np.float32) * 0.1, requires_grad=True)
-b2 = ag.zeros(10, requires_grad=True)
-
-def step():
-    hidden = fused.linear(x, w1, b1, activation="relu")
-    loss = fused.softmax_cross_entropy(fused.linear(hidden, w2, b2), y).mean()
-    loss.backward()
-    with ag.no_grad():
-        for p in (w1, b1, w2, b2):
-            p.sub_(0.1 * p.grad)
-            p.grad = None
-    return loss.item()
-
-step()
-first = time.perf_counter()
-steady = []
-for _ in range(20):
-    begin = time.perf_counter()
-    step()
-    steady.append(time.perf_counter() - begin)
-print(imported - start, first - imported, sorted(steady)[10], ag.backend.get())
-"""
-
-
-def run_startup(args):
-    """Import time, and the first step of a small MLP with a cold and then a warm Numba cache.
-
-    BLAS runs on one thread: on 2 cores shared with other work, OpenBLAS with 2 threads was seen to
-    take 48 ms instead of 50 us for the MLP's small products, which would swamp the later steps.
-    """
-    with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache, OPENBLAS_NUM_THREADS="1")
-        imports = [subprocess.run([sys.executable, "-c", _IMPORT], env=env, capture_output=True, text=True,
-                                  check=True).stdout.split() for _ in range(args.rounds)]
-        print(f"import autograd_core: median {statistics.median(float(t) for t, _ in imports) * 1e3:.0f} ms "
-              f"over {len(imports)} runs; numba imported: {imports[0][1]}")
-        for label in ("cold cache", "warm cache", "warm cache"):
-            result = subprocess.run([sys.executable, "-c", _FIRST_STEP], env=env, capture_output=True, text=True,
-                                    check=True).stdout.split()
-            imported, first, steady = (float(v) * 1e3 for v in result[:3])
-            print(f"{label:11s} import {imported:6.0f} ms, first step {first:7.0f} ms, later steps {steady:5.1f} ms "
-                  f"(median of 20; backend {result[3]})")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="op names to time (default: all)")
@@ -310,13 +249,10 @@ def main(argv=None):
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--block", type=float, default=0.02, help="seconds per timed block")
     parser.add_argument("--threads", action="store_true", help="serial vs threaded loops by size")
-    parser.add_argument("--startup", action="store_true", help="import time and first-step time")
     args = parser.parse_args(argv)
     ag.backend.set("numba")
     if args.threads:
         run_threads(args)
-    elif args.startup:
-        run_startup(args)
     else:
         run_kernels(args)
 

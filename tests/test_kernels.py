@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import autograd_core as ag
-from autograd_core import backend, fused  # noqa: F401 (registers the fused ops, binds the kernels)
+from autograd_core import backend
 from autograd_core.engine import apply
 from autograd_core.kernels import (BACKWARD_KERNELS, FLOAT64_ONLY, FORWARD_KERNELS, REFERENCE_F, elementwise,
                                    linear, norm, softmax)
