@@ -134,8 +134,14 @@ def along(axis, ndim, selector):
 # ---- forwards that are more than one numpy call --------------------------------------------
 
 def sigmoid(x):
-    # tanh form: exact identity, overflow-free for any x, one transcendental call.
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    # tanh form: exact identity, overflow-free for any x, one transcendental call; evaluated in one
+    # buffer, so a large input costs one allocation instead of four.
+    out = np.empty(np.shape(x), np.result_type(x, np.float32))
+    np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
 
 
 def softplus(x, beta, threshold):
