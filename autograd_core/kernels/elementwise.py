@@ -208,7 +208,7 @@ def _numba_backward(name):
     def backward(g, inputs, out, attrs, needs):
         x = inputs[0]
         y = x if out is None else out
-        if not floating(g, x, y, dtypes=dtypes):
+        if not floating(g, x, y, dtypes=dtypes, contiguous=True):
             return reference(g, inputs, out, attrs, needs)
         # An op whose VJP reads only y may see an x modified in place since: pass y in its place.
         x = x if reads_input else y
