@@ -151,10 +151,6 @@ class Node:
     def next_functions(self):
         return tuple((AccumulateGrad(p) if isinstance(p, Tensor) else p, 0) for p in self.parents)
 
-    @property
-    def freed(self):
-        return self.saved is _FREED
-
     def register_prehook(self, hook):
         """Run `hook(grad)` on the gradient arriving at this node; it may return a replacement."""
         if self.hooks is None:
