@@ -6,6 +6,7 @@ import numpy as np
 
 from .engine import apply
 from .ops import REGISTRY as OPS
+from .ops import along
 from .tensor import Tensor, _normalize_axis, get_default_dtype, is_floating, to_array
 
 
@@ -164,7 +165,7 @@ def split(t, split_size_or_sections, axis=0, *, dim=None):
         if sum(sizes) != length or any(s < 0 for s in sizes):
             raise ValueError(f"split: sizes {sizes} do not add up to {length}, the length of axis {axis} of {t.shape}")
     bounds = np.cumsum([0] + sizes)
-    return tuple(t[(slice(None),) * axis + (slice(int(a), int(b)),)] for a, b in zip(bounds[:-1], bounds[1:]))
+    return tuple(t[along(axis, t.ndim, slice(int(a), int(b)))] for a, b in zip(bounds[:-1], bounds[1:]))
 
 
 def where(condition, x, y):

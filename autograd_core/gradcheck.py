@@ -20,23 +20,17 @@ def _differentiable(inputs):
 
 def _analytic(fn, inputs, diff):
     """Jacobian blocks J[out][input] of shape (out.size, input.size), one reverse pass per output element."""
-    outputs = _outputs(fn(*inputs))
     blocks = []
-    for out in outputs:
-        rows = np.zeros((out.data.size, len(diff)), dtype=object)
-        for k in range(out.data.size):
-            for j, (_, x) in enumerate(diff):
-                rows[k, j] = np.zeros(x.data.size)
-            if not out.requires_grad:
-                continue
+    for out in _outputs(fn(*inputs)):
+        rows = [np.zeros((out.data.size, x.data.size)) for _, x in diff]
+        for k in range(out.data.size if out.requires_grad else 0):
             seed = np.zeros(out.shape)
             seed.flat[k] = 1.0
             grads = engine.grad(out, [x for _, x in diff], grad_outputs=seed, retain_graph=True, allow_unused=True)
-            for j, g in enumerate(grads):
+            for block, g in zip(rows, grads):
                 if g is not None:
-                    rows[k, j] = np.asarray(g.data, dtype=np.float64).ravel()
-        blocks.append([np.stack([rows[k, j] for k in range(out.data.size)]) if out.data.size else
-                       np.zeros((0, x.data.size)) for j, (_, x) in enumerate(diff)])
+                    block[k] = np.asarray(g.data, dtype=np.float64).ravel()
+        blocks.append(rows)
     return blocks
 
 

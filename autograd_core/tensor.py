@@ -10,6 +10,7 @@ import weakref
 import numpy as np
 
 from .ops import REGISTRY as OPS
+from .ops import along
 
 _default_dtype = np.dtype(np.float32)
 
@@ -444,7 +445,7 @@ class Tensor:
         counts = np.broadcast_to(np.asarray(repeats), (source.shape[axis],))
         if counts.dtype.kind not in "iu" or np.any(counts < 0):
             raise ValueError(f"repeat: repeats must be non-negative integers, got {repeats!r}")
-        return source[along_axis(axis, np.repeat(np.arange(source.shape[axis]), counts))]
+        return source[along(axis, source.ndim, np.repeat(np.arange(source.shape[axis]), counts))]
 
     def tile(self, *reps):
         """numpy.tile, as a broadcast and a reshape (so its gradient sums the copies)."""
@@ -523,10 +524,6 @@ def _single_axis(t, axis, who):
     if not isinstance(axis, (int, np.integer)):
         raise TypeError(f"{who}: axis must be an int, got {type(axis).__name__}")
     return _normalize_axis(axis, t.ndim, who)[0] if t.ndim else 0
-
-
-def along_axis(axis, selector):
-    return (slice(None),) * axis + (selector,)
 
 
 def _matmul(a, b):
