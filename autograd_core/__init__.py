@@ -9,11 +9,11 @@
 from .tensor import Tensor, get_default_dtype, set_default_dtype  # noqa: I001
 from . import backend, data, datasets, distributed, engine, func, viz
 from .engine import (detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled)
-from .function import Function, FunctionCtx
-from .functions import (OP_FUNCTIONS, arange, as_tensor, cat, concatenate, default_generator, eye, full,
+from .custom_function import Function, FunctionCtx
+from .tensor_functions import (OP_FUNCTIONS, arange, as_tensor, cat, concatenate, default_generator, eye, full,
                         manual_seed, matmul, maximum, minimum, ones, ones_like, pow, rand, randint, randn,
                         split, stack, tensor, where, zeros, zeros_like)
-from . import fused  # noqa: E402  (registers the fused ops and binds the backend's kernels)
+from . import fused_ops  # noqa: E402  (registers the fused ops and binds the backend's kernels)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .serialization import load, save
 

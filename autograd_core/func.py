@@ -6,7 +6,7 @@ the inner transform then records its backward (create_graph) so the outer one ca
 import numpy as np
 
 from . import engine
-from .functions import stack, tensor
+from .tensor_functions import stack, tensor
 from .tensor import Tensor, is_floating
 
 

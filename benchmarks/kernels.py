@@ -26,7 +26,7 @@ import numpy as np
 import threadpoolctl
 
 import autograd_core as ag
-import autograd_core.fused  # noqa: F401 (registers the fused ops and binds the kernels)
+import autograd_core.fused_ops  # noqa: F401 (registers the fused ops and binds the kernels)
 from autograd_core.kernels import BACKWARD_KERNELS, FORWARD_KERNELS, elementwise, softmax
 
 try:

@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import fused
+from autograd_core import fused_ops as fused
 from autograd_core.engine import apply
 from autograd_core.ops import REGISTRY as OPS
 

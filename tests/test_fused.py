@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import autograd_core as ag
-from autograd_core import backend, fused
+from autograd_core import backend
+from autograd_core import fused_ops as fused
 
 try:
     import torch

@@ -2,7 +2,7 @@
 
 A kernel module registers here which registry ops it accelerates: `FORWARD_KERNELS[name]` replaces
 the op's forward under the numba backend, `BACKWARD_KERNELS[name]` becomes its `fast_backward`
-(`autograd_core.fused` does the binding, on every backend switch). The numpy side of a forward
+(`autograd_core.fused_ops` does the binding, on every backend switch). The numpy side of a forward
 kernel is the op's reference forward; the numpy side of a backward kernel is `reference_backward`:
 the op's VJP formulas evaluated on arrays, so the registry stays the one readable reference.
 """
