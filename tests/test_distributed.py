@@ -230,14 +230,14 @@ def sampler_shards(rank):
 
 @scenario
 def fit_in_order(rank):
-    fit_module = importlib.import_module("nn.utils.fit")
+    fit_module = importlib.import_module("nn.utils.training.loop")
     saves = []
-    original = fit_module._save_checkpoint
-    fit_module._save_checkpoint = lambda *args: (saves.append(1), original(*args))
+    original = fit_module.save_checkpoint
+    fit_module.save_checkpoint = lambda *args: (saves.append(1), original(*args))
     try:
         results = _fit(_model(seed=rank), shuffle=False, checkpoint=os.path.join(sys.argv[1], "fit.ckpt"))
     finally:
-        fit_module._save_checkpoint = original
+        fit_module.save_checkpoint = original
     return {**results, "checkpoint_writes": np.array(len(saves))}
 
 

@@ -34,9 +34,10 @@ import warnings
 
 import numpy as np
 
+from autograd_core.figures import new_figure, save_figure
 from autograd_core.viz import EXPLODING_FROM
 
-from .fit import Callback, new_figure, save_figure
+from .training import Callback
 
 _KINDS = ("grad_norm", "weight_norm", "update_ratio")
 
@@ -250,14 +251,16 @@ class GradientMonitor(Callback):
     # ---- checkpoints ----
 
     def state_dict(self):
-        return {"count": self._count, "steps": list(self.steps),
+        """The recorded history as arrays (tensors in a checkpoint, so its JSON header stays small however
+        long the run), the step counter and the warnings already given."""
+        return {"count": self._count, "steps": np.array(self.steps, dtype=np.int64),
                 "records": {name: {kind: np.array(values, dtype=np.float64) for kind, values in record.items()}
                             for name, record in self.records.items()},
                 "warned": [f"{layer}|{status}" for layer, status in sorted(self.warned)]}
 
     def load_state_dict(self, state_dict):
         self._count = state_dict["count"]
-        self.steps = list(state_dict["steps"])
+        self.steps = np.asarray(state_dict["steps"], dtype=np.int64).tolist()
         self.records = {name: {kind: np.asarray(values).tolist() for kind, values in record.items()}
                         for name, record in state_dict["records"].items()}
         self.warned = {tuple(entry.rsplit("|", 1)) for entry in state_dict["warned"]}
