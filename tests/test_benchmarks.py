@@ -1,23 +1,24 @@
 """The benchmark runner: a --quick run writes valid outputs, and the loss check keeps
-an engine that computes something else out of the timings. No timing thresholds."""
+an engine that computes something else out of the timings. No timing thresholds.
+Also: the package ships inside autograd_core, importing it changes nothing, and an
+installed wheel runs `autograd-core bench`."""
 import importlib.util
 import json
+import os
+import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-# benchmarks/ is a folder of the repository, not an installed package.
+from autograd_core.benchmarks import THREAD_ENV_VARS, runner
+from autograd_core.benchmarks.engines import Engine, all_engines
+from autograd_core.benchmarks.engines.numpy_by_hand import ENGINES as NUMPY_ENGINES
+from autograd_core.benchmarks.workloads import WORKLOADS, make_problem
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from benchmarks import runner  # noqa: E402
-from benchmarks.engines import Engine, all_engines  # noqa: E402
-from benchmarks.engines.numpy_by_hand import ENGINES as NUMPY_ENGINES  # noqa: E402
-from benchmarks.workloads import WORKLOADS, make_problem  # noqa: E402
-
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 CI_ENGINES = ["numpy", "autograd_core"] + (["torch"] if HAVE_TORCH else [])
 TINY_WORKLOADS = ["elementwise_1e4", "op_chain"]
@@ -159,3 +160,62 @@ def test_float64_reference_agrees_with_torch(name):
     torch_engine.load()
     _, _, check = runner.checked_step(torch_engine, workload, problem, reference)
     assert check["ok"], check["detail"]
+
+
+def test_importing_the_benchmarks_changes_no_environment_variable():
+    probe = ("import os; before = dict(os.environ); import autograd_core.benchmarks.runner, "
+             "autograd_core.benchmarks.kernels; print(dict(os.environ) == before)")
+    env = {key: value for key, value in os.environ.items() if key not in THREAD_ENV_VARS}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert result.stdout.strip() == "True", result.stderr
+
+
+def test_a_run_pins_the_threads_and_then_restores_the_environment(tmp_path, monkeypatch):
+    for var in THREAD_ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    results = _run(tmp_path, "--only", "elementwise_1e4", "--engines", "numpy")
+    assert results["machine"]["threads"]["env"] == {var: "2" for var in THREAD_ENV_VARS}
+    assert os.environ["OMP_NUM_THREADS"] == "7"
+    assert not any(var in os.environ for var in THREAD_ENV_VARS if var != "OMP_NUM_THREADS")
+
+
+def _pip_or_skip(*arguments):
+    done = subprocess.run([sys.executable, "-m", "pip", *arguments, "-q"], capture_output=True, text=True,
+                          timeout=300)
+    if done.returncode != 0:  # no pip or no setuptools here: nothing to say about the package
+        pytest.skip(f"pip {arguments[0]} failed: {done.stderr[-500:]}")
+
+
+@pytest.fixture(scope="module")
+def installed_wheel(tmp_path_factory):
+    """The project built as a wheel and installed into a folder of its own (no dependencies)."""
+    pytest.importorskip("setuptools")
+    wheels, site = tmp_path_factory.mktemp("wheel"), tmp_path_factory.mktemp("site")
+    _pip_or_skip("wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(REPO_ROOT))
+    _pip_or_skip("install", "--no-deps", "--target", str(site), *map(str, wheels.glob("*.whl")))
+    return next(wheels.glob("*.whl")), site
+
+
+def test_the_wheel_ships_the_benchmarks_inside_autograd_core(installed_wheel):
+    wheel, _ = installed_wheel
+    top_level = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
+    assert {"autograd_core", "nn", "optim"} <= top_level
+    assert "benchmarks" not in top_level
+
+
+def test_bench_runs_from_the_installed_wheel_outside_the_repository(installed_wheel, tmp_path):
+    _, site = installed_wheel
+    env = {**os.environ, "PYTHONPATH": str(site), "AUTOGRAD_CORE_BACKEND": "numpy"}
+    where = subprocess.run([sys.executable, "-c", "import autograd_core; print(autograd_core.__file__)"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert where.stdout.startswith(str(site)), where.stdout + where.stderr  # the installed copy, not the checkout
+    command = [sys.executable, "-m", "autograd_core", "bench"]
+    shown = subprocess.run(command + ["--help"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert shown.returncode == 0 and "usage: autograd-core bench" in shown.stdout, shown.stderr
+    ran = subprocess.run(command + ["--quick", "--repeats", "1", "--only", "elementwise_1e4", "--engines", "numpy",
+                                    "--out", "results"], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert results["workloads"]["elementwise_1e4"]["results"]["numpy"]["status"] == "ok"

@@ -1,6 +1,6 @@
 """Data-parallel training speed: time per epoch of the MLP 784-256-256-10 on 1 and 2 processes.
 
-    .venv/bin/python benchmarks/distributed.py [--processes 1 2] [--epochs 5] [--samples 6144]
+    .venv/bin/python -m autograd_core.benchmarks.distributed [--processes 1 2] [--epochs 5] [--samples 6144]
 
 Workload: synthetic digits-like data (784 features, 10 classes from a random
 linear teacher), float32, SGD with momentum, a global batch of 128 samples,
@@ -31,6 +31,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from autograd_core.benchmarks import child_environment
 
 SIZES = [784, 256, 256, 10]
 GLOBAL_BATCH = 128
@@ -112,16 +114,16 @@ def worker(epochs, samples):
 
 def launch(processes, epochs, samples):
     """Run the worker on `processes` ranks (plainly for one) and return rank 0's report."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               NUMBA_NUM_THREADS="1")
-    command = [sys.executable, os.path.abspath(__file__), "--worker", "--epochs", str(epochs),
+    env = child_environment(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                            NUMBA_NUM_THREADS="1")
+    command = [sys.executable, "-m", "autograd_core.benchmarks.distributed", "--worker", "--epochs", str(epochs),
                "--samples", str(samples)]
     if processes > 1:
         beside_python = os.path.join(os.path.dirname(sys.executable), "mpiexec")
         command = [beside_python if os.path.exists(beside_python) else "mpiexec", "-n", str(processes)] + command
     result = subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=1800)
     if result.returncode != 0:
-        raise SystemExit(f"benchmarks/distributed.py: {' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+        raise SystemExit(f"autograd_core.benchmarks.distributed: {' '.join(command)} failed:\n{result.stdout}{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

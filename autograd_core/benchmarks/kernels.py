@@ -1,9 +1,9 @@
 """Time every Numba kernel against its numpy reference and against PyTorch.
 
-    .venv/bin/python -m benchmarks.kernels [--only NAME ...] [--sizes 10000 1000000] [--rounds 9]
-    .venv/bin/python -m benchmarks.kernels --threads     # serial vs threaded loops, by size
+    .venv/bin/python -m autograd_core.benchmarks.kernels [--only NAME ...] [--sizes 10000 1000000] [--rounds 9]
+    .venv/bin/python -m autograd_core.benchmarks.kernels --threads     # serial vs threaded loops, by size
 
-(Import time and the first training step with a cold and a warm cache: `python -m benchmarks.startup`.)
+(Import time and the first training step with a cold and a warm cache: `python -m autograd_core.benchmarks.startup`.)
 
 Per kernel and size, the contenders run the same computation on the same inputs: the op's kernel
 under the numba backend (which hands a dtype to numpy where numpy measured faster), the compiled
@@ -18,7 +18,6 @@ rounds are printed, in microseconds per call.
 """
 import argparse
 import math
-import os
 import statistics
 import time
 
@@ -27,7 +26,12 @@ import threadpoolctl
 
 import autograd_core as ag
 import autograd_core.fused_ops  # noqa: F401 (registers the fused ops and binds the kernels)
-from autograd_core.kernels import BACKWARD_KERNELS, FORWARD_KERNELS, elementwise, softmax
+from autograd_core.kernels import (
+    BACKWARD_KERNELS,
+    FORWARD_KERNELS,
+    elementwise,
+    softmax,
+)
 
 try:
     import torch
@@ -221,7 +225,9 @@ def run_threads(args):
     gelu, sigmoid = elementwise.compiled(elementwise.GELU), elementwise.compiled(elementwise.SIGMOID)
     softmax_loops = softmax.compiled()
     rng = np.random.default_rng(0)
-    print(f"threads: {os.environ.get('NUMBA_NUM_THREADS')}; median microseconds per call (serial, threaded)")
+    import numba
+
+    print(f"threads: {numba.get_num_threads()}; median microseconds per call (serial, threaded)")
     for size in (1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22):
         x = rng.standard_normal(size).astype(np.float32)
         out = np.empty_like(x)

@@ -12,7 +12,7 @@ The tensors are an MLP 784-256-256-10 plus two wider layers (1024x512,
 Repeats are interleaved (A, B, C, A, B, C, ...) so that load from other
 processes falls on every contender alike; the medians are reported.
 
-    .venv/bin/python benchmarks/optim_step.py [--repeats 41]
+    .venv/bin/python -m autograd_core.benchmarks.optim_step [--repeats 41]
 """
 import argparse
 import os

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from benchmarks.workloads import WORKLOADS
+from autograd_core.benchmarks.workloads import WORKLOADS
 
 RATIO_BASELINE = "torch"
 FALLBACK_BASELINE = "numpy"

@@ -1,6 +1,6 @@
 """Measure autograd-core against its peers, side by side in one run.
 
-    python -m benchmarks.runner [--quick] [--only WORKLOAD ...] [--engines ENGINE ...]
+    python -m autograd_core.benchmarks.runner [--quick] [--only WORKLOAD ...] [--engines ENGINE ...]
                                 [--repeats N] [--out DIR] [--startup]
 
 Method, per workload:
@@ -16,9 +16,10 @@ Method, per workload:
    the time per step. Garbage is collected between blocks, outside the timer.
    Reported: median, interquartile range and number of samples.
 
-Every thread pool is pinned to THREADS threads: through the environment
-(`benchmarks/__init__.py`) before any numeric library loads, and at run time
-(threadpoolctl, CPU affinity) for pools already loaded when `main` was called.
+While `run` runs, every thread pool is pinned to THREADS threads (`ThreadPinning`):
+through the environment for the libraries the engines load then (torch, jax),
+and through threadpoolctl, Numba and CPU affinity for those already loaded.
+All of it is undone when `run` returns; importing the runner changes nothing.
 """
 import argparse
 import copy
@@ -34,12 +35,13 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import THREAD_ENV_VARS, THREADS, report, startup
-from benchmarks.engines import all_engines
-from benchmarks.engines.numpy_by_hand import ENGINES as NUMPY_REFERENCE
-from benchmarks.workloads import WORKLOADS, as_float64, make_problem
+from autograd_core.benchmarks import THREAD_ENV_VARS, THREADS, report, startup
+from autograd_core.benchmarks.engines import all_engines
+from autograd_core.benchmarks.engines.numpy_by_hand import ENGINES as NUMPY_REFERENCE
+from autograd_core.benchmarks.workloads import WORKLOADS, as_float64, make_problem
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "out"
+# Relative to the working directory: in a checkout, the ignored benchmarks/out/.
+DEFAULT_OUT = Path("benchmarks") / "out"
 
 # The issue's goals: workload -> (engine it is compared with, the largest allowed ratio
 # of autograd-core's median time to that engine's).
@@ -74,9 +76,9 @@ QUICK = Timing(repeats=3, min_block_s=0.01, warmup_s=0.0)
 MAX_STEPS_PER_BLOCK = 10_000
 
 
-def parse_args(argv=None):
+def parse_args(argv=None, prog="python -m autograd_core.benchmarks.runner"):
     engine_keys = list(all_engines())
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.runner", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="folder for results.json, results.md, results.png (default: %(default)s)")
     parser.add_argument("--repeats", type=int, help=f"timed blocks per engine (default {FULL.repeats}, "
@@ -96,15 +98,16 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def main(argv=None, prog="python -m autograd_core.benchmarks.runner"):
+    args = parse_args(argv, prog)
     timing = QUICK if args.quick else FULL
     if args.repeats is not None:
         timing = replace(timing, repeats=args.repeats)
     results = run(args.only or list(WORKLOADS), args.engines or list(all_engines()), timing, args.seed)
     if args.startup:
         print("measuring startup in fresh processes ...", file=sys.stderr)
-        results["startup"] = startup.measure_startup(runs=3 if args.quick else 7, pairs=1 if args.quick else 3)
+        with ThreadPinning():  # the fresh processes inherit the pinned environment
+            results["startup"] = startup.measure_startup(runs=3 if args.quick else 7, pairs=1 if args.quick else 3)
     results["meta"]["argv"] = list(sys.argv[1:] if argv is None else argv)
     paths = report.write(results, args.out)
     print(report.markdown(results))
@@ -116,10 +119,10 @@ def run(workload_names, engine_keys, timing, seed=0):
     """Measure the named workloads on the named engines; returns the results as plain data."""
     known = all_engines()
     engines = {key: known[key] for key in engine_keys}
-    engine_info = {key: _load(engine) for key, engine in engines.items()}
-    loaded = {key: engines[key] for key, info in engine_info.items() if info["status"] == "ok"}
     load_before = os.getloadavg()
-    with _ThreadLimits() as pinning:
+    with ThreadPinning() as pinning:
+        engine_info = {key: _load(engine) for key, engine in engines.items()}
+        loaded = {key: engines[key] for key, info in engine_info.items() if info["status"] == "ok"}
         measured = {}
         for name in workload_names:
             print(f"{name} ...", file=sys.stderr)
@@ -300,15 +303,17 @@ def _target_verdicts(results):
     return verdicts
 
 
-class _ThreadLimits:
-    """Pins thread pools that were loaded before the environment variables were set.
+class ThreadPinning:
+    """Pins every thread pool to THREADS threads while it is entered; undoes all of it on exit.
 
-    Restricts the process to THREADS CPUs when the machine has more (the only
-    reliable limit for XLA's pool) and caps loaded BLAS/OpenMP pools with
-    threadpoolctl; both are undone on exit.
+    Sets the THREAD_ENV_VARS for libraries loaded inside (an engine's `load` imports torch or jax),
+    restricts the process to THREADS CPUs when the machine has more (the only reliable limit for
+    XLA's pool), caps loaded BLAS/OpenMP pools with threadpoolctl and Numba's with set_num_threads.
     """
 
     def __enter__(self):
+        self.environment = {var: os.environ.get(var) for var in THREAD_ENV_VARS}
+        os.environ.update({var: str(THREADS) for var in THREAD_ENV_VARS})
         self.affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         if self.affinity and len(self.affinity) > THREADS:
             os.sched_setaffinity(0, self.affinity[:THREADS])
@@ -318,13 +323,24 @@ class _ThreadLimits:
             self.limits = None
         else:
             self.limits = threadpool_limits(limits=THREADS)
+        numba = sys.modules.get("numba")
+        self.numba_threads = None if numba is None else numba.get_num_threads()
+        if numba is not None:
+            numba.set_num_threads(min(THREADS, numba.config.NUMBA_NUM_THREADS))
         return self
 
     def __exit__(self, *exc_info):
+        if self.numba_threads is not None:
+            sys.modules["numba"].set_num_threads(self.numba_threads)
         if self.limits is not None:
             self.limits.restore_original_limits()
         if self.affinity and len(self.affinity) > THREADS:
             os.sched_setaffinity(0, self.affinity)
+        for var, value in self.environment.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 def _thread_report(pinning):

@@ -6,21 +6,19 @@
   one (a second process on the same folder), so JIT compilation and its disk
   cache show up as what they cost a user.
 
-    python -m benchmarks.startup [--runs N] [--pairs N]     prints the JSON
+    python -m autograd_core.benchmarks.startup [--runs N] [--pairs N]     prints the JSON
 """
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from autograd_core.benchmarks import child_environment
 
 _IMPORT_PROBE = "import time; t = time.perf_counter(); import autograd_core; print(time.perf_counter() - t)"
-_FIRST_STEP_PROBE = "from benchmarks.startup import first_step_probe; first_step_probe()"
+_FIRST_STEP_PROBE = "from autograd_core.benchmarks.startup import first_step_probe; first_step_probe()"
 
 
 def measure_startup(runs=7, pairs=3):
@@ -46,8 +44,8 @@ def first_step_probe():
     import autograd_core as ag
 
     import_s = time.perf_counter() - start
-    from benchmarks.engines.autograd_core_eager import ENGINES
-    from benchmarks.workloads import WORKLOADS, make_problem
+    from autograd_core.benchmarks.engines.autograd_core_eager import ENGINES
+    from autograd_core.benchmarks.workloads import WORKLOADS, make_problem
 
     step, _ = ENGINES[0].workloads["mlp"](make_problem(WORKLOADS["mlp_small"]))
     times = []
@@ -60,8 +58,8 @@ def first_step_probe():
 
 
 def _run_python(code, **extra_env):
-    """Run `code` in a fresh interpreter at the repository root; return its last line of output."""
-    completed = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env={**os.environ, **extra_env},
+    """Run `code` in a fresh interpreter importing this autograd_core; return its last line of output."""
+    completed = subprocess.run([sys.executable, "-c", code], env=child_environment(**extra_env),
                                capture_output=True, text=True)
     if completed.returncode != 0:
         raise RuntimeError(f"startup probe failed (exit {completed.returncode}) running {code!r}:\n"
@@ -74,7 +72,7 @@ def _stats(values):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.startup", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m autograd_core.benchmarks.startup", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="import-only processes (default %(default)s)")
     parser.add_argument("--pairs", type=int, default=3, help="cold/warm process pairs (default %(default)s)")
     args = parser.parse_args(argv)

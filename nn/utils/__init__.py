@@ -1,4 +1,9 @@
 """Training utilities: gradient clipping, parameter vectors, gradient-flow monitoring, the fit loop."""
-from .clip import clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters
+from .clip import (
+    clip_grad_norm_,
+    clip_grad_value_,
+    parameters_to_vector,
+    vector_to_parameters,
+)
 from .monitor import GradientMonitor, GradientWarning
 from .training import METRICS, Callback, EarlyStopping, FitState, History, accuracy, fit

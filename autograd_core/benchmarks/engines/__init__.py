@@ -1,7 +1,7 @@
 """The engines the runner measures: one adapter module per engine.
 
 Every adapter module defines `ENGINES`, a list of `Engine` rows (usually one).
-An engine implements some of the workload kinds of `benchmarks.workloads`; each
+An engine implements some of the workload kinds of `autograd_core.benchmarks.workloads`; each
 implementation is a builder
 
     builder(problem) -> (step, grads)
@@ -11,7 +11,7 @@ engine its own copy, so in-place training never leaks between engines),
 `step()` runs one forward + backward (+ optimizer update for training
 workloads) and returns the loss as a Python float (which also waits for any
 asynchronous work), and `grads()` returns the gradients of the latest step as
-numpy arrays, in the order `benchmarks.workloads` documents for that kind.
+numpy arrays, in the order `autograd_core.benchmarks.workloads` documents for that kind.
 
 Adding an engine is one module here plus its name in `_MODULES`. Adapters
 import their library inside their functions, so listing an engine that is not

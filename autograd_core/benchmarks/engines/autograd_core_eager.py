@@ -3,8 +3,8 @@
 Two rows: autograd-core under the backend it picks by itself (AUTOGRAD_CORE_BACKEND, else numba
 when importable) and under the numpy reference backend.
 """
-from benchmarks.engines import Engine, pytorch_style
-from benchmarks.engines.common import installed_version
+from autograd_core.benchmarks.engines import Engine, pytorch_style
+from autograd_core.benchmarks.engines.common import installed_version
 
 _default_backend = None
 """Captured on first load, before the numpy row switches the backend."""

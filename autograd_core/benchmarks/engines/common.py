@@ -5,7 +5,7 @@ import importlib.metadata
 
 import numpy as np
 
-from benchmarks.workloads import ADAM_BETAS, ADAM_EPS
+from autograd_core.benchmarks.workloads import ADAM_BETAS, ADAM_EPS
 
 
 def installed_version(module_name):

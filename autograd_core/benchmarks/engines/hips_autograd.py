@@ -3,8 +3,14 @@
 The optimizer is the shared numpy Adam (autograd ships none), updating the
 parameter arrays in place.
 """
-from benchmarks.engines import Engine
-from benchmarks.engines.common import NumpyAdam, chain, flat_params, installed_version, mlp_apply
+from autograd_core.benchmarks.engines import Engine
+from autograd_core.benchmarks.engines.common import (
+    NumpyAdam,
+    chain,
+    flat_params,
+    installed_version,
+    mlp_apply,
+)
 
 
 def load():

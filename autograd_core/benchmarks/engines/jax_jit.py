@@ -3,9 +3,9 @@
 Compiled: its first call traces and compiles, which the runner reports as
 compile time; steady-state steps run one fused XLA executable.
 """
-from benchmarks.engines import Engine
-from benchmarks.engines.common import chain, flat_params, mlp_apply
-from benchmarks.workloads import ADAM_BETAS, ADAM_EPS
+from autograd_core.benchmarks.engines import Engine
+from autograd_core.benchmarks.engines.common import chain, flat_params, mlp_apply
+from autograd_core.benchmarks.workloads import ADAM_BETAS, ADAM_EPS
 
 
 def load():

@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 
-from benchmarks.engines import Engine
-from benchmarks.engines.common import chain, installed_version
+from autograd_core.benchmarks.engines import Engine
+from autograd_core.benchmarks.engines.common import chain, installed_version
 
 
 def load():

@@ -4,8 +4,14 @@ The optimizer is the shared numpy Adam, updating each tensor's `.data` array in 
 """
 import numpy as np
 
-from benchmarks.engines import Engine
-from benchmarks.engines.common import NumpyAdam, chain, flat_params, installed_version, mlp_apply
+from autograd_core.benchmarks.engines import Engine
+from autograd_core.benchmarks.engines.common import (
+    NumpyAdam,
+    chain,
+    flat_params,
+    installed_version,
+    mlp_apply,
+)
 
 
 def load():

@@ -10,8 +10,8 @@ ones, not a row sum), so the timings are a fair floor for the same arithmetic.
 """
 import numpy as np
 
-from benchmarks.engines import Engine
-from benchmarks.engines.common import NumpyAdam, chain, flat_params
+from autograd_core.benchmarks.engines import Engine
+from autograd_core.benchmarks.engines.common import NumpyAdam, chain, flat_params
 
 
 def mlp_forward(layers, x):

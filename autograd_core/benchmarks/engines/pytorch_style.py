@@ -7,7 +7,7 @@ An engine passes `import_api`, a zero-argument function returning
 `(lib, nn, F, optim)`, called when a workload is built (so nothing is imported
 before the engine is asked for).
 """
-from benchmarks.engines.common import chain
+from autograd_core.benchmarks.engines.common import chain
 
 
 def workloads(import_api):

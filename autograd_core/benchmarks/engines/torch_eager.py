@@ -1,6 +1,6 @@
 """PyTorch eager (CPU), written as a PyTorch user would (the shared PyTorch-style workloads)."""
-from benchmarks import THREADS
-from benchmarks.engines import Engine, pytorch_style
+from autograd_core.benchmarks import THREADS
+from autograd_core.benchmarks.engines import Engine, pytorch_style
 
 
 def load():

@@ -49,7 +49,6 @@ from .history import History
 from .metrics import accuracy, is_classification, resolve_metrics
 
 
-
 class _Means:
     """Sample-weighted running means of the loss and metrics over one epoch."""
 
