@@ -178,3 +178,46 @@ def test_seeded_runs_are_reproducible(tmp_path):
     first, second = (ag.load(tmp_path / name / "model.safetensors") for name in ("a", "b"))
     for key in first:
         np.testing.assert_array_equal(first[key].numpy(), second[key].numpy())
+
+
+def _refused(argv, capsys):
+    """The stderr of a command line refused with exit status 2 before any work (nothing on stdout)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return captured.err.strip().splitlines()[-1]
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_any_work(tmp_path, capsys):
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    for argv, message in (
+            (["viz", "--model", "mlp:2,1", "--out", str(a_file / "g.svg")], f"{str(a_file)!r} is a file"),
+            (["viz", "--model", "mlp:2,1", "--out", ""], "argument --out: expected the SVG file to write"),
+            (["demo", "--out", str(a_file / "run")], f"{str(a_file)!r} is a file"),
+            (["gradflow", "--out", str(a_file / "deeper" / "run")], f"{str(a_file)!r} is a file"),
+            (["demo", "--out", ""], "argument --out: expected a directory, got an empty path")):
+        error = _refused(argv, capsys)
+        assert error.startswith(f"autograd-core {argv[0]}: error: ") and message in error, error
+    assert a_file.read_text() == ""
+
+
+@pytest.mark.parametrize("argv, sizes", [
+    (["viz", "--model", "mlp:10000000000,10000000000,1"], "(10000000000, 10000000000, 1) on 8 rows"),
+    (["viz", "--model", "mlp:4,16,1", "--batch-size", "1000000000000"], "(4, 16, 1) on 1,000,000,000,000 rows"),
+    (["demo", "--hidden", "100000000000"], "(64, 100000000000, 10)"),
+    (["gradflow", "--width", "10000000000"], "(64, 10000000000, ... (22 widths))"),
+])
+def test_models_too_large_for_the_memory_are_refused_before_any_work(argv, sizes, tmp_path, capsys):
+    error = _refused([*argv, "--out", str(tmp_path / "out")], capsys)
+    assert f"an MLP {sizes}" in error and "needs at least" in error and "this machine has" in error, error
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_model_that_fits_passes_the_memory_check():
+    from autograd_core.cli import checks
+
+    checks.check_mlp_fits([64, 128, 10], 512, "--hidden")
+    assert checks.mlp_training_bytes([2, 3], 5) == 4 * (4 * (2 * 3 + 3) + 4 * 5 * (2 + 3))

@@ -46,8 +46,8 @@ def check_output_file(path, kind, example, option="--out"):
 
 
 def _check_creatable(directory, option, given=None):
-    """The nearest existing ancestor of `directory` is a writable directory, so makedirs can succeed."""
-    ancestor = os.path.dirname(os.path.abspath(directory))
+    """`directory`, or its nearest existing ancestor, is a writable directory, so makedirs can succeed."""
+    ancestor = os.path.abspath(directory)
     while not os.path.exists(ancestor):
         ancestor = os.path.dirname(ancestor)
     if not os.path.isdir(ancestor):
