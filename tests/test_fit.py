@@ -280,3 +280,132 @@ def test_history_json_round_trip_and_plot(tmp_path):
         history["val_f1"]
     with pytest.raises(ValueError, match="empty"):
         History().plot(tmp_path / "empty.png")
+
+
+def test_history_saves_non_finite_values_as_null_and_loads_them_as_nan(tmp_path):
+    history = History([{"epoch": 1, "train_loss": float("nan"), "val_loss": float("inf")},
+                       {"epoch": 2, "train_loss": 0.5, "val_loss": 0.25}])
+    path = history.save(tmp_path / "history.json")
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    document = json.loads(path.read_text(), parse_constant=refuse)  # strict JSON: no NaN or Infinity
+    assert document["epochs"][0] == {"epoch": 1, "train_loss": None, "val_loss": None}
+    loaded = History.load(path)
+    assert np.isnan(loaded["train_loss"][0]) and np.isnan(loaded["val_loss"][0])
+    assert loaded.rows[1] == history.rows[1]
+
+
+def test_an_optimizer_over_another_models_parameters_is_refused():
+    train_loader, _ = _moons(n=40)
+    model, other = nn.MLP([2, 4, 2]), nn.MLP([2, 4, 2])
+    before = _state_arrays(model)
+    with pytest.raises(ValueError, match="holds none of the model's 4 parameters"):
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(other.parameters(), lr=0.1), train_loader, epochs=1,
+            progress=False)
+    for name, value in _state_arrays(model).items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_a_checkpoint_that_cannot_be_written_is_refused_before_the_first_epoch(tmp_path):
+    train_loader, _ = _moons(n=40)
+    model = nn.MLP([2, 4, 2])
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    for path, message in ((tmp_path / "missing_dir" / "run.ckpt", "does not exist"),
+                          (a_file / "run.ckpt", "does not exist"),
+                          (tmp_path, "a directory")):
+        epochs = []
+        with pytest.raises(ValueError, match=message) as error:
+            fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train_loader, epochs=1,
+                progress=False, checkpoint=path, callbacks=[_EpochCounter(epochs)])
+        assert str(path) in str(error.value) and epochs == []
+
+
+class _EpochCounter(Callback):
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_epoch_begin(self, state):
+        self.epochs.append(state.epoch)
+
+
+def _checkpointed_sgd_run(checkpoint):
+    """One epoch of SGD with momentum, a scheduler and early stopping, checkpointed."""
+    train_loader, val_loader = _moons(n=80)
+    model = nn.MLP([2, 8, 2])
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader, epochs=1, progress=False,
+        scheduler=optim.lr_scheduler.StepLR(optimizer, step_size=1), callbacks=[EarlyStopping()],
+        checkpoint=checkpoint)
+
+
+def _resume_is_refused(checkpoint, optimizer_class, message):
+    """Resume from `checkpoint` with a fresh run and `optimizer_class`; check that it raises ValueError
+    matching `message` and that nothing of the run was touched."""
+    ag.manual_seed(1)
+    train_loader, val_loader = _moons(n=80, seed=1)
+    model = nn.MLP([2, 8, 2])
+    optimizer = optimizer_class(model.parameters(), lr=0.05)
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=1)
+    stopper = EarlyStopping()
+    before = (_state_arrays(model), optimizer.state_dict(), scheduler.state_dict(), stopper.state_dict(),
+              ag.default_generator().bit_generator.state, np.random.get_state()[1].copy(),
+              train_loader.generator.bit_generator.state)
+    with pytest.raises(ValueError, match=message) as error:
+        fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader, epochs=3, progress=False,
+            scheduler=scheduler, callbacks=[stopper], checkpoint=checkpoint, resume=True)
+    assert "Nothing was restored" in str(error.value)
+    weights, optimizer_state, scheduler_state, stopper_state, generator, numpy_keys, loader_generator = before
+    for name, value in _state_arrays(model).items():
+        np.testing.assert_array_equal(value, weights[name])
+    assert optimizer.state_dict() == optimizer_state and scheduler.state_dict() == scheduler_state
+    assert stopper.state_dict() == stopper_state
+    assert ag.default_generator().bit_generator.state == generator
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_keys)
+    assert train_loader.generator.bit_generator.state == loader_generator
+
+
+def test_resuming_with_another_optimizer_is_refused_before_anything_is_restored(tmp_path):
+    checkpoint = tmp_path / "sgd.ckpt"
+    _checkpointed_sgd_run(checkpoint)
+    _resume_is_refused(checkpoint, optim.Adam, "written with optimizer SGD and this call trains with Adam")
+
+
+def _rewritten(saved, field, value):
+    """`saved` with one field (a path of keys joined by "/") replaced, or removed when value is ...."""
+    *parents, last = field.split("/")
+    node = saved
+    for key in parents:
+        node = node[key]
+    if value is ...:
+        del node[last]
+    else:
+        node[last] = value
+    return saved
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("epoch", "2", "epoch must be an int >= 0, got '2'"),
+    ("epoch", -5, "epoch must be an int >= 0, got -5"),
+    ("epoch", True, "epoch must be an int >= 0"),
+    ("epoch", 3, "history has 1 epochs but its epoch is 3"),
+    ("stop_training", "no", "stop_training must be True or False"),
+    ("optimizer_type", "Adam", "written with optimizer Adam and this call trains with SGD"),
+    ("optimizer/param_groups", [], r"parameter groups of \[\] parameters, this one \[4\]"),
+    ("scheduler_type", None, "written with scheduler None and this call has StepLR"),
+    ("model/0.linear.weight", ag.zeros(3, 2), r"other shapes: 0.linear.weight \(3, 2\) \(here \(8, 2\)\)"),
+    ("model/1.bias", ..., r"lacks \['1.bias'\]"),
+    ("history", {"epochs": "one"}, "history is malformed"),
+    ("callbacks", [], r"written with callbacks \[\] and this call has \['EarlyStopping'\]"),
+    ("random/loaders", [None], "shuffling state of 1 loaders, this call has 2"),
+    ("random/python", [3], "random states are malformed"),
+    ("format", "autograd_core.fit/1", "its format is 'autograd_core.fit/1'"),
+    ("history", ..., r"lacks the fields \['history'\]"),
+])
+def test_a_malformed_checkpoint_is_refused_before_anything_is_restored(tmp_path, field, value, message):
+    checkpoint = tmp_path / "run.ckpt"
+    _checkpointed_sgd_run(checkpoint)
+    ag.save(_rewritten(ag.load(checkpoint), field, value), checkpoint)
+    _resume_is_refused(checkpoint, optim.SGD, message)

@@ -198,3 +198,30 @@ def test_a_model_without_parameters_is_rejected():
         GradientMonitor(nn.ReLU())
     with pytest.raises(TypeError, match="nn.Module"):
         GradientMonitor([ag.zeros(2, requires_grad=True)])
+
+
+def _header_bytes(path):
+    """The length of a safetensors file's JSON header (its first 8 bytes, little-endian)."""
+    with open(path, "rb") as handle:
+        return int.from_bytes(handle.read(8), "little")
+
+
+def test_a_long_history_keeps_the_checkpoint_header_small(tmp_path):
+    """safetensors refuses headers over 100 MB: the recorded steps go into the checkpoint as tensors, so
+    the header does not grow with the run (as JSON, 4.5 million steps passed the limit)."""
+    sizes = {}
+    for steps in (10, 1_000_000):
+        monitor = GradientMonitor(nn.Linear(2, 1), warn=False)
+        monitor.steps = list(range(0, 3 * steps, 3))
+        monitor._count = 3 * steps
+        for record in monitor.records.values():
+            for kind in record:
+                record[kind] = [0.5] * steps
+        path = tmp_path / f"{steps}.safetensors"
+        ag.save(monitor.state_dict(), path)
+        sizes[steps] = _header_bytes(path)
+        restored = GradientMonitor(nn.Linear(2, 1), warn=False)
+        restored.load_state_dict(ag.load(path))
+        assert restored.steps == monitor.steps and restored._count == monitor._count
+        assert restored.records == monitor.records
+    assert sizes[1_000_000] < sizes[10] + 200 < 10_000

@@ -152,7 +152,7 @@ def _check_model(saved_model, model, error):
 
 def _check_optimizer(saved, optimizer, error):
     if saved["optimizer_type"] != type(optimizer).__name__:
-        raise error(f"it was written by a {saved['optimizer_type']} optimizer and this call trains with "
+        raise error(f"it was written with optimizer {saved['optimizer_type']} and this call trains with "
                     f"{type(optimizer).__name__}")
     state = saved["optimizer"]
     groups = state.get("param_groups") if isinstance(state, dict) else None
