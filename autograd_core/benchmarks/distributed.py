@@ -123,7 +123,8 @@ def launch(processes, epochs, samples):
         command = [beside_python if os.path.exists(beside_python) else "mpiexec", "-n", str(processes)] + command
     result = subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=1800)
     if result.returncode != 0:
-        raise SystemExit(f"autograd_core.benchmarks.distributed: {' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+        raise SystemExit(f"autograd_core.benchmarks.distributed: {' '.join(command)} failed:\n"
+                         f"{result.stdout}{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

@@ -72,7 +72,8 @@ def _stats(values):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m autograd_core.benchmarks.startup", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m autograd_core.benchmarks.startup",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="import-only processes (default %(default)s)")
     parser.add_argument("--pairs", type=int, default=3, help="cold/warm process pairs (default %(default)s)")
     args = parser.parse_args(argv)

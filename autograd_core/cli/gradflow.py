@@ -173,13 +173,16 @@ def flow_summary(result):
     return ", ".join(f"{status} in {result.statuses.count(status)} layers" for status in flagged) or "ok"
 
 
-def table(results, classes):
-    """The results as a text table, one row per network."""
+def table(results, classes=10):
+    """The results as a text table, one row per network; the training columns only when some were trained."""
+    results = list(results)
+    trained = any(r.losses for r in results)
     header = ("network", "depth", "|grad| first layer", "|grad| last layer", "first/last", "flow at step 0",
-              "loss start", "loss end", "")
+              *(("loss start", "loss end", "") if trained else ()))
     rows = [(r.label, str(r.depth), f"{r.norms[0]:.2e}", f"{r.norms[-1]:.2e}",
              f"{r.norms[0] / r.norms[-1]:.1e}" if r.norms[-1] > 0 else "nan", flow_summary(r),
-             f"{r.start:.3g}", f"{r.end:.3g}", training_verdict(r, classes) if r.losses else "")
+             *((f"{r.start:.3g}", f"{r.end:.3g}", training_verdict(r, classes) if r.losses else "") if trained
+               else ()))
             for r in results]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
@@ -192,6 +195,7 @@ def plot(results, path=None, title="gradient norm per layer, first step", classe
     matplotlib Figure."""
     from matplotlib.ticker import MaxNLocator
 
+    results = list(results)
     trained = [r for r in results if r.losses]
     figure = new_figure(ncols=2 if trained else 1, width_per_panel=6.5, height=4.5)
     norms_ax = figure.axes[0]

@@ -25,6 +25,8 @@ import nn
 import nn.functional as F
 import optim
 from autograd_core import cli
+from autograd_core.cli import gradflow
+from autograd_core.cli.gradflow import Network
 
 # %% [markdown]
 # ## Why depth multiplies
@@ -49,82 +51,40 @@ from autograd_core import cli
 # owning parameters, e.g. `"3.linear"`). It flags a layer as *vanishing* when its norm is below $10^{-3}$
 # times the last layer's, and as *exploding* when it is above $10^3$ times the last layer's, or above $10^3$
 # outright (a whole network can explode together), or not finite.
+#
+# The study's code is the module behind `autograd-core gradflow` (the last section runs the command):
+# `gradflow.Network` describes a network (activation, initialisation, normalisation, residual, depth,
+# width), `gradflow.build` makes it (seeded), `gradflow.first_step` runs one backward on a batch and reads
+# the monitor, `gradflow.table` and `gradflow.plot` show the results.
 
 # %%
 digits, labels = ag.datasets.load_digits()
 batch_x, batch_y = ag.tensor(digits[:256]), ag.tensor(labels[:256])
-DEPTH, WIDTH = 20, 64
 
 
-def initialize(model, scheme):
-    """Re-initialise every Linear's weights by `scheme` ("xavier", "he", "default": PyTorch's
-    U(+-1/sqrt(fan_in)), or a number: the std of a normal); biases start at zero."""
-    for module in model.modules():
-        if isinstance(module, nn.Linear):
-            if scheme == "xavier":
-                nn.init.xavier_uniform_(module.weight)
-            elif scheme == "he":
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            elif scheme != "default":
-                nn.init.normal_(module.weight, std=scheme)
-            nn.init.zeros_(module.bias)
+def study(networks):
+    """Each network's gradient flow at initialisation: one backward on the batch, no update."""
+    return {network.label: gradflow.first_step(network, batch_x, batch_y) for network in networks}
 
 
-def build(activation, scheme, norm=None, residual=False, depth=DEPTH, width=WIDTH):
-    ag.manual_seed(0)
-    model = nn.MLP([64] + [width] * depth + [10], activation=activation, norm=norm, residual=residual)
-    initialize(model, scheme)
-    return model
-
-
-def linear_layers(model):
-    return [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
-
-
-def first_step(model):
-    """Per-Linear-layer gradient norms on one batch, and the monitor's verdicts, before any training."""
-    monitor = nn.utils.GradientMonitor(model, warn=False)
-    F.cross_entropy(model(batch_x), batch_y).backward()
-    monitor.step()
-    norms = monitor.layer_norms("grad_norm")
-    verdicts = monitor.diagnose()
-    layers = linear_layers(model)
-    return np.array([norms[name][0] for name in layers]), [verdicts[name][0] for name in layers], monitor
-
-
-def plot_norms(results, title):
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for label, (norms, _, _) in results.items():
-        ax.plot(np.arange(1, len(norms) + 1), norms, marker="o", markersize=3, label=label)
-    ax.set(yscale="log", xlabel="linear layer (input -> output)", ylabel="gradient L2 norm", title=title)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize="small")
-    plt.show()
-
-
-def report(results):
-    for label, (norms, verdicts, _) in results.items():
-        flagged = ", ".join(f"{verdicts.count(status)} {status}" for status in ("vanishing", "exploding")
-                            if status in verdicts) or "all ok"
-        print(f"{label:24} first layer {norms[0]:9.2e}   last layer {norms[-1]:9.2e}   "
-              f"first/last {norms[0] / norms[-1]:8.1e}   monitor, {len(norms)} layers: {flagged}")
+def show(results, title):
+    print(gradflow.table(results.values()))
+    display(gradflow.plot(results.values(), title=title))
 
 
 # %% [markdown]
 # ### Activation and initialisation
 
 # %%
-configs = {
-    "sigmoid, Xavier": ("sigmoid", "xavier"),
-    "tanh, Xavier": ("tanh", "xavier"),
-    "tanh, default init": ("tanh", "default"),
-    "ReLU, default init": ("relu", "default"),
-    "ReLU, He": ("relu", "he"),
-    "ReLU, N(0, 1)": ("relu", 1.0),
-}
-activation_results = {label: first_step(build(*config)) for label, config in configs.items()}
-report(activation_results)
-plot_norms(activation_results, "gradient norm per layer at initialisation, 20 hidden layers")
+activation_results = study([
+    Network("sigmoid, Xavier", "sigmoid", "xavier"),
+    Network("tanh, Xavier", "tanh", "xavier"),
+    Network("tanh, default init", "tanh", "default"),
+    Network("ReLU, default init", "relu", "default"),
+    Network("ReLU, He", "relu", "he"),
+    Network("ReLU, N(0, 1)", "relu", "normal:1.0"),
+])
+show(activation_results, "gradient norm per layer at initialisation, 20 hidden layers")
 
 # %% [markdown]
 # - **Sigmoid**: the first layer's gradient is about $10^{-13}$ of the last layer's. With Xavier weights each
@@ -142,7 +102,7 @@ plot_norms(activation_results, "gradient norm per layer at initialisation, 20 hi
 # layer), and the warning it raises during training:
 
 # %%
-sigmoid_monitor = activation_results["sigmoid, Xavier"][2]
+sigmoid_monitor = activation_results["sigmoid, Xavier"].monitor
 print(sigmoid_monitor.summary())
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -159,16 +119,15 @@ print("\nwarnings raised:", len(caught), "\nfirst:", caught[0].message)
 # gradient also flows through the identity: $\partial a^{(l)}/\partial a^{(l-1)} = I + (\dots)$.
 
 # %%
-remedy_configs = {
-    "sigmoid": ("sigmoid", "xavier"),
-    "sigmoid + BatchNorm": ("sigmoid", "xavier", "batch"),
-    "sigmoid + LayerNorm": ("sigmoid", "xavier", "layer"),
-    "sigmoid + residual": ("sigmoid", "xavier", None, True),
-    "tanh + LayerNorm": ("tanh", "xavier", "layer"),
-}
-remedy_results = {label: first_step(build(*config)) for label, config in remedy_configs.items()}
-report(remedy_results)
-plot_norms(remedy_results, "sigmoid, 20 hidden layers: remedies")
+remedies = {network.label: network for network in (
+    Network("sigmoid", "sigmoid", "xavier"),
+    Network("sigmoid + BatchNorm", "sigmoid", "xavier", "batch"),
+    Network("sigmoid + LayerNorm", "sigmoid", "xavier", "layer"),
+    Network("sigmoid + residual", "sigmoid", "xavier", residual=True),
+    Network("tanh + LayerNorm", "tanh", "xavier", "layer"),
+)}
+remedy_results = study(remedies.values())
+show(remedy_results, "sigmoid, 20 hidden layers: remedies")
 
 # %% [markdown]
 # BatchNorm and the residual connection restore the flow: the first layer's gradient is within a factor
@@ -194,7 +153,7 @@ def spread_at_layer(model, block=10):
 
 spread = {}
 for label in ("sigmoid + BatchNorm", "sigmoid + LayerNorm", "tanh + LayerNorm"):
-    spread[label] = spread_at_layer(build(*remedy_configs[label]))
+    spread[label] = spread_at_layer(gradflow.build(remedies[label], inputs=64, classes=10))
     print(f"{label:20}: spread across the digits {spread[label][0]:.1e}, "
           f"offset common to all digits {spread[label][1]:.2f}")
 
@@ -211,7 +170,8 @@ for label in ("sigmoid + BatchNorm", "sigmoid + LayerNorm", "tanh + LayerNorm"):
 # at the output (bottom) to blue at the input (top).
 
 # %%
-small_sigmoid = build("sigmoid", "xavier", depth=10, width=32)
+small_sigmoid = gradflow.build(Network("sigmoid, 10 layers", "sigmoid", "xavier", depth=10, width=32), inputs=64,
+                               classes=10)
 loss = F.cross_entropy(small_sigmoid(batch_x[:64]), batch_y[:64])
 loss.backward()
 small_sigmoid_norms = {name: np.linalg.norm(p.grad.numpy()) for name, p in small_sigmoid.named_parameters()}
@@ -226,9 +186,9 @@ ag.viz.draw_graph(loss, params=dict(small_sigmoid.named_parameters()), show_grad
 
 # %%
 training = {}
-for label, config in {"sigmoid": ("sigmoid", "xavier"), "sigmoid + BatchNorm": ("sigmoid", "xavier", "batch"),
-                      "tanh + LayerNorm": ("tanh", "xavier", "layer"), "ReLU, He": ("relu", "he")}.items():
-    model = build(*config)
+for network in (remedies["sigmoid"], remedies["sigmoid + BatchNorm"], remedies["tanh + LayerNorm"],
+                Network("ReLU, He", "relu", "he")):
+    label, model = network.label, gradflow.build(network, inputs=64, classes=10)
     monitor = nn.utils.GradientMonitor(model, warn=False)
     loader = ag.data.DataLoader(ag.data.TensorDataset(digits, labels), batch_size=128, shuffle=True, seed=0)
     history = nn.utils.fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3), loader,
@@ -253,16 +213,16 @@ for label, config in {"sigmoid": ("sigmoid", "xavier"), "sigmoid + BatchNorm": (
 # so no single step can be huge (`nn.utils.clip_grad_norm_`, or `fit(..., grad_clip=c)`).
 
 # %%
-exploding_model = build("relu", 0.3, depth=10)
+exploding = Network("ReLU, N(0, 0.3^2)", "relu", "normal:0.3", depth=10)
 with ag.no_grad():
-    exploding_loss = F.cross_entropy(exploding_model(batch_x), batch_y).item()
-exploding_norms = first_step(exploding_model)[0]
+    exploding_loss = F.cross_entropy(gradflow.build(exploding, inputs=64, classes=10)(batch_x), batch_y).item()
+exploding_norms = gradflow.first_step(exploding, batch_x, batch_y).norms
 print(f"initial loss {exploding_loss:.0f}; gradient norms at initialisation: first layer {exploding_norms[0]:.2e}, "
       f"last layer {exploding_norms[-1]:.2e}, largest {exploding_norms.max():.2e}")
 
 clipping = {}
 for label, grad_clip in (("no clipping", None), ("clip_grad_norm_ at 5", 5.0)):
-    model = build("relu", 0.3, depth=10)
+    model = gradflow.build(exploding, inputs=64, classes=10)
     loader = ag.data.DataLoader(ag.data.TensorDataset(digits, labels), batch_size=128, shuffle=True, seed=0)
     optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     with np.errstate(all="ignore"):  # the unclipped run overflows: that is what it shows
@@ -314,12 +274,13 @@ with tempfile.TemporaryDirectory() as out:
 #   finite and falls at least tenfold.
 
 # %%
-ratio = {label: norms[0] / norms[-1] for label, (norms, _, _) in {**activation_results, **remedy_results}.items()}
-assert ratio["sigmoid, Xavier"] < 1e-9 and activation_results["sigmoid, Xavier"][1].count("vanishing") >= 10
+ratio = {label: result.norms[0] / result.norms[-1]
+         for label, result in {**activation_results, **remedy_results}.items()}
+assert ratio["sigmoid, Xavier"] < 1e-9 and activation_results["sigmoid, Xavier"].statuses.count("vanishing") >= 10
 assert 0.1 < ratio["tanh, Xavier"] < 10 and 0.1 < ratio["ReLU, He"] < 10
 assert ratio["tanh, default init"] < 1e-2 and ratio["ReLU, default init"] < 1e-2
-assert activation_results["ReLU, N(0, 1)"][0].min() > 1e10
-assert set(activation_results["ReLU, N(0, 1)"][1]) == {"exploding"}
+assert activation_results["ReLU, N(0, 1)"].norms.min() > 1e10
+assert set(activation_results["ReLU, N(0, 1)"].statuses) == {"exploding"}
 assert "vanish" in str(caught[0].message) and "0.linear" in str(caught[0].message)
 assert ratio["sigmoid + BatchNorm"] > 1e-3 and ratio["sigmoid + residual"] > 1e-3
 assert ratio["sigmoid + LayerNorm"] < 1e-6 and ratio["tanh + LayerNorm"] > 0.1
