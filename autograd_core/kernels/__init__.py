@@ -17,12 +17,12 @@ BACKWARD_KERNELS = {}
 # by exp or tanh runs numpy for float32 (FLOAT64_ONLY): numpy's float32 exp and tanh are
 # vectorized (AVX2), while compiled code calls scalar libm per element (vector math needs an
 # SVML-patched LLVM, which llvmlite's wheels are not); for float64 numpy calls scalar libm too, and
-# the fused pass wins. Each choice is measured: `python -m benchmarks.kernels --dtype ...`.
+# the fused pass wins. Each choice is measured: `python -m autograd_core.benchmarks.kernels --dtype ...`.
 FLOAT32, FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 FLOATS, FLOAT64_ONLY = (FLOAT32, FLOAT64), (FLOAT64,)
 
 # Loops over this many elements or more run on Numba's threads. Measured on 2 cores shared with
-# other work (`python -m benchmarks.kernels --threads`): a threaded call cost 6-15 ms more up to
+# other work (`python -m autograd_core.benchmarks.kernels --threads`): a threaded call cost 6-15 ms more up to
 # 256K elements (the other core is busy), won or lost by turns at 1M, and won in every kernel at 4M;
 # a quiet machine with more cores would want a lower threshold.
 PARALLEL_MIN_SIZE = 1 << 22

@@ -30,7 +30,7 @@ IDENTITY, RELU, LEAKY_RELU, ELU, SIGMOID, TANH, SOFTPLUS, SILU, ERF, GELU, GELU_
 KIND = IDENTITY  # in a compiled loop: the activation it was compiled for (see `compiled`)
 
 # registry op -> (kind, the op's attributes that become the parameters a, b, the dtypes whose forward
-# runs compiled, the dtypes whose backward does): the measured winners (benchmarks/kernels.py)
+# runs compiled, the dtypes whose backward does): the measured winners (autograd_core/benchmarks/kernels.py)
 ACTIVATIONS = {
     "relu": (RELU, (), FLOATS, FLOATS),
     "leaky_relu": (LEAKY_RELU, ("negative_slope",), FLOATS, FLOATS),
