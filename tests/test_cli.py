@@ -162,11 +162,12 @@ def test_out_of_the_wrong_kind_is_refused(tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
-def test_python_dash_m_runs_the_command_and_autograd_core_does_not_import_nn():
+def test_python_dash_m_runs_the_command_and_autograd_core_does_not_import_nn_optim_or_matplotlib():
     result = subprocess.run([sys.executable, "-m", "autograd_core", "viz", "--help"], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0 and "usage: autograd-core viz" in result.stdout
-    probe = "import sys, autograd_core, autograd_core.cli; print(sorted({'nn', 'optim'} & set(sys.modules)))"
+    probe = ("import sys, autograd_core, autograd_core.cli, autograd_core.benchmarks.runner; "
+             "print(sorted({'nn', 'optim', 'matplotlib'} & set(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "[]", result.stderr
 
