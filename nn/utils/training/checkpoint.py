@@ -190,6 +190,8 @@ def _check_random(states, loaders, error):
             and isinstance(states["python"], (list, tuple)) and len(states["python"]) == 3
             and isinstance(states["autograd_core"], dict)):
         raise error("its random states are malformed")
-    if not (isinstance(states["loaders"], list) and len(states["loaders"]) == len(loaders)):
+    if not isinstance(states["loaders"], list):
+        raise error(f"its loaders' random states are a {type(states['loaders']).__name__}, not a list")
+    if len(states["loaders"]) != len(loaders):
         raise error(f"it holds the shuffling state of {len(states['loaders'])} loaders, this call has "
                     f"{len(loaders)}")

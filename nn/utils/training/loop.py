@@ -205,8 +205,6 @@ def _check_arguments(model, loss_fn, optimizer, epochs, grad_clip, callbacks, sc
         raise ValueError(f"fit: scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}")
     if resume and checkpoint is None:
         raise ValueError("fit: resume=True needs checkpoint= (the file to resume from)")
-    if checkpoint is not None:
-        check_checkpoint_path(checkpoint)
     if not hasattr(train_loader, "__iter__"):
         raise TypeError(f"fit: train_loader must be iterable (an ag.data.DataLoader), got "
                         f"{type(train_loader).__name__}")
@@ -235,7 +233,9 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs=10, sch
     callbacks: `Callback` instances (EarlyStopping, GradientMonitor, your own).
     grad_clip: clip the gradients' total L2 norm to this value before every step.
     progress: a tqdm bar with live loss and metrics, shown only on a terminal.
-    checkpoint, resume: a file rewritten atomically after every epoch; resume=True continues from it.
+    checkpoint, resume: a file rewritten atomically after every epoch (its folder must exist and be
+        writable: checked before the first epoch); resume=True continues from it, after checking that
+        every field fits this call (ValueError before anything is restored otherwise).
     metrics: "auto", None, a list of names / functions, or a dict name -> function.
     monitor: the value ReduceLROnPlateau watches: by default the first EarlyStopping's monitor, else
         "val_loss" with a val_loader and "train_loss" without.
@@ -247,6 +247,8 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs=10, sch
     # shows progress and writes the checkpoint.
     model, train_loader = distribute(model, train_loader)
     main_rank = distributed.rank() == 0
+    if checkpoint is not None and main_rank:  # the rank that will write it
+        check_checkpoint_path(checkpoint)
     monitor = monitor or _default_monitor(callbacks, val_loader)
     loop = _Loop(model, loss_fn, optimizer, train_loader, val_loader, scheduler, callbacks, grad_clip, metrics,
                  monitor, scheduler_interval)
