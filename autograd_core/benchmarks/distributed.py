@@ -32,23 +32,24 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
+from autograd_core import distributed
 from autograd_core.benchmarks import child_environment
 
 SIZES = [784, 256, 256, 10]
 GLOBAL_BATCH = 128
 
 
-def worker(epochs, samples):
-    import numpy as np
-
+def _training_run(samples):
+    """(model, plain model, optimizer, loader, loss function): the MLP on synthetic digits-like data,
+    distributed over this job's ranks."""
     import autograd_core as ag
     import nn
     import optim
-    from autograd_core import distributed
     from autograd_core.data import DataLoader, TensorDataset
     from nn.parallel import distribute
 
-    rank, world_size = distributed.rank(), distributed.world_size()
     rng = np.random.default_rng(0)
     X = rng.normal(size=(samples, SIZES[0])).astype(np.float32)
     y = np.argmax(X @ rng.normal(size=(SIZES[0], SIZES[-1])), axis=1)
@@ -56,59 +57,84 @@ def worker(epochs, samples):
     plain = nn.MLP(SIZES)
     optimizer = optim.SGD(plain.parameters(), lr=0.01, momentum=0.9)
     model, loader = distribute(plain, DataLoader(TensorDataset(X, y), batch_size=GLOBAL_BATCH, shuffle=True, seed=0))
-    loss_fn = nn.CrossEntropyLoss()
+    return model, plain, optimizer, loader, nn.CrossEntropyLoss()
 
+
+def _timed_epochs(epochs, model, optimizer, loader, loss_fn):
+    """Per timed epoch: wall seconds, CPU seconds and all-reduce seconds per step; and the last batch's loss
+    of every epoch (epoch 0 included: it warms up, Numba compiles and caches fill)."""
     in_all_reduce = []
-    timed = distributed.all_reduce_array
+    untimed = distributed.all_reduce_array
 
     def timing(array, op="sum"):
         start = time.perf_counter()
-        timed(array, op)
+        untimed(array, op)
         in_all_reduce.append(time.perf_counter() - start)
 
     distributed.all_reduce_array = timing
     epoch_seconds, cpu_seconds, all_reduce_per_step, losses = [], [], [], []
-    for epoch in range(epochs + 1):  # epoch 0 warms up: Numba compiles, caches fill
-        if hasattr(loader.sampler, "set_epoch"):
-            loader.sampler.set_epoch(epoch)
-        in_all_reduce.clear()
-        distributed.barrier()
-        start, cpu_start = time.perf_counter(), time.process_time()
-        for inputs, targets in loader:
-            optimizer.zero_grad()
-            loss = loss_fn(model(inputs), targets)
-            loss.backward()
-            optimizer.step()
-        distributed.barrier()
-        if epoch:
-            epoch_seconds.append(time.perf_counter() - start)
-            cpu_seconds.append(time.process_time() - cpu_start)
-            all_reduce_per_step.append(sum(in_all_reduce) / len(loader))
-        losses.append(loss.item())
-    distributed.all_reduce_array = timed
+    try:
+        for epoch in range(epochs + 1):
+            if hasattr(loader.sampler, "set_epoch"):
+                loader.sampler.set_epoch(epoch)
+            in_all_reduce.clear()
+            distributed.barrier()
+            start, cpu_start = time.perf_counter(), time.process_time()
+            for inputs, targets in loader:
+                optimizer.zero_grad()
+                loss = loss_fn(model(inputs), targets)
+                loss.backward()
+                optimizer.step()
+            distributed.barrier()
+            if epoch:
+                epoch_seconds.append(time.perf_counter() - start)
+                cpu_seconds.append(time.process_time() - cpu_start)
+                all_reduce_per_step.append(sum(in_all_reduce) / len(loader))
+            losses.append(loss.item())
+    finally:
+        distributed.all_reduce_array = untimed
+    return epoch_seconds, cpu_seconds, all_reduce_per_step, losses
 
-    parameters = sum(p.data.size for p in plain.parameters())
-    buffer = np.ones(parameters + len(list(plain.parameters())), dtype=np.float32)
-    alone = []
-    for _ in range(50):
+
+def _all_reduce_alone(size, rounds=50):
+    """Seconds of each of `rounds` all-reduces of `size` float32, each right after a barrier."""
+    buffer = np.ones(size, dtype=np.float32)
+    seconds = []
+    for _ in range(rounds):
         distributed.barrier()
         start = time.perf_counter()
         distributed.all_reduce_array(buffer)
-        alone.append(time.perf_counter() - start)
+        seconds.append(time.perf_counter() - start)
+    return seconds
 
-    # The ranks must hold the same weights: compare the largest and smallest value of each across ranks.
-    flat = ag.tensor(np.concatenate([p.data.ravel() for p in plain.parameters()]))
+
+def _ranks_identical(model):
+    """Whether every rank holds the same weights: the largest and smallest value of each across ranks."""
+    import autograd_core as ag
+
+    flat = ag.tensor(np.concatenate([p.data.ravel() for p in model.parameters()]))
     highest, lowest = flat.clone(), flat.clone()
     distributed.all_reduce(highest, "max")
     distributed.all_reduce(lowest, "min")
-    if rank == 0:
+    return bool(np.array_equal(highest.data, lowest.data))
+
+
+def worker(epochs, samples):
+    """One rank's measurement; rank 0 prints the report as one line of JSON."""
+    model, plain, optimizer, loader, loss_fn = _training_run(samples)
+    epoch_seconds, cpu_seconds, all_reduce_per_step, losses = _timed_epochs(epochs, model, optimizer, loader,
+                                                                            loss_fn)
+    parameters = sum(p.data.size for p in plain.parameters())
+    alone = _all_reduce_alone(parameters + len(list(plain.parameters())))
+    identical = _ranks_identical(plain)
+    world_size = distributed.world_size()
+    if distributed.rank() == 0:
         print(json.dumps({
             "processes": world_size, "steps_per_epoch": len(loader), "parameters": parameters,
             "epoch_s": statistics.median(epoch_seconds), "cpu_s": statistics.median(cpu_seconds),
             "all_reduce_in_training_ms": 1e3 * statistics.median(all_reduce_per_step) if world_size > 1 else 0.0,
             "all_reduce_alone_ms": 1e3 * statistics.median(alone) if world_size > 1 else 0.0,
-            "first_loss": losses[0], "last_loss": losses[-1],
-            "ranks_identical": bool(np.array_equal(highest.data, lowest.data)),
+            "first_loss": losses[0], "last_loss": losses[-1], "ranks_identical": identical,
         }), flush=True)
 
 

@@ -82,13 +82,26 @@ def _table(header, rows):
 
 
 def markdown(results):
+    """The results as a Markdown report: how they were measured, the timings, first calls, engines,
+    the loss check and (when measured) startup."""
+    parts = ["# autograd-core benchmarks", *_method(results), _timing_table(results), *_blas_lines(results),
+             "## First call (seconds)\nThe first step of a freshly built model, including tracing and "
+             "JIT compilation; for compiled engines the compile time (first call minus a median step) "
+             "is given too.", _first_call_table(results),
+             "## Engines", _engines_table(results["engines"]),
+             "## Loss check", _loss_check_text(results)]
+    if "startup" in results:
+        parts += ["## Startup (fresh processes)", _startup_text(results["startup"])]
+    return "\n\n".join(parts) + "\n"
+
+
+def _method(results):
+    """The paragraphs saying where, when and how the results were measured (and whether under load)."""
     meta, machine, engines = results["meta"], results["machine"], results["engines"]
     baseline = baseline_of(results)
     baseline_label = engines.get(baseline, {}).get("label", baseline)
-    keys = list(engines)
     blas = machine.get("blas") or {}
     parts = [
-        "# autograd-core benchmarks",
         f"Measured {meta['created']} on {machine['cpu']} ({machine['logical_cpus']} logical CPUs), "
         f"{meta['threads']} threads per library; Python {machine['python']}, numpy {machine['numpy']} "
         f"({blas.get('name', 'unknown BLAS')} {blas.get('version') or ''}). "
@@ -103,6 +116,13 @@ def markdown(results):
         parts.append(f"**Measured under load** (1-minute load average {busy:.2f} at the start): other "
                      "processes competed for the CPUs, which hurts multi-threaded engines (torch, BLAS) "
                      "most, so these ratios are not representative.")
+    return parts
+
+
+def _timing_table(results):
+    engines = results["engines"]
+    baseline = baseline_of(results)
+    keys = list(engines)
     header = ["workload", "unit"] + [engines[k]["label"] for k in keys] + ["target", "verdict"]
     rows = []
     for name in results["workloads"]:
@@ -114,32 +134,27 @@ def markdown(results):
                             f"{target['max_ratio']:.2f}x {target['baseline']}", f"{target['verdict']} ({shown})"]
         rows.append([name, WORKLOADS[name].unit] + [_cell(results, name, k, baseline) for k in keys]
                     + target_cells)
-    parts.append(_table(header, rows))
+    return _table(header, rows)
 
-    for name, entry in results["workloads"].items():
-        if "blas" in entry:
-            parts.append(f"Raw BLAS on this machine ({name}'s inputs, numpy float32 matmul alone): "
-                         f"{entry['blas']['gflops']:.1f} GFLOP/s, {entry['blas']['matmul_s'] * 1e3:.2f} ms per "
-                         f"matmul; forward + backward is 3 matmuls.")
 
-    parts.append("## First call (seconds)\nThe first step of a freshly built model, including tracing and "
-                 "JIT compilation; for compiled engines the compile time (first call minus a median step) "
-                 "is given too.")
-    rows = [[name] + [_first_call_cell(entry["results"][k]) for k in keys]
+def _blas_lines(results):
+    return [f"Raw BLAS on this machine ({name}'s inputs, numpy float32 matmul alone): "
+            f"{entry['blas']['gflops']:.1f} GFLOP/s, {entry['blas']['matmul_s'] * 1e3:.2f} ms per "
+            f"matmul; forward + backward is 3 matmuls."
+            for name, entry in results["workloads"].items() if "blas" in entry]
+
+
+def _first_call_table(results):
+    engines = results["engines"]
+    rows = [[name] + [_first_call_cell(entry["results"][k]) for k in engines]
             for name, entry in results["workloads"].items()]
-    parts.append(_table(["workload"] + [engines[k]["label"] for k in keys], rows))
+    return _table(["workload"] + [engines[k]["label"] for k in engines], rows)
 
-    parts.append("## Engines")
-    parts.append(_table(["engine", "version", "status"],
-                        [[info["label"] + (" (compiled)" if info["compiled"] else ""), info["version"] or "",
-                          info["status"]] for info in engines.values()]))
 
-    parts.append("## Loss check")
-    parts.append(_loss_check_text(results))
-    if "startup" in results:
-        parts.append("## Startup (fresh processes)")
-        parts.append(_startup_text(results["startup"]))
-    return "\n\n".join(parts) + "\n"
+def _engines_table(engines):
+    return _table(["engine", "version", "status"],
+                  [[info["label"] + (" (compiled)" if info["compiled"] else ""), info["version"] or "",
+                    info["status"]] for info in engines.values()])
 
 
 def _load(triple):
