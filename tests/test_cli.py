@@ -187,8 +187,8 @@ def _refused(argv, capsys):
         main(argv)
     assert exit_info.value.code == 2
     captured = capsys.readouterr()
-    assert captured.out == ""
-    return captured.err.strip().splitlines()[-1]
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1, captured.err
+    return captured.err.strip()
 
 
 def test_outputs_that_cannot_be_written_are_refused_before_any_work(tmp_path, capsys):

@@ -59,7 +59,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.check(args)
-    except UsageError as err:
-        args.parser.error(str(err))
+    except UsageError as err:  # one line, as argparse words its errors (without the usage: the option was valid)
+        args.parser.exit(2, f"{args.parser.prog}: error: {err}\n")
     with _single_threaded_blas():
         return args.run(args)
