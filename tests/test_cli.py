@@ -4,7 +4,6 @@ import re
 import shutil
 import subprocess
 import sys
-import types
 import xml.etree.ElementTree as ET
 
 import numpy as np

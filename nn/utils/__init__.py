@@ -7,3 +7,6 @@ from .clip import (
 )
 from .monitor import GradientMonitor, GradientWarning
 from .training import METRICS, Callback, EarlyStopping, FitState, History, accuracy, fit
+
+__all__ = ["METRICS", "Callback", "EarlyStopping", "FitState", "GradientMonitor", "GradientWarning", "History",
+           "accuracy", "clip_grad_norm_", "clip_grad_value_", "fit", "parameters_to_vector", "vector_to_parameters"]
