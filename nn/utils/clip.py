@@ -32,7 +32,7 @@ def clip_grad_norm_(
 
     The total norm is the p-norm of all gradient entries as one vector (max |g|
     for p = inf). When it exceeds max_norm every gradient is multiplied by
-    max_norm / (total + 1e-6), as PyTorch. _Parameters without a gradient are
+    max_norm / (total + 1e-6), as PyTorch. Parameters without a gradient are
     skipped; with none at all the norm is 0.
     """
     norm_type = float(norm_type)
