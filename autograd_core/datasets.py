@@ -9,17 +9,23 @@ samples shuffled, Gaussian noise of standard deviation `noise` added to every
 coordinate) but use numpy only; `seed=` makes them deterministic, and with
 `seed=None` they draw from `ag.default_generator()` (see `ag.manual_seed`).
 """
+
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .data import _check_int, make_generator
+
+# What every function returns: features X (float32) and class labels y (int64).
+_Labelled = tuple[NDArray[np.float32], NDArray[np.int64]]
 
 # How far each spiral arm winds, in full turns, between radius 0 and 1.
 _SPIRAL_TURNS = 1.5
 
 
-def load_digits():
+def load_digits() -> _Labelled:
     """The 1797 8x8 handwritten digits shipped inside scikit-learn (no download).
 
     Returns `(X, y)`: X float32 of shape (1797, 64), the pixel intensities
@@ -32,7 +38,7 @@ def load_digits():
     return (digits.data / 16.0).astype(np.float32), digits.target.astype(np.int64)
 
 
-def make_moons(n_samples=100, noise=0.0, seed=None):
+def make_moons(n_samples: int = 100, noise: float = 0.0, seed: int | None = None) -> _Labelled:
     """Two interleaving half circles of radius 1.
 
     Class 0 (n // 2 points): (cos t, sin t), t evenly spaced in [0, pi].
@@ -43,12 +49,14 @@ def make_moons(n_samples=100, noise=0.0, seed=None):
     n_outer, n_inner = _class_sizes(n_samples, 2)
     outer = np.linspace(0, np.pi, n_outer)
     inner = np.linspace(0, np.pi, n_inner)
-    arcs = [np.stack([np.cos(outer), np.sin(outer)], axis=1),
-            np.stack([1 - np.cos(inner), 0.5 - np.sin(inner)], axis=1)]
+    arcs = [
+        np.stack([np.cos(outer), np.sin(outer)], axis=1),
+        np.stack([1 - np.cos(inner), 0.5 - np.sin(inner)], axis=1),
+    ]
     return _labelled(arcs, noise, make_generator(seed, "make_moons"))
 
 
-def make_circles(n_samples=100, noise=0.0, factor=0.5, seed=None):
+def make_circles(n_samples: int = 100, noise: float = 0.0, factor: float = 0.5, seed: int | None = None) -> _Labelled:
     """Two concentric circles: class 0 of radius 1, class 1 of radius `factor` (0 <= factor < 1).
 
     Each circle's points sit at evenly spaced angles 2*pi*i/m (i < m), as in scikit-learn.
@@ -65,7 +73,7 @@ def make_circles(n_samples=100, noise=0.0, factor=0.5, seed=None):
     return _labelled(circles, noise, make_generator(seed, "make_circles"))
 
 
-def make_spirals(n_samples=100, n_classes=2, noise=0.0, seed=None):
+def make_spirals(n_samples: int = 100, n_classes: int = 2, noise: float = 0.0, seed: int | None = None) -> _Labelled:
     """`n_classes` interleaved spiral arms, one class each, rotated evenly about the origin.
 
     Arm c has m_c points at radii r_i = (i + 1) / m_c (i < m_c), in (0, 1], and angles
@@ -76,8 +84,9 @@ def make_spirals(n_samples=100, n_classes=2, noise=0.0, seed=None):
     n_samples = _check_int(n_samples, "n_samples", "make_spirals", minimum=1)
     n_classes = _check_int(n_classes, "n_classes", "make_spirals", minimum=2)
     if n_classes > n_samples:
-        raise ValueError(f"make_spirals: n_classes={n_classes} exceeds n_samples={n_samples}; "
-                         f"every class needs at least one sample")
+        raise ValueError(
+            f"make_spirals: n_classes={n_classes} exceeds n_samples={n_samples}; every class needs at least one sample"
+        )
     noise = _check_noise(noise, "make_spirals")
     arms = []
     for arm, size in enumerate(_class_sizes(n_samples, n_classes)):
@@ -87,26 +96,26 @@ def make_spirals(n_samples=100, n_classes=2, noise=0.0, seed=None):
     return _labelled(arms, noise, make_generator(seed, "make_spirals"))
 
 
-def _check_real(value, name, where):
+def _check_real(value: object, name: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{where}: {name} must be a real number, got {type(value).__name__}")
     return float(value)
 
 
-def _check_noise(noise, where):
+def _check_noise(noise: object, where: str) -> float:
     noise = _check_real(noise, "noise", where)
     if not 0 <= noise < np.inf:
         raise ValueError(f"{where}: noise must be finite and >= 0, got {noise}")
     return noise
 
 
-def _class_sizes(n_samples, n_classes):
+def _class_sizes(n_samples: int, n_classes: int) -> list[int]:
     """Sizes differing by at most one, the extra samples going to the last classes (scikit-learn's split)."""
     base, extra = divmod(n_samples, n_classes)
     return [base + (c >= n_classes - extra) for c in range(n_classes)]
 
 
-def _labelled(class_points, noise, rng):
+def _labelled(class_points: Sequence[NDArray[np.floating]], noise: float, rng: np.random.Generator) -> _Labelled:
     """Stack per-class point arrays into shuffled `(X, y)`, then add Gaussian noise of std `noise`."""
     X = np.concatenate(class_points)
     y = np.repeat(np.arange(len(class_points)), [len(points) for points in class_points])

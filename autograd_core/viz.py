@@ -34,21 +34,35 @@ root or in `params` (a non-leaf tensor in `params` names the op that made
 it). Nodes with no known gradient keep their plain colours; leaves that got
 none are drawn dashed.
 """
+
 import bisect
+import itertools
 import math
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import autograd_core as ag
+
+from .engine import Node
 from .serialization import atomic_write
+from .tensor import Tensor
+
+if TYPE_CHECKING:
+    import graphviz
+
+# (lower bound, fill, font colour, legend label) of one band of the colour bar.
+_Band = tuple[float, str, str, str]
+_Scope = tuple[str, ...]
 
 VANISHING_BELOW = 1e-6
 EXPLODING_FROM = 1e3
 
 # Colour bar, one row per band of gradient norms: (lower bound, fill, font colour, legend label).
 # Blues below VANISHING_BELOW, greens up to EXPLODING_FROM, reds beyond.
-_GRAD_BANDS = (
+_GRAD_BANDS: tuple[_Band, ...] = (
     (0.0, "#08519c", "white", "< 1e-9   vanishing"),
     (1e-9, "#6baed6", "black", "1e-9 .. 1e-6   vanishing"),
     (VANISHING_BELOW, "#c7e9c0", "black", "1e-6 .. 1e-3   healthy"),
@@ -57,7 +71,7 @@ _GRAD_BANDS = (
     (EXPLODING_FROM, "#fb6a4a", "black", "1e3 .. 1e6   exploding"),
     (1e6, "#cb181d", "white", ">= 1e6   exploding"),
 )
-_NON_FINITE_BAND = (math.nan, "#67000d", "white", "NaN / Inf")
+_NON_FINITE_BAND: _Band = (math.nan, "#67000d", "white", "NaN / Inf")
 _BAND_LOWER_BOUNDS = [band[0] for band in _GRAD_BANDS]
 
 # Op nodes take the graph-wide node defaults (most nodes are ops, so their DOT lines stay short);
@@ -67,14 +81,14 @@ _LEAF_STYLE = dict(style="filled", fillcolor="#fff2cc")
 _CLUSTER_STYLE = dict(style="rounded", color="#888888", fontcolor="#444444", fontname="Helvetica", labeljust="l")
 
 
-def grad_band(norm):
+def grad_band(norm: float) -> tuple[float, str, str, str]:
     """`(lower bound, fill, font colour, label)` of the colour-bar band holding a gradient norm."""
     if not math.isfinite(norm):
         return _NON_FINITE_BAND
     return _GRAD_BANDS[bisect.bisect_right(_BAND_LOWER_BOUNDS, norm) - 1]
 
 
-def _grad_norm(tensor):
+def _grad_norm(tensor: Tensor) -> float | None:
     """L2 norm of `tensor.grad` in float64 (so a large float32 gradient does not overflow), or None."""
     if tensor.grad is None:
         return None
@@ -86,7 +100,7 @@ class _Entry:
 
     __slots__ = ("dot_id", "node", "tensor", "scope", "is_root")
 
-    def __init__(self, dot_id, node, tensor, scope):
+    def __init__(self, dot_id: str, node: Node | None, tensor: Tensor | None, scope: _Scope | None):
         self.dot_id = dot_id
         self.node = node
         self.tensor = tensor
@@ -94,27 +108,28 @@ class _Entry:
         self.is_root = False
 
 
-def _as_roots(root):
-    roots = list(root) if isinstance(root, (list, tuple)) else [root]
-    for r in roots:
+def _as_roots(root: Tensor | Sequence[Tensor]) -> list[Tensor]:
+    roots = []
+    for r in root if isinstance(root, (list, tuple)) else [root]:
         if not isinstance(r, ag.Tensor):
             raise TypeError(f"draw_graph: root must be a Tensor or a list of Tensors, got {type(r).__name__}")
+        roots.append(r)
     if not roots:
         raise ValueError("draw_graph: no root tensor given")
     return roots
 
 
-def _walk(roots):
+def _walk(roots: list[Tensor]) -> tuple[list[_Entry], list[tuple[_Entry, _Entry]]]:
     """Every node reachable from the roots, in depth-first discovery order, and the edges (input, consumer).
 
     A leaf is keyed by its tensor, not by its AccumulateGrad node, so a
     tensor used by several ops is one box.
     """
-    entries = {}
-    edges = []
-    stack = []
+    entries: dict[int, _Entry] = {}
+    edges: list[tuple[_Entry, _Entry]] = []
+    stack: list[_Entry] = []
 
-    def discover(fn_or_tensor):
+    def discover(fn_or_tensor: Any) -> _Entry:
         if isinstance(fn_or_tensor, ag.Tensor):
             node, tensor = None, fn_or_tensor
         elif hasattr(fn_or_tensor, "variable"):
@@ -124,7 +139,8 @@ def _walk(roots):
         key = id(tensor) if node is None else id(node)
         entry = entries.get(key)
         if entry is None:
-            entry = entries[key] = _Entry(f"n{len(entries)}", node, tensor, tuple(node.scope) if node is not None else None)
+            scope = tuple(node.scope) if node is not None else None
+            entry = entries[key] = _Entry(f"n{len(entries)}", node, tensor, scope)
             stack.append(entry)
         return entry
 
@@ -140,38 +156,41 @@ def _walk(roots):
     return list(entries.values()), edges
 
 
-def _place_leaves(entries, edges):
+def _place_leaves(entries: list[_Entry], edges: list[tuple[_Entry, _Entry]]) -> None:
     """Give each leaf the deepest scope shared by all its consumers (the root scope if it has none)."""
     for parent, consumer in edges:
         if parent.node is None:
-            parent.scope = consumer.scope if parent.scope is None else _common_prefix(parent.scope, consumer.scope)
+            consumer_scope = consumer.scope or ()  # an op's scope, never None
+            parent.scope = consumer_scope if parent.scope is None else _common_prefix(parent.scope, consumer_scope)
     for entry in entries:
         if entry.scope is None:
             entry.scope = ()
 
 
-def _common_prefix(a, b):
+def _common_prefix(a: _Scope, b: _Scope) -> _Scope:
     n = 0
     while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
     return a[:n]
 
 
-def _node_attrs(entry, name, grad_tensor, show_shapes, show_grads):
+def _node_attrs(
+    entry: _Entry, name: str | None, grad_tensor: Tensor | None, show_shapes: bool, show_grads: bool
+) -> tuple[dict[str, str], list[str]]:
     """Style of one node and the lines of its label (unescaped)."""
-    kind = "op" if entry.node is not None else "leaf"
-    attrs = {} if kind == "op" else dict(_LEAF_STYLE)
+    node, leaf = entry.node, entry.tensor
+    attrs: dict[str, str] = {} if node is not None else dict(_LEAF_STYLE)
     lines = [name] if name is not None else []
-    if kind == "op":
-        lines.append(entry.node.name)
+    if node is not None:
+        lines.append(node.name)
         if show_shapes:
-            lines.append(str(tuple(entry.node.shape)))
-    elif show_shapes or name is None:
-        lines.append(str(tuple(entry.tensor.shape)))
+            lines.append(str(tuple(node.shape)))
+    elif leaf is not None and (show_shapes or name is None):
+        lines.append(str(tuple(leaf.shape)))
     if show_grads and grad_tensor is not None:
         norm = _grad_norm(grad_tensor)
         if norm is None:
-            if kind == "leaf":
+            if node is None:
                 attrs["style"] = "filled,dashed"
                 lines.append("no grad")
         else:
@@ -182,11 +201,11 @@ def _node_attrs(entry, name, grad_tensor, show_shapes, show_grads):
     return attrs, lines
 
 
-def _names_by_identity(params):
+def _names_by_identity(params: dict[str, Tensor]) -> dict[int, str]:
     """`{id(tensor): name}` for the `params` dict; a tensor listed twice keeps its first name."""
     if not isinstance(params, dict):
         raise TypeError(f"draw_graph: params must be a dict of name -> Tensor, got {type(params).__name__}")
-    names = {}
+    names: dict[int, str] = {}
     for name, tensor in params.items():
         if not isinstance(tensor, ag.Tensor):
             raise TypeError(f"draw_graph: params[{name!r}] must be a Tensor, got {type(tensor).__name__}")
@@ -194,7 +213,7 @@ def _names_by_identity(params):
     return names
 
 
-def _add_legend(graph):
+def _add_legend(graph: "graphviz.Digraph") -> None:
     """The colour bar: a small cluster of labelled swatches stacked top to bottom."""
     with graph.subgraph(name="cluster_legend") as legend:
         legend.attr(label="gradient L2 norm", **_CLUSTER_STYLE)
@@ -202,11 +221,17 @@ def _add_legend(graph):
         for i, (_, fill, font, label) in enumerate(_GRAD_BANDS + (_NON_FINITE_BAND,)):
             swatch_ids.append(f"legend{i}")
             legend.node(swatch_ids[-1], label=label, style="filled", fillcolor=fill, fontcolor=font)
-        for upper, lower in zip(swatch_ids, swatch_ids[1:]):
+        for upper, lower in itertools.pairwise(swatch_ids):
             legend.edge(upper, lower, style="invis")
 
 
-def draw_graph(root, params=None, show_shapes=True, show_grads=False, group_modules=True):
+def draw_graph(
+    root: Tensor | Sequence[Tensor],
+    params: dict[str, Tensor] | None = None,
+    show_shapes: bool = True,
+    show_grads: bool = False,
+    group_modules: bool = True,
+) -> "graphviz.Digraph":
     """The graph that produced `root` (a Tensor or a list of them) as a `graphviz.Digraph`.
 
     params: dict name -> Tensor naming leaves (parameters) and, for non-leaf
@@ -228,9 +253,9 @@ def draw_graph(root, params=None, show_shapes=True, show_grads=False, group_modu
     grad_of_node = {id(t.grad_fn): t for t in [*params.values(), *roots] if t.grad_fn is not None}
 
     graph = graphviz.Digraph(name="autograd_graph", node_attr=_OP_STYLE)
-    clusters = {(): graph}
+    clusters: dict[_Scope, graphviz.Digraph] = {(): graph}
     for entry in entries:
-        scope = entry.scope if group_modules else ()
+        scope = (entry.scope or ()) if group_modules else ()
         for depth in range(1, len(scope) + 1):
             path = scope[:depth]
             if path not in clusters:
@@ -252,7 +277,7 @@ def draw_graph(root, params=None, show_shapes=True, show_grads=False, group_modu
     return graph
 
 
-def save_svg(root, path, **options):
+def save_svg(root: Tensor | Sequence[Tensor], path: str | os.PathLike[str], **options: Any) -> str | os.PathLike[str]:
     """Render `draw_graph(root, **options)` to an SVG file at `path` (written atomically); returns `path`.
 
     Needs the Graphviz `dot` program. Without it this raises RuntimeError
@@ -274,4 +299,3 @@ def save_svg(root, path, **options):
         ) from err
     atomic_write(path, svg)
     return path
-

@@ -4,12 +4,19 @@ Gradients and parameters are edited in place under `no_grad`, as an
 optimizer step edits them: clipping is bookkeeping between backward and
 step, never part of a graph.
 """
+
+from collections.abc import Iterable
+
 import numpy as np
 
 import autograd_core as ag
+from autograd_core import Tensor
+
+# One tensor or several, as torch.nn.utils takes them (e.g. `model.parameters()`).
+_Parameters = Tensor | Iterable[Tensor]
 
 
-def _tensors(parameters, who):
+def _tensors(parameters: _Parameters, who: str) -> list[Tensor]:
     """`parameters` as a list of Tensors (one Tensor or an iterable of them)."""
     tensors = [parameters] if isinstance(parameters, ag.Tensor) else list(parameters)
     for t in tensors:
@@ -18,7 +25,9 @@ def _tensors(parameters, who):
     return tensors
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def clip_grad_norm_(
+    parameters: _Parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+) -> Tensor:
     """Scale all gradients together so that their total norm is at most `max_norm`; return that norm.
 
     The total norm is the p-norm of all gradient entries as one vector (max |g|
@@ -39,8 +48,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     per_tensor = np.array([np.linalg.norm(g.data.reshape(-1), ord=norm_type) for g in grads], dtype=dtype)
     total = np.linalg.norm(per_tensor, ord=norm_type)
     if error_if_nonfinite and not np.isfinite(total):
-        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}; "
-                           "pass error_if_nonfinite=False to clip anyway")
+        raise RuntimeError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}; "
+            "pass error_if_nonfinite=False to clip anyway"
+        )
     factor = min(dtype.type(max_norm) / (total + dtype.type(1e-6)), 1.0)
     with ag.no_grad():
         for g in grads:
@@ -48,7 +59,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return ag.tensor(total)
 
 
-def clip_grad_value_(parameters, clip_value):
+def clip_grad_value_(parameters: _Parameters, clip_value: float) -> None:
     """Clamp every gradient entry into [-clip_value, clip_value], in place."""
     if not clip_value >= 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value!r}")
@@ -58,12 +69,12 @@ def clip_grad_value_(parameters, clip_value):
                 p.grad.clamp_(-clip_value, clip_value)
 
 
-def parameters_to_vector(parameters):
+def parameters_to_vector(parameters: _Parameters) -> Tensor:
     """All parameters flattened and concatenated into one 1-D tensor (differentiable, as PyTorch)."""
     return ag.cat([p.reshape(-1) for p in _tensors(parameters, "parameters_to_vector")])
 
 
-def vector_to_parameters(vec, parameters):
+def vector_to_parameters(vec: Tensor, parameters: _Parameters) -> None:
     """Copy consecutive slices of the 1-D tensor `vec` into the parameters, in place (no gradient flows)."""
     if not isinstance(vec, ag.Tensor):
         raise TypeError(f"vector_to_parameters: expected vec to be a Tensor, got {type(vec).__name__}")
@@ -72,8 +83,10 @@ def vector_to_parameters(vec, parameters):
     params = _tensors(parameters, "vector_to_parameters")
     sizes = [p.numel() for p in params]
     if sum(sizes) != vec.shape[0]:
-        raise ValueError(f"vector_to_parameters: vec has {vec.shape[0]} elements but the parameters hold "
-                         f"{sum(sizes)} ({', '.join(str(p.shape) for p in params)})")
+        raise ValueError(
+            f"vector_to_parameters: vec has {vec.shape[0]} elements but the parameters hold "
+            f"{sum(sizes)} ({', '.join(str(p.shape) for p in params)})"
+        )
     offsets = np.cumsum([0] + sizes)
     with ag.no_grad():
         for p, start, stop in zip(params, offsets[:-1], offsets[1:]):
