@@ -508,12 +508,15 @@ def test_a_target_that_is_not_a_regular_file_is_refused_before_writing(kind, tmp
     assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode)
 
 
-def test_a_device_is_refused_and_stays_a_device():
+def test_a_device_is_refused_and_stays_a_device(tmp_path):
     if not os.path.exists("/dev/null"):
         pytest.skip("no /dev/null")
-    with pytest.raises(ValueError, match="/dev/null: it is a character device, not a regular file"):
-        ag.save({"x": 1}, "/dev/null")
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    # Through a link, so that a regression replaces the link, never the machine's /dev/null (as root it could).
+    link = tmp_path / "out.safetensors"
+    link.symlink_to("/dev/null")
+    with pytest.raises(ValueError, match=r"\(a link to /dev/null\): it is a character device, not a regular file"):
+        ag.save({"x": 1}, link)
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and link.is_symlink()
 
 
 def test_a_target_name_at_the_length_limit_saves(tmp_path):
