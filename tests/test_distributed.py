@@ -246,13 +246,31 @@ def fit_shuffled(rank):
     return _fit(_model(seed=rank), shuffle=True)
 
 
-def fail(rank):
+def _raise():
+    raise ValueError("boom on rank 1 at step 1")
+
+
+# How rank 1 ends early, at step 1 of DDP training, while rank 0 goes on to the gradient all_reduce.
+EARLY_ENDINGS = {"fail": _raise, "exit_3": lambda: sys.exit(3), "exit_0": lambda: sys.exit(0)}
+
+
+def end_early(rank, ending):
     ddp = DistributedDataParallel(_model())
     X, y = _data(8)
     for step in range(3):
         if rank == 1 and step == 1:
-            raise ValueError("boom on rank 1 at step 1")
+            EARLY_ENDINGS[ending]()
         nn.CrossEntropyLoss()(ddp(ag.tensor(X[rank::WORLD])), ag.tensor(y[rank::WORLD])).backward()
+
+
+def finish_alone(rank):
+    """Rank 1 exits with status 3 after the last collective; rank 0 works on alone, undisturbed."""
+    t = ag.tensor(np.ones(2))
+    distributed.all_reduce(t)
+    if rank == 1:
+        sys.exit(3)
+    time.sleep(1.0)
+    print(f"rank 0 finished alone with {t.data.tolist()}", flush=True)
 
 
 # ---- running the worker ------------------------------------------------------------------------
@@ -406,6 +424,24 @@ def test_fit_shuffled_keeps_ranks_identical_and_learns(job):
     results = job("fit_shuffled")
     _assert_ranks_identical(results, list(results[0]))
     assert results[0]["train_loss"][-1] < results[0]["train_loss"][0]
+
+
+@needs_mpi
+@pytest.mark.parametrize("ending", ["exit_3", "exit_0"])
+def test_a_rank_that_exits_early_ends_the_job_instead_of_hanging(tmp_path, ending):
+    code, output, seconds = _mpiexec([__file__, str(tmp_path), ending], timeout=60)
+    assert code != 0, output
+    assert ("rank 0 of 2 waits in all_reduce for rank(s) 1, which left the job" in output
+            and "aborting the MPI job" in output), output
+    assert seconds < 30
+
+
+@needs_mpi
+def test_a_rank_may_work_on_alone_after_the_others_have_left(tmp_path):
+    code, output, _ = _mpiexec([__file__, str(tmp_path), "finish_alone"], timeout=60)
+    assert "rank 0 finished alone with [2.0, 2.0]" in output
+    assert "aborting" not in output
+    assert code == 3, output  # rank 1's status: the job's exit status is the highest of the ranks'
 
 
 @needs_mpi
@@ -604,8 +640,11 @@ if __name__ == "__main__":
     outdir, names = sys.argv[1], sys.argv[2:]  # fit_in_order writes its checkpoint in outdir too
     rank = distributed.rank()
     for name in names:
-        if name == "fail":
-            fail(rank)
+        if name in EARLY_ENDINGS:
+            end_early(rank, name)
+            continue
+        if name == "finish_alone":
+            finish_alone(rank)
             continue
         results = SCENARIOS[name](rank)
         np.savez(os.path.join(outdir, f"{name}.rank{rank}.npz"), **results)
