@@ -18,6 +18,7 @@ schedule with `SequentialLR`:
 import math
 import numbers
 from bisect import bisect_right
+from typing import ClassVar
 
 from .optimizer import Optimizer
 
@@ -83,7 +84,7 @@ class LRScheduler:
     _not_saved = ("optimizer",)  # attributes left out of state_dict()
     _finite = ()  # hyperparameters (arguments and attributes) that must be finite numbers, or lists of them
     _per_group_state = ("base_lrs", "_last_lr", "min_lrs")  # attributes holding one value per param group
-    _choices = {}  # attribute -> the values it may take
+    _choices: ClassVar[dict] = {}  # attribute -> the values it may take
 
     def __init__(self, optimizer, last_epoch=-1):
         who = type(self).__name__
@@ -324,7 +325,7 @@ class OneCycleLR(LRScheduler):
     """
 
     _finite = ("max_lr", "base_momentum", "max_momentum", "div_factor", "final_div_factor", "pct_start")
-    _choices = {"anneal_strategy": tuple(_ANNEALERS), "_momentum_key": ("betas", "momentum")}
+    _choices: ClassVar[dict] = {"anneal_strategy": tuple(_ANNEALERS), "_momentum_key": ("betas", "momentum")}
 
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
                  anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95, div_factor=25.0,
@@ -407,7 +408,7 @@ class ReduceLROnPlateau(LRScheduler):
     """
 
     _finite = ("factor", "threshold", "eps", "min_lr", "min_lrs")
-    _choices = {"mode": ("min", "max"), "threshold_mode": ("rel", "abs")}
+    _choices: ClassVar[dict] = {"mode": ("min", "max"), "threshold_mode": ("rel", "abs")}
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
                  cooldown=0, min_lr=0, eps=1e-8):

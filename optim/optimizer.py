@@ -240,7 +240,7 @@ class Optimizer:
         by_index = self._saved_parameter_positions(saved_groups)
         saved_state = state_dict["state"]
         if not isinstance(saved_state, dict):
-            raise ValueError(f"{name}.load_state_dict: 'state' must be a dict of parameter index -> state, "
+            raise TypeError(f"{name}.load_state_dict: 'state' must be a dict of parameter index -> state, "
                              f"got {type(saved_state).__name__}")
         state = defaultdict(dict)
         for index, saved in saved_state.items():
@@ -258,7 +258,8 @@ class Optimizer:
         """Saved parameter index -> this optimizer's parameter, once the saved groups are known to match ours."""
         name = type(self).__name__
         if not isinstance(saved_groups, (list, tuple)) or not all(isinstance(g, dict) for g in saved_groups):
-            raise ValueError(f"{name}.load_state_dict: 'param_groups' must be a list of dicts, got {saved_groups!r:.100}")
+            raise TypeError(f"{name}.load_state_dict: 'param_groups' must be a list of dicts, "
+                             f"got {saved_groups!r:.100}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter groups, "
                              f"this optimizer has {len(self.param_groups)}")

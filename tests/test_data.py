@@ -415,7 +415,7 @@ class _Sentences(Dataset):
 def test_ragged_samples_raise_an_error_naming_loader_batch_and_shapes():
     loader = DataLoader(_Sentences(), batch_size=2)
     batches = iter(loader)
-    tokens, labels = next(batches)  # batch 0: lengths 3 and 3 stack fine
+    tokens, _ = next(batches)  # batch 0: lengths 3 and 3 stack fine
     assert tokens.shape == (2, 3)
     with pytest.raises(ValueError) as raised:
         next(batches)
