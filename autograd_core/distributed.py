@@ -13,6 +13,8 @@ is never imported, so the library works where MPI is not installed. Under a
 launcher (recognised by the variables it sets, `_LAUNCHER_VARIABLES`) the
 process joins the job through mpi4py on first use; calling `init()` first is
 allowed but optional (unlike PyTorch, where `init_process_group` is required).
+Joining is collective, as `init_process_group`: a rank's first call of this
+module returns once every rank has made its own first call.
 
 A rank ending early never leaves the others waiting forever:
 
@@ -28,10 +30,9 @@ A rank ending early never leaves the others waiting forever:
   write files) after the others have finished; the job's exit status is then
   the highest of the ranks' (e.g. 3 after `sys.exit(3)` on one rank).
 
-Only the collectives of this module (and what is built on them, DDP, the
-DistributedSampler's seed broadcast) watch for departed ranks: a collective
-called through mpi4py directly still waits forever. Every rank must use this
-module (any call joins the job) for the departure notices to be exchanged.
+Only the collectives of this module (and what is built on them:
+DistributedDataParallel, `nn.parallel.distribute`) watch for departed ranks:
+a collective called through mpi4py directly still waits forever.
 """
 import atexit
 import os
@@ -75,7 +76,9 @@ def launched_by_mpi():
 def init():
     """Join the MPI job this process belongs to; a process started without a launcher is a world of one.
 
-    Idempotent. Every function of this module calls it on first use.
+    Idempotent. Every function of this module calls it on first use. In a job of several ranks it is
+    collective (it creates the communicator that carries the departure notices): it returns once every
+    rank has called it.
     """
     if _world.initialized:
         return

@@ -572,6 +572,18 @@ def test_distributed_sampler_shards_are_disjoint_and_cover(n, replicas, drop_las
         assert len(everything) - len(set(everything)) < replicas  # padding repeats fewer than one per rank
 
 
+def test_distribute_keeps_the_loaders_collate_fn(monkeypatch):
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)  # as rank 0 of two, without a launcher
+
+    def count(samples):
+        return len(samples)
+
+    loader = DataLoader(TensorDataset(np.arange(8.0)), batch_size=4, collate_fn=count)
+    _, sharded = distribute(nn.Linear(2, 2), loader)
+    assert sharded is not loader and sharded.collate_fn is count
+    assert list(sharded) == [2, 2]
+
+
 def test_distributed_sampler_epochs():
     dataset = TensorDataset(np.arange(20.0))
     sampler = DistributedSampler(dataset, 2, 1, seed=4)
