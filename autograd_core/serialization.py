@@ -5,7 +5,8 @@ What can be saved
 Nested dicts (str or int keys; int keys as in an optimizer's `state`), lists
 and tuples whose leaves are Tensors, numpy arrays, numbers (int, float, bool,
 None, numpy scalars) or strings. Anything else raises `TypeError` naming the
-key path and the type.
+key path and the type. A tensor whose key path joins to "__metadata__" (the
+name safetensors reserves for its header metadata) raises `ValueError`.
 
 The file
 --------
