@@ -129,9 +129,21 @@ def _tensor_columns(dataset):
     return dataset.tensors, rows
 
 
+class _RaggedField(ValueError):
+    """Samples whose values in one field have different shapes; DataLoader turns it into an error naming itself."""
+
+    def __init__(self, shapes, field=None):
+        super().__init__(shapes, field)
+        self.shapes, self.field = shapes, field  # field: its index in tuple samples, None for single values
+
+
 def _collate_field(values):
     """Stack one field of a list of samples along a new first axis."""
     first = values[0]
+    if isinstance(first, (ag.Tensor, np.ndarray)):
+        shapes = [np.shape(value.data if isinstance(value, ag.Tensor) else value) for value in values]
+        if any(shape != shapes[0] for shape in shapes):
+            raise _RaggedField(shapes)
     if isinstance(first, ag.Tensor):
         return ag.stack(values)
     if isinstance(first, (np.ndarray, np.generic)):
@@ -143,9 +155,32 @@ def _collate_field(values):
 
 
 def _collate(samples):
+    """One batch from a list of samples: each field stacked along a new first axis (the default `collate_fn`)."""
     if isinstance(samples[0], (tuple, list)):
-        return tuple(_collate_field(field) for field in zip(*samples))
+        fields = list(zip(*samples))
+        collated = []
+        for index, field in enumerate(fields):
+            try:
+                collated.append(_collate_field(field))
+            except _RaggedField as ragged:
+                raise _RaggedField(ragged.shapes, field=index) from None
+        return tuple(collated)
     return _collate_field(samples)
+
+
+def _ragged_batch_error(loader, batch_number, indices, ragged):
+    counts = {}
+    for shape in ragged.shapes:
+        counts[shape] = counts.get(shape, 0) + 1
+    listed = ", ".join(f"{shape} x{count}" for shape, count in list(counts.items())[:6])
+    more = f" and {len(counts) - 6} more" if len(counts) > 6 else ""
+    where = "its samples" if ragged.field is None else f"field {ragged.field} of its samples"
+    shown_indices = ", ".join(str(int(i)) for i in indices[:8]) + (", ..." if len(indices) > 8 else "")
+    return ValueError(
+        f"DataLoader over {type(loader.dataset).__name__}: batch {batch_number} (dataset indices {shown_indices}) "
+        f"cannot be stacked: {where} have different shapes: {listed}{more}. Pad the samples to one shape in "
+        "the dataset, pass a collate_fn that batches them (pads them, or returns them as a list), or use "
+        "batch_size=1")
 
 
 class DataLoader:
@@ -160,9 +195,14 @@ class DataLoader:
 
     With `sampler=` the batches take the samples in the order the sampler
     yields them (one pass over the sampler per epoch); it replaces `shuffle`.
+    `collate_fn(list of samples)`, if given, makes each batch instead of the
+    default stacking (e.g. to pad samples of different lengths). Samples the
+    default cannot stack (arrays of different shapes) raise a ValueError
+    naming the batch, its indices and the shapes.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, sampler=None):
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, sampler=None,
+                 collate_fn=None):
         _check_dataset(dataset, "DataLoader")
         self.dataset = dataset
         self.batch_size = _check_int(batch_size, "batch_size", "DataLoader", minimum=1)
@@ -176,6 +216,10 @@ class DataLoader:
                 raise ValueError("DataLoader: sampler and shuffle=True are mutually exclusive (the sampler decides "
                                  "the order; e.g. DistributedSampler(shuffle=True))")
         self.sampler = sampler
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be a callable taking a list of samples, "
+                            f"got {type(collate_fn).__name__}")
+        self.collate_fn = collate_fn
         generator = make_generator(seed, "DataLoader")
         if seed is None and self.shuffle:
             # A generator of its own, seeded once from the project's: other draws
@@ -202,10 +246,18 @@ class DataLoader:
             yield order[start:start + self.batch_size]
 
     def __iter__(self):
-        columns = _tensor_columns(self.dataset)
+        columns = _tensor_columns(self.dataset) if self.collate_fn is None else None
         if columns is None:
-            for batch in self._batch_orders():
-                yield _collate([self.dataset[int(i)] for i in batch])
+            for number, batch in enumerate(self._batch_orders()):
+                samples = [self.dataset[int(i)] for i in batch]
+                if self.collate_fn is not None:
+                    yield self.collate_fn(samples)
+                    continue
+                try:
+                    collated = _collate(samples)
+                except _RaggedField as ragged:
+                    raise _ragged_batch_error(self, number, batch, ragged) from None
+                yield collated
             return
         tensors, rows = columns
         for batch in self._batch_orders():

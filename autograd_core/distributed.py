@@ -13,13 +13,31 @@ is never imported, so the library works where MPI is not installed. Under a
 launcher (recognised by the variables it sets, `_LAUNCHER_VARIABLES`) the
 process joins the job through mpi4py on first use; calling `init()` first is
 allowed but optional (unlike PyTorch, where `init_process_group` is required).
+Joining is collective, as `init_process_group`: a rank's first call of this
+module returns once every rank has made its own first call.
 
-In a job of several ranks, an exception that escapes any rank aborts the whole
-job (`MPI_Abort`) after printing its traceback: the other ranks would
-otherwise wait forever in their next collective.
+A rank ending early never leaves the others waiting forever:
+
+- an exception that escapes any rank aborts the whole job (`MPI_Abort`) after
+  printing its traceback;
+- a rank whose script ends, normally or by `sys.exit(n)` (SystemExit never
+  reaches the exception hook), tells the other ranks that it has left, then
+  waits for them to finish too (as `MPI_Finalize` would). A rank that then
+  waits in a collective this module runs for a rank that has left, and is
+  still waiting `DEPARTURE_GRACE_SECONDS` later, aborts the job with exit
+  status 1, saying which rank left. Ranks that finish their own work without
+  another collective are not disturbed, so rank 0 may go on alone (evaluate,
+  write files) after the others have finished; the job's exit status is then
+  the highest of the ranks' (e.g. 3 after `sys.exit(3)` on one rank).
+
+Only the collectives of this module (and what is built on them:
+DistributedDataParallel, `nn.parallel.distribute`) watch for departed ranks:
+a collective called through mpi4py directly still waits forever.
 """
+import atexit
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -31,9 +49,17 @@ _LAUNCHER_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
 
 _OPS = ("sum", "mean", "max", "min")
 
+# How long a collective keeps waiting after learning that a rank it needs has left: the rank's last
+# messages may still be in flight (notices travel on another communicator, with no ordering between them).
+DEPARTURE_GRACE_SECONDS = 3.0
+_DEPARTURE_TAG = 1
+_POLLS_BEFORE_SLEEPING = 1000  # a collective spins this long (microseconds) before polling every millisecond
+
 
 class _World:
     comm = None  # mpi4py's COMM_WORLD once joined; None in a world of one
+    control = None  # a duplicate of comm carrying only departure notices, so they never mix with user messages
+    departed = ()  # ranks known to have left
     rank = 0
     size = 1
     initialized = False
@@ -50,7 +76,9 @@ def launched_by_mpi():
 def init():
     """Join the MPI job this process belongs to; a process started without a launcher is a world of one.
 
-    Idempotent. Every function of this module calls it on first use.
+    Idempotent. Every function of this module calls it on first use. In a job of several ranks it is
+    collective (it creates the communicator that carries the departure notices): it returns once every
+    rank has called it.
     """
     if _world.initialized:
         return
@@ -66,6 +94,8 @@ def init():
         _world.size = _world.comm.Get_size()
         if _world.size > 1:
             _abort_job_on_uncaught_exception()
+            _world.control, _world.departed = _world.comm.Dup(), set()
+            atexit.register(_leave)  # after mpi4py's own atexit (registered on import): runs before MPI_Finalize
     _world.initialized = True
 
 
@@ -90,12 +120,54 @@ def _abort_job_on_uncaught_exception():
 
     def abort(kind, value, traceback):
         previous(kind, value, traceback)
-        sys.stderr.write(f"ag.distributed: rank {_world.rank} of {_world.size} failed with {kind.__name__}: "
-                         f"{value}; aborting the MPI job so that the other ranks do not wait for it forever\n")
-        sys.stderr.flush()
-        _world.comm.Abort(1)
+        _abort(f"failed with {kind.__name__}: {value}")
 
     sys.excepthook = abort
+
+
+def _abort(message):
+    sys.stderr.write(f"ag.distributed: rank {_world.rank} of {_world.size} {message}; aborting the MPI job so that "
+                     "the other ranks do not wait forever\n")
+    sys.stderr.flush()
+    _world.comm.Abort(1)
+
+
+def _leave():
+    """At this rank's exit: tell every other rank, then wait until all have left (their notices received)."""
+    from mpi4py import MPI
+    notice = np.array([_world.rank], dtype=np.int64)
+    sends = [_world.control.Isend(notice, dest=other, tag=_DEPARTURE_TAG)
+             for other in range(_world.size) if other != _world.rank]
+    _world.control.Barrier()  # every rank has sent its notices; a rank stuck in a collective aborts us all instead
+    for other in range(_world.size):
+        if other != _world.rank and other not in _world.departed:
+            _world.control.Recv(np.empty(1, dtype=np.int64), source=other, tag=_DEPARTURE_TAG)
+    MPI.Request.Waitall(sends)
+
+
+def _receive_departures():
+    """Record the ranks whose departure notices have arrived."""
+    from mpi4py import MPI
+    status = MPI.Status()
+    while _world.control.Iprobe(source=MPI.ANY_SOURCE, tag=_DEPARTURE_TAG, status=status):
+        _world.control.Recv(np.empty(1, dtype=np.int64), source=status.Get_source(), tag=_DEPARTURE_TAG)
+        _world.departed.add(status.Get_source())
+
+
+def _wait(request, what):
+    """Wait for the non-blocking collective `request`, aborting the job if a rank it needs has left."""
+    polls, deadline = 0, None
+    while not request.Test():
+        polls += 1
+        if polls > _POLLS_BEFORE_SLEEPING:
+            time.sleep(0.001)
+        _receive_departures()
+        if _world.departed and deadline is None:
+            deadline = time.monotonic() + DEPARTURE_GRACE_SECONDS
+        if deadline is not None and time.monotonic() > deadline:
+            left = ", ".join(map(str, sorted(_world.departed)))
+            _abort(f"waits in {what} for rank(s) {left}, which left the job (the script ended there, e.g. by "
+                   "sys.exit)")
 
 
 def _check_tensor(tensor, who):
@@ -127,7 +199,8 @@ def all_reduce_array(array, op="sum"):
     if _world.size == 1:
         return
     from mpi4py import MPI
-    _world.comm.Allreduce(MPI.IN_PLACE, array, op={"max": MPI.MAX, "min": MPI.MIN}.get(op, MPI.SUM))
+    _wait(_world.comm.Iallreduce(MPI.IN_PLACE, array, op={"max": MPI.MAX, "min": MPI.MIN}.get(op, MPI.SUM)),
+          "all_reduce")
     if op == "mean":
         array /= _world.size
 
@@ -152,11 +225,11 @@ def broadcast(tensor, root=0):
     if isinstance(root, bool) or not isinstance(root, (int, np.integer)) or not 0 <= root < _world.size:
         raise ValueError(f"broadcast: root must be a rank in [0, {_world.size - 1}], got {root!r}")
     if _world.size > 1:
-        _in_place(tensor, lambda buffer: _world.comm.Bcast(buffer, root=int(root)))
+        _in_place(tensor, lambda buffer: _wait(_world.comm.Ibcast(buffer, root=int(root)), "broadcast"))
 
 
 def barrier():
     """Wait until every rank has reached this call."""
     init()
     if _world.size > 1:
-        _world.comm.Barrier()
+        _wait(_world.comm.Ibarrier(), "barrier")

@@ -336,9 +336,10 @@ class Module:
     def load_state_dict(self, state_dict, strict=True):
         """Copy values from `state_dict` (name -> Tensor or array) into the parameters and buffers.
 
-        Every problem is collected first and reported in one RuntimeError, and nothing is copied unless
-        the whole load can succeed: shape mismatches always fail; missing and unexpected keys fail when
-        `strict`. Returns `(missing_keys, unexpected_keys)`.
+        Every entry is checked first and every problem reported in one RuntimeError; nothing is copied
+        unless the whole load can succeed. Shape mismatches and values that are not numbers (None,
+        strings, object arrays; inf and nan are numbers) always fail; missing and unexpected keys fail
+        when `strict`. Returns `(missing_keys, unexpected_keys)`.
         """
         if not hasattr(state_dict, "items"):
             raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict of name -> tensor, "
@@ -346,13 +347,18 @@ class Module:
         own = self.state_dict(keep_vars=True)
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
-        mismatched = []
+        arrays, not_numbers, mismatched = {}, [], []
         for key, value in state_dict.items():
-            if key in own:
-                shape = tuple(np.shape(value.data if isinstance(value, ag.Tensor) else value))
-                if shape != own[key].shape:
-                    mismatched.append(f"{key}: checkpoint shape {shape}, model shape {own[key].shape}")
+            if key not in own:
+                continue
+            array = arrays[key] = _numeric_array(value)
+            if isinstance(array, str):
+                not_numbers.append(f"{key}: {array}")
+            elif array.shape != own[key].shape:
+                mismatched.append(f"{key}: checkpoint shape {array.shape}, model shape {own[key].shape}")
         problems = []
+        if not_numbers:
+            problems.append("values that are not real numbers for " + "; ".join(not_numbers))
         if mismatched:
             problems.append("size mismatch for " + "; ".join(mismatched))
         if strict and missing:
@@ -363,9 +369,8 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
                                + "\n  ".join(problems))
         with ag.no_grad():
-            for key, value in state_dict.items():
-                if key in own:
-                    own[key].copy_(value.data if isinstance(value, ag.Tensor) else np.asarray(value))
+            for key, array in arrays.items():
+                own[key].copy_(array.astype(own[key].dtype, copy=False))
         return IncompatibleKeys(missing, unexpected)
 
     # ---- repr ----
@@ -384,6 +389,23 @@ class Module:
 
 
 # ---- containers ----------------------------------------------------------------------------
+
+# Array kinds a parameter or buffer can take its values from: bool, signed and unsigned ints, floats.
+_NUMERIC_KINDS = "biuf"
+
+
+def _numeric_array(value):
+    """`value` (a Tensor, array or nested list) as a numeric numpy array, or a string saying why it is not one."""
+    raw = value.data if isinstance(value, ag.Tensor) else value
+    try:
+        array = np.asarray(raw)
+    except (TypeError, ValueError) as error:  # e.g. a ragged nested list
+        return f"cannot be read as an array ({error})"
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        objects = " (None or other objects)" if array.dtype.kind == "O" else ""
+        return f"expected a Tensor or numeric array, got {type(raw).__name__} of dtype {array.dtype}{objects}"
+    return array
+
 
 def _check_modules(who, modules):
     for module in modules:

@@ -322,5 +322,5 @@ def distribute(model, loader):
         distributed.broadcast(seed, root=0)
         sampler = ag.data.DistributedSampler(loader.dataset, shuffle=loader.shuffle, seed=int(seed.item()))
         loader = ag.data.DataLoader(loader.dataset, batch_size=-(-loader.batch_size // world_size),
-                                    drop_last=loader.drop_last, sampler=sampler)
+                                    drop_last=loader.drop_last, sampler=sampler, collate_fn=loader.collate_fn)
     return model, loader

@@ -18,6 +18,7 @@ schedule with `SequentialLR`:
 import math
 import numbers
 from bisect import bisect_right
+from typing import ClassVar
 
 from .optimizer import Optimizer
 
@@ -30,6 +31,37 @@ def _require_optimizer(optimizer, who):
 def _require_positive_int(value, name, who):
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{who}: {name} must be a positive integer, got {value!r}")
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _require_finite(who, values):
+    """Each of `values` (name -> a number, or a list/tuple of numbers, one per group) is a finite real number."""
+    for name, value in values.items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if not _is_number(item):
+                raise TypeError(f"{who}: {name} must be a finite number, got {type(item).__name__} {item!r:.60}")
+            if not math.isfinite(item):
+                raise ValueError(f"{who}: {name} must be a finite number, got {item!r}")
+
+
+def _same_kind(saved, current):
+    """Whether `saved` can replace the attribute value `current` in a scheduler's state: a bool for a bool, a
+    number for a number, a string for a string, a list of such for a list (tuples element by element)."""
+    if isinstance(current, bool):
+        return isinstance(saved, bool)
+    if _is_number(current):
+        return _is_number(saved)
+    if isinstance(current, str):
+        return isinstance(saved, str)
+    if isinstance(current, tuple):
+        return (isinstance(saved, (tuple, list)) and len(saved) == len(current)
+                and all(map(_same_kind, saved, current)))
+    if isinstance(current, list):
+        return isinstance(saved, (list, tuple)) and (not current or all(_same_kind(item, current[0]) for item in saved))
+    return True
 
 
 def _per_group(value, name, optimizer, who):
@@ -50,6 +82,9 @@ class LRScheduler:
     """
 
     _not_saved = ("optimizer",)  # attributes left out of state_dict()
+    _finite = ()  # hyperparameters (arguments and attributes) that must be finite numbers, or lists of them
+    _per_group_state = ("base_lrs", "_last_lr", "min_lrs")  # attributes holding one value per param group
+    _choices: ClassVar[dict] = {}  # attribute -> the values it may take
 
     def __init__(self, optimizer, last_epoch=-1):
         who = type(self).__name__
@@ -79,11 +114,40 @@ class LRScheduler:
         """The learning rates set by the last `step()`, one per parameter group."""
         return list(self._last_lr)
 
+    def _check_finite(self, values):
+        """TypeError/ValueError naming this scheduler and the parameter unless each of its `_finite` in `values`
+        (the constructor's arguments, or a state dict) is a finite number."""
+        _require_finite(type(self).__name__, {name: values[name] for name in self._finite if name in values})
+
     def state_dict(self):
         return {key: value for key, value in self.__dict__.items() if key not in self._not_saved}
 
     def load_state_dict(self, state_dict):
-        self.__dict__.update(state_dict)
+        """Restore a `state_dict()`; it is checked first, and a failed load changes nothing."""
+        self.__dict__.update(self._checked_state(state_dict))
+
+    def _checked_state(self, state_dict):
+        """`state_dict` once it is known to fit this scheduler: the same entries as `state_dict()`, each of the
+        same kind, one value per param group where there is one per group, finite hyperparameters."""
+        who = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{who}: expected a dict, as state_dict() returns, got {type(state_dict).__name__}")
+        current = self.state_dict()
+        missing, unexpected = sorted(current.keys() - state_dict.keys()), sorted(state_dict.keys() - current.keys())
+        if missing or unexpected:
+            raise ValueError(f"{who}: the state dict is not a {type(self).__name__}'s: missing entries {missing}, "
+                             f"unexpected entries {unexpected}")
+        for key, value in current.items():
+            saved = state_dict[key]
+            if not _same_kind(saved, value):
+                raise ValueError(f"{who}: {key} is {saved!r:.80}, not a value of the kind of {value!r:.80}")
+            if key in self._per_group_state and len(saved) != len(self.optimizer.param_groups):
+                raise ValueError(f"{who}: {key} has {len(saved)} values but the optimizer has "
+                                 f"{len(self.optimizer.param_groups)} parameter groups")
+            if key in self._choices and saved not in self._choices[key]:
+                raise ValueError(f"{who}: {key} must be one of {list(self._choices[key])}, got {saved!r}")
+        self._check_finite(state_dict)
+        return dict(state_dict)
 
 
 class LambdaLR(LRScheduler):
@@ -108,8 +172,11 @@ class LambdaLR(LRScheduler):
 class StepLR(LRScheduler):
     """lr = base_lr * gamma^floor(t / step_size)."""
 
+    _finite = ("gamma",)
+
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         _require_positive_int(step_size, "step_size", "StepLR")
+        self._check_finite(locals())
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -120,7 +187,10 @@ class StepLR(LRScheduler):
 class MultiStepLR(LRScheduler):
     """lr = base_lr * gamma^(number of milestones <= t); a milestone listed twice counts twice."""
 
+    _finite = ("milestones", "gamma")
+
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+        self._check_finite(locals())
         self.milestones, self.gamma = sorted(milestones), gamma
         super().__init__(optimizer, last_epoch)
 
@@ -131,7 +201,10 @@ class MultiStepLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """lr = base_lr * gamma^t."""
 
+    _finite = ("gamma",)
+
     def __init__(self, optimizer, gamma, last_epoch=-1):
+        self._check_finite(locals())
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -142,8 +215,11 @@ class ExponentialLR(LRScheduler):
 class CosineAnnealingLR(LRScheduler):
     """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2  (rises again after T_max, as PyTorch)."""
 
+    _finite = ("eta_min",)
+
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         _require_positive_int(T_max, "T_max", "CosineAnnealingLR")
+        self._check_finite(locals())
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -158,7 +234,10 @@ class LinearLR(LRScheduler):
     With start_factor < 1 and end_factor = 1 this is a linear warm-up.
     """
 
+    _finite = ("start_factor", "end_factor")
+
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
+        self._check_finite(locals())
         if not 0 < start_factor <= 1:
             raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor!r}")
         if not 0 <= end_factor <= 1:
@@ -180,9 +259,11 @@ class SequentialLR(LRScheduler):
     """
 
     _not_saved = ("optimizer", "_schedulers")
+    _finite = ("milestones", "_milestones")
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
         _require_optimizer(optimizer, "SequentialLR")
+        self._check_finite(locals())
         if not schedulers:
             raise ValueError("SequentialLR: expected at least one scheduler")
         for i, scheduler in enumerate(schedulers):
@@ -209,10 +290,16 @@ class SequentialLR(LRScheduler):
         return {**super().state_dict(), "_schedulers": [s.state_dict() for s in self._schedulers]}
 
     def load_state_dict(self, state_dict):
-        own = {key: value for key, value in state_dict.items() if key != "_schedulers"}
-        super().load_state_dict(own)
-        for scheduler, saved in zip(self._schedulers, state_dict["_schedulers"]):
-            scheduler.load_state_dict(saved)
+        """Restore a `state_dict()`, the inner schedulers' states included; all are checked before any is loaded."""
+        own = self._checked_state(state_dict)
+        saved_schedulers = own.pop("_schedulers")
+        if len(saved_schedulers) != len(self._schedulers):
+            raise ValueError(f"SequentialLR.load_state_dict: the state dict holds {len(saved_schedulers)} "
+                             f"schedulers, this SequentialLR {len(self._schedulers)}")
+        checked = [scheduler._checked_state(saved) for scheduler, saved in zip(self._schedulers, saved_schedulers)]
+        self.__dict__.update(own)
+        for scheduler, state in zip(self._schedulers, checked):
+            scheduler.__dict__.update(state)
 
 
 def _cosine_anneal(start, end, fraction):
@@ -237,10 +324,17 @@ class OneCycleLR(LRScheduler):
     "min_lr", "max_momentum" and "base_momentum" hold the end points.
     """
 
+    _finite = ("max_lr", "base_momentum", "max_momentum", "div_factor", "final_div_factor", "pct_start")
+    _choices: ClassVar[dict] = {"anneal_strategy": tuple(_ANNEALERS), "_momentum_key": ("betas", "momentum")}
+
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
                  anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95, div_factor=25.0,
                  final_div_factor=1e4, three_phase=False, last_epoch=-1):
         _require_optimizer(optimizer, "OneCycleLR")
+        self._check_finite(locals())
+        if div_factor <= 0 or final_div_factor <= 0:
+            raise ValueError(f"OneCycleLR: div_factor and final_div_factor must be > 0 (they divide max_lr), got "
+                             f"{div_factor!r} and {final_div_factor!r}")
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
                 raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
@@ -313,9 +407,13 @@ class ReduceLROnPlateau(LRScheduler):
     goes below `min_lr`, and reductions smaller than `eps` are skipped.
     """
 
+    _finite = ("factor", "threshold", "eps", "min_lr", "min_lrs")
+    _choices: ClassVar[dict] = {"mode": ("min", "max"), "threshold_mode": ("rel", "abs")}
+
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
                  cooldown=0, min_lr=0, eps=1e-8):
         _require_optimizer(optimizer, "ReduceLROnPlateau")
+        self._check_finite(locals())
         if not 0 <= factor < 1:
             raise ValueError(f"ReduceLROnPlateau: factor must be in [0, 1), got {factor!r}")
         if mode not in ("min", "max"):

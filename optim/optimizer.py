@@ -216,42 +216,103 @@ class Optimizer:
         state = {index[id(p)]: {key: np.array(value) if isinstance(value, np.ndarray) else value
                                 for key, value in s.items()}
                  for p, s in self.state.items() if s and id(p) in index}
-        return {"state": state, "param_groups": param_groups}
+        return {"state": state, "param_groups": param_groups, "optimizer": type(self).__name__}
 
     def load_state_dict(self, state_dict):
         """Restore a `state_dict()` (also as returned by `ag.load`); training continues bit for bit.
 
-        Arrays are copied (cast to each parameter's dtype), so the loaded
-        optimizer never shares buffers with the dict or another optimizer.
+        Everything is checked before anything changes, so a failed load leaves the optimizer as it was:
+        the dict must come from an optimizer of the same type (a state dict that names none, as older
+        ones, must at least hold this optimizer's hyperparameters, of the same kinds), with the same
+        number of groups and of parameters in each, and state arrays of real numbers shaped like their
+        parameters. Arrays are copied (cast to each parameter's dtype), so the loaded optimizer never
+        shares buffers with the dict or another optimizer.
         """
         name = type(self).__name__
         if not (isinstance(state_dict, dict) and {"state", "param_groups"} <= state_dict.keys()):
             raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups', as "
                              f"state_dict() returns, got {type(state_dict).__name__}")
+        saved_type = state_dict.get("optimizer", name)
+        if saved_type != name:
+            raise ValueError(f"{name}.load_state_dict: the state dict is of a {saved_type} optimizer, not a {name}; "
+                             f"load it into a {saved_type}")
         saved_groups = state_dict["param_groups"]
-        if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter groups, "
-                             f"this optimizer has {len(self.param_groups)}")
-        by_index = {}
-        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
-            if len(group["params"]) != len(saved["params"]):
-                raise ValueError(f"{name}.load_state_dict: parameter group {i} has {len(saved['params'])} "
-                                 f"parameters in the state dict and {len(group['params'])} here")
-            by_index.update(zip(saved["params"], group["params"]))
+        by_index = self._saved_parameter_positions(saved_groups)
+        saved_state = state_dict["state"]
+        if not isinstance(saved_state, dict):
+            raise TypeError(f"{name}.load_state_dict: 'state' must be a dict of parameter index -> state, "
+                             f"got {type(saved_state).__name__}")
         state = defaultdict(dict)
-        for index, saved_state in state_dict["state"].items():
-            p = by_index[int(index)]
-            state[p] = {key: self._loaded_value(value, p, key) for key, value in saved_state.items()}
+        for index, saved in saved_state.items():
+            p = by_index.get(index if isinstance(index, int) else _int_or_none(index))
+            if p is None or not isinstance(saved, dict):
+                raise ValueError(f"{name}.load_state_dict: state entry {index!r} is not a dict of the state of "
+                                 f"one of the parameters 0 to {len(by_index) - 1}")
+            state[p] = {key: self._loaded_value(value, p, key) for key, value in saved.items()}
         groups = [{**saved, "params": group["params"]} for group, saved in zip(self.param_groups, saved_groups)]
         for group in groups:
             self._validate(group)
         self.state, self.param_groups = state, groups
 
+    def _saved_parameter_positions(self, saved_groups):
+        """Saved parameter index -> this optimizer's parameter, once the saved groups are known to match ours."""
+        name = type(self).__name__
+        if not isinstance(saved_groups, (list, tuple)) or not all(isinstance(g, dict) for g in saved_groups):
+            raise TypeError(f"{name}.load_state_dict: 'param_groups' must be a list of dicts, "
+                             f"got {saved_groups!r:.100}")
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter groups, "
+                             f"this optimizer has {len(self.param_groups)}")
+        by_index = {}
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            wrong_kinds = [key for key, default in self.defaults.items() if not _same_kind(saved.get(key), default)]
+            if wrong_kinds:
+                raise ValueError(f"{name}.load_state_dict: parameter group {i} of the state dict lacks {name}'s "
+                                 f"hyperparameters {wrong_kinds} (or holds values of another kind): is it the state "
+                                 f"of another optimizer?")
+            indices = saved.get("params")
+            if not (isinstance(indices, list) and all(type(index) is int for index in indices)):
+                raise ValueError(f"{name}.load_state_dict: parameter group {i} of the state dict must list its "
+                                 f"parameters as integer indices, got {indices!r:.100}")
+            if len(group["params"]) != len(indices):
+                raise ValueError(f"{name}.load_state_dict: parameter group {i} has {len(indices)} "
+                                 f"parameters in the state dict and {len(group['params'])} here")
+            by_index.update(zip(indices, group["params"]))
+        if len(by_index) != sum(len(group["params"]) for group in self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the state dict lists a parameter index twice")
+        return by_index
+
     def _loaded_value(self, value, p, key):
+        """A saved state value checked and ready for `p`: a real number, or an array of real numbers shaped like
+        `p`, copied to `p`'s dtype."""
+        who = f"{type(self).__name__}.load_state_dict"
         if not isinstance(value, (np.ndarray, ag.Tensor)):
+            if not (_is_number(value) or isinstance(value, np.number)):
+                raise ValueError(f"{who}: state {key!r} is {value!r:.100} ({type(value).__name__}), not a number")
             return value
-        array = np.array(np.asarray(value), dtype=p.dtype, order="C")
+        array = np.asarray(value.data if isinstance(value, ag.Tensor) else value)
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"{who}: state {key!r} has dtype {array.dtype}, not real numbers")
         if array.shape != p.shape:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: state {key!r} has shape {array.shape} "
-                             f"but its parameter has shape {p.shape}")
-        return array
+            raise ValueError(f"{who}: state {key!r} has shape {array.shape} but its parameter has shape {p.shape}")
+        return np.array(array, dtype=p.dtype, order="C")
+
+
+def _int_or_none(index):
+    """A state-dict index given as a string ("3", as JSON keys come back) as an int; None if it is not one."""
+    try:
+        return int(index)
+    except (TypeError, ValueError):
+        return None
+
+
+def _same_kind(saved, default):
+    """Whether a saved hyperparameter can stand for `default`: a bool for a bool, a number for a number, a pair for
+    a pair (betas); anything for other defaults."""
+    if isinstance(default, bool):
+        return isinstance(saved, (bool, np.bool_))
+    if _is_number(default):
+        return _is_number(saved)
+    if isinstance(default, (tuple, list)):
+        return isinstance(saved, (tuple, list)) and len(saved) == len(default)
+    return True

@@ -398,3 +398,61 @@ def test_noise_free_points_match_sklearn(ours, theirs, kwargs, n):
     sk_X, sk_y = _sorted_rows(*getattr(sklearn_datasets, theirs)(n, shuffle=False, **kwargs))
     np.testing.assert_array_equal(y, sk_y)
     np.testing.assert_allclose(X, sk_X, atol=1e-6)
+
+
+class _Sentences(Dataset):
+    """Token sequences of lengths 3, 3, 5, 3, 4 with a label each: ragged, as real text is."""
+
+    lengths = (3, 3, 5, 3, 4)
+
+    def __len__(self):
+        return len(self.lengths)
+
+    def __getitem__(self, i):
+        return np.arange(self.lengths[i], dtype=np.int64), i % 2
+
+
+def test_ragged_samples_raise_an_error_naming_loader_batch_and_shapes():
+    loader = DataLoader(_Sentences(), batch_size=2)
+    batches = iter(loader)
+    tokens, _ = next(batches)  # batch 0: lengths 3 and 3 stack fine
+    assert tokens.shape == (2, 3)
+    with pytest.raises(ValueError) as raised:
+        next(batches)
+    message = str(raised.value)
+    assert message.startswith("DataLoader over _Sentences: batch 1 (dataset indices 2, 3) cannot be stacked: "
+                              "field 0 of its samples have different shapes: (5,) x1, (3,) x1.")
+    assert "collate_fn" in message and "Pad the samples" in message
+
+
+def test_ragged_single_tensor_samples_name_the_shapes():
+    class Rows(Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return ag.ones(2 + i)
+
+    with pytest.raises(ValueError, match=r"batch 0 \(dataset indices 0, 1, 2\) cannot be stacked: its samples have "
+                                         r"different shapes: \(2,\) x1, \(3,\) x1, \(4,\) x1"):
+        list(DataLoader(Rows(), batch_size=3))
+
+
+def test_a_collate_fn_batches_ragged_samples():
+    def pad(samples):
+        width = max(len(tokens) for tokens, _ in samples)
+        padded = np.zeros((len(samples), width), dtype=np.int64)
+        for row, (tokens, _) in enumerate(samples):
+            padded[row, :len(tokens)] = tokens
+        return ag.tensor(padded), ag.tensor(np.array([label for _, label in samples]))
+
+    batches = list(DataLoader(_Sentences(), batch_size=2, collate_fn=pad))
+    assert [tokens.shape for tokens, _ in batches] == [(2, 3), (2, 5), (1, 4)]
+    np.testing.assert_array_equal(batches[1][0].numpy(), [[0, 1, 2, 3, 4], [0, 1, 2, 0, 0]])
+
+
+def test_a_collate_fn_also_replaces_the_tensor_dataset_fast_path():
+    loader = DataLoader(TensorDataset(np.arange(5.0)), batch_size=2, collate_fn=lambda samples: len(samples))
+    assert list(loader) == [2, 2, 1]
+    with pytest.raises(TypeError, match="collate_fn must be a callable taking a list of samples, got int"):
+        DataLoader(TensorDataset(np.arange(5.0)), collate_fn=3)

@@ -246,13 +246,31 @@ def fit_shuffled(rank):
     return _fit(_model(seed=rank), shuffle=True)
 
 
-def fail(rank):
+def _raise():
+    raise ValueError("boom on rank 1 at step 1")
+
+
+# How rank 1 ends early, at step 1 of DDP training, while rank 0 goes on to the gradient all_reduce.
+EARLY_ENDINGS = {"fail": _raise, "exit_3": lambda: sys.exit(3), "exit_0": lambda: sys.exit(0)}
+
+
+def end_early(rank, ending):
     ddp = DistributedDataParallel(_model())
     X, y = _data(8)
     for step in range(3):
         if rank == 1 and step == 1:
-            raise ValueError("boom on rank 1 at step 1")
+            EARLY_ENDINGS[ending]()
         nn.CrossEntropyLoss()(ddp(ag.tensor(X[rank::WORLD])), ag.tensor(y[rank::WORLD])).backward()
+
+
+def finish_alone(rank):
+    """Rank 1 exits with status 3 after the last collective; rank 0 works on alone, undisturbed."""
+    t = ag.tensor(np.ones(2))
+    distributed.all_reduce(t)
+    if rank == 1:
+        sys.exit(3)
+    time.sleep(1.0)
+    print(f"rank 0 finished alone with {t.data.tolist()}", flush=True)
 
 
 # ---- running the worker ------------------------------------------------------------------------
@@ -409,6 +427,24 @@ def test_fit_shuffled_keeps_ranks_identical_and_learns(job):
 
 
 @needs_mpi
+@pytest.mark.parametrize("ending", ["exit_3", "exit_0"])
+def test_a_rank_that_exits_early_ends_the_job_instead_of_hanging(tmp_path, ending):
+    code, output, seconds = _mpiexec([__file__, str(tmp_path), ending], timeout=60)
+    assert code != 0, output
+    assert ("rank 0 of 2 waits in all_reduce for rank(s) 1, which left the job" in output
+            and "aborting the MPI job" in output), output
+    assert seconds < 30
+
+
+@needs_mpi
+def test_a_rank_may_work_on_alone_after_the_others_have_left(tmp_path):
+    code, output, _ = _mpiexec([__file__, str(tmp_path), "finish_alone"], timeout=60)
+    assert "rank 0 finished alone with [2.0, 2.0]" in output
+    assert "aborting" not in output
+    assert code == 3, output  # rank 1's status: the job's exit status is the highest of the ranks'
+
+
+@needs_mpi
 def test_a_failing_rank_aborts_the_job_instead_of_hanging(tmp_path):
     code, output, seconds = _mpiexec([__file__, str(tmp_path), "fail"], timeout=120)
     assert code != 0
@@ -536,6 +572,18 @@ def test_distributed_sampler_shards_are_disjoint_and_cover(n, replicas, drop_las
         assert len(everything) - len(set(everything)) < replicas  # padding repeats fewer than one per rank
 
 
+def test_distribute_keeps_the_loaders_collate_fn(monkeypatch):
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)  # as rank 0 of two, without a launcher
+
+    def count(samples):
+        return len(samples)
+
+    loader = DataLoader(TensorDataset(np.arange(8.0)), batch_size=4, collate_fn=count)
+    _, sharded = distribute(nn.Linear(2, 2), loader)
+    assert sharded is not loader and sharded.collate_fn is count
+    assert list(sharded) == [2, 2]
+
+
 def test_distributed_sampler_epochs():
     dataset = TensorDataset(np.arange(20.0))
     sampler = DistributedSampler(dataset, 2, 1, seed=4)
@@ -604,8 +652,11 @@ if __name__ == "__main__":
     outdir, names = sys.argv[1], sys.argv[2:]  # fit_in_order writes its checkpoint in outdir too
     rank = distributed.rank()
     for name in names:
-        if name == "fail":
-            fail(rank)
+        if name in EARLY_ENDINGS:
+            end_early(rank, name)
+            continue
+        if name == "finish_alone":
+            finish_alone(rank)
             continue
         results = SCENARIOS[name](rank)
         np.savez(os.path.join(outdir, f"{name}.rank{rank}.npz"), **results)

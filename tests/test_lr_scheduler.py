@@ -254,3 +254,90 @@ def test_cosine_closed_form_values():
     expected = [0.01 + 0.09 * (1 + math.cos(math.pi * t / 4)) / 2 for t in range(9)]
     np.testing.assert_allclose(lrs, expected, rtol=1e-14)
     assert lrs[4] == pytest.approx(0.01) and lrs[8] == pytest.approx(0.1)
+
+
+NON_FINITE_HYPERPARAMETERS = {
+    "StepLR": lambda o, v: lr_scheduler.StepLR(o, step_size=2, gamma=v),
+    "MultiStepLR-gamma": lambda o, v: lr_scheduler.MultiStepLR(o, milestones=[2], gamma=v),
+    "MultiStepLR-milestones": lambda o, v: lr_scheduler.MultiStepLR(o, milestones=[2, v]),
+    "ExponentialLR": lambda o, v: lr_scheduler.ExponentialLR(o, gamma=v),
+    "CosineAnnealingLR": lambda o, v: lr_scheduler.CosineAnnealingLR(o, T_max=5, eta_min=v),
+    "LinearLR-start_factor": lambda o, v: lr_scheduler.LinearLR(o, start_factor=v),
+    "LinearLR-end_factor": lambda o, v: lr_scheduler.LinearLR(o, end_factor=v),
+    "SequentialLR-milestones": lambda o, v: lr_scheduler.SequentialLR(
+        o, [lr_scheduler.StepLR(o, 2), lr_scheduler.StepLR(o, 3)], milestones=[v]),
+    "OneCycleLR-max_lr": lambda o, v: lr_scheduler.OneCycleLR(o, max_lr=[0.1, v], total_steps=9),
+    "OneCycleLR-base_momentum": lambda o, v: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=9, base_momentum=v),
+    "OneCycleLR-max_momentum": lambda o, v: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=9, max_momentum=v),
+    "OneCycleLR-div_factor": lambda o, v: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=9, div_factor=v),
+    "OneCycleLR-final_div_factor": lambda o, v: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=9,
+                                                                        final_div_factor=v),
+    "OneCycleLR-pct_start": lambda o, v: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=9, pct_start=v),
+    "ReduceLROnPlateau-factor": lambda o, v: lr_scheduler.ReduceLROnPlateau(o, factor=v),
+    "ReduceLROnPlateau-threshold": lambda o, v: lr_scheduler.ReduceLROnPlateau(o, threshold=v),
+    "ReduceLROnPlateau-min_lr": lambda o, v: lr_scheduler.ReduceLROnPlateau(o, min_lr=[0.0, v]),
+    "ReduceLROnPlateau-eps": lambda o, v: lr_scheduler.ReduceLROnPlateau(o, eps=v),
+}
+
+
+@pytest.mark.parametrize("value, error", [(math.nan, ValueError), (math.inf, ValueError), (-math.inf, ValueError),
+                                          ("0.5", TypeError), (None, TypeError)], ids=repr)
+@pytest.mark.parametrize("case", NON_FINITE_HYPERPARAMETERS)
+def test_hyperparameters_that_are_not_finite_numbers_are_refused_naming_scheduler_and_parameter(case, value, error):
+    opt = make_optimizer(optim, momentum=0.9)
+    lrs_before = [group["lr"] for group in opt.param_groups]
+    scheduler_name, _, parameter = case.partition("-")
+    parameter = parameter or {"CosineAnnealingLR": "eta_min"}.get(scheduler_name, "gamma")
+    with pytest.raises(error, match=f"^{scheduler_name}: {parameter} must be a finite number, got"):
+        NON_FINITE_HYPERPARAMETERS[case](opt, value)
+    assert [group["lr"] for group in opt.param_groups] == lrs_before
+
+
+def test_one_cycle_refuses_a_zero_div_factor():
+    with pytest.raises(ValueError, match="div_factor and final_div_factor must be > 0"):
+        lr_scheduler.OneCycleLR(make_optimizer(optim, momentum=0.9), max_lr=0.1, total_steps=9, div_factor=0)
+
+
+@pytest.mark.parametrize("not_a_dict", [None, [], "state"], ids=repr)
+def test_load_state_dict_of_something_else_than_a_dict_is_a_type_error(not_a_dict):
+    scheduler = lr_scheduler.StepLR(make_optimizer(optim), step_size=2)
+    with pytest.raises(TypeError, match="StepLR.load_state_dict: expected a dict, as state_dict\\(\\) returns, got"):
+        scheduler.load_state_dict(not_a_dict)
+
+
+def _stepped(case, steps=5):
+    optimizer_name, options, build = CASES[case]
+    scheduler = build(lr_scheduler, make_optimizer(optim, optimizer_name, **options))
+    for _ in range(steps):
+        scheduler.step()
+    return scheduler
+
+
+def _every_state(scheduler):
+    inner = getattr(scheduler, "_schedulers", [])
+    return repr([scheduler.state_dict()] + [s.state_dict() for s in inner]), repr(scheduler.optimizer.param_groups)
+
+
+BAD_SCHEDULER_STATES = [
+    ("StepLR", lambda sd: sd.update(gamma=math.nan), ValueError, "StepLR: gamma must be a finite number, got nan"),
+    ("StepLR", lambda sd: sd.update(base_lrs=[None, 0.1]), ValueError, "base_lrs is \\[None, 0.1\\], not a value"),
+    ("StepLR", lambda sd: sd.update(base_lrs=[0.1]), ValueError, "base_lrs has 1 values but the optimizer has 2"),
+    ("StepLR", lambda sd: sd.update(last_epoch="7"), ValueError, "last_epoch is '7'"),
+    ("StepLR", lambda sd: sd.pop("gamma"), ValueError, r"missing entries \['gamma'\], unexpected entries \[\]"),
+    ("StepLR", lambda sd: sd.update(T_max=3), ValueError, r"unexpected entries \['T_max'\]"),
+    ("OneCycleLR", lambda sd: sd.update(anneal_strategy="step"), ValueError, "anneal_strategy must be one of"),
+    ("SequentialLR-warmup-cosine", lambda sd: sd["_schedulers"][1].update(eta_min=math.inf), ValueError,
+     "CosineAnnealingLR: eta_min must be a finite number, got inf"),
+    ("SequentialLR-warmup-cosine", lambda sd: sd["_schedulers"].pop(), ValueError, "holds 1 schedulers"),
+]
+
+
+@pytest.mark.parametrize("case, corrupt, error, match", BAD_SCHEDULER_STATES, ids=[m for *_, m in BAD_SCHEDULER_STATES])
+def test_a_failed_scheduler_load_changes_nothing(case, corrupt, error, match):
+    scheduler = _stepped(case, steps=2)
+    state = _stepped(case, steps=9).state_dict()
+    corrupt(state)
+    before = _every_state(scheduler)
+    with pytest.raises(error, match=match):
+        scheduler.load_state_dict(state)
+    assert _every_state(scheduler) == before

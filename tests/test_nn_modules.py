@@ -1,6 +1,7 @@
 """The Module system: registration and PyTorch's names, containers, modes, freezing, hooks, scopes,
 repr, and state dicts (errors, and safetensors round trips through torch)."""
 import copy
+import re
 from collections import OrderedDict
 
 import numpy as np
@@ -419,3 +420,30 @@ def test_state_dict_values_share_memory_and_bump_versions_on_load():
     model.load_state_dict({"weight": np.zeros((2, 2)), "bias": np.zeros(2)})
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         loss.backward()
+
+
+def _bits(model):
+    return {name: (value.dtype, value.data.tobytes()) for name, value in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("bad_value, complaint", [
+    (np.array([None, None]), "dtype object (None or other objects)"),
+    (np.array(["1.0", "x"]), "dtype <U3"),
+    ([1.0, "x"], "dtype <U32"),
+    (np.array([1 + 2j, 0j]), "dtype complex128"),
+    ([[1.0], [2.0, 3.0]], "cannot be read as an array"),
+], ids=["none-objects", "strings", "mixed-list", "complex", "ragged"])
+def test_load_state_dict_refuses_values_that_are_not_numbers_and_changes_nothing(bad_value, complaint):
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    before = _bits(model)
+    good = {name: np.full(value.shape, 7.0) for name, value in model.state_dict().items()}
+    with pytest.raises(RuntimeError, match="values that are not real numbers for 1.bias: .*" + re.escape(complaint)):
+        model.load_state_dict({**good, "1.bias": bad_value})  # the last entry: all others were fine
+    assert _bits(model) == before
+
+
+def test_load_state_dict_accepts_inf_and_nan_as_torch_does():
+    model = nn.Linear(2, 1)
+    model.load_state_dict({"weight": np.array([[np.inf, np.nan]]), "bias": np.array([-np.inf])})
+    assert np.isposinf(model.weight.data[0, 0]) and np.isnan(model.weight.data[0, 1])
+    assert np.isneginf(model.bias.data[0])

@@ -1,5 +1,6 @@
 """ag.save / ag.load: round trips, PyTorch interop through safetensors, atomic
 writes, and a clear ValueError for every kind of bad file."""
+import errno
 import io
 import json
 import os
@@ -7,6 +8,7 @@ import pickle
 import re
 import stat
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -441,3 +443,211 @@ def test_the_same_object_twice_is_not_a_cycle(tmp_path):
     shared = [ag.ones(2)]
     state = {"first": shared, "second": shared}
     assert_same(round_trip(state, tmp_path), state)
+
+
+# --- misuse and faults: reserved names, special targets, huge or endless files ----------
+
+def test_a_key_the_format_reserves_is_refused_before_anything_is_written(tmp_path):
+    path = tmp_path / "good.safetensors"
+    ag.save({"w": ag.ones(2)}, path)
+    good_bytes = path.read_bytes()
+    with pytest.raises(ValueError, match=r"obj\['__metadata__'\] would be stored under the name '__metadata__'"):
+        ag.save({"__metadata__": ag.ones(3)}, path)
+    assert path.read_bytes() == good_bytes
+    assert os.listdir(tmp_path) == ["good.safetensors"]
+    # The name is reserved only as a tensor name: a nested key or a plain value under it is stored fine.
+    state = {"__metadata__": {"w": ag.ones(2)}, "x": {"__metadata__": 3}}
+    assert_same(round_trip(state, tmp_path), state)
+
+
+def test_a_symlink_is_written_through_to_its_target(tmp_path):
+    run = tmp_path / "run-7.ckpt"
+    ag.save({"step": 1}, run)
+    latest = tmp_path / "latest.ckpt"
+    latest.symlink_to(run.name)
+    ag.save({"step": 2}, latest)
+    assert latest.is_symlink() and os.readlink(latest) == run.name
+    assert ag.load(run) == {"step": 2}
+    assert sorted(os.listdir(tmp_path)) == ["latest.ckpt", "run-7.ckpt"]
+
+
+def test_a_dangling_symlink_creates_its_target(tmp_path):
+    (tmp_path / "latest.ckpt").symlink_to("run-8.ckpt")
+    ag.save({"step": 3}, tmp_path / "latest.ckpt")
+    assert (tmp_path / "latest.ckpt").is_symlink()
+    assert ag.load(tmp_path / "run-8.ckpt") == {"step": 3}
+
+
+def test_an_existing_file_keeps_its_permissions(tmp_path):
+    path = tmp_path / "secret.safetensors"
+    ag.save({"x": 1}, path)
+    os.chmod(path, 0o600)
+    ag.save({"x": 2}, path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert ag.load(path) == {"x": 2}
+
+
+def special_targets(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link_to_fifo = tmp_path / "link"
+    link_to_fifo.symlink_to(fifo)
+    return {"fifo": (fifo, "a named pipe (FIFO)"), "link-to-fifo": (link_to_fifo, "a named pipe (FIFO)"),
+            "directory": (tmp_path, "a directory")}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo (POSIX)")
+@pytest.mark.parametrize("kind", ["fifo", "link-to-fifo", "directory"])
+def test_a_target_that_is_not_a_regular_file_is_refused_before_writing(kind, tmp_path):
+    target, description = special_targets(tmp_path)[kind]
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(ValueError, match=f"cannot write {re.escape(str(target))}.*it is {re.escape(description)}, "
+                                         "not a regular file"):
+        ag.save({"x": 1}, target)
+    assert sorted(os.listdir(tmp_path)) == before
+    assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode)
+
+
+def test_a_device_is_refused_and_stays_a_device(tmp_path):
+    if not os.path.exists("/dev/null"):
+        pytest.skip("no /dev/null")
+    # Through a link, so that a regression replaces the link, never the machine's /dev/null (as root it could).
+    link = tmp_path / "out.safetensors"
+    link.symlink_to("/dev/null")
+    with pytest.raises(ValueError, match=r"\(a link to /dev/null\): it is a character device, not a regular file"):
+        ag.save({"x": 1}, link)
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and link.is_symlink()
+
+
+def test_a_target_name_at_the_length_limit_saves(tmp_path):
+    name = "c" * 250 + ".ckpt"  # 255 bytes: the longest name most filesystems allow
+    ag.save({"x": ag.ones(2)}, tmp_path / name)
+    assert os.listdir(tmp_path) == [name]
+    assert_same(ag.load(tmp_path / name), {"x": ag.ones(2)})
+
+
+def test_an_unsupported_directory_fsync_counts_as_done(tmp_path, monkeypatch):
+    real_fsync = os.fsync
+
+    def fsync_like_a_fuse_volume(descriptor):
+        if stat.S_ISDIR(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(serialization.os, "fsync", fsync_like_a_fuse_volume)
+    ag.save({"x": 1}, tmp_path / "a.safetensors")
+    assert ag.load(tmp_path / "a.safetensors") == {"x": 1}
+
+
+def test_a_real_directory_fsync_failure_still_raises(tmp_path, monkeypatch):
+    real_fsync = os.fsync
+
+    def failing_disk(descriptor):
+        if stat.S_ISDIR(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EIO, "Input/output error")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(serialization.os, "fsync", failing_disk)
+    with pytest.raises(OSError, match="Input/output error"):
+        ag.save({"x": 1}, tmp_path / "a.safetensors")
+
+
+def leave_a_killed_save_behind(tmp_path, name, age_seconds):
+    """The temporary a save killed mid-write (SIGKILL: no cleanup ran) leaves, last written `age_seconds` ago."""
+    prefix = serialization._temporary_prefix(name)
+    leftover = tmp_path / f"{prefix}deadbeef.tmp"
+    leftover.write_bytes(bytes(1000))
+    stamp = os.stat(leftover).st_mtime - age_seconds
+    os.utime(leftover, (stamp, stamp))
+    return leftover
+
+
+def test_the_next_save_removes_a_stale_temporary_of_the_same_target(tmp_path):
+    stale = leave_a_killed_save_behind(tmp_path, "model.ckpt", age_seconds=60)
+    other_target = leave_a_killed_save_behind(tmp_path, "other.ckpt", age_seconds=60)
+    unrelated = tmp_path / ".notes.tmp"
+    unrelated.write_bytes(b"mine")
+    ag.save({"x": 1}, tmp_path / "model.ckpt")
+    assert not stale.exists()
+    assert other_target.exists() and unrelated.exists()
+    assert sorted(os.listdir(tmp_path)) == sorted(["model.ckpt", other_target.name, ".notes.tmp"])
+
+
+def test_a_recent_temporary_is_left_alone(tmp_path):
+    recent = leave_a_killed_save_behind(tmp_path, "model.ckpt", age_seconds=0)
+    ag.save({"x": 1}, tmp_path / "model.ckpt")
+    assert recent.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock is POSIX")
+def test_a_temporary_locked_by_a_live_writer_is_left_alone(tmp_path):
+    import fcntl
+    busy = leave_a_killed_save_behind(tmp_path, "model.ckpt", age_seconds=60)
+    with open(busy, "rb") as writer:
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX)
+        ag.save({"x": 1}, tmp_path / "model.ckpt")
+        assert busy.exists()
+    ag.save({"x": 2}, tmp_path / "model.ckpt")
+    assert not busy.exists()
+
+
+def test_temporary_names_are_short_and_in_the_target_directory(tmp_path, monkeypatch):
+    created = []
+    real_open = os.open
+
+    def recording_open(path, flags, *args):
+        if flags & os.O_CREAT:
+            created.append(path)
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(serialization.os, "open", recording_open)
+    ag.save({"x": 1}, tmp_path / ("m" * 200))
+    (temporary,) = created
+    assert os.path.dirname(temporary) == str(tmp_path)
+    assert len(os.path.basename(temporary)) <= 32
+
+
+def write_sparse_file(path, size, head):
+    with open(path, "wb") as handle:
+        handle.write(head)
+        handle.truncate(size)
+
+
+GIGABYTE = 1 << 30
+
+
+@pytest.mark.parametrize("head, message", [
+    (struct.pack("<Q", 1 << 40), "says 1099511627776 bytes but only"),
+    (struct.pack("<Q", GIGABYTE // 2), "safetensors allows at most 100000000"),
+    (struct.pack("<Q", 2) + b"{}", "declares 0 bytes of tensor data but 1073741814 follow"),
+    (b"\x00" * 8, "header is not JSON"),
+], ids=["length-past-the-end", "length-over-the-limit", "valid-header-huge-tail", "zeros"])
+def test_a_huge_file_with_a_bogus_header_is_refused_fast_without_reading_it(head, message, tmp_path):
+    import tracemalloc
+    path = tmp_path / "huge.safetensors"
+    write_sparse_file(path, GIGABYTE, head)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(ValueError, match=message):
+            ag.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "/dev/null"])
+def test_a_device_is_refused_by_load(special):
+    if not os.path.exists(special):
+        pytest.skip(f"no {special}")
+    with pytest.raises(ValueError, match=f"ag.load: {special} is a character device, not a regular file"):
+        ag.load(special)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo (POSIX)")
+def test_a_fifo_without_a_writer_is_refused_by_load_instead_of_blocking(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(ValueError, match="is a named pipe"):
+        ag.load(tmp_path / "pipe")
