@@ -2,26 +2,94 @@
 each one registry entry (one graph node) instead of a chain of simple ops, and the binding of every
 Numba kernel to the registry.
 
-Each op's forward is the numpy reference in `kernels/` (the composition of the simple ops), and
-its VJP formulas are the composition's, written with `F` as every registry formula is, so
-create_graph and the registry tests work as for any op. Under the numba backend the forward and
-`fast_backward` of these ops, and of the activations, softmax, log-softmax and scatter-add, are the
-fused kernels (`_bind_kernels`).
+Each fused op lives here whole: its numpy reference forward (the composition of the simple ops),
+its VJP formulas (the composition's, written with `F` as every registry formula is, so
+create_graph and the registry tests work as for any op), its registry row, and its checked entry
+point. `kernels/` holds only the compiled code; under the numba backend it replaces the forward
+and `fast_backward` of these ops, and of the activations, softmax, log-softmax and scatter-add,
+as the kernel policy allows (`_bind_kernels`, `backend.choose`).
 
-The functions at the bottom (`linear`, `softmax_cross_entropy`, `layer_norm`, `batch_norm`) check
-their arguments, with an error naming the op and the shapes, and apply the op.
+The public entry points (`__all__`) are what `nn` builds on: `linear`, `softmax_cross_entropy`,
+`layer_norm` and `batch_norm` check their arguments, with an error naming the op and the shapes,
+and apply the op; `activation` applies a registry activation by name.
 """
+import importlib
 import numbers
 
 import numpy as np
 
 from . import backend
 from .engine import apply
-from .kernels import BACKWARD_KERNELS, FORWARD_KERNELS, norm, softmax
-from .kernels import elementwise, scatter  # noqa: F401 (importing them registers their kernels)
-from .kernels import linear as linear_kernels
+from .kernels import BACKWARD_KERNELS, FORWARD_KERNELS, REFERENCE_F
 from .ops import REGISTRY, S, reduced_count, register
 from .tensor import Tensor
+
+__all__ = ["linear", "softmax_cross_entropy", "layer_norm", "batch_norm", "activation"]
+
+# The activations `linear` fuses: those whose derivative is a function of the output (the node keeps y).
+LINEAR_ACTIVATIONS = (None, "relu", "sigmoid", "tanh")
+# The registry's elementwise activations (`activation(name, x)`): each a row in ops.py.
+ACTIVATION_OPS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "silu", "erf", "gelu", "gelu_tanh")
+
+
+# ---- numpy reference forwards -------------------------------------------------------------------
+
+def linear_reference(x, weight, bias=None, *, activation=None):
+    """f(x @ W^T + b), as the composition of the registry ops; x is (..., in), W (out, in), b (out,)."""
+    z = np.matmul(x, weight.T)
+    if bias is not None:
+        z = z + bias
+    return z if activation is None else getattr(REFERENCE_F, activation)(z)
+
+
+def smoothed_targets(targets, classes, label_smoothing, dtype):
+    """q = (1 - eps) onehot(targets) + eps / classes, one row per sample."""
+    q = np.full((targets.shape[0], classes), label_smoothing / classes, dtype=dtype)
+    q[np.arange(targets.shape[0]), targets] += 1.0 - label_smoothing
+    return q
+
+
+def cross_entropy_reference(logits, targets, *, label_smoothing):
+    """Per-sample losses -sum_j q_j log_softmax(logits)_j for logits (N, C) and integer targets (N,)."""
+    log_probs = REFERENCE_F.log_softmax(logits, axis=1)
+    picked = np.take_along_axis(log_probs, targets[:, None], axis=1)[:, 0]
+    return -(1.0 - label_smoothing) * picked - label_smoothing * np.mean(log_probs, axis=1)
+
+
+def normalize(x, axes, eps):
+    """(x - mean) / sqrt(var + eps) over `axes`, with the biased variance."""
+    centered = x - np.mean(x, axis=axes, keepdims=True)
+    return centered / np.sqrt(np.mean(centered * centered, axis=axes, keepdims=True) + eps)
+
+
+def affine(xhat, parameters, shape):
+    """xhat * weight + bias; `parameters` is (), (weight,) or (weight, bias), reshaped to `shape`."""
+    for i, p in enumerate(parameters):
+        xhat = xhat * p.reshape(shape) if i == 0 else xhat + p.reshape(shape)
+    return xhat
+
+
+def layer_norm_axes(ndim, normalized_shape):
+    return tuple(range(ndim - len(normalized_shape), ndim))
+
+
+def batch_norm_axes(ndim):
+    return (0,) + tuple(range(2, ndim))
+
+
+def channel_shape(ndim, channels):
+    """Where batch norm's parameters broadcast: (C, 1, ...) against (N, C, ...)."""
+    return (channels,) + (1,) * (ndim - 2)
+
+
+def layer_norm_reference(x, *parameters, normalized_shape, eps):
+    """Layer norm over the trailing `normalized_shape` axes (the math: kernels/norm.py)."""
+    return affine(normalize(x, layer_norm_axes(x.ndim, normalized_shape), eps), parameters, normalized_shape)
+
+
+def batch_norm_reference(x, *parameters, eps):
+    """Batch norm with the batch's statistics, over every axis but the channels (axis 1)."""
+    return affine(normalize(x, batch_norm_axes(x.ndim), eps), parameters, channel_shape(x.ndim, x.shape[1]))
 
 
 # ---- VJP formulas -------------------------------------------------------------------------------
@@ -44,7 +112,7 @@ def _linear_grad(F, g, x, weight, *bias, out, activation, index):
 
 def _cross_entropy_grad(F, g, logits, targets, out, label_smoothing):
     """d loss_i / d logits_i = softmax(logits_i) - q_i, q the smoothed one-hot targets."""
-    q = softmax.smoothed_targets(np.asarray(targets), logits.shape[1], label_smoothing, logits.dtype)
+    q = smoothed_targets(np.asarray(targets), logits.shape[1], label_smoothing, logits.dtype)
     return F.reshape(g, shape=(-1, 1)) * (F.softmax(logits, axis=1) - q)
 
 
@@ -66,37 +134,43 @@ def _normalization_grad(F, g, x, parameters, axes, parameter_shape, eps, index):
 
 
 def _layer_norm_grad(F, g, x, *parameters, out, normalized_shape, eps, index):
-    return _normalization_grad(F, g, x, parameters, norm.layer_norm_axes(x.ndim, normalized_shape),
+    return _normalization_grad(F, g, x, parameters, layer_norm_axes(x.ndim, normalized_shape),
                                normalized_shape, eps, index)
 
 
 def _batch_norm_grad(F, g, x, *parameters, out, eps, index):
-    return _normalization_grad(F, g, x, parameters, norm.batch_norm_axes(x.ndim),
-                               norm.channel_shape(x.ndim, x.shape[1]), eps, index)
+    return _normalization_grad(F, g, x, parameters, batch_norm_axes(x.ndim),
+                               channel_shape(x.ndim, x.shape[1]), eps, index)
 
 
 # ---- the registry entries -----------------------------------------------------------------------
 
-register("linear", linear_kernels.linear_reference, _linear_grad, variadic=True, saves_output=True,
+register("linear", linear_reference, _linear_grad, variadic=True, saves_output=True,
          samples=(S((3, 4), (5, 4), (5,), activation=None), S((3, 4), (5, 4), (5,), activation="relu"),
                   S((2, 3, 4), (5, 4), (5,), activation="tanh"), S((4,), (3, 4), activation="sigmoid")))
-register("softmax_cross_entropy", softmax.cross_entropy_reference, _cross_entropy_grad, None,
+register("softmax_cross_entropy", cross_entropy_reference, _cross_entropy_grad, None,
          samples=(S((4, 5), np.array([0, 3, 1, 4]), label_smoothing=0.0),
                   S((3, 6), np.array([5, 5, 0]), label_smoothing=0.1)))
-register("layer_norm", norm.layer_norm_reference, _layer_norm_grad, variadic=True,
+register("layer_norm", layer_norm_reference, _layer_norm_grad, variadic=True,
          samples=(S((3, 4), (4,), (4,), normalized_shape=(4,), eps=1e-5),
                   S((2, 3, 4), normalized_shape=(3, 4), eps=1e-5), S((2, 5), (5,), normalized_shape=(5,), eps=1e-3)))
-register("batch_norm", norm.batch_norm_reference, _batch_norm_grad, variadic=True,
+register("batch_norm", batch_norm_reference, _batch_norm_grad, variadic=True,
          samples=(S((6, 3), (3,), (3,), eps=1e-5), S((4, 3, 2), (3,), (3,), eps=1e-5), S((5, 2), eps=1e-5)))
 
 
-# ---- the backend switch -------------------------------------------------------------------------
+# ---- the compiled kernels and the backend switch ------------------------------------------------
+
+# Importing the kernel modules registers their kernels beside the registry's references (after the rows above).
+for _module in ("elementwise", "linear", "norm", "scatter", "softmax"):
+    importlib.import_module(f".kernels.{_module}", __package__)
+
 
 def _bind_kernels(backend_name):
-    """Point the accelerated registry ops at their Numba kernels, or back at their numpy references."""
+    """Point the accelerated registry ops at their kernels, which ask the policy per call, or, under the
+    numpy backend, straight at their numpy references (through the kernel while tracing, to record it)."""
     use_numba = backend_name == "numba"
     for name, kernel in FORWARD_KERNELS.items():
-        REGISTRY[name].set_forward(kernel if use_numba else kernel.numpy)
+        REGISTRY[name].set_forward(kernel if use_numba or backend.is_tracing() else kernel.numpy)
     for name, kernel in BACKWARD_KERNELS.items():
         REGISTRY[name].fast_backward = kernel if use_numba else None
 
@@ -116,8 +190,8 @@ def linear(x, weight, bias=None, activation=None):
     `activation` is None, "relu", "sigmoid" or "tanh": the activations whose derivative is a
     function of the output, which the layer fuses; apply any other as its own op afterwards.
     """
-    if activation not in linear_kernels.ACTIVATIONS:
-        raise ValueError(f"linear: activation must be one of {list(linear_kernels.ACTIVATIONS)}, got {activation!r}")
+    if activation not in LINEAR_ACTIVATIONS:
+        raise ValueError(f"linear: activation must be one of {list(LINEAR_ACTIVATIONS)}, got {activation!r}")
     x_shape, weight_shape = _shape(x), _shape(weight)
     if len(weight_shape) != 2 or len(x_shape) == 0 or x_shape[-1] != weight_shape[1]:
         raise ValueError(f"linear: input of shape {x_shape} does not match weight of shape {weight_shape} "
@@ -183,8 +257,16 @@ def batch_norm(x, weight=None, bias=None, eps=1e-5):
     x_shape = _shape(x)
     if len(x_shape) not in (2, 3):
         raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got {x_shape}")
-    if reduced_count(x_shape, norm.batch_norm_axes(len(x_shape))) < 2:
+    if reduced_count(x_shape, batch_norm_axes(len(x_shape))) < 2:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
                          f"shape {x_shape}")
     parameters = _normalization_parameters("batch_norm", weight, bias, x_shape[1:2], _dtype(x))
     return apply(REGISTRY["batch_norm"], x, *parameters, eps=float(eps))
+
+
+def activation(name, x, **attrs):
+    """The registry's elementwise activation `name` (see ACTIVATION_OPS) applied to x, with its attributes
+    (leaky_relu: negative_slope; elu: alpha; softplus: beta, threshold)."""
+    if name not in ACTIVATION_OPS:
+        raise ValueError(f"activation: unknown activation {name!r}; expected one of {', '.join(ACTIVATION_OPS)}")
+    return apply(REGISTRY[name], x, **attrs)
