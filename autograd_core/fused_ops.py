@@ -256,7 +256,7 @@ def batch_norm(x, weight=None, bias=None, eps=1e-5):
     by weight and shift by bias (training mode; the running statistics are the module's)."""
     x_shape = _shape(x)
     if len(x_shape) not in (2, 3):
-        raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got {x_shape}")
+        raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got {x_shape}")
     if reduced_count(x_shape, batch_norm_axes(len(x_shape))) < 2:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
                          f"shape {x_shape}")

@@ -248,7 +248,7 @@ def test_normalization_errors():
         fused.layer_norm(ag.zeros(3, 5), 4)
     with pytest.raises(ValueError, match=r"layer_norm: weight of shape \(4,\) does not match the expected shape"):
         fused.layer_norm(ag.zeros(3, 5), 5, weight=ag.ones(4))
-    with pytest.raises(ValueError, match=r"batch_norm: expected input of shape \(N, C\) or \(N, C, L\), got \(5,\)"):
+    with pytest.raises(ValueError, match=r"batch_norm: expected an input of shape \(N, C\) or \(N, C, L\), got \(5,\)"):
         fused.batch_norm(ag.zeros(5))
     with pytest.raises(ValueError, match="batch_norm: expected more than 1 value per channel when training"):
         fused.batch_norm(ag.zeros(1, 3))
