@@ -127,27 +127,6 @@ POLICY = {
 _BACKEND, _DTYPE, _MIXED, _LAYOUT, _SMALL = "backend", "dtype", "mixed", "layout", "small"
 
 
-def _refusal(rule, arrays, size, required):
-    """None when `rule` lets the compiled code take `arrays`, else why not (one of the codes above).
-
-    Compares dtypes by identity where it can (numpy keeps one object per builtin dtype; `in` tries
-    identity first): this runs on every kernel call, and `==` on dtypes is slow.
-    """
-    if _current != "numba":
-        return _BACKEND
-    dtype = getattr(arrays[0], "dtype", None)
-    if dtype not in rule.dtypes:
-        return _DTYPE
-    for a in arrays:
-        if type(a) is not np.ndarray or a.dtype is not dtype:
-            return _MIXED
-        if rule.contiguous and not a.flags.c_contiguous:
-            return _LAYOUT
-    if size < rule.min_size and not required:
-        return _SMALL
-    return None
-
-
 def choose(name, arrays, size=0, unsupported=None, required=False, record=True):
     """Which implementation of kernel `name` takes `arrays`: NUMPY, NUMBA or NUMBA_PARALLEL.
 
@@ -157,9 +136,30 @@ def choose(name, arrays, size=0, unsupported=None, required=False, record=True):
     (an optimizer's fused=True) the size minimum is waived and a refusal raises a RuntimeError that
     says why. Under `trace()` each call is recorded with its reason (unless `record` is False: a
     check made ahead of time, not a kernel call).
+
+    Runs on every kernel call, so the refusal is a code (formatted only when tracing or raising),
+    and dtypes are compared by identity where they can be (numpy keeps one object per builtin
+    dtype; `in` tries identity first), `==` on dtypes being slow.
     """
     rule = POLICY[name]
-    refusal = unsupported or _refusal(rule, arrays, size, required)
+    refusal = unsupported
+    if refusal is None:
+        dtype = getattr(arrays[0], "dtype", None)
+        if _current != "numba":
+            refusal = _BACKEND
+        elif dtype not in rule.dtypes:
+            refusal = _DTYPE
+        else:
+            for a in arrays:
+                if type(a) is not np.ndarray or a.dtype is not dtype:
+                    refusal = _MIXED
+                    break
+                if rule.contiguous and not a.flags.c_contiguous:
+                    refusal = _LAYOUT
+                    break
+            else:
+                if size < rule.min_size and not required:
+                    refusal = _SMALL
     if refusal is None:
         chosen = NUMBA if rule.threads_from is None or size < rule.threads_from else NUMBA_PARALLEL
     elif required:
