@@ -240,6 +240,9 @@ def trace():
         with ag.backend.trace() as t:
             loss = model(x).sum(); loss.backward(); opt.step()
         print(t)   # linear_forward  numba  float32 ...
+
+    Recorded are the calls of every op that has a kernel (`POLICY`'s rows: forwards, backwards and
+    the optimizers' updates), from every thread; ops without a kernel always run numpy.
     """
     recorder = Trace()
     _traces.append(recorder)
