@@ -165,12 +165,13 @@ for _module in ("elementwise", "linear", "norm", "scatter", "softmax"):
 
 def _bind_kernels(backend_name):
     """Point the accelerated registry ops at their kernels, which ask the policy per call, or, under the
-    numpy backend, straight at their numpy references (through the kernel while tracing, to record it)."""
-    use_numba = backend_name == "numba"
+    numpy backend, straight at their numpy references: the forward, and the registry's VJP formulas
+    (through the kernel while tracing, which records the call and runs the same numpy code)."""
+    through_kernels = backend_name == "numba" or backend.is_tracing()
     for name, kernel in FORWARD_KERNELS.items():
-        REGISTRY[name].set_forward(kernel if use_numba or backend.is_tracing() else kernel.numpy)
+        REGISTRY[name].set_forward(kernel if through_kernels else kernel.numpy)
     for name, kernel in BACKWARD_KERNELS.items():
-        REGISTRY[name].fast_backward = kernel if use_numba else None
+        REGISTRY[name].fast_backward = kernel if through_kernels else None
 
 
 backend.on_change(_bind_kernels)
