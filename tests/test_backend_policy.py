@@ -18,8 +18,17 @@ pytest.importorskip("numba")
 PACKAGE = Path(ag.__file__).parent
 
 
+@pytest.fixture(autouse=True)
+def numba_backend():
+    """The numba backend unless a test asks for another (`each_backend`); the previous one afterwards."""
+    previous = backend.get()
+    backend.set("numba")
+    yield
+    backend.set(previous)
+
+
 @pytest.fixture(params=["numba", "numpy"])
-def each_backend(request):
+def each_backend(request, numba_backend):
     previous = backend.get()
     backend.set(request.param)
     yield request.param
