@@ -54,12 +54,13 @@ FLOATS, FLOAT64_ONLY = (FLOAT32, FLOAT64), (FLOAT64,)
 # a quiet machine with more cores would want a lower threshold.
 PARALLEL_MIN_SIZE = 1 << 22
 
-# Below this mean number of elements per tensor an optimizer's group takes the numpy reference even
-# under the numba backend: the typed list handed to Numba costs ~40 us plus ~4 us per tensor, more
-# than fusing saves on small tensors. Crossovers measured when the kernels were written, on a 2-core
-# x86 machine: ~8k elements per tensor for Adam, ~32k for SGD with momentum; no command was recorded
-# and the number is not re-measured (`python benchmarks/optim_step.py` times one large group only).
-FUSED_MIN_MEAN_SIZE = 16384
+# Below this mean number of elements per tensor an optimizer's group takes the per-tensor numpy update
+# even under the numba backend: handing the arrays to Numba (a typed list, ~40 us plus ~4 us per
+# tensor, and a flat view of each) costs more than fusing saves on small tensors. Measured with
+# `python benchmarks/optim_step.py --crossover` (4 float32 tensors, 2 shared cores, one BLAS thread):
+# Adam's fused step wins from 16384 elements per tensor (306 vs 309 us; 170 vs 95 us at 1024),
+# SGD with momentum's from between 65536 (355 vs 342 us) and 131072 (544 vs 721 us).
+FUSED_MIN_MEAN_SIZE = {"adam_update": 1 << 14, "sgd_update": 1 << 16}
 
 # Why a dtype is left out of a kernel's table: numpy's float32 exp and tanh are vectorized (AVX2),
 # while compiled code calls scalar libm per element (vector math needs an SVML-patched LLVM, which
@@ -119,8 +120,8 @@ POLICY = {
     # serial: repeated indices would make threads write the same row
     "scatter_add_forward": Rule(FLOATS),
     # a typed list holds one array type, so a group's parameters must share one dtype
-    "sgd_update": Rule(FLOATS, min_size=FUSED_MIN_MEAN_SIZE),
-    "adam_update": Rule(FLOATS, min_size=FUSED_MIN_MEAN_SIZE),
+    "sgd_update": Rule(FLOATS, min_size=FUSED_MIN_MEAN_SIZE["sgd_update"]),
+    "adam_update": Rule(FLOATS, min_size=FUSED_MIN_MEAN_SIZE["adam_update"]),
 }
 
 # Why the compiled code was refused (formatted only when tracing or raising).

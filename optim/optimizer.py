@@ -13,7 +13,7 @@ subclass gives its defaults to `__init__` and implements
 An optimizer with a fused kernel (SGD, Adam, AdamW) names it in `FUSED_KERNEL` and takes
 `fused=None | True | False`, kept per group as PyTorch does: None lets the kernel policy decide
 (`ag.backend.choose`: the numba backend, one float32 or float64 dtype across the group, and at
-least `ag.backend.FUSED_MIN_MEAN_SIZE` elements per tensor on average); True runs the fused kernel
+least `ag.backend.FUSED_MIN_MEAN_SIZE[kernel]` elements per tensor on average); True runs the fused kernel
 or raises an error saying why it cannot; False runs the per-tensor numpy path.
 """
 import math

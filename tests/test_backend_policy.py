@@ -69,7 +69,7 @@ def test_readme_step_runs_the_fused_kernels_under_numba(each_backend):
 def test_readme_step_with_the_default_policy_says_why_adam_runs_numpy():
     """fused=None: the README model's four tensors average 2402 elements, below the fused minimum."""
     t, _ = readme_training_step()
-    assert ("adam_update", "numpy", f"size 2402 below {backend.FUSED_MIN_MEAN_SIZE}") in t.calls
+    assert ("adam_update", "numpy", f"size 2402 below {backend.FUSED_MIN_MEAN_SIZE['adam_update']}") in t.calls
     assert "adam_update" in str(t) and "size 2402 below" in str(t)
 
 
@@ -117,7 +117,7 @@ def test_explain_lists_every_rule():
     assert text.splitlines()[0] == f"backend: {backend.get()}"
     for name in backend.POLICY:
         assert any(line.split()[0] == name for line in text.splitlines()[2:])
-    assert "adam_update" in text and str(backend.FUSED_MIN_MEAN_SIZE) in text
+    assert "adam_update" in text and str(backend.FUSED_MIN_MEAN_SIZE["sgd_update"]) in text
 
 
 def test_numba_cache_goes_to_the_user_cache_directory(tmp_path):

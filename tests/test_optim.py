@@ -478,7 +478,7 @@ def numba_backend():
 
 
 def test_small_groups_take_the_numpy_reference_under_numba(numba_backend):
-    minimum = backend.FUSED_MIN_MEAN_SIZE
+    minimum = backend.FUSED_MIN_MEAN_SIZE["adam_update"]
     small = ag.tensor(np.ones(minimum - 1, dtype=np.float32), requires_grad=True)
     large = ag.tensor(np.ones(minimum + 1, dtype=np.float32), requires_grad=True)
     with backend.trace() as t:
