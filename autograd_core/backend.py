@@ -167,11 +167,11 @@ def choose(name, arrays, size=0, unsupported=None, required=False, record=True):
         chosen = NUMBA if rule.threads_from is None or size < rule.threads_from else NUMBA_PARALLEL
     elif required:
         raise RuntimeError(f"{name}: fused=True, but the fused kernel cannot run: "
-                           f"{_reason(name, rule, arrays, size, refusal)}")
+                           f"{_reason(rule, arrays, size, refusal)}")
     else:
         chosen = NUMPY
     if _traces and record:
-        reason = _reason(name, rule, arrays, size, refusal, chosen)
+        reason = _reason(rule, arrays, size, refusal, chosen)
         for t in _traces:
             t.record(name, chosen, reason)
     return chosen
@@ -181,7 +181,7 @@ def _dtype_names(dtypes):
     return ", ".join(d.name for d in dtypes) or "no dtype"
 
 
-def _reason(name, rule, arrays, size, refusal, chosen=NUMPY):
+def _reason(rule, arrays, size, refusal, chosen=NUMPY):
     """The words for a choice: what the inputs were, and which rule decided."""
     dtype = getattr(arrays[0], "dtype", type(arrays[0]).__name__) if arrays else None
     if refusal is None:

@@ -26,11 +26,20 @@ from .tensor import Tensor
 
 __all__ = ["linear", "softmax_cross_entropy", "layer_norm", "batch_norm", "activation"]
 
+
+def _shape(value):
+    return tuple(np.shape(value.data if isinstance(value, Tensor) else value))
+
+
+def _dtype(x):
+    return (x.data if isinstance(x, Tensor) else np.asarray(x)).dtype
+
+
+# ---- linear: y = f(x W^T + b) -------------------------------------------------------------------
+
 # The activations `linear` fuses: those whose derivative is a function of the output (the node keeps y).
 LINEAR_ACTIVATIONS = (None, "relu", "sigmoid", "tanh")
 
-
-# ---- numpy reference forwards -------------------------------------------------------------------
 
 def linear_reference(x, weight, bias=None, *, activation=None):
     """f(x @ W^T + b), as the composition of the registry ops; x is (..., in), W (out, in), b (out,)."""
@@ -39,6 +48,49 @@ def linear_reference(x, weight, bias=None, *, activation=None):
         z = z + bias
     return z if activation is None else getattr(REFERENCE_F, activation)(z)
 
+
+def _activation_vjp(F, g, out, activation):
+    """g * f'(z) for y = f(z): the activation's registry formula, which reads only its output y."""
+    return g if activation is None else REGISTRY[activation].grads[0](F, g, None, out=out)
+
+
+def _linear_grad(F, g, x, weight, *bias, out, activation, index):
+    """z = x W^T + b, y = f(z):  dz = g f'(z);  dx = dz W;  dW = dz^T x (over all leading axes);  db = dz."""
+    dz = _activation_vjp(F, g, out, activation)
+    if index == 0:
+        return F.matmul(dz, weight)
+    if index == 1:
+        dz_rows = F.reshape(dz, shape=(-1, weight.shape[0]))
+        return F.matmul(F.transpose(dz_rows, axes=(1, 0)), F.reshape(x, shape=(-1, weight.shape[1])))
+    return dz  # the engine sums it over the leading axes, down to the bias shape
+
+
+register("linear", linear_reference, _linear_grad, variadic=True, saves_output=True,
+         samples=(S((3, 4), (5, 4), (5,), activation=None), S((3, 4), (5, 4), (5,), activation="relu"),
+                  S((2, 3, 4), (5, 4), (5,), activation="tanh"), S((4,), (3, 4), activation="sigmoid")))
+
+
+def linear(x, weight, bias=None, activation=None):
+    """activation(x @ weight^T + bias) as one node: x (..., in), weight (out, in), bias (out,) or None.
+
+    `activation` is None, "relu", "sigmoid" or "tanh": the activations whose derivative is a
+    function of the output, which the layer fuses; apply any other as its own op afterwards.
+    """
+    if activation not in LINEAR_ACTIVATIONS:
+        raise ValueError(f"linear: activation must be one of {list(LINEAR_ACTIVATIONS)}, got {activation!r}")
+    x_shape, weight_shape = _shape(x), _shape(weight)
+    if len(weight_shape) != 2 or len(x_shape) == 0 or x_shape[-1] != weight_shape[1]:
+        raise ValueError(f"linear: input of shape {x_shape} does not match weight of shape {weight_shape} "
+                         "(expected weight (out_features, in_features) with in_features = the input's last dimension)")
+    if bias is None:
+        return apply(REGISTRY["linear"], x, weight, activation=activation)
+    if _shape(bias) != weight_shape[:1]:
+        raise ValueError(f"linear: bias of shape {_shape(bias)} does not match weight of shape {weight_shape} "
+                         f"(expected ({weight_shape[0]},))")
+    return apply(REGISTRY["linear"], x, weight, bias, activation=activation)
+
+
+# ---- softmax cross-entropy ----------------------------------------------------------------------
 
 def smoothed_targets(targets, classes, label_smoothing, dtype):
     """q = (1 - eps) onehot(targets) + eps / classes, one row per sample."""
@@ -53,6 +105,39 @@ def cross_entropy_reference(logits, targets, *, label_smoothing):
     picked = np.take_along_axis(log_probs, targets[:, None], axis=1)[:, 0]
     return -(1.0 - label_smoothing) * picked - label_smoothing * np.mean(log_probs, axis=1)
 
+
+def _cross_entropy_grad(F, g, logits, targets, out, label_smoothing):
+    """d loss_i / d logits_i = softmax(logits_i) - q_i, q the smoothed one-hot targets."""
+    q = smoothed_targets(np.asarray(targets), logits.shape[1], label_smoothing, logits.dtype)
+    return F.reshape(g, shape=(-1, 1)) * (F.softmax(logits, axis=1) - q)
+
+
+register("softmax_cross_entropy", cross_entropy_reference, _cross_entropy_grad, None,
+         samples=(S((4, 5), np.array([0, 3, 1, 4]), label_smoothing=0.0),
+                  S((3, 6), np.array([5, 5, 0]), label_smoothing=0.1)))
+
+
+def softmax_cross_entropy(logits, targets, label_smoothing=0.0):
+    """Per-sample losses -sum_j q_j log_softmax(logits)_j, q = (1 - label_smoothing) onehot(targets)
+    + label_smoothing / C; logits (N, C), targets (N,) integer class indices."""
+    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    logits_shape = _shape(logits)
+    if len(logits_shape) != 2:
+        raise ValueError(f"softmax_cross_entropy: logits must be (N, C), got shape {logits_shape}")
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"softmax_cross_entropy: targets must be integer class indices, got dtype {targets.dtype}")
+    if targets.shape != logits_shape[:1]:
+        raise ValueError(f"softmax_cross_entropy: targets of shape {targets.shape} do not match logits of shape "
+                         f"{logits_shape} (expected ({logits_shape[0]},))")
+    if targets.size and (targets.min() < 0 or targets.max() >= logits_shape[1]):
+        raise ValueError(f"softmax_cross_entropy: targets must lie in [0, {logits_shape[1]}), got values from "
+                         f"{targets.min()} to {targets.max()}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"softmax_cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
+    return apply(REGISTRY["softmax_cross_entropy"], logits, targets, label_smoothing=float(label_smoothing))
+
+
+# ---- layer norm and batch norm ------------------------------------------------------------------
 
 def normalize(x, axes, eps):
     """(x - mean) / sqrt(var + eps) over `axes`, with the biased variance."""
@@ -90,30 +175,6 @@ def batch_norm_reference(x, *parameters, eps):
     return affine(normalize(x, batch_norm_axes(x.ndim), eps), parameters, channel_shape(x.ndim, x.shape[1]))
 
 
-# ---- VJP formulas -------------------------------------------------------------------------------
-
-def _activation_vjp(F, g, out, activation):
-    """g * f'(z) for y = f(z): the activation's registry formula, which reads only its output y."""
-    return g if activation is None else REGISTRY[activation].grads[0](F, g, None, out=out)
-
-
-def _linear_grad(F, g, x, weight, *bias, out, activation, index):
-    """z = x W^T + b, y = f(z):  dz = g f'(z);  dx = dz W;  dW = dz^T x (over all leading axes);  db = dz."""
-    dz = _activation_vjp(F, g, out, activation)
-    if index == 0:
-        return F.matmul(dz, weight)
-    if index == 1:
-        dz_rows = F.reshape(dz, shape=(-1, weight.shape[0]))
-        return F.matmul(F.transpose(dz_rows, axes=(1, 0)), F.reshape(x, shape=(-1, weight.shape[1])))
-    return dz  # the engine sums it over the leading axes, down to the bias shape
-
-
-def _cross_entropy_grad(F, g, logits, targets, out, label_smoothing):
-    """d loss_i / d logits_i = softmax(logits_i) - q_i, q the smoothed one-hot targets."""
-    q = smoothed_targets(np.asarray(targets), logits.shape[1], label_smoothing, logits.dtype)
-    return F.reshape(g, shape=(-1, 1)) * (F.softmax(logits, axis=1) - q)
-
-
 def _normalization_grad(F, g, x, parameters, axes, parameter_shape, eps, index):
     """The VJP of affine(normalize(x, axes, eps), parameters): see kernels/norm.py for the math."""
     mean = F.mean(x, axis=axes, keepdims=True)
@@ -141,86 +202,12 @@ def _batch_norm_grad(F, g, x, *parameters, out, eps, index):
                                channel_shape(x.ndim, x.shape[1]), eps, index)
 
 
-# ---- the registry entries -----------------------------------------------------------------------
-
-register("linear", linear_reference, _linear_grad, variadic=True, saves_output=True,
-         samples=(S((3, 4), (5, 4), (5,), activation=None), S((3, 4), (5, 4), (5,), activation="relu"),
-                  S((2, 3, 4), (5, 4), (5,), activation="tanh"), S((4,), (3, 4), activation="sigmoid")))
-register("softmax_cross_entropy", cross_entropy_reference, _cross_entropy_grad, None,
-         samples=(S((4, 5), np.array([0, 3, 1, 4]), label_smoothing=0.0),
-                  S((3, 6), np.array([5, 5, 0]), label_smoothing=0.1)))
 register("layer_norm", layer_norm_reference, _layer_norm_grad, variadic=True,
          samples=(S((3, 4), (4,), (4,), normalized_shape=(4,), eps=1e-5),
                   S((2, 3, 4), normalized_shape=(3, 4), eps=1e-5), S((2, 5), (5,), normalized_shape=(5,), eps=1e-3)))
+
 register("batch_norm", batch_norm_reference, _batch_norm_grad, variadic=True,
          samples=(S((6, 3), (3,), (3,), eps=1e-5), S((4, 3, 2), (3,), (3,), eps=1e-5), S((5, 2), eps=1e-5)))
-
-
-# ---- the compiled kernels and the backend switch ------------------------------------------------
-
-# Importing the kernel modules registers their kernels beside the registry's references (after the rows above).
-for _module in ("elementwise", "linear", "norm", "scatter", "softmax"):
-    importlib.import_module(f".kernels.{_module}", __package__)
-
-
-def _bind_kernels(backend_name):
-    """Point the accelerated registry ops at their kernels, which ask the policy per call, or, under the
-    numpy backend, straight at their numpy references: the forward, and the registry's VJP formulas
-    (through the kernel while tracing, which records the call and runs the same numpy code)."""
-    through_kernels = backend_name == "numba" or backend.is_tracing()
-    for name, kernel in FORWARD_KERNELS.items():
-        REGISTRY[name].set_forward(kernel if through_kernels else kernel.numpy)
-    for name, kernel in BACKWARD_KERNELS.items():
-        REGISTRY[name].fast_backward = kernel if through_kernels else None
-
-
-backend.on_change(_bind_kernels)
-
-
-# ---- checked entry points -----------------------------------------------------------------------
-
-def _shape(value):
-    return tuple(np.shape(value.data if isinstance(value, Tensor) else value))
-
-
-def linear(x, weight, bias=None, activation=None):
-    """activation(x @ weight^T + bias) as one node: x (..., in), weight (out, in), bias (out,) or None.
-
-    `activation` is None, "relu", "sigmoid" or "tanh": the activations whose derivative is a
-    function of the output, which the layer fuses; apply any other as its own op afterwards.
-    """
-    if activation not in LINEAR_ACTIVATIONS:
-        raise ValueError(f"linear: activation must be one of {list(LINEAR_ACTIVATIONS)}, got {activation!r}")
-    x_shape, weight_shape = _shape(x), _shape(weight)
-    if len(weight_shape) != 2 or len(x_shape) == 0 or x_shape[-1] != weight_shape[1]:
-        raise ValueError(f"linear: input of shape {x_shape} does not match weight of shape {weight_shape} "
-                         "(expected weight (out_features, in_features) with in_features = the input's last dimension)")
-    if bias is None:
-        return apply(REGISTRY["linear"], x, weight, activation=activation)
-    if _shape(bias) != weight_shape[:1]:
-        raise ValueError(f"linear: bias of shape {_shape(bias)} does not match weight of shape {weight_shape} "
-                         f"(expected ({weight_shape[0]},))")
-    return apply(REGISTRY["linear"], x, weight, bias, activation=activation)
-
-
-def softmax_cross_entropy(logits, targets, label_smoothing=0.0):
-    """Per-sample losses -sum_j q_j log_softmax(logits)_j, q = (1 - label_smoothing) onehot(targets)
-    + label_smoothing / C; logits (N, C), targets (N,) integer class indices."""
-    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
-    logits_shape = _shape(logits)
-    if len(logits_shape) != 2:
-        raise ValueError(f"softmax_cross_entropy: logits must be (N, C), got shape {logits_shape}")
-    if targets.dtype.kind not in "iu":
-        raise TypeError(f"softmax_cross_entropy: targets must be integer class indices, got dtype {targets.dtype}")
-    if targets.shape != logits_shape[:1]:
-        raise ValueError(f"softmax_cross_entropy: targets of shape {targets.shape} do not match logits of shape "
-                         f"{logits_shape} (expected ({logits_shape[0]},))")
-    if targets.size and (targets.min() < 0 or targets.max() >= logits_shape[1]):
-        raise ValueError(f"softmax_cross_entropy: targets must lie in [0, {logits_shape[1]}), got values from "
-                         f"{targets.min()} to {targets.max()}")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"softmax_cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
-    return apply(REGISTRY["softmax_cross_entropy"], logits, targets, label_smoothing=float(label_smoothing))
 
 
 def _normalization_parameters(who, weight, bias, expected_shape, dtype):
@@ -232,10 +219,6 @@ def _normalization_parameters(who, weight, bias, expected_shape, dtype):
     if bias is None:
         return () if weight is None else (weight,)
     return (np.ones(expected_shape, dtype) if weight is None else weight, bias)
-
-
-def _dtype(x):
-    return (x.data if isinstance(x, Tensor) else np.asarray(x)).dtype
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -263,6 +246,8 @@ def batch_norm(x, weight=None, bias=None, eps=1e-5):
     return apply(REGISTRY["batch_norm"], x, *parameters, eps=float(eps))
 
 
+# ---- activations --------------------------------------------------------------------------------
+
 def activation(name, x, **attrs):
     """The registry's elementwise activation `name` (a row of ops.py: relu, leaky_relu, elu, sigmoid, tanh,
     softplus, silu, erf, gelu, gelu_tanh...) applied to x with its attributes (leaky_relu: negative_slope;
@@ -271,3 +256,24 @@ def activation(name, x, **attrs):
     if op is None:
         raise ValueError(f"activation: no registry op named {name!r}")
     return apply(op, x, **attrs)
+
+
+# ---- the compiled kernels and the backend switch ------------------------------------------------
+
+# Importing the kernel modules registers their kernels beside the registry's references (after the rows above).
+for _module in ("elementwise", "linear", "norm", "scatter", "softmax"):
+    importlib.import_module(f".kernels.{_module}", __package__)
+
+
+def _bind_kernels(backend_name):
+    """Point the accelerated registry ops at their kernels, which ask the policy per call, or, under the
+    numpy backend, straight at their numpy references: the forward, and the registry's VJP formulas
+    (through the kernel while tracing, which records the call and runs the same numpy code)."""
+    through_kernels = backend_name == "numba" or backend.is_tracing()
+    for name, kernel in FORWARD_KERNELS.items():
+        REGISTRY[name].set_forward(kernel if through_kernels else kernel.numpy)
+    for name, kernel in BACKWARD_KERNELS.items():
+        REGISTRY[name].fast_backward = kernel if through_kernels else None
+
+
+backend.on_change(_bind_kernels)
