@@ -230,7 +230,7 @@ def test_batchnorm_gradcheck(shape):
 
 def test_batchnorm_rejects_bad_inputs():
     bn = nn.BatchNorm1d(3)
-    with pytest.raises(ValueError, match=r"batch_norm: weight of shape \(3,\) does not match the expected shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"batch_norm: weight of shape \(3,\) does not match the expected shape \(4"):
         bn(ag.randn(5, 4))
     with pytest.raises(ValueError, match=r"batch_norm: running_mean has shape \(3,\), expected \(4,\)"):
         nn.functional.batch_norm(ag.randn(5, 4), bn.running_mean, bn.running_var, training=True)
