@@ -1,15 +1,28 @@
-"""Which kernels run: the numpy reference or the Numba JIT.
+"""Which implementation runs: the numpy reference, a Numba kernel, or its threaded variant.
 
-This is the one place the choice is made. Every computation that has a Numba
-implementation is a `Kernel` holding both implementations side by side;
-`set()` rebinds all of them at once, so a call pays no dispatch cost.
+This is the one place the choice is made, in two steps:
 
-Numba is imported lazily, on the first call of a kernel under the numba
-backend, so `import autograd_core` stays fast.
+- the backend (`set`, `get`, AUTOGRAD_CORE_BACKEND): under "numpy" every op runs its numpy
+  reference; under "numba" the ops that have a compiled kernel ask the policy;
+- the policy table `POLICY`: for each kernel, the dtypes it is compiled for, whether its inputs
+  must be C-contiguous, the size below which numpy wins and the size from which threads pay.
+  `choose` is the one predicate every kernel and the optimizers' fused updates ask, per call.
+
+`trace()` records what ran and why, per call; `explain()` prints the policy table.
+
+Every computation that has a Numba implementation is a `Kernel` holding both implementations
+side by side; `set()` rebinds all of them at once, so a call under the numpy backend pays no
+dispatch cost. Numba is imported lazily, on the first call of a kernel under the numba backend,
+so `import autograd_core` stays fast; its on-disk cache goes to a per-user directory (`_numba`).
 """
 import importlib.util
 import os
 import types
+from collections import Counter
+from contextlib import contextmanager
+from typing import NamedTuple
+
+import numpy as np
 
 BACKENDS = ("numpy", "numba")
 _ENV_VAR = "AUTOGRAD_CORE_BACKEND"
@@ -27,6 +40,245 @@ def _initial_backend():
         raise ValueError(f"{_ENV_VAR}={name!r}: expected one of {BACKENDS}")
     return name
 
+
+# ---- the policy ---------------------------------------------------------------------------------
+
+NUMPY, NUMBA, NUMBA_PARALLEL = "numpy", "numba", "numba parallel"
+
+FLOAT32, FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
+FLOATS, FLOAT64_ONLY = (FLOAT32, FLOAT64), (FLOAT64,)
+
+# Loops over this many elements or more run on Numba's threads. Measured on 2 cores shared with
+# other work (`python -m autograd_core.benchmarks.kernels --threads`): a threaded call cost 6-15 ms more up to
+# 256K elements (the other core is busy), won or lost by turns at 1M, and won in every kernel at 4M;
+# a quiet machine with more cores would want a lower threshold.
+PARALLEL_MIN_SIZE = 1 << 22
+
+# Below this mean number of elements per tensor an optimizer's group takes the per-tensor numpy update
+# even under the numba backend: handing the arrays to Numba (a typed list, ~40 us plus ~4 us per
+# tensor, and a flat view of each) costs more than fusing saves on small tensors. Measured with
+# `python -m autograd_core.benchmarks.optim_step --crossover` (4 float32 tensors, 2 shared cores, one BLAS thread):
+# Adam's fused step wins from 16384 elements per tensor (306 vs 309 us; 170 vs 95 us at 1024),
+# SGD with momentum's from between 65536 (355 vs 342 us) and 131072 (544 vs 721 us).
+FUSED_MIN_MEAN_SIZE = {"adam_update": 1 << 14, "sgd_update": 1 << 16}
+
+# Why a dtype is left out of a kernel's table: numpy's float32 exp and tanh are vectorized (AVX2),
+# while compiled code calls scalar libm per element (vector math needs an SVML-patched LLVM, which
+# llvmlite's wheels are not); for float64 numpy calls scalar libm too, and the fused pass wins.
+# Each choice is measured: `python -m autograd_core.benchmarks.kernels --dtype float32` (and float64).
+EXP_BOUND = "exp-bound: numpy's vectorized float32 exp wins"
+
+
+class Rule(NamedTuple):
+    """When one kernel's compiled code runs (else its numpy reference)."""
+
+    dtypes: tuple  # the dtypes it is compiled for; the inputs must all share one of them
+    contiguous: bool = False  # the inputs must be C-contiguous
+    min_size: int = 0  # below this size, numpy (the optimizers: mean elements per tensor)
+    threads_from: int = None  # the threaded variant from this size on; None: always serial
+    note: str = ""  # why dtypes are left out
+
+
+def _activation_rules(name, forward_dtypes, backward_dtypes, note=EXP_BOUND):
+    """An elementwise activation's rows: the forward maps any layout (reshape(-1)); the backward asks for
+    contiguous inputs, because a compiled loop over the stride-0 gradient that `sum` passes back
+    measured 6.5 ms at 1e6 elements against numpy's 1.1 ms (ad hoc, commit e11148e). Not settled:
+    re-measured ad hoc at 1e6 (compiled loop vs reference, stride-0 g) relu float32 took 1.4 vs
+    0.7 ms, but relu float64 0.7 vs 1.2 ms and gelu 19 vs 148 ms (numpy's erf is per element)."""
+    rules = {}
+    if forward_dtypes:
+        rules[f"{name}_forward"] = Rule(forward_dtypes, False, 0, PARALLEL_MIN_SIZE, note)
+    if backward_dtypes:
+        rules[f"{name}_backward"] = Rule(backward_dtypes, True, 0, PARALLEL_MIN_SIZE, note)
+    return rules
+
+
+POLICY = {
+    **_activation_rules("relu", FLOATS, FLOATS),
+    **_activation_rules("leaky_relu", FLOATS, FLOATS),
+    **_activation_rules("elu", FLOATS, FLOATS),
+    **_activation_rules("sigmoid", FLOAT64_ONLY, FLOATS),
+    **_activation_rules("tanh", FLOAT64_ONLY, FLOATS),
+    **_activation_rules("softplus", FLOATS, FLOAT64_ONLY),
+    **_activation_rules("silu", FLOAT64_ONLY, FLOAT64_ONLY),
+    # erf's backward, 2/sqrt(pi) e^(-x^2) g, is numpy's vectorized exp: no kernel
+    **_activation_rules("erf", FLOATS, ()),
+    **_activation_rules("gelu", FLOATS, FLOATS),
+    **_activation_rules("gelu_tanh", FLOAT64_ONLY, FLOAT64_ONLY),
+    # the GEMMs stay BLAS; the bias + activation epilogue may thread, the backward's column sums may not
+    "linear_forward": Rule(FLOATS, threads_from=PARALLEL_MIN_SIZE),
+    "linear_backward": Rule(FLOATS),
+    "softmax_forward": Rule(FLOAT64_ONLY, threads_from=PARALLEL_MIN_SIZE, note=EXP_BOUND),
+    "softmax_backward": Rule(FLOATS, threads_from=PARALLEL_MIN_SIZE),
+    "log_softmax_forward": Rule(FLOAT64_ONLY, threads_from=PARALLEL_MIN_SIZE, note=EXP_BOUND),
+    "log_softmax_backward": Rule(FLOAT64_ONLY, threads_from=PARALLEL_MIN_SIZE, note=EXP_BOUND),
+    "softmax_cross_entropy_forward": Rule(FLOATS, threads_from=PARALLEL_MIN_SIZE),
+    "softmax_cross_entropy_backward": Rule(FLOATS, threads_from=PARALLEL_MIN_SIZE),
+    # serial: batch norm's sums run across the rows, and threads did not pay at the measured sizes
+    "layer_norm_forward": Rule(FLOATS),
+    "layer_norm_backward": Rule(FLOATS),
+    "batch_norm_forward": Rule(FLOATS),
+    "batch_norm_backward": Rule(FLOATS),
+    # serial: repeated indices would make threads write the same row
+    "scatter_add_forward": Rule(FLOATS),
+    # a typed list holds one array type, so a group's parameters must share one dtype
+    "sgd_update": Rule(FLOATS, min_size=FUSED_MIN_MEAN_SIZE["sgd_update"]),
+    "adam_update": Rule(FLOATS, min_size=FUSED_MIN_MEAN_SIZE["adam_update"]),
+}
+
+# Why the compiled code was refused (formatted only when tracing or raising).
+_BACKEND, _DTYPE, _MIXED, _LAYOUT, _SMALL = "backend", "dtype", "mixed", "layout", "small"
+
+
+def choose(name, arrays, size=0, unsupported=None, required=False, record=True):
+    """Which implementation of kernel `name` takes `arrays`: NUMPY, NUMBA or NUMBA_PARALLEL.
+
+    The one predicate: the backend, then `POLICY[name]` (dtypes, layout, `size` against the rule's
+    minimum and its threads threshold). `unsupported` is the caller's reason, as a short phrase,
+    when the compiled code cannot take these inputs at all (e.g. "empty input"). With `required`
+    (an optimizer's fused=True) the size minimum is waived and a refusal raises a RuntimeError that
+    says why. Under `trace()` each call is recorded with its reason (unless `record` is False: a
+    check made ahead of time, not a kernel call).
+
+    Runs on every kernel call, so the refusal is a code (formatted only when tracing or raising),
+    and dtypes are compared by identity where they can be (numpy keeps one object per builtin
+    dtype; `in` tries identity first), `==` on dtypes being slow.
+    """
+    rule = POLICY[name]
+    refusal = unsupported
+    if refusal is None:
+        dtype = getattr(arrays[0], "dtype", None)
+        if _current != "numba":
+            refusal = _BACKEND
+        elif dtype not in rule.dtypes:
+            refusal = _DTYPE
+        else:
+            for a in arrays:
+                if type(a) is not np.ndarray or a.dtype is not dtype:
+                    refusal = _MIXED
+                    break
+                if rule.contiguous and not a.flags.c_contiguous:
+                    refusal = _LAYOUT
+                    break
+            else:
+                if size < rule.min_size and not required:
+                    refusal = _SMALL
+    if refusal is None:
+        chosen = NUMBA if rule.threads_from is None or size < rule.threads_from else NUMBA_PARALLEL
+    elif required:
+        raise RuntimeError(f"{name}: fused=True, but the fused kernel cannot run: "
+                           f"{_reason(rule, arrays, size, refusal)}")
+    else:
+        chosen = NUMPY
+    if _traces and record:
+        reason = _reason(rule, arrays, size, refusal, chosen)
+        for t in _traces:
+            t.record(name, chosen, reason)
+    return chosen
+
+
+def _dtype_names(dtypes):
+    return ", ".join(d.name for d in dtypes) or "no dtype"
+
+
+def _reason(rule, arrays, size, refusal, chosen=NUMPY):
+    """The words for a choice: what the inputs were, and which rule decided."""
+    dtype = getattr(arrays[0], "dtype", type(arrays[0]).__name__) if arrays else None
+    if refusal is None:
+        layout = ", contiguous" if rule.contiguous else ""
+        threads = f", size {size} >= {rule.threads_from}" if chosen == NUMBA_PARALLEL else ""
+        return f"{dtype}{layout}{threads}"
+    if refusal == _BACKEND:
+        return "numpy backend"
+    if refusal == _DTYPE:
+        note = f"; {rule.note}" if rule.note else ""
+        return f"{dtype} inputs are not in the table (compiled for {_dtype_names(rule.dtypes)}{note})"
+    if refusal == _MIXED:
+        kinds = sorted({str(getattr(a, "dtype", type(a).__name__)) for a in arrays})
+        return f"inputs are not numpy arrays of one dtype ({', '.join(kinds)})"
+    if refusal == _LAYOUT:
+        return "a non-contiguous input (numpy handles strides and broadcasts well)"
+    if refusal == _SMALL:
+        return f"size {size} below {rule.min_size}"
+    return refusal
+
+
+# ---- what ran: trace() and explain() -------------------------------------------------------------
+
+class Call(NamedTuple):
+    kernel: str
+    implementation: str
+    reason: str
+
+
+class Trace:
+    """The kernel calls made while a `trace()` block ran, in order (`calls`); printing it gives
+    one row per distinct (kernel, implementation, reason) with its count."""
+
+    def __init__(self):
+        self.calls = []
+
+    def record(self, kernel, implementation, reason):
+        self.calls.append(Call(kernel, implementation, reason))
+
+    def implementations(self, kernel):
+        """The implementations that ran for `kernel` (a set: empty if it never ran)."""
+        return {c.implementation for c in self.calls if c.kernel == kernel}
+
+    def __str__(self):
+        rows = [(c.kernel, c.implementation, c.reason, str(n)) for c, n in Counter(self.calls).items()]
+        return _table(("kernel", "ran", "why", "calls"), rows)
+
+    def __repr__(self):
+        return f"Trace({len(self.calls)} calls)"
+
+
+_traces = []  # the open trace() blocks; empty, the per-call cost of tracing is one truth test
+
+
+@contextmanager
+def trace():
+    """Record which implementation each kernel call runs, and why:
+
+        with ag.backend.trace() as t:
+            loss = model(x).sum(); loss.backward(); opt.step()
+        print(t)   # linear_forward  numba  float32 ...
+
+    Recorded are the calls of every op that has a kernel (`POLICY`'s rows: forwards, backwards and
+    the optimizers' updates), from every thread; ops without a kernel always run numpy.
+    """
+    recorder = Trace()
+    _traces.append(recorder)
+    _rebind()
+    try:
+        yield recorder
+    finally:
+        _traces.remove(recorder)
+        _rebind()
+
+
+def is_tracing():
+    return bool(_traces)
+
+
+def explain():
+    """The policy as a printable table: per kernel, the dtypes it is compiled for, its layout
+    requirement, its size thresholds, and what the active backend makes of it."""
+    rows = []
+    for name, rule in POLICY.items():
+        rows.append((name, _dtype_names(rule.dtypes), "C-contiguous" if rule.contiguous else "any",
+                     str(rule.min_size) if rule.min_size else "-",
+                     str(rule.threads_from) if rule.threads_from is not None else "never"))
+    header = f"backend: {_current}" + ("" if _current == "numba" else " (every op runs its numpy reference)")
+    return header + "\n" + _table(("kernel", "numba for", "layout", "numpy below", "threads from"), rows)
+
+
+def _table(header, rows):
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in (header, *rows))
+
+
+# ---- kernels and the switch ----------------------------------------------------------------------
 
 class Kernel:
     """A computation with a numpy reference and an optional Numba implementation.
@@ -56,7 +308,12 @@ class Kernel:
         if backend == "numba" and self.numba_factory is not None:
             self.impl = self._first_numba_call
         else:
-            self.impl = self.numpy
+            self.impl = self._traced_numpy if _traces else self.numpy
+
+    def _traced_numpy(self, *args, **kwargs):
+        for t in _traces:
+            t.record(self.name, NUMPY, "numpy backend")
+        return self.numpy(*args, **kwargs)
 
     def _first_numba_call(self, *args, **kwargs):
         self.impl = self.numba()
@@ -82,7 +339,7 @@ def kernel(name, numpy_impl, numba_factory=None):
 
 
 def on_change(callback):
-    """Call `callback(backend_name)` now and after every `set()`."""
+    """Call `callback(backend_name)` now, after every `set()`, and when a `trace()` starts or ends."""
     _listeners.append(callback)
     callback(_current)
 
@@ -100,15 +357,38 @@ def set(name):
     if name == "numba" and not _numba_importable():
         raise RuntimeError("backend.set('numba'): numba is not installed; pip install numba")
     _current = name
+    _rebind()
+
+
+def _rebind():
+    """Rebind every kernel and tell the listeners, after a backend switch or a trace's start and end."""
     for k in _kernels:
-        k._bind(name)
+        k._bind(_current)
     for callback in _listeners:
-        callback(name)
+        callback(_current)
 
 
 # ---- compiling Numba code ---------------------------------------------------------------------
 # Kernel modules keep their Numba code as plain Python functions, so importing them never imports
-# numba; their `numba_factory` compiles what it needs through the two functions below.
+# numba; their `numba_factory` compiles what it needs through the functions below.
+
+def numba_module():
+    """The `numba` module, its disk cache pointed at a per-user directory first.
+
+    Numba's default is a `__pycache__` beside the source, which writes into the source tree or an
+    installed package (read-only, or shared by users). NUMBA_CACHE_DIR, when the user sets it, wins;
+    numba reads it at import, so it is set before; `numba.config` covers a numba imported earlier.
+    """
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        import platformdirs
+
+        os.environ["NUMBA_CACHE_DIR"] = platformdirs.user_cache_dir("autograd-core")
+    import numba
+
+    if not numba.config.CACHE_DIR:
+        numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+    return numba
+
 
 _jitable_helpers = []  # a list: this module's `set` is the backend switch
 
@@ -120,8 +400,7 @@ def jitable(*helpers):
     body whole. Numba checks only the caller's source file before reusing a cached compilation, so
     a helper must live in the same module as the kernels calling it.
     """
-    from numba.extending import register_jitable
-
+    register_jitable = numba_module().extending.register_jitable
     for helper in helpers:
         if helper not in _jitable_helpers:
             register_jitable(inline="always")(helper)
@@ -150,8 +429,7 @@ def jit(fn, parallel=False, fastmath=False, constants=None):
     {"reassoc", "contract"} so that sums vectorize (reordering and fused multiply-add stay within
     float tolerance; "nnan" and "ninf" would not: inf and nan must propagate as in numpy).
     """
-    import numba
-
+    numba = numba_module()
     constants = constants or {}
     suffix = "".join(f"_{name}_{value}" for name, value in constants.items()) + ("_parallel" if parallel else "")
     variant = types.FunctionType(fn.__code__, dict(fn.__globals__, prange=numba.prange, **constants),

@@ -6,7 +6,7 @@
     loss = nn.CrossEntropyLoss()(model(x), y)
 """
 from . import functional, init
-from .activations import (ACTIVATIONS, ELU, GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, SiLU, Softmax,
+from .activations import (ACTIVATION_MODULES, ELU, GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, SiLU, Softmax,
                           Softplus, Swish, Tanh, get_activation)
 from .layers import MLP, BatchNorm1d, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear, MLPBlock, Residual
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss

@@ -71,7 +71,7 @@ class Swish(Module):
 
 
 # Names accepted by get_activation (and so by MLP(activation=...) and the CLI): name -> module factory.
-ACTIVATIONS = {
+ACTIVATION_MODULES = {
     "relu": ReLU,
     "sigmoid": Sigmoid,
     "tanh": Tanh,
@@ -87,10 +87,10 @@ ACTIVATIONS = {
 
 
 def get_activation(name):
-    """A new activation module for `name` (see ACTIVATIONS); unknown names raise ValueError listing the
-    valid ones."""
+    """A new activation module for `name` (see ACTIVATION_MODULES); unknown names raise ValueError listing
+    the valid ones."""
     if not isinstance(name, str):
         raise TypeError(f"get_activation: expected an activation name (str), got {type(name).__name__}")
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; valid names are {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]()
+    if name not in ACTIVATION_MODULES:
+        raise ValueError(f"unknown activation {name!r}; valid names are {', '.join(ACTIVATION_MODULES)}")
+    return ACTIVATION_MODULES[name]()

@@ -7,7 +7,8 @@
 The modules of `nn` call these, so a function here is the one place its math
 lives. `linear`, `cross_entropy`, `layer_norm` and `batch_norm` are written as
 single entry points so that fused kernels can replace their bodies without any
-module changing. Everything is built from registry ops (`autograd_core.ops`),
+module changing. Everything is built from registry ops, through `autograd_core`'s
+public names (`autograd_core.fused_ops` for the fused ops and the activations),
 so gradients, second derivatives and the graph's module scopes come for free.
 
 Inputs may be Tensors or numpy arrays; targets and indices may be Tensors,
@@ -19,9 +20,7 @@ import numbers
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import fused_ops as fused
-from autograd_core.engine import apply
-from autograd_core.ops import REGISTRY as OPS
+from autograd_core import fused_ops
 
 __all__ = [
     "linear", "dropout", "batch_norm", "layer_norm", "embedding",
@@ -32,7 +31,7 @@ __all__ = [
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
-GELU_OPS = {"none": OPS["gelu"], "tanh": OPS["gelu_tanh"]}
+GELU_OPS = {"none": "gelu", "tanh": "gelu_tanh"}  # approximate= -> the registry op
 
 
 def _tensor(x):
@@ -124,7 +123,7 @@ def check_arguments(who, values):
 def linear(x, weight, bias=None, activation=None):
     """y = x @ weight.T + bias, with weight of shape (out_features, in_features); `activation` ("relu",
     "sigmoid" or "tanh") is applied in the same node (one fused kernel on the numba backend)."""
-    return fused.linear(_tensor(x), weight, bias, activation)
+    return fused_ops.linear(_tensor(x), weight, bias, activation)
 
 
 def dropout(x, p=0.5, training=True):
@@ -145,6 +144,11 @@ def _check_channels(who, name, tensor, channels):
                          f"{channels} channels of the input")
 
 
+def _check_running_statistics(x, running_mean, running_var):
+    for name, tensor in (("running_mean", running_mean), ("running_var", running_var)):
+        _check_channels("batch_norm", name, tensor, x.shape[1])
+
+
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Batch normalization over axis 1 (channels) of an (N, C) or (N, C, L) input.
 
@@ -158,27 +162,24 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     Evaluation (`training=False`): the running statistics are used in place of the batch's.
     """
     x = _tensor(x)
-    if x.ndim not in (2, 3):
-        raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got {x.shape}")
-    channels = x.shape[1]
-    for name, tensor in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
-                         ("bias", bias)):
-        _check_channels("batch_norm", name, tensor, channels)
-    axes = (0,) if x.ndim == 2 else (0, 2)
-    broadcast = (1, channels) + (1,) * (x.ndim - 2)  # per-channel values against (N, C) or (N, C, L)
-    if training:
-        count = x.data.size // max(channels, 1)
-        if count <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
-                             f"shape {x.shape}")
-        y = fused.batch_norm(x, weight, bias, eps)
+    if training:  # the fused op checks x, weight and bias
+        y = fused_ops.batch_norm(x, weight, bias, eps)
+        _check_running_statistics(x, running_mean, running_var)
         if running_mean is not None:
+            axes, count = (0,) if x.ndim == 2 else (0, 2), x.data.size // x.shape[1]
             with ag.no_grad():
                 running_mean.mul_(1.0 - momentum).add_(x.data.mean(axis=axes) * momentum)
                 running_var.mul_(1.0 - momentum).add_(x.data.var(axis=axes) * (momentum * count / (count - 1)))
         return y
+    if x.ndim not in (2, 3):
+        raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got {x.shape}")
+    channels = x.shape[1]
+    for name, tensor in (("weight", weight), ("bias", bias)):
+        _check_channels("batch_norm", name, tensor, channels)
+    _check_running_statistics(x, running_mean, running_var)
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var are required when training=False")
+    broadcast = (1, channels) + (1,) * (x.ndim - 2)  # per-channel values against (N, C) or (N, C, L)
     inverse_std = 1.0 / np.sqrt(running_var.data.reshape(broadcast) + eps)
     y = (x - running_mean.data.reshape(broadcast)) * inverse_std.astype(x.dtype)
     if weight is not None:
@@ -191,11 +192,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """y = (x - mean) / sqrt(var + eps) * weight + bias, the statistics taken over the trailing
     `normalized_shape` dimensions of each sample (biased variance)."""
-    x = _tensor(x)
-    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
-    if len(shape) > x.ndim or x.shape[x.ndim - len(shape):] != shape:
-        raise ValueError(f"layer_norm: input of shape {x.shape} does not end with normalized_shape {shape}")
-    return fused.layer_norm(x, shape, weight, bias, eps)
+    return fused_ops.layer_norm(_tensor(x), normalized_shape, weight, bias, eps)
 
 
 def embedding(indices, weight):
@@ -214,22 +211,22 @@ def embedding(indices, weight):
 
 def sigmoid(x):
     """1 / (1 + exp(-x))."""
-    return apply(OPS["sigmoid"], x)
+    return fused_ops.activation("sigmoid", x)
 
 
 def tanh(x):
-    return apply(OPS["tanh"], x)
+    return fused_ops.activation("tanh", x)
 
 
 def relu(x):
     """max(x, 0)."""
-    return apply(OPS["relu"], x)
+    return fused_ops.activation("relu", x)
 
 
 def leaky_relu(x, negative_slope=0.01):
     """x for x > 0, negative_slope * x otherwise."""
     check_arguments("leaky_relu", {"negative_slope": negative_slope})
-    return apply(OPS["leaky_relu"], x, negative_slope=negative_slope)
+    return fused_ops.activation("leaky_relu", x, negative_slope=negative_slope)
 
 
 def prelu(x, weight):
@@ -248,18 +245,18 @@ def prelu(x, weight):
 def elu(x, alpha=1.0):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
     check_arguments("elu", {"alpha": alpha})
-    return apply(OPS["elu"], x, alpha=alpha)
+    return fused_ops.activation("elu", x, alpha=alpha)
 
 
 def softplus(x, beta=1.0, threshold=20.0):
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
     check_arguments("softplus", {"beta": beta, "threshold": threshold})
-    return apply(OPS["softplus"], x, beta=beta, threshold=threshold)
+    return fused_ops.activation("softplus", x, beta=beta, threshold=threshold)
 
 
 def silu(x):
     """x * sigmoid(x) (Swish with beta = 1)."""
-    return apply(OPS["silu"], x)
+    return fused_ops.activation("silu", x)
 
 
 def swish(x, beta=1.0):
@@ -274,7 +271,7 @@ def gelu(x, approximate="none"):
     """x * Phi(x), Phi the standard normal CDF; approximate="tanh" uses
     0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
     check_arguments("gelu", {"approximate": approximate})
-    return apply(GELU_OPS[approximate], x)
+    return fused_ops.activation(GELU_OPS[approximate], x)
 
 
 def softmax(x, axis=-1, *, dim=None):
@@ -418,7 +415,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
                 and not (target_array == ignore_index).any():
             # the common case, as one fused op whose gradient is softmax - onehot (smoothed); anything
             # else (ignored or invalid targets, class weights, more axes) takes the general path below
-            return _reduce(fused.softmax_cross_entropy(input, target_array, label_smoothing), reduction)
+            return _reduce(fused_ops.softmax_cross_entropy(input, target_array, label_smoothing), reduction)
         return _nll(who, input.log_softmax(axis), target_array, weight, ignore_index, reduction, label_smoothing)
     log_probs = input.log_softmax(axis)
     if target_array.dtype.kind != "f":
@@ -481,7 +478,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     _same_shape(who, input, target)
     input = _tensor(input)
     target = _like(target, input)
-    log_term = apply(OPS["softplus"], -input, beta=1.0, threshold=math.inf)
+    log_term = fused_ops.activation("softplus", -input, beta=1.0, threshold=math.inf)
     if pos_weight is not None:
         log_term = log_term * (1.0 + (_like(pos_weight, input) - 1.0) * target)
     loss = (1.0 - target) * input + log_term

@@ -205,7 +205,8 @@ class Flatten(Module):
 _NORMS = {"batch": BatchNorm1d, "layer": LayerNorm}
 
 
-_FUSABLE = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh"}
+# The activation modules that `F.linear` can fuse into the layer, as its activation names.
+_LINEAR_FUSABLE = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh"}
 
 
 class MLPBlock(Module):
@@ -221,12 +222,22 @@ class MLPBlock(Module):
         if dropout:
             self.dropout = Dropout(dropout)
         self.residual = residual
-        # Without a norm in between, linear + relu/sigmoid/tanh run as one fused op (one graph node).
-        self._fused_activation = None if norm is not None else _FUSABLE.get(type(self.activation))
+
+    def _fused_activation(self):
+        """The activation to run inside the linear layer's node, or None to call the modules one by one:
+        when a norm sits in between, when the modules are not a plain Linear and a fusable activation,
+        or when either has hooks (the fused path bypasses both modules' calls, so their hooks would not run)."""
+        if "norm" in self._modules or type(self.linear) is not Linear:
+            return None
+        name = _LINEAR_FUSABLE.get(type(self.activation))
+        if name is None or self.linear._forward_hooks or self.activation._forward_hooks:
+            return None
+        return name
 
     def forward(self, x):
-        if self._fused_activation is not None and not self.linear._forward_hooks:
-            y = F.linear(x, self.linear.weight, self.linear.bias, activation=self._fused_activation)
+        activation = self._fused_activation()
+        if activation is not None:
+            y = F.linear(x, self.linear.weight, self.linear.bias, activation=activation)
         else:
             y = self.linear(x)
             for name in ("norm", "activation"):

@@ -9,6 +9,12 @@ subclass gives its defaults to `__init__` and implements
   step (a dict of numpy arrays and numbers), and
 - `_update(group, params, grads, states)`: one step over the parameters of a
   group that have a gradient, as numpy arrays, updated in place.
+
+An optimizer with a fused kernel (SGD, Adam, AdamW) names it in `FUSED_KERNEL` and takes
+`fused=None | True | False`, kept per group as PyTorch does: None lets the kernel policy decide
+(`ag.backend.choose`: the numba backend, one float32 or float64 dtype across the group, and at
+least `ag.backend.FUSED_MIN_MEAN_SIZE[kernel]` elements per tensor on average); True runs the fused kernel
+or raises an error saying why it cannot; False runs the per-tensor numpy path.
 """
 import math
 import numbers
@@ -98,6 +104,8 @@ class Optimizer:
             raise ValueError(f"{name}: some parameters appear more than once (within a group or in two groups)")
         group = {**self.defaults, **param_group, "params": params}
         self._validate(group)
+        if group.get("fused") is True:  # refuse now rather than at the first step
+            self._fused(group, [p.data for p in params], record=False)
         self.param_groups.append(group)
 
     def _validate(self, group):
@@ -105,6 +113,9 @@ class Optimizer:
         for key, value in group.items():
             if key == "betas":
                 self._validate_betas(value)
+            elif key == "fused":
+                if not (value is None or isinstance(value, bool)):
+                    raise TypeError(f"{name}: fused must be None, True or False, got {value!r}")
             elif key in _HYPERPARAMETER_RULES:
                 requirement, holds = _HYPERPARAMETER_RULES[key]
                 if not _is_number(value):
@@ -188,6 +199,17 @@ class Optimizer:
                 p *= 1 - group["lr"] * weight_decay
             return grads
         return [g + weight_decay * p for p, g in zip(params, grads)]
+
+    FUSED_KERNEL = None  # the name of the optimizer's fused update in `ag.backend.POLICY`, if any
+
+    def _fused(self, group, params, record=True):
+        """True when this step of `group` runs the fused kernel (see the module docstring)."""
+        fused = group.get("fused")  # absent from the state dicts of older versions: the policy decides
+        mean_size = sum(p.size for p in params) // len(params)
+        chosen = ag.backend.choose(self.FUSED_KERNEL, params, mean_size,
+                                   unsupported="fused=False" if fused is False else None, required=fused is True,
+                                   record=record)
+        return chosen is not ag.backend.NUMPY
 
     def _init_state(self, param, group):
         raise NotImplementedError

@@ -4,10 +4,13 @@ In the formulas g is the gradient (negated under `maximize`, with the L2 term
 weight_decay * p added where the optimizer couples weight decay), t the
 parameter's step count, and every operation elementwise.
 
-SGD and Adam/AdamW run fused kernels (`autograd_core.kernels.optim`): one
-call per group, Numba under the numba backend, numpy otherwise. The others
-update tensor by tensor with numpy.
+SGD and Adam/AdamW also have a fused kernel (`autograd_core.kernels.optim`):
+one compiled call per group, taken as their `fused` option and the kernel
+policy say (see `optim.optimizer`). Every optimizer's per-tensor numpy update
+is written here, and is the reference the fused kernels are tested against.
 """
+import math
+
 import numpy as np
 
 from autograd_core.kernels import optim as kernels
@@ -18,14 +21,16 @@ from .optimizer import Optimizer
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional momentum, dampening, Nesterov momentum and weight decay.
 
-    b = g on the first step, then b = momentum * b + (1 - dampening) * g;
-    p -= lr * (g + momentum * b if nesterov else b)   (p -= lr * g without momentum).
+    d = g + weight_decay * p;  b = d on the first step, then b = momentum * b + (1 - dampening) * d;
+    p -= lr * (d + momentum * b if nesterov else b)   (p -= lr * d without momentum).
     """
 
+    FUSED_KERNEL = "sgd_update"
+
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False):
+                 maximize=False, fused=None):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize, fused=fused))
 
     def _check_group(self, group):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
@@ -41,11 +46,26 @@ class SGD(Optimizer):
             fresh = ["momentum_buffer" not in s for s in states]
             for p, s, first in zip(params, states, fresh):
                 if first:
-                    s["momentum_buffer"] = self._zeros(p)  # the kernel sets it to the first gradient
+                    s["momentum_buffer"] = self._zeros(p)  # the update sets it to the first gradient
             buffers = [s["momentum_buffer"] for s in states]
-        kernels.sgd_update(params, grads, buffers, fresh, lr=group["lr"], momentum=group["momentum"],
-                           dampening=group["dampening"], weight_decay=group["weight_decay"],
-                           nesterov=group["nesterov"])
+        update = kernels.sgd_update if self._fused(group, params) else _sgd_numpy
+        update(params, grads, buffers, fresh, lr=group["lr"], momentum=group["momentum"],
+               dampening=group["dampening"], weight_decay=group["weight_decay"], nesterov=group["nesterov"])
+
+
+def _sgd_numpy(params, grads, momentum_buffers, fresh, *, lr, momentum, dampening, weight_decay, nesterov):
+    """SGD tensor by tensor (the formulas of `SGD`); `fresh[i]`: tensor i's first step with momentum."""
+    for i, (p, g) in enumerate(zip(params, grads)):
+        d = g + weight_decay * p if weight_decay != 0 else g
+        if momentum != 0:
+            buf = momentum_buffers[i]
+            if fresh[i]:
+                buf[...] = d
+            else:
+                buf *= momentum
+                buf += (1 - dampening) * d
+            d = d + momentum * buf if nesterov else buf
+        p -= lr * d
 
 
 class Adam(Optimizer):
@@ -55,10 +75,12 @@ class Adam(Optimizer):
     p -= lr / (1 - beta1^t) * m / (sqrt(v / (1 - beta2^t)) + eps).
     """
 
+    FUSED_KERNEL = "adam_update"
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 maximize=False, decoupled_weight_decay=False):
+                 maximize=False, decoupled_weight_decay=False, fused=None):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize, decoupled_weight_decay=decoupled_weight_decay))
+                                      maximize=maximize, decoupled_weight_decay=decoupled_weight_decay, fused=fused))
 
     def _init_state(self, param, group):
         state = {"step": 0, "exp_avg": self._zeros(param), "exp_avg_sq": self._zeros(param)}
@@ -69,21 +91,43 @@ class Adam(Optimizer):
     def _update(self, group, params, grads, states):
         for s in states:
             s["step"] += 1
-        beta1, beta2 = group["betas"]
-        kernels.adam_update(params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-                            [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else [],
-                            [s["step"] for s in states], lr=group["lr"], beta1=beta1, beta2=beta2,
-                            eps=group["eps"], weight_decay=group["weight_decay"],
-                            decoupled_weight_decay=group["decoupled_weight_decay"], amsgrad=group["amsgrad"])
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        step_sizes = [lr / (1 - beta1 ** s["step"]) for s in states]
+        bias_correction2_sqrts = [math.sqrt(1 - beta2 ** s["step"]) for s in states]
+        update = kernels.adam_update if self._fused(group, params) else _adam_numpy
+        update(params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+               [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else [], step_sizes, bias_correction2_sqrts,
+               lr=lr, beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+               decoupled_weight_decay=group["decoupled_weight_decay"], amsgrad=group["amsgrad"])
+
+
+def _adam_numpy(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step_sizes, bias_correction2_sqrts, *,
+                lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad):
+    """Adam tensor by tensor (the formulas of `Adam`), with g = grad + weight_decay * p (L2), or
+    p *= 1 - lr * weight_decay first (decoupled); `step_sizes[i]` = lr / (1 - beta1^t) and
+    `bias_correction2_sqrts[i]` = sqrt(1 - beta2^t) for tensor i's step count t."""
+    for i, (p, g, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs)):
+        if weight_decay != 0:
+            if decoupled_weight_decay:
+                p *= 1 - lr * weight_decay
+            else:
+                g = g + weight_decay * p
+        m += (1 - beta1) * (g - m)
+        v *= beta2
+        v += (1 - beta2) * (g * g)
+        if amsgrad:
+            np.maximum(max_exp_avg_sqs[i], v, out=max_exp_avg_sqs[i])
+            v = max_exp_avg_sqs[i]
+        p -= step_sizes[i] * (m / (np.sqrt(v) / bias_correction2_sqrts[i] + eps))
 
 
 class AdamW(Adam):
     """Adam with decoupled weight decay: p *= 1 - lr * weight_decay before the Adam step."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False):
+                 maximize=False, fused=None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         maximize=maximize, decoupled_weight_decay=True)
+                         maximize=maximize, decoupled_weight_decay=True, fused=fused)
 
 
 class Adagrad(Optimizer):

@@ -248,9 +248,19 @@ def test_normalization_errors():
         fused.layer_norm(ag.zeros(3, 5), 4)
     with pytest.raises(ValueError, match=r"layer_norm: weight of shape \(4,\) does not match the expected shape"):
         fused.layer_norm(ag.zeros(3, 5), 5, weight=ag.ones(4))
-    with pytest.raises(ValueError, match=r"batch_norm: expected input of shape \(N, C\) or \(N, C, L\), got \(5,\)"):
+    with pytest.raises(ValueError, match=r"batch_norm: expected an input of shape \(N, C\) or \(N, C, L\), got \(5,\)"):
         fused.batch_norm(ag.zeros(5))
     with pytest.raises(ValueError, match="batch_norm: expected more than 1 value per channel when training"):
         fused.batch_norm(ag.zeros(1, 3))
     with pytest.raises(ValueError, match=r"batch_norm: bias of shape \(2,\) does not match the expected shape \(3,\)"):
         fused.batch_norm(ag.zeros(4, 3), bias=ag.zeros(2))
+
+
+def test_activation_applies_a_registry_activation_by_name(each_backend):
+    x = ag.tensor([-2.0, 0.5, 3.0], dtype=np.float64, requires_grad=True)
+    y = fused.activation("leaky_relu", x, negative_slope=0.1)
+    np.testing.assert_allclose(y.data, [-0.2, 0.5, 3.0])
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [0.1, 1.0, 1.0])
+    with pytest.raises(ValueError, match="activation: no registry op named 'relux'"):
+        fused.activation("relux", x)

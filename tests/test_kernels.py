@@ -10,8 +10,8 @@ import pytest
 import autograd_core as ag
 from autograd_core import backend
 from autograd_core.engine import apply
-from autograd_core.kernels import (BACKWARD_KERNELS, FLOAT64_ONLY, FORWARD_KERNELS, REFERENCE_F, elementwise,
-                                   linear, norm, softmax)
+from autograd_core import fused_ops
+from autograd_core.kernels import BACKWARD_KERNELS, FORWARD_KERNELS, REFERENCE_F, elementwise, norm, softmax
 from autograd_core.ops import ARRAY_F, REGISTRY
 
 from helpers import registry_inputs
@@ -34,9 +34,10 @@ def assert_matches(actual, expected, dtype):
     np.testing.assert_allclose(actual, expected, rtol=tolerance["rtol"], atol=tolerance["atol"] * scale, equal_nan=True)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def numba_backend():
-    """Run under the numba backend; the previous backend comes back afterwards."""
+    """Run under the numba backend (the kernels ask it before running compiled code); the previous
+    backend comes back afterwards."""
     previous = backend.get()
     backend.set("numba")
     yield
@@ -63,7 +64,7 @@ SPECIAL_VALUES = np.array([0.0, -0.0, 1e-9, -1e-9, 0.04, -0.06, 30.0, -30.0, np.
 
 
 def _activation_case(name):
-    kind, attr_names, forward_dtypes, backward_dtypes = elementwise.ACTIVATIONS[name]
+    kind, attr_names = elementwise.ACTIVATION_KINDS[name]
     attrs = ACTIVATION_ATTRS.get(name, {})
     return elementwise.compiled(kind), elementwise.parameter_reader(attr_names)(attrs), attrs
 
@@ -72,7 +73,7 @@ def _reference_forward(name, x, attrs):
     return getattr(REFERENCE_F, name)(x, **attrs)
 
 
-@pytest.mark.parametrize("name", elementwise.ACTIVATIONS)
+@pytest.mark.parametrize("name", elementwise.ACTIVATION_KINDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
 def test_activation_forward_loop_matches_reference(name, dtype, shape):
@@ -83,7 +84,7 @@ def test_activation_forward_loop_matches_reference(name, dtype, shape):
         assert_matches(out.reshape(x.shape), _reference_forward(name, x, attrs), dtype)
 
 
-@pytest.mark.parametrize("name", elementwise.ACTIVATIONS)
+@pytest.mark.parametrize("name", elementwise.ACTIVATION_KINDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_activation_forward_loop_on_special_values(name, dtype):
     loops, parameters, attrs = _activation_case(name)
@@ -95,7 +96,7 @@ def test_activation_forward_loop_on_special_values(name, dtype):
     assert_matches(out, expected, dtype)
 
 
-@pytest.mark.parametrize("name", elementwise.ACTIVATIONS)
+@pytest.mark.parametrize("name", elementwise.ACTIVATION_KINDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
 def test_activation_backward_loop_matches_formula(name, dtype, shape):
@@ -108,12 +109,13 @@ def test_activation_backward_loop_matches_formula(name, dtype, shape):
         for gradient in (g, np.broadcast_to(np.asarray(0.7, dtype), x.shape)):
             expected = op.grads[0](REFERENCE_F, gradient, x, out=y, **attrs)
             dx = np.empty(x.size, dtype)
-            loops.backward(gradient.reshape(-1), (x if op.uses_input_values else y).reshape(-1), y.reshape(-1), dx,
+            reads_input = elementwise.ACTIVATION_KINDS[name][0] not in elementwise.OUTPUT_DERIVATIVES
+            loops.backward(gradient.reshape(-1), (x if reads_input else y).reshape(-1), y.reshape(-1), dx,
                            *parameters)
             assert_matches(dx.reshape(x.shape), expected, dtype)
 
 
-@pytest.mark.parametrize("name", elementwise.ACTIVATIONS)
+@pytest.mark.parametrize("name", elementwise.ACTIVATION_KINDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_activation_kernels_as_wired(name, dtype):
     """The kernels the registry ops call under numba: compiled for the dtypes of the table, the
@@ -125,13 +127,12 @@ def test_activation_kernels_as_wired(name, dtype):
             assert_matches(FORWARD_KERNELS[name].numba()(x, **attrs), y, dtype)
         if name in BACKWARD_KERNELS:
             g = np.full(x.shape, 0.3, dtype)
-            out = y if REGISTRY[name].saves_output else None
-            (dx,) = BACKWARD_KERNELS[name].numba()(g, (x,), out, attrs, [True])
+            (dx,) = BACKWARD_KERNELS[name].numba()(g, (x,), y, attrs, [True])
             expected = REGISTRY[name].grads[0](REFERENCE_F, g, x, out=y, **attrs)
             assert_matches(dx, expected, dtype)
 
 
-@pytest.mark.parametrize("name", [n for n in elementwise.ACTIVATIONS if n in FORWARD_KERNELS])
+@pytest.mark.parametrize("name", [n for n in elementwise.ACTIVATION_KINDS if n in FORWARD_KERNELS])
 def test_activation_forward_falls_back_for_other_dtypes(name):
     attrs = ACTIVATION_ATTRS.get(name, {})
     for x in (np.array([-1.5, 0.0, 2.0], np.float16), np.array([-2, 0, 3])):
@@ -181,7 +182,7 @@ def test_cross_entropy_kernels(dtype, label_smoothing, rows, classes):
     attrs = dict(label_smoothing=label_smoothing)
     for layout, logits in layouts((rows, classes), dtype).items():
         losses = FORWARD_KERNELS["softmax_cross_entropy"].numba()(logits, targets, **attrs)
-        assert_matches(losses, softmax.cross_entropy_reference(logits, targets, **attrs), dtype)
+        assert_matches(losses, fused_ops.cross_entropy_reference(logits, targets, **attrs), dtype)
         for g in (rng.standard_normal(rows).astype(dtype), np.broadcast_to(np.asarray(1.0 / rows, dtype), (rows,))):
             dlogits, dtargets = BACKWARD_KERNELS["softmax_cross_entropy"].numba()(
                 g, (logits, targets), None, attrs, [True, None])
@@ -234,7 +235,7 @@ def test_normalization_kernels(dtype, name, shape, attrs, n_parameters):
 # ---- the fused linear layer ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("activation", linear.ACTIVATIONS)
+@pytest.mark.parametrize("activation", fused_ops.LINEAR_ACTIVATIONS)
 @pytest.mark.parametrize("x_shape, with_bias", [((3, 4), True), ((2, 3, 4), True), ((4,), False), ((5, 4), False)])
 def test_linear_kernels(dtype, activation, x_shape, with_bias):
     rng = np.random.default_rng(0)
@@ -244,7 +245,7 @@ def test_linear_kernels(dtype, activation, x_shape, with_bias):
     attrs = dict(activation=activation)
     for (layout, x), weight in zip(layouts(x_shape, dtype, scale=1.0).items(), list(weights.values()) * 2):
         inputs = (x, weight) + bias
-        y = linear.linear_reference(*inputs, **attrs)
+        y = fused_ops.linear_reference(*inputs, **attrs)
         assert_matches(FORWARD_KERNELS["linear"].numba()(*inputs, **attrs), y, dtype)
         g = rng.standard_normal(y.shape).astype(dtype)
         needs = [True] * len(inputs)
@@ -258,7 +259,7 @@ def test_linear_kernels(dtype, activation, x_shape, with_bias):
 
 def test_linear_backward_skips_unneeded_gradients():
     x, w, b = np.ones((2, 3)), np.ones((4, 3)), np.ones(4)
-    y = linear.linear_reference(x, w, b, activation="relu")
+    y = fused_ops.linear_reference(x, w, b, activation="relu")
     dx, dw, db = BACKWARD_KERNELS["linear"].numba()(np.ones_like(y), (x, w, b), y, dict(activation="relu"),
                                                     [None, True, None])
     assert dx is None and db is None and dw.shape == (4, 3)
@@ -357,10 +358,11 @@ def test_backend_switch_binds_every_kernel():
 
 
 def test_float32_exp_bound_kernels_hand_over_to_numpy():
-    """Where the table says float64 only, a float32 call returns exactly the numpy reference."""
+    """Where the policy says float64 only, a float32 call returns exactly the numpy reference."""
     x = np.linspace(-3, 3, 11, dtype=np.float32)
-    for name, (_, _, forward_dtypes, _) in elementwise.ACTIVATIONS.items():
-        if forward_dtypes == FLOAT64_ONLY:
+    for name in elementwise.ACTIVATION_KINDS:
+        rule = backend.POLICY.get(f"{name}_forward")
+        if rule is not None and rule.dtypes == backend.FLOAT64_ONLY:
             np.testing.assert_array_equal(FORWARD_KERNELS[name].numba()(x), FORWARD_KERNELS[name].numpy(x))
 
 

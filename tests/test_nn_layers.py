@@ -106,6 +106,33 @@ def test_mlp_with_two_sizes_is_one_linear_layer():
     assert len(mlp) == 1 and [name for name, _ in mlp.named_parameters()] == ["0.weight", "0.bias"]
 
 
+@pytest.mark.parametrize("hooked", ["linear", "activation"])
+def test_mlp_block_runs_the_hooks_of_the_modules_its_fused_path_bypasses(hooked):
+    """Linear + ReLU run as one fused node; a hook on either module makes the block call both modules
+    (so the hook fires, with the module's own output), and the result is the fused path's."""
+    mlp = nn.MLP([4, 6, 3], activation="relu").double()
+    block, x = mlp[0], ag.tensor(_data(5, 4))
+    fused = mlp(x).data
+    seen = []
+    handle = getattr(block, hooked).register_forward_hook(lambda module, inputs, output: seen.append(output.data))
+    unfused = mlp(x).data
+    expected = x.data @ block.linear.weight.data.T + block.linear.bias.data
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], expected if hooked == "linear" else np.maximum(expected, 0), rtol=1e-12)
+    np.testing.assert_allclose(unfused, fused, rtol=1e-12)
+    handle.remove()
+    mlp(x)
+    assert len(seen) == 1
+
+
+def test_mlp_block_follows_a_replaced_activation():
+    mlp = nn.MLP([4, 6, 3], activation="relu").double()
+    x = ag.tensor(_data(5, 4))
+    mlp[0].activation = nn.Tanh()
+    hidden = np.tanh(x.data @ mlp[0].linear.weight.data.T + mlp[0].linear.bias.data)
+    np.testing.assert_allclose(mlp(x).data, hidden @ mlp[1].weight.data.T + mlp[1].bias.data, rtol=1e-12)
+
+
 @pytest.mark.parametrize("build, error, message", [
     (lambda: nn.MLP([2, 0, 1]), ValueError, r"MLP: sizes\[1\] must be positive, got 0"),
     (lambda: nn.MLP([2, -3, 1]), ValueError, r"MLP: sizes\[1\] must be positive"),
@@ -203,8 +230,10 @@ def test_batchnorm_gradcheck(shape):
 
 def test_batchnorm_rejects_bad_inputs():
     bn = nn.BatchNorm1d(3)
-    with pytest.raises(ValueError, match=r"batch_norm: running_mean has shape \(3,\), expected \(4,\)"):
+    with pytest.raises(ValueError, match=r"batch_norm: weight of shape \(3,\) does not match the expected shape \(4"):
         bn(ag.randn(5, 4))
+    with pytest.raises(ValueError, match=r"batch_norm: running_mean has shape \(3,\), expected \(4,\)"):
+        nn.functional.batch_norm(ag.randn(5, 4), bn.running_mean, bn.running_var, training=True)
     with pytest.raises(ValueError, match=r"batch_norm: expected an input of shape \(N, C\) or \(N, C, L\)"):
         bn(ag.randn(3))
     with pytest.raises(ValueError, match="expected more than 1 value per channel when training"):

@@ -7,7 +7,6 @@ import pytest
 import autograd_core as ag
 import optim
 from autograd_core import backend
-from autograd_core.kernels import optim as kernels
 
 SHAPES = [(3, 4), (5,), (2, 3, 2)]
 STEPS = 25
@@ -66,11 +65,17 @@ def torch():
     torch.set_default_dtype(previous)
 
 
+def without_size_minimum(monkeypatch):
+    """Let the kernel policy send groups of any size to the optimizers' fused kernels."""
+    for name in ("sgd_update", "adam_update"):
+        monkeypatch.setitem(backend.POLICY, name, backend.POLICY[name]._replace(min_size=0))
+
+
 @pytest.fixture(params=["numpy", "numba"])
 def each_backend(request, monkeypatch):
     """Run the test under each backend, restoring the previous one afterwards. Under numba the fused
     kernels take even the tiny groups of these tests (normally they go to numpy below a size)."""
-    monkeypatch.setattr(kernels, "FUSED_MIN_MEAN_SIZE", 0)
+    without_size_minimum(monkeypatch)
     previous = backend.get()
     backend.set(request.param)
     yield request.param
@@ -402,18 +407,9 @@ FUSED_CASES = [
 ]
 
 
-@pytest.fixture
-def fused_calls(monkeypatch):
-    """The calls of the Numba fused path, recorded as they run."""
-    calls = []
-    run_fused = kernels._run_fused
-
-    def recording(*args):
-        calls.append(args)
-        run_fused(*args)
-
-    monkeypatch.setattr(kernels, "_run_fused", recording)
-    return calls
+def fused_steps(t):
+    """How many optimizer updates in trace `t` ran a fused kernel."""
+    return sum(c.implementation != backend.NUMPY for c in t.calls if c.kernel in ("sgd_update", "adam_update"))
 
 
 def laid_out(values, layout):
@@ -431,13 +427,12 @@ def laid_out(values, layout):
     return strided
 
 
-def fused_run(name, options, values, layout, backend_name, steps=6):
-    backend.set(backend_name)
+def fused_run(name, options, values, layout, fused, steps=6):
     arrays = laid_out(values, layout)
     params = [ag.tensor(array, requires_grad=True) for array in arrays]
     for p, array in zip(params, arrays):
         p.data = array  # ag.tensor copies into a new array; the strided layout is what is under test
-    opt = getattr(optim, name)(params, **options)
+    opt = getattr(optim, name)(params, fused=fused, **options)
     for _ in range(steps):
         for p in params:
             p.grad = ag.tensor(laid_out([gradient(p.data.astype(np.float64))], layout)[0].astype(p.dtype))
@@ -450,41 +445,91 @@ def fused_run(name, options, values, layout, backend_name, steps=6):
 @pytest.mark.parametrize("layout", ["contiguous", "non-contiguous", "mixed-dtype"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", FUSED_CASES, ids=case_id)
-def test_fused_kernels_numba_matches_numpy_reference(monkeypatch, fused_calls, case, dtype, layout):
+def test_fused_and_per_tensor_paths_follow_one_trajectory(numba_backend, case, dtype, layout):
+    """fused=True (one Numba call per group) and fused=False (numpy, tensor by tensor) give the same
+    parameters and state after six steps; a group of two dtypes cannot be fused, and says why."""
     name, options = case
     values = initial_values(dtype=dtype)
-    monkeypatch.setattr(kernels, "FUSED_MIN_MEAN_SIZE", 0)
-    previous = backend.get()
-    try:
-        reference = fused_run(name, options, values, layout, "numpy")
-        assert not fused_calls
-        fused = fused_run(name, options, values, layout, "numba")
-    finally:
-        backend.set(previous)
-    # a group holding two dtypes cannot be one typed list: it falls back to the numpy reference
-    assert len(fused_calls) == (0 if layout == "mixed-dtype" else 6)
-    tolerance = 1e-6 if dtype == np.float32 or layout == "mixed-dtype" else 1e-13
+    with backend.trace() as t:
+        reference = fused_run(name, options, values, layout, fused=False)
+    assert fused_steps(t) == 0 and {c.reason for c in t.calls} == {"fused=False"}
+    if layout == "mixed-dtype":
+        with pytest.raises(RuntimeError, match="fused=True, but the fused kernel cannot run: inputs are not numpy "
+                                               "arrays of one dtype"):
+            fused_run(name, options, values, layout, fused=True)
+        return
+    with backend.trace() as t:
+        fused = fused_run(name, options, values, layout, fused=True)
+    assert fused_steps(t) == 6
+    tolerance = 1e-6 if dtype == np.float32 else 1e-13
     assert len(reference) == len(fused)
     for a, b in zip(reference, fused):
         assert a.dtype == b.dtype
         np.testing.assert_allclose(b, a, rtol=tolerance, atol=tolerance)
 
 
-def test_small_groups_take_the_numpy_reference_under_numba(fused_calls):
+@pytest.fixture
+def numba_backend():
+    pytest.importorskip("numba")
     previous = backend.get()
-    try:
-        backend.set("numba")
-        small = ag.tensor(np.ones(kernels.FUSED_MIN_MEAN_SIZE - 1, dtype=np.float32), requires_grad=True)
-        large = ag.tensor(np.ones(kernels.FUSED_MIN_MEAN_SIZE + 1, dtype=np.float32), requires_grad=True)
+    backend.set("numba")
+    yield
+    backend.set(previous)
+
+
+def test_small_groups_take_the_numpy_reference_under_numba(numba_backend):
+    minimum = backend.FUSED_MIN_MEAN_SIZE["adam_update"]
+    small = ag.tensor(np.ones(minimum - 1, dtype=np.float32), requires_grad=True)
+    large = ag.tensor(np.ones(minimum + 1, dtype=np.float32), requires_grad=True)
+    with backend.trace() as t:
         for params in ([small], [small, large]):
             opt = optim.Adam(params, lr=0.1)
             for p in params:
                 p.grad = ag.tensor(np.ones(p.shape, dtype=np.float32))
             opt.step()
-    finally:
-        backend.set(previous)
-    assert len(fused_calls) == 1  # [small] is below the size, [small, large] averages above it
+    # [small] is below the size, [small, large] averages above it
+    assert [(c.implementation, c.reason) for c in t.calls] == [
+        ("numpy", f"size {minimum - 1} below {minimum}"), ("numba", "float32")]
     np.testing.assert_allclose(small.data, 0.8, rtol=1e-6)  # two Adam steps of size lr, the first via numpy
+
+
+def test_adam_step_reports_what_ran_and_why(numba_backend):
+    """The policy's answer for a float64 model (small: numpy, by size), a float16 one (not in the
+    table), and under the numpy backend, as the trace prints it."""
+    params = {dtype: ag.tensor(np.ones(10, dtype=dtype), requires_grad=True) for dtype in (np.float64, np.float16)}
+    with backend.trace() as t:
+        for p in params.values():
+            p.grad = ag.ones_like(p)
+            optim.Adam([p]).step()
+        backend.set("numpy")
+        optim.Adam([params[np.float64]]).step()
+    assert [(c.kernel, c.implementation, c.reason) for c in t.calls] == [
+        ("adam_update", "numpy", "size 10 below 16384"),
+        ("adam_update", "numpy", "float16 inputs are not in the table (compiled for float32, float64)"),
+        ("adam_update", "numpy", "numpy backend")]
+    assert "adam_update  numpy  size 10 below 16384" in str(t)
+
+
+def test_fused_true_refuses_what_it_cannot_fuse(numba_backend):
+    p = ag.tensor(np.ones(3, dtype=np.float16), requires_grad=True)
+    with pytest.raises(RuntimeError, match="adam_update: fused=True, but the fused kernel cannot run: float16 inputs"):
+        optim.Adam([p], fused=True)
+    q = ag.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    opt = optim.SGD([q], lr=0.1, fused=True)  # small groups run fused when asked
+    backend.set("numpy")
+    q.grad = ag.ones_like(q)
+    with pytest.raises(RuntimeError, match="sgd_update: fused=True, but the fused kernel cannot run: numpy backend"):
+        opt.step()
+    with pytest.raises(TypeError, match="fused must be None, True or False, got 1"):
+        optim.Adam([q], fused=1)
+
+
+def test_fused_is_a_group_option_kept_in_the_state_dict():
+    a, b = (ag.tensor(np.ones(3), requires_grad=True) for _ in range(2))
+    opt = optim.AdamW([{"params": [a]}, {"params": [b], "fused": False}], fused=None)
+    assert [group["fused"] for group in opt.param_groups] == [None, False]
+    assert [group["fused"] for group in opt.state_dict()["param_groups"]] == [None, False]
+    assert optim.SGD([a], fused=False).defaults["fused"] is False
 
 
 # ---- the textbook picture ------------------------------------------------------------------------

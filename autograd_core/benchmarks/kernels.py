@@ -65,7 +65,7 @@ def _rows_for(size, columns):
 def cases(size, rng, dtype):
     """Every accelerated op at about `size` elements of `dtype`."""
     x = rng.standard_normal(size).astype(dtype)
-    for name in elementwise.ACTIVATIONS:
+    for name in elementwise.ACTIVATION_KINDS:
         attrs = ACTIVATION_ATTRS.get(name, {})
         yield Case(name, f"{name}", [x], attrs, _torch_activation(name, attrs))
     rows = rng.standard_normal((_rows_for(size, 100), 100)).astype(dtype)
@@ -101,11 +101,11 @@ def linear_cases(rng, dtype):
 
 # ---- the contenders ----------------------------------------------------------------------------
 # "numba backend": the op's kernel as wired (it hands a dtype to the numpy reference where that
-# measured faster, see autograd_core/kernels/__init__.py); "compiled": the Numba loop itself,
+# measured faster, see backend.POLICY); "compiled": the Numba loop itself,
 # whatever the dtype; "numpy": the reference; "torch".
 
 def _activation_loops(case):
-    kind, attr_names = elementwise.ACTIVATIONS[case.op][:2]
+    kind, attr_names = elementwise.ACTIVATION_KINDS[case.op]
     return elementwise.compiled(kind), elementwise.parameter_reader(attr_names)(case.attrs)
 
 
@@ -116,7 +116,7 @@ def _forward_calls(case):
         return None
     calls = {"numba backend": lambda: kernel.numba()(*case.inputs, **case.attrs)}
     x = case.inputs[0]
-    if case.op in elementwise.ACTIVATIONS:
+    if case.op in elementwise.ACTIVATION_KINDS:
         loops, parameters = _activation_loops(case)
         calls["compiled"] = lambda: loops.forward(x.reshape(-1), np.empty(x.size, x.dtype), *parameters)
     elif case.op in ("softmax", "log_softmax"):
@@ -152,7 +152,7 @@ def _backward_calls(case, rng):
         needs = [True if isinstance(a, np.ndarray) and a.dtype.kind == "f" else None for a in case.inputs]
         calls = {"numba backend": lambda: kernel.numba()(g, case.inputs, saved_out, case.attrs, needs)}
         x = case.inputs[0]
-        if case.op in elementwise.ACTIVATIONS:
+        if case.op in elementwise.ACTIVATION_KINDS:
             loops, parameters = _activation_loops(case)
             x_or_y = x if op.uses_input_values else out
             calls["compiled"] = lambda: loops.backward(g, x_or_y, out, np.empty_like(x), *parameters)

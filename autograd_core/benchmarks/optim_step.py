@@ -13,6 +13,9 @@ Repeats are interleaved (A, B, C, A, B, C, ...) so that load from other
 processes falls on every contender alike; the medians are reported.
 
     .venv/bin/python -m autograd_core.benchmarks.optim_step [--repeats 41]
+
+`--crossover` instead times fused=False against fused=True for groups of 4 float32 tensors of
+growing size, which places the policy's FUSED_MIN_MEAN_SIZE rows (autograd_core/backend.py).
 """
 import argparse
 import os
@@ -57,10 +60,37 @@ def theirs(torch, values, grads, foreach):
     return step
 
 
+def crossover(repeats):
+    """Median microseconds of one step, per-tensor numpy vs fused, as the mean tensor size grows."""
+    backend.set("numba")
+    rng = np.random.default_rng(0)
+    for name, options in (("Adam", {}), ("SGD", {"momentum": 0.9})):
+        for size in (1024, 4096, 8192, 16384, 32768, 65536, 131072):
+            steps = []
+            for fused in (False, True):
+                params = [ag.tensor(rng.normal(size=size).astype(np.float32), requires_grad=True) for _ in range(4)]
+                for p in params:
+                    p.grad = ag.tensor(rng.normal(size=size).astype(np.float32))
+                steps.append(getattr(optim, name)(params, lr=1e-3, fused=fused, **options).step)
+                steps[-1]()  # compile, first touch
+            times = [[], []]
+            for _ in range(repeats):
+                for step, samples in zip(steps, times):
+                    start = time.perf_counter()
+                    step()
+                    samples.append(time.perf_counter() - start)
+            numpy_us, fused_us = (float(np.median(t)) * 1e6 for t in times)
+            print(f"{name:4s} 4 x {size:6d}: per-tensor numpy {numpy_us:8.1f} us, fused {fused_us:8.1f} us"
+                  f"{'   fused wins' if fused_us < numpy_us else ''}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=41)
+    parser.add_argument("--crossover", action="store_true", help="numpy vs fused by tensor size")
     args = parser.parse_args()
+    if args.crossover:
+        return crossover(args.repeats)
 
     rng = np.random.default_rng(0)
     values = [rng.normal(size=shape).astype(np.float32) for shape in SHAPES]

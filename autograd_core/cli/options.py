@@ -57,8 +57,8 @@ def layer_sizes(text):
 def activation_name(text):
     import nn
 
-    if text not in nn.ACTIVATIONS:
-        raise argparse.ArgumentTypeError(f"unknown activation {text!r}; choose from {', '.join(nn.ACTIVATIONS)}")
+    if text not in nn.ACTIVATION_MODULES:
+        raise argparse.ArgumentTypeError(f"unknown activation {text!r}; choose from {', '.join(nn.ACTIVATION_MODULES)}")
     return text
 
 

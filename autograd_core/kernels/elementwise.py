@@ -12,7 +12,7 @@ loop vectorizes, as if written for that activation alone.
 
 Transcendentals: compiled code calls libm per element, and glibc's tanh, expm1 and log1p cost 3 to
 5 times its exp, so sigmoid and tanh are computed from one exp. numpy's float32 exp and tanh are
-vectorized, so for float32 the kernels bound by them are not used (see kernels/__init__.py).
+vectorized, so for float32 the kernels bound by them are not used (see `backend.POLICY`).
 """
 import functools
 import math
@@ -21,28 +21,31 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import backend
-from ..ops import GELU_TANH_C, INV_SQRT_2, INV_SQRT_2PI, REGISTRY, SQRT_2_OVER_PI
-from . import BACKWARD_KERNELS, FLOAT64_ONLY, FLOATS, FORWARD_KERNELS, floating, loop_for, reference_backward
+from ..ops import GELU_TANH_C, INV_SQRT_2, INV_SQRT_2PI, SQRT_2_OVER_PI
+from . import FORWARD_KERNELS, loop_for, reference_backward, register_kernels
 
 prange = range  # numba.prange in the compiled loops (backend.jit)
 
 IDENTITY, RELU, LEAKY_RELU, ELU, SIGMOID, TANH, SOFTPLUS, SILU, ERF, GELU, GELU_TANH = range(11)
 KIND = IDENTITY  # in a compiled loop: the activation it was compiled for (see `compiled`)
 
-# registry op -> (kind, the op's attributes that become the parameters a, b, the dtypes whose forward
-# runs compiled, the dtypes whose backward does): the measured winners (autograd_core/benchmarks/kernels.py)
-ACTIVATIONS = {
-    "relu": (RELU, (), FLOATS, FLOATS),
-    "leaky_relu": (LEAKY_RELU, ("negative_slope",), FLOATS, FLOATS),
-    "elu": (ELU, ("alpha",), FLOATS, FLOATS),
-    "sigmoid": (SIGMOID, (), FLOAT64_ONLY, FLOATS),
-    "tanh": (TANH, (), FLOAT64_ONLY, FLOATS),
-    "softplus": (SOFTPLUS, ("beta", "threshold"), FLOATS, FLOAT64_ONLY),
-    "silu": (SILU, (), FLOAT64_ONLY, FLOAT64_ONLY),
-    "erf": (ERF, (), FLOATS, ()),  # its backward, 2/sqrt(pi) e^(-x^2) g, is numpy's vectorized exp
-    "gelu": (GELU, (), FLOATS, FLOATS),
-    "gelu_tanh": (GELU_TANH, (), FLOAT64_ONLY, FLOAT64_ONLY),
+# registry op -> (its kind in the loops below, the op's attributes that become the parameters a, b).
+# Which dtypes run compiled, forward and backward, is the policy's (`backend.POLICY`).
+ACTIVATION_KINDS = {
+    "relu": (RELU, ()),
+    "leaky_relu": (LEAKY_RELU, ("negative_slope",)),
+    "elu": (ELU, ("alpha",)),
+    "sigmoid": (SIGMOID, ()),
+    "tanh": (TANH, ()),
+    "softplus": (SOFTPLUS, ("beta", "threshold")),
+    "silu": (SILU, ()),
+    "erf": (ERF, ()),
+    "gelu": (GELU, ()),
+    "gelu_tanh": (GELU_TANH, ()),
 }
+# The kinds whose derivative `activation_grad` computes from the output y alone (the ones the
+# linear layer can fuse: its node keeps y, not z).
+OUTPUT_DERIVATIVES = (RELU, SIGMOID, TANH)
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 # Below this |x|, tanh uses its series: 1 - e^(-2|x|) would cancel (relative error eps / (2|x|)).
@@ -183,24 +186,27 @@ def parameter_reader(attr_names):
 # ---- the registry ops' kernels ------------------------------------------------------------------
 
 def _numba_forward(name):
-    kind, attr_names, dtypes, _ = ACTIVATIONS[name]
+    kind, attr_names = ACTIVATION_KINDS[name]
+    kernel_name = f"{name}_forward"
     reference = FORWARD_KERNELS[name].numpy
     loops = compiled(kind)
     parameters = parameter_reader(attr_names)
 
     def forward(x, **attrs):
-        if not floating(x, dtypes=dtypes):
+        chosen = backend.choose(kernel_name, (x,), getattr(x, "size", 0))
+        if chosen is backend.NUMPY:
             return reference(x, **attrs)
         out = np.empty(x.shape, x.dtype)
         # reshape(-1): a view where the layout allows (contiguous, or broadcast with stride 0), else a copy
-        loop_for(loops, "forward", x.size)(x.reshape(-1), out.reshape(-1), *parameters(attrs))
+        loop_for(loops, "forward", chosen)(x.reshape(-1), out.reshape(-1), *parameters(attrs))
         return out
     return forward
 
 
 def _numba_backward(name):
-    kind, attr_names, _, dtypes = ACTIVATIONS[name]
-    reads_input = REGISTRY[name].uses_input_values
+    kind, attr_names = ACTIVATION_KINDS[name]
+    kernel_name = f"{name}_backward"
+    reads_input = kind not in OUTPUT_DERIVATIVES
     reference = reference_backward(name)
     loops = compiled(kind)
     parameters = parameter_reader(attr_names)
@@ -208,21 +214,19 @@ def _numba_backward(name):
     def backward(g, inputs, out, attrs, needs):
         x = inputs[0]
         y = x if out is None else out
-        if not floating(g, x, y, dtypes=dtypes, contiguous=True):
+        chosen = backend.choose(kernel_name, (g, x, y), y.size)
+        if chosen is backend.NUMPY:
             return reference(g, inputs, out, attrs, needs)
         # An op whose VJP reads only y may see an x modified in place since: pass y in its place.
         x = x if reads_input else y
         dx = np.empty(y.shape, y.dtype)
-        loop_for(loops, "backward", y.size)(g.reshape(-1), x.reshape(-1), y.reshape(-1), dx.reshape(-1),
+        loop_for(loops, "backward", chosen)(g.reshape(-1), x.reshape(-1), y.reshape(-1), dx.reshape(-1),
                                             *parameters(attrs))
         return (dx,)
     return backward
 
 
-for _name, (_, _, _forward_dtypes, _backward_dtypes) in ACTIVATIONS.items():
-    if _forward_dtypes:
-        FORWARD_KERNELS[_name] = backend.kernel(f"{_name}_forward", REGISTRY[_name].forward,
-                                                functools.partial(_numba_forward, _name))
-    if _backward_dtypes:
-        BACKWARD_KERNELS[_name] = backend.kernel(f"{_name}_backward", reference_backward(_name),
-                                                 functools.partial(_numba_backward, _name))
+for _name in ACTIVATION_KINDS:
+    register_kernels(_name,
+                     functools.partial(_numba_forward, _name) if f"{_name}_forward" in backend.POLICY else None,
+                     functools.partial(_numba_backward, _name) if f"{_name}_backward" in backend.POLICY else None)

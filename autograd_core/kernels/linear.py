@@ -1,4 +1,4 @@
-"""The fused linear layer y = f(x @ W^T + b): numpy reference and Numba implementation.
+"""The fused linear layer y = f(x @ W^T + b), compiled: the Numba epilogue around BLAS.
 
 The matrix products stay BLAS calls (numpy's matmul, multithreaded and vectorized); what the
 Numba path fuses is the memory-bound work around them. Forward: the bias add and the activation
@@ -6,26 +6,17 @@ run in place on the GEMM output, one pass instead of two or three numpy passes w
 Backward: dz = g * f'(z) (from the output y) and the bias gradient (the column sums of dz) come
 out of one pass, then dx = dz W and dW = dz^T x are two more GEMMs.
 
-Only activations whose derivative is a function of the output fuse (relu, sigmoid, tanh): the
-node saves x, W, b and y, not z; others (gelu, silu...) are applied as their own op after the
-layer.
+Only activations whose derivative is a function of the output fuse (`elementwise.OUTPUT_DERIVATIVES`):
+the node saves x, W, b and y, not z. The numpy reference is the op's forward in `fused_ops.py`.
 """
 import numpy as np
 
 from .. import backend
-from . import BACKWARD_KERNELS, FORWARD_KERNELS, REFERENCE_F, elementwise, floating, loop_for, reference_backward
-
-# activation name -> its kind in the elementwise kernels
-ACTIVATIONS = {None: elementwise.IDENTITY, "relu": elementwise.RELU, "sigmoid": elementwise.SIGMOID,
-               "tanh": elementwise.TANH}
+from . import FORWARD_KERNELS, elementwise, loop_for, reference_backward, register_kernels
 
 
-def linear_reference(x, weight, bias=None, *, activation=None):
-    """f(x @ W^T + b), as the composition of the registry ops; x is (..., in), W (out, in), b (out,)."""
-    z = np.matmul(x, weight.T)
-    if bias is not None:
-        z = z + bias
-    return z if activation is None else getattr(REFERENCE_F, activation)(z)
+def _kind(activation):
+    return elementwise.IDENTITY if activation is None else elementwise.ACTIVATION_KINDS[activation][0]
 
 
 def _as_rows(a):
@@ -34,14 +25,19 @@ def _as_rows(a):
 
 
 def _numba_linear():
+    reference = FORWARD_KERNELS["linear"].numpy
+
     def linear(x, weight, bias=None, *, activation=None):
-        if not floating(*((x, weight) if bias is None else (x, weight, bias))):
-            return linear_reference(x, weight, bias, activation=activation)
+        arrays = (x, weight) if bias is None else (x, weight, bias)
+        output_size = x.size // (x.shape[-1] or 1) * weight.shape[0]  # the epilogue's: rows x out
+        chosen = backend.choose("linear_forward", arrays, output_size)
+        if chosen is backend.NUMPY:
+            return reference(x, weight, bias, activation=activation)
         z = np.matmul(_as_rows(x), weight.T)  # a fresh C-contiguous (rows, out): the epilogue writes in place
-        kind = ACTIVATIONS[activation]
+        kind = _kind(activation)
         if bias is not None or kind != elementwise.IDENTITY:
             bias = np.zeros(weight.shape[0], z.dtype) if bias is None else bias
-            loop_for(elementwise.compiled(kind), "bias_activation", z.size)(z, bias, 0.0, 0.0)
+            loop_for(elementwise.compiled(kind), "bias_activation", chosen)(z, bias, 0.0, 0.0)
         return z.reshape(x.shape[:-1] + weight.shape[:1])
     return linear
 
@@ -50,11 +46,11 @@ def _numba_linear_backward():
     reference = reference_backward("linear")
 
     def backward(g, inputs, out, attrs, needs):
-        if not floating(g, *inputs):
+        if backend.choose("linear_backward", (g, *inputs)) is backend.NUMPY:
             return reference(g, inputs, out, attrs, needs)
         x, weight = inputs[0], inputs[1]
         g_rows = _as_rows(g)
-        kind = ACTIVATIONS[attrs["activation"]]
+        kind = _kind(attrs["activation"])
         if kind == elementwise.IDENTITY:
             dz, bias_grad = g_rows, (g_rows.sum(axis=0) if len(inputs) == 3 and needs[2] is not None else None)
         else:
@@ -69,6 +65,4 @@ def _numba_linear_backward():
     return backward
 
 
-FORWARD_KERNELS["linear"] = backend.kernel("linear_forward", linear_reference, _numba_linear)
-BACKWARD_KERNELS["linear"] = backend.kernel("linear_backward", reference_backward("linear"),
-                                            _numba_linear_backward)
+register_kernels("linear", _numba_linear, _numba_linear_backward)

@@ -1,4 +1,5 @@
-"""Layer norm and batch norm (training statistics): numpy reference and Numba implementation.
+"""Layer norm and batch norm (training statistics), compiled (the numpy references are the ops'
+forwards in `fused_ops.py`).
 
 Both normalize x over a set of axes S with n elements, then scale and shift:
     mean = sum_S x / n,   rstd = 1 / sqrt(sum_S (x - mean)^2 / n + eps)   (biased variance),
@@ -23,48 +24,14 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import backend
-from . import BACKWARD_KERNELS, FORWARD_KERNELS, floating, reference_backward
+from . import FORWARD_KERNELS, reference_backward, register_kernels
 
 SUMS = {"reassoc", "contract"}  # lets LLVM vectorize the sums (see backend.jit)
-
-
-def normalize(x, axes, eps):
-    """(x - mean) / sqrt(var + eps) over `axes`, with the biased variance."""
-    centered = x - np.mean(x, axis=axes, keepdims=True)
-    return centered / np.sqrt(np.mean(centered * centered, axis=axes, keepdims=True) + eps)
-
-
-def affine(xhat, parameters, shape):
-    """xhat * weight + bias; `parameters` is (), (weight,) or (weight, bias), reshaped to `shape`."""
-    for i, p in enumerate(parameters):
-        xhat = xhat * p.reshape(shape) if i == 0 else xhat + p.reshape(shape)
-    return xhat
-
-
-def layer_norm_axes(ndim, normalized_shape):
-    return tuple(range(ndim - len(normalized_shape), ndim))
-
-
-def batch_norm_axes(ndim):
-    return (0,) + tuple(range(2, ndim))
-
-
-def channel_shape(ndim, channels):
-    """Where batch norm's parameters broadcast: (C, 1, ...) against (N, C, ...)."""
-    return (channels,) + (1,) * (ndim - 2)
-
-
-def layer_norm_reference(x, *parameters, normalized_shape, eps):
-    return affine(normalize(x, layer_norm_axes(x.ndim, normalized_shape), eps), parameters, normalized_shape)
-
-
-def batch_norm_reference(x, *parameters, eps):
-    return affine(normalize(x, batch_norm_axes(x.ndim), eps), parameters, channel_shape(x.ndim, x.shape[1]))
+EMPTY = "an empty input"
 
 
 # ---- compiled loops ---------------------------------------------------------------------------
-# Serial: batch norm's sums run across the rows, and threads did not pay at the measured sizes
-# (see PARALLEL_MIN_SIZE).
+# Serial (see `backend.POLICY`): batch norm's sums run across the rows.
 
 PER_ROW = True  # in a compiled loop: statistics per row (layer norm) or per column (batch norm)
 
@@ -159,11 +126,12 @@ def _full_parameters(parameters, size, dtype):
 
 
 def _numba_forward(op_name):
+    kernel_name = f"{op_name}_forward"
     reference = FORWARD_KERNELS[op_name].numpy
     loops = compiled(op_name == "layer_norm")
 
     def forward(x, *parameters, **attrs):
-        if not floating(x, *parameters) or x.size == 0:
+        if backend.choose(kernel_name, (x, *parameters), x.size, EMPTY if x.size == 0 else None) is backend.NUMPY:
             return reference(x, *parameters, **attrs)
         x_matrix = _matrix(op_name, x, attrs)
         weight, bias = _full_parameters(parameters, x_matrix.shape[1], x.dtype)
@@ -174,12 +142,13 @@ def _numba_forward(op_name):
 
 
 def _numba_backward(op_name):
+    kernel_name = f"{op_name}_backward"
     reference = reference_backward(op_name)
     loops = compiled(op_name == "layer_norm")
 
     def backward(g, inputs, out, attrs, needs):
         x, parameters = inputs[0], inputs[1:]
-        if not floating(g, *inputs) or x.size == 0:
+        if backend.choose(kernel_name, (g, *inputs), x.size, EMPTY if x.size == 0 else None) is backend.NUMPY:
             return reference(g, inputs, out, attrs, needs)
         x_matrix = _matrix(op_name, x, attrs)
         columns = x_matrix.shape[1]
@@ -193,7 +162,5 @@ def _numba_backward(op_name):
     return backward
 
 
-for _name, _reference in (("layer_norm", layer_norm_reference), ("batch_norm", batch_norm_reference)):
-    FORWARD_KERNELS[_name] = backend.kernel(f"{_name}_forward", _reference, functools.partial(_numba_forward, _name))
-    BACKWARD_KERNELS[_name] = backend.kernel(f"{_name}_backward", reference_backward(_name),
-                                             functools.partial(_numba_backward, _name))
+for _name in ("layer_norm", "batch_norm"):
+    register_kernels(_name, functools.partial(_numba_forward, _name), functools.partial(_numba_backward, _name))

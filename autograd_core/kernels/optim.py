@@ -1,24 +1,20 @@
-"""Fused optimizer updates: SGD (momentum, Nesterov, weight decay) and Adam/AdamW (amsgrad).
+"""Fused optimizer updates, compiled: SGD (momentum, Nesterov, weight decay) and Adam/AdamW (amsgrad).
 
-Each update works on all the parameters of a param group in one call and
-modifies the parameter and state arrays in place. The numpy reference goes
-tensor by tensor with vectorized numpy; the Numba implementation walks every
-element of every tensor in a single compiled loop, so the moments are read
-and written once per step instead of once per numpy temporary.
+Each update works on all the parameters of a param group in one call and modifies the parameter
+and state arrays in place: one compiled loop walks every element of every tensor, so the moments
+are read and written once per step instead of once per numpy temporary. The per-tensor numpy
+path, the reference, is the optimizer's own (`optim/optimizers.py`); whether a group takes this
+one is `backend.choose("sgd_update" | "adam_update", ...)`'s answer, asked by the optimizer.
 
-Both implementations take the same arguments:
+Both updates take:
 
 - `params`: list of parameter arrays, any layout, updated in place;
 - `grads`: list of gradient arrays, each of its parameter's shape and dtype;
 - state buffers: lists of arrays of the parameters' shapes and dtypes,
   created by the optimizer and updated in place (an empty list for a buffer
   the options do not use: no momentum, no amsgrad);
-- per-tensor values (SGD's first-step flags, Adam's step counts) as lists;
+- per-tensor values (SGD's first-step flags, Adam's step sizes and bias corrections) as lists;
 - hyperparameters as Python scalars.
-
-Under the numba backend a group of small tensors still takes the numpy
-reference (`FUSED_MIN_MEAN_SIZE`): handing the arrays to Numba has a cost
-per array that only a large enough update repays.
 
 No `fastmath`: the loops are elementwise (nothing to reassociate) and LLVM
 vectorizes them without it. Without it the loops do the numpy reference's
@@ -26,65 +22,10 @@ float operations in the same order and dtype, so the two agree to the bit
 (as measured here, in float32 and float64; the parity test allows rounding).
 """
 import functools
-import math
 
 import numpy as np
 
 from .. import backend
-
-
-def _adam_step_scalars(steps, lr, beta1, beta2):
-    """Per-tensor step sizes lr / (1 - beta1^t) and bias corrections sqrt(1 - beta2^t), for step counts t."""
-    step_sizes = [lr / (1 - beta1**t) for t in steps]
-    bias_correction2_sqrts = [math.sqrt(1 - beta2**t) for t in steps]
-    return step_sizes, bias_correction2_sqrts
-
-
-# ---- numpy references ---------------------------------------------------------------------------
-
-def _sgd_numpy(params, grads, momentum_buffers, fresh, *, lr, momentum, dampening,
-               weight_decay, nesterov):
-    """SGD as torch.optim.SGD, for every tensor of a group.
-
-    d = g + weight_decay * p;  b = d on the first step (`fresh`), else momentum * b + (1 - dampening) * d;
-    p -= lr * (d + momentum * b if nesterov else b)   (p -= lr * d without momentum).
-    """
-    for i, (p, g) in enumerate(zip(params, grads)):
-        d = g + weight_decay * p if weight_decay != 0 else g
-        if momentum != 0:
-            buf = momentum_buffers[i]
-            if fresh[i]:
-                buf[...] = d
-            else:
-                buf *= momentum
-                buf += (1 - dampening) * d
-            d = d + momentum * buf if nesterov else buf
-        p -= lr * d
-
-
-def _adam_numpy(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1,
-                beta2, eps, weight_decay, decoupled_weight_decay, amsgrad):
-    """Adam (or AdamW when `decoupled_weight_decay`) as torch.optim.Adam, for every tensor of a group.
-
-    m += (1 - beta1) * (g - m);  v = beta2 * v + (1 - beta2) * g^2;  (amsgrad: v_max = max(v_max, v))
-    p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-    with g = grad + weight_decay * p (L2), or p *= 1 - lr * weight_decay first (decoupled).
-    `steps` holds each tensor's step count t, already incremented for this step.
-    """
-    step_sizes, bias_correction2_sqrts = _adam_step_scalars(steps, lr, beta1, beta2)
-    for i, (p, g, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs)):
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                p *= 1 - lr * weight_decay
-            else:
-                g = g + weight_decay * p
-        m += (1 - beta1) * (g - m)
-        v *= beta2
-        v += (1 - beta2) * (g * g)
-        if amsgrad:
-            np.maximum(max_exp_avg_sqs[i], v, out=max_exp_avg_sqs[i])
-            v = max_exp_avg_sqs[i]
-        p -= step_sizes[i] * (m / (np.sqrt(v) / bias_correction2_sqrts[i] + eps))
 
 
 # ---- Numba implementations ----------------------------------------------------------------------
@@ -134,22 +75,6 @@ def _adam_loops(arrays, n, step_sizes, bias_correction2_sqrts, one_minus_beta1, 
             p[j] -= step_size * (m[j] / (np.sqrt(second_moment) / bias_correction2_sqrt + eps))
 
 
-_NUMBA_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-# Below this mean number of elements per tensor a group takes the numpy reference even under the
-# numba backend: building the typed list costs more than fusing saves. Measured crossovers on a
-# 2-core x86 machine: ~8k elements per tensor for Adam, ~32k for SGD with momentum.
-FUSED_MIN_MEAN_SIZE = 16384
-
-
-def _fusable(params):
-    """True when the Numba loops should take the group: one dtype they compile for (a typed list
-    holds one array type) and tensors large enough on average to repay the typed list."""
-    dtype = params[0].dtype
-    return (dtype in _NUMBA_DTYPES and all(p.dtype == dtype for p in params)
-            and sum(p.size for p in params) >= FUSED_MIN_MEAN_SIZE * len(params))
-
-
 def _flat(array):
     """A writable 1-D C-contiguous view of `array`, or a copy when no such view exists."""
     if array.flags.c_contiguous and array.flags.writeable:
@@ -159,15 +84,12 @@ def _flat(array):
 
 @functools.lru_cache(maxsize=None)
 def _flat_array_type(dtype):
-    import numba
-
+    numba = backend.numba_module()
     return numba.types.Array(numba.from_dtype(dtype), 1, "C")
 
 
 def _typed_list(flat_arrays):
-    from numba import typed
-
-    out = typed.List.empty_list(_flat_array_type(flat_arrays[0].dtype))
+    out = backend.numba_module().typed.List.empty_list(_flat_array_type(flat_arrays[0].dtype))
     for a in flat_arrays:
         out.append(a)
     return out
@@ -198,40 +120,23 @@ def _run_fused(loops, params, grads, buffers, per_tensor, scalars):
         _write_back(originals, flats)
 
 
-def _numba_sgd():
-    loops = backend.jit(_sgd_loops)
-
-    def sgd(params, grads, momentum_buffers, fresh, *, lr, momentum, dampening, weight_decay,
-            nesterov):
-        if not _fusable(params):
-            return _sgd_numpy(params, grads, momentum_buffers, fresh, lr=lr, momentum=momentum,
-                              dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
-        _run_fused(loops, params, grads, [momentum_buffers], [np.asarray(fresh, dtype=np.bool_)],
-                   [float(lr), float(momentum), float(1 - dampening), float(weight_decay),
-                    bool(nesterov)])
-
-    return sgd
+@functools.cache
+def _compiled(loops):
+    return backend.jit(loops)
 
 
-def _numba_adam():
-    loops = backend.jit(_adam_loops)
-
-    def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1, beta2,
-             eps, weight_decay, decoupled_weight_decay, amsgrad):
-        if not _fusable(params):
-            return _adam_numpy(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
-                               lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                               decoupled_weight_decay=decoupled_weight_decay, amsgrad=amsgrad)
-        dtype = params[0].dtype
-        step_sizes, bias_correction2_sqrts = _adam_step_scalars(steps, lr, beta1, beta2)
-        _run_fused(loops, params, grads, [exp_avgs, exp_avg_sqs, max_exp_avg_sqs],
-                   [np.asarray(step_sizes, dtype=dtype), np.asarray(bias_correction2_sqrts, dtype=dtype)],
-                   [float(1 - beta1), float(beta2), float(1 - beta2), float(eps),
-                    float(weight_decay), float(1 - lr * weight_decay),
-                    bool(decoupled_weight_decay), bool(amsgrad)])
-
-    return adam
+def sgd_update(params, grads, momentum_buffers, fresh, *, lr, momentum, dampening, weight_decay, nesterov):
+    """SGD over a group, as `optim.SGD`'s per-tensor reference: one compiled call."""
+    _run_fused(_compiled(_sgd_loops), params, grads, [momentum_buffers], [np.asarray(fresh, dtype=np.bool_)],
+               [float(lr), float(momentum), float(1 - dampening), float(weight_decay), bool(nesterov)])
 
 
-sgd_update = backend.kernel("sgd_update", _sgd_numpy, _numba_sgd)
-adam_update = backend.kernel("adam_update", _adam_numpy, _numba_adam)
+def adam_update(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step_sizes, bias_correction2_sqrts, *,
+                lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad):
+    """Adam over a group, as `optim.Adam`'s per-tensor reference: one compiled call. `step_sizes` holds
+    each tensor's lr / (1 - beta1^t), `bias_correction2_sqrts` its sqrt(1 - beta2^t)."""
+    dtype = params[0].dtype
+    _run_fused(_compiled(_adam_loops), params, grads, [exp_avgs, exp_avg_sqs, max_exp_avg_sqs],
+               [np.asarray(step_sizes, dtype=dtype), np.asarray(bias_correction2_sqrts, dtype=dtype)],
+               [float(1 - beta1), float(beta2), float(1 - beta2), float(eps), float(weight_decay),
+                float(1 - lr * weight_decay), bool(decoupled_weight_decay), bool(amsgrad)])

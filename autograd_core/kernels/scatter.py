@@ -13,8 +13,7 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..ops import REGISTRY
-from . import FORWARD_KERNELS, floating
+from . import FORWARD_KERNELS, register_kernels
 
 
 def _scatter_rows(rows, g, out):
@@ -46,7 +45,8 @@ def _numba_scatter_add():
 
     def scatter_add(g, index, shape):
         arrays = leading_integer_index(index, len(shape))
-        if arrays is None or not floating(g):
+        unsupported = "an index other than integer arrays for the leading axes" if arrays is None else None
+        if backend.choose("scatter_add_forward", (g,), g.size, unsupported) is backend.NUMPY:
             return reference(g, index, shape)
         leading = shape[:len(arrays)]
         arrays = [np.where(a < 0, a + n, a) for a, n in zip(np.broadcast_arrays(*arrays), leading)]
@@ -58,5 +58,4 @@ def _numba_scatter_add():
     return scatter_add
 
 
-FORWARD_KERNELS["scatter_add"] = backend.kernel("scatter_add_forward", REGISTRY["scatter_add"].forward,
-                                                _numba_scatter_add)
+register_kernels("scatter_add", _numba_scatter_add)

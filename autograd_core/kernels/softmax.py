@@ -1,4 +1,5 @@
-"""Softmax, log-softmax and softmax cross-entropy, row by row: numpy reference and Numba implementation.
+"""Softmax, log-softmax and softmax cross-entropy, row by row, compiled (the numpy references are the
+ops' forwards in `ops.py` and `fused_ops.py`).
 
 For a row x with m = max x and lse = m + log sum_j e^(x_j - m):
     softmax(x)_j = e^(x_j - lse),   log_softmax(x)_j = x_j - lse.
@@ -18,27 +19,12 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import backend
-from ..ops import REGISTRY
-from . import (BACKWARD_KERNELS, FLOAT64_ONLY, FLOATS, FORWARD_KERNELS, REFERENCE_F, floating, loop_for,
-               reference_backward)
+from . import FORWARD_KERNELS, loop_for, reference_backward, register_kernels
 
 prange = range  # numba.prange in the compiled loops (backend.jit)
 
 SUMS = {"reassoc", "contract"}  # lets LLVM vectorize the row sums (see backend.jit)
-
-
-def smoothed_targets(targets, classes, label_smoothing, dtype):
-    """q = (1 - eps) onehot(targets) + eps / classes, one row per sample."""
-    q = np.full((targets.shape[0], classes), label_smoothing / classes, dtype=dtype)
-    q[np.arange(targets.shape[0]), targets] += 1.0 - label_smoothing
-    return q
-
-
-def cross_entropy_reference(logits, targets, *, label_smoothing):
-    """Per-sample losses -sum_j q_j log_softmax(logits)_j for logits (N, C) and integer targets (N,)."""
-    log_probs = REFERENCE_F.log_softmax(logits, axis=1)
-    picked = np.take_along_axis(log_probs, targets[:, None], axis=1)[:, 0]
-    return -(1.0 - label_smoothing) * picked - label_smoothing * np.mean(log_probs, axis=1)
+EMPTY = "a 0-d or empty input"
 
 
 # ---- compiled loops: one row per iteration ------------------------------------------------
@@ -140,43 +126,48 @@ def _unmoved(a, axis):
 
 def _numba_softmax(log):
     loops = compiled(log)
+    kernel_name = "log_softmax_forward" if log else "softmax_forward"
     reference = FORWARD_KERNELS["log_softmax" if log else "softmax"].numpy
 
     def softmax(x, axis):
-        if not floating(x, dtypes=FLOAT64_ONLY) or x.ndim == 0 or x.size == 0:  # exp-bound
+        chosen = backend.choose(kernel_name, (x,), x.size, EMPTY if x.ndim == 0 or x.size == 0 else None)
+        if chosen is backend.NUMPY:
             return reference(x, axis=axis)
         moved, rows = _rows(x, axis)
         out = np.empty(moved.shape, x.dtype)
-        loop_for(loops, "softmax_rows", x.size)(rows, out.reshape(rows.shape))
+        loop_for(loops, "softmax_rows", chosen)(rows, out.reshape(rows.shape))
         return _unmoved(out, axis)
     return softmax
 
 
 def _numba_softmax_backward(log):
     loops = compiled(log)
+    kernel_name = "log_softmax_backward" if log else "softmax_backward"
     reference = reference_backward("log_softmax" if log else "softmax")
-    dtypes = FLOAT64_ONLY if log else FLOATS  # log-softmax's backward is exp-bound
 
     def backward(g, inputs, out, attrs, needs):
-        if not floating(g, out, dtypes=dtypes) or out.ndim == 0 or out.size == 0:
+        chosen = backend.choose(kernel_name, (g, out), out.size, EMPTY if out.ndim == 0 or out.size == 0 else None)
+        if chosen is backend.NUMPY:
             return reference(g, inputs, out, attrs, needs)
         axis = attrs["axis"]
         _, g_rows = _rows(g, axis)
         moved, y_rows = _rows(out, axis)
         dx = np.empty(moved.shape, out.dtype)
-        loop_for(loops, "softmax_grad_rows", out.size)(g_rows, y_rows, dx.reshape(y_rows.shape))
+        loop_for(loops, "softmax_grad_rows", chosen)(g_rows, y_rows, dx.reshape(y_rows.shape))
         return (_unmoved(dx, axis),)
     return backward
 
 
 def _numba_cross_entropy():
     loops = compiled()
+    reference = FORWARD_KERNELS["softmax_cross_entropy"].numpy
 
     def cross_entropy(logits, targets, *, label_smoothing):
-        if not floating(logits):
-            return cross_entropy_reference(logits, targets, label_smoothing=label_smoothing)
+        chosen = backend.choose("softmax_cross_entropy_forward", (logits,), logits.size)
+        if chosen is backend.NUMPY:
+            return reference(logits, targets, label_smoothing=label_smoothing)
         losses = np.empty(logits.shape[0], logits.dtype)
-        loop_for(loops, "cross_entropy_rows", logits.size)(
+        loop_for(loops, "cross_entropy_rows", chosen)(
             np.ascontiguousarray(logits), targets, float(label_smoothing), losses)
         return losses
     return cross_entropy
@@ -188,21 +179,17 @@ def _numba_cross_entropy_backward():
 
     def backward(g, inputs, out, attrs, needs):
         logits, targets = inputs
-        if not floating(g, logits) or needs[0] is None:
+        chosen = backend.choose("softmax_cross_entropy_backward", (g, logits), logits.size,
+                                "no gradient wanted for the logits" if needs[0] is None else None)
+        if chosen is backend.NUMPY:
             return reference(g, inputs, out, attrs, needs)
         dlogits = np.empty(logits.shape, logits.dtype)
-        loop_for(loops, "cross_entropy_grad_rows", logits.size)(
+        loop_for(loops, "cross_entropy_grad_rows", chosen)(
             g, np.ascontiguousarray(logits), targets, float(attrs["label_smoothing"]), dlogits)
         return dlogits, None
     return backward
 
 
 for _log, _name in ((False, "softmax"), (True, "log_softmax")):
-    FORWARD_KERNELS[_name] = backend.kernel(f"{_name}_forward", REGISTRY[_name].forward,
-                                            functools.partial(_numba_softmax, _log))
-    BACKWARD_KERNELS[_name] = backend.kernel(f"{_name}_backward", reference_backward(_name),
-                                             functools.partial(_numba_softmax_backward, _log))
-FORWARD_KERNELS["softmax_cross_entropy"] = backend.kernel("softmax_cross_entropy_forward", cross_entropy_reference,
-                                                          _numba_cross_entropy)
-BACKWARD_KERNELS["softmax_cross_entropy"] = backend.kernel(
-    "softmax_cross_entropy_backward", reference_backward("softmax_cross_entropy"), _numba_cross_entropy_backward)
+    register_kernels(_name, functools.partial(_numba_softmax, _log), functools.partial(_numba_softmax_backward, _log))
+register_kernels("softmax_cross_entropy", _numba_cross_entropy, _numba_cross_entropy_backward)
