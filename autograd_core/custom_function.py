@@ -2,9 +2,9 @@
 `backward(ctx, *grads)`, and call `MyOp.apply(*args)`."""
 import numpy as np
 
-from . import engine
-from .ops import ARRAY_F
-from .tensor import Tensor
+from .graph import is_grad_enabled, no_grad
+from .ops import ARRAY_F, Op
+from .tensor import Tensor, record, record_several
 
 
 class FunctionCtx:
@@ -28,27 +28,26 @@ class FunctionCtx:
         return self._saved
 
 
-class _CustomOp:
-    """Adapts a `Function` subclass to the engine's op interface."""
-
-    uses_input_values = False  # the ctx checks the versions of what it saved
-    saves_output = False
-    is_view = False
+class _CustomOp(Op):
+    """Adapts a `Function` subclass to the engine's op interface. The node keeps no input or output
+    values (the ctx holds and version-checks what forward saved); with several outputs, one node
+    records them all, and outputs that received no gradient get zeros (as PyTorch's default)."""
 
     def __init__(self, function):
+        super().__init__(function.__name__, function.forward, ())
         self.function = function
-        self.name = function.__name__
+
+    def reads_of(self, index, n_inputs=None):
+        return frozenset(), False
 
     def backward(self, F, g, inputs, out, attrs, needs):
-        ctx, shapes = attrs["ctx"], attrs["shapes"]
+        ctx, outputs = attrs["ctx"], attrs["outputs"]
         fast = F is ARRAY_F
-        if shapes is None:
+        if len(outputs) == 1 and type(g) is not list:
             grads_out = (g,)
-        else:  # several outputs were packed into one flat array: unpack the gradient the same way
-            bounds = np.cumsum([0] + [int(np.prod(s)) for s in shapes])
-            grads_out = tuple(F.reshape(F.getitem(g, index=(slice(int(a), int(b)),)), shape=s)
-                              for a, b, s in zip(bounds[:-1], bounds[1:], shapes))
-        grads = self.function.backward(ctx, *(Tensor(x) if fast else x for x in grads_out))
+        else:
+            grads_out = tuple(np.zeros(shape, dtype) if gk is None else gk for gk, (shape, dtype) in zip(g, outputs))
+        grads = self.function.backward(ctx, *(Tensor(x) if fast or not isinstance(x, Tensor) else x for x in grads_out))
         grads = grads if isinstance(grads, tuple) else (grads,)
         if len(grads) != len(inputs):
             raise RuntimeError(f"{self.name}.backward returned {len(grads)} gradients but forward took "
@@ -72,23 +71,16 @@ class Function:
     def apply(cls, *args):
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx = FunctionCtx(needs)
-        with engine.no_grad():
+        with no_grad():
             result = cls.forward(ctx, *args)
         several = isinstance(result, tuple)
         outputs = [r if isinstance(r, Tensor) else Tensor(np.asarray(r)) for r in (result if several else (result,))]
-        if not (engine.is_grad_enabled() and any(needs)):
+        if not (is_grad_enabled() and any(needs)):
             return tuple(outputs) if several else outputs[0]
         if cls.__dict__.get("_op") is None:
             cls._op = _CustomOp(cls)
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        attrs = {"ctx": ctx, "outputs": tuple((o.shape, o.dtype) for o in outputs)}
         if not several:
-            return engine.record(cls._op, args, arrays, np.asarray(outputs[0].data), {"ctx": ctx, "shapes": None})
-        dtypes = {o.dtype for o in outputs}
-        if len(dtypes) != 1 or not np.dtype(dtypes.pop()).kind == "f":
-            raise TypeError(f"{cls.__name__}.forward: several outputs must share one floating dtype, got "
-                            f"{[str(o.dtype) for o in outputs]}")
-        shapes = [o.shape for o in outputs]
-        packed = engine.record(cls._op, args, arrays, np.concatenate([o.data.ravel() for o in outputs]),
-                               {"ctx": ctx, "shapes": shapes})
-        bounds = np.cumsum([0] + [o.data.size for o in outputs])
-        return tuple(packed[int(a):int(b)].reshape(s) for a, b, s in zip(bounds[:-1], bounds[1:], shapes))
+            return record(cls._op, args, arrays, np.asarray(outputs[0].data), attrs)
+        return record_several(cls._op, args, arrays, tuple(o.data for o in outputs), attrs)

@@ -200,18 +200,17 @@ def _numba_forward(name):
 
 def _numba_backward(name):
     kind, attr_names, _, dtypes = ACTIVATIONS[name]
-    reads_input = REGISTRY[name].uses_input_values
+    reads_input = 0 in REGISTRY[name].reads_of(0)[0]
     reference = reference_backward(name)
     loops = compiled(kind)
     parameters = parameter_reader(attr_names)
 
     def backward(g, inputs, out, attrs, needs):
-        x = inputs[0]
+        # An op whose VJP reads only y keeps no x (a SavedShape stands there): pass y in its place.
+        x = inputs[0] if reads_input else out
         y = x if out is None else out
         if not floating(g, x, y, dtypes=dtypes, contiguous=True):
             return reference(g, inputs, out, attrs, needs)
-        # An op whose VJP reads only y may see an x modified in place since: pass y in its place.
-        x = x if reads_input else y
         dx = np.empty(y.shape, y.dtype)
         loop_for(loops, "backward", y.size)(g.reshape(-1), x.reshape(-1), y.reshape(-1), dx.reshape(-1),
                                             *parameters(attrs))
