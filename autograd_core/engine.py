@@ -40,8 +40,9 @@ import heapq
 
 import numpy as np
 
-from .graph import (FREED, AccumulateGrad, MultiOutputNode, Node, OutputEdge, RemovableHandle,  # noqa: F401
-                    detect_anomaly, enable_grad, is_grad_enabled, module_scope, no_grad, set_grad_enabled, state)
+from .graph import FREED, MultiOutputNode, Node, OutputEdge, set_grad_enabled, state
+from .graph import (  # noqa: F401 (re-exported where nn, tools and tests import them from)
+    RemovableHandle, detect_anomaly, enable_grad, is_grad_enabled, module_scope, no_grad)
 from .ops import ARRAY_F, REGISTRY, Namespace
 from .tensor import Tensor, apply, install_reverse_pass
 
@@ -149,11 +150,26 @@ def _as_tensor(g):
 
 
 def _run_hooks(hooks, g, graph_mode):
-    for hook in tuple(hooks):  # a snapshot: a hook may remove itself
+    for hook in tuple(hooks):  # a snapshot: a hook that removes itself must not make the next one skipped
         replaced = hook(_as_tensor(g))
         if replaced is not None:
-            g = replaced if graph_mode else np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced)
+            g = _checked_replacement(replaced, g, graph_mode)
     return g
+
+
+def _checked_replacement(replaced, g, graph_mode):
+    """A hook's return value, which must be a gradient of the same shape and dtype (as PyTorch)."""
+    value = replaced.data if isinstance(replaced, Tensor) else replaced
+    if not isinstance(value, (np.ndarray, np.generic)) or value.dtype.kind not in "biuf":
+        raise RuntimeError(f"hook has changed the type of value: expected a Tensor of shape {g.shape} and dtype "
+                           f"{g.dtype}, got {type(replaced).__name__}")
+    if value.shape != g.shape:
+        raise RuntimeError(f"hook has changed the size of value: expected shape {g.shape}, got {value.shape}")
+    if value.dtype != g.dtype:
+        raise RuntimeError(f"hook has changed the type of value: expected dtype {g.dtype}, got {value.dtype}")
+    if graph_mode:
+        return replaced if isinstance(replaced, Tensor) else Tensor(value)
+    return value
 
 
 def _arrived_at_outputs(node, slots, graph_mode, targets, captured):
@@ -337,10 +353,11 @@ def _root(t, who):
 def _roots_and_gradients(outputs, gradients, create_graph, who):
     """The normalisation `backward` and `grad` share: outputs as a tuple, their roots for the engine,
     and one gradient per output (ones for a scalar output given none)."""
-    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    single = isinstance(outputs, Tensor)
+    outputs = (outputs,) if single else tuple(outputs)
     if gradients is None:
         gradients = (None,) * len(outputs)
-    elif isinstance(gradients, (Tensor, np.ndarray)):
+    elif single or isinstance(gradients, (Tensor, np.ndarray)):
         gradients = (gradients,)
     if len(gradients) != len(outputs):
         raise ValueError(f"{who}: {len(outputs)} outputs but {len(gradients)} gradients")

@@ -12,7 +12,6 @@ import functools
 import itertools
 import threading
 
-
 # ---- thread-local state: grad mode, module scope, anomaly mode --------------------------------
 
 class _State(threading.local):
@@ -239,7 +238,7 @@ class AccumulateGrad:
 
 
 def _as_function(parent):
-    if parent is None or type(parent) is Node or isinstance(parent, Node):
+    if parent is None or isinstance(parent, Node):
         return parent, 0
     if type(parent) is OutputEdge:
         return parent.node, parent.index

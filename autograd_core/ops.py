@@ -327,6 +327,8 @@ def norm(x, p, axis, keepdims):
 
 def prod_of_others(x, axis):
     """For each element, the product of the other elements of its reduced slice (exact at zeros)."""
+    if x.size == 0:
+        return np.ones_like(x)
     axes = tuple(range(x.ndim)) if axis is None else axis
     kept = [i for i in range(x.ndim) if i not in axes]
     moved = np.transpose(x, kept + list(axes))

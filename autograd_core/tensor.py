@@ -17,7 +17,14 @@ import weakref
 
 import numpy as np
 
-from .graph import MultiOutputNode, Node, RemovableHandle, SavedShape, is_grad_enabled, state
+from .graph import (
+    MultiOutputNode,
+    Node,
+    RemovableHandle,
+    SavedShape,
+    is_grad_enabled,
+    state,
+)
 from .ops import REGISTRY as OPS
 from .ops import along
 

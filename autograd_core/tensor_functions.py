@@ -73,6 +73,9 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
 
 
 def eye(n, m=None, dtype=None, requires_grad=False):
+    for name, value in (("n", n), ("m", n if m is None else m)):
+        if not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"eye: {name} must be a non-negative int, got {value!r}")
     return _leaf(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad, "eye")
 
 

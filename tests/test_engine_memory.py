@@ -195,3 +195,126 @@ def test_custom_function_with_several_outputs_is_one_node():
     s.sum().backward()  # the cosine output gets zeros
     np.testing.assert_allclose(x.grad.data, np.cos(x.data))
     assert ag.gradcheck(lambda t: SinCos.apply(t), [ag.tensor([0.3, 1.2], dtype=np.float64, requires_grad=True)])
+
+
+# ---- reliability: hooks, custom Functions, empty reductions, errors in the library's words -----
+
+@pytest.mark.parametrize("replacement, message", [
+    (lambda g: ag.ones(2), r"hook has changed the size of value: expected shape \(3,\), got \(2,\)"),
+    (lambda g: "a string", "hook has changed the type of value"),
+    (lambda g: ag.ones(3, dtype=np.float32), "hook has changed the type of value: expected dtype float64, got float32"),
+])
+def test_a_leaf_hook_must_keep_the_gradient_size_and_type(replacement, message):
+    x = ag.tensor(np.ones(3), dtype=np.float64, requires_grad=True)
+    x.register_hook(replacement)
+    with pytest.raises(RuntimeError, match=message):
+        (x * 2.0).sum().backward()
+
+
+def test_a_non_leaf_hook_must_keep_the_gradient_size():
+    x = ag.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2.0
+    y.register_hook(lambda g: ag.ones(1))  # broadcastable, so it used to be summed silently
+    with pytest.raises(RuntimeError, match="hook has changed the size of value"):
+        y.sum().backward()
+
+
+def test_a_hook_that_removes_itself_does_not_skip_the_next_one():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    calls = []
+    handles = []
+
+    def first(g):
+        calls.append("first")
+        handles[0].remove()
+
+    handles.append(x.register_hook(first))
+    x.register_hook(lambda g: calls.append("second"))
+    (x * 1.0).sum().backward()
+    assert calls == ["first", "second"]
+
+
+class MyExp(ag.Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = ag.tensor(np.exp(x.data))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out
+
+
+def test_saved_outputs_of_a_custom_function_are_attached_under_create_graph():
+    x = ag.tensor([0.5, -1.0, 2.0], dtype=np.float64, requires_grad=True)
+    hessian = ag.func.hessian(lambda t: (MyExp.apply(t) * t).sum())(x)  # d2/dx2 x e^x = e^x (2 + x), diagonal
+    np.testing.assert_allclose(hessian.data, np.diag(np.exp(x.data) * (2 + x.data)))
+    assert ag.gradgradcheck(lambda t: MyExp.apply(t), [x])
+
+
+class ListBackward(ag.Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        return x * y
+
+    @staticmethod
+    def backward(ctx, g):
+        return [g * 2.0, None]
+
+
+class WrongShape(ag.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        return ag.ones(5)
+
+
+class WrongCount(ag.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+def test_custom_function_backward_results_are_checked_and_lists_accepted():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    ListBackward.apply(x, ag.tensor([3.0, 4.0])).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [2.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"WrongShape.backward returned a gradient of shape \(5,\) for input 0 of shape \(2,\)"):
+        WrongShape.apply(x).sum().backward()
+    with pytest.raises(RuntimeError, match="WrongCount.backward returned 2 gradients but forward took 1 inputs"):
+        WrongCount.apply(x).sum().backward()
+
+
+def test_backward_through_an_empty_prod_gives_zeros_shaped_gradients():
+    x = ag.zeros(0, 3, requires_grad=True)
+    x.prod().backward()
+    assert x.grad.shape == (0, 3)
+    y = ag.zeros(0, 3, requires_grad=True)
+    y.prod(dim=0).sum().backward()
+    assert y.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize("call, kind, message", [
+    (lambda: ag.ones(2, 3) + ag.ones(4), ValueError, r"add: shapes \(2, 3\) and \(4,\) cannot be broadcast together"),
+    (lambda: ag.ones(2, 3, 4) @ ag.ones(5, 4, 2), ValueError,
+     r"matmul: shapes \(2, 3, 4\) and \(5, 4, 2\): batch dimensions \(2,\) and \(5,\) cannot be broadcast"),
+    (lambda: ag.ones(3, 4).reshape(5, 2), ValueError, r"reshape: invalid input \(shape \(3, 4\)\): cannot reshape"),
+    (lambda: ag.tensor([[1.0, 2.0], [3.0]]), ValueError, "tensor: cannot build a tensor from ragged"),
+    (lambda: (ag.ones(2, requires_grad=True) * 2.0).backward(gradient=["a", "b"]), TypeError,
+     "backward: the gradient must be a Tensor, array or number"),
+    (lambda: ag.eye(-2), ValueError, "eye: n must be a non-negative int, got -2"),
+    (lambda: ag.func.grad(lambda t: (t * t).sum(), has_aux=True)(ag.ones(2)), TypeError,
+     r"grad: with has_aux=True the function must return a pair \(output, aux\)"),
+])
+def test_bad_input_gets_a_library_error(call, kind, message):
+    with pytest.raises(kind, match=message):
+        call()
