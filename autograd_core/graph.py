@@ -170,6 +170,12 @@ class Node:
     def name(self):
         return self.op.name
 
+    # A node stands in for its output where a consumer did not keep that value (see tensor._node_inputs):
+    # it answers shape, dtype, ndim and size, and refuses to be read as values.
+    ndim = property(lambda self: len(self.shape))
+    size = SavedShape.size
+    __array__ = SavedShape.__array__
+
     @property
     def next_functions(self):
         """(function, output index) per input, as in PyTorch: leaves appear as AccumulateGrad."""
@@ -217,6 +223,7 @@ class OutputEdge:
 
     shape = property(lambda self: self.node.shape[self.index])
     dtype = property(lambda self: self.node.dtype[self.index])
+    ndim, size, __array__ = Node.ndim, SavedShape.size, SavedShape.__array__
     register_prehook = Node.register_prehook
 
 

@@ -684,10 +684,13 @@ def _output(op, result, inputs):
     return result
 
 
-def _parents(op, inputs):
-    """Where each input's gradient goes (see Node.parents), and the wanted-inputs key of `op.plan`."""
+def _node_inputs(op, inputs, arrays):
+    """The input side of a new node: where each input's gradient goes (see Node.parents), the KeepPlan
+    for the wanted inputs, and the version checks of the tensors it keeps. Replaces in `arrays` each
+    value the plan drops by a stand-in that exposes its shape, dtype, ndim and size, not its values:
+    the input's parent (node, output edge or leaf tensor), or a SavedShape for an input without one."""
     parents = []
-    wanted = 1
+    wanted = 1  # the key of op.plan: a leading 1, then one bit per input
     for x in inputs:
         if isinstance(x, Tensor):
             if x._base is not None and x._vc[1] != x._view_rebase:
@@ -702,12 +705,7 @@ def _parents(op, inputs):
                 continue
         parents.append(None)
         wanted += wanted
-    return parents, wanted
-
-
-def _keep(plan, inputs, arrays):
-    """Replace in `arrays` the values `plan` drops by SavedShape stand-ins; the version checks of the
-    tensors it keeps."""
+    plan = op.plans.get(wanted) or op.plan(wanted)
     version_checks = []
     for i in plan.kept:
         x = inputs[i]
@@ -716,16 +714,17 @@ def _keep(plan, inputs, arrays):
     for i in plan.dropped:
         a = arrays[i]
         if type(a) is np.ndarray:
-            arrays[i] = SavedShape(a.shape, a.dtype)
-    return version_checks
+            # the parent knows the shape and dtype already: only an input without one costs an allocation
+            arrays[i] = SavedShape(a.shape, a.dtype) if parents[i] is None else parents[i]
+    return parents, plan, version_checks
 
 
 def record(op, inputs, arrays, out, attrs):
     """The output Tensor of `op`, with the node that lets backward reach `inputs`."""
-    parents, wanted = _parents(op, inputs)
-    plan = op.plans.get(wanted) or op.plan(wanted)
-    version_checks = _keep(plan, inputs, arrays) if plan.kept or plan.dropped else []
-    result = _output(op, Tensor(out, True), inputs)
+    parents, plan, version_checks = _node_inputs(op, inputs, arrays)
+    result = Tensor(out, True)
+    if op.is_view and out.base is not None:
+        result._share_version_with(inputs[0])
     if plan.keeps_out:
         version_checks += (result._vc, result._vc[0])
     result.grad_fn = Node(op, parents, arrays, out if plan.keeps_out else None, attrs, out.shape, out.dtype,
@@ -738,9 +737,7 @@ def record(op, inputs, arrays, out, attrs):
 def record_several(op, inputs, arrays, outs, attrs):
     """The output Tensors of an op with several outputs, with the one node that records them all.
     Integer outputs (indices) do not require grad."""
-    parents, wanted = _parents(op, inputs)
-    plan = op.plans.get(wanted) or op.plan(wanted)
-    version_checks = _keep(plan, inputs, arrays)
+    parents, plan, version_checks = _node_inputs(op, inputs, arrays)
     results = tuple(_output(op, Tensor(o, o.dtype.kind == "f"), inputs) for o in outs)
     if plan.keeps_out:
         for result in results:
