@@ -25,8 +25,9 @@ The algorithm (`run_backward`):
 
 Nodes with several outputs (`graph.MultiOutputNode`: max(dim), sort, split, custom Functions):
 consumers reach output k through the node's `edges[k]`, so their gradients land in slot k of
-the node's pending list; when the node pops, its VJP receives that list, with None for outputs
-that received no gradient.
+the node's pending list; when the node pops, the hooks of each output run on its slot, and its
+VJP receives the list, with None for outputs that received no gradient (registry formulas supply
+zeros where they need an array; a custom Function's backward receives zeros, as in PyTorch).
 
 `ag.grad(outputs, inputs)` prunes: it first walks the graph from the roots, then keeps the nodes
 from which some target (an input of `grad`) is reachable through parents (`_nodes_leading_to`);
@@ -213,8 +214,10 @@ def _seed(roots, root_grads, graph_mode):
 
 
 def _owned_exclusively(g, incoming):
-    """Whether leaf accumulation may keep array `g` as is: no other gradient or tensor shares it."""
-    return g is not incoming and g.base is None and g.flags.writeable
+    """Whether leaf accumulation may keep array `g` as is: no other gradient or tensor shares it
+    (`incoming` is the gradient the node received: one array, or a list for several outputs)."""
+    passed_through = g is incoming or type(incoming) is list and any(g is slot for slot in incoming)
+    return not passed_through and g.base is None and g.flags.writeable
 
 
 def _propagate(heap, pending, leaves, F, graph_mode, retain_graph, wanted, targets, captured):
@@ -236,8 +239,9 @@ def _propagate(heap, pending, leaves, F, graph_mode, retain_graph, wanted, targe
                 continue
             needs = [p if p in wanted else None for p in node.parents]
         checks = node.version_checks
-        maybe_stale = node.saved is FREED or checks and (len(checks) > 2 or checks[0][0] != checks[1])
-        if maybe_stale:
+        # the full check only when values were freed, several are kept, or the one kept has changed
+        needs_full_check = node.saved is FREED or checks and (len(checks) > 2 or checks[0][0] != checks[1])
+        if needs_full_check:
             _check_saved_values(node)
         inputs, out = _graph_values(node) if graph_mode else (node.saved, node.out)
         grads = node.op.backward(F, g, inputs, out, node.attrs, needs)

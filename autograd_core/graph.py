@@ -2,7 +2,8 @@
 
 `Node` is the record of one op application; `MultiOutputNode` one of an op with several outputs,
 whose consumers reach it through an `OutputEdge` per output. `SavedShape` stands in for an input
-value a node did not keep (its VJP formulas read only its shape and dtype). The grad-mode context
+value a node did not keep and whose shape and dtype nothing else carries (its VJP formulas read
+only those). The grad-mode context
 managers set the thread-local `state` that recording reads.
 
 This module imports neither `tensor` nor `engine`: imports go one way,
@@ -142,9 +143,11 @@ class Node:
 
     `parents[i]` is where input i's gradient goes: the Node that made it, the OutputEdge of a
     multi-output node, the leaf Tensor itself, or None (no gradient wanted).
-    `saved[i]` is input i's value when a wanted VJP formula reads it, else a SavedShape (Python
-    numbers stay as they are); `out` is the output when a formula reads it, else None. Both become
-    FREED / None after backward unless retain_graph. `version_checks` is a flat list
+    `saved[i]` is input i's value when a wanted VJP formula reads it, else a stand-in that answers
+    shape, dtype, ndim and size but refuses value access: the input's parent (a Node or OutputEdge
+    answers for its output; a leaf tensor for itself), or a SavedShape when it has none (Python
+    numbers stay as they are). `out` is the output (a tuple for several) when a formula reads it,
+    else None. Both become FREED / None after backward unless retain_graph. `version_checks` is a flat list
     [version counter, version at save, ...] of the kept tensors, the output's last.
     `seq` is the creation order: a node's consumers are always created after it.
     """

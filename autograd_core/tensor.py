@@ -666,7 +666,7 @@ def apply(op, *inputs, **attrs):
     except (ValueError, TypeError, IndexError) as exc:
         raise _forward_error(op, arrays, exc) from None
     if type(out) is not np.ndarray:
-        if type(out) is tuple:
+        if op.multi_output:
             outs = tuple(np.asarray(o) for o in out)
             if recording and state.grad_enabled:
                 return record_several(op, inputs, arrays, outs, attrs)
