@@ -6,8 +6,8 @@ the inner transform then records its backward (create_graph) so the outer one ca
 import numpy as np
 
 from . import engine
-from .tensor_functions import stack, tensor
 from .tensor import Tensor, is_floating
+from .tensor_functions import stack, tensor
 
 
 def _variables(args, argnums, who):

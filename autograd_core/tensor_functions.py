@@ -5,7 +5,14 @@ import random as _python_random
 import numpy as np
 
 from .ops import REGISTRY as OPS
-from .tensor import Tensor, _normalize_axis, apply, get_default_dtype, is_floating, to_array
+from .tensor import (
+    Tensor,
+    _normalize_axis,
+    apply,
+    get_default_dtype,
+    is_floating,
+    to_array,
+)
 
 
 def tensor(data, dtype=None, requires_grad=False):

@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+from helpers import registry_inputs
 
 import autograd_core as ag
 from autograd_core import engine
@@ -12,8 +13,6 @@ from autograd_core.engine import apply
 from autograd_core.graph import SavedShape
 from autograd_core.kernels import REFERENCE_F
 from autograd_core.ops import REGISTRY
-
-from helpers import registry_inputs
 
 CASES = [pytest.param(op, i, sample, id=f"{name}-{i}")
          for name, op in REGISTRY.items() for i, sample in enumerate(op.samples)]
