@@ -4,7 +4,7 @@ import numpy as np
 
 from .graph import is_grad_enabled, no_grad
 from .ops import ARRAY_F, Op
-from .tensor import Tensor, record, record_several
+from .tensor import Tensor, record
 
 
 class FunctionCtx:
@@ -109,7 +109,7 @@ class Function:
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         attrs = {"ctx": ctx, "outputs": tuple((o.shape, o.dtype) for o in outputs)}
         if several:
-            recorded = record_several(cls._op, args, arrays, tuple(o.data for o in outputs), attrs)
+            recorded = record(cls._op, args, arrays, tuple(o.data for o in outputs), attrs)
         else:
             recorded = record(cls._op, args, arrays, np.asarray(outputs[0].data), attrs)
         ctx._output_index = tuple(next((k for k, o in enumerate(outputs) if o is t), None) for t in ctx._saved)

@@ -173,7 +173,7 @@ class Node:
     def name(self):
         return self.op.name
 
-    # A node stands in for its output where a consumer did not keep that value (see tensor._node_inputs):
+    # A node stands in for its output where a consumer did not keep that value (see tensor.record):
     # it answers shape, dtype, ndim and size, and refuses to be read as values.
     ndim = property(lambda self: len(self.shape))
     size = SavedShape.size

@@ -669,7 +669,7 @@ def apply(op, *inputs, **attrs):
         if op.multi_output:
             outs = tuple(np.asarray(o) for o in out)
             if recording and state.grad_enabled:
-                return record_several(op, inputs, arrays, outs, attrs)
+                return record(op, inputs, arrays, outs, attrs)
             return tuple(_output(op, Tensor(o), inputs) for o in outs)
         out = np.asarray(out)
     if recording and state.grad_enabled:
@@ -684,13 +684,14 @@ def _output(op, result, inputs):
     return result
 
 
-def _node_inputs(op, inputs, arrays):
-    """The input side of a new node: where each input's gradient goes (see Node.parents), the KeepPlan
-    for the wanted inputs, and the version checks of the tensors it keeps. Replaces in `arrays` each
-    value the plan drops by a stand-in that exposes its shape, dtype, ndim and size, not its values:
-    the input's parent (node, output edge or leaf tensor), or a SavedShape for an input without one."""
+def record(op, inputs, arrays, out, attrs):
+    """The output Tensor of `op` (a tuple of them when `out` is a tuple of arrays), with the node that
+    lets backward reach `inputs`. The node keeps the values the KeepPlan of the wanted inputs names;
+    each value it drops becomes, in `arrays`, a stand-in that answers shape, dtype, ndim and size but
+    not values: the input's parent (node, output edge or leaf tensor), or a SavedShape for an input
+    without one. One function for the input side (inlined: it runs for every op)."""
     parents = []
-    wanted = 1  # the key of op.plan: a leading 1, then one bit per input
+    wanted = 1  # the key of op.plan: a leading 1, then one bit per input, 1 where its gradient is wanted
     for x in inputs:
         if isinstance(x, Tensor):
             if x._base is not None and x._vc[1] != x._view_rebase:
@@ -713,18 +714,13 @@ def _node_inputs(op, inputs, arrays):
             version_checks += (x._vc, x._vc[0])
     for i in plan.dropped:
         a = arrays[i]
-        if type(a) is np.ndarray:
-            # the parent knows the shape and dtype already: only an input without one costs an allocation
+        if type(a) is np.ndarray:  # the parent knows the shape and dtype already: no allocation
             arrays[i] = SavedShape(a.shape, a.dtype) if parents[i] is None else parents[i]
-    return parents, plan, version_checks
-
-
-def record(op, inputs, arrays, out, attrs):
-    """The output Tensor of `op`, with the node that lets backward reach `inputs`."""
-    parents, plan, version_checks = _node_inputs(op, inputs, arrays)
-    result = Tensor(out, True)
-    if op.is_view and out.base is not None:
-        result._share_version_with(inputs[0])
+    if type(out) is tuple:
+        return _record_outputs(op, inputs, out, MultiOutputNode(
+            op, parents, arrays, out if plan.keeps_out else None, attrs, tuple(o.shape for o in out),
+            tuple(o.dtype for o in out), version_checks, state.scope))
+    result = _output(op, Tensor(out, True), inputs)
     if plan.keeps_out:
         version_checks += (result._vc, result._vc[0])
     result.grad_fn = Node(op, parents, arrays, out if plan.keeps_out else None, attrs, out.shape, out.dtype,
@@ -734,16 +730,13 @@ def record(op, inputs, arrays, out, attrs):
     return result
 
 
-def record_several(op, inputs, arrays, outs, attrs):
-    """The output Tensors of an op with several outputs, with the one node that records them all.
-    Integer outputs (indices) do not require grad."""
-    parents, plan, version_checks = _node_inputs(op, inputs, arrays)
+def _record_outputs(op, inputs, outs, node):
+    """The output Tensors of a multi-output `node` (integer outputs, such as indices, do not require
+    grad); the version checks of the outputs it keeps join the node's."""
     results = tuple(_output(op, Tensor(o, o.dtype.kind == "f"), inputs) for o in outs)
-    if plan.keeps_out:
+    if node.out is not None:
         for result in results:
-            version_checks += (result._vc, result._vc[0])
-    node = MultiOutputNode(op, parents, arrays, outs if plan.keeps_out else None, attrs,
-                           tuple(o.shape for o in outs), tuple(o.dtype for o in outs), version_checks, state.scope)
+            node.version_checks += (result._vc, result._vc[0])
     if state.anomaly:
         node.trace = traceback.format_stack()[:-3]
     for k, result in enumerate(results):
