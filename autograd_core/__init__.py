@@ -5,8 +5,7 @@
     (x * x).sum().backward()
     x.grad  # tensor([2., 4.])
 """
-# tensor must be imported before engine: the engine imports the Tensor class from it.
-from .tensor import Tensor, get_default_dtype, set_default_dtype  # noqa: I001
+from .tensor import Tensor, get_default_dtype, set_default_dtype
 from . import backend, data, datasets, distributed, engine, func, viz
 from .engine import (detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled)
 from .custom_function import Function, FunctionCtx

@@ -2,18 +2,24 @@
 `backward(ctx, *grads)`, and call `MyOp.apply(*args)`."""
 import numpy as np
 
-from . import engine
-from .ops import ARRAY_F
-from .tensor import Tensor
+from .graph import is_grad_enabled, no_grad
+from .ops import ARRAY_F, Op
+from .tensor import Tensor, record
 
 
 class FunctionCtx:
-    """What `forward` leaves for `backward`: saved tensors (version-checked) and which inputs need grads."""
+    """What `forward` leaves for `backward`: saved tensors (version-checked) and which inputs need grads.
+
+    Under create_graph, saved forward outputs come back attached to the graph (as the node's
+    outputs), so a backward that reads them is itself differentiable; saved inputs are the input
+    tensors themselves, attached already."""
 
     def __init__(self, needs_input_grad):
         self.needs_input_grad = needs_input_grad
         self._saved = ()
         self._versions = ()
+        self._output_index = ()  # per saved tensor: which forward output it is, or None
+        self._attached_outputs = None  # the node's outputs as graph Tensors, while a create_graph backward runs
 
     def save_for_backward(self, *tensors):
         self._saved = tensors
@@ -25,40 +31,60 @@ class FunctionCtx:
             if version is not None and version[0][0] != version[1]:
                 raise RuntimeError(f"saved_tensors: a tensor of shape {t.shape} saved by save_for_backward was "
                                    "modified in place after the forward pass; clone it before modifying it")
-        return self._saved
+        if self._attached_outputs is None:
+            return self._saved
+        return tuple(t if k is None else self._attached_outputs[k] for t, k in zip(self._saved, self._output_index))
 
 
-class _CustomOp:
-    """Adapts a `Function` subclass to the engine's op interface."""
-
-    uses_input_values = False  # the ctx checks the versions of what it saved
-    saves_output = False
-    is_view = False
+class _CustomOp(Op):
+    """Adapts a `Function` subclass to the engine's op interface. The node keeps no input values (the
+    ctx holds and version-checks what forward saved) and keeps its outputs only when forward saved
+    one of them; with several outputs, one node records them all, and outputs that received no
+    gradient get zeros (as PyTorch's default)."""
 
     def __init__(self, function):
+        super().__init__(function.__name__, function.forward, ())
         self.function = function
-        self.name = function.__name__
+
+    def reads_of(self, index, n_inputs=None):
+        return frozenset(), False
 
     def backward(self, F, g, inputs, out, attrs, needs):
-        ctx, shapes = attrs["ctx"], attrs["shapes"]
+        ctx, outputs = attrs["ctx"], attrs["outputs"]
         fast = F is ARRAY_F
-        if shapes is None:
-            grads_out = (g,)
-        else:  # several outputs were packed into one flat array: unpack the gradient the same way
-            bounds = np.cumsum([0] + [int(np.prod(s)) for s in shapes])
-            grads_out = tuple(F.reshape(F.getitem(g, index=(slice(int(a), int(b)),)), shape=s)
-                              for a, b, s in zip(bounds[:-1], bounds[1:], shapes))
-        grads = self.function.backward(ctx, *(Tensor(x) if fast else x for x in grads_out))
-        grads = grads if isinstance(grads, tuple) else (grads,)
+        several = type(g) is list
+        grads_out = tuple(np.zeros(shape, dtype) if gk is None else gk
+                          for gk, (shape, dtype) in zip(g if several else (g,), outputs))
+        if not fast and out is not None:
+            ctx._attached_outputs = out if several else (out,)
+        try:
+            grads = self.function.backward(ctx, *(x if isinstance(x, Tensor) else Tensor(x) for x in grads_out))
+        finally:
+            ctx._attached_outputs = None
+        return self._checked(grads, inputs, needs, fast)
+
+    def _checked(self, grads, inputs, needs, fast):
+        """The input gradients `backward` returned, as arrays on the fast path, after checking their
+        number and shapes."""
+        grads = tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
         if len(grads) != len(inputs):
             raise RuntimeError(f"{self.name}.backward returned {len(grads)} gradients but forward took "
                                f"{len(inputs)} inputs; return None for inputs without a gradient")
-        return [None if need is None or grad is None else (grad.data if fast and isinstance(grad, Tensor) else grad)
-                for grad, need in zip(grads, needs)]
+        checked = []
+        for i, (grad, need, x) in enumerate(zip(grads, needs, inputs)):
+            if need is None or grad is None:
+                checked.append(None)
+                continue
+            if np.shape(grad.data if isinstance(grad, Tensor) else grad) != np.shape(x):
+                raise RuntimeError(f"{self.name}.backward returned a gradient of shape {np.shape(grad)} for input "
+                                   f"{i} of shape {np.shape(x)}")
+            checked.append(grad.data if fast and isinstance(grad, Tensor) else grad)
+        return checked
 
 
 class Function:
-    """Base class for custom ops with a hand-written backward."""
+    """Base class for custom ops with a hand-written backward (which returns a gradient per input, as
+    a tuple or list, or the one gradient; None for inputs without one)."""
 
     @staticmethod
     def forward(ctx, *args):
@@ -72,23 +98,22 @@ class Function:
     def apply(cls, *args):
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx = FunctionCtx(needs)
-        with engine.no_grad():
+        with no_grad():
             result = cls.forward(ctx, *args)
         several = isinstance(result, tuple)
         outputs = [r if isinstance(r, Tensor) else Tensor(np.asarray(r)) for r in (result if several else (result,))]
-        if not (engine.is_grad_enabled() and any(needs)):
+        if not (is_grad_enabled() and any(needs)):
             return tuple(outputs) if several else outputs[0]
         if cls.__dict__.get("_op") is None:
             cls._op = _CustomOp(cls)
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        if not several:
-            return engine.record(cls._op, args, arrays, np.asarray(outputs[0].data), {"ctx": ctx, "shapes": None})
-        dtypes = {o.dtype for o in outputs}
-        if len(dtypes) != 1 or not np.dtype(dtypes.pop()).kind == "f":
-            raise TypeError(f"{cls.__name__}.forward: several outputs must share one floating dtype, got "
-                            f"{[str(o.dtype) for o in outputs]}")
-        shapes = [o.shape for o in outputs]
-        packed = engine.record(cls._op, args, arrays, np.concatenate([o.data.ravel() for o in outputs]),
-                               {"ctx": ctx, "shapes": shapes})
-        bounds = np.cumsum([0] + [o.data.size for o in outputs])
-        return tuple(packed[int(a):int(b)].reshape(s) for a, b, s in zip(bounds[:-1], bounds[1:], shapes))
+        attrs = {"ctx": ctx, "outputs": tuple((o.shape, o.dtype) for o in outputs)}
+        if several:
+            recorded = record(cls._op, args, arrays, tuple(o.data for o in outputs), attrs)
+        else:
+            recorded = record(cls._op, args, arrays, np.asarray(outputs[0].data), attrs)
+        ctx._output_index = tuple(next((k for k, o in enumerate(outputs) if o is t), None) for t in ctx._saved)
+        if any(k is not None for k in ctx._output_index):  # the node keeps the outputs forward saved
+            node = next(r.grad_fn for r in (recorded if several else (recorded,)) if r.grad_fn is not None)
+            node.out = tuple(o.data for o in outputs) if several else outputs[0].data
+        return recorded

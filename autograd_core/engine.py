@@ -1,268 +1,52 @@
-"""The graph engine: nodes recorded as ops run, and the reverse pass over them.
+"""The reverse pass: from the gradients of some outputs to the gradients of the leaves.
 
-Every op goes through `apply`, which runs the forward on arrays and, when grad
-mode is on and an input requires grad, records a `Node`. `backward` walks the
-nodes in reverse topological order (dependency counts, an explicit stack: no
-recursion), sums the gradients that reach a node along several paths, reduces
-broadcast dimensions, checks that saved tensors were not modified in place,
-and frees saved buffers as it goes.
+The graph: every op that runs with grad recording leaves a `Node` (see `tensor.apply`), which
+holds the node or leaf each input came from (`parents`), the values its VJP formulas read, and a
+sequence number `seq` in creation order. Nodes hold their parents, never their consumers, and
+tensors hold their node: dropping the loss frees the graph by reference counting alone.
 
-Nodes hold their parents, never their children, and tensors hold their node;
-nothing points back, so dropping the loss frees the graph by reference
-counting alone.
+The algorithm (`run_backward`):
+
+1. Seeding. Each root (the node that made an output, or the output itself when it is a leaf)
+   gets its incoming gradient in `pending` (node -> gradient summed so far), and goes on a heap.
+2. The per-node loop. The heap pops the node with the highest `seq` first. That is a valid
+   topological order of the reverse pass: a node is created after every node it consumes, so
+   each of its consumers has a higher `seq` and was popped (and has sent its gradient) before
+   it. When a node pops, its gradient is therefore complete. The node's prehooks run, its
+   op's VJP (`Op.backward`) computes the gradient of each wanted input, and each input
+   gradient is reduced to the input's shape and dtype where broadcasting changed them, then
+   summed into `pending[parent]` (pushing the parent on first arrival) or, for a leaf, into
+   `leaves[parent]`. No recursion, no dependency counting; a million-op chain is fine.
+   Before the VJP runs, the node's kept values are checked against in-place edits (version
+   counters) and against a previous backward that freed them; afterwards they are freed
+   unless retain_graph.
+3. Storing leaf gradients. Each leaf's summed gradient passes its hooks and accumulates into
+   `.grad` (or, for `ag.grad`, is returned instead).
+
+Nodes with several outputs (`graph.MultiOutputNode`: max(dim), sort, split, custom Functions):
+consumers reach output k through the node's `edges[k]`, so their gradients land in slot k of
+the node's pending list; when the node pops, the hooks of each output run on its slot, and its
+VJP receives the list, with None for outputs that received no gradient (registry formulas supply
+zeros where they need an array; a custom Function's backward receives zeros, as in PyTorch).
+
+`ag.grad(outputs, inputs)` prunes: it first walks the graph from the roots, then keeps the nodes
+from which some target (an input of `grad`) is reachable through parents (`_nodes_leading_to`);
+the loop passes through other nodes without computing their VJPs, and the gradient reaching each
+target is captured instead of stored in `.grad`.
+
+Under `create_graph=True` the VJPs run on Tensors with `F = TENSOR_F` (every op recorded), with
+the kept values attached to the graph, so the gradients are themselves differentiable.
 """
-import functools
 import heapq
-import itertools
-import threading
-import traceback
 
 import numpy as np
 
+from .graph import FREED, MultiOutputNode, Node, OutputEdge, set_grad_enabled, state
+from .graph import (  # noqa: F401 (re-exported where nn, tools and tests import them from)
+    RemovableHandle, detect_anomaly, enable_grad, is_grad_enabled, module_scope, no_grad)
 from .ops import ARRAY_F, REGISTRY, Namespace
-from .tensor import Tensor
+from .tensor import Tensor, apply, install_reverse_pass
 
-
-# ---- thread-local state: grad mode, module scope, anomaly mode --------------------------------
-
-class _State(threading.local):
-    def __init__(self):
-        self.grad_enabled = True
-        self.scope = ()
-        self.anomaly = False
-
-
-_state = _State()
-
-
-def is_grad_enabled():
-    return _state.grad_enabled
-
-
-class _Setting:
-    """A context manager that sets one field of the thread-local state for its block (re-entrant);
-    also a decorator."""
-
-    field = "grad_enabled"
-    value = True
-
-    def __init__(self):
-        self.previous = []
-
-    def __enter__(self):
-        self.previous.append(getattr(_state, self.field))
-        setattr(_state, self.field, self.value)
-
-    def __exit__(self, *exc):
-        setattr(_state, self.field, self.previous.pop())
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with self.__class__():
-                return fn(*args, **kwargs)
-        return wrapper
-
-
-class no_grad(_Setting):
-    """Disable graph recording: `with ag.no_grad():` or `@ag.no_grad()`."""
-
-    value = False
-
-
-class enable_grad(_Setting):
-    """Re-enable graph recording inside a `no_grad` block."""
-
-
-class detect_anomaly(_Setting):
-    """Record where each op was created; a NaN or Inf produced in backward raises, naming the op and
-    quoting that forward stack."""
-
-    field = "anomaly"
-
-
-class set_grad_enabled:
-    """Set grad mode now (as a call) or for a block (as a context manager), as PyTorch does."""
-
-    def __init__(self, mode):
-        self.previous = _state.grad_enabled
-        _state.grad_enabled = bool(mode)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        _state.grad_enabled = self.previous
-
-
-class module_scope:
-    """Stamp every node recorded inside with `name` (nn.Module.__call__ pushes its module's path).
-
-    A slotted class rather than a generator-based context manager: it runs on every module call."""
-
-    __slots__ = ("name", "previous")
-
-    def __init__(self, name):
-        self.name = name
-
-    def __enter__(self):
-        self.previous = _state.scope
-        _state.scope = self.previous + (self.name,)
-
-    def __exit__(self, *exc):
-        _state.scope = self.previous
-
-
-# ---- nodes ---------------------------------------------------------------------------------
-
-class Node:
-    """The record of one op application: what backward needs to send gradients to the parents.
-
-    `parents[i]` is the node that made input i, the leaf tensor itself, or None (no grad needed).
-    `saved` holds the input arrays and `out` the output array (when the op's VJP uses it);
-    both are freed after backward unless retain_graph. `checks` is a flat list
-    [version counter, version at save, ...] of the saved tensors, the output's last.
-    """
-
-    __slots__ = ("op", "parents", "saved", "out", "attrs", "shape", "dtype", "checks", "hooks",
-                 "scope", "trace", "seq", "__weakref__")
-
-    def __init__(self, op, parents, saved, out, attrs, shape, dtype, checks, scope):
-        # Creation order: a node's consumers are always created after it, so visiting nodes by decreasing
-        # seq is a topological order of the reverse pass (no dependency counting needed).
-        self.seq = next(_sequence)
-        self.op = op
-        self.parents = parents
-        self.saved = saved
-        self.out = out
-        self.attrs = attrs
-        self.shape = shape
-        self.dtype = dtype
-        self.checks = checks
-        self.hooks = None
-        self.scope = scope
-        self.trace = None
-
-    @property
-    def name(self):
-        return self.op.name
-
-    @property
-    def next_functions(self):
-        return tuple((AccumulateGrad(p) if isinstance(p, Tensor) else p, 0) for p in self.parents)
-
-    def register_prehook(self, hook):
-        """Run `hook(grad)` on the gradient arriving at this node; it may return a replacement."""
-        if self.hooks is None:
-            self.hooks = []
-        self.hooks.append(hook)
-        return RemovableHandle(self.hooks, hook)
-
-    def __repr__(self):
-        return f"<{self.name} node, output shape {self.shape}>"
-
-
-class AccumulateGrad:
-    """Stands for a leaf in `next_functions`, as in PyTorch."""
-
-    __slots__ = ("variable",)
-    name = "AccumulateGrad"
-    next_functions = ()
-
-    def __init__(self, variable):
-        self.variable = variable
-
-    def __eq__(self, other):
-        return isinstance(other, AccumulateGrad) and other.variable is self.variable
-
-    def __hash__(self):
-        return id(self.variable)
-
-
-class RemovableHandle:
-    __slots__ = ("hooks", "hook")
-
-    def __init__(self, hooks, hook):
-        self.hooks, self.hook = hooks, hook
-
-    def remove(self):
-        if self.hook in self.hooks:
-            self.hooks.remove(self.hook)
-
-
-_FREED = "freed"
-_sequence = itertools.count()
-
-
-# ---- forward: the one door every op goes through ----------------------------------------------
-
-_CONSTANT_TYPES = (np.ndarray, np.generic, float, int)
-
-
-def _forward_error(op, arrays, exc):
-    kind = IndexError if isinstance(exc, IndexError) else TypeError if isinstance(exc, TypeError) else ValueError
-    shapes = " and ".join(str(np.shape(a)) for a in arrays)
-    return kind(f"{op.name}: invalid input ({'shapes' if len(arrays) > 1 else 'shape'} {shapes}): {exc}")
-
-
-def apply(op, *inputs, **attrs):
-    """Run `op` on Tensors/constants; record a node when grad mode is on and an input requires grad."""
-    arrays = []
-    recording = False
-    for x in inputs:
-        if isinstance(x, Tensor):
-            arrays.append(x.data)
-            if x.requires_grad:
-                recording = True
-        elif isinstance(x, _CONSTANT_TYPES):
-            arrays.append(x)
-        else:
-            raise TypeError(f"{op.name}: expected a Tensor, numpy array or number, got {type(x).__name__}")
-    try:
-        out = op.forward(*arrays, **attrs)
-    except (ValueError, TypeError, IndexError) as exc:
-        raise _forward_error(op, arrays, exc) from None
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
-    if recording and _state.grad_enabled:
-        return record(op, inputs, arrays, out, attrs)
-    result = Tensor(out)
-    if op.is_view and out.base is not None:
-        result._share_version_with(inputs[0])
-    return result
-
-
-def record(op, inputs, arrays, out, attrs):
-    """The output Tensor of `op`, with the node that lets backward reach `inputs`."""
-    parents = []
-    checks = []
-    for x in inputs:
-        if not isinstance(x, Tensor):
-            parents.append(None)
-            continue
-        if x._base is not None and x._vc[1] != x._view_rebase:
-            raise RuntimeError(
-                f"{op.name}: an input of shape {x.shape} is a view of a tensor that was later modified in "
-                "place by a recorded op, so its recorded history is stale; take the view again after the "
-                "in-place op, or use .clone()")
-        parents.append(x.grad_fn if x.grad_fn is not None else x if x.requires_grad else None)
-        if op.uses_input_values:
-            checks += (x._vc, x._vc[0])
-    result = Tensor(out, True)
-    if op.saves_output:
-        checks += (result._vc, 0)
-        node = Node(op, parents, arrays, out, attrs, out.shape, out.dtype, checks, _state.scope)
-    else:
-        node = Node(op, parents, arrays, None, attrs, out.shape, out.dtype, checks, _state.scope)
-    if _state.anomaly:
-        node.trace = traceback.format_stack()[:-3]
-    result.grad_fn = node
-    if op.is_view and out.base is not None:
-        result._share_version_with(inputs[0])
-    return result
-
-
-# ---- backward ------------------------------------------------------------------------------
 
 class _TensorNamespace(Namespace):
     """`F` for create_graph: every registered op, recorded."""
@@ -289,68 +73,31 @@ def unbroadcast(F, g, shape):
     return F.reshape(g, shape=shape) if g.shape != shape else g
 
 
-def _needed(roots, targets):
-    """The nodes through which a gradient can reach one of `targets` (so `grad` computes only those)."""
-    stack = [r for r in roots if isinstance(r, Node)]
-    reachable = set(stack)
-    while stack:
-        for parent in stack.pop().parents:
-            if isinstance(parent, Node) and parent not in reachable:
-                reachable.add(parent)
-                stack.append(parent)
-    needed = set(targets)
-    for node in sorted(reachable, key=lambda n: n.seq):  # parents before the nodes that consume them
-        if any(p in needed for p in node.parents if p is not None):
-            needed.add(node)
-    return needed
+# ---- checks on a node before its VJP runs -------------------------------------------------------
 
-
-def _check_saved(node):
-    if node.saved is _FREED:
+def _check_saved_values(node):
+    """Raise if the node's kept values were freed by an earlier backward or modified in place since."""
+    if node.saved is FREED:
         raise RuntimeError(
             f"Trying to backward through the graph a second time: the buffers saved by '{node.name}' were freed "
             "by the first backward. Pass retain_graph=True to the first backward() or ag.grad() call if you need "
             "to backward through the graph again.")
-    checks = node.checks
+    checks = node.version_checks
+    output_checks = len(node.shape) if type(node) is MultiOutputNode else 1
+    first_output_check = len(checks) - 2 * output_checks if node.out is not None else len(checks)
     for k in range(0, len(checks), 2):
         counter, version = checks[k], checks[k + 1]
         if counter[0] != version:
-            what = "its output" if node.op.saves_output and k == len(checks) - 2 else "an input"
+            what = "its output" if k >= first_output_check else "an input"
             raise RuntimeError(
                 f"{node.name}: {what} (saved for backward; output shape {node.shape}) was modified by an in-place "
                 f"operation after the forward pass (version {version} -> {counter[0]}), so its gradient would be "
                 "wrong. Use an out-of-place op, or .clone() the tensor before modifying it.")
 
 
-def _graph_inputs(node):
-    """The saved inputs as Tensors attached to the graph, so formulas under create_graph are recorded."""
-    values = []
-    for array, parent in zip(node.saved, node.parents):
-        if isinstance(parent, Tensor):
-            values.append(parent)
-        elif isinstance(parent, Node):
-            values.append(Tensor(array, requires_grad=True, grad_fn=parent))
-        else:
-            values.append(Tensor(array) if isinstance(array, np.ndarray) else array)
-    out = Tensor(node.out, requires_grad=True, grad_fn=node) if node.out is not None else None
-    return values, out
-
-
-def _as_tensor(g):
-    return g if isinstance(g, Tensor) else Tensor(g)
-
-
-def _run_hooks(hooks, g, graph_mode):
-    for hook in hooks:
-        replaced = hook(_as_tensor(g))
-        if replaced is not None:
-            g = replaced if graph_mode else np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced)
-    return g
-
-
-def _finish(g, node, parent, shape, dtype, F):
+def _conform(g, node, parent, shape, dtype, F):
     """Reduce broadcast dims, cast, and validate one input gradient; the one place this happens
-    (the backward loop calls it only when the shape or dtype differs, or in anomaly mode)."""
+    (the loop calls it only when the shape or dtype differs, for leaves, or in anomaly mode)."""
     if g.shape != shape:
         try:
             g = unbroadcast(F, g, shape)
@@ -359,7 +106,7 @@ def _finish(g, node, parent, shape, dtype, F):
                                f"{node.parents.index(parent)} of shape {shape}") from None
     if g.dtype != dtype:
         g = F.astype(g, dtype=dtype)
-    if _state.anomaly and not np.all(np.isfinite(g.data if isinstance(g, Tensor) else g)):
+    if state.anomaly and not np.all(np.isfinite(g.data if isinstance(g, Tensor) else g)):
         where = "".join(node.trace or ["(no forward trace: the node was created outside detect_anomaly)\n"])
         raise RuntimeError(f"Function '{node.name}' returned nan or inf values in its gradient for input "
                            f"{node.parents.index(parent)}. "
@@ -367,92 +114,214 @@ def _finish(g, node, parent, shape, dtype, F):
     return g
 
 
-def _fresh(g, incoming):
-    """Whether leaf accumulation may keep `g` as is: an array no other gradient or tensor shares."""
-    return g is not incoming and g.base is None and g.flags.writeable
+# ---- the values a VJP receives -------------------------------------------------------------------
+
+def _attached(value, parent):
+    """`value` as a Tensor whose history is `parent` (a node or an output edge)."""
+    if type(parent) is OutputEdge:
+        tensor = Tensor(value, True, parent.node)
+        tensor.output_nr = parent.index
+        return tensor
+    return Tensor(value, True, parent)
 
 
-def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targets=None):
-    """Propagate `root_grads` from `roots` (nodes or leaf tensors) to the leaves.
+def _graph_values(node):
+    """The node's kept inputs and output as Tensors attached to the graph, so that the formulas'
+    own ops are recorded under create_graph; stand-ins and Python numbers pass as they are."""
+    inputs = []
+    for value, parent in zip(node.saved, node.parents):
+        if type(value) is not np.ndarray:
+            inputs.append(value)
+        elif parent is None:
+            inputs.append(Tensor(value))
+        else:
+            inputs.append(parent if isinstance(parent, Tensor) else _attached(value, parent))
+    out = node.out
+    if out is None:
+        return inputs, None
+    if type(node) is not MultiOutputNode:
+        return inputs, Tensor(out, True, node)
+    return inputs, tuple(_attached(o, edge) if o.dtype.kind == "f" else Tensor(o) for o, edge in zip(out, node.edges))
 
-    Without `targets`, leaf gradients accumulate into `.grad`. With `targets` (nodes or leaf
-    tensors), nothing accumulates: the gradient reaching each target is returned in a dict.
-    """
-    graph_mode = create_graph
-    F = TENSOR_F if graph_mode else ARRAY_F
-    anomaly = _state.anomaly
-    needed = _needed(roots, targets) if targets is not None else None
-    pending = {}
-    leaves = {}
-    heap = []
+
+# ---- hooks ------------------------------------------------------------------------------------
+
+def _as_tensor(g):
+    return g if isinstance(g, Tensor) else Tensor(g)
+
+
+def _run_hooks(hooks, g, graph_mode):
+    for hook in tuple(hooks):  # a snapshot: a hook that removes itself must not make the next one skipped
+        replaced = hook(_as_tensor(g))
+        if replaced is not None:
+            g = _checked_replacement(replaced, g, graph_mode)
+    return g
+
+
+def _checked_replacement(replaced, g, graph_mode):
+    """A hook's return value, which must be a gradient of the same shape and dtype (as PyTorch)."""
+    value = replaced.data if isinstance(replaced, Tensor) else replaced
+    if not isinstance(value, (np.ndarray, np.generic)) or value.dtype.kind not in "biuf":
+        raise RuntimeError(f"hook has changed the type of value: expected a Tensor of shape {g.shape} and dtype "
+                           f"{g.dtype}, got {type(replaced).__name__}")
+    if value.shape != g.shape:
+        raise RuntimeError(f"hook has changed the size of value: expected shape {g.shape}, got {value.shape}")
+    if value.dtype != g.dtype:
+        raise RuntimeError(f"hook has changed the type of value: expected dtype {g.dtype}, got {value.dtype}")
+    if graph_mode:
+        return replaced if isinstance(replaced, Tensor) else Tensor(value)
+    return value
+
+
+def _arrived_at_outputs(node, slots, graph_mode, targets, captured):
+    """The gradients of a multi-output node's outputs after their hooks, capturing `ag.grad` targets."""
+    for k, edge in enumerate(node.edges):
+        if slots[k] is None:
+            continue
+        if edge.hooks:
+            slots[k] = _run_hooks(edge.hooks, slots[k], graph_mode)
+        if targets is not None and edge in targets:
+            captured[edge] = slots[k]
+    return slots
+
+
+# ---- the reverse pass ---------------------------------------------------------------------------
+
+def _deliver_to_output(edge, g, pending, heap):
+    """Add `g` to slot `edge.index` of its node's pending gradients (pushing the node on first arrival)."""
+    node = edge.node
+    slots = pending.get(node)
+    if slots is None:
+        slots = pending[node] = [None] * len(node.shape)
+        heapq.heappush(heap, (-node.seq, node))
+    slots[edge.index] = g if slots[edge.index] is None else slots[edge.index] + g
+
+
+def _seed(roots, root_grads, graph_mode):
+    """Step 1: the pending gradients, the leaf gradients and the heap, from the roots."""
+    pending, leaves, heap = {}, {}, []
     for root, g in zip(roots, root_grads):
-        if isinstance(root, Tensor):
+        if type(root) is OutputEdge:
+            _deliver_to_output(root, g, pending, heap)
+        elif isinstance(root, Tensor):
             leaves[root] = leaves[root] + g if root in leaves else g if graph_mode else np.array(g)
         elif root in pending:
             pending[root] = pending[root] + g
         else:
             pending[root] = g
-            heap.append((-root.seq, root))
-    heapq.heapify(heap)
-    captured = {}
+            heapq.heappush(heap, (-root.seq, root))
+    return pending, leaves, heap
 
-    with set_grad_enabled(graph_mode):
-        while heap:
-            node = heapq.heappop(heap)[1]
-            g = pending.pop(node)
-            if node.hooks:
-                g = _run_hooks(node.hooks, g, graph_mode)
-            if needed is None:
-                needs = node.parents
-            else:
-                if node in targets:
-                    captured[node] = g
-                if node not in needed:
-                    continue
-                needs = [p if p in needed else None for p in node.parents]
-            checks = node.checks
-            if node.saved is _FREED or checks and (len(checks) > 2 or checks[0][0] != checks[1]):
-                _check_saved(node)
-            if graph_mode:
-                inputs, out = _graph_inputs(node)
-            else:
-                inputs, out = node.saved, node.out
-            grads = node.op.backward(F, g, inputs, out, node.attrs, needs)
-            if not retain_graph:
-                node.saved, node.out = _FREED, None
-            for parent, gi in zip(needs, grads):
-                if gi is None or parent is None:
-                    continue
-                if type(parent) is Node:
-                    # dtype objects of one type are usually the same object: `is` skips numpy's comparison
-                    if gi.shape != parent.shape or gi.dtype is not parent.dtype and gi.dtype != parent.dtype or anomaly:
-                        gi = _finish(gi, node, parent, parent.shape, parent.dtype, F)
-                    if parent in pending:
-                        pending[parent] = pending[parent] + gi
-                    else:
-                        pending[parent] = gi
-                        heapq.heappush(heap, (-parent.seq, parent))
+
+def _owned_exclusively(g, incoming):
+    """Whether leaf accumulation may keep array `g` as is: no other gradient or tensor shares it
+    (`incoming` is the gradient the node received: one array, or a list for several outputs)."""
+    passed_through = g is incoming or type(incoming) is list and any(g is slot for slot in incoming)
+    return not passed_through and g.base is None and g.flags.writeable
+
+
+def _propagate(heap, pending, leaves, F, graph_mode, retain_graph, wanted, targets, captured):
+    """Step 2: pop nodes by decreasing creation order, run each VJP, send the input gradients on."""
+    anomaly = state.anomaly
+    while heap:
+        node = heapq.heappop(heap)[1]
+        g = pending.pop(node)
+        if type(node) is MultiOutputNode:
+            g = _arrived_at_outputs(node, g, graph_mode, targets, captured)
+        elif node.hooks:
+            g = _run_hooks(node.hooks, g, graph_mode)
+        if wanted is None:
+            needs = node.parents
+        else:
+            if node in targets:
+                captured[node] = g
+            if node not in wanted:
+                continue
+            needs = [p if p in wanted else None for p in node.parents]
+        checks = node.version_checks
+        # the full check only when values were freed, several are kept, or the one kept has changed
+        needs_full_check = node.saved is FREED or checks and (len(checks) > 2 or checks[0][0] != checks[1])
+        if needs_full_check:
+            _check_saved_values(node)
+        inputs, out = _graph_values(node) if graph_mode else (node.saved, node.out)
+        grads = node.op.backward(F, g, inputs, out, node.attrs, needs)
+        if not retain_graph:
+            node.saved, node.out = FREED, None
+        for parent, gi in zip(needs, grads):
+            if gi is None or parent is None:
+                continue
+            if type(parent) is Node:
+                # dtype objects of one type are usually the same object: `is` skips numpy's comparison
+                conforms = gi.shape == parent.shape and (gi.dtype is parent.dtype or gi.dtype == parent.dtype)
+                if not conforms or anomaly:
+                    gi = _conform(gi, node, parent, parent.shape, parent.dtype, F)
+                if parent in pending:
+                    pending[parent] = pending[parent] + gi
                 else:
-                    gi = _finish(gi, node, parent, parent.data.shape, parent.data.dtype, F)
-                    if parent in leaves:
-                        leaves[parent] = leaves[parent] + gi
-                    else:
-                        leaves[parent] = gi if graph_mode or _fresh(gi, g) else gi.copy()
-
-        for leaf, g in leaves.items():
-            if leaf._hooks:
-                g = _run_hooks(leaf._hooks, g, graph_mode)
-            if targets is not None:
-                if leaf in targets:
-                    captured[leaf] = g
-            elif leaf.grad is None:
-                leaf.grad = g if graph_mode else Tensor(g)
-            elif graph_mode or leaf.grad.requires_grad:
-                leaf.grad = leaf.grad + g
+                    pending[parent] = gi
+                    heapq.heappush(heap, (-parent.seq, parent))
+            elif type(parent) is OutputEdge:
+                _deliver_to_output(parent, _conform(gi, node, parent, parent.shape, parent.dtype, F), pending, heap)
             else:
-                leaf.grad.data += g
+                gi = _conform(gi, node, parent, parent.data.shape, parent.data.dtype, F)
+                if parent in leaves:
+                    leaves[parent] = leaves[parent] + gi
+                else:
+                    leaves[parent] = gi if graph_mode or _owned_exclusively(gi, g) else gi.copy()
+
+
+def _store_leaf_gradients(leaves, graph_mode, targets, captured):
+    """Step 3: run the leaves' hooks; accumulate into `.grad`, or capture the targets of `ag.grad`."""
+    for leaf, g in leaves.items():
+        if leaf._hooks:
+            g = _run_hooks(leaf._hooks, g, graph_mode)
+        if targets is not None:
+            if leaf in targets:
+                captured[leaf] = g
+        elif leaf.grad is None:
+            leaf.grad = g if graph_mode else Tensor(g)
+        elif graph_mode or leaf.grad.requires_grad:
+            leaf.grad = leaf.grad + g
+        else:
+            leaf.grad.data += g
+
+
+def _nodes_leading_to(roots, targets):
+    """The nodes (and their output edges) through which a gradient can reach one of `targets`."""
+    stack = [r.node if type(r) is OutputEdge else r for r in roots if not isinstance(r, Tensor)]
+    reachable = set(stack)
+    while stack:
+        for parent in stack.pop().parents:
+            node = parent.node if type(parent) is OutputEdge else parent
+            if isinstance(node, Node) and node not in reachable:
+                reachable.add(node)
+                stack.append(node)
+    wanted = set(targets)
+    for node in sorted(reachable, key=lambda n: n.seq):  # parents before the nodes that consume them
+        if any(p in wanted for p in node.parents if p is not None):
+            wanted.add(node)
+            if type(node) is MultiOutputNode:
+                wanted.update(node.edges)
+    return wanted
+
+
+def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targets=None):
+    """Propagate `root_grads` from `roots` (nodes, output edges or leaf tensors) to the leaves.
+
+    Without `targets`, leaf gradients accumulate into `.grad`. With `targets` (nodes, output edges or
+    leaf tensors), nothing accumulates: the gradient reaching each target is returned in a dict.
+    """
+    F = TENSOR_F if create_graph else ARRAY_F
+    pending, leaves, heap = _seed(roots, root_grads, create_graph)
+    wanted = _nodes_leading_to(roots, targets) if targets is not None else None
+    captured = {}
+    with set_grad_enabled(create_graph):
+        _propagate(heap, pending, leaves, F, create_graph, retain_graph, wanted, targets, captured)
+        _store_leaf_gradients(leaves, create_graph, targets, captured)
     return captured
 
+
+# ---- the public entry points ----------------------------------------------------------------------
 
 def _root_gradient(t, gradient, graph_mode, who):
     if gradient is None:
@@ -463,7 +332,11 @@ def _root_gradient(t, gradient, graph_mode, who):
     elif isinstance(gradient, Tensor):
         g = gradient if graph_mode else gradient.data
     else:
-        g = np.asarray(gradient, dtype=t.dtype)
+        try:
+            g = np.asarray(gradient, dtype=t.dtype)
+        except (ValueError, TypeError):
+            raise TypeError(f"{who}: the gradient must be a Tensor, array or number of shape {t.shape}, got "
+                            f"{type(gradient).__name__} {gradient!r:.60}") from None
     if tuple(np.shape(g)) != t.shape:
         raise RuntimeError(f"{who}: gradient has shape {tuple(np.shape(g))} but the output has shape {t.shape}")
     if graph_mode and not isinstance(g, Tensor):
@@ -478,47 +351,51 @@ def _root(t, who):
         raise RuntimeError(f"{who}: the tensor of shape {t.shape} does not require grad and has no grad_fn; "
                            "create its inputs with requires_grad=True (or call .requires_grad_()) before the ops "
                            "you want to differentiate, and not under no_grad()")
-    return t.grad_fn if t.grad_fn is not None else t
+    return t._gradient_target()
+
+
+def _roots_and_gradients(outputs, gradients, create_graph, who):
+    """The normalisation `backward` and `grad` share: outputs as a tuple, their roots for the engine,
+    and one gradient per output (ones for a scalar output given none)."""
+    single = isinstance(outputs, Tensor)
+    outputs = (outputs,) if single else tuple(outputs)
+    if gradients is None:
+        gradients = (None,) * len(outputs)
+    elif single or isinstance(gradients, (Tensor, np.ndarray)):
+        gradients = (gradients,)
+    if len(gradients) != len(outputs):
+        raise ValueError(f"{who}: {len(outputs)} outputs but {len(gradients)} gradients")
+    roots = [_root(t, who) for t in outputs]
+    return roots, [_root_gradient(t, g, create_graph, who) for t, g in zip(outputs, gradients)]
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     """Accumulate into the leaves' `.grad` the gradients of `tensors` (weighted by `grad_tensors`)."""
-    tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
-    if grad_tensors is None or isinstance(grad_tensors, (Tensor, np.ndarray)):
-        grad_tensors = (grad_tensors,) * len(tensors) if grad_tensors is None else (grad_tensors,)
-    roots = [_root(t, "backward") for t in tensors]
-    grads = [_root_gradient(t, g, create_graph, "backward") for t, g in zip(tensors, grad_tensors)]
+    roots, grads = _roots_and_gradients(tensors, grad_tensors, create_graph, "backward")
     run_backward(roots, grads, retain_graph=create_graph if retain_graph is None else retain_graph,
                  create_graph=create_graph)
 
 
+install_reverse_pass(backward)
+
+
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
     """Gradients of `outputs` with respect to `inputs`, returned as a tuple (nothing accumulates in .grad)."""
-    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
-    single_input = isinstance(inputs, Tensor)
-    inputs = (inputs,) if single_input else tuple(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
-        grad_outputs = (grad_outputs,) * len(outputs) if grad_outputs is None else (grad_outputs,)
-    if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     for x in inputs:
         if not isinstance(x, Tensor) or not x.requires_grad:
             raise RuntimeError("grad: every input must be a Tensor that requires grad; got "
                                + (f"a tensor of shape {x.shape} that does not" if isinstance(x, Tensor)
                                   else type(x).__name__))
-    roots = [_root(t, "grad") for t in outputs]
-    grads = [_root_gradient(t, g, create_graph, "grad") for t, g in zip(outputs, grad_outputs)]
-    keys = [x.grad_fn if x.grad_fn is not None else x for x in inputs]
+    roots, grads = _roots_and_gradients(outputs, grad_outputs, create_graph, "grad")
+    targets = [x._gradient_target() for x in inputs]
     captured = run_backward(roots, grads, retain_graph=create_graph if retain_graph is None else retain_graph,
-                            create_graph=create_graph, targets=set(keys))
+                            create_graph=create_graph, targets=set(targets))
     results = []
-    for x, key in zip(inputs, keys):
-        g = captured.get(key)
-        if g is None:
-            if not allow_unused:
-                raise RuntimeError(f"grad: an input of shape {x.shape} was not used to compute the outputs; "
-                                   "pass allow_unused=True to get None for it")
-            results.append(None)
-        else:
-            results.append(g if isinstance(g, Tensor) else Tensor(g))
+    for x, target in zip(inputs, targets):
+        g = captured.get(target)
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: an input of shape {x.shape} was not used to compute the outputs; "
+                               "pass allow_unused=True to get None for it")
+        results.append(None if g is None else g if isinstance(g, Tensor) else Tensor(g))
     return tuple(results)

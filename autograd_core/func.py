@@ -6,8 +6,8 @@ the inner transform then records its backward (create_graph) so the outer one ca
 import numpy as np
 
 from . import engine
-from .tensor_functions import stack, tensor
 from .tensor import Tensor, is_floating
+from .tensor_functions import stack, tensor
 
 
 def _variables(args, argnums, who):
@@ -51,6 +51,9 @@ def value_and_grad(f, argnums=0, has_aux=False):
         args, variables, nested = _variables(args, argnums, "grad")
         with engine.enable_grad():
             result = f(*args, **kwargs)
+        if has_aux and not (isinstance(result, tuple) and len(result) == 2):
+            raise TypeError(f"grad: with has_aux=True the function must return a pair (output, aux), got "
+                            f"{type(result).__name__}")
         value, aux = result if has_aux else (result, None)
         if not isinstance(value, Tensor) or value.data.size != 1:
             raise ValueError(f"grad: the function must return a scalar Tensor, got "

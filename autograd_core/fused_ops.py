@@ -21,7 +21,7 @@ import numpy as np
 from . import backend
 from .engine import apply
 from .kernels import BACKWARD_KERNELS, FORWARD_KERNELS, REFERENCE_F
-from .ops import REGISTRY, S, reduced_count, register
+from .ops import REGISTRY, S, reads, reduced_count, register
 from .tensor import Tensor
 
 __all__ = ["linear", "softmax_cross_entropy", "layer_norm", "batch_norm", "activation"]
@@ -65,7 +65,7 @@ def _linear_grad(F, g, x, weight, *bias, out, activation, index):
     return dz  # the engine sums it over the leading axes, down to the bias shape
 
 
-register("linear", linear_reference, _linear_grad, variadic=True, saves_output=True,
+register("linear", linear_reference, reads(("weight out", "x out", "out"), _linear_grad), variadic=True,
          samples=(S((3, 4), (5, 4), (5,), activation=None), S((3, 4), (5, 4), (5,), activation="relu"),
                   S((2, 3, 4), (5, 4), (5,), activation="tanh"), S((4,), (3, 4), activation="sigmoid")))
 
@@ -112,7 +112,7 @@ def _cross_entropy_grad(F, g, logits, targets, out, label_smoothing):
     return F.reshape(g, shape=(-1, 1)) * (F.softmax(logits, axis=1) - q)
 
 
-register("softmax_cross_entropy", cross_entropy_reference, _cross_entropy_grad, None,
+register("softmax_cross_entropy", cross_entropy_reference, reads("logits targets", _cross_entropy_grad), None,
          samples=(S((4, 5), np.array([0, 3, 1, 4]), label_smoothing=0.0),
                   S((3, 6), np.array([5, 5, 0]), label_smoothing=0.1)))
 
@@ -202,11 +202,11 @@ def _batch_norm_grad(F, g, x, *parameters, out, eps, index):
                                channel_shape(x.ndim, x.shape[1]), eps, index)
 
 
-register("layer_norm", layer_norm_reference, _layer_norm_grad, variadic=True,
+register("layer_norm", layer_norm_reference, reads(("x parameters", "x"), _layer_norm_grad), variadic=True,
          samples=(S((3, 4), (4,), (4,), normalized_shape=(4,), eps=1e-5),
                   S((2, 3, 4), normalized_shape=(3, 4), eps=1e-5), S((2, 5), (5,), normalized_shape=(5,), eps=1e-3)))
 
-register("batch_norm", batch_norm_reference, _batch_norm_grad, variadic=True,
+register("batch_norm", batch_norm_reference, reads(("x parameters", "x"), _batch_norm_grad), variadic=True,
          samples=(S((6, 3), (3,), (3,), eps=1e-5), S((4, 3, 2), (3,), (3,), eps=1e-5), S((5, 2), eps=1e-5)))
 
 

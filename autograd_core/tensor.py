@@ -1,14 +1,30 @@
-"""The Tensor: a numpy array plus what autograd needs to know about it.
+"""The Tensor, and `apply`: the one door every op goes through, which records the graph.
 
-Every op method is a thin call into `engine.apply` with the op's registry entry;
+Every op method is a thin call into `apply` with the op's registry entry;
 argument normalisation (axis aliases, shapes given as varargs) happens here so
-the op table stays free of it.
+the op table stays free of it. `apply` runs the forward on arrays and, when grad
+mode is on and an input requires grad, records a `graph.Node` that keeps only
+the values the op's VJP formulas read for the wanted inputs (see `ops`).
+
+The reverse pass lives in `engine`, which imports this module; it installs its
+`backward` here (`install_reverse_pass`) so that `Tensor.backward` can call it
+while imports go one way: ops <- graph <- tensor <- engine.
 """
+import collections
 import math
+import traceback
 import weakref
 
 import numpy as np
 
+from .graph import (
+    MultiOutputNode,
+    Node,
+    RemovableHandle,
+    SavedShape,
+    is_grad_enabled,
+    state,
+)
 from .ops import REGISTRY as OPS
 from .ops import along
 
@@ -109,7 +125,7 @@ def _index(index):
 class Tensor:
     """An n-dimensional array that records the ops applied to it when it requires grad."""
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_vc", "_base", "_view_rebase", "_hooks",
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "output_nr", "_vc", "_base", "_view_rebase", "_hooks",
                  "__weakref__")
     __array_ufunc__ = None  # numpy defers to our reflected operators: array * tensor -> Tensor.__rmul__
     __hash__ = object.__hash__  # == is elementwise; identity hashing keeps tensors usable as dict keys
@@ -119,6 +135,7 @@ class Tensor:
         self.grad = None
         self.requires_grad = requires_grad
         self.grad_fn = grad_fn
+        self.output_nr = 0  # which output of grad_fn this is (a node may have several, as in PyTorch)
         # [in-place edits, in-place edits recorded in the graph]; shared with views of the same memory
         self._vc = [0, 0]
         self._base = None
@@ -225,11 +242,19 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
         if self.grad_fn is not None:
-            return self.grad_fn.register_prehook(hook)
+            return self._gradient_target().register_prehook(hook)
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
-        return engine.RemovableHandle(self._hooks, hook)
+        return RemovableHandle(self._hooks, hook)
+
+    def _gradient_target(self):
+        """Where the engine delivers this tensor's gradient: its node, the node's edge for this output
+        when the node has several, or the tensor itself for a leaf (also `ag.grad`'s key)."""
+        node = self.grad_fn
+        if node is None:
+            return self
+        return node.edges[self.output_nr] if type(node) is MultiOutputNode else node
 
     def retain_grad(self):
         """Keep `.grad` for this non-leaf tensor after backward (leaves always keep it)."""
@@ -242,10 +267,11 @@ class Tensor:
             if tensor is not None:
                 tensor.grad = grad if tensor.grad is None else tensor.grad + grad
 
-        self.grad_fn.register_prehook(store)
+        self._gradient_target().register_prehook(store)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
-        engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+        """Accumulate into the leaves' `.grad` the gradient of this tensor (weighted by `gradient`)."""
+        _reverse_pass(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     # ---- arithmetic ----
     def __add__(self, other): return apply(OPS["add"], self, other)
@@ -331,13 +357,42 @@ class Tensor:
     def _extreme(self, name, axis, keepdims, dim, keepdim):
         if self.data.size == 0:
             raise ValueError(f"{name}: cannot reduce an empty tensor of shape {self.shape}")
-        return self._reduce(name, axis, keepdims, dim, keepdim)
+        along_one = dim if dim is not None else axis
+        if not isinstance(along_one, (int, np.integer)):
+            return self._reduce(name, axis, keepdims, dim, keepdim)
+        keepdims = keepdims if keepdim is None else keepdim
+        values, indices = apply(OPS[name + "_dim"], self, axis=_single_axis(self, along_one, name),
+                                keepdims=bool(keepdims))
+        return RETURN_TYPES[name](values, indices)
 
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The maximum over all elements or a tuple of axes (gradient split among ties); along one int
+        `dim`/`axis`, PyTorch's `(values, indices)` pair (gradient to the index picked)."""
         return self._extreme("max", axis, keepdims, dim, keepdim)
 
     def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """As `max`, for the minimum."""
         return self._extreme("min", axis, keepdims, dim, keepdim)
+
+    def sort(self, dim=-1, descending=False, stable=False, *, axis=None):
+        """`(values, indices)` sorted along `dim` (a stable sort, whatever `stable` says)."""
+        axis = _single_axis(self, dim if axis is None else axis, "sort")
+        values, indices = apply(OPS["sort"], self, axis=axis, descending=bool(descending))
+        return RETURN_TYPES["sort"](values, indices)
+
+    def argsort(self, dim=-1, descending=False, *, axis=None):
+        """The indices that sort along `dim` (not differentiable)."""
+        axis = _single_axis(self, dim if axis is None else axis, "argsort")
+        return Tensor(np.argsort(-self.data if descending else self.data, axis=axis, kind="stable"))
+
+    def topk(self, k, dim=-1, largest=True, sorted=True, *, axis=None):
+        """`(values, indices)` of the k largest (or smallest) entries along `dim`, in sorted order."""
+        axis = _single_axis(self, dim if axis is None else axis, "topk")
+        length = self.shape[axis] if self.ndim else 1
+        if not isinstance(k, (int, np.integer)) or not 0 <= k <= length:
+            raise ValueError(f"topk: k must be an int in [0, {length}] for dim {axis} of shape {self.shape}, got {k!r}")
+        values, indices = apply(OPS["topk"], self, k=int(k), axis=axis, largest=bool(largest))
+        return RETURN_TYPES["topk"](values, indices)
 
     def prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         return self._reduce("prod", axis, keepdims, dim, keepdim)
@@ -349,7 +404,7 @@ class Tensor:
         if p == "fro":
             p = 2
         if p in (np.inf, float("inf")):
-            return self.abs().max(axis, keepdims, dim=dim, keepdim=keepdim)
+            return self.abs()._reduce("max", axis, keepdims, dim, keepdim)
         if not isinstance(p, (int, float)) or p < 1:
             raise ValueError(f"norm: p must be a number >= 1, 'fro' or inf, got {p!r}")
         return self._reduce("norm", axis, keepdims, dim, keepdim, p=p)
@@ -464,6 +519,35 @@ class Tensor:
             raise ValueError(f"pad: widths must be non-negative, got {pad_width!r}")
         return apply(OPS["pad"], self, pad_width=tuple((int(a), int(b)) for a, b in widths), value=value)
 
+    def split(self, split_size_or_sections, dim=0, *, axis=None):
+        """As PyTorch: an int gives pieces of that size (the last may be smaller); a list gives the sizes.
+        One graph node with one output per piece (each a view)."""
+        axis = _single_axis(self, dim if axis is None else axis, "split")
+        length = self.shape[axis]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            if split_size_or_sections <= 0:
+                raise ValueError(f"split: split size must be positive, got {split_size_or_sections}")
+            sizes = [min(split_size_or_sections, length - s) for s in range(0, length, split_size_or_sections)]
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != length or any(s < 0 for s in sizes):
+                raise ValueError(f"split: sizes {sizes} do not add up to {length}, the length of axis {axis} "
+                                 f"of {self.shape}")
+        return apply(OPS["split"], self, axis=axis, bounds=tuple(int(b) for b in np.cumsum([0] + sizes)))
+
+    def chunk(self, chunks, dim=0, *, axis=None):
+        """At most `chunks` pieces of equal size (the last may be smaller), as PyTorch."""
+        if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+            raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+        axis = _single_axis(self, dim if axis is None else axis, "chunk")
+        return self.split(max(1, -(-self.shape[axis] // chunks)), axis)
+
+    def unbind(self, dim=0, *, axis=None):
+        """The slices along `dim`, with that dimension removed: one node, one output per slice."""
+        if self.ndim == 0:
+            raise ValueError("unbind: a 0-d tensor has no dimension to unbind")
+        return apply(OPS["unbind"], self, axis=_single_axis(self, dim if axis is None else axis, "unbind"))
+
     # ---- indexing ----
     def __getitem__(self, index):
         return apply(OPS["getitem"], self, index=_index(index))
@@ -473,7 +557,7 @@ class Tensor:
         """Apply op `name` in place. Without grad recording, `direct(array, *operand_arrays)` edits the
         array. With it, the op is recorded like PyTorch does: the tensor takes the new node as its
         grad_fn, and nodes that saved its old value refuse to backward."""
-        recording = engine.is_grad_enabled() and (
+        recording = is_grad_enabled() and (
             self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in operands))
         if recording and self.grad_fn is None and self.requires_grad:
             raise RuntimeError(f"{name}_: a leaf tensor that requires grad cannot be modified in place while grad "
@@ -485,12 +569,14 @@ class Tensor:
             if not recording:
                 direct(self.data, *(o.data if isinstance(o, Tensor) else o for o in operands))
             else:
-                op = OPS[name]
-                old = Tensor(self.data.copy() if op.uses_input_values else self.data, grad_fn=self.grad_fn,
-                             requires_grad=self.requires_grad)
-                result = apply(op, old, *operands, **attrs)
+                old = Tensor(self.data, self.requires_grad, self.grad_fn)
+                old.output_nr = self.output_nr
+                result = apply(OPS[name], old, *operands, **attrs)
+                node = result.grad_fn
+                if node.saved[0] is self.data:  # the VJP reads the old value: keep a copy of it
+                    node.saved[0] = self.data.copy()
                 np.copyto(self.data, result.data, casting="same_kind")
-                self.grad_fn, self.requires_grad = result.grad_fn, True
+                self.grad_fn, self.output_nr, self.requires_grad = node, 0, True
                 self._vc[1] += 1
         except (ValueError, TypeError) as exc:
             kind = TypeError if isinstance(exc, TypeError) else ValueError
@@ -534,9 +620,135 @@ def _matmul(a, b):
     inner_b = shape_b[-2] if len(shape_b) > 1 else shape_b[0]
     if inner_a != inner_b:
         raise ValueError(f"matmul: shapes {shape_a} and {shape_b} are not aligned ({inner_a} != {inner_b})")
+    batch_a, batch_b = shape_a[:-2], shape_b[:-2]
+    try:
+        np.broadcast_shapes(batch_a, batch_b)
+    except ValueError:
+        raise ValueError(f"matmul: shapes {shape_a} and {shape_b}: batch dimensions {batch_a} and {batch_b} "
+                         "cannot be broadcast together") from None
     return apply(OPS["matmul"], a, b)
 
 
-# Bound after the class exists: the engine imports Tensor from this module.
-from . import engine  # noqa: E402
-from .engine import apply  # noqa: E402
+RETURN_TYPES = {name: collections.namedtuple(name, ("values", "indices")) for name in ("max", "min", "sort", "topk")}
+
+
+# ---- apply: the one door every op goes through --------------------------------------------------
+
+_CONSTANT_TYPES = (np.ndarray, np.generic, float, int)
+
+
+def _forward_error(op, arrays, exc):
+    """The forward's numpy error in the library's words: the op, the shapes, what went wrong."""
+    shapes = [np.shape(a) for a in arrays]
+    listed = " and ".join(str(s) for s in shapes)
+    if isinstance(exc, ValueError) and "broadcast" in str(exc):
+        return ValueError(f"{op.name}: shapes {listed} cannot be broadcast together")
+    kind = IndexError if isinstance(exc, IndexError) else TypeError if isinstance(exc, TypeError) else ValueError
+    return kind(f"{op.name}: invalid input ({'shapes' if len(arrays) > 1 else 'shape'} {listed}): {exc}")
+
+
+def apply(op, *inputs, **attrs):
+    """Run `op` on Tensors/constants; record a node when grad mode is on and an input requires grad.
+    Returns a Tensor, or a tuple of Tensors for an op with several outputs."""
+    arrays = []
+    recording = False
+    for x in inputs:
+        if isinstance(x, Tensor):
+            arrays.append(x.data)
+            if x.requires_grad:
+                recording = True
+        elif isinstance(x, _CONSTANT_TYPES):
+            arrays.append(x)
+        else:
+            raise TypeError(f"{op.name}: expected a Tensor, numpy array or number, got {type(x).__name__}")
+    try:
+        out = op.forward(*arrays, **attrs)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise _forward_error(op, arrays, exc) from None
+    if type(out) is not np.ndarray:
+        if op.multi_output:
+            outs = tuple(np.asarray(o) for o in out)
+            if recording and state.grad_enabled:
+                return record(op, inputs, arrays, outs, attrs)
+            return tuple(_output(op, Tensor(o), inputs) for o in outs)
+        out = np.asarray(out)
+    if recording and state.grad_enabled:
+        return record(op, inputs, arrays, out, attrs)
+    return _output(op, Tensor(out), inputs)
+
+
+def _output(op, result, inputs):
+    """`result`, sharing the version counter of the input it is a view of."""
+    if op.is_view and result.data.base is not None:
+        result._share_version_with(inputs[0])
+    return result
+
+
+def record(op, inputs, arrays, out, attrs):
+    """The output Tensor of `op` (a tuple of them when `out` is a tuple of arrays), with the node that
+    lets backward reach `inputs`. The node keeps the values the KeepPlan of the wanted inputs names;
+    each value it drops becomes, in `arrays`, a stand-in that answers shape, dtype, ndim and size but
+    not values: the input's parent (node, output edge or leaf tensor), or a SavedShape for an input
+    without one. One function for the input side (inlined: it runs for every op)."""
+    parents = []
+    wanted = 1  # the key of op.plan: a leading 1, then one bit per input, 1 where its gradient is wanted
+    for x in inputs:
+        if isinstance(x, Tensor):
+            if x._base is not None and x._vc[1] != x._view_rebase:
+                raise RuntimeError(
+                    f"{op.name}: an input of shape {x.shape} is a view of a tensor that was later modified in "
+                    "place by a recorded op, so its recorded history is stale; take the view again after the "
+                    "in-place op, or use .clone()")
+            if x.requires_grad:
+                node = x.grad_fn
+                parents.append(x if node is None else node if type(node) is Node else node.edges[x.output_nr])
+                wanted += wanted + 1
+                continue
+        parents.append(None)
+        wanted += wanted
+    plan = op.plans.get(wanted) or op.plan(wanted)
+    version_checks = []
+    for i in plan.kept:
+        x = inputs[i]
+        if isinstance(x, Tensor):
+            version_checks += (x._vc, x._vc[0])
+    for i in plan.dropped:
+        a = arrays[i]
+        if type(a) is np.ndarray:  # the parent knows the shape and dtype already: no allocation
+            arrays[i] = SavedShape(a.shape, a.dtype) if parents[i] is None else parents[i]
+    if type(out) is tuple:
+        return _record_outputs(op, inputs, out, MultiOutputNode(
+            op, parents, arrays, out if plan.keeps_out else None, attrs, tuple(o.shape for o in out),
+            tuple(o.dtype for o in out), version_checks, state.scope))
+    result = _output(op, Tensor(out, True), inputs)
+    if plan.keeps_out:
+        version_checks += (result._vc, result._vc[0])
+    result.grad_fn = Node(op, parents, arrays, out if plan.keeps_out else None, attrs, out.shape, out.dtype,
+                          version_checks, state.scope)
+    if state.anomaly:
+        result.grad_fn.trace = traceback.format_stack()[:-3]
+    return result
+
+
+def _record_outputs(op, inputs, outs, node):
+    """The output Tensors of a multi-output `node` (integer outputs, such as indices, do not require
+    grad); the version checks of the outputs it keeps join the node's."""
+    results = tuple(_output(op, Tensor(o, o.dtype.kind == "f"), inputs) for o in outs)
+    if node.out is not None:
+        for result in results:
+            node.version_checks += (result._vc, result._vc[0])
+    if state.anomaly:
+        node.trace = traceback.format_stack()[:-3]
+    for k, result in enumerate(results):
+        if result.requires_grad:
+            result.grad_fn, result.output_nr = node, k
+    return results
+
+
+_reverse_pass = None
+
+
+def install_reverse_pass(backward):
+    """Called once by `engine` (which imports this module): the function `Tensor.backward` runs."""
+    global _reverse_pass
+    _reverse_pass = backward

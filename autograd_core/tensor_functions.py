@@ -4,10 +4,15 @@ import random as _python_random
 
 import numpy as np
 
-from .engine import apply
 from .ops import REGISTRY as OPS
-from .ops import along
-from .tensor import Tensor, _normalize_axis, get_default_dtype, is_floating, to_array
+from .tensor import (
+    Tensor,
+    _normalize_axis,
+    apply,
+    get_default_dtype,
+    is_floating,
+    to_array,
+)
 
 
 def tensor(data, dtype=None, requires_grad=False):
@@ -75,6 +80,9 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
 
 
 def eye(n, m=None, dtype=None, requires_grad=False):
+    for name, value in (("n", n), ("m", n if m is None else m)):
+        if not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"eye: {name} must be a non-negative int, got {value!r}")
     return _leaf(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad, "eye")
 
 
@@ -151,21 +159,9 @@ def stack(tensors, axis=0, *, dim=None):
     return apply(OPS["stack"], *tensors, axis=axis)
 
 
-def split(t, split_size_or_sections, axis=0, *, dim=None):
+def split(t, split_size_or_sections, dim=0, *, axis=None):
     """As PyTorch: an int gives chunks of that size (the last may be smaller); a list gives the sizes."""
-    t = as_tensor(t)
-    axis = _normalize_axis(axis if dim is None else dim, t.ndim, "split")[0]
-    length = t.shape[axis]
-    if isinstance(split_size_or_sections, (int, np.integer)):
-        if split_size_or_sections <= 0:
-            raise ValueError(f"split: split size must be positive, got {split_size_or_sections}")
-        sizes = [min(split_size_or_sections, length - s) for s in range(0, length, split_size_or_sections)]
-    else:
-        sizes = list(split_size_or_sections)
-        if sum(sizes) != length or any(s < 0 for s in sizes):
-            raise ValueError(f"split: sizes {sizes} do not add up to {length}, the length of axis {axis} of {t.shape}")
-    bounds = np.cumsum([0] + sizes)
-    return tuple(t[along(axis, t.ndim, slice(int(a), int(b)))] for a, b in zip(bounds[:-1], bounds[1:]))
+    return as_tensor(t).split(split_size_or_sections, dim, axis=axis)
 
 
 def where(condition, x, y):
@@ -203,5 +199,5 @@ def _method_as_function(name):
 # `ag.exp(x)` is `x.exp()`, for every Tensor method that is an op (exported by the package's __init__).
 OP_FUNCTIONS = {name: _method_as_function(name) for name in ("exp", "log", "log1p", "expm1", "sqrt", "abs", "sign", "sin", "cos", "tanh", "sigmoid", "relu",
               "clip", "clamp", "sum", "mean", "var", "std", "max", "min", "prod", "logsumexp", "norm", "argmax",
-              "argmin", "softmax", "log_softmax", "reshape", "flatten", "transpose", "permute", "swapaxes",
+              "argmin", "sort", "argsort", "topk", "chunk", "unbind", "softmax", "log_softmax", "reshape", "flatten", "transpose", "permute", "swapaxes",
               "squeeze", "unsqueeze", "expand_dims", "broadcast_to", "repeat", "tile", "pad")}

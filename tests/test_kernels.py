@@ -109,8 +109,7 @@ def test_activation_backward_loop_matches_formula(name, dtype, shape):
         for gradient in (g, np.broadcast_to(np.asarray(0.7, dtype), x.shape)):
             expected = op.grads[0](REFERENCE_F, gradient, x, out=y, **attrs)
             dx = np.empty(x.size, dtype)
-            reads_input = elementwise.ACTIVATION_KINDS[name][0] not in elementwise.OUTPUT_DERIVATIVES
-            loops.backward(gradient.reshape(-1), (x if reads_input else y).reshape(-1), y.reshape(-1), dx,
+            loops.backward(gradient.reshape(-1), (x if 0 in op.reads_of(0)[0] else y).reshape(-1), y.reshape(-1), dx,
                            *parameters)
             assert_matches(dx.reshape(x.shape), expected, dtype)
 
@@ -127,7 +126,8 @@ def test_activation_kernels_as_wired(name, dtype):
             assert_matches(FORWARD_KERNELS[name].numba()(x, **attrs), y, dtype)
         if name in BACKWARD_KERNELS:
             g = np.full(x.shape, 0.3, dtype)
-            (dx,) = BACKWARD_KERNELS[name].numba()(g, (x,), y, attrs, [True])
+            out = y if REGISTRY[name].reads_of(0)[1] else None
+            (dx,) = BACKWARD_KERNELS[name].numba()(g, (x,), out, attrs, [True])
             expected = REGISTRY[name].grads[0](REFERENCE_F, g, x, out=y, **attrs)
             assert_matches(dx, expected, dtype)
 

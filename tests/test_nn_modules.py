@@ -416,7 +416,7 @@ def test_state_dict_values_share_memory_and_bump_versions_on_load():
     model = nn.Linear(2, 2)
     state = model.state_dict()
     assert state["weight"].data is model.weight.data and not state["weight"].requires_grad
-    loss = (model.weight * 2).sum()  # saves the weight for backward
+    loss = (model.weight * model.weight).sum()  # saves the weight for backward (weight * 2 would not)
     model.load_state_dict({"weight": np.zeros((2, 2)), "bias": np.zeros(2)})
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         loss.backward()

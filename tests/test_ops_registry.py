@@ -1,20 +1,40 @@
-"""Every op in the registry, on every sample it lists: gradcheck, gradgradcheck, broadcasting, and
-values and gradients against PyTorch. Adding an op to the table adds it here."""
+"""Every op in the registry, on every sample it lists: gradcheck, gradgradcheck, broadcasting, the
+honesty of its `reads` declarations, its error cases, and values and gradients against PyTorch.
+Adding an op to the table adds it here. Ops with several outputs are checked on every output."""
+import re
+
 import numpy as np
 import pytest
+from helpers import registry_inputs
 
 import autograd_core as ag
+from autograd_core import engine
 from autograd_core.engine import apply
+from autograd_core.graph import SavedShape
+from autograd_core.kernels import REFERENCE_F
 from autograd_core.ops import REGISTRY
-
-from helpers import registry_inputs
 
 CASES = [pytest.param(op, i, sample, id=f"{name}-{i}")
          for name, op in REGISTRY.items() for i, sample in enumerate(op.samples)]
+ERROR_CASES = [pytest.param(op, case, id=f"{name}-{i}")
+               for name, op in REGISTRY.items() for i, case in enumerate(op.errors)]
 
 
 def run(op, sample):
     return lambda *xs: apply(op, *xs, **sample.attrs)
+
+
+def float_outputs(result):
+    """The differentiable outputs of an op: the one output, or the floating ones of several."""
+    outputs = result if isinstance(result, tuple) else (result,)
+    return [o for o in outputs if o.dtype.kind == "f"]
+
+
+def backward_with_seeds(result, seed_for):
+    outputs = float_outputs(result)
+    seeds = [seed_for(k, o) for k, o in enumerate(outputs)]
+    engine.backward(outputs, seeds)
+    return seeds
 
 
 def test_every_op_has_samples():
@@ -34,12 +54,61 @@ def test_gradgradcheck(op, i, sample):
 @pytest.mark.parametrize("op, i, sample", CASES)
 def test_gradient_shapes_and_dtypes_match_inputs(op, i, sample):
     inputs = registry_inputs(op, sample, seed=i, dtype=np.float32)
-    out = run(op, sample)(*inputs)
-    out.backward(np.ones(out.shape, out.dtype))
+    backward_with_seeds(run(op, sample)(*inputs), lambda k, o: np.ones(o.shape, o.dtype))
     for x in inputs:
         if isinstance(x, ag.Tensor) and x.requires_grad and x.grad is not None:
             assert x.grad.shape == x.shape
             assert x.grad.dtype == x.dtype
+
+
+class ValueHidden:
+    """An undeclared output value: any access, even its shape, fails (the engine passes None there)."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"read undeclared output attribute {name!r}")
+
+    def __array__(self, *args, **kwargs):
+        raise AssertionError("read an undeclared output value")
+
+
+def _hidden(value):
+    if isinstance(value, np.ndarray):
+        return SavedShape(value.shape, value.dtype)
+    return value
+
+
+@pytest.mark.parametrize("op, i, sample", CASES)
+def test_reads_declarations_are_honest(op, i, sample):
+    """Each input's VJP, run with every value its declaration leaves out replaced by a stand-in that
+    refuses value access, gives the gradient it gives with every value: a wrong declaration fails."""
+    inputs = registry_inputs(op, sample, seed=i)
+    arrays = [x.data if isinstance(x, ag.Tensor) else x for x in inputs]
+    out = op.forward(*arrays, **sample.attrs)
+    outs = out if isinstance(out, tuple) else (out,)
+    rng = np.random.default_rng(i)
+    g = [rng.standard_normal(o.shape) if o.dtype.kind == "f" else None for o in outs]
+    g = tuple(g) if isinstance(out, tuple) else g[0]
+    for index, x in enumerate(inputs):
+        if not isinstance(x, ag.Tensor):
+            continue
+        needs = [None] * len(inputs)
+        needs[index] = True
+        full = op.backward(REFERENCE_F, g, arrays, out, sample.attrs, needs)[index]
+        read_inputs, reads_out = op.reads_of(index, len(inputs))
+        partial_inputs = [a if k in read_inputs else _hidden(a) for k, a in enumerate(arrays)]
+        partial = op.backward(REFERENCE_F, g, partial_inputs, out if reads_out else ValueHidden(), sample.attrs, needs)
+        np.testing.assert_array_equal(np.asarray(partial[index]), np.asarray(full))
+
+
+@pytest.mark.parametrize("op, case", ERROR_CASES)
+def test_error_cases_raise_the_declared_error(op, case):
+    inputs = registry_inputs(op, case.sample)
+    with pytest.raises(case.exception, match=re.escape(case.match)):
+        apply(op, *inputs, **case.sample.attrs)
+
+
+def test_error_cases_exist_for_the_basic_families():
+    assert {"add", "mul", "matmul", "reshape", "getitem"} <= {name for name, op in REGISTRY.items() if op.errors}
 
 
 # ---- PyTorch parity: values and gradients of every registry sample ---------------------------
@@ -111,6 +180,12 @@ TORCH = {
     "var": lambda x, axis, ddof, keepdims: _torch_sum_like(torch.var)(x, axis, keepdims, correction=ddof),
     "std": lambda x, axis, ddof, keepdims: _torch_sum_like(torch.std)(x, axis, keepdims, correction=ddof),
     "max": _torch_extreme(torch.amax), "min": _torch_extreme(torch.amin),
+    "max_dim": lambda x, axis, keepdims: torch.max(x, dim=axis, keepdim=keepdims),
+    "min_dim": lambda x, axis, keepdims: torch.min(x, dim=axis, keepdim=keepdims),
+    "sort": lambda x, axis, descending: torch.sort(x, dim=axis, descending=descending, stable=True),
+    "topk": lambda x, k, axis, largest: torch.topk(x, k, dim=axis, largest=largest, sorted=True),
+    "split": lambda x, axis, bounds: torch.split(x, [b - a for a, b in zip(bounds, bounds[1:])], dim=axis),
+    "unbind": lambda x, axis: torch.unbind(x, axis),
     "prod": lambda x, axis, keepdims: (x.prod() if axis is None else
                                        _prod_over(x, axis, keepdims)),
     "logsumexp": lambda x, axis, keepdims: torch.logsumexp(x, dim=_reduce_dims(axis) or tuple(range(x.ndim)), keepdim=keepdims),
@@ -149,14 +224,17 @@ def test_every_op_has_a_torch_reference():
 @pytest.mark.parametrize("op, i, sample", CASES)
 def test_matches_torch(op, i, sample):
     inputs = registry_inputs(op, sample, seed=i)
-    out = apply(op, *inputs, **sample.attrs)
-    seed = np.random.default_rng(100 + i).standard_normal(out.shape)
-    out.backward(seed)
+    result = apply(op, *inputs, **sample.attrs)
+    rng = np.random.default_rng(100 + i)
+    seeds = backward_with_seeds(result, lambda k, o: rng.standard_normal(o.shape))
     torch_inputs = [torch.tensor(x.data, requires_grad=True) if isinstance(x, ag.Tensor) else torch.as_tensor(x)
                     for x in inputs]
     expected = TORCH[op.name](*torch_inputs, **sample.attrs)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
-    expected.backward(torch.as_tensor(seed))
+    outputs, expected_outputs = (result, expected) if isinstance(result, tuple) else ((result,), (expected,))
+    assert len(outputs) == len(expected_outputs)
+    for ours, theirs in zip(outputs, expected_outputs):
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    torch.autograd.backward([t for t in expected_outputs if t.is_floating_point()], [torch.as_tensor(s) for s in seeds])
     for ours, theirs in zip(inputs, torch_inputs):
         if isinstance(ours, ag.Tensor):
             reference = theirs.grad.numpy() if theirs.grad is not None else np.zeros(ours.shape)

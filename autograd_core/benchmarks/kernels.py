@@ -148,13 +148,13 @@ def _backward_calls(case, rng):
         op = ag.ops.REGISTRY[case.op]
         out = (FORWARD_KERNELS[case.op].numpy if case.op in FORWARD_KERNELS else op.forward)(*case.inputs, **case.attrs)
         g = rng.standard_normal(out.shape).astype(out.dtype)
-        saved_out = out if op.saves_output else None
+        saved_out = out if any(op.reads_of(i, len(case.inputs))[1] for i in range(len(case.inputs))) else None
         needs = [True if isinstance(a, np.ndarray) and a.dtype.kind == "f" else None for a in case.inputs]
         calls = {"numba backend": lambda: kernel.numba()(g, case.inputs, saved_out, case.attrs, needs)}
         x = case.inputs[0]
         if case.op in elementwise.ACTIVATION_KINDS:
             loops, parameters = _activation_loops(case)
-            x_or_y = x if op.uses_input_values else out
+            x_or_y = x if 0 in op.reads_of(0)[0] else out
             calls["compiled"] = lambda: loops.backward(g, x_or_y, out, np.empty_like(x), *parameters)
         elif case.op in ("softmax", "log_softmax"):
             grad_rows = softmax.compiled(case.op == "log_softmax").softmax_grad_rows

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import backend
-from ..ops import GELU_TANH_C, INV_SQRT_2, INV_SQRT_2PI, SQRT_2_OVER_PI
+from ..ops import GELU_TANH_C, INV_SQRT_2, INV_SQRT_2PI, REGISTRY, SQRT_2_OVER_PI
 from . import FORWARD_KERNELS, loop_for, reference_backward, register_kernels
 
 prange = range  # numba.prange in the compiled loops (backend.jit)
@@ -43,9 +43,6 @@ ACTIVATION_KINDS = {
     "gelu": (GELU, ()),
     "gelu_tanh": (GELU_TANH, ()),
 }
-# The kinds whose derivative `activation_grad` computes from the output y alone (the ones the
-# linear layer can fuse: its node keeps y, not z).
-OUTPUT_DERIVATIVES = (RELU, SIGMOID, TANH)
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 # Below this |x|, tanh uses its series: 1 - e^(-2|x|) would cancel (relative error eps / (2|x|)).
@@ -206,19 +203,18 @@ def _numba_forward(name):
 def _numba_backward(name):
     kind, attr_names = ACTIVATION_KINDS[name]
     kernel_name = f"{name}_backward"
-    reads_input = kind not in OUTPUT_DERIVATIVES
+    reads_input = 0 in REGISTRY[name].reads_of(0)[0]
     reference = reference_backward(name)
     loops = compiled(kind)
     parameters = parameter_reader(attr_names)
 
     def backward(g, inputs, out, attrs, needs):
-        x = inputs[0]
+        # An op whose VJP reads only y keeps no x (a SavedShape stands there): pass y in its place.
+        x = inputs[0] if reads_input else out
         y = x if out is None else out
         chosen = backend.choose(kernel_name, (g, x, y), y.size)
         if chosen is backend.NUMPY:
             return reference(g, inputs, out, attrs, needs)
-        # An op whose VJP reads only y may see an x modified in place since: pass y in its place.
-        x = x if reads_input else y
         dx = np.empty(y.shape, y.dtype)
         loop_for(loops, "backward", chosen)(g.reshape(-1), x.reshape(-1), y.reshape(-1), dx.reshape(-1),
                                             *parameters(attrs))

@@ -6,8 +6,8 @@ run in place on the GEMM output, one pass instead of two or three numpy passes w
 Backward: dz = g * f'(z) (from the output y) and the bias gradient (the column sums of dz) come
 out of one pass, then dx = dz W and dW = dz^T x are two more GEMMs.
 
-Only activations whose derivative is a function of the output fuse (`elementwise.OUTPUT_DERIVATIVES`):
-the node saves x, W, b and y, not z. The numpy reference is the op's forward in `fused_ops.py`.
+Only activations whose derivative is a function of the output fuse (`fused_ops.LINEAR_ACTIVATIONS`,
+whose registry formulas read only `out`): the node keeps y, not z, beside what each wanted gradient reads. The numpy reference is the op's forward in `fused_ops.py`.
 """
 import numpy as np
 
@@ -46,7 +46,8 @@ def _numba_linear_backward():
     reference = reference_backward("linear")
 
     def backward(g, inputs, out, attrs, needs):
-        if backend.choose("linear_backward", (g, *inputs)) is backend.NUMPY:
+        # the node keeps only what the wanted gradients read: the dropped inputs are shape stand-ins
+        if backend.choose("linear_backward", (g, *(a for a in inputs if type(a) is np.ndarray))) is backend.NUMPY:
             return reference(g, inputs, out, attrs, needs)
         x, weight = inputs[0], inputs[1]
         g_rows = _as_rows(g)

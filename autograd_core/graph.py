@@ -1,0 +1,266 @@
+"""The recorded graph's building blocks and the thread-local grad mode: no Tensor, no engine.
+
+`Node` is the record of one op application; `MultiOutputNode` one of an op with several outputs,
+whose consumers reach it through an `OutputEdge` per output. `SavedShape` stands in for an input
+value a node did not keep and whose shape and dtype nothing else carries (its VJP formulas read
+only those). The grad-mode context
+managers set the thread-local `state` that recording reads.
+
+This module imports neither `tensor` nor `engine`: imports go one way,
+ops <- graph <- tensor <- engine.
+"""
+import functools
+import itertools
+import threading
+
+# ---- thread-local state: grad mode, module scope, anomaly mode --------------------------------
+
+class _State(threading.local):
+    def __init__(self):
+        self.grad_enabled = True
+        self.scope = ()
+        self.anomaly = False
+
+
+state = _State()
+
+
+def is_grad_enabled():
+    return state.grad_enabled
+
+
+class _Setting:
+    """A context manager that sets one field of the thread-local state for its block (re-entrant);
+    also a decorator."""
+
+    field = "grad_enabled"
+    value = True
+
+    def __init__(self):
+        self.previous = []
+
+    def __enter__(self):
+        self.previous.append(getattr(state, self.field))
+        setattr(state, self.field, self.value)
+
+    def __exit__(self, *exc):
+        setattr(state, self.field, self.previous.pop())
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_Setting):
+    """Disable graph recording: `with ag.no_grad():` or `@ag.no_grad()`."""
+
+    value = False
+
+
+class enable_grad(_Setting):
+    """Re-enable graph recording inside a `no_grad` block."""
+
+
+class detect_anomaly(_Setting):
+    """Record where each op was created; a NaN or Inf produced in backward raises, naming the op and
+    quoting that forward stack."""
+
+    field = "anomaly"
+
+
+class set_grad_enabled:
+    """Set grad mode now (as a call) or for a block (as a context manager), as PyTorch does."""
+
+    def __init__(self, mode):
+        self.previous = state.grad_enabled
+        state.grad_enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        state.grad_enabled = self.previous
+
+
+class module_scope:
+    """Stamp every node recorded inside with `name` (nn.Module.__call__ pushes its module's path).
+
+    A slotted class rather than a generator-based context manager: it runs on every module call."""
+
+    __slots__ = ("name", "previous")
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.previous = state.scope
+        state.scope = self.previous + (self.name,)
+
+    def __exit__(self, *exc):
+        state.scope = self.previous
+
+
+# ---- values a node did not keep -------------------------------------------------------------------
+
+class SavedShape:
+    """Stands in for an input value that no wanted VJP formula reads: its shape, dtype, ndim and size
+    stay readable (a formula such as sum's reads x.shape), its values do not."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape = shape
+        self.dtype = dtype
+
+    ndim = property(lambda self: len(self.shape))
+
+    @property
+    def size(self):
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError(f"a VJP formula read the values of an input of shape {self.shape} that its op did "
+                           "not declare it reads; add the input to the formula's `reads(...)` declaration")
+
+    def __repr__(self):
+        return f"SavedShape({self.shape}, {self.dtype})"
+
+
+# ---- nodes -------------------------------------------------------------------------------------
+
+FREED = "freed"  # `Node.saved` after a backward without retain_graph
+_creation_order = itertools.count()
+
+
+class Node:
+    """The record of one op application: what backward needs to send gradients to the inputs.
+
+    `parents[i]` is where input i's gradient goes: the Node that made it, the OutputEdge of a
+    multi-output node, the leaf Tensor itself, or None (no gradient wanted).
+    `saved[i]` is input i's value when a wanted VJP formula reads it, else a stand-in that answers
+    shape, dtype, ndim and size but refuses value access: the input's parent (a Node or OutputEdge
+    answers for its output; a leaf tensor for itself), or a SavedShape when it has none (Python
+    numbers stay as they are). `out` is the output (a tuple for several) when a formula reads it,
+    else None. Both become FREED / None after backward unless retain_graph. `version_checks` is a flat list
+    [version counter, version at save, ...] of the kept tensors, the output's last.
+    `seq` is the creation order: a node's consumers are always created after it.
+    """
+
+    __slots__ = ("op", "parents", "saved", "out", "attrs", "shape", "dtype", "version_checks", "hooks",
+                 "scope", "trace", "seq", "__weakref__")
+
+    def __init__(self, op, parents, saved, out, attrs, shape, dtype, version_checks, scope):
+        self.seq = next(_creation_order)
+        self.op = op
+        self.parents = parents
+        self.saved = saved
+        self.out = out
+        self.attrs = attrs
+        self.shape = shape
+        self.dtype = dtype
+        self.version_checks = version_checks
+        self.hooks = None
+        self.scope = scope
+        self.trace = None
+
+    @property
+    def name(self):
+        return self.op.name
+
+    # A node stands in for its output where a consumer did not keep that value (see tensor.record):
+    # it answers shape, dtype, ndim and size, and refuses to be read as values.
+    ndim = property(lambda self: len(self.shape))
+    size = SavedShape.size
+    __array__ = SavedShape.__array__
+
+    @property
+    def next_functions(self):
+        """(function, output index) per input, as in PyTorch: leaves appear as AccumulateGrad."""
+        return tuple(_as_function(p) for p in self.parents)
+
+    def register_prehook(self, hook):
+        """Run `hook(grad)` on the gradient arriving at this node; it may return a replacement."""
+        if self.hooks is None:
+            self.hooks = []
+        self.hooks.append(hook)
+        return RemovableHandle(self.hooks, hook)
+
+    def __repr__(self):
+        return f"<{self.name} node, output shape {self.shape}>"
+
+
+class MultiOutputNode(Node):
+    """A node with several outputs: `shape` and `dtype` are tuples with one entry per output, the
+    gradient arriving at it is a list with one entry per output (None where none arrived), and
+    `edges[k]` is what consumers of output k hold as their parent."""
+
+    __slots__ = ("edges",)
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.edges = tuple(OutputEdge(self, k) for k in range(len(self.shape)))
+
+    def register_prehook(self, hook):
+        raise RuntimeError(f"{self.name} has several outputs: register the hook on one output tensor")
+
+    def __repr__(self):
+        return f"<{self.name} node, output shapes {self.shape}>"
+
+
+class OutputEdge:
+    """Output `index` of a MultiOutputNode, as its consumers and `ag.grad` targets see it; carries the
+    hooks registered on that output tensor."""
+
+    __slots__ = ("node", "index", "hooks")
+
+    def __init__(self, node, index):
+        self.node = node
+        self.index = index
+        self.hooks = None
+
+    shape = property(lambda self: self.node.shape[self.index])
+    dtype = property(lambda self: self.node.dtype[self.index])
+    ndim, size, __array__ = Node.ndim, SavedShape.size, SavedShape.__array__
+    register_prehook = Node.register_prehook
+
+
+class AccumulateGrad:
+    """Stands for a leaf in `next_functions`, as in PyTorch."""
+
+    __slots__ = ("variable",)
+    name = "AccumulateGrad"
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def __eq__(self, other):
+        return isinstance(other, AccumulateGrad) and other.variable is self.variable
+
+    def __hash__(self):
+        return id(self.variable)
+
+
+def _as_function(parent):
+    if parent is None or isinstance(parent, Node):
+        return parent, 0
+    if type(parent) is OutputEdge:
+        return parent.node, parent.index
+    return AccumulateGrad(parent), 0
+
+
+class RemovableHandle:
+    __slots__ = ("hooks", "hook")
+
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
