@@ -269,6 +269,27 @@ def test_max_pool1d_return_indices_match_torch():
     np.testing.assert_array_equal(indices.data, expected.numpy())
 
 
+@pytest.mark.parametrize("shape, kernel_size, stride, padding, dilation, ceil_mode", [
+    ((2, 3, 9, 8), (2, 2), (2, 2), (0, 0), (1, 1), False),
+    ((2, 3, 9, 8), (3, 3), (2, 1), (1, 1), (1, 2), True),
+    ((1, 2, 11), (4,), (3,), (2,), (2,), True),
+])
+def test_max_positions_kernel_matches_its_numpy_reference(shape, kernel_size, stride, padding, dilation, ceil_mode):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2, 3, shape).astype(np.float32)  # many ties
+    x.reshape(-1)[rng.choice(x.size, 6)] = np.nan
+    x.reshape(-1)[rng.choice(x.size, 6)] = -np.inf
+    x[0, 0] = -np.inf  # whole windows of -inf, some of them reaching into the padding
+    *_, pairs, dilation, out_size = conv_ops._pool_geometry("test", len(kernel_size), shape, kernel_size, stride,
+                                                             padding, dilation, ceil_mode)
+    compiled = conv_ops.max_positions.numba()
+    for dtype in (np.float32, np.float64):
+        expected = conv_ops.max_positions_reference(x.astype(dtype), kernel_size, stride, pairs, dilation, out_size)
+        np.testing.assert_array_equal(compiled(x.astype(dtype), kernel_size, stride, pairs, dilation, out_size),
+                                      expected)
+
+
 AVG_POOL2D_CASES = [
     {"kernel_size": 2},
     {"kernel_size": 3, "stride": 2, "padding": 1},
