@@ -1,7 +1,7 @@
 """A LeNet-5 training step (B=64, 1x28x28): conv(6, 5)-relu-maxpool2-conv(16, 5)-relu-maxpool2-fc120-fc84-fc10,
 cross-entropy and an SGD update, forward + backward, autograd-core against torch eager in one process.
 
-    .venv/bin/python -m benchmarks.conv_lenet [--rounds 30]      # 2 threads per library (benchmarks.THREADS)
+    .venv/bin/python -m benchmarks.conv_lenet [--rounds 30] [--threads 2]    # 2: benchmarks.THREADS
 
 Prints the median wall and CPU milliseconds per step of each and the ratios; the first steps (Numba compilation,
 allocator warm-up) are not timed. Both libraries start from the same weights and batch, and the losses
@@ -76,9 +76,14 @@ def median_ms(steps, rounds):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=THREADS,
+                        help="threads per library (a loaded machine measures steadier with 1)")
     args = parser.parse_args()
     import torch
-    torch.set_num_threads(THREADS)
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(args.threads)
+    threadpool_limits(limits=args.threads)  # numpy's BLAS pool, already sized THREADS by the environment
     rng = np.random.default_rng(0)
     images = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
     labels = rng.integers(0, 10, BATCH)
@@ -91,7 +96,7 @@ def main():
     for _ in range(3):
         step(model, x, y), torch_step(torch, twin, tx, ty)
     ours, theirs = median_ms([lambda: step(model, x, y), lambda: torch_step(torch, twin, tx, ty)], args.rounds)
-    print(f"backend {ag.backend.get()}, float32, {THREADS} thread(s), median of {args.rounds} steps (ms):")
+    print(f"backend {ag.backend.get()}, float32, {args.threads} thread(s), median of {args.rounds} steps (ms):")
     for label, index in (("wall", 0), ("cpu", 1)):
         print(f"  {label}: autograd-core {ours[index]:.2f}, torch eager {theirs[index]:.2f}, "
               f"ratio {ours[index] / theirs[index]:.2f}x")

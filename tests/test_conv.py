@@ -290,6 +290,20 @@ def test_max_positions_kernel_matches_its_numpy_reference(shape, kernel_size, st
                                       expected)
 
 
+@pytest.mark.parametrize("columns_shape, padded_shape, stride, dilation", [
+    ((2, 3, 5, 5, 8, 8), (2, 3, 12, 12), (1, 1), (1, 1)),
+    ((1, 2, 2, 3, 3, 4), (1, 2, 8, 9), (2, 2), (2, 1)),
+    ((2, 2, 3, 4), (2, 2, 14), (3,), (2,)),
+])
+def test_add_windows_kernel_matches_its_numpy_reference(columns_shape, padded_shape, stride, dilation):
+    pytest.importorskip("numba")
+    columns = np.random.default_rng(0).standard_normal(columns_shape)
+    for dtype in (np.float32, np.float64):
+        np.testing.assert_allclose(conv_ops.add_windows.numba()(columns.astype(dtype), padded_shape, stride, dilation),
+                                   conv_ops.add_windows_reference(columns.astype(dtype), padded_shape, stride,
+                                                                  dilation), rtol=1e-6)
+
+
 AVG_POOL2D_CASES = [
     {"kernel_size": 2},
     {"kernel_size": 3, "stride": 2, "padding": 1},
