@@ -8,7 +8,8 @@ axis, so that "same" padding with an even kernel and ceil-mode pooling (both asy
 Every convolution is one matrix product per layer over the input's sliding windows. `_columns` lays the
 windows out as (N, groups, C_in / groups * K, L) (K kernel taps, L output positions: a strided view,
 copied once by the reshape), and `_add_columns`, its adjoint, adds such columns back into an input-shaped
-array (col2im: one slice-add per kernel tap, which beats np.add.at). The three ops
+array (col2im: the `add_windows` kernel, a Numba loop under the numba backend; its numpy reference makes
+one slice-add per kernel tap, which beats np.add.at). The three ops
 
     conv(x, w)               y[n, o, p] = sum over c, k of w[o, c, k] x[n, c, p * stride + k * dilation]
     conv_transpose(y, w)     the adjoint of conv in x: the input gradient of conv
@@ -17,13 +18,14 @@ array (col2im: one slice-add per kernel tap, which beats np.add.at). The three o
 are linear in each argument and each other's VJPs, so the backward pass is made of differentiable ops
 and create_graph works. `unfold` / `fold` are the same adjoint pair for the bare windows, and `take`
 (a gather at flat positions, torch.take) carries max pooling: the entry point finds each window's
-arg-max in numpy and the op routes the gradient there; `put`, its adjoint for distinct positions, carries
-max unpooling.
+maximum (the `max_positions` kernel, Numba or its numpy reference) and the op routes the gradient there;
+`put`, its adjoint for distinct positions, carries max unpooling.
 
 Pooling, padding and resampling otherwise compose registry ops: average pooling is unfold, a sum and a
 division; adaptive average pooling two matmuls with constant averaging matrices; reflect, replicate and
 circular padding and nearest interpolation an integer-array getitem (whose VJP accumulates repeated
-positions); linear interpolation two gathers and a weighted sum per axis.
+positions); linear interpolation two gathers and a weighted sum per axis; group norm the fused layer norm
+over each group's channels and positions.
 """
 import itertools
 import math
@@ -855,12 +857,12 @@ def dropout2d(input, p=0.5, training=True):
     """Zero whole channels of (N, C, H, W) (or unbatched (C, H, W)) with probability p, scaling the kept ones
     by 1 / (1 - p); the identity when not training. Masks come from `ag.default_generator()`."""
     x = _tensor(input)
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError(f"dropout2d: p must be a probability in [0, 1], got {p!r}")
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
+        raise ValueError(f"dropout2d: p must be in [0, 1), got {p!r}")
     if x.ndim not in (3, 4):
         raise ValueError(f"dropout2d: expected a 4-D input (N, C, H, W) or an unbatched 3-D one, got shape {x.shape}")
     if not training or p == 0:
         return x
     channels = x.shape[:x.ndim - 2] + (1, 1)
     keep = default_generator().random(channels) >= p
-    return x * (keep * (1.0 / (1.0 - p) if p < 1 else 0.0)).astype(x.dtype)
+    return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)

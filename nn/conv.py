@@ -50,10 +50,12 @@ class _ConvNd(Module):
         self.stride = conv_ops.int_tuple(who, "stride", stride, self.spatial, 1)
         self.dilation = conv_ops.int_tuple(who, "dilation", dilation, self.spatial, 1)
         self.output_padding = conv_ops.int_tuple(who, "output_padding", output_padding, self.spatial, 0)
-        # checked (and "same" with a stride refused) here rather than at the first forward
-        conv_ops.conv_padding(who, padding, self.kernel_size, self.stride, self.dilation)
-        self.padding = padding if isinstance(padding, str) else conv_ops.int_tuple(who, "padding", padding,
-                                                                                   self.spatial, 0)
+        if isinstance(padding, str) and not self.transposed:
+            # checked (and "same" with a stride refused) here rather than at the first forward
+            conv_ops.conv_padding(who, padding, self.kernel_size, self.stride, self.dilation)
+            self.padding = padding
+        else:
+            self.padding = conv_ops.int_tuple(who, "padding", padding, self.spatial, 0)
         self.padding_mode = padding_mode
         channels = (in_channels, out_channels // self.groups) if self.transposed else (out_channels,
                                                                                        in_channels // self.groups)
@@ -70,13 +72,15 @@ class _ConvNd(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def extra_repr(self):
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}")
-        for name, default in (("dilation", (1,) * self.spatial), ("output_padding", (0,) * self.spatial),
-                              ("groups", 1), ("padding_mode", "zeros")):
+        """PyTorch's: the hyperparameters that differ from their defaults, after the sizes and stride."""
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        for name, default in (("padding", (0,) * self.spatial), ("dilation", (1,) * self.spatial),
+                              ("output_padding", (0,) * self.spatial), ("groups", 1)):
             if getattr(self, name) != default:
-                text += f", {name}={getattr(self, name)!r}"
-        return text + ("" if self.bias is not None else ", bias=False")
+                text += f", {name}={getattr(self, name)}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text + ("" if self.padding_mode == "zeros" else f", padding_mode={self.padding_mode}")
 
 
 class _Conv(_ConvNd):
@@ -162,6 +166,8 @@ class _FunctionLayer(Module):
         bound.apply_defaults()
         for name, value in bound.arguments.items():
             setattr(self, name, value)
+        if getattr(self, "stride", ()) is None:  # as PyTorch's pooling layers, store the stride used
+            self.stride = self.kernel_size
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

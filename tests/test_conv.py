@@ -615,6 +615,21 @@ def test_dropout2d_zeros_whole_channels_and_scales_the_rest():
     assert layer(x) is x
 
 
+def test_float32_layers_keep_float32_values_and_gradients():
+    x = ag.tensor(np.random.default_rng(0).standard_normal((2, 3, 9, 9)).astype(np.float32), requires_grad=True)
+    layers = [conv.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"), conv.BatchNorm2d(4), conv.GroupNorm(2, 4),
+              conv.MaxPool2d(2, ceil_mode=True), conv.AvgPool2d(2, padding=1, count_include_pad=False),
+              conv.ConvTranspose2d(4, 2, 3, stride=2), conv.Upsample(scale_factor=1.5, mode="bilinear"),
+              conv.AdaptiveAvgPool2d(3), conv.AdaptiveMaxPool2d(2)]
+    y = x
+    for layer in layers:
+        y = layer(y)
+        assert y.dtype == np.float32, type(layer).__name__
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+    assert all(p.grad.dtype == np.float32 for layer in layers for p in layer.parameters())
+
+
 def test_a_small_convnet_trains():
     import nn
     from optim import SGD
