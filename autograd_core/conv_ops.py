@@ -751,7 +751,10 @@ def _gather_axes(x, positions):
     return apply(REGISTRY["getitem"], x, index=tuple(index))
 
 
-INTERPOLATE_MODES = {"nearest": None, "linear": 1, "bilinear": 2}
+# mode -> the input ranks it takes
+INTERPOLATE_MODES = {"nearest": (3, 4, 5), "nearest-exact": (3, 4, 5), "area": (3, 4), "linear": (3,),
+                     "bilinear": (4,)}
+LINEAR_MODES = ("linear", "bilinear")
 
 
 def _interpolation_sizes(x_shape, size, scale_factor, recompute_scale_factor):
@@ -776,10 +779,11 @@ def _interpolation_sizes(x_shape, size, scale_factor, recompute_scale_factor):
     return sizes, [1.0 / f for f in factors]
 
 
-def _nearest_positions(size, out, scale):
+def _nearest_positions(size, out, scale, exact):
+    """floor(i * scale), or floor((i + 0.5) * scale) for "nearest-exact", clipped to the input."""
     # PyTorch computes these in float32 (floorf(i * scale)); float64 can land on the other side of an integer
-    source = np.floor(np.arange(out, dtype=np.float32) * np.float32(scale)).astype(np.int64)
-    return np.minimum(source, size - 1)
+    steps = np.arange(out, dtype=np.float32) + np.float32(0.5 if exact else 0.0)
+    return np.minimum(np.floor(steps * np.float32(scale)).astype(np.int64), size - 1)
 
 
 def _linear_weights(size, out, scale, align_corners, dtype):
@@ -804,21 +808,24 @@ def _interpolate_linear(x, axis, size, out, scale, align_corners):
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None):
-    """Resize the spatial axes of (N, C, L) or (N, C, H, W) to `size`, or by `scale_factor`, as torch's
-    interpolate: "nearest" reads floor(i * scale); "linear" (3-D input) and "bilinear" (4-D) weigh the two
-    nearest input positions per axis, with corners aligned (align_corners=True) or pixel centres (default)."""
+    """Resize the spatial axes of (N, C, L), (N, C, H, W) or (N, C, D, H, W) to `size`, or by `scale_factor`,
+    as torch's interpolate: "nearest" reads input position floor(i * scale) (scale = input step per output
+    step), "nearest-exact" floor((i + 0.5) * scale); "linear" (3-D input) and "bilinear" (4-D) weigh the
+    two nearest input positions per axis, with corners aligned (align_corners=True) or pixel centres
+    (default); "area" (3-D, 4-D) is adaptive average pooling to the output size."""
     x = _tensor(input)
     if mode not in INTERPOLATE_MODES:
         raise ValueError(f"interpolate: mode must be one of {', '.join(map(repr, INTERPOLATE_MODES))}; got {mode!r}")
-    spatial = INTERPOLATE_MODES[mode]
-    if x.ndim < 3 or spatial is not None and x.ndim != spatial + 2:
-        expected = "3-D to 5-D" if spatial is None else f"{spatial + 2}-D {LAYOUTS[spatial]}"
-        raise ValueError(f"interpolate: mode {mode!r} expects a {expected} input, got shape {x.shape}")
-    if spatial is None and align_corners is not None:
-        raise ValueError("interpolate: align_corners applies to the linear modes only, not to 'nearest'")
+    if x.ndim not in INTERPOLATE_MODES[mode]:
+        ranks = " or ".join(f"{n}-D {LAYOUTS[n - 2]}" for n in INTERPOLATE_MODES[mode])
+        raise ValueError(f"interpolate: mode {mode!r} expects a {ranks} input, got shape {x.shape}")
+    if mode not in LINEAR_MODES and align_corners is not None:
+        raise ValueError(f"interpolate: align_corners applies to the linear modes only, not to {mode!r}")
     sizes, scales = _interpolation_sizes(x.shape, size, scale_factor, recompute_scale_factor)
-    if spatial is None:
-        return _gather_axes(x, {axis: _nearest_positions(x.shape[axis], out, scale)
+    if mode == "area":
+        return _adaptive_avg_pool("interpolate", x.ndim - 2, x, sizes)
+    if mode not in LINEAR_MODES:
+        return _gather_axes(x, {axis: _nearest_positions(x.shape[axis], out, scale, mode == "nearest-exact")
                                 for axis, out, scale in zip(range(2, x.ndim), sizes, scales)})
     for axis in range(x.ndim - 1, 1, -1):  # last axis first: PyTorch's order of the weighted sums
         x = _interpolate_linear(x, axis, x.shape[axis], sizes[axis - 2], scales[axis - 2], bool(align_corners))

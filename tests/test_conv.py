@@ -396,6 +396,11 @@ INTERPOLATE_CASES = [
     ((2, 3, 5, 4), {"size": (1, 1), "mode": "bilinear", "align_corners": True}),
     ((2, 3, 5), {"size": 8, "mode": "linear"}),
     ((2, 3, 8), {"scale_factor": 0.5, "mode": "linear", "align_corners": True}),
+    ((2, 3, 5, 4), {"size": (7, 9), "mode": "nearest-exact"}),
+    ((2, 3, 6, 9), {"scale_factor": 0.6, "mode": "nearest-exact"}),
+    ((2, 3, 7, 9), {"size": (3, 4), "mode": "area"}),
+    ((2, 3, 7), {"scale_factor": 0.5, "mode": "area"}),
+    ((1, 2, 3, 4, 5), {"size": (4, 2, 7)}),
 ]
 
 
@@ -683,6 +688,7 @@ def test_a_small_convnet_trains():
     (lambda: conv_ops.pad(np.zeros((1, 1, 3, 3)), (1,)), "pad: pad must be"),
     (lambda: conv_ops.pad(np.zeros((1, 1, 3, 3)), (1, 1), "wrap"), "pad: mode must be"),
     (lambda: conv_ops.interpolate(np.zeros((1, 1, 3, 3)), size=4, mode="linear"), "interpolate: mode 'linear'"),
+    (lambda: conv_ops.interpolate(np.zeros((1, 1, 3, 3)), size=4, align_corners=True), "interpolate: align_corners"),
     (lambda: conv_ops.interpolate(np.zeros((1, 1, 3, 3))), "interpolate: give exactly one"),
     (lambda: conv.GroupNorm(4, 6), "GroupNorm: num_channels 6 is not divisible"),
     (lambda: conv.BatchNorm2d(3)(np.zeros((2, 3, 4))), r"BatchNorm2d: expected a 4-D input"),
