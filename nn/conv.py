@@ -154,8 +154,8 @@ class ConvTranspose2d(_ConvTranspose):
 # ---- layers without parameters: a function of the input and the constructor's arguments -------------
 
 class _FunctionLayer(Module):
-    """Applies `function(input, *inputs, **arguments)`; `arguments` lists (name, default) in the order of
-    the PyTorch module's constructor, which is the order positional constructor arguments bind in."""
+    """Applies `function(input, **arguments)`; `arguments` lists (name, default) in the order of the PyTorch
+    module's constructor, which is the order positional constructor arguments bind in."""
 
     function = None
     arguments = ()
@@ -175,9 +175,8 @@ class _FunctionLayer(Module):
             inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                               default=default) for name, default in cls.arguments])
 
-    def forward(self, input, *inputs, **kwargs):
-        arguments = {name: getattr(self, name) for name, _ in self.arguments}
-        return type(self).function(input, *inputs, **arguments, **kwargs)
+    def forward(self, input):
+        return type(self).function(input, **{name: getattr(self, name) for name, _ in self.arguments})
 
     def extra_repr(self):
         return ", ".join(f"{name}={getattr(self, name)!r}" for name, _ in self.arguments)
@@ -239,9 +238,12 @@ class AdaptiveMaxPool2d(_FunctionLayer):
 
 
 class MaxUnpool2d(_FunctionLayer):
-    """forward(input, indices, output_size=None): the partial inverse of MaxPool2d; see `conv_ops.max_unpool2d`."""
+    """The partial inverse of MaxPool2d; see `conv_ops.max_unpool2d`."""
 
     function, arguments = conv_ops.max_unpool2d, (("kernel_size", _REQUIRED), ("stride", None), ("padding", 0))
+
+    def forward(self, input, indices, output_size=None):
+        return conv_ops.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
 
 
 class Unfold(_FunctionLayer):
@@ -277,8 +279,9 @@ class BatchNorm2d(BatchNorm1d):
         super().__init__(num_features, eps, momentum, affine, track_running_stats)
 
     def forward(self, x):
-        if x.ndim != 4:
-            raise ValueError(f"BatchNorm2d: expected a 4-D input (N, C, H, W), got shape {tuple(x.shape)}")
+        if x.ndim != 4 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm2d: expected a 4-D input (N, {self.num_features}, H, W), got shape "
+                             f"{tuple(x.shape)}")
         return super().forward(x.reshape(x.shape[0], x.shape[1], -1)).reshape(x.shape)
 
 

@@ -572,8 +572,8 @@ def test_max_pool_layer_with_indices_and_unpool_layer_match_torch():
     y, indices = conv.MaxPool2d(2, return_indices=True)(ag.tensor(x))
     _, expected = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
     np.testing.assert_array_equal(indices.data, expected.numpy())
-    np.testing.assert_allclose(conv.MaxUnpool2d(2)(y, indices).data,
-                               torch.nn.MaxUnpool2d(2)(torch.tensor(y.data), expected).numpy())
+    np.testing.assert_allclose(conv.MaxUnpool2d(2)(y, indices, (7, 7)).data,
+                               torch.nn.MaxUnpool2d(2)(torch.tensor(y.data), expected, (7, 7)).numpy())
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"momentum": None}, {"affine": False}, {"track_running_stats": False}])
@@ -691,7 +691,14 @@ def test_a_small_convnet_trains():
     (lambda: conv_ops.interpolate(np.zeros((1, 1, 3, 3)), size=4, align_corners=True), "interpolate: align_corners"),
     (lambda: conv_ops.interpolate(np.zeros((1, 1, 3, 3))), "interpolate: give exactly one"),
     (lambda: conv.GroupNorm(4, 6), "GroupNorm: num_channels 6 is not divisible"),
-    (lambda: conv.BatchNorm2d(3)(np.zeros((2, 3, 4))), r"BatchNorm2d: expected a 4-D input"),
+    (lambda: conv.BatchNorm2d(3)(np.zeros((2, 3, 4))), r"BatchNorm2d: expected a 4-D input \(N, 3, H, W\)"),
+    (lambda: conv.BatchNorm2d(3)(np.zeros((2, 4, 5, 5))), r"BatchNorm2d: .*got shape \(2, 4, 5, 5\)"),
+    (lambda: conv.GroupNorm(2, 4)(np.zeros((2, 6, 5))), r"GroupNorm: expected an input \(N, 4, \*\)"),
+    (lambda: conv.MaxUnpool2d(2)(np.zeros((1, 1, 2, 2)), np.full((1, 1, 2, 2), 16)), r"max_unpool2d: indices must lie"),
+    (lambda: conv.Dropout2d(0.5)(np.zeros((2, 3))), r"dropout2d: expected a 4-D input"),
+    (lambda: conv_ops.adaptive_avg_pool2d(np.zeros((1, 1, 4, 4)), (0, 2)), "adaptive_avg_pool2d: output_size must"),
+    (lambda: conv_ops.avg_pool2d(np.zeros((1, 1, 4, 4)), 2, divisor_override=0), "avg_pool2d: divisor_override"),
+    (lambda: conv_ops.fold(np.zeros((1, 12, 5)), (4, 5), 2), r"fold: expected columns \(N, C \* 4, 12\)"),
 ])
 def test_bad_input_gets_a_clear_error(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
