@@ -124,7 +124,7 @@ def conv_reference(x, weight, *bias, stride, padding, dilation, groups):
 
 def conv_transpose_reference(x, weight, *bias, stride, padding, dilation, groups, output_size):
     n, channels = x.shape[:2]
-    rows = weight.reshape(groups, channels // groups, -1).transpose(0, 2, 1)  # (groups, C_out / groups * K, C_in / g)
+    rows = weight.reshape(groups, channels // groups, -1).transpose(0, 2, 1)  # (groups, C_out/groups * K, C_in/groups)
     columns = np.matmul(rows, x.reshape(n, groups, channels // groups, -1))
     out_shape = (n, weight.shape[1] * groups) + tuple(output_size)
     y = _add_columns(columns, out_shape, weight.shape[2:], stride, padding, dilation, x.shape[2:])
@@ -336,6 +336,8 @@ def _check_groups(who, name, channels, groups, weight):
 # ---- convolutions ---------------------------------------------------------------------------------
 
 def convolution(who, spatial, x, weight, bias, stride, padding, dilation, groups):
+    """conv1d / conv2d after checking every argument; `who` (the function's or the layer's name) leads the
+    error messages."""
     x, added = _batched(who, x, spatial)
     weight = _tensor(weight)
     _check_weight(who, weight, spatial, "(out_channels, in_channels / groups, *kernel_size)")
@@ -373,6 +375,7 @@ def transposed_output_size(size, kernel_size, stride, padding, dilation, output_
 
 
 def transposed_convolution(who, spatial, x, weight, bias, stride, padding, output_padding, groups, dilation):
+    """conv_transpose1d / conv_transpose2d after checking every argument; `who` leads the error messages."""
     x, added = _batched(who, x, spatial)
     weight = _tensor(weight)
     _check_weight(who, weight, spatial, "(in_channels, out_channels / groups, *kernel_size)")
