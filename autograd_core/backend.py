@@ -121,6 +121,10 @@ POLICY = {
     "batch_norm_backward": Rule(FLOATS),
     # serial: repeated indices would make threads write the same row
     "scatter_add_forward": Rule(FLOATS),
+    # convolution and pooling (kernels/conv.py): the loops copy a strided input to C order themselves, so
+    # any layout; serial: threads over the planes would be safe, but were not measured
+    "add_windows": Rule(FLOATS),
+    "max_pool_positions": Rule(FLOATS),
     # a typed list holds one array type, so a group's parameters must share one dtype
     "sgd_update": Rule(FLOATS, min_size=FUSED_MIN_MEAN_SIZE["sgd_update"]),
     "adam_update": Rule(FLOATS, min_size=FUSED_MIN_MEAN_SIZE["adam_update"]),

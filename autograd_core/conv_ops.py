@@ -8,8 +8,9 @@ axis, so that "same" padding with an even kernel and ceil-mode pooling (both asy
 Every convolution is one matrix product per layer over the input's sliding windows. `_columns` lays the
 windows out as (N, groups, C_in / groups * K, L) (K kernel taps, L output positions: a strided view,
 copied once by the reshape), and `_add_columns`, its adjoint, adds such columns back into an input-shaped
-array (col2im: the `add_windows` kernel, a Numba loop under the numba backend; its numpy reference makes
-one slice-add per kernel tap, which beats np.add.at). The three ops
+array (col2im: the `add_windows` kernel, a Numba loop where the kernel policy allows it, `backend.choose`
+with the POLICY row "add_windows"; its numpy reference makes one slice-add per kernel tap, which beats
+np.add.at). The three ops
 
     conv(x, w)               y[n, o, p] = sum over c, k of w[o, c, k] x[n, c, p * stride + k * dilation]
     conv_transpose(y, w)     the adjoint of conv in x: the input gradient of conv
@@ -18,8 +19,9 @@ one slice-add per kernel tap, which beats np.add.at). The three ops
 are linear in each argument and each other's VJPs, so the backward pass is made of differentiable ops
 and create_graph works. `unfold` / `fold` are the same adjoint pair for the bare windows, and `take`
 (a gather at flat positions, torch.take) carries max pooling: the entry point finds each window's
-maximum (the `max_positions` kernel, Numba or its numpy reference) and the op routes the gradient there;
-`put`, its adjoint for distinct positions, carries max unpooling.
+maximum (the `max_positions` kernel: Numba, or its numpy reference, as the POLICY row
+"max_pool_positions" says) and the op routes the gradient there; `put`, its adjoint for distinct
+positions, carries max unpooling.
 
 Pooling, padding and resampling otherwise compose registry ops: average pooling is unfold, a sum and a
 division; adaptive average pooling two matmuls with constant averaging matrices; reflect, replicate and
@@ -27,6 +29,7 @@ circular padding and nearest interpolation an integer-array getitem (whose VJP a
 positions); linear interpolation two gathers and a weighted sum per axis; group norm the fused layer norm
 over each group's channels and positions.
 """
+
 import itertools
 import math
 import numbers
@@ -38,7 +41,7 @@ from . import backend
 from .engine import apply
 from .fused_ops import layer_norm
 from .kernels.conv import numba_add_windows, numba_max_positions
-from .ops import REGISTRY, S, register
+from .ops import REGISTRY, S, reads, register
 from .tensor import Tensor
 from .tensor_functions import default_generator
 
@@ -47,10 +50,13 @@ LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 
 # ---- window geometry ----------------------------------------------------------------------------
 
+
 def window_counts(size, kernel_size, stride, padding, dilation):
     """Window positions along each spatial axis: floor((n + before + after - d (k - 1) - 1) / s) + 1."""
-    return tuple((n + lo + hi - d * (k - 1) - 1) // s + 1
-                 for n, k, s, (lo, hi), d in zip(size, kernel_size, stride, padding, dilation))
+    return tuple(
+        (n + lo + hi - d * (k - 1) - 1) // s + 1
+        for n, k, s, (lo, hi), d in zip(size, kernel_size, stride, padding, dilation)
+    )
 
 
 def _padded(x, padding, value=0.0):
@@ -65,9 +71,14 @@ def _padded(x, padding, value=0.0):
 def _windows(padded, kernel_size, stride, dilation, out_size):
     """The (N, C, *out_size, *kernel_size) view of every window of an already padded input: no copy."""
     strides = padded.strides
-    return as_strided(padded, padded.shape[:2] + tuple(out_size) + tuple(kernel_size),
-                      strides[:2] + tuple(t * s for t, s in zip(strides[2:], stride))
-                      + tuple(t * d for t, d in zip(strides[2:], dilation)), writeable=False)
+    return as_strided(
+        padded,
+        padded.shape[:2] + tuple(out_size) + tuple(kernel_size),
+        strides[:2]
+        + tuple(t * s for t, s in zip(strides[2:], stride))
+        + tuple(t * d for t, d in zip(strides[2:], dilation)),
+        writeable=False,
+    )
 
 
 def _columns(x, kernel_size, stride, padding, dilation, groups, out_size):
@@ -84,7 +95,7 @@ def add_windows_reference(columns, padded_shape, stride, dilation):
     """Zeros of `padded_shape` (N, C, *padded) with each column of `columns` (N, C, *kernel, *out) added at
     its window: one slice-add per kernel tap (faster than np.add.at)."""
     spatial = len(padded_shape) - 2
-    kernel_size, out_size = columns.shape[2:2 + spatial], columns.shape[2 + spatial:]
+    kernel_size, out_size = columns.shape[2 : 2 + spatial], columns.shape[2 + spatial :]
     padded = np.zeros(padded_shape, columns.dtype)
     for tap in itertools.product(*map(range, kernel_size)):
         window = tuple(slice(k * d, k * d + s * (o - 1) + 1, s) for k, d, s, o in zip(tap, dilation, stride, out_size))
@@ -110,6 +121,7 @@ def _per_channel(values, spatial):
 
 
 # ---- numpy references ---------------------------------------------------------------------------
+
 
 def conv_reference(x, weight, *bias, stride, padding, dilation, groups):
     kernel_size = weight.shape[2:]
@@ -162,6 +174,7 @@ def put_reference(x, positions, shape):
 
 # ---- VJP formulas ---------------------------------------------------------------------------------
 
+
 def _batch_and_spatial(ndim):
     return (0,) + tuple(range(2, ndim))
 
@@ -200,8 +213,9 @@ def _conv_weight_grad_grad_g(F, gw, x, g, out, kernel_size, **geometry):
 
 
 def _unfold_grad(F, g, x, out, kernel_size, stride, padding, dilation):
-    return F.fold(g, output_size=x.shape[2:], kernel_size=kernel_size, stride=stride, padding=padding,
-                  dilation=dilation)
+    return F.fold(
+        g, output_size=x.shape[2:], kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation
+    )
 
 
 def _fold_grad(F, g, columns, out, output_size, kernel_size, stride, padding, dilation):
@@ -215,44 +229,95 @@ def _take_grad(F, g, x, out, positions):
 
 # ---- the registry entries -------------------------------------------------------------------------
 
+
 def _geometry(spatial, stride=1, padding=0, dilation=1, groups=1):
     """Attributes of a sample: the same stride, padding and dilation on every spatial axis."""
-    return {"stride": (stride,) * spatial, "padding": ((padding, padding),) * spatial,
-            "dilation": (dilation,) * spatial, "groups": groups}
+    return {
+        "stride": (stride,) * spatial,
+        "padding": ((padding, padding),) * spatial,
+        "dilation": (dilation,) * spatial,
+        "groups": groups,
+    }
 
 
-register("conv", conv_reference, _conv_grad, variadic=True,
-         samples=(S((2, 3, 7), (4, 3, 3), (4,), **_geometry(1, stride=2, padding=1)),
-                  S((1, 4, 5, 6), (4, 2, 2, 3), (4,), **_geometry(2, groups=2, dilation=2)),
-                  S((2, 2, 5, 5), (3, 2, 3, 3), stride=(2, 1), padding=((1, 0), (1, 2)), dilation=(1, 1), groups=1)))
-register("conv_transpose", conv_transpose_reference, _conv_transpose_grad, variadic=True,
-         samples=(S((2, 4, 4), (4, 3, 3), (3,), output_size=(9,), **_geometry(1, stride=2)),
-                  S((1, 4, 3, 3), (4, 1, 2, 2), output_size=(5, 4), **_geometry(2, stride=2, padding=1, groups=2)),
-                  S((1, 2, 3, 2), (2, 2, 2, 3), output_size=(5, 4), stride=(2, 1), padding=((0, 1), (1, 1)),
-                    dilation=(1, 2), groups=1)))
-register("conv_weight_grad", conv_weight_grad_reference, _conv_weight_grad_grad_x, _conv_weight_grad_grad_g,
-         samples=(S((2, 3, 7), (2, 4, 4), kernel_size=(3,), **_geometry(1, stride=2, padding=1)),
-                  S((1, 4, 5, 6), (1, 4, 3, 2), kernel_size=(2, 3), **_geometry(2, groups=2, dilation=2))))
-register("unfold", unfold_reference, _unfold_grad,
-         uses_input_values=False,
-         samples=(S((2, 3, 4, 5), kernel_size=(2, 3), stride=(1, 2), padding=((1, 1), (0, 0)), dilation=(1, 1)),
-                  S((1, 2, 5, 4), kernel_size=(2, 2), stride=(2, 1), padding=((0, 0), (1, 1)), dilation=(2, 1))))
-register("fold", fold_reference, _fold_grad,
-         uses_input_values=False,
-         samples=(S((2, 12, 6), output_size=(4, 5), kernel_size=(2, 2), stride=(2, 2), padding=((0, 0), (1, 1)),
-                    dilation=(1, 1)),
-                  S((1, 4, 10), output_size=(5, 4), kernel_size=(2, 2), stride=(2, 1), padding=((0, 0), (1, 1)),
-                    dilation=(2, 1))))
-register("take", lambda x, positions: np.take(x, positions), _take_grad,
-         uses_input_values=False,
-         samples=(S((2, 3, 4), positions=np.array([[0, 5, 23], [5, 5, 11]])), S((6,), positions=np.array(2))))
-register("put", put_reference, lambda F, g, x, out, positions, shape: F.take(g, positions=positions),
-         uses_input_values=False,
-         samples=(S((2, 3), positions=np.array([[0, 7, 3], [11, 5, 2]]), shape=(3, 4)),
-                  S((4,), positions=np.array([5, 0, 2, 7]), shape=(2, 2, 2))))
+# conv and conv_transpose: the input gradient reads the weight, the weight gradient the input, the bias's neither
+register(
+    "conv",
+    conv_reference,
+    reads(("weight", "x", ""), _conv_grad),
+    variadic=True,
+    samples=(
+        S((2, 3, 7), (4, 3, 3), (4,), **_geometry(1, stride=2, padding=1)),
+        S((1, 4, 5, 6), (4, 2, 2, 3), (4,), **_geometry(2, groups=2, dilation=2)),
+        S((2, 2, 5, 5), (3, 2, 3, 3), stride=(2, 1), padding=((1, 0), (1, 2)), dilation=(1, 1), groups=1),
+    ),
+)
+register(
+    "conv_transpose",
+    conv_transpose_reference,
+    reads(("weight", "x", ""), _conv_transpose_grad),
+    variadic=True,
+    samples=(
+        S((2, 4, 4), (4, 3, 3), (3,), output_size=(9,), **_geometry(1, stride=2)),
+        S((1, 4, 3, 3), (4, 1, 2, 2), output_size=(5, 4), **_geometry(2, stride=2, padding=1, groups=2)),
+        S(
+            (1, 2, 3, 2),
+            (2, 2, 2, 3),
+            output_size=(5, 4),
+            stride=(2, 1),
+            padding=((0, 1), (1, 1)),
+            dilation=(1, 2),
+            groups=1,
+        ),
+    ),
+)
+register(
+    "conv_weight_grad",
+    conv_weight_grad_reference,
+    reads("g", _conv_weight_grad_grad_x),
+    reads("x", _conv_weight_grad_grad_g),
+    samples=(
+        S((2, 3, 7), (2, 4, 4), kernel_size=(3,), **_geometry(1, stride=2, padding=1)),
+        S((1, 4, 5, 6), (1, 4, 3, 2), kernel_size=(2, 3), **_geometry(2, groups=2, dilation=2)),
+    ),
+)
+register(
+    "unfold",
+    unfold_reference,
+    reads("", _unfold_grad),
+    samples=(
+        S((2, 3, 4, 5), kernel_size=(2, 3), stride=(1, 2), padding=((1, 1), (0, 0)), dilation=(1, 1)),
+        S((1, 2, 5, 4), kernel_size=(2, 2), stride=(2, 1), padding=((0, 0), (1, 1)), dilation=(2, 1)),
+    ),
+)
+register(
+    "fold",
+    fold_reference,
+    reads("", _fold_grad),
+    samples=(
+        S((2, 12, 6), output_size=(4, 5), kernel_size=(2, 2), stride=(2, 2), padding=((0, 0), (1, 1)), dilation=(1, 1)),
+        S((1, 4, 10), output_size=(5, 4), kernel_size=(2, 2), stride=(2, 1), padding=((0, 0), (1, 1)), dilation=(2, 1)),
+    ),
+)
+register(
+    "take",
+    lambda x, positions: np.take(x, positions),
+    reads("", _take_grad),
+    samples=(S((2, 3, 4), positions=np.array([[0, 5, 23], [5, 5, 11]])), S((6,), positions=np.array(2))),
+)
+register(
+    "put",
+    put_reference,
+    reads("", lambda F, g, x, out, positions, shape: F.take(g, positions=positions)),
+    samples=(
+        S((2, 3), positions=np.array([[0, 7, 3], [11, 5, 2]]), shape=(3, 4)),
+        S((4,), positions=np.array([5, 0, 2, 7]), shape=(2, 2, 2)),
+    ),
+)
 
 
 # ---- argument checks ------------------------------------------------------------------------------
+
 
 def _tensor(x):
     return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
@@ -265,8 +330,11 @@ def _reshape(x, shape):
 def int_tuple(who, name, value, spatial, minimum):
     """`value` (an int, or a sequence of `spatial` ints) as a tuple of ints, each at least `minimum`."""
     values = (value,) * spatial if isinstance(value, numbers.Integral) else value
-    if (not isinstance(values, (tuple, list)) or len(values) != spatial
-            or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in values)):
+    if (
+        not isinstance(values, (tuple, list))
+        or len(values) != spatial
+        or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in values)
+    ):
         raise TypeError(f"{who}: {name} must be an int or a tuple of {spatial} ints, got {value!r}")
     if any(v < minimum for v in values):
         raise ValueError(f"{who}: {name} must be {'positive' if minimum else 'non-negative'}, got {value!r}")
@@ -284,8 +352,10 @@ def _batched(who, x, spatial):
         return x, False
     if x.ndim == spatial + 1:
         return _reshape(x, (1,) + x.shape), True
-    raise ValueError(f"{who}: expected a {spatial + 2}-D input {LAYOUTS[spatial]} or an unbatched {spatial + 1}-D "
-                     f"one, got shape {x.shape}")
+    raise ValueError(
+        f"{who}: expected a {spatial + 2}-D input {LAYOUTS[spatial]} or an unbatched {spatial + 1}-D "
+        f"one, got shape {x.shape}"
+    )
 
 
 def _unbatched(y, added):
@@ -297,8 +367,10 @@ def _check_fits(who, x_shape, kernel_size, padding, dilation):
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], padding))
     reach = tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation))
     if any(r > n for r, n in zip(reach, padded)):
-        raise ValueError(f"{who}: the kernel {tuple(kernel_size)} (dilation {tuple(dilation)}: windows of {reach}) is "
-                         f"larger than the padded input {padded} (input of shape {tuple(x_shape)})")
+        raise ValueError(
+            f"{who}: the kernel {tuple(kernel_size)} (dilation {tuple(dilation)}: windows of {reach}) is "
+            f"larger than the padded input {padded} (input of shape {tuple(x_shape)})"
+        )
 
 
 def conv_padding(who, padding, kernel_size, stride, dilation):
@@ -318,8 +390,10 @@ def conv_padding(who, padding, kernel_size, stride, dilation):
 
 def _check_bias(who, bias, channels):
     if bias is not None and tuple(_tensor(bias).shape) != (channels,):
-        raise ValueError(f"{who}: bias of shape {tuple(_tensor(bias).shape)} does not match the {channels} output "
-                         f"channels (expected ({channels},))")
+        raise ValueError(
+            f"{who}: bias of shape {tuple(_tensor(bias).shape)} does not match the {channels} output "
+            f"channels (expected ({channels},))"
+        )
 
 
 def _check_weight(who, weight, spatial, layout):
@@ -329,11 +403,13 @@ def _check_weight(who, weight, spatial, layout):
 
 def _check_groups(who, name, channels, groups, weight):
     if channels % groups:
-        raise ValueError(f"{who}: {name} {channels} (weight of shape {weight.shape}) is not divisible by "
-                         f"groups={groups}")
+        raise ValueError(
+            f"{who}: {name} {channels} (weight of shape {weight.shape}) is not divisible by groups={groups}"
+        )
 
 
 # ---- convolutions ---------------------------------------------------------------------------------
+
 
 def convolution(who, spatial, x, weight, bias, stride, padding, dilation, groups):
     """conv1d / conv2d after checking every argument; `who` (the function's or the layer's name) leads the
@@ -346,8 +422,10 @@ def convolution(who, spatial, x, weight, bias, stride, padding, dilation, groups
     groups = _positive_int(who, "groups", groups)
     _check_groups(who, "out_channels", weight.shape[0], groups, weight)
     if x.shape[1] != weight.shape[1] * groups:
-        raise ValueError(f"{who}: expected an input with {weight.shape[1] * groups} channels (weight of shape "
-                         f"{weight.shape}, groups={groups}), got input of shape {x.shape}")
+        raise ValueError(
+            f"{who}: expected an input with {weight.shape[1] * groups} channels (weight of shape "
+            f"{weight.shape}, groups={groups}), got input of shape {x.shape}"
+        )
     _check_bias(who, bias, weight.shape[0])
     padding = conv_padding(who, padding, weight.shape[2:], stride, dilation)
     _check_fits(who, x.shape, weight.shape[2:], padding, dilation)
@@ -370,8 +448,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 def transposed_output_size(size, kernel_size, stride, padding, dilation, output_padding):
     """(n - 1) s - 2 p + d (k - 1) + 1 + output_padding along each spatial axis."""
-    return tuple((n - 1) * s - 2 * p + d * (k - 1) + 1 + q
-                 for n, k, s, p, d, q in zip(size, kernel_size, stride, padding, dilation, output_padding))
+    return tuple(
+        (n - 1) * s - 2 * p + d * (k - 1) + 1 + q
+        for n, k, s, p, d, q in zip(size, kernel_size, stride, padding, dilation, output_padding)
+    )
 
 
 def transposed_convolution(who, spatial, x, weight, bias, stride, padding, output_padding, groups, dilation):
@@ -386,32 +466,48 @@ def transposed_convolution(who, spatial, x, weight, bias, stride, padding, outpu
     groups = _positive_int(who, "groups", groups)
     _check_groups(who, "in_channels", weight.shape[0], groups, weight)
     if x.shape[1] != weight.shape[0]:
-        raise ValueError(f"{who}: expected an input with {weight.shape[0]} channels (weight of shape {weight.shape}), "
-                         f"got input of shape {x.shape}")
+        raise ValueError(
+            f"{who}: expected an input with {weight.shape[0]} channels (weight of shape {weight.shape}), "
+            f"got input of shape {x.shape}"
+        )
     if any(q >= max(s, d) for q, s, d in zip(output_padding, stride, dilation)):
-        raise ValueError(f"{who}: output_padding {output_padding} must be smaller than stride {stride} or dilation "
-                         f"{dilation}")
+        raise ValueError(
+            f"{who}: output_padding {output_padding} must be smaller than stride {stride} or dilation {dilation}"
+        )
     _check_bias(who, bias, weight.shape[1] * groups)
     size = transposed_output_size(x.shape[2:], weight.shape[2:], stride, padding, dilation, output_padding)
     if any(n < 1 for n in size):
-        raise ValueError(f"{who}: input of shape {x.shape} with weight of shape {weight.shape}, stride {stride}, "
-                         f"padding {padding} gives an empty output of size {size}")
+        raise ValueError(
+            f"{who}: input of shape {x.shape} with weight of shape {weight.shape}, stride {stride}, "
+            f"padding {padding} gives an empty output of size {size}"
+        )
     extra = () if bias is None else (bias,)
-    y = apply(REGISTRY["conv_transpose"], x, weight, *extra, stride=stride, padding=tuple((p, p) for p in padding),
-              dilation=dilation, groups=groups, output_size=size)
+    y = apply(
+        REGISTRY["conv_transpose"],
+        x,
+        weight,
+        *extra,
+        stride=stride,
+        padding=tuple((p, p) for p in padding),
+        dilation=dilation,
+        groups=groups,
+        output_size=size,
+    )
     return _unbatched(y, added)
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """The transpose (adjoint) of conv1d: (N, C_in, L) with weight (C_in, C_out / groups, k), as torch's."""
-    return transposed_convolution("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups,
-                           dilation)
+    return transposed_convolution(
+        "conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """The transpose (adjoint) of conv2d: (N, C_in, H, W) with weight (C_in, C_out / groups, kH, kW), as torch's."""
-    return transposed_convolution("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
-                           dilation)
+    return transposed_convolution(
+        "conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
@@ -441,14 +537,24 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     blocks = window_counts(output_size, kernel_size, stride, padding, dilation)
     taps = math.prod(kernel_size)
     if x.ndim != 3 or x.shape[1] % taps or x.shape[2] != math.prod(blocks):
-        raise ValueError(f"fold: expected columns (N, C * {taps}, {math.prod(blocks)}) for kernel_size {kernel_size} "
-                         f"and output_size {output_size} ({blocks} blocks), got shape {tuple(_tensor(input).shape)}")
-    y = apply(REGISTRY["fold"], x, output_size=output_size, kernel_size=kernel_size, stride=stride, padding=padding,
-              dilation=dilation)
+        raise ValueError(
+            f"fold: expected columns (N, C * {taps}, {math.prod(blocks)}) for kernel_size {kernel_size} "
+            f"and output_size {output_size} ({blocks} blocks), got shape {tuple(_tensor(input).shape)}"
+        )
+    y = apply(
+        REGISTRY["fold"],
+        x,
+        output_size=output_size,
+        kernel_size=kernel_size,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+    )
     return _unbatched(y, added)
 
 
 # ---- pooling --------------------------------------------------------------------------------------
+
 
 def _pool_geometry(who, spatial, x_shape, kernel_size, stride, padding, dilation, ceil_mode):
     """Kernel, stride, (before, after) padding, dilation and output size of a pooling, as PyTorch sizes it:
@@ -465,8 +571,10 @@ def _pool_geometry(who, spatial, x_shape, kernel_size, stride, padding, dilation
     for n, k, s, p, d in zip(x_shape[2:], kernel_size, stride, padding, dilation):
         count = (n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
         out_size.append(count - 1 if ceil_mode and (count - 1) * s >= n + p else count)
-    pairs = tuple((p, max(p, (o - 1) * s + d * (k - 1) + 1 - n - p))
-                  for n, k, s, p, d, o in zip(x_shape[2:], kernel_size, stride, padding, dilation, out_size))
+    pairs = tuple(
+        (p, max(p, (o - 1) * s + d * (k - 1) + 1 - n - p))
+        for n, k, s, p, d, o in zip(x_shape[2:], kernel_size, stride, padding, dilation, out_size)
+    )
     return kernel_size, stride, padding, pairs, dilation, tuple(out_size)
 
 
@@ -505,8 +613,9 @@ def max_positions_reference(x, kernel_size, stride, padding, dilation, out_size)
     return positions
 
 
-max_positions = backend.kernel("max_pool_positions", max_positions_reference,
-                               numba_max_positions(max_positions_reference))
+max_positions = backend.kernel(
+    "max_pool_positions", max_positions_reference, numba_max_positions(max_positions_reference)
+)
 
 
 def _take_in_planes(x, positions):
@@ -524,8 +633,9 @@ def _pool_result(x, positions, added, return_indices):
 
 def _max_pool(who, spatial, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     x, added = _batched(who, x, spatial)
-    kernel_size, stride, _, pairs, dilation, out_size = _pool_geometry(who, spatial, x.shape, kernel_size, stride,
-                                                                       padding, dilation, ceil_mode)
+    kernel_size, stride, _, pairs, dilation, out_size = _pool_geometry(
+        who, spatial, x.shape, kernel_size, stride, padding, dilation, ceil_mode
+    )
     positions = max_positions(x.data, kernel_size, stride, pairs, dilation, out_size)
     return _pool_result(x, positions, added, return_indices)
 
@@ -557,8 +667,9 @@ def _average_divisors(size, kernel_size, stride, padding, out_size, count_includ
 
 def _avg_pool(who, spatial, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     x, added = _batched(who, x, spatial)
-    kernel_size, stride, padding, pairs, dilation, out_size = _pool_geometry(who, spatial, x.shape, kernel_size, stride,
-                                                                             padding, 1, ceil_mode)
+    kernel_size, stride, padding, pairs, dilation, out_size = _pool_geometry(
+        who, spatial, x.shape, kernel_size, stride, padding, 1, ceil_mode
+    )
     if divisor_override is not None:
         divisors = np.array(_positive_int(who, "divisor_override", divisor_override))
     else:
@@ -574,12 +685,14 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+def avg_pool2d(
+    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+):
     """The mean of each window of (N, C, H, W): its sum divided by divisor_override, or by the window's size
     (zero padding counted unless count_include_pad=False)."""
-    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override)
+    return _avg_pool(
+        "avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
 
 
 def _adaptive_output_size(who, spatial, x_shape, output_size):
@@ -631,7 +744,8 @@ def _adaptive_max_positions(x, output_size):
         region = x[(Ellipsis,) + tuple(slice(start, end) for start, end in bounds)]
         local = np.unravel_index(np.argmax(region.reshape(x.shape[:2] + (-1,)), axis=-1), region.shape[2:])
         positions[(Ellipsis,) + cell] = np.ravel_multi_index(
-            tuple(i + start for i, (start, _) in zip(local, bounds)), x.shape[2:])
+            tuple(i + start for i, (start, _) in zip(local, bounds)), x.shape[2:]
+        )
     return positions
 
 
@@ -667,11 +781,15 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     else:
         size = int_tuple(who, "output_size", tuple(output_size)[-2:], 2, 1)
     if indices.shape != x.shape or indices.dtype.kind not in "iu":
-        raise ValueError(f"{who}: indices must be integers of the input's shape {x.shape}, got {indices.dtype} "
-                         f"of shape {indices.shape}")
+        raise ValueError(
+            f"{who}: indices must be integers of the input's shape {x.shape}, got {indices.dtype} "
+            f"of shape {indices.shape}"
+        )
     if indices.size and (indices.min() < 0 or indices.max() >= math.prod(size)):
-        raise ValueError(f"{who}: indices must lie in [0, {math.prod(size)}) for an output of size {size}, got "
-                         f"values from {indices.min()} to {indices.max()}")
+        raise ValueError(
+            f"{who}: indices must lie in [0, {math.prod(size)}) for an output of size {size}, got "
+            f"values from {indices.min()} to {indices.max()}"
+        )
     planes = np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[:2] + (1, 1)) * math.prod(size)
     y = apply(REGISTRY["put"], x, positions=indices + planes, shape=x.shape[:2] + size)
     return _unbatched(y, added)
@@ -702,12 +820,16 @@ def _check_pad_amounts(who, shape, pairs, mode):
     for axis, (before, after) in zip(range(len(shape) - 1, -1, -1), pairs):
         size = shape[axis]
         if size + before + after < 1:
-            raise ValueError(f"{who}: padding ({before}, {after}) leaves nothing of axis {axis} (size {size}) of "
-                             f"the input of shape {tuple(shape)}")
+            raise ValueError(
+                f"{who}: padding ({before}, {after}) leaves nothing of axis {axis} (size {size}) of "
+                f"the input of shape {tuple(shape)}"
+            )
         limit = {"reflect": size - 1, "circular": size, "replicate": math.inf if size else 0}.get(mode, math.inf)
         if max(before, after) > limit:
-            raise ValueError(f"{who}: {mode} padding ({before}, {after}) of axis {axis} needs at most {limit} per "
-                             f"side for its size {size} (input of shape {tuple(shape)})")
+            raise ValueError(
+                f"{who}: {mode} padding ({before}, {after}) of axis {axis} needs at most {limit} per "
+                f"side for its size {size} (input of shape {tuple(shape)})"
+            )
 
 
 def pad(input, pad, mode="constant", value=None):
@@ -715,8 +837,11 @@ def pad(input, pad, mode="constant", value=None):
     negative amounts crop. Modes: constant (`value`, default 0), reflect (mirror, edge not repeated),
     replicate (edge repeated), circular (wrap around)."""
     x = _tensor(input)
-    if (not isinstance(pad, (tuple, list)) or len(pad) % 2
-            or any(isinstance(p, bool) or not isinstance(p, numbers.Integral) for p in pad)):
+    if (
+        not isinstance(pad, (tuple, list))
+        or len(pad) % 2
+        or any(isinstance(p, bool) or not isinstance(p, numbers.Integral) for p in pad)
+    ):
         raise TypeError(f"pad: pad must be a sequence of an even number of ints, got {pad!r}")
     if len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: {len(pad) // 2} axes of padding for an input of shape {x.shape}")
@@ -728,8 +853,10 @@ def pad(input, pad, mode="constant", value=None):
     _check_pad_amounts("pad", x.shape, pairs, mode)
     axes = range(x.ndim - 1, x.ndim - 1 - len(pairs), -1)
     if mode != "constant":
-        return _gather_axes(x, {axis: _source_positions(x.shape[axis], before, after, mode)
-                                for axis, (before, after) in zip(axes, pairs)})
+        return _gather_axes(
+            x,
+            {axis: _source_positions(x.shape[axis], before, after, mode) for axis, (before, after) in zip(axes, pairs)},
+        )
     if any(before < 0 or after < 0 for before, after in pairs):
         crop = [slice(None)] * x.ndim
         for axis, (before, after) in zip(axes, pairs):
@@ -755,8 +882,7 @@ def _gather_axes(x, positions):
 
 
 # mode -> the input ranks it takes
-INTERPOLATE_MODES = {"nearest": (3, 4, 5), "nearest-exact": (3, 4, 5), "area": (3, 4), "linear": (3,),
-                     "bilinear": (4,)}
+INTERPOLATE_MODES = {"nearest": (3, 4, 5), "nearest-exact": (3, 4, 5), "area": (3, 4), "linear": (3,), "bilinear": (4,)}
 LINEAR_MODES = ("linear", "bilinear")
 
 
@@ -771,12 +897,15 @@ def _interpolation_sizes(x_shape, size, scale_factor, recompute_scale_factor):
         return sizes, [n / o for n, o in zip(x_shape[2:], sizes)]
     factors = (scale_factor,) * spatial if isinstance(scale_factor, numbers.Real) else tuple(scale_factor)
     if len(factors) != spatial or any(not isinstance(f, numbers.Real) or not f > 0 for f in factors):
-        raise ValueError(f"interpolate: scale_factor must be a positive number or {spatial} of them, got "
-                         f"{scale_factor!r}")
+        raise ValueError(
+            f"interpolate: scale_factor must be a positive number or {spatial} of them, got {scale_factor!r}"
+        )
     sizes = tuple(math.floor(n * f) for n, f in zip(x_shape[2:], factors))
     if any(o < 1 for o in sizes):
-        raise ValueError(f"interpolate: scale_factor {scale_factor!r} gives an empty output {sizes} for input of "
-                         f"shape {tuple(x_shape)}")
+        raise ValueError(
+            f"interpolate: scale_factor {scale_factor!r} gives an empty output {sizes} for input of "
+            f"shape {tuple(x_shape)}"
+        )
     if recompute_scale_factor:
         return sizes, [n / o for n, o in zip(x_shape[2:], sizes)]
     return sizes, [1.0 / f for f in factors]
@@ -805,12 +934,12 @@ def _linear_weights(size, out, scale, align_corners, dtype):
 def _interpolate_linear(x, axis, size, out, scale, align_corners):
     low, high, weight_low, weight_high = _linear_weights(size, out, scale, align_corners, x.dtype)
     shape = (-1,) + (1,) * (x.ndim - 1 - axis)
-    return (_gather_axes(x, {axis: low}) * weight_low.reshape(shape)
-            + _gather_axes(x, {axis: high}) * weight_high.reshape(shape))
+    return _gather_axes(x, {axis: low}) * weight_low.reshape(shape) + _gather_axes(
+        x, {axis: high}
+    ) * weight_high.reshape(shape)
 
 
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None):
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
     """Resize the spatial axes of (N, C, L), (N, C, H, W) or (N, C, D, H, W) to `size`, or by `scale_factor`,
     as torch's interpolate: "nearest" reads input position floor(i * scale) (scale = input step per output
     step), "nearest-exact" floor((i + 0.5) * scale); "linear" (3-D input) and "bilinear" (4-D) weigh the
@@ -828,8 +957,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode == "area":
         return _adaptive_avg_pool("interpolate", x.ndim - 2, x, sizes)
     if mode not in LINEAR_MODES:
-        return _gather_axes(x, {axis: _nearest_positions(x.shape[axis], out, scale, mode == "nearest-exact")
-                                for axis, out, scale in zip(range(2, x.ndim), sizes, scales)})
+        return _gather_axes(
+            x,
+            {
+                axis: _nearest_positions(x.shape[axis], out, scale, mode == "nearest-exact")
+                for axis, out, scale in zip(range(2, x.ndim), sizes, scales)
+            },
+        )
     for axis in range(x.ndim - 1, 1, -1):  # last axis first: PyTorch's order of the weighted sums
         x = _interpolate_linear(x, axis, x.shape[axis], sizes[axis - 2], scales[axis - 2], bool(align_corners))
     return x
@@ -837,12 +971,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 # ---- normalization and dropout over channels -----------------------------------------------------
 
+
 def _channel_parameter(name, parameter, x_shape):
     """A per-channel weight or bias of group_norm, shaped to broadcast against the input."""
     parameter = _tensor(parameter)
     if parameter.shape != (x_shape[1],):
-        raise ValueError(f"group_norm: {name} of shape {parameter.shape} does not match the {x_shape[1]} "
-                         f"channels of the input of shape {x_shape}")
+        raise ValueError(
+            f"group_norm: {name} of shape {parameter.shape} does not match the {x_shape[1]} "
+            f"channels of the input of shape {x_shape}"
+        )
     return _reshape(parameter, (-1,) + (1,) * (len(x_shape) - 2))
 
 
@@ -852,8 +989,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     x = _tensor(input)
     num_groups = _positive_int("group_norm", "num_groups", num_groups)
     if x.ndim < 2 or x.shape[1] % num_groups:
-        raise ValueError(f"group_norm: expected an input (N, C, *) with C divisible by num_groups={num_groups}, "
-                         f"got shape {x.shape}")
+        raise ValueError(
+            f"group_norm: expected an input (N, C, *) with C divisible by num_groups={num_groups}, got shape {x.shape}"
+        )
     grouped = _reshape(x, (x.shape[0], num_groups, -1))
     y = _reshape(layer_norm(grouped, (grouped.shape[-1],), eps=eps), x.shape)
     if weight is not None:
@@ -873,6 +1011,6 @@ def dropout2d(input, p=0.5, training=True):
         raise ValueError(f"dropout2d: expected a 4-D input (N, C, H, W) or an unbatched 3-D one, got shape {x.shape}")
     if not training or p == 0:
         return x
-    channels = x.shape[:x.ndim - 2] + (1, 1)
+    channels = x.shape[: x.ndim - 2] + (1, 1)
     keep = default_generator().random(channels) >= p
     return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)

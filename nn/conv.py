@@ -4,6 +4,7 @@ Signatures, defaults, parameter names (`weight`, `bias`), buffers and initialisa
 state dicts are interchangeable with the equivalent `torch.nn` layers. The math lives in
 `autograd_core.conv_ops`; a layer holds its hyperparameters and parameters and calls it.
 """
+
 import inspect
 import math
 
@@ -32,8 +33,19 @@ class _ConvNd(Module):
     spatial = 2
     transposed = False
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
-                 output_padding=0):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        groups,
+        bias,
+        padding_mode,
+        output_padding=0,
+    ):
         super().__init__()
         who = type(self).__name__
         check_size(who, "in_channels", in_channels)
@@ -42,7 +54,7 @@ class _ConvNd(Module):
         for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
             if channels % self.groups:
                 raise ValueError(f"{who}: {name} {channels} is not divisible by groups={self.groups}")
-        if padding_mode not in PADDING_MODES or self.transposed and padding_mode != "zeros":
+        if padding_mode not in PADDING_MODES or (self.transposed and padding_mode != "zeros"):
             modes = ("zeros",) if self.transposed else PADDING_MODES
             raise ValueError(f"{who}: padding_mode must be one of {', '.join(map(repr, modes))}; got {padding_mode!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -57,8 +69,11 @@ class _ConvNd(Module):
         else:
             self.padding = conv_ops.int_tuple(who, "padding", padding, self.spatial, 0)
         self.padding_mode = padding_mode
-        channels = (in_channels, out_channels // self.groups) if self.transposed else (out_channels,
-                                                                                       in_channels // self.groups)
+        channels = (
+            (in_channels, out_channels // self.groups)
+            if self.transposed
+            else (out_channels, in_channels // self.groups)
+        )
         dtype = ag.get_default_dtype()
         self.weight = Parameter(np.zeros(channels + self.kernel_size, dtype))
         self.register_parameter("bias", Parameter(np.zeros(out_channels, dtype)) if bias else None)
@@ -74,8 +89,12 @@ class _ConvNd(Module):
     def extra_repr(self):
         """PyTorch's: the hyperparameters that differ from their defaults, after the sizes and stride."""
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        for name, default in (("padding", (0,) * self.spatial), ("dilation", (1,) * self.spatial),
-                              ("output_padding", (0,) * self.spatial), ("groups", 1)):
+        for name, default in (
+            ("padding", (0,) * self.spatial),
+            ("dilation", (1,) * self.spatial),
+            ("output_padding", (0,) * self.spatial),
+            ("groups", 1),
+        ):
             if getattr(self, name) != default:
                 text += f", {name}={getattr(self, name)}"
         if self.bias is None:
@@ -84,8 +103,18 @@ class _ConvNd(Module):
 
 
 class _Conv(_ConvNd):
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros"):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+    ):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode)
 
     def forward(self, input):
@@ -95,8 +124,9 @@ class _Conv(_ConvNd):
             pairs = conv_ops.conv_padding(who, padding, self.kernel_size, self.stride, self.dilation)
             input = conv_ops.pad(input, [w for pair in reversed(pairs) for w in pair], mode=self.padding_mode)
             padding = 0
-        return conv_ops.convolution(who, self.spatial, input, self.weight, self.bias, self.stride, padding,
-                                    self.dilation, self.groups)
+        return conv_ops.convolution(
+            who, self.spatial, input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
+        )
 
 
 class Conv1d(_Conv):
@@ -114,29 +144,67 @@ class Conv2d(_Conv):
 class _ConvTranspose(_ConvNd):
     transposed = True
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, padding_mode="zeros"):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
-                         output_padding)
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups=1,
+        bias=True,
+        dilation=1,
+        padding_mode="zeros",
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            output_padding,
+        )
 
     def _output_padding(self, input, output_size):
         """output_padding, or the one that makes the output `output_size` (spatial sizes, or a full shape)."""
         if output_size is None:
             return self.output_padding
         who = type(self).__name__
-        wanted = conv_ops.int_tuple(who, "output_size", tuple(output_size)[-self.spatial:], self.spatial, 1)
-        smallest = conv_ops.transposed_output_size(tuple(input.shape[-self.spatial:]), self.kernel_size, self.stride,
-                                                   self.padding, self.dilation, (0,) * self.spatial)
+        wanted = conv_ops.int_tuple(who, "output_size", tuple(output_size)[-self.spatial :], self.spatial, 1)
+        smallest = conv_ops.transposed_output_size(
+            tuple(input.shape[-self.spatial :]),
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            (0,) * self.spatial,
+        )
         if any(not 0 <= w - m < s for w, m, s in zip(wanted, smallest, self.stride)):
             largest = tuple(m + s - 1 for m, s in zip(smallest, self.stride))
-            raise ValueError(f"{who}: output_size {wanted} must lie between {smallest} and {largest} for an input "
-                             f"of shape {tuple(input.shape)}")
+            raise ValueError(
+                f"{who}: output_size {wanted} must lie between {smallest} and {largest} for an input "
+                f"of shape {tuple(input.shape)}"
+            )
         return tuple(w - m for w, m in zip(wanted, smallest))
 
     def forward(self, input, output_size=None):
-        return conv_ops.transposed_convolution(type(self).__name__, self.spatial, input, self.weight, self.bias,
-                                               self.stride, self.padding, self._output_padding(input, output_size),
-                                               self.groups, self.dilation)
+        return conv_ops.transposed_convolution(
+            type(self).__name__,
+            self.spatial,
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self._output_padding(input, output_size),
+            self.groups,
+            self.dilation,
+        )
 
 
 class ConvTranspose1d(_ConvTranspose):
@@ -152,6 +220,7 @@ class ConvTranspose2d(_ConvTranspose):
 
 
 # ---- layers without parameters: a function of the input and the constructor's arguments -------------
+
 
 class _FunctionLayer(Module):
     """Applies `function(input, **arguments)`; `arguments` lists (name, default) in the order of the PyTorch
@@ -171,9 +240,12 @@ class _FunctionLayer(Module):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls.__signature__ = inspect.Signature([
-            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                              default=default) for name, default in cls.arguments])
+        cls.__signature__ = inspect.Signature(
+            [
+                inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+                for name, default in cls.arguments
+            ]
+        )
 
     def forward(self, input):
         return type(self).function(input, **{name: getattr(self, name) for name, _ in self.arguments})
@@ -183,10 +255,21 @@ class _FunctionLayer(Module):
 
 
 _REQUIRED = inspect.Parameter.empty
-_MAX_POOL = (("kernel_size", _REQUIRED), ("stride", None), ("padding", 0), ("dilation", 1), ("return_indices", False),
-             ("ceil_mode", False))
-_AVG_POOL = (("kernel_size", _REQUIRED), ("stride", None), ("padding", 0), ("ceil_mode", False),
-             ("count_include_pad", True))
+_MAX_POOL = (
+    ("kernel_size", _REQUIRED),
+    ("stride", None),
+    ("padding", 0),
+    ("dilation", 1),
+    ("return_indices", False),
+    ("ceil_mode", False),
+)
+_AVG_POOL = (
+    ("kernel_size", _REQUIRED),
+    ("stride", None),
+    ("padding", 0),
+    ("ceil_mode", False),
+    ("count_include_pad", True),
+)
 
 
 class MaxPool1d(_FunctionLayer):
@@ -249,25 +332,35 @@ class MaxUnpool2d(_FunctionLayer):
 class Unfold(_FunctionLayer):
     """Sliding windows of (N, C, H, W) as columns (N, C * kH * kW, L); see `conv_ops.unfold`."""
 
-    function, arguments = conv_ops.unfold, (("kernel_size", _REQUIRED), ("dilation", 1), ("padding", 0),
-                                            ("stride", 1))
+    function, arguments = conv_ops.unfold, (("kernel_size", _REQUIRED), ("dilation", 1), ("padding", 0), ("stride", 1))
 
 
 class Fold(_FunctionLayer):
     """Columns (N, C * kH * kW, L) summed back into (N, C, *output_size); see `conv_ops.fold`."""
 
-    function, arguments = conv_ops.fold, (("output_size", _REQUIRED), ("kernel_size", _REQUIRED), ("dilation", 1),
-                                          ("padding", 0), ("stride", 1))
+    function, arguments = (
+        conv_ops.fold,
+        (("output_size", _REQUIRED), ("kernel_size", _REQUIRED), ("dilation", 1), ("padding", 0), ("stride", 1)),
+    )
 
 
 class Upsample(_FunctionLayer):
     """Resize the spatial axes by `size` or `scale_factor`; see `conv_ops.interpolate`."""
 
-    function, arguments = conv_ops.interpolate, (("size", None), ("scale_factor", None), ("mode", "nearest"),
-                                                 ("align_corners", None), ("recompute_scale_factor", None))
+    function, arguments = (
+        conv_ops.interpolate,
+        (
+            ("size", None),
+            ("scale_factor", None),
+            ("mode", "nearest"),
+            ("align_corners", None),
+            ("recompute_scale_factor", None),
+        ),
+    )
 
 
 # ---- normalization and dropout -----------------------------------------------------------------------
+
 
 class BatchNorm2d(BatchNorm1d):
     """Batch normalization of (N, C, H, W) inputs per channel, over N, H and W: BatchNorm1d's statistics,
@@ -280,8 +373,9 @@ class BatchNorm2d(BatchNorm1d):
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm2d: expected a 4-D input (N, {self.num_features}, H, W), got shape "
-                             f"{tuple(x.shape)}")
+            raise ValueError(
+                f"BatchNorm2d: expected a 4-D input (N, {self.num_features}, H, W), got shape {tuple(x.shape)}"
+            )
         return super().forward(x.reshape(x.shape[0], x.shape[1], -1)).reshape(x.shape)
 
 

@@ -1,128 +1,35 @@
 """Convolution, pooling, padding, resampling and the channel norms: values and gradients against PyTorch
-(float64, same inputs and weights), gradcheck and gradgradcheck of the registry ops, the layers' parameters,
-init and state dicts, and the errors for bad input."""
+(float64, same inputs and weights), the Numba kernels against their numpy references and the policy's
+choice between them, the layers' parameters, init and state dicts, and the errors for bad input. The
+registry ops themselves (conv, conv_transpose, conv_weight_grad, unfold, fold, take, put) are checked by
+tests/test_ops_registry.py like every other op."""
+
 import math
 
 import numpy as np
 import pytest
-from helpers import registry_inputs
 
 import autograd_core as ag
-from autograd_core import conv_ops
-from autograd_core.engine import apply
-from autograd_core.ops import REGISTRY
+from autograd_core import backend, conv_ops
 from nn import conv
-
-CONV_OPS = ("conv", "conv_transpose", "conv_weight_grad", "unfold", "fold", "take", "put")
 
 
 def _torch():
     return pytest.importorskip("torch")
 
 
-# ---- torch references of the registry ops (asymmetric padding: pad first, or crop after) -----------------
-
-def _flat_padding(padding):
-    return [w for pair in reversed(padding) for w in pair]
-
-
-def _symmetric(padding):
-    return all(lo == hi for lo, hi in padding)
-
-
-def _torch_conv(x, w, b=None, *, stride, padding, dilation, groups):
-    torch = _torch()
-    if not _symmetric(padding):
-        x, padding = torch.nn.functional.pad(x, _flat_padding(padding)), ((0, 0),) * len(padding)
-    fn = (torch.nn.functional.conv1d, torch.nn.functional.conv2d)[x.ndim - 3]
-    return fn(x, w, b, stride, tuple(lo for lo, _ in padding), dilation, groups)
-
-
-def _crop_padding(y, padding):
-    return y[(Ellipsis,) + tuple(slice(lo, y.shape[2 + i] - hi) for i, (lo, hi) in enumerate(padding))]
-
-
-def _torch_conv_transpose(x, w, b=None, *, stride, padding, dilation, groups, output_size):
-    """Transposed conv with no padding, output_padding to reach the padded size, then the padding cut off."""
-    torch = _torch()
-    spatial = x.ndim - 2
-    full = conv_ops.transposed_output_size(x.shape[2:], w.shape[2:], stride, (0,) * spatial, dilation,
-                                           (0,) * spatial)
-    wanted = [n + lo + hi for n, (lo, hi) in zip(output_size, padding)]
-    fn = (torch.nn.functional.conv_transpose1d, torch.nn.functional.conv_transpose2d)[spatial - 1]
-    y = fn(x, w, b, stride, 0, tuple(n - m for n, m in zip(wanted, full)), groups, dilation)
-    return _crop_padding(y, padding)
-
-
-def _torch_conv_weight_grad(x, g, *, kernel_size, stride, padding, dilation, groups):
-    torch = _torch()
-    weight = torch.zeros((g.shape[1], x.shape[1] // groups) + tuple(kernel_size), dtype=x.dtype, requires_grad=True)
-    y = _torch_conv(x, weight, stride=stride, padding=padding, dilation=dilation, groups=groups)
-    (result,) = torch.autograd.grad(y, weight, g, create_graph=True)
-    return result
-
-
-def _torch_unfold(x, *, kernel_size, stride, padding, dilation):
-    torch = _torch()
-    return torch.nn.functional.unfold(torch.nn.functional.pad(x, _flat_padding(padding)), kernel_size, dilation, 0,
-                                      stride)
-
-
-def _torch_fold(columns, *, output_size, kernel_size, stride, padding, dilation):
-    torch = _torch()
-    padded = [n + lo + hi for n, (lo, hi) in zip(output_size, padding)]
-    return _crop_padding(torch.nn.functional.fold(columns, padded, kernel_size, dilation, 0, stride), padding)
-
-
-def _torch_take(x, *, positions):
-    torch = _torch()
-    return torch.take(x, torch.as_tensor(positions))
-
-
-def _torch_put(x, *, positions, shape):
-    torch = _torch()
-    return torch.zeros(shape, dtype=x.dtype).put(torch.as_tensor(positions), x)
-
-
-# For tests/test_ops_registry.py's TORCH table (the lead merges it there once these ops are registered).
-TORCH_REFERENCES = {"conv": _torch_conv, "conv_transpose": _torch_conv_transpose,
-                    "conv_weight_grad": _torch_conv_weight_grad, "unfold": _torch_unfold, "fold": _torch_fold,
-                    "take": _torch_take, "put": _torch_put}
-
-SAMPLES = [pytest.param(REGISTRY[name], i, sample, id=f"{name}-{i}")
-           for name in CONV_OPS for i, sample in enumerate(REGISTRY[name].samples)]
-
-
-def _run(op, sample):
-    return lambda *xs: apply(op, *xs, **sample.attrs)
-
-
-@pytest.mark.parametrize("op, i, sample", SAMPLES)
-def test_registry_op_gradcheck(op, i, sample):
-    assert ag.gradcheck(_run(op, sample), registry_inputs(op, sample, seed=i))
-
-
-@pytest.mark.parametrize("op, i, sample", SAMPLES)
-def test_registry_op_gradgradcheck(op, i, sample):
-    assert ag.gradgradcheck(_run(op, sample), registry_inputs(op, sample, seed=i))
-
-
-@pytest.mark.parametrize("op, i, sample", SAMPLES)
-def test_registry_op_matches_torch(op, i, sample):
-    torch = _torch()
-    inputs = registry_inputs(op, sample, seed=i)
-    out = apply(op, *inputs, **sample.attrs)
-    seed = np.random.default_rng(100 + i).standard_normal(out.shape)
-    out.backward(seed)
-    torch_inputs = [torch.tensor(x.data, requires_grad=True) for x in inputs]
-    expected = TORCH_REFERENCES[op.name](*torch_inputs, **sample.attrs)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
-    expected.backward(torch.as_tensor(seed))
-    for ours, theirs in zip(inputs, torch_inputs):
-        np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-9, atol=1e-12)
+@pytest.fixture
+def numba_backend():
+    """The numba backend for one test (the previous one afterwards)."""
+    pytest.importorskip("numba")
+    previous = backend.get()
+    backend.set("numba")
+    yield
+    backend.set(previous)
 
 
 # ---- the functions against torch.nn.functional, values and every gradient ------------------------------
+
 
 def _compare(ours, theirs, *arrays, grads=True, rtol=1e-10, atol=1e-12):
     """Run ours on Tensors and theirs on torch tensors of the same float64 arrays; compare the outputs and,
@@ -162,7 +69,7 @@ CONV2D_CASES = [
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_conv2d_matches_torch(x_shape, w_shape, kwargs, with_bias):
     torch = _torch()
-    arrays = _arrays(x_shape, w_shape, w_shape[:1])[:3 if with_bias else 2]
+    arrays = _arrays(x_shape, w_shape, w_shape[:1])[: 3 if with_bias else 2]
     _compare(lambda *a: conv_ops.conv2d(*a, **kwargs), lambda *a: torch.nn.functional.conv2d(*a, **kwargs), *arrays)
 
 
@@ -177,14 +84,20 @@ CONV1D_CASES = [
 @pytest.mark.parametrize("x_shape, w_shape, kwargs", CONV1D_CASES)
 def test_conv1d_matches_torch(x_shape, w_shape, kwargs):
     torch = _torch()
-    _compare(lambda *a: conv_ops.conv1d(*a, **kwargs), lambda *a: torch.nn.functional.conv1d(*a, **kwargs),
-             *_arrays(x_shape, w_shape, w_shape[:1]))
+    _compare(
+        lambda *a: conv_ops.conv1d(*a, **kwargs),
+        lambda *a: torch.nn.functional.conv1d(*a, **kwargs),
+        *_arrays(x_shape, w_shape, w_shape[:1]),
+    )
 
 
 def test_conv_accepts_an_unbatched_input():
     torch = _torch()
-    _compare(lambda x, w: conv_ops.conv2d(x, w, padding=1), lambda x, w: torch.nn.functional.conv2d(x, w, padding=1),
-             *_arrays((3, 5, 5), (2, 3, 3, 3)))
+    _compare(
+        lambda x, w: conv_ops.conv2d(x, w, padding=1),
+        lambda x, w: torch.nn.functional.conv2d(x, w, padding=1),
+        *_arrays((3, 5, 5), (2, 3, 3, 3)),
+    )
 
 
 CONV_TRANSPOSE_CASES = [
@@ -199,15 +112,21 @@ CONV_TRANSPOSE_CASES = [
 def test_conv_transpose2d_matches_torch(x_shape, w_shape, kwargs):
     torch = _torch()
     bias_shape = (w_shape[1] * kwargs.get("groups", 1),)
-    _compare(lambda *a: conv_ops.conv_transpose2d(*a, **kwargs),
-             lambda *a: torch.nn.functional.conv_transpose2d(*a, **kwargs), *_arrays(x_shape, w_shape, bias_shape))
+    _compare(
+        lambda *a: conv_ops.conv_transpose2d(*a, **kwargs),
+        lambda *a: torch.nn.functional.conv_transpose2d(*a, **kwargs),
+        *_arrays(x_shape, w_shape, bias_shape),
+    )
 
 
 def test_conv_transpose1d_matches_torch():
     torch = _torch()
     kwargs = {"stride": 3, "padding": 1, "output_padding": 2, "groups": 2, "dilation": 2}
-    _compare(lambda *a: conv_ops.conv_transpose1d(*a, **kwargs),
-             lambda *a: torch.nn.functional.conv_transpose1d(*a, **kwargs), *_arrays((2, 4, 5), (4, 3, 3), (6,)))
+    _compare(
+        lambda *a: conv_ops.conv_transpose1d(*a, **kwargs),
+        lambda *a: torch.nn.functional.conv_transpose1d(*a, **kwargs),
+        *_arrays((2, 4, 5), (4, 3, 3), (6,)),
+    )
 
 
 def test_conv_transpose_is_the_input_gradient_of_conv():
@@ -232,16 +151,28 @@ MAX_POOL2D_CASES = [
 @pytest.mark.parametrize("kwargs", MAX_POOL2D_CASES)
 def test_max_pool2d_matches_torch(kwargs):
     torch = _torch()
-    _compare(lambda x: conv_ops.max_pool2d(x, **kwargs), lambda x: torch.nn.functional.max_pool2d(x, **kwargs),
-             *_arrays((2, 3, 9, 8)))
+    _compare(
+        lambda x: conv_ops.max_pool2d(x, **kwargs),
+        lambda x: torch.nn.functional.max_pool2d(x, **kwargs),
+        *_arrays((2, 3, 9, 8)),
+    )
 
 
-@pytest.mark.parametrize("kwargs", [{"kernel_size": 3}, {"kernel_size": 4, "stride": 2, "padding": 2, "dilation": 2},
-                                    {"kernel_size": 3, "stride": 2, "ceil_mode": True}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kernel_size": 3},
+        {"kernel_size": 4, "stride": 2, "padding": 2, "dilation": 2},
+        {"kernel_size": 3, "stride": 2, "ceil_mode": True},
+    ],
+)
 def test_max_pool1d_matches_torch(kwargs):
     torch = _torch()
-    _compare(lambda x: conv_ops.max_pool1d(x, **kwargs), lambda x: torch.nn.functional.max_pool1d(x, **kwargs),
-             *_arrays((2, 3, 12)))
+    _compare(
+        lambda x: conv_ops.max_pool1d(x, **kwargs),
+        lambda x: torch.nn.functional.max_pool1d(x, **kwargs),
+        *_arrays((2, 3, 12)),
+    )
 
 
 def test_max_pool_routes_the_gradient_to_the_first_of_tied_maxima():
@@ -257,8 +188,11 @@ def test_max_pool_return_indices_match_torch_and_unpool_inverts_them():
     y, indices = conv_ops.max_pool2d(ag.tensor(x), 3, 2, padding=1, return_indices=True)
     _ty, tindices = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, padding=1, return_indices=True)
     np.testing.assert_array_equal(indices.data, tindices.numpy())
-    _compare(lambda t: conv_ops.max_unpool2d(t, indices, 3, 2, padding=1, output_size=(7, 6)),
-             lambda t: torch.nn.functional.max_unpool2d(t, tindices, 3, 2, padding=1, output_size=(7, 6)), y.data)
+    _compare(
+        lambda t: conv_ops.max_unpool2d(t, indices, 3, 2, padding=1, output_size=(7, 6)),
+        lambda t: torch.nn.functional.max_unpool2d(t, tindices, 3, 2, padding=1, output_size=(7, 6)),
+        y.data,
+    )
 
 
 def test_max_pool1d_return_indices_match_torch():
@@ -269,39 +203,84 @@ def test_max_pool1d_return_indices_match_torch():
     np.testing.assert_array_equal(indices.data, expected.numpy())
 
 
-@pytest.mark.parametrize("shape, kernel_size, stride, padding, dilation, ceil_mode", [
-    ((2, 3, 9, 8), (2, 2), (2, 2), (0, 0), (1, 1), False),
-    ((2, 3, 9, 8), (3, 3), (2, 1), (1, 1), (1, 2), True),
-    ((1, 2, 11), (4,), (3,), (2,), (2,), True),
-])
-def test_max_positions_kernel_matches_its_numpy_reference(shape, kernel_size, stride, padding, dilation, ceil_mode):
-    pytest.importorskip("numba")
+@pytest.mark.parametrize(
+    "shape, kernel_size, stride, padding, dilation, ceil_mode",
+    [
+        ((2, 3, 9, 8), (2, 2), (2, 2), (0, 0), (1, 1), False),
+        ((2, 3, 9, 8), (3, 3), (2, 1), (1, 1), (1, 2), True),
+        ((1, 2, 11), (4,), (3,), (2,), (2,), True),
+    ],
+)
+def test_max_positions_kernel_matches_its_numpy_reference(
+    numba_backend, shape, kernel_size, stride, padding, dilation, ceil_mode
+):
     rng = np.random.default_rng(0)
     x = rng.integers(-2, 3, shape).astype(np.float32)  # many ties
     x.reshape(-1)[rng.choice(x.size, 6)] = np.nan
     x.reshape(-1)[rng.choice(x.size, 6)] = -np.inf
     x[0, 0] = -np.inf  # whole windows of -inf, some of them reaching into the padding
-    *_, pairs, dilation, out_size = conv_ops._pool_geometry("test", len(kernel_size), shape, kernel_size, stride,
-                                                             padding, dilation, ceil_mode)
-    compiled = conv_ops.max_positions.numba()
+    *_, pairs, dilation, out_size = conv_ops._pool_geometry(
+        "test", len(kernel_size), shape, kernel_size, stride, padding, dilation, ceil_mode
+    )
     for dtype in (np.float32, np.float64):
         expected = conv_ops.max_positions_reference(x.astype(dtype), kernel_size, stride, pairs, dilation, out_size)
-        np.testing.assert_array_equal(compiled(x.astype(dtype), kernel_size, stride, pairs, dilation, out_size),
-                                      expected)
+        with backend.trace() as t:
+            positions = conv_ops.max_positions(x.astype(dtype), kernel_size, stride, pairs, dilation, out_size)
+        assert t.calls == [("max_pool_positions", backend.NUMBA, np.dtype(dtype).name)]
+        np.testing.assert_array_equal(positions, expected)
 
 
-@pytest.mark.parametrize("columns_shape, padded_shape, stride, dilation", [
-    ((2, 3, 5, 5, 8, 8), (2, 3, 12, 12), (1, 1), (1, 1)),
-    ((1, 2, 2, 3, 3, 4), (1, 2, 8, 9), (2, 2), (2, 1)),
-    ((2, 2, 3, 4), (2, 2, 14), (3,), (2,)),
-])
-def test_add_windows_kernel_matches_its_numpy_reference(columns_shape, padded_shape, stride, dilation):
-    pytest.importorskip("numba")
+@pytest.mark.parametrize(
+    "columns_shape, padded_shape, stride, dilation",
+    [
+        ((2, 3, 5, 5, 8, 8), (2, 3, 12, 12), (1, 1), (1, 1)),
+        ((1, 2, 2, 3, 3, 4), (1, 2, 8, 9), (2, 2), (2, 1)),
+        ((2, 2, 3, 4), (2, 2, 14), (3,), (2,)),
+    ],
+)
+def test_add_windows_kernel_matches_its_numpy_reference(numba_backend, columns_shape, padded_shape, stride, dilation):
     columns = np.random.default_rng(0).standard_normal(columns_shape)
     for dtype in (np.float32, np.float64):
-        np.testing.assert_allclose(conv_ops.add_windows.numba()(columns.astype(dtype), padded_shape, stride, dilation),
-                                   conv_ops.add_windows_reference(columns.astype(dtype), padded_shape, stride,
-                                                                  dilation), rtol=1e-6)
+        with backend.trace() as t:
+            added = conv_ops.add_windows(columns.astype(dtype), padded_shape, stride, dilation)
+        assert t.calls == [("add_windows", backend.NUMBA, np.dtype(dtype).name)]
+        np.testing.assert_allclose(
+            added, conv_ops.add_windows_reference(columns.astype(dtype), padded_shape, stride, dilation), rtol=1e-6
+        )
+
+
+def test_a_convnet_step_runs_both_kernels_compiled(numba_backend):
+    x, w = (ag.tensor(a, dtype=np.float32) for a in _arrays((2, 1, 10, 10), (3, 1, 3, 3)))
+    w.requires_grad = True
+    with backend.trace() as t:
+        conv_ops.max_pool2d(conv_ops.conv2d(x, w), 2).sum().backward()
+    assert t.implementations("max_pool_positions") == {backend.NUMBA}
+    assert t.implementations("add_windows") == set()  # the input needs no gradient: no col2im
+    x.requires_grad = True
+    with backend.trace() as t:
+        conv_ops.max_pool2d(conv_ops.conv2d(x, w), 2).sum().backward()
+    assert t.calls.count(("add_windows", backend.NUMBA, "float32")) == 1
+    assert x.grad.dtype == np.float32
+
+
+def test_the_policy_says_why_a_kernel_ran_numpy(numba_backend):
+    """Integer inputs, three spatial axes and (for col2im, whose loop does not bounds-check) windows
+    reaching past the output run the numpy references, and the trace names the reason."""
+    geometry = {"stride": (1, 1), "padding": ((0, 0), (0, 0)), "dilation": (1, 1), "out_size": (2, 2)}
+    with backend.trace() as t:
+        positions = conv_ops.max_positions(np.arange(9).reshape(1, 1, 3, 3), (2, 2), **geometry)
+        conv_ops.max_positions(np.zeros((1, 1, 3, 3, 3)), (2, 2, 2), (1, 1, 1), ((0, 0),) * 3, (1, 1, 1), (2, 2, 2))
+        with pytest.raises(ValueError):
+            conv_ops.add_windows(np.ones((1, 1, 2, 2, 3, 3)), (1, 1, 3, 3), (1, 1), (1, 1))
+    np.testing.assert_array_equal(positions, [[[[4, 5], [7, 8]]]])
+    assert [(c.kernel, c.implementation) for c in t.calls] == [
+        ("max_pool_positions", backend.NUMPY),
+        ("max_pool_positions", backend.NUMPY),
+        ("add_windows", backend.NUMPY),
+    ]
+    assert t.calls[0].reason.startswith("int64 inputs are not in the table (compiled for float32, float64")
+    assert t.calls[1].reason == "more than 2 spatial axes (the loops take 1 or 2)"
+    assert t.calls[2].reason == "windows reaching (4, 4), past the output (3, 3)"
 
 
 AVG_POOL2D_CASES = [
@@ -317,48 +296,72 @@ AVG_POOL2D_CASES = [
 @pytest.mark.parametrize("kwargs", AVG_POOL2D_CASES)
 def test_avg_pool2d_matches_torch(kwargs):
     torch = _torch()
-    _compare(lambda x: conv_ops.avg_pool2d(x, **kwargs), lambda x: torch.nn.functional.avg_pool2d(x, **kwargs),
-             *_arrays((2, 3, 9, 8)))
+    _compare(
+        lambda x: conv_ops.avg_pool2d(x, **kwargs),
+        lambda x: torch.nn.functional.avg_pool2d(x, **kwargs),
+        *_arrays((2, 3, 9, 8)),
+    )
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"kernel_size": 3}, {"kernel_size": 4, "stride": 3, "padding": 2, "ceil_mode": True},
-    {"kernel_size": 4, "stride": 3, "padding": 2, "ceil_mode": True, "count_include_pad": False}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kernel_size": 3},
+        {"kernel_size": 4, "stride": 3, "padding": 2, "ceil_mode": True},
+        {"kernel_size": 4, "stride": 3, "padding": 2, "ceil_mode": True, "count_include_pad": False},
+    ],
+)
 def test_avg_pool1d_matches_torch(kwargs):
     torch = _torch()
-    _compare(lambda x: conv_ops.avg_pool1d(x, **kwargs), lambda x: torch.nn.functional.avg_pool1d(x, **kwargs),
-             *_arrays((2, 3, 12)))
+    _compare(
+        lambda x: conv_ops.avg_pool1d(x, **kwargs),
+        lambda x: torch.nn.functional.avg_pool1d(x, **kwargs),
+        *_arrays((2, 3, 12)),
+    )
 
 
 @pytest.mark.parametrize("output_size", [1, 3, (4, 2), (None, 3), (7, 5)])
 def test_adaptive_avg_pool2d_matches_torch(output_size):
     torch = _torch()
-    _compare(lambda x: conv_ops.adaptive_avg_pool2d(x, output_size),
-             lambda x: torch.nn.functional.adaptive_avg_pool2d(x, output_size), *_arrays((2, 3, 7, 5)))
+    _compare(
+        lambda x: conv_ops.adaptive_avg_pool2d(x, output_size),
+        lambda x: torch.nn.functional.adaptive_avg_pool2d(x, output_size),
+        *_arrays((2, 3, 7, 5)),
+    )
 
 
 @pytest.mark.parametrize("output_size", [1, 4, 9])
 def test_adaptive_avg_pool1d_matches_torch(output_size):
     torch = _torch()
-    _compare(lambda x: conv_ops.adaptive_avg_pool1d(x, output_size),
-             lambda x: torch.nn.functional.adaptive_avg_pool1d(x, output_size), *_arrays((2, 3, 9)))
+    _compare(
+        lambda x: conv_ops.adaptive_avg_pool1d(x, output_size),
+        lambda x: torch.nn.functional.adaptive_avg_pool1d(x, output_size),
+        *_arrays((2, 3, 9)),
+    )
 
 
 @pytest.mark.parametrize("output_size", [1, 3, (4, 2), (7, 5)])
 def test_adaptive_max_pool2d_matches_torch(output_size):
     torch = _torch()
-    _compare(lambda x: conv_ops.adaptive_max_pool2d(x, output_size),
-             lambda x: torch.nn.functional.adaptive_max_pool2d(x, output_size), *_arrays((2, 3, 7, 5)))
+    _compare(
+        lambda x: conv_ops.adaptive_max_pool2d(x, output_size),
+        lambda x: torch.nn.functional.adaptive_max_pool2d(x, output_size),
+        *_arrays((2, 3, 7, 5)),
+    )
     _, indices = conv_ops.adaptive_max_pool2d(_arrays((2, 3, 7, 5))[0], output_size, return_indices=True)
-    _, expected = torch.nn.functional.adaptive_max_pool2d(torch.tensor(_arrays((2, 3, 7, 5))[0]), output_size,
-                                                          return_indices=True)
+    _, expected = torch.nn.functional.adaptive_max_pool2d(
+        torch.tensor(_arrays((2, 3, 7, 5))[0]), output_size, return_indices=True
+    )
     np.testing.assert_array_equal(indices.data, expected.numpy())
 
 
 def test_adaptive_max_pool1d_matches_torch():
     torch = _torch()
-    _compare(lambda x: conv_ops.adaptive_max_pool1d(x, 4), lambda x: torch.nn.functional.adaptive_max_pool1d(x, 4),
-             *_arrays((2, 3, 10)))
+    _compare(
+        lambda x: conv_ops.adaptive_max_pool1d(x, 4),
+        lambda x: torch.nn.functional.adaptive_max_pool1d(x, 4),
+        *_arrays((2, 3, 10)),
+    )
 
 
 PAD_CASES = [
@@ -378,8 +381,11 @@ PAD_CASES = [
 @pytest.mark.parametrize("shape, pad, mode, value", PAD_CASES)
 def test_pad_matches_torch(shape, pad, mode, value):
     torch = _torch()
-    _compare(lambda x: conv_ops.pad(x, pad, mode, value), lambda x: torch.nn.functional.pad(x, pad, mode, value),
-             *_arrays(shape))
+    _compare(
+        lambda x: conv_ops.pad(x, pad, mode, value),
+        lambda x: torch.nn.functional.pad(x, pad, mode, value),
+        *_arrays(shape),
+    )
 
 
 INTERPOLATE_CASES = [
@@ -407,41 +413,58 @@ INTERPOLATE_CASES = [
 @pytest.mark.parametrize("shape, kwargs", INTERPOLATE_CASES)
 def test_interpolate_matches_torch(shape, kwargs):
     torch = _torch()
-    _compare(lambda x: conv_ops.interpolate(x, **kwargs), lambda x: torch.nn.functional.interpolate(x, **kwargs),
-             *_arrays(shape))
+    _compare(
+        lambda x: conv_ops.interpolate(x, **kwargs),
+        lambda x: torch.nn.functional.interpolate(x, **kwargs),
+        *_arrays(shape),
+    )
 
 
-@pytest.mark.parametrize("kwargs", [{"kernel_size": 2}, {"kernel_size": (2, 3), "dilation": (2, 1), "padding": 1,
-                                                             "stride": (1, 2)}])
+@pytest.mark.parametrize(
+    "kwargs", [{"kernel_size": 2}, {"kernel_size": (2, 3), "dilation": (2, 1), "padding": 1, "stride": (1, 2)}]
+)
 def test_unfold_and_fold_match_torch(kwargs):
     torch = _torch()
     x = _arrays((2, 3, 6, 7))[0]
     _compare(lambda t: conv_ops.unfold(t, **kwargs), lambda t: torch.nn.functional.unfold(t, **kwargs), x)
     columns = torch.nn.functional.unfold(torch.tensor(x), **kwargs).numpy()
-    _compare(lambda t: conv_ops.fold(t, (6, 7), **kwargs), lambda t: torch.nn.functional.fold(t, (6, 7), **kwargs),
-             columns)
+    _compare(
+        lambda t: conv_ops.fold(t, (6, 7), **kwargs), lambda t: torch.nn.functional.fold(t, (6, 7), **kwargs), columns
+    )
 
 
 @pytest.mark.parametrize("groups, with_affine", [(1, True), (2, True), (6, False)])
 def test_group_norm_matches_torch(groups, with_affine):
     torch = _torch()
     arrays = _arrays((3, 6, 4, 5), (6,), (6,))
-    _compare(lambda x, *p: conv_ops.group_norm(x, groups, *p), lambda x, *p: torch.nn.functional.group_norm(x, groups,
-                                                                                                          *p),
-             *arrays[:3 if with_affine else 1], rtol=1e-9)
+    _compare(
+        lambda x, *p: conv_ops.group_norm(x, groups, *p),
+        lambda x, *p: torch.nn.functional.group_norm(x, groups, *p),
+        *arrays[: 3 if with_affine else 1],
+        rtol=1e-9,
+    )
 
 
 # ---- gradcheck of the functions on small float64 inputs ---------------------------------------------
 
 GRADCHECK_CASES = [
-    pytest.param(lambda x, w, b: conv_ops.conv2d(x, w, b, stride=2, padding="valid"),
-                 [(1, 2, 5, 4), (2, 2, 2, 2), (2,)], id="conv2d"),
+    pytest.param(
+        lambda x, w, b: conv_ops.conv2d(x, w, b, stride=2, padding="valid"),
+        [(1, 2, 5, 4), (2, 2, 2, 2), (2,)],
+        id="conv2d",
+    ),
     pytest.param(lambda x, w: conv_ops.conv1d(x, w, padding="same", groups=2), [(2, 2, 5), (4, 1, 4)], id="conv1d"),
-    pytest.param(lambda x, w: conv_ops.conv_transpose2d(x, w, stride=2, output_padding=1), [(1, 2, 2, 3), (2, 1, 2, 2)],
-                 id="conv_transpose2d"),
+    pytest.param(
+        lambda x, w: conv_ops.conv_transpose2d(x, w, stride=2, output_padding=1),
+        [(1, 2, 2, 3), (2, 1, 2, 2)],
+        id="conv_transpose2d",
+    ),
     pytest.param(lambda x: conv_ops.max_pool2d(x, 2, padding=1), [(1, 2, 3, 4)], id="max_pool2d"),
-    pytest.param(lambda x: conv_ops.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), [(1, 2, 4, 5)],
-                 id="avg_pool2d"),
+    pytest.param(
+        lambda x: conv_ops.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+        [(1, 2, 4, 5)],
+        id="avg_pool2d",
+    ),
     pytest.param(lambda x: conv_ops.adaptive_avg_pool2d(x, (2, 3)), [(1, 2, 5, 4)], id="adaptive_avg_pool2d"),
     pytest.param(lambda x: conv_ops.pad(x, (2, 1, 1, 2), "reflect"), [(1, 2, 3, 4)], id="pad_reflect"),
     pytest.param(lambda x: conv_ops.interpolate(x, size=(3, 5), mode="bilinear"), [(1, 1, 2, 3)], id="bilinear"),
@@ -461,6 +484,7 @@ def test_conv2d_second_derivatives_pass_gradgradcheck():
 
 
 # ---- layers ---------------------------------------------------------------------------------------------
+
 
 def _copy_into_torch(module, torch_module):
     torch = _torch()
@@ -499,8 +523,9 @@ def test_conv1d_layer_matches_torch():
     torch = _torch()
     ag.set_default_dtype(np.float64)
     layer = conv.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2, padding_mode="circular")
-    twin = _copy_into_torch(layer, torch.nn.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2,
-                                                   padding_mode="circular"))
+    twin = _copy_into_torch(
+        layer, torch.nn.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2, padding_mode="circular")
+    )
     _compare_layers(layer, twin, _arrays((2, 4, 11))[0])
 
 
@@ -521,11 +546,14 @@ def test_conv_transpose1d_layer_matches_torch():
     _compare_layers(layer, twin, _arrays((2, 3, 6))[0])
 
 
-@pytest.mark.parametrize("layer_class, args, weight_shape, fan_in", [
-    (conv.Conv2d, (6, 8, (3, 5), 1, 0, 1, 2), (8, 3, 3, 5), 45),
-    (conv.Conv1d, (4, 8, 7), (8, 4, 7), 28),
-    (conv.ConvTranspose2d, (6, 8, 3, 1, 0, 0, 2), (6, 4, 3, 3), 36),
-])
+@pytest.mark.parametrize(
+    "layer_class, args, weight_shape, fan_in",
+    [
+        (conv.Conv2d, (6, 8, (3, 5), 1, 0, 1, 2), (8, 3, 3, 5), 45),
+        (conv.Conv1d, (4, 8, 7), (8, 4, 7), 28),
+        (conv.ConvTranspose2d, (6, 8, 3, 1, 0, 0, 2), (6, 4, 3, 3), 36),
+    ],
+)
 def test_conv_layers_have_torch_shapes_names_and_init(layer_class, args, weight_shape, fan_in):
     ag.manual_seed(0)
     layer = layer_class(*args)
@@ -553,12 +581,19 @@ def test_conv_layer_state_dict_loads_into_torch_and_back():
     np.testing.assert_array_equal(fresh.weight.data, layer.weight.data)
 
 
-@pytest.mark.parametrize("make", [
-    lambda nn: nn.MaxPool2d(3, 2, 1, ceil_mode=True), lambda nn: nn.MaxPool1d(2),
-    lambda nn: nn.AvgPool2d(3, 2, 1, count_include_pad=False), lambda nn: nn.AvgPool1d(3, 2, 1),
-    lambda nn: nn.AdaptiveAvgPool2d((2, 3)), lambda nn: nn.AdaptiveMaxPool2d(3),
-    lambda nn: nn.Upsample(scale_factor=2, mode="bilinear"), lambda nn: nn.Upsample(size=(5, 7)),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda nn: nn.MaxPool2d(3, 2, 1, ceil_mode=True),
+        lambda nn: nn.MaxPool1d(2),
+        lambda nn: nn.AvgPool2d(3, 2, 1, count_include_pad=False),
+        lambda nn: nn.AvgPool1d(3, 2, 1),
+        lambda nn: nn.AdaptiveAvgPool2d((2, 3)),
+        lambda nn: nn.AdaptiveMaxPool2d(3),
+        lambda nn: nn.Upsample(scale_factor=2, mode="bilinear"),
+        lambda nn: nn.Upsample(size=(5, 7)),
+    ],
+)
 def test_pooling_and_upsampling_layers_match_torch(make):
     torch = _torch()
     layer, twin = make(conv), make(torch.nn)
@@ -572,8 +607,10 @@ def test_max_pool_layer_with_indices_and_unpool_layer_match_torch():
     y, indices = conv.MaxPool2d(2, return_indices=True)(ag.tensor(x))
     _, expected = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
     np.testing.assert_array_equal(indices.data, expected.numpy())
-    np.testing.assert_allclose(conv.MaxUnpool2d(2)(y, indices, (7, 7)).data,
-                               torch.nn.MaxUnpool2d(2)(torch.tensor(y.data), expected, (7, 7)).numpy())
+    np.testing.assert_allclose(
+        conv.MaxUnpool2d(2)(y, indices, (7, 7)).data,
+        torch.nn.MaxUnpool2d(2)(torch.tensor(y.data), expected, (7, 7)).numpy(),
+    )
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"momentum": None}, {"affine": False}, {"track_running_stats": False}])
@@ -622,10 +659,17 @@ def test_dropout2d_zeros_whole_channels_and_scales_the_rest():
 
 def test_float32_layers_keep_float32_values_and_gradients():
     x = ag.tensor(np.random.default_rng(0).standard_normal((2, 3, 9, 9)).astype(np.float32), requires_grad=True)
-    layers = [conv.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"), conv.BatchNorm2d(4), conv.GroupNorm(2, 4),
-              conv.MaxPool2d(2, ceil_mode=True), conv.AvgPool2d(2, padding=1, count_include_pad=False),
-              conv.ConvTranspose2d(4, 2, 3, stride=2), conv.Upsample(scale_factor=1.5, mode="bilinear"),
-              conv.AdaptiveAvgPool2d(3), conv.AdaptiveMaxPool2d(2)]
+    layers = [
+        conv.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"),
+        conv.BatchNorm2d(4),
+        conv.GroupNorm(2, 4),
+        conv.MaxPool2d(2, ceil_mode=True),
+        conv.AvgPool2d(2, padding=1, count_include_pad=False),
+        conv.ConvTranspose2d(4, 2, 3, stride=2),
+        conv.Upsample(scale_factor=1.5, mode="bilinear"),
+        conv.AdaptiveAvgPool2d(3),
+        conv.AdaptiveMaxPool2d(2),
+    ]
     y = x
     for layer in layers:
         y = layer(y)
@@ -640,8 +684,17 @@ def test_a_small_convnet_trains():
     from optim import SGD
 
     ag.manual_seed(0)
-    model = nn.Sequential(conv.Conv2d(1, 4, 3, padding=1), conv.BatchNorm2d(4), nn.ReLU(), conv.MaxPool2d(2),
-                          conv.Conv2d(4, 8, 3), nn.ReLU(), conv.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+    model = nn.Sequential(
+        conv.Conv2d(1, 4, 3, padding=1),
+        conv.BatchNorm2d(4),
+        nn.ReLU(),
+        conv.MaxPool2d(2),
+        conv.Conv2d(4, 8, 3),
+        nn.ReLU(),
+        conv.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 2),
+    )
     rng = np.random.default_rng(0)
     x = rng.standard_normal((32, 1, 8, 8)).astype(np.float32)
     labels = (x[:, 0, :4].mean(axis=(1, 2)) > x[:, 0, 4:].mean(axis=(1, 2))).astype(np.int64)
@@ -658,48 +711,75 @@ def test_a_small_convnet_trains():
 
 # ---- bad input ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: conv.Conv2d(3, 8, 3)(np.zeros((2, 1, 8, 8))),
-     r"Conv2d: expected an input with 3 channels .*got input of shape \(2, 1, 8, 8\)"),
-    (lambda: conv.Conv2d(3, 8, 3)(np.zeros((3, 8))), r"Conv2d: expected a 4-D input \(N, C, H, W\).*\(3, 8\)"),
-    (lambda: conv.Conv2d(3, 8, 5)(np.zeros((1, 3, 4, 4))), (r"Conv2d: the kernel \(5, 5\).*larger than the padded "
-                                                           r"input \(4, 4\)")),
-    (lambda: conv.Conv2d(3, 8, 3, stride=0), "Conv2d: stride must be positive"),
-    (lambda: conv.Conv2d(3, 8, 3, dilation=(1, -1)), "Conv2d: dilation must be positive"),
-    (lambda: conv.Conv2d(3, 8, 3, groups=0), "Conv2d: groups must be positive"),
-    (lambda: conv.Conv2d(3, 8, 3, groups=2), "Conv2d: in_channels 3 is not divisible by groups=2"),
-    (lambda: conv.Conv2d(4, 6, 3, groups=4), "Conv2d: out_channels 6 is not divisible by groups=4"),
-    (lambda: conv.Conv2d(4, 6, 3, stride=2, padding="same"), "Conv2d: padding='same' needs stride 1"),
-    (lambda: conv.Conv2d(4, 6, 3, padding="full"), "Conv2d: padding must be"),
-    (lambda: conv.Conv2d(4, 6, 3, padding_mode="mirror"), "Conv2d: padding_mode must be one of"),
-    (lambda: conv_ops.conv2d(np.zeros((1, 6, 5, 5)), np.zeros((4, 2, 3, 3)), groups=3),
-     r"conv2d: out_channels 4 \(weight of shape \(4, 2, 3, 3\)\) is not divisible by groups=3"),
-    (lambda: conv_ops.conv2d(np.zeros((1, 4, 5, 5)), np.zeros((6, 4, 3))), r"conv2d: weight must be 4-D"),
-    (lambda: conv_ops.conv1d(np.zeros((1, 4, 5)), np.zeros((6, 4, 3)), np.zeros(5)),
-     r"conv1d: bias of shape \(5,\) does not match the 6 output channels"),
-    (lambda: conv_ops.conv_transpose2d(np.zeros((1, 3, 4, 4)), np.zeros((2, 3, 3, 3))),
-     r"conv_transpose2d: expected an input with 2 channels"),
-    (lambda: conv_ops.conv_transpose2d(np.zeros((1, 2, 4, 4)), np.zeros((2, 3, 3, 3)), stride=2, output_padding=2),
-     "conv_transpose2d: output_padding"),
-    (lambda: conv_ops.max_pool2d(np.zeros((1, 1, 4, 4)), 3, padding=2), "max_pool2d: padding .* at most half"),
-    (lambda: conv_ops.max_pool2d(np.zeros((1, 1, 2, 2)), 3), r"max_pool2d: the kernel \(3, 3\)"),
-    (lambda: conv_ops.avg_pool2d(np.zeros((1, 1, 4, 4)), 2, stride=0), "avg_pool2d: stride must be positive"),
-    (lambda: conv_ops.pad(np.zeros((1, 1, 3, 3)), (3, 0), "reflect"), "pad: reflect padding"),
-    (lambda: conv_ops.pad(np.zeros((1, 1, 3, 3)), (1,)), "pad: pad must be"),
-    (lambda: conv_ops.pad(np.zeros((1, 1, 3, 3)), (1, 1), "wrap"), "pad: mode must be"),
-    (lambda: conv_ops.interpolate(np.zeros((1, 1, 3, 3)), size=4, mode="linear"), "interpolate: mode 'linear'"),
-    (lambda: conv_ops.interpolate(np.zeros((1, 1, 3, 3)), size=4, align_corners=True), "interpolate: align_corners"),
-    (lambda: conv_ops.interpolate(np.zeros((1, 1, 3, 3))), "interpolate: give exactly one"),
-    (lambda: conv.GroupNorm(4, 6), "GroupNorm: num_channels 6 is not divisible"),
-    (lambda: conv.BatchNorm2d(3)(np.zeros((2, 3, 4))), r"BatchNorm2d: expected a 4-D input \(N, 3, H, W\)"),
-    (lambda: conv.BatchNorm2d(3)(np.zeros((2, 4, 5, 5))), r"BatchNorm2d: .*got shape \(2, 4, 5, 5\)"),
-    (lambda: conv.GroupNorm(2, 4)(np.zeros((2, 6, 5))), r"GroupNorm: expected an input \(N, 4, \*\)"),
-    (lambda: conv.MaxUnpool2d(2)(np.zeros((1, 1, 2, 2)), np.full((1, 1, 2, 2), 16)), r"max_unpool2d: indices must lie"),
-    (lambda: conv.Dropout2d(0.5)(np.zeros((2, 3))), r"dropout2d: expected a 4-D input"),
-    (lambda: conv_ops.adaptive_avg_pool2d(np.zeros((1, 1, 4, 4)), (0, 2)), "adaptive_avg_pool2d: output_size must"),
-    (lambda: conv_ops.avg_pool2d(np.zeros((1, 1, 4, 4)), 2, divisor_override=0), "avg_pool2d: divisor_override"),
-    (lambda: conv_ops.fold(np.zeros((1, 12, 5)), (4, 5), 2), r"fold: expected columns \(N, C \* 4, 12\)"),
-])
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: conv.Conv2d(3, 8, 3)(np.zeros((2, 1, 8, 8))),
+            r"Conv2d: expected an input with 3 channels .*got input of shape \(2, 1, 8, 8\)",
+        ),
+        (lambda: conv.Conv2d(3, 8, 3)(np.zeros((3, 8))), r"Conv2d: expected a 4-D input \(N, C, H, W\).*\(3, 8\)"),
+        (
+            lambda: conv.Conv2d(3, 8, 5)(np.zeros((1, 3, 4, 4))),
+            (
+                r"Conv2d: the kernel \(5, 5\).*larger than the padded "
+                r"input \(4, 4\)"
+            ),
+        ),
+        (lambda: conv.Conv2d(3, 8, 3, stride=0), "Conv2d: stride must be positive"),
+        (lambda: conv.Conv2d(3, 8, 3, dilation=(1, -1)), "Conv2d: dilation must be positive"),
+        (lambda: conv.Conv2d(3, 8, 3, groups=0), "Conv2d: groups must be positive"),
+        (lambda: conv.Conv2d(3, 8, 3, groups=2), "Conv2d: in_channels 3 is not divisible by groups=2"),
+        (lambda: conv.Conv2d(4, 6, 3, groups=4), "Conv2d: out_channels 6 is not divisible by groups=4"),
+        (lambda: conv.Conv2d(4, 6, 3, stride=2, padding="same"), "Conv2d: padding='same' needs stride 1"),
+        (lambda: conv.Conv2d(4, 6, 3, padding="full"), "Conv2d: padding must be"),
+        (lambda: conv.Conv2d(4, 6, 3, padding_mode="mirror"), "Conv2d: padding_mode must be one of"),
+        (
+            lambda: conv_ops.conv2d(np.zeros((1, 6, 5, 5)), np.zeros((4, 2, 3, 3)), groups=3),
+            r"conv2d: out_channels 4 \(weight of shape \(4, 2, 3, 3\)\) is not divisible by groups=3",
+        ),
+        (lambda: conv_ops.conv2d(np.zeros((1, 4, 5, 5)), np.zeros((6, 4, 3))), r"conv2d: weight must be 4-D"),
+        (
+            lambda: conv_ops.conv1d(np.zeros((1, 4, 5)), np.zeros((6, 4, 3)), np.zeros(5)),
+            r"conv1d: bias of shape \(5,\) does not match the 6 output channels",
+        ),
+        (
+            lambda: conv_ops.conv_transpose2d(np.zeros((1, 3, 4, 4)), np.zeros((2, 3, 3, 3))),
+            r"conv_transpose2d: expected an input with 2 channels",
+        ),
+        (
+            lambda: conv_ops.conv_transpose2d(
+                np.zeros((1, 2, 4, 4)), np.zeros((2, 3, 3, 3)), stride=2, output_padding=2
+            ),
+            "conv_transpose2d: output_padding",
+        ),
+        (lambda: conv_ops.max_pool2d(np.zeros((1, 1, 4, 4)), 3, padding=2), "max_pool2d: padding .* at most half"),
+        (lambda: conv_ops.max_pool2d(np.zeros((1, 1, 2, 2)), 3), r"max_pool2d: the kernel \(3, 3\)"),
+        (lambda: conv_ops.avg_pool2d(np.zeros((1, 1, 4, 4)), 2, stride=0), "avg_pool2d: stride must be positive"),
+        (lambda: conv_ops.pad(np.zeros((1, 1, 3, 3)), (3, 0), "reflect"), "pad: reflect padding"),
+        (lambda: conv_ops.pad(np.zeros((1, 1, 3, 3)), (1,)), "pad: pad must be"),
+        (lambda: conv_ops.pad(np.zeros((1, 1, 3, 3)), (1, 1), "wrap"), "pad: mode must be"),
+        (lambda: conv_ops.interpolate(np.zeros((1, 1, 3, 3)), size=4, mode="linear"), "interpolate: mode 'linear'"),
+        (
+            lambda: conv_ops.interpolate(np.zeros((1, 1, 3, 3)), size=4, align_corners=True),
+            "interpolate: align_corners",
+        ),
+        (lambda: conv_ops.interpolate(np.zeros((1, 1, 3, 3))), "interpolate: give exactly one"),
+        (lambda: conv.GroupNorm(4, 6), "GroupNorm: num_channels 6 is not divisible"),
+        (lambda: conv.BatchNorm2d(3)(np.zeros((2, 3, 4))), r"BatchNorm2d: expected a 4-D input \(N, 3, H, W\)"),
+        (lambda: conv.BatchNorm2d(3)(np.zeros((2, 4, 5, 5))), r"BatchNorm2d: .*got shape \(2, 4, 5, 5\)"),
+        (lambda: conv.GroupNorm(2, 4)(np.zeros((2, 6, 5))), r"GroupNorm: expected an input \(N, 4, \*\)"),
+        (
+            lambda: conv.MaxUnpool2d(2)(np.zeros((1, 1, 2, 2)), np.full((1, 1, 2, 2), 16)),
+            r"max_unpool2d: indices must lie",
+        ),
+        (lambda: conv.Dropout2d(0.5)(np.zeros((2, 3))), r"dropout2d: expected a 4-D input"),
+        (lambda: conv_ops.adaptive_avg_pool2d(np.zeros((1, 1, 4, 4)), (0, 2)), "adaptive_avg_pool2d: output_size must"),
+        (lambda: conv_ops.avg_pool2d(np.zeros((1, 1, 4, 4)), 2, divisor_override=0), "avg_pool2d: divisor_override"),
+        (lambda: conv_ops.fold(np.zeros((1, 12, 5)), (4, 5), 2), r"fold: expected columns \(N, C \* 4, 12\)"),
+    ],
+)
 def test_bad_input_gets_a_clear_error(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()

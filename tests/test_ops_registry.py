@@ -1,23 +1,31 @@
 """Every op in the registry, on every sample it lists: gradcheck, gradgradcheck, broadcasting, the
 honesty of its `reads` declarations, its error cases, and values and gradients against PyTorch.
 Adding an op to the table adds it here. Ops with several outputs are checked on every output."""
+
+import itertools
 import re
 
 import numpy as np
 import pytest
+from conv_torch_references import conv_references
 from helpers import registry_inputs
 
 import autograd_core as ag
+import autograd_core.conv_ops  # registers the convolution ops (until the package imports conv_ops itself)
 from autograd_core import engine
 from autograd_core.engine import apply
 from autograd_core.graph import SavedShape
 from autograd_core.kernels import REFERENCE_F
 from autograd_core.ops import REGISTRY
 
-CASES = [pytest.param(op, i, sample, id=f"{name}-{i}")
-         for name, op in REGISTRY.items() for i, sample in enumerate(op.samples)]
-ERROR_CASES = [pytest.param(op, case, id=f"{name}-{i}")
-               for name, op in REGISTRY.items() for i, case in enumerate(op.errors)]
+CASES = [
+    pytest.param(op, i, sample, id=f"{name}-{i}")
+    for name, op in REGISTRY.items()
+    for i, sample in enumerate(op.samples)
+]
+ERROR_CASES = [
+    pytest.param(op, case, id=f"{name}-{i}") for name, op in REGISTRY.items() for i, case in enumerate(op.errors)
+]
 
 
 def run(op, sample):
@@ -115,8 +123,10 @@ def test_error_cases_exist_for_the_basic_families():
 
 try:
     import torch
-except ImportError:  # torch is an optional oracle
+except ImportError:  # torch is an optional oracle: without it the comparisons skip, the rest runs
     torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
 
 def _flat_positions(shape, index):
@@ -151,6 +161,7 @@ def _torch_sum_like(fn):
             out = fn(x, **kw)
             return out.reshape((1,) * x.ndim) if keepdims else out
         return fn(x, dim=_reduce_dims(axis), keepdim=keepdims, **kw)
+
     return reduce
 
 
@@ -160,54 +171,95 @@ def _torch_extreme(fn):
             out = fn(x)
             return out.reshape((1,) * x.ndim) if keepdims else out
         return fn(x, dim=_reduce_dims(axis), keepdim=keepdims)
+
     return reduce
 
 
-TORCH = {
-    "add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y, "div": lambda x, y: x / y,
-    "pow": lambda x, y: torch.pow(x, y), "maximum": torch.maximum, "minimum": torch.minimum,
-    "where": lambda c, x, y: torch.where(c, x, y), "matmul": torch.matmul,
-    "neg": torch.neg, "exp": torch.exp, "log": torch.log, "log1p": torch.log1p, "expm1": torch.expm1,
-    "sqrt": torch.sqrt, "abs": torch.abs, "sign": torch.sign, "sin": torch.sin, "cos": torch.cos,
-    "tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu,
-    "leaky_relu": lambda x, negative_slope: torch.nn.functional.leaky_relu(x, negative_slope),
-    "elu": lambda x, alpha: torch.nn.functional.elu(x, alpha),
-    "softplus": lambda x, beta, threshold: torch.nn.functional.softplus(x, beta, threshold),
-    "silu": torch.nn.functional.silu, "erf": torch.erf,
-    "gelu": lambda x: torch.nn.functional.gelu(x), "gelu_tanh": lambda x: torch.nn.functional.gelu(x, approximate="tanh"),
-    "clip": lambda x, min, max: torch.clamp(x, min, max),
-    "sum": _torch_sum_like(torch.sum), "mean": _torch_sum_like(torch.mean),
-    "var": lambda x, axis, ddof, keepdims: _torch_sum_like(torch.var)(x, axis, keepdims, correction=ddof),
-    "std": lambda x, axis, ddof, keepdims: _torch_sum_like(torch.std)(x, axis, keepdims, correction=ddof),
-    "max": _torch_extreme(torch.amax), "min": _torch_extreme(torch.amin),
-    "max_dim": lambda x, axis, keepdims: torch.max(x, dim=axis, keepdim=keepdims),
-    "min_dim": lambda x, axis, keepdims: torch.min(x, dim=axis, keepdim=keepdims),
-    "sort": lambda x, axis, descending: torch.sort(x, dim=axis, descending=descending, stable=True),
-    "topk": lambda x, k, axis, largest: torch.topk(x, k, dim=axis, largest=largest, sorted=True),
-    "split": lambda x, axis, bounds: torch.split(x, [b - a for a, b in zip(bounds, bounds[1:])], dim=axis),
-    "unbind": lambda x, axis: torch.unbind(x, axis),
-    "prod": lambda x, axis, keepdims: (x.prod() if axis is None else
-                                       _prod_over(x, axis, keepdims)),
-    "logsumexp": lambda x, axis, keepdims: torch.logsumexp(x, dim=_reduce_dims(axis) or tuple(range(x.ndim)), keepdim=keepdims),
-    "norm": lambda x, p, axis, keepdims: torch.linalg.vector_norm(x, ord=p, dim=_reduce_dims(axis), keepdim=keepdims),
-    "softmax": lambda x, axis: torch.softmax(x, axis), "log_softmax": lambda x, axis: torch.log_softmax(x, axis),
-    "reshape": lambda x, shape: x.reshape(shape), "transpose": lambda x, axes: x.permute(axes),
-    "swapaxes": lambda x, axis1, axis2: x.transpose(axis1, axis2),
-    "broadcast_to": lambda x, shape: x.broadcast_to(shape),
-    "getitem": lambda x, index: _torch_getitem(x, index), "scatter_add": _torch_scatter_add,
-    "setitem": _torch_setitem,
-    "concatenate": lambda *xs, axis: torch.cat(xs, axis), "stack": lambda *xs, axis: torch.stack(xs, axis),
-    "pad": lambda x, pad_width, value: torch.nn.functional.pad(
-        x, tuple(w for pair in reversed(pad_width) for w in pair), value=value),
-    "astype": lambda x, dtype: x.to(getattr(torch, np.dtype(dtype).name)), "clone": torch.clone,
-    "fill": lambda x, value: torch.full_like(x, value) + 0 * x, "copy": lambda x, src: 0 * x + src.broadcast_to(x.shape),
-    "linear": lambda x, w, b=None, activation=None: (lambda z: z if activation is None else getattr(torch, activation)(z))(
-        torch.nn.functional.linear(x, w, b)),
-    "softmax_cross_entropy": lambda logits, targets, label_smoothing: torch.nn.functional.cross_entropy(
-        logits, targets, reduction="none", label_smoothing=label_smoothing),
-    "layer_norm": lambda x, *p, normalized_shape, eps: torch.nn.functional.layer_norm(x, normalized_shape, *p, eps=eps),
-    "batch_norm": lambda x, *p, eps: torch.nn.functional.batch_norm(x, None, None, *p, training=True, eps=eps),
-}
+def torch_references():
+    """{op name: the PyTorch function computing the same values}, for every op in the registry."""
+    return {
+        "add": lambda x, y: x + y,
+        "sub": lambda x, y: x - y,
+        "mul": lambda x, y: x * y,
+        "div": lambda x, y: x / y,
+        "pow": lambda x, y: torch.pow(x, y),
+        "maximum": torch.maximum,
+        "minimum": torch.minimum,
+        "where": lambda c, x, y: torch.where(c, x, y),
+        "matmul": torch.matmul,
+        "neg": torch.neg,
+        "exp": torch.exp,
+        "log": torch.log,
+        "log1p": torch.log1p,
+        "expm1": torch.expm1,
+        "sqrt": torch.sqrt,
+        "abs": torch.abs,
+        "sign": torch.sign,
+        "sin": torch.sin,
+        "cos": torch.cos,
+        "tanh": torch.tanh,
+        "sigmoid": torch.sigmoid,
+        "relu": torch.relu,
+        "leaky_relu": lambda x, negative_slope: torch.nn.functional.leaky_relu(x, negative_slope),
+        "elu": lambda x, alpha: torch.nn.functional.elu(x, alpha),
+        "softplus": lambda x, beta, threshold: torch.nn.functional.softplus(x, beta, threshold),
+        "silu": torch.nn.functional.silu,
+        "erf": torch.erf,
+        "gelu": lambda x: torch.nn.functional.gelu(x),
+        "gelu_tanh": lambda x: torch.nn.functional.gelu(x, approximate="tanh"),
+        "clip": lambda x, min, max: torch.clamp(x, min, max),
+        "sum": _torch_sum_like(torch.sum),
+        "mean": _torch_sum_like(torch.mean),
+        "var": lambda x, axis, ddof, keepdims: _torch_sum_like(torch.var)(x, axis, keepdims, correction=ddof),
+        "std": lambda x, axis, ddof, keepdims: _torch_sum_like(torch.std)(x, axis, keepdims, correction=ddof),
+        "max": _torch_extreme(torch.amax),
+        "min": _torch_extreme(torch.amin),
+        "max_dim": lambda x, axis, keepdims: torch.max(x, dim=axis, keepdim=keepdims),
+        "min_dim": lambda x, axis, keepdims: torch.min(x, dim=axis, keepdim=keepdims),
+        "sort": lambda x, axis, descending: torch.sort(x, dim=axis, descending=descending, stable=True),
+        "topk": lambda x, k, axis, largest: torch.topk(x, k, dim=axis, largest=largest, sorted=True),
+        "split": lambda x, axis, bounds: torch.split(x, [b - a for a, b in itertools.pairwise(bounds)], dim=axis),
+        "unbind": lambda x, axis: torch.unbind(x, axis),
+        "prod": lambda x, axis, keepdims: x.prod() if axis is None else _prod_over(x, axis, keepdims),
+        "logsumexp": lambda x, axis, keepdims: torch.logsumexp(
+            x, dim=_reduce_dims(axis) or tuple(range(x.ndim)), keepdim=keepdims
+        ),
+        "norm": lambda x, p, axis, keepdims: torch.linalg.vector_norm(
+            x, ord=p, dim=_reduce_dims(axis), keepdim=keepdims
+        ),
+        "softmax": lambda x, axis: torch.softmax(x, axis),
+        "log_softmax": lambda x, axis: torch.log_softmax(x, axis),
+        "reshape": lambda x, shape: x.reshape(shape),
+        "transpose": lambda x, axes: x.permute(axes),
+        "swapaxes": lambda x, axis1, axis2: x.transpose(axis1, axis2),
+        "broadcast_to": lambda x, shape: x.broadcast_to(shape),
+        "getitem": lambda x, index: _torch_getitem(x, index),
+        "scatter_add": _torch_scatter_add,
+        "setitem": _torch_setitem,
+        "concatenate": lambda *xs, axis: torch.cat(xs, axis),
+        "stack": lambda *xs, axis: torch.stack(xs, axis),
+        "pad": lambda x, pad_width, value: torch.nn.functional.pad(
+            x, tuple(w for pair in reversed(pad_width) for w in pair), value=value
+        ),
+        "astype": lambda x, dtype: x.to(getattr(torch, np.dtype(dtype).name)),
+        "clone": torch.clone,
+        "fill": lambda x, value: torch.full_like(x, value) + 0 * x,
+        "copy": lambda x, src: 0 * x + src.broadcast_to(x.shape),
+        "linear": lambda x, w, b=None, activation=None: (
+            lambda z: z if activation is None else getattr(torch, activation)(z)
+        )(torch.nn.functional.linear(x, w, b)),
+        "softmax_cross_entropy": lambda logits, targets, label_smoothing: torch.nn.functional.cross_entropy(
+            logits, targets, reduction="none", label_smoothing=label_smoothing
+        ),
+        "layer_norm": lambda x, *p, normalized_shape, eps: torch.nn.functional.layer_norm(
+            x, normalized_shape, *p, eps=eps
+        ),
+        "batch_norm": lambda x, *p, eps: torch.nn.functional.batch_norm(x, None, None, *p, training=True, eps=eps),
+        **conv_references(torch),
+    }
+
+
+TORCH = torch_references() if torch is not None else {}
 
 
 def _prod_over(x, axis, keepdims):
@@ -216,19 +268,21 @@ def _prod_over(x, axis, keepdims):
     return x
 
 
+@needs_torch
 def test_every_op_has_a_torch_reference():
     assert sorted(set(REGISTRY) - set(TORCH)) == []
 
 
-@pytest.mark.skipif(torch is None, reason="torch is not installed")
+@needs_torch
 @pytest.mark.parametrize("op, i, sample", CASES)
 def test_matches_torch(op, i, sample):
     inputs = registry_inputs(op, sample, seed=i)
     result = apply(op, *inputs, **sample.attrs)
     rng = np.random.default_rng(100 + i)
     seeds = backward_with_seeds(result, lambda k, o: rng.standard_normal(o.shape))
-    torch_inputs = [torch.tensor(x.data, requires_grad=True) if isinstance(x, ag.Tensor) else torch.as_tensor(x)
-                    for x in inputs]
+    torch_inputs = [
+        torch.tensor(x.data, requires_grad=True) if isinstance(x, ag.Tensor) else torch.as_tensor(x) for x in inputs
+    ]
     expected = TORCH[op.name](*torch_inputs, **sample.attrs)
     outputs, expected_outputs = (result, expected) if isinstance(result, tuple) else ((result,), (expected,))
     assert len(outputs) == len(expected_outputs)
@@ -238,5 +292,6 @@ def test_matches_torch(op, i, sample):
     for ours, theirs in zip(inputs, torch_inputs):
         if isinstance(ours, ag.Tensor):
             reference = theirs.grad.numpy() if theirs.grad is not None else np.zeros(ours.shape)
-            np.testing.assert_allclose(ours.grad.data if ours.grad is not None else 0 * reference, reference,
-                                       rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(
+                ours.grad.data if ours.grad is not None else 0 * reference, reference, rtol=1e-9, atol=1e-12
+            )

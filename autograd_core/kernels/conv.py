@@ -5,14 +5,19 @@ column back at its window. The reference makes one strided slice-add per kernel 
 columns in memory order instead: for LeNet's second convolution ((64, 6, 12, 12) float32 input, 5 x 5
 kernel) 0.64 ms against 1.36 ms (one thread).
 
-`max_positions` (max pooling's window search): for every window of a float input (planes, H, W) the loop keeps PyTorch's running choice, starting from
--inf and the window's first element inside the input, and taking a value when `value > best or
-isnan(value)`: so the first maximum in scan order wins among ties, the last NaN if there is one, and
-padding is never read. One pass, no padded copy and no temporaries: on LeNet's first pooling,
-(64, 6, 24, 24) float32 with 2 x 2 windows, 0.57 ms against the reference's 2.1 ms (one thread; torch's
-max_pool2d with indices: 1.4 ms). One-dimensional pooling runs as
-windows of height 1 (in both kernels); other dtypes and more spatial axes run the reference.
+`max_positions` (max pooling's window search): for every window of a float input (planes, H, W) the
+loop keeps PyTorch's running choice, starting from -inf and the window's first element inside the
+input, and taking a value when `value > best or isnan(value)`: so the first maximum in scan order wins
+among ties, the last NaN if there is one, and padding is never read. One pass, no padded copy and no
+temporaries: on LeNet's first pooling, (64, 6, 24, 24) float32 with 2 x 2 windows, 0.57 ms against the
+reference's 2.1 ms (one thread; torch's max_pool2d with indices: 1.4 ms).
+
+One-dimensional pooling runs as windows of height 1 (in both kernels). Which inputs the loops take
+(float32 and float64, one or two spatial axes, for col2im windows inside the output) is the answer of
+`backend.choose`, from the policy rows "add_windows" and "max_pool_positions"; `backend.trace()`
+reports every call and why it ran where it did.
 """
+
 import math
 
 import numpy as np
@@ -61,46 +66,63 @@ def _add_windows(columns, stride, dilation, padded):
                         padded[plane, row, j * stride[1] + b * dilation[1]] += columns[plane, a, b, i, j]
 
 
-def _float(array):
-    return array.dtype == np.float32 or array.dtype == np.float64
+MORE_AXES = "more than 2 spatial axes (the loops take 1 or 2)"
 
 
 def numba_add_windows(reference):
-    """A `backend.kernel` factory: the compiled col2im, with `reference` for what it does not cover."""
+    """A `backend.kernel` factory: the compiled col2im, or `reference` where the policy says numpy."""
+
     def factory():
         loop = backend.jit(_add_windows)
 
         def add_windows(columns, padded_shape, stride, dilation):
             spatial = len(padded_shape) - 2
-            kernel_size, out_size = columns.shape[2:2 + spatial], columns.shape[2 + spatial:]
+            kernel_size, out_size = columns.shape[2 : 2 + spatial], columns.shape[2 + spatial :]
             reach = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(out_size, stride, kernel_size, dilation)]
-            # the loop does not check its writes: shapes that do not fit go to the reference, which raises
-            if spatial > 2 or not _float(columns) or any(r > n for r, n in zip(reach, padded_shape[2:])):
+            unsupported = None
+            if spatial > 2:
+                unsupported = MORE_AXES
+            elif any(r > n for r, n in zip(reach, padded_shape[2:])):
+                # the loop does not check its writes: the reference raises for windows that do not fit
+                unsupported = f"windows reaching {tuple(reach)}, past the output {tuple(padded_shape[2:])}"
+            if backend.choose("add_windows", (columns,), columns.size, unsupported) is backend.NUMPY:
                 return reference(columns, padded_shape, stride, dilation)
             ones = (1,) * (2 - spatial)  # a 1-D window is a 2-D one of height 1
             planes = padded_shape[0] * padded_shape[1]
-            columns = np.ascontiguousarray(columns).reshape((planes,) + ones + kernel_size + ones + out_size)
-            padded = np.zeros((planes,) + ones + tuple(padded_shape[2:]), columns.dtype)
+            columns = np.ascontiguousarray(columns).reshape((planes, *ones, *kernel_size, *ones, *out_size))
+            padded = np.zeros((planes, *ones, *padded_shape[2:]), columns.dtype)
             loop(columns, ones + tuple(stride), ones + tuple(dilation), padded)
             return padded.reshape(padded_shape)
+
         return add_windows
+
     return factory
 
 
 def numba_max_positions(reference):
-    """A `backend.kernel` factory: the compiled search, with `reference` for what it does not cover."""
+    """A `backend.kernel` factory: the compiled search, or `reference` where the policy says numpy."""
+
     def factory():
         loop = backend.jit(_window_maxima)
 
         def max_positions(x, kernel_size, stride, padding, dilation, out_size):
             spatial = len(kernel_size)
-            if spatial > 2 or not _float(x):
+            unsupported = MORE_AXES if spatial > 2 else None
+            if backend.choose("max_pool_positions", (x,), x.size, unsupported) is backend.NUMPY:
                 return reference(x, kernel_size, stride, padding, dilation, out_size)
             ones, zeros = (1,) * (2 - spatial), (0,) * (2 - spatial)  # a 1-D pooling is a 2-D one of height 1
-            planes = np.ascontiguousarray(x).reshape((-1,) + ones + x.shape[2:])
-            positions = np.empty((planes.shape[0],) + ones + tuple(out_size), np.int64)
-            loop(planes, ones + tuple(kernel_size), ones + tuple(stride), zeros + tuple(p for p, _ in padding),
-                 ones + tuple(dilation), positions)
+            planes = np.ascontiguousarray(x).reshape((-1, *ones, *x.shape[2:]))
+            positions = np.empty((planes.shape[0], *ones, *out_size), np.int64)
+            loop(
+                planes,
+                ones + tuple(kernel_size),
+                ones + tuple(stride),
+                zeros + tuple(p for p, _ in padding),
+                ones + tuple(dilation),
+                positions,
+            )
             return positions.reshape(x.shape[:2] + tuple(out_size))
+
         return max_positions
+
     return factory
