@@ -38,6 +38,8 @@ Under `create_graph=True` the VJPs run on Tensors with `F = TENSOR_F` (every op 
 the kept values attached to the graph, so the gradients are themselves differentiable.
 """
 import heapq
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -51,8 +53,10 @@ from .tensor import Tensor, apply, install_reverse_pass
 class _TensorNamespace(Namespace):
     """`F` for create_graph: every registered op, recorded."""
 
-    def __getattr__(self, name):
-        op = REGISTRY[name]
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        op = REGISTRY.get(name)
+        if op is None:  # an AttributeError, as for any object: hasattr() and introspection rely on it
+            raise AttributeError(f"TENSOR_F: no registered op named {name!r}")
 
         def recorded(*args, **attrs):
             return apply(op, *args, **attrs)

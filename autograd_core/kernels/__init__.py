@@ -8,6 +8,9 @@ is `reference_backward`: the op's VJP formulas evaluated on arrays, so the regis
 readable reference. Whether a call runs the compiled code or hands over to numpy is decided by
 `backend.choose` (the policy table `backend.POLICY`), never here.
 """
+from collections.abc import Callable
+from typing import Any
+
 from .. import backend
 from ..ops import REGISTRY, Namespace
 
@@ -23,9 +26,14 @@ def loop_for(loops, name, chosen):
 class _ReferenceNamespace(Namespace):
     """`F` holding every op's numpy reference forward, whatever the backend."""
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Callable[..., Any]:
         kernel = FORWARD_KERNELS.get(name)
-        return kernel.numpy if kernel is not None else REGISTRY[name].forward
+        if kernel is not None:
+            return kernel.numpy
+        op = REGISTRY.get(name)
+        if op is None:  # an AttributeError, as for any object: hasattr() and introspection rely on it
+            raise AttributeError(f"REFERENCE_F: no registered op named {name!r}")
+        return op.forward
 
 
 REFERENCE_F = _ReferenceNamespace()
