@@ -38,7 +38,7 @@ Under `create_graph=True` the VJPs run on Tensors with `F = TENSOR_F` (every op 
 the kept values attached to the graph, so the gradients are themselves differentiable.
 """
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -373,7 +373,8 @@ def _roots_and_gradients(outputs, gradients, create_graph, who):
     return roots, [_root_gradient(t, g, create_graph, who) for t, g in zip(outputs, gradients)]
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False) -> None:
     """Accumulate into the leaves' `.grad` the gradients of `tensors` (weighted by `grad_tensors`)."""
     roots, grads = _roots_and_gradients(tensors, grad_tensors, create_graph, "backward")
     run_backward(roots, grads, retain_graph=create_graph if retain_graph is None else retain_graph,
@@ -383,7 +384,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
 install_reverse_pass(backward)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor], grad_outputs: Any = None,
+         retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple[Tensor | None, ...]:
     """Gradients of `outputs` with respect to `inputs`, returned as a tuple (nothing accumulates in .grad)."""
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     for x in inputs:

@@ -189,7 +189,7 @@ class Namespace:
     """Attribute bag: `F.exp(x)` etc. Filled from the registry."""
 
 
-REGISTRY = {}
+REGISTRY: dict[str, Op] = {}
 ARRAY_F = Namespace()
 
 

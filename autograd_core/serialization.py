@@ -43,12 +43,14 @@ import json
 import os
 import stat
 import struct
+import types
 import time
 
 import numpy as np
 import safetensors
 import safetensors.numpy
 
+fcntl: types.ModuleType | None
 try:
     import fcntl
 except ImportError:  # Windows: an open file cannot be deleted there, which protects a live writer's temporary

@@ -148,25 +148,24 @@ def randint(low: int, high: int | None = None, size: int | Sequence[int] = (), d
 
 # ---- ops that take several tensors ------------------------------------------------------------
 
-def _tensor_list(tensors, who):
-    tensors = list(tensors)
-    if not tensors:
+def _tensor_list(tensors: Iterable[TensorLike], who: str) -> list[Tensor]:
+    converted = [as_tensor(t) for t in tensors]
+    if not converted:
         raise ValueError(f"{who}: expected a non-empty sequence of tensors")
-    return [as_tensor(t) for t in tensors]
+    return converted
 
 
 def concatenate(tensors: Iterable[TensorLike], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """The tensors joined along an existing axis; their shapes must agree elsewhere. Also `cat`."""
-    tensors = _tensor_list(tensors, "concatenate")
-    axis = axis if dim is None else dim
-    ndim = tensors[0].ndim
+    parts = _tensor_list(tensors, "concatenate")
+    ndim = parts[0].ndim
     if ndim == 0:
         raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated; use stack")
-    axis = _normalize_axis(axis, ndim, "concatenate")[0]
-    shapes = [t.shape for t in tensors]
+    axis = _normalize_axis(axis if dim is None else dim, ndim, "concatenate")[0]
+    shapes = [t.shape for t in parts]
     if any(len(s) != ndim or s[:axis] + s[axis + 1:] != shapes[0][:axis] + shapes[0][axis + 1:] for s in shapes):
         raise ValueError(f"concatenate: shapes {', '.join(map(str, shapes))} differ outside axis {axis}")
-    return apply(OPS["concatenate"], *tensors, axis=axis)
+    return apply(OPS["concatenate"], *parts, axis=axis)
 
 
 cat = concatenate
@@ -174,12 +173,12 @@ cat = concatenate
 
 def stack(tensors: Iterable[TensorLike], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """The tensors, all of one shape, joined along a new axis."""
-    tensors = _tensor_list(tensors, "stack")
-    shapes = [t.shape for t in tensors]
+    parts = _tensor_list(tensors, "stack")
+    shapes = [t.shape for t in parts]
     if any(s != shapes[0] for s in shapes):
         raise ValueError(f"stack: all tensors must have the same shape, got {', '.join(map(str, shapes))}")
-    axis = _normalize_axis(axis if dim is None else dim, tensors[0].ndim + 1, "stack")[0]
-    return apply(OPS["stack"], *tensors, axis=axis)
+    axis = _normalize_axis(axis if dim is None else dim, parts[0].ndim + 1, "stack")[0]
+    return apply(OPS["stack"], *parts, axis=axis)
 
 
 def split(t: TensorLike, split_size_or_sections: int | Sequence[int], dim: int = 0, *,

@@ -20,6 +20,7 @@ import argparse
 import math
 import statistics
 import time
+import types
 
 import numpy as np
 import threadpoolctl
@@ -33,6 +34,7 @@ from autograd_core.kernels import (
     softmax,
 )
 
+torch: types.ModuleType | None
 try:
     import torch
     import torch.nn.functional as TF

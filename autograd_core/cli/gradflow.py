@@ -42,7 +42,7 @@ class Network:
     init: str = "default"
     norm: str = "none"
     residual: bool = False
-    depth: int = 20
+    depth: int | None = 20  # None: the deepest --depth
     width: int = 64
 
 

@@ -14,8 +14,8 @@ from typing import Any
 from .. import backend
 from ..ops import REGISTRY, Namespace
 
-FORWARD_KERNELS = {}
-BACKWARD_KERNELS = {}
+FORWARD_KERNELS: dict[str, backend.Kernel] = {}
+BACKWARD_KERNELS: dict[str, backend.Kernel] = {}
 
 
 def loop_for(loops, name, chosen):
