@@ -16,13 +16,15 @@ data-parallel job its own share of the dataset.
 import abc
 import math
 import numbers
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 import autograd_core as ag
 
 
-def make_generator(seed, where):
+def make_generator(seed: int | None, where: str) -> np.random.Generator:
     """The generator a random helper draws from: `default_rng(seed)`, or the project's when seed is None."""
     if seed is None:
         return ag.default_generator()
@@ -47,16 +49,22 @@ def _check_bool(value, name, where):
     return bool(value)
 
 
+class DatasetLike(Protocol):
+    """What the loaders and splits accept: `len(ds)` and `ds[i]` (a `Dataset`, a list, ...)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int, /) -> Any: ...
+
+
 class Dataset(abc.ABC):
     """Base class for map-style datasets: `len(ds)` samples, `ds[i]` the i-th one."""
 
     @abc.abstractmethod
-    def __len__(self):
-        ...
+    def __len__(self) -> int: ...
 
     @abc.abstractmethod
-    def __getitem__(self, index):
-        ...
+    def __getitem__(self, index: int) -> Any: ...
 
 
 class TensorDataset(Dataset):
@@ -66,7 +74,7 @@ class TensorDataset(Dataset):
     Tensors (keeping their dtype).
     """
 
-    def __init__(self, *tensors):
+    def __init__(self, *tensors: ag.Tensor | np.ndarray) -> None:
         if not tensors:
             raise ValueError("TensorDataset: needs at least one tensor")
         self.tensors = tuple(t if isinstance(t, ag.Tensor) else ag.tensor(np.asarray(t)) for t in tensors)
@@ -76,17 +84,17 @@ class TensorDataset(Dataset):
         if len({shape[0] for shape in shapes}) != 1:
             raise ValueError(f"TensorDataset: tensors must have the same size in the first axis, got shapes {shapes}")
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.tensors[0].shape[0]
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> tuple[ag.Tensor, ...]:
         return tuple(t[index] for t in self.tensors)
 
 
 class Subset(Dataset):
     """The samples of `dataset` at `indices`, in that order."""
 
-    def __init__(self, dataset, indices):
+    def __init__(self, dataset: DatasetLike, indices: Sequence[int] | np.ndarray) -> None:
         _check_dataset(dataset, "Subset")
         indices = np.asarray(indices)
         if indices.ndim != 1 or not (indices.size == 0 or np.issubdtype(indices.dtype, np.integer)):
@@ -99,10 +107,10 @@ class Subset(Dataset):
         self.dataset = dataset
         self.indices = indices.astype(np.int64)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Any:
         return self.dataset[int(self.indices[index])]
 
 
@@ -201,8 +209,9 @@ class DataLoader:
     naming the batch, its indices and the shapes.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, sampler=None,
-                 collate_fn=None):
+    def __init__(self, dataset: DatasetLike, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
+                 seed: int | None = None, sampler: Any = None,
+                 collate_fn: Callable[[list[Any]], Any] | None = None) -> None:
         _check_dataset(dataset, "DataLoader")
         self.dataset = dataset
         self.batch_size = _check_int(batch_size, "batch_size", "DataLoader", minimum=1)
@@ -227,7 +236,7 @@ class DataLoader:
             generator = np.random.default_rng(generator.integers(2**63))
         self.generator = generator
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self._batch_count(len(self.dataset) if self.sampler is None else len(self.sampler))
 
     def _batch_count(self, samples):
@@ -245,7 +254,7 @@ class DataLoader:
         for start in range(0, self._batch_count(len(order)) * self.batch_size, self.batch_size):
             yield order[start:start + self.batch_size]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         columns = _tensor_columns(self.dataset) if self.collate_fn is None else None
         if columns is None:
             for number, batch in enumerate(self._batch_orders()):
@@ -276,7 +285,8 @@ class DistributedSampler:
     permutation. `num_replicas` and `rank` default to `ag.distributed.world_size()` and `rank()`.
     """
 
-    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
+    def __init__(self, dataset: DatasetLike, num_replicas: int | None = None, rank: int | None = None, shuffle: bool = True,
+                 seed: int = 0, drop_last: bool = False) -> None:
         where = "DistributedSampler"
         _check_dataset(dataset, where)
         if num_replicas is None or rank is None:
@@ -297,14 +307,14 @@ class DistributedSampler:
         self.num_samples = n // self.num_replicas if self.drop_last else -(-n // self.num_replicas)
         self.total_size = self.num_samples * self.num_replicas
 
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch: int) -> None:
         """Use the permutation of epoch `epoch` (the same on every rank that is given the same epoch)."""
         self.epoch = _check_int(epoch, "epoch", "DistributedSampler.set_epoch", minimum=0)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.num_samples
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         n = len(self.dataset)
         order = np.random.default_rng(self.seed + self.epoch).permutation(n) if self.shuffle else np.arange(n)
         # np.resize cuts the tail (drop_last) or repeats the order from its start (PyTorch's padding).
@@ -312,7 +322,7 @@ class DistributedSampler:
         return iter(order[self.rank::self.num_replicas].tolist())
 
 
-def random_split(dataset, lengths, seed=None):
+def random_split(dataset: DatasetLike, lengths: Sequence[float], seed: int | None = None) -> list[Subset]:
     """Split `dataset` into non-overlapping random `Subset`s of the given lengths.
 
     `lengths` are either ints summing to `len(dataset)`, or fractions summing
@@ -343,7 +353,7 @@ def random_split(dataset, lengths, seed=None):
     return [Subset(dataset, order[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-def kfold(n, k=5, shuffle=True, seed=None):
+def kfold(n: int, k: int = 5, shuffle: bool = True, seed: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """K-fold cross-validation indices: yields `(train_idx, val_idx)` k times.
 
     The k validation folds are disjoint, cover `0..n-1`, and their sizes differ

@@ -3,6 +3,9 @@
 They compose: an input that already requires grad (an outer transform's variable) stays connected, and
 the inner transform then records its backward (create_graph) so the outer one can differentiate it.
 """
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from . import engine
@@ -44,7 +47,8 @@ def _gradients(output, variables, nested, who, grad_output=None, retain_graph=No
     return _zeros_where_unused(grads, variables)
 
 
-def value_and_grad(f, argnums=0, has_aux=False):
+def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
+                   has_aux: bool = False) -> Callable[..., Any]:
     """`f(*args) -> (value, grad)` (and aux when has_aux): the gradient of the scalar value w.r.t. argnums."""
 
     def transformed(*args, **kwargs):
@@ -67,7 +71,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
     return transformed
 
 
-def grad(f, argnums=0, has_aux=False):
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable[..., Any]:
     """The gradient function of scalar-valued `f`; composable: `grad(grad(f))`."""
     both = value_and_grad(f, argnums, has_aux)
 
@@ -80,7 +84,7 @@ def grad(f, argnums=0, has_aux=False):
     return transformed
 
 
-def vjp(f, *primals):
+def vjp(f: Callable[..., Tensor], *primals: Any) -> tuple[Tensor, Callable[[Any], tuple[Tensor, ...]]]:
     """`(f(*primals), vjp_fn)`; `vjp_fn(cotangent)` returns a tuple with one gradient per primal."""
     args, variables, nested = _variables(primals, tuple(range(len(primals))), "vjp")
     with engine.enable_grad():
@@ -95,7 +99,7 @@ def vjp(f, *primals):
     return (out if nested else out.detach()), vjp_fn
 
 
-def jvp(f, primals, tangents):
+def jvp(f: Callable[..., Tensor], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Tensor, Tensor]:
     """Forward-mode product `(f(*primals), J @ tangents)`, by differentiating a VJP with respect to its
     cotangent (the VJP is linear in the cotangent, so its transpose is the JVP)."""
     primals, tangents = tuple(primals), tuple(tangents)
@@ -119,7 +123,7 @@ def jvp(f, primals, tangents):
     return (out if nested else out.detach()), tangent_out
 
 
-def jacobian(f, argnums=0):
+def jacobian(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The Jacobian of `f` w.r.t. argnums, shaped output.shape + input.shape (a tuple for several argnums)."""
 
     def transformed(*args):
@@ -145,6 +149,6 @@ def jacobian(f, argnums=0):
     return transformed
 
 
-def hessian(f, argnums=0):
+def hessian(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The Hessian of scalar-valued `f`: the Jacobian of its gradient."""
     return jacobian(grad(f, argnums), argnums)

@@ -1,4 +1,7 @@
 """Compare analytic gradients with central finite differences, in float64."""
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from . import engine
@@ -6,7 +9,7 @@ from .tensor import Tensor
 
 
 class GradcheckError(RuntimeError):
-    pass
+    """The gradients `gradcheck` compared disagree (the message names the input, element and values)."""
 
 
 def _outputs(result):
@@ -52,7 +55,8 @@ def _numerical(fn, inputs, diff, eps):
     return blocks
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+              raise_exception: bool = True) -> bool:
     """True if the gradients of `fn` at `inputs` match central differences; otherwise raise with the worst
     mismatch (which input, which element, which output element, both values)."""
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
@@ -82,7 +86,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     return True
 
 
-def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
+def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Sequence[Tensor] | None = None, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0, raise_exception: bool = True) -> bool:
     """gradcheck of the first derivative: checks second-order gradients with respect to the inputs and the
     incoming gradient (random unless `grad_outputs` is given)."""
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)

@@ -43,8 +43,9 @@ import json
 import os
 import stat
 import struct
-import types
 import time
+import types
+from typing import Any
 
 import numpy as np
 import safetensors
@@ -86,7 +87,7 @@ _FOREIGN_SIGNATURES = (
 )
 
 
-def save(obj, path):
+def save(obj: Any, path: str | os.PathLike[str]) -> None:
     """Write `obj` (a state dict) to `path` as a safetensors file, atomically.
 
     See `atomic_write` for how: a crash at any point leaves either the old file
@@ -96,7 +97,7 @@ def save(obj, path):
     raised before anything is written.
     """
     path = os.fspath(path)
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, (), arrays, ancestors=set())
     metadata = {
         # The marker Hugging Face loaders check; the tensors use PyTorch's names and layout.
@@ -106,7 +107,7 @@ def save(obj, path):
     atomic_write(path, safetensors.numpy.save(arrays, metadata=metadata))
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> Any:
     """Read a file written by `save` (or any safetensors file) back.
 
     Raises FileNotFoundError if `path` does not exist, and ValueError naming
@@ -135,7 +136,7 @@ def load(path):
         document = json.loads(metadata[_METADATA_KEY])
         if not (isinstance(document, dict) and document.get("version") == _FORMAT_VERSION and "tree" in document):
             raise _CorruptTree(f"expected {{'version': {_FORMAT_VERSION}, 'tree': ...}}, got {document!r:.200}")
-        used = set()
+        used: set[str] = set()
         obj = _decode(document["tree"], tensors, used, ())
         unused = sorted(set(tensors) - used)
         if unused:
@@ -228,7 +229,7 @@ _UNSUPPORTED_DIRECTORY_FSYNC = frozenset(
     if hasattr(errno, name))
 
 
-def atomic_write(path, payload):
+def atomic_write(path: str | os.PathLike[str], payload: bytes) -> None:
     """Replace the file at `path` by `payload` (bytes) atomically: a crash leaves the old file or the new one.
 
     The rules every file this project writes follows (ag.save, training checkpoints, the CLI's outputs):
