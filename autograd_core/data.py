@@ -13,6 +13,8 @@ A sampler (`DataLoader(..., sampler=)`) is any object with `__len__` whose
 iteration yields dataset indices; `DistributedSampler` gives each process of a
 data-parallel job its own share of the dataset.
 """
+from __future__ import annotations
+
 import abc
 import math
 import numbers

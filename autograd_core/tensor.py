@@ -715,11 +715,10 @@ def _matmul(a, b):
     return apply(OPS["matmul"], a, b)
 
 
-class ValuesIndices(NamedTuple):
-    """What `max`/`min` along one dim, `sort` and `topk` return, as PyTorch: `values, indices = ...`."""
-
-    values: Tensor
-    indices: Tensor
+# The functional form, with Tensor itself rather than the name "Tensor" (this module's annotations are strings):
+# the generated constructor's annotations then resolve for readers such as pdoc.
+ValuesIndices = NamedTuple("ValuesIndices", [("values", Tensor), ("indices", Tensor)])
+ValuesIndices.__doc__ = """What `max`/`min` along one dim, `sort` and `topk` return, as PyTorch: `values, indices = ...`."""
 
 
 TensorLike: TypeAlias = Tensor | np.ndarray | Scalar | Sequence[Any]
