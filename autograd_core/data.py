@@ -16,6 +16,7 @@ data-parallel job its own share of the dataset.
 from __future__ import annotations
 
 import abc
+import itertools
 import math
 import numbers
 from collections.abc import Callable, Iterator, Sequence
@@ -352,7 +353,7 @@ def random_split(dataset: DatasetLike, lengths: Sequence[float], seed: int | Non
         raise TypeError(f"random_split: lengths must be ints or fractions, got {lengths}")
     order = make_generator(seed, "random_split").permutation(n)
     bounds = np.cumsum([0] + sizes)
-    return [Subset(dataset, order[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    return [Subset(dataset, order[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
 
 
 def kfold(n: int, k: int = 5, shuffle: bool = True, seed: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -372,7 +373,7 @@ def kfold(n: int, k: int = 5, shuffle: bool = True, seed: int | None = None) -> 
     sizes = np.full(k, n // k)
     sizes[:n % k] += 1
     bounds = np.cumsum(np.concatenate([[0], sizes]))
-    return (_train_val(order[lo:hi], n) for lo, hi in zip(bounds[:-1], bounds[1:]))
+    return (_train_val(order[lo:hi], n) for lo, hi in itertools.pairwise(bounds))
 
 
 def _train_val(val_rows, n):

@@ -43,9 +43,20 @@ from typing import Any
 
 import numpy as np
 
-from .graph import FREED, MultiOutputNode, Node, OutputEdge, set_grad_enabled, state
 from .graph import (  # noqa: F401 (re-exported where nn, tools and tests import them from)
-    RemovableHandle, detect_anomaly, enable_grad, is_grad_enabled, module_scope, no_grad)
+    FREED,
+    MultiOutputNode,
+    Node,
+    OutputEdge,
+    RemovableHandle,
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    module_scope,
+    no_grad,
+    set_grad_enabled,
+    state,
+)
 from .ops import ARRAY_F, REGISTRY, Namespace
 from .tensor import Tensor, apply, install_reverse_pass
 
@@ -220,7 +231,7 @@ def _seed(roots, root_grads, graph_mode):
 def _owned_exclusively(g, incoming):
     """Whether leaf accumulation may keep array `g` as is: no other gradient or tensor shares it
     (`incoming` is the gradient the node received: one array, or a list for several outputs)."""
-    passed_through = g is incoming or type(incoming) is list and any(g is slot for slot in incoming)
+    passed_through = g is incoming or (type(incoming) is list and any(g is slot for slot in incoming))
     return not passed_through and g.base is None and g.flags.writeable
 
 
@@ -244,7 +255,7 @@ def _propagate(heap, pending, leaves, F, graph_mode, retain_graph, wanted, targe
             needs = [p if p in wanted else None for p in node.parents]
         checks = node.version_checks
         # the full check only when values were freed, several are kept, or the one kept has changed
-        needs_full_check = node.saved is FREED or checks and (len(checks) > 2 or checks[0][0] != checks[1])
+        needs_full_check = node.saved is FREED or (checks and (len(checks) > 2 or checks[0][0] != checks[1]))
         if needs_full_check:
             _check_saved_values(node)
         inputs, out = _graph_values(node) if graph_mode else (node.saved, node.out)

@@ -33,6 +33,7 @@ gradcheck, gradgradcheck and compare with PyTorch every op in this table;
 `errors` lists bad inputs with the exception they must raise.
 """
 import inspect
+import itertools
 import math
 
 import numpy as np
@@ -610,7 +611,7 @@ register("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
 register("stack", lambda *xs, axis: np.stack(xs, axis=axis),
          reads("", lambda F, g, *xs, out, axis, index: F.getitem(g, index=along(axis, g.ndim, index))),
          variadic=True, samples=(S((2, 3), (2, 3), axis=0), S((), (), (), axis=0), S((3,), (3,), axis=-1)))
-register("split", lambda x, axis, bounds: tuple(x[along(axis, x.ndim, slice(a, b))] for a, b in zip(bounds, bounds[1:])),
+register("split", lambda x, axis, bounds: tuple(x[along(axis, x.ndim, slice(a, b))] for a, b in itertools.pairwise(bounds)),
          reads("", lambda F, g, x, out, axis, bounds: F.concatenate(*(
              part if part is not None else np.zeros(x.shape[:axis] + (b - a,) + x.shape[axis + 1:], x.dtype)
              for part, a, b in zip(g, bounds, bounds[1:])), axis=axis)),

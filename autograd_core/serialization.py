@@ -51,13 +51,13 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
+from .tensor import Tensor
+
 fcntl: types.ModuleType | None
 try:
     import fcntl
 except ImportError:  # Windows: an open file cannot be deleted there, which protects a live writer's temporary
     fcntl = None
-
-from .tensor import Tensor
 
 _METADATA_KEY = "autograd_core"
 _RESERVED_NAME = "__metadata__"  # the header entry safetensors keeps for metadata: no tensor may take it

@@ -717,7 +717,7 @@ def _matmul(a, b):
 
 # The functional form, with Tensor itself rather than the name "Tensor" (this module's annotations are strings):
 # the generated constructor's annotations then resolve for readers such as pdoc.
-ValuesIndices = NamedTuple("ValuesIndices", [("values", Tensor), ("indices", Tensor)])
+ValuesIndices = NamedTuple("ValuesIndices", [("values", Tensor), ("indices", Tensor)])  # noqa: UP014
 ValuesIndices.__doc__ = """What `max`/`min` along one dim, `sort` and `topk` return, as PyTorch: `values, indices = ...`."""
 
 

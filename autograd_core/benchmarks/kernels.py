@@ -26,7 +26,7 @@ import numpy as np
 import threadpoolctl
 
 import autograd_core as ag
-import autograd_core.fused_ops  # noqa: F401 (registers the fused ops and binds the kernels)
+import autograd_core.fused_ops
 from autograd_core.kernels import (
     BACKWARD_KERNELS,
     FORWARD_KERNELS,
@@ -235,10 +235,10 @@ def run_threads(args):
         out = np.empty_like(x)
         rows, row_out = x.reshape(-1, 128), out.reshape(-1, 128)
         contenders = {
-            "gelu forward": [lambda f=f: f(x, out, 0.0, 0.0) for f in (gelu.forward, gelu.forward_parallel)],
-            "sigmoid backward": [lambda f=f: f(x, x, x, out, 0.0, 0.0)
+            "gelu forward": [lambda f=f, x=x, out=out: f(x, out, 0.0, 0.0) for f in (gelu.forward, gelu.forward_parallel)],
+            "sigmoid backward": [lambda f=f, x=x, out=out: f(x, x, x, out, 0.0, 0.0)
                                  for f in (sigmoid.backward, sigmoid.backward_parallel)],
-            "softmax rows": [lambda f=f: f(rows, row_out)
+            "softmax rows": [lambda f=f, rows=rows, row_out=row_out: f(rows, row_out)
                              for f in (softmax_loops.softmax_rows, softmax_loops.softmax_rows_parallel)],
         }
         for name, calls in contenders.items():

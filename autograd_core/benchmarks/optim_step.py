@@ -62,6 +62,8 @@ def theirs(torch, values, grads, foreach):
 
 def crossover(repeats):
     """Median microseconds of one step, per-tensor numpy vs fused, as the mean tensor size grows."""
+    import optim  # optim sits above autograd_core: imported when a benchmark runs, as in the CLI
+
     backend.set("numba")
     rng = np.random.default_rng(0)
     for name, options in (("Adam", {}), ("SGD", {"momentum": 0.9})):

@@ -23,6 +23,7 @@ of the gradients an adapter's `grads()` returns:
   the product has no cancellation and every engine agrees to 1e-6).
   Loss = sum(a @ b). Gradients: dloss/da, dloss/db.
 """
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,7 +91,7 @@ def _micrograd_linear(rng, n_in, n_out):
 
 
 def _mlp_problem(rng, sizes, batch):
-    layers = [_torch_default_linear(rng, n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:])]
+    layers = [_torch_default_linear(rng, n_in, n_out) for n_in, n_out in itertools.pairwise(sizes)]
     x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
     y = rng.integers(0, sizes[-1], batch).astype(np.int64)
     return dict(layers=layers, x=x, y=y, lr=1e-3)
@@ -99,7 +100,7 @@ def _mlp_problem(rng, sizes, batch):
 def _micrograd_demo_problem(rng, sizes, n_points):
     from sklearn.datasets import make_moons
 
-    layers = [_micrograd_linear(rng, n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:])]
+    layers = [_micrograd_linear(rng, n_in, n_out) for n_in, n_out in itertools.pairwise(sizes)]
     x, labels = make_moons(n_samples=n_points, noise=0.1, random_state=int(rng.integers(2**31)))
     # micrograd's demo decays lr from 1.0; a fixed step keeps every timed step identical in cost.
     return dict(layers=layers, x=x.astype(np.float32), y=(2 * labels - 1).astype(np.float32),

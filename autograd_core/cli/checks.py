@@ -3,6 +3,7 @@
 Each raises `UsageError`; `main` reports it like an argparse error (one line naming the option, exit
 status 2), so a command never trains for minutes and then fails on its output path or runs out of memory.
 """
+import itertools
 import os
 
 # Bytes per float of the models the commands build (the default dtype, float32).
@@ -71,7 +72,7 @@ def physical_memory():
 
 def mlp_training_bytes(sizes, rows):
     """A lower bound of the memory an MLP through `sizes` takes to train on `rows` rows at a time."""
-    parameters = sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(sizes, sizes[1:]))
+    parameters = sum(fan_in * fan_out + fan_out for fan_in, fan_out in itertools.pairwise(sizes))
     activations = rows * sum(sizes)
     return FLOAT_BYTES * (TRAINING_COPIES * parameters + ACTIVATION_COPIES * activations)
 

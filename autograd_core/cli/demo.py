@@ -1,6 +1,7 @@
 """`autograd-core demo`: train an MLP on the digits (or a 2-D toy set); write graph, plots, weights, history."""
 import os
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 

@@ -27,7 +27,6 @@ import numpy as np
 
 from .. import backend
 
-
 # ---- Numba implementations ----------------------------------------------------------------------
 # The loops below are plain Python that Numba compiles (`_numba_*` factories, on first use). Their
 # wrappers flatten every array to a 1-D view and pass them all in ONE typed list: the params, then
@@ -82,7 +81,7 @@ def _flat(array):
     return array.flatten()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _flat_array_type(dtype):
     numba = backend.numba_module()
     return numba.types.Array(numba.from_dtype(dtype), 1, "C")
