@@ -15,6 +15,7 @@ side by side; `set()` rebinds all of them at once, so a call under the numpy bac
 dispatch cost. Numba is imported lazily, on the first call of a kernel under the numba backend,
 so `import autograd_core` stays fast; its on-disk cache goes to a per-user directory (`_numba`).
 """
+
 import builtins
 import importlib.util
 import os
@@ -132,8 +133,14 @@ POLICY = {
 _BACKEND, _DTYPE, _MIXED, _LAYOUT, _SMALL = "backend", "dtype", "mixed", "layout", "small"
 
 
-def choose(name: str, arrays: Sequence[Any], size: int = 0, unsupported: str | None = None, required: bool = False,
-           record: bool = True) -> str:
+def choose(
+    name: str,
+    arrays: Sequence[Any],
+    size: int = 0,
+    unsupported: str | None = None,
+    required: bool = False,
+    record: bool = True,
+) -> str:
     """Which implementation of kernel `name` takes `arrays`: NUMPY, NUMBA or NUMBA_PARALLEL.
 
     The one predicate: the backend, then `POLICY[name]` (dtypes, layout, `size` against the rule's
@@ -169,8 +176,9 @@ def choose(name: str, arrays: Sequence[Any], size: int = 0, unsupported: str | N
     if refusal is None:
         chosen = NUMBA if rule.threads_from is None or size < rule.threads_from else NUMBA_PARALLEL
     elif required:
-        raise RuntimeError(f"{name}: fused=True, but the fused kernel cannot run: "
-                           f"{_reason(rule, arrays, size, refusal)}")
+        raise RuntimeError(
+            f"{name}: fused=True, but the fused kernel cannot run: {_reason(rule, arrays, size, refusal)}"
+        )
     else:
         chosen = NUMPY
     if _traces and record:
@@ -207,6 +215,7 @@ def _reason(rule, arrays, size, refusal, chosen=NUMPY):
 
 
 # ---- what ran: trace() and explain() -------------------------------------------------------------
+
 
 class Call(NamedTuple):
     kernel: str
@@ -271,9 +280,15 @@ def explain() -> str:
     requirement, its size thresholds, and what the active backend makes of it."""
     rows = []
     for name, rule in POLICY.items():
-        rows.append((name, _dtype_names(rule.dtypes), "C-contiguous" if rule.contiguous else "any",
-                     str(rule.min_size) if rule.min_size else "-",
-                     str(rule.threads_from) if rule.threads_from is not None else "never"))
+        rows.append(
+            (
+                name,
+                _dtype_names(rule.dtypes),
+                "C-contiguous" if rule.contiguous else "any",
+                str(rule.min_size) if rule.min_size else "-",
+                str(rule.threads_from) if rule.threads_from is not None else "never",
+            )
+        )
     header = f"backend: {_current}" + ("" if _current == "numba" else " (every op runs its numpy reference)")
     return header + "\n" + _table(("kernel", "numba for", "layout", "numpy below", "threads from"), rows)
 
@@ -284,6 +299,7 @@ def _table(header, rows):
 
 
 # ---- kernels and the switch ----------------------------------------------------------------------
+
 
 class Kernel:
     """A computation with a numpy reference and an optional Numba implementation.
@@ -298,8 +314,9 @@ class Kernel:
     _numba: Callable[..., Any] | None
     numba_factory: Callable[[], Callable[..., Any]] | None
 
-    def __init__(self, name: str, numpy_impl: Callable[..., Any],
-                 numba_factory: Callable[[], Callable[..., Any]] | None = None) -> None:
+    def __init__(
+        self, name: str, numpy_impl: Callable[..., Any], numba_factory: Callable[[], Callable[..., Any]] | None = None
+    ) -> None:
         self.name = name
         self.numpy = numpy_impl
         self.numba_factory = numba_factory
@@ -342,8 +359,9 @@ _kernels: list[Kernel] = []
 _listeners: list[Callable[[str], None]] = []
 
 
-def kernel(name: str, numpy_impl: Callable[..., Any],
-           numba_factory: Callable[[], Callable[..., Any]] | None = None) -> Kernel:
+def kernel(
+    name: str, numpy_impl: Callable[..., Any], numba_factory: Callable[[], Callable[..., Any]] | None = None
+) -> Kernel:
     """Register a kernel; it follows every later `set()`."""
     k = Kernel(name, numpy_impl, numba_factory)
     _kernels.append(k)
@@ -384,6 +402,7 @@ def _rebind():
 # Kernel modules keep their Numba code as plain Python functions, so importing them never imports
 # numba; their `numba_factory` compiles what it needs through the functions below.
 
+
 def numba_module() -> types.ModuleType:
     """The `numba` module, its disk cache pointed at a per-user directory first.
 
@@ -420,8 +439,12 @@ def jitable(*helpers: Callable[..., Any]) -> None:
             _jitable_helpers.append(helper)
 
 
-def jit(fn: Callable[..., Any], parallel: bool = False, fastmath: bool | builtins.set[str] = False,
-        constants: dict[str, Any] | None = None) -> Callable[..., Any]:
+def jit(
+    fn: Callable[..., Any],
+    parallel: bool = False,
+    fastmath: bool | builtins.set[str] = False,
+    constants: dict[str, Any] | None = None,
+) -> Callable[..., Any]:
     """`fn` compiled by Numba: cached on disk, numpy's float error model, the GIL released.
 
     Kernel modules write `prange` for loops that may run on threads, with `prange = range` at
@@ -446,9 +469,13 @@ def jit(fn: Callable[..., Any], parallel: bool = False, fastmath: bool | builtin
     numba = numba_module()
     constants = constants or {}
     suffix = "".join(f"_{name}_{value}" for name, value in constants.items()) + ("_parallel" if parallel else "")
-    variant = types.FunctionType(fn.__code__, dict(fn.__globals__, prange=numba.prange, **constants),
-                                 fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+    variant = types.FunctionType(
+        fn.__code__,
+        dict(fn.__globals__, prange=numba.prange, **constants),
+        fn.__name__ + suffix,
+        fn.__defaults__,
+        fn.__closure__,
+    )
     variant.__qualname__ = fn.__qualname__ + suffix
     variant.__module__ = fn.__module__
-    return numba.njit(cache=True, error_model="numpy", nogil=True, parallel=parallel,
-                      fastmath=fastmath)(variant)
+    return numba.njit(cache=True, error_model="numpy", nogil=True, parallel=parallel, fastmath=fastmath)(variant)

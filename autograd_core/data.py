@@ -13,6 +13,7 @@ A sampler (`DataLoader(..., sampler=)`) is any object with `__len__` whose
 iteration yields dataset indices; `DistributedSampler` gives each process of a
 data-parallel job its own share of the dataset.
 """
+
 from __future__ import annotations
 
 import abc
@@ -101,8 +102,10 @@ class Subset(Dataset):
         _check_dataset(dataset, "Subset")
         indices = np.asarray(indices)
         if indices.ndim != 1 or not (indices.size == 0 or np.issubdtype(indices.dtype, np.integer)):
-            raise TypeError(f"Subset: indices must be a 1-D sequence of ints, got an array of shape "
-                            f"{indices.shape} and dtype {indices.dtype}")
+            raise TypeError(
+                f"Subset: indices must be a 1-D sequence of ints, got an array of shape "
+                f"{indices.shape} and dtype {indices.dtype}"
+            )
         n = len(dataset)
         out_of_range = indices[(indices < 0) | (indices >= n)]
         if out_of_range.size:
@@ -119,8 +122,9 @@ class Subset(Dataset):
 
 def _check_dataset(dataset, where):
     if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
-        raise TypeError(f"{where}: expected a dataset (an object with __len__ and __getitem__), "
-                        f"got {type(dataset).__name__}")
+        raise TypeError(
+            f"{where}: expected a dataset (an object with __len__ and __getitem__), got {type(dataset).__name__}"
+        )
 
 
 def _tensor_columns(dataset):
@@ -161,8 +165,10 @@ def _collate_field(values):
         return ag.tensor(np.stack(values))
     if isinstance(first, numbers.Number):
         return ag.tensor(list(values))  # python floats take the default dtype, as in ag.tensor
-    raise TypeError(f"DataLoader: cannot batch samples of type {type(first).__name__}; a dataset item must be "
-                    f"a Tensor, a numpy array, a number, or a tuple of those")
+    raise TypeError(
+        f"DataLoader: cannot batch samples of type {type(first).__name__}; a dataset item must be "
+        f"a Tensor, a numpy array, a number, or a tuple of those"
+    )
 
 
 def _collate(samples):
@@ -191,7 +197,8 @@ def _ragged_batch_error(loader, batch_number, indices, ragged):
         f"DataLoader over {type(loader.dataset).__name__}: batch {batch_number} (dataset indices {shown_indices}) "
         f"cannot be stacked: {where} have different shapes: {listed}{more}. Pad the samples to one shape in "
         "the dataset, pass a collate_fn that batches them (pads them, or returns them as a list), or use "
-        "batch_size=1")
+        "batch_size=1"
+    )
 
 
 class DataLoader:
@@ -212,9 +219,16 @@ class DataLoader:
     naming the batch, its indices and the shapes.
     """
 
-    def __init__(self, dataset: DatasetLike, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 seed: int | None = None, sampler: Any = None,
-                 collate_fn: Callable[[list[Any]], Any] | None = None) -> None:
+    def __init__(
+        self,
+        dataset: DatasetLike,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        seed: int | None = None,
+        sampler: Any = None,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
+    ) -> None:
         _check_dataset(dataset, "DataLoader")
         self.dataset = dataset
         self.batch_size = _check_int(batch_size, "batch_size", "DataLoader", minimum=1)
@@ -222,15 +236,19 @@ class DataLoader:
         self.drop_last = _check_bool(drop_last, "drop_last", "DataLoader")
         if sampler is not None:
             if not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
-                raise TypeError(f"DataLoader: sampler must be an iterable of indices with a length, "
-                                f"got {type(sampler).__name__}")
+                raise TypeError(
+                    f"DataLoader: sampler must be an iterable of indices with a length, got {type(sampler).__name__}"
+                )
             if self.shuffle:
-                raise ValueError("DataLoader: sampler and shuffle=True are mutually exclusive (the sampler decides "
-                                 "the order; e.g. DistributedSampler(shuffle=True))")
+                raise ValueError(
+                    "DataLoader: sampler and shuffle=True are mutually exclusive (the sampler decides "
+                    "the order; e.g. DistributedSampler(shuffle=True))"
+                )
         self.sampler = sampler
         if collate_fn is not None and not callable(collate_fn):
-            raise TypeError(f"DataLoader: collate_fn must be a callable taking a list of samples, "
-                            f"got {type(collate_fn).__name__}")
+            raise TypeError(
+                f"DataLoader: collate_fn must be a callable taking a list of samples, got {type(collate_fn).__name__}"
+            )
         self.collate_fn = collate_fn
         generator = make_generator(seed, "DataLoader")
         if seed is None and self.shuffle:
@@ -255,7 +273,7 @@ class DataLoader:
     def _batch_orders(self):
         order = self._order()
         for start in range(0, self._batch_count(len(order)) * self.batch_size, self.batch_size):
-            yield order[start:start + self.batch_size]
+            yield order[start : start + self.batch_size]
 
     def __iter__(self) -> Iterator[Any]:
         columns = _tensor_columns(self.dataset) if self.collate_fn is None else None
@@ -288,19 +306,29 @@ class DistributedSampler:
     permutation. `num_replicas` and `rank` default to `ag.distributed.world_size()` and `rank()`.
     """
 
-    def __init__(self, dataset: DatasetLike, num_replicas: int | None = None, rank: int | None = None, shuffle: bool = True,
-                 seed: int = 0, drop_last: bool = False) -> None:
+    def __init__(
+        self,
+        dataset: DatasetLike,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
         where = "DistributedSampler"
         _check_dataset(dataset, where)
         if num_replicas is None or rank is None:
             from . import distributed
+
             num_replicas = distributed.world_size() if num_replicas is None else num_replicas
             rank = distributed.rank() if rank is None else rank
         self.num_replicas = _check_int(num_replicas, "num_replicas", where, minimum=1)
         self.rank = _check_int(rank, "rank", where, minimum=0)
         if self.rank >= self.num_replicas:
-            raise ValueError(f"{where}: rank must lie in [0, {self.num_replicas - 1}] for num_replicas="
-                             f"{self.num_replicas}, got {self.rank}")
+            raise ValueError(
+                f"{where}: rank must lie in [0, {self.num_replicas - 1}] for num_replicas="
+                f"{self.num_replicas}, got {self.rank}"
+            )
         self.shuffle = _check_bool(shuffle, "shuffle", where)
         self.seed = _check_int(seed, "seed", where, minimum=0)
         self.drop_last = _check_bool(drop_last, "drop_last", where)
@@ -322,7 +350,7 @@ class DistributedSampler:
         order = np.random.default_rng(self.seed + self.epoch).permutation(n) if self.shuffle else np.arange(n)
         # np.resize cuts the tail (drop_last) or repeats the order from its start (PyTorch's padding).
         order = np.resize(order, self.total_size)
-        return iter(order[self.rank::self.num_replicas].tolist())
+        return iter(order[self.rank :: self.num_replicas].tolist())
 
 
 def random_split(dataset: DatasetLike, lengths: Sequence[float], seed: int | None = None) -> list[Subset]:
@@ -340,8 +368,7 @@ def random_split(dataset: DatasetLike, lengths: Sequence[float], seed: int | Non
         raise ValueError("random_split: lengths is empty")
     if all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in lengths):
         if any(x < 0 for x in lengths) or sum(lengths) != n:
-            raise ValueError(f"random_split: lengths {lengths} must be non-negative and sum to the "
-                             f"dataset length {n}")
+            raise ValueError(f"random_split: lengths {lengths} must be non-negative and sum to the dataset length {n}")
         sizes = [int(x) for x in lengths]
     elif all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in lengths):
         if any(not 0 <= x <= 1 for x in lengths) or not math.isclose(sum(lengths), 1):
@@ -371,7 +398,7 @@ def kfold(n: int, k: int = 5, shuffle: bool = True, seed: int | None = None) -> 
     shuffle = _check_bool(shuffle, "shuffle", "kfold")
     order = make_generator(seed, "kfold").permutation(n) if shuffle else np.arange(n)
     sizes = np.full(k, n // k)
-    sizes[:n % k] += 1
+    sizes[: n % k] += 1
     bounds = np.cumsum(np.concatenate([[0], sizes]))
     return (_train_val(order[lo:hi], n) for lo, hi in itertools.pairwise(bounds))
 

@@ -3,6 +3,7 @@
 They compose: an input that already requires grad (an outer transform's variable) stays connected, and
 the inner transform then records its backward (create_graph) so the outer one can differentiate it.
 """
+
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,13 +43,15 @@ def _gradients(output, variables, nested, who, grad_output=None, retain_graph=No
         raise TypeError(f"{who}: the function must return a Tensor, got {type(output).__name__}")
     if not output.requires_grad:
         return tuple(Tensor(np.zeros_like(x.data)) for x in variables)
-    grads = engine.grad(output, variables, grad_outputs=grad_output, retain_graph=retain_graph,
-                        create_graph=nested, allow_unused=True)
+    grads = engine.grad(
+        output, variables, grad_outputs=grad_output, retain_graph=retain_graph, create_graph=nested, allow_unused=True
+    )
     return _zeros_where_unused(grads, variables)
 
 
-def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-                   has_aux: bool = False) -> Callable[..., Any]:
+def value_and_grad(
+    f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
     """`f(*args) -> (value, grad)` (and aux when has_aux): the gradient of the scalar value w.r.t. argnums."""
 
     def transformed(*args, **kwargs):
@@ -56,12 +59,14 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         with engine.enable_grad():
             result = f(*args, **kwargs)
         if has_aux and not (isinstance(result, tuple) and len(result) == 2):
-            raise TypeError(f"grad: with has_aux=True the function must return a pair (output, aux), got "
-                            f"{type(result).__name__}")
+            raise TypeError(
+                f"grad: with has_aux=True the function must return a pair (output, aux), got {type(result).__name__}"
+            )
         value, aux = result if has_aux else (result, None)
         if not isinstance(value, Tensor) or value.data.size != 1:
-            raise ValueError(f"grad: the function must return a scalar Tensor, got "
-                             f"{getattr(value, 'shape', type(value).__name__)}")
+            raise ValueError(
+                f"grad: the function must return a scalar Tensor, got {getattr(value, 'shape', type(value).__name__)}"
+            )
         grads = _gradients(value, variables, nested, "grad")
         if not nested:
             value, grads = value.detach(), tuple(g.detach() for g in grads)

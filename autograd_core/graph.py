@@ -9,6 +9,7 @@ managers set the thread-local `state` that recording reads.
 This module imports neither `tensor` nor `engine`: imports go one way,
 ops <- graph <- tensor <- engine.
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 # ---- thread-local state: grad mode, module scope, anomaly mode --------------------------------
+
 
 class _State(threading.local):
     def __init__(self):
@@ -58,6 +60,7 @@ class _Setting:
         def wrapper(*args, **kwargs):
             with self.__class__():
                 return fn(*args, **kwargs)
+
         return wrapper  # type: ignore[return-value]  # functools.wraps keeps fn's signature
 
 
@@ -112,6 +115,7 @@ class module_scope:
 
 # ---- values a node did not keep -------------------------------------------------------------------
 
+
 class SavedShape:
     """Stands in for an input value that no wanted VJP formula reads: its shape, dtype, ndim and size
     stay readable (a formula such as sum's reads x.shape), its values do not."""
@@ -132,8 +136,10 @@ class SavedShape:
         return n
 
     def __array__(self, *args, **kwargs):
-        raise RuntimeError(f"a VJP formula read the values of an input of shape {self.shape} that its op did "
-                           "not declare it reads; add the input to the formula's `reads(...)` declaration")
+        raise RuntimeError(
+            f"a VJP formula read the values of an input of shape {self.shape} that its op did "
+            "not declare it reads; add the input to the formula's `reads(...)` declaration"
+        )
 
     def __repr__(self):
         return f"SavedShape({self.shape}, {self.dtype})"
@@ -159,8 +165,21 @@ class Node:
     `seq` is the creation order: a node's consumers are always created after it.
     """
 
-    __slots__ = ("op", "parents", "saved", "out", "attrs", "shape", "dtype", "version_checks", "hooks",
-                 "scope", "trace", "seq", "__weakref__")
+    __slots__ = (
+        "op",
+        "parents",
+        "saved",
+        "out",
+        "attrs",
+        "shape",
+        "dtype",
+        "version_checks",
+        "hooks",
+        "scope",
+        "trace",
+        "seq",
+        "__weakref__",
+    )
 
     def __init__(self, op, parents, saved, out, attrs, shape, dtype, version_checks, scope):
         self.seq = next(_creation_order)

@@ -10,6 +10,7 @@ The reverse pass lives in `engine`, which imports this module; it installs its
 `backward` here (`install_reverse_pass`) so that `Tensor.backward` can call it
 while imports go one way: ops <- graph <- tensor <- engine.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -137,8 +138,18 @@ def _index(index):
 class Tensor:
     """An n-dimensional array that records the ops applied to it when it requires grad."""
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "output_nr", "_vc", "_base", "_view_rebase", "_hooks",
-                 "__weakref__")
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "grad_fn",
+        "output_nr",
+        "_vc",
+        "_base",
+        "_view_rebase",
+        "_hooks",
+        "__weakref__",
+    )
     __array_ufunc__ = None  # numpy defers to our reflected operators: array * tensor -> Tensor.__rmul__
     __hash__ = object.__hash__  # == is elementwise; identity hashing keeps tensors usable as dict keys
 
@@ -231,7 +242,9 @@ class Tensor:
 
     def item(self) -> Number:
         if self.data.size != 1:
-            raise ValueError(f"item: only one-element tensors can be converted to a Python number, got shape {self.shape}")
+            raise ValueError(
+                f"item: only one-element tensors can be converted to a Python number, got shape {self.shape}"
+            )
         return self.data.item()
 
     def tolist(self) -> Any:
@@ -307,40 +320,55 @@ class Tensor:
 
         self._gradient_target().register_prehook(store)
 
-    def backward(self, gradient: TensorLike | None = None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+    def backward(
+        self, gradient: TensorLike | None = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
         """Accumulate into the leaves' `.grad` the gradient of this tensor (weighted by `gradient`)."""
         _reverse_pass(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     # ---- arithmetic ----
     def __add__(self, other: Operand) -> Tensor:
         return apply(OPS["add"], self, other)
+
     def __radd__(self, other: Operand) -> Tensor:
         return apply(OPS["add"], other, self)
+
     def __sub__(self, other: Operand) -> Tensor:
         return apply(OPS["sub"], self, other)
+
     def __rsub__(self, other: Operand) -> Tensor:
         return apply(OPS["sub"], other, self)
+
     def __mul__(self, other: Operand) -> Tensor:
         return apply(OPS["mul"], self, other)
+
     def __rmul__(self, other: Operand) -> Tensor:
         return apply(OPS["mul"], other, self)
+
     def __truediv__(self, other: Operand) -> Tensor:
         return apply(OPS["div"], self, other)
+
     def __rtruediv__(self, other: Operand) -> Tensor:
         return apply(OPS["div"], other, self)
+
     def __pow__(self, other: Operand) -> Tensor:
         return apply(OPS["pow"], self, other)
+
     def __rpow__(self, other: Operand) -> Tensor:
         return apply(OPS["pow"], other, self)
+
     def __matmul__(self, other: Operand) -> Tensor:
         return _matmul(self, other)
+
     def __rmatmul__(self, other: Operand) -> Tensor:
         return _matmul(other, self)
+
     def __neg__(self) -> Tensor:
         return apply(OPS["neg"], self)
+
     def __pos__(self) -> Tensor:
         return self
+
     def __abs__(self) -> Tensor:
         return apply(OPS["abs"], self)
 
@@ -350,53 +378,76 @@ class Tensor:
         try:
             return Tensor(np.asarray(ufunc(self.data, other)))
         except ValueError as exc:
-            raise ValueError(f"{ufunc.__name__}: shapes {self.shape} and {np.shape(other)} cannot be compared: {exc}") from None
+            raise ValueError(
+                f"{ufunc.__name__}: shapes {self.shape} and {np.shape(other)} cannot be compared: {exc}"
+            ) from None
 
     def __lt__(self, other: Operand) -> Tensor:
         return self._compare(other, np.less)
+
     def __le__(self, other: Operand) -> Tensor:
         return self._compare(other, np.less_equal)
+
     def __gt__(self, other: Operand) -> Tensor:
         return self._compare(other, np.greater)
+
     def __ge__(self, other: Operand) -> Tensor:
         return self._compare(other, np.greater_equal)
+
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]  # elementwise, as numpy
         return self._compare(other, np.equal)
+
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
         return self._compare(other, np.not_equal)
+
     def __and__(self, other: Operand) -> Tensor:
         return self._compare(other, np.logical_and)
+
     def __or__(self, other: Operand) -> Tensor:
         return self._compare(other, np.logical_or)
+
     def __xor__(self, other: Operand) -> Tensor:
         return self._compare(other, np.logical_xor)
+
     def __invert__(self) -> Tensor:
         return Tensor(np.logical_not(self.data))
+
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     # ---- elementwise ----
     def exp(self) -> Tensor:
         return apply(OPS["exp"], self)
+
     def log(self) -> Tensor:
         return apply(OPS["log"], self)
+
     def log1p(self) -> Tensor:
         return apply(OPS["log1p"], self)
+
     def expm1(self) -> Tensor:
         return apply(OPS["expm1"], self)
+
     def sqrt(self) -> Tensor:
         return apply(OPS["sqrt"], self)
+
     def abs(self) -> Tensor:
         return apply(OPS["abs"], self)
+
     def sign(self) -> Tensor:
         return apply(OPS["sign"], self)
+
     def sin(self) -> Tensor:
         return apply(OPS["sin"], self)
+
     def cos(self) -> Tensor:
         return apply(OPS["cos"], self)
+
     def tanh(self) -> Tensor:
         return apply(OPS["tanh"], self)
+
     def sigmoid(self) -> Tensor:
         return apply(OPS["sigmoid"], self)
+
     def relu(self) -> Tensor:
         return apply(OPS["relu"], self)
 
@@ -412,6 +463,7 @@ class Tensor:
 
     def maximum(self, other: Operand) -> Tensor:
         return apply(OPS["maximum"], self, other)
+
     def minimum(self, other: Operand) -> Tensor:
         return apply(OPS["minimum"], self, other)
 
@@ -420,18 +472,38 @@ class Tensor:
         axis, keepdims = _reduction(name, self.ndim, axis, keepdims, dim, keepdim)
         return apply(OPS[name], self, axis=axis, keepdims=keepdims, **attrs)
 
-    def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+    def sum(
+        self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         return self._reduce("sum", axis, keepdims, dim, keepdim)
 
-    def mean(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+    def mean(
+        self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         return self._reduce("mean", axis, keepdims, dim, keepdim)
 
-    def var(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None,
-            correction: int | None = None) -> Tensor:
+    def var(
+        self,
+        axis: Axis = None,
+        ddof: int = 0,
+        keepdims: bool = False,
+        *,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+        correction: int | None = None,
+    ) -> Tensor:
         return self._reduce("var", axis, keepdims, dim, keepdim, ddof=ddof if correction is None else correction)
 
-    def std(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None,
-            correction: int | None = None) -> Tensor:
+    def std(
+        self,
+        axis: Axis = None,
+        ddof: int = 0,
+        keepdims: bool = False,
+        *,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+        correction: int | None = None,
+    ) -> Tensor:
         return self._reduce("std", axis, keepdims, dim, keepdim, ddof=ddof if correction is None else correction)
 
     def _extreme(self, name, axis, keepdims, dim, keepdim):
@@ -441,8 +513,9 @@ class Tensor:
         if not isinstance(along_one, (int, np.integer)):
             return self._reduce(name, axis, keepdims, dim, keepdim)
         keepdims = keepdims if keepdim is None else keepdim
-        values, indices = apply(OPS[name + "_dim"], self, axis=_single_axis(self, along_one, name),
-                                keepdims=bool(keepdims))
+        values, indices = apply(
+            OPS[name + "_dim"], self, axis=_single_axis(self, along_one, name), keepdims=bool(keepdims)
+        )
         return ValuesIndices(values, indices)
 
     def max(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Any:
@@ -454,7 +527,9 @@ class Tensor:
         """As `max`, for the minimum."""
         return self._extreme("min", axis, keepdims, dim, keepdim)
 
-    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False, *, axis: int | None = None) -> ValuesIndices:
+    def sort(
+        self, dim: int = -1, descending: bool = False, stable: bool = False, *, axis: int | None = None
+    ) -> ValuesIndices:
         """`(values, indices)` sorted along `dim` (a stable sort, whatever `stable` says)."""
         axis = _single_axis(self, dim if axis is None else axis, "sort")
         values, indices = apply(OPS["sort"], self, axis=axis, descending=bool(descending))
@@ -465,7 +540,9 @@ class Tensor:
         axis = _single_axis(self, dim if axis is None else axis, "argsort")
         return Tensor(np.argsort(-self.data if descending else self.data, axis=axis, kind="stable"))
 
-    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *, axis: int | None = None) -> ValuesIndices:
+    def topk(
+        self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *, axis: int | None = None
+    ) -> ValuesIndices:
         """`(values, indices)` of the k largest (or smallest) entries along `dim`, in sorted order."""
         axis = _single_axis(self, dim if axis is None else axis, "topk")
         length = self.shape[axis] if self.ndim else 1
@@ -474,13 +551,25 @@ class Tensor:
         values, indices = apply(OPS["topk"], self, k=int(k), axis=axis, largest=bool(largest))
         return ValuesIndices(values, indices)
 
-    def prod(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+    def prod(
+        self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         return self._reduce("prod", axis, keepdims, dim, keepdim)
 
-    def logsumexp(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+    def logsumexp(
+        self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         return self._reduce("logsumexp", axis, keepdims, dim, keepdim)
 
-    def norm(self, p: Number | str = 2, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+    def norm(
+        self,
+        p: Number | str = 2,
+        axis: Axis = None,
+        keepdims: bool = False,
+        *,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
         if p == "fro":
             p = 2
         if p in (np.inf, float("inf")):
@@ -498,10 +587,14 @@ class Tensor:
             raise ValueError(f"{name}: cannot reduce an empty tensor of shape {self.shape}")
         return Tensor(np.asarray(ufunc(self.data, axis=axis, keepdims=keepdims)))
 
-    def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    def argmax(
+        self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None, keepdim: bool | None = None
+    ) -> Tensor:
         return self._arg(np.argmax, "argmax", axis, keepdims, dim, keepdim)
 
-    def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    def argmin(
+        self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None, keepdim: bool | None = None
+    ) -> Tensor:
         return self._arg(np.argmin, "argmin", axis, keepdims, dim, keepdim)
 
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
@@ -525,7 +618,7 @@ class Tensor:
         start, end = start_dim % self.ndim, end_dim % self.ndim
         if start > end:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
-        return self.reshape(self.shape[:start] + (math.prod(self.shape[start:end + 1]),) + self.shape[end + 1:])
+        return self.reshape(self.shape[:start] + (math.prod(self.shape[start : end + 1]),) + self.shape[end + 1 :])
 
     def transpose(self, *axes: int | Sequence[int]) -> Tensor:
         """No axes: reverse them. Two axes: swap them (as PyTorch). More: a permutation (as numpy)."""
@@ -598,7 +691,9 @@ class Tensor:
             raise ValueError(f"pad: widths must be non-negative, got {pad_width!r}")
         return apply(OPS["pad"], self, pad_width=tuple((int(a), int(b)) for a, b in widths), value=value)
 
-    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0, *, axis: int | None = None) -> tuple[Tensor, ...]:
+    def split(
+        self, split_size_or_sections: int | Sequence[int], dim: int = 0, *, axis: int | None = None
+    ) -> tuple[Tensor, ...]:
         """As PyTorch: an int gives pieces of that size (the last may be smaller); a list gives the sizes.
         One graph node with one output per piece (each a view)."""
         axis = _single_axis(self, dim if axis is None else axis, "split")
@@ -610,8 +705,9 @@ class Tensor:
         else:
             sizes = list(split_size_or_sections)
             if sum(sizes) != length or any(s < 0 for s in sizes):
-                raise ValueError(f"split: sizes {sizes} do not add up to {length}, the length of axis {axis} "
-                                 f"of {self.shape}")
+                raise ValueError(
+                    f"split: sizes {sizes} do not add up to {length}, the length of axis {axis} of {self.shape}"
+                )
         return apply(OPS["split"], self, axis=axis, bounds=tuple(int(b) for b in np.cumsum([0] + sizes)))
 
     def chunk(self, chunks: int, dim: int = 0, *, axis: int | None = None) -> tuple[Tensor, ...]:
@@ -637,13 +733,18 @@ class Tensor:
         array. With it, the op is recorded like PyTorch does: the tensor takes the new node as its
         grad_fn, and nodes that saved its old value refuse to backward."""
         recording = is_grad_enabled() and (
-            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in operands))
+            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in operands)
+        )
         if recording and self.grad_fn is None and self.requires_grad:
-            raise RuntimeError(f"{name}_: a leaf tensor that requires grad cannot be modified in place while grad "
-                               "is recorded; do it under `with ag.no_grad():`, or modify a .clone()")
+            raise RuntimeError(
+                f"{name}_: a leaf tensor that requires grad cannot be modified in place while grad "
+                "is recorded; do it under `with ag.no_grad():`, or modify a .clone()"
+            )
         if recording and self._base is not None:
-            raise RuntimeError(f"{name}_: in-place modification of a view (shape {self.shape}) of a tensor that is "
-                               "part of a recorded graph is not supported; modify a .clone() instead")
+            raise RuntimeError(
+                f"{name}_: in-place modification of a view (shape {self.shape}) of a tensor that is "
+                "part of a recorded graph is not supported; modify a .clone() instead"
+            )
         try:
             if not recording:
                 direct(self.data, *(o.data if isinstance(o, Tensor) else o for o in operands))
@@ -660,23 +761,31 @@ class Tensor:
         except (ValueError, TypeError) as exc:
             kind = TypeError if isinstance(exc, TypeError) else ValueError
             shapes = " and ".join(str(np.shape(o)) for o in operands)
-            raise kind(f"{name}_: cannot update a tensor of shape {self.shape} and dtype {self.dtype} in place "
-                       f"(operand shapes {shapes or 'none'}): {exc}") from None
+            raise kind(
+                f"{name}_: cannot update a tensor of shape {self.shape} and dtype {self.dtype} in place "
+                f"(operand shapes {shapes or 'none'}): {exc}"
+            ) from None
         self._vc[0] += 1
         return self
 
     def add_(self, other: Operand) -> Tensor:
         return self._inplace("add", (other,), {}, lambda a, b: np.add(a, b, out=a))
+
     def sub_(self, other: Operand) -> Tensor:
         return self._inplace("sub", (other,), {}, lambda a, b: np.subtract(a, b, out=a))
+
     def mul_(self, other: Operand) -> Tensor:
         return self._inplace("mul", (other,), {}, lambda a, b: np.multiply(a, b, out=a))
+
     def div_(self, other: Operand) -> Tensor:
         return self._inplace("div", (other,), {}, lambda a, b: np.true_divide(a, b, out=a))
+
     def fill_(self, value: Operand) -> Tensor:
         return self._inplace("fill", (), {"value": value}, lambda a: a.fill(value))
+
     def zero_(self) -> Tensor:
         return self.fill_(0)
+
     def copy_(self, src: Operand) -> Tensor:
         return self._inplace("copy", (src,), {}, lambda a, b: np.copyto(a, b, casting="unsafe"))
 
@@ -699,7 +808,10 @@ def _single_axis(t, axis, who):
 
 
 def _matmul(a, b):
-    shape_a, shape_b = np.shape(a.data if isinstance(a, Tensor) else a), np.shape(b.data if isinstance(b, Tensor) else b)
+    shape_a, shape_b = (
+        np.shape(a.data if isinstance(a, Tensor) else a),
+        np.shape(b.data if isinstance(b, Tensor) else b),
+    )
     if not shape_a or not shape_b:
         raise ValueError(f"matmul: both operands need at least one dimension, got shapes {shape_a} and {shape_b}")
     inner_a = shape_a[-1]
@@ -710,15 +822,19 @@ def _matmul(a, b):
     try:
         np.broadcast_shapes(batch_a, batch_b)
     except ValueError:
-        raise ValueError(f"matmul: shapes {shape_a} and {shape_b}: batch dimensions {batch_a} and {batch_b} "
-                         "cannot be broadcast together") from None
+        raise ValueError(
+            f"matmul: shapes {shape_a} and {shape_b}: batch dimensions {batch_a} and {batch_b} "
+            "cannot be broadcast together"
+        ) from None
     return apply(OPS["matmul"], a, b)
 
 
 # The functional form, with Tensor itself rather than the name "Tensor" (this module's annotations are strings):
 # the generated constructor's annotations then resolve for readers such as pdoc.
 ValuesIndices = NamedTuple("ValuesIndices", [("values", Tensor), ("indices", Tensor)])  # noqa: UP014
-ValuesIndices.__doc__ = """What `max`/`min` along one dim, `sort` and `topk` return, as PyTorch: `values, indices = ...`."""
+ValuesIndices.__doc__ = (
+    """What `max`/`min` along one dim, `sort` and `topk` return, as PyTorch: `values, indices = ...`."""
+)
 
 
 TensorLike: TypeAlias = Tensor | np.ndarray | Scalar | Sequence[Any]
@@ -793,7 +909,8 @@ def record(op, inputs, arrays, out, attrs):
                 raise RuntimeError(
                     f"{op.name}: an input of shape {x.shape} is a view of a tensor that was later modified in "
                     "place by a recorded op, so its recorded history is stale; take the view again after the "
-                    "in-place op, or use .clone()")
+                    "in-place op, or use .clone()"
+                )
             if x.requires_grad:
                 node = x.grad_fn
                 parents.append(x if node is None else node if type(node) is Node else node.edges[x.output_nr])
@@ -812,14 +929,28 @@ def record(op, inputs, arrays, out, attrs):
         if type(a) is np.ndarray:  # the parent knows the shape and dtype already: no allocation
             arrays[i] = SavedShape(a.shape, a.dtype) if parents[i] is None else parents[i]
     if type(out) is tuple:
-        return _record_outputs(op, inputs, out, MultiOutputNode(
-            op, parents, arrays, out if plan.keeps_out else None, attrs, tuple(o.shape for o in out),
-            tuple(o.dtype for o in out), version_checks, state.scope))
+        return _record_outputs(
+            op,
+            inputs,
+            out,
+            MultiOutputNode(
+                op,
+                parents,
+                arrays,
+                out if plan.keeps_out else None,
+                attrs,
+                tuple(o.shape for o in out),
+                tuple(o.dtype for o in out),
+                version_checks,
+                state.scope,
+            ),
+        )
     result = _output(op, Tensor(out, True), inputs)
     if plan.keeps_out:
         version_checks += (result._vc, result._vc[0])
-    result.grad_fn = Node(op, parents, arrays, out if plan.keeps_out else None, attrs, out.shape, out.dtype,
-                          version_checks, state.scope)
+    result.grad_fn = Node(
+        op, parents, arrays, out if plan.keeps_out else None, attrs, out.shape, out.dtype, version_checks, state.scope
+    )
     if state.anomaly:
         result.grad_fn.trace = traceback.format_stack()[:-3]
     return result

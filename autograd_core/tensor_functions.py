@@ -1,4 +1,5 @@
 """Module-level API: constructors, random numbers, and every Tensor op as a function (`ag.exp(x)`)."""
+
 from __future__ import annotations
 
 import random as _python_random
@@ -65,8 +66,9 @@ def ones(*shape: int | Sequence[int], dtype: DTypeLike | None = None, requires_g
     return _leaf(np.ones(_shape(shape, "ones"), _float_dtype(dtype)), requires_grad, "ones")
 
 
-def full(shape: int | Sequence[int], fill_value: Number, dtype: DTypeLike | None = None,
-         requires_grad: bool = False) -> Tensor:
+def full(
+    shape: int | Sequence[int], fill_value: Number, dtype: DTypeLike | None = None, requires_grad: bool = False
+) -> Tensor:
     """A tensor filled with `fill_value` (a float fill gives the default dtype; otherwise numpy's)."""
     shape = _shape((shape,), "full")
     if dtype is None:
@@ -84,8 +86,13 @@ def ones_like(t: TensorLike, dtype: DTypeLike | None = None, requires_grad: bool
     return _leaf(np.ones(np.shape(as_tensor(t).data), dtype or as_tensor(t).dtype), requires_grad, "ones_like")
 
 
-def arange(start: Number, stop: Number | None = None, step: Number = 1, dtype: DTypeLike | None = None,
-           requires_grad: bool = False) -> Tensor:
+def arange(
+    start: Number,
+    stop: Number | None = None,
+    step: Number = 1,
+    dtype: DTypeLike | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Integers when every argument is an int (as PyTorch), otherwise the default float dtype."""
     if stop is None:
         start, stop = 0, start
@@ -148,6 +155,7 @@ def randint(low: int, high: int | None = None, size: int | Sequence[int] = (), d
 
 # ---- ops that take several tensors ------------------------------------------------------------
 
+
 def _tensor_list(tensors: Iterable[TensorLike], who: str) -> list[Tensor]:
     converted = [as_tensor(t) for t in tensors]
     if not converted:
@@ -163,7 +171,7 @@ def concatenate(tensors: Iterable[TensorLike], axis: int = 0, *, dim: int | None
         raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated; use stack")
     axis = _normalize_axis(axis if dim is None else dim, ndim, "concatenate")[0]
     shapes = [t.shape for t in parts]
-    if any(len(s) != ndim or s[:axis] + s[axis + 1:] != shapes[0][:axis] + shapes[0][axis + 1:] for s in shapes):
+    if any(len(s) != ndim or s[:axis] + s[axis + 1 :] != shapes[0][:axis] + shapes[0][axis + 1 :] for s in shapes):
         raise ValueError(f"concatenate: shapes {', '.join(map(str, shapes))} differ outside axis {axis}")
     return apply(OPS["concatenate"], *parts, axis=axis)
 
@@ -181,8 +189,9 @@ def stack(tensors: Iterable[TensorLike], axis: int = 0, *, dim: int | None = Non
     return apply(OPS["stack"], *parts, axis=axis)
 
 
-def split(t: TensorLike, split_size_or_sections: int | Sequence[int], dim: int = 0, *,
-          axis: int | None = None) -> tuple[Tensor, ...]:
+def split(
+    t: TensorLike, split_size_or_sections: int | Sequence[int], dim: int = 0, *, axis: int | None = None
+) -> tuple[Tensor, ...]:
     """As PyTorch: an int gives chunks of that size (the last may be smaller); a list gives the sizes."""
     return as_tensor(t).split(split_size_or_sections, dim, axis=axis)
 
@@ -214,6 +223,7 @@ def pow(x: Operand, exponent: Operand) -> Tensor:
 
 
 # ---- every Tensor op as a function: `ag.exp(x)` is `x.exp()` ------------------------------------
+
 
 def exp(x: TensorLike) -> Tensor:
     """`x.exp()` as a function: see `Tensor.exp`."""
@@ -283,62 +293,116 @@ def clip(x: TensorLike, min: Operand | None = None, max: Operand | None = None) 
 clamp = clip
 
 
-def sum(x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+def sum(
+    x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
     """`x.sum(...)` as a function: see `Tensor.sum`."""
     return as_tensor(x).sum(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def mean(x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+def mean(
+    x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
     """`x.mean(...)` as a function: see `Tensor.mean`."""
     return as_tensor(x).mean(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def var(x: TensorLike, axis: Axis = None, ddof: int = 0, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None, correction: int | None = None) -> Tensor:
+def var(
+    x: TensorLike,
+    axis: Axis = None,
+    ddof: int = 0,
+    keepdims: bool = False,
+    *,
+    dim: Axis = None,
+    keepdim: bool | None = None,
+    correction: int | None = None,
+) -> Tensor:
     """`x.var(...)` as a function: see `Tensor.var`."""
     return as_tensor(x).var(axis, ddof, keepdims, dim=dim, keepdim=keepdim, correction=correction)
 
 
-def std(x: TensorLike, axis: Axis = None, ddof: int = 0, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None, correction: int | None = None) -> Tensor:
+def std(
+    x: TensorLike,
+    axis: Axis = None,
+    ddof: int = 0,
+    keepdims: bool = False,
+    *,
+    dim: Axis = None,
+    keepdim: bool | None = None,
+    correction: int | None = None,
+) -> Tensor:
     """`x.std(...)` as a function: see `Tensor.std`."""
     return as_tensor(x).std(axis, ddof, keepdims, dim=dim, keepdim=keepdim, correction=correction)
 
 
-def max(x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Any:
+def max(
+    x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+) -> Any:
     """`x.max(...)` as a function: see `Tensor.max`."""
     return as_tensor(x).max(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def min(x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Any:
+def min(
+    x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+) -> Any:
     """`x.min(...)` as a function: see `Tensor.min`."""
     return as_tensor(x).min(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def prod(x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+def prod(
+    x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
     """`x.prod(...)` as a function: see `Tensor.prod`."""
     return as_tensor(x).prod(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def logsumexp(x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+def logsumexp(
+    x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
     """`x.logsumexp(...)` as a function: see `Tensor.logsumexp`."""
     return as_tensor(x).logsumexp(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def norm(x: TensorLike, p: Number | str = 2, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+def norm(
+    x: TensorLike,
+    p: Number | str = 2,
+    axis: Axis = None,
+    keepdims: bool = False,
+    *,
+    dim: Axis = None,
+    keepdim: bool | None = None,
+) -> Tensor:
     """`x.norm(...)` as a function: see `Tensor.norm`."""
     return as_tensor(x).norm(p, axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def argmax(x: TensorLike, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+def argmax(
+    x: TensorLike,
+    axis: int | None = None,
+    keepdims: bool = False,
+    *,
+    dim: int | None = None,
+    keepdim: bool | None = None,
+) -> Tensor:
     """`x.argmax(...)` as a function: see `Tensor.argmax`."""
     return as_tensor(x).argmax(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def argmin(x: TensorLike, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+def argmin(
+    x: TensorLike,
+    axis: int | None = None,
+    keepdims: bool = False,
+    *,
+    dim: int | None = None,
+    keepdim: bool | None = None,
+) -> Tensor:
     """`x.argmin(...)` as a function: see `Tensor.argmin`."""
     return as_tensor(x).argmin(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def sort(x: TensorLike, dim: int = -1, descending: bool = False, stable: bool = False, *, axis: int | None = None) -> ValuesIndices:
+def sort(
+    x: TensorLike, dim: int = -1, descending: bool = False, stable: bool = False, *, axis: int | None = None
+) -> ValuesIndices:
     """`x.sort(...)` as a function: see `Tensor.sort`."""
     return as_tensor(x).sort(dim, descending, stable, axis=axis)
 
@@ -348,7 +412,9 @@ def argsort(x: TensorLike, dim: int = -1, descending: bool = False, *, axis: int
     return as_tensor(x).argsort(dim, descending, axis=axis)
 
 
-def topk(x: TensorLike, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *, axis: int | None = None) -> ValuesIndices:
+def topk(
+    x: TensorLike, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *, axis: int | None = None
+) -> ValuesIndices:
     """`x.topk(...)` as a function: see `Tensor.topk`."""
     return as_tensor(x).topk(k, dim, largest, sorted, axis=axis)
 
@@ -429,4 +495,3 @@ def tile(x: TensorLike, *reps: int | Sequence[int]) -> Tensor:
 def pad(x: TensorLike, pad_width: int | Sequence[int] | Sequence[Sequence[int]], value: Number = 0.0) -> Tensor:
     """`x.pad(...)` as a function: see `Tensor.pad`."""
     return as_tensor(x).pad(pad_width, value)
-

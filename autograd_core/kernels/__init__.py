@@ -8,6 +8,7 @@ is `reference_backward`: the op's VJP formulas evaluated on arrays, so the regis
 readable reference. Whether a call runs the compiled code or hands over to numpy is decided by
 `backend.choose` (the policy table `backend.POLICY`), never here.
 """
+
 from collections.abc import Callable
 from typing import Any
 
@@ -41,8 +42,10 @@ REFERENCE_F = _ReferenceNamespace()
 
 def reference_backward(op_name):
     """The registry's VJP formulas of `op_name` on arrays, in `fast_backward`'s signature."""
+
     def backward(g, inputs, out, attrs, needs):
         return REGISTRY[op_name].backward(REFERENCE_F, g, inputs, out, attrs, needs)
+
     backward.__name__ = f"{op_name}_reference_backward"
     return backward
 
@@ -52,5 +55,4 @@ def register_kernels(op_name, numba_forward=None, numba_backward=None):
     if numba_forward is not None:
         FORWARD_KERNELS[op_name] = backend.kernel(f"{op_name}_forward", REGISTRY[op_name].forward, numba_forward)
     if numba_backward is not None:
-        BACKWARD_KERNELS[op_name] = backend.kernel(f"{op_name}_backward", reference_backward(op_name),
-                                                   numba_backward)
+        BACKWARD_KERNELS[op_name] = backend.kernel(f"{op_name}_backward", reference_backward(op_name), numba_backward)

@@ -17,6 +17,7 @@ Adding an engine is one module here plus its name in `_MODULES`. Adapters
 import their library inside their functions, so listing an engine that is not
 installed costs nothing until the runner asks for it.
 """
+
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
