@@ -80,7 +80,7 @@ class _TensorNamespace(Namespace):
 TENSOR_F = _TensorNamespace()
 
 
-def unbroadcast(F, g, shape):
+def unbroadcast(F: Namespace, g: Any, shape: tuple[int, ...]) -> Any:
     """Sum `g` over the dimensions that broadcasting added or stretched, giving `shape`."""
     extra = g.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and g.shape[i + extra] != 1)
@@ -333,7 +333,13 @@ def _nodes_leading_to(roots, targets):
     return wanted
 
 
-def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targets=None):
+def run_backward(
+    roots: Sequence[Any],
+    root_grads: Sequence[Any],
+    retain_graph: bool = False,
+    create_graph: bool = False,
+    targets: set[Any] | None = None,
+) -> dict[Any, Any]:
     """Propagate `root_grads` from `roots` (nodes, output edges or leaf tensors) to the leaves.
 
     Without `targets`, leaf gradients accumulate into `.grad`. With `targets` (nodes, output edges or
@@ -342,7 +348,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
     F = TENSOR_F if create_graph else ARRAY_F
     pending, leaves, heap = _seed(roots, root_grads, create_graph)
     wanted = _nodes_leading_to(roots, targets) if targets is not None else None
-    captured = {}
+    captured: dict[Any, Any] = {}
     with set_grad_enabled(create_graph):
         _propagate(heap, pending, leaves, F, create_graph, retain_graph, wanted, targets, captured)
         _store_leaf_gradients(leaves, create_graph, targets, captured)

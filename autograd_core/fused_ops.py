@@ -16,6 +16,8 @@ and apply the op; `activation` applies a registry activation by name.
 
 import importlib
 import numbers
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +25,7 @@ from . import backend
 from .engine import apply
 from .kernels import BACKWARD_KERNELS, FORWARD_KERNELS, REFERENCE_F
 from .ops import REGISTRY, S, reads, reduced_count, register
-from .tensor import Tensor
+from .tensor import Operand, Tensor, TensorLike
 
 __all__ = ["linear", "softmax_cross_entropy", "layer_norm", "batch_norm", "activation"]
 
@@ -80,7 +82,7 @@ register(
 )
 
 
-def linear(x, weight, bias=None, activation=None):
+def linear(x: Operand, weight: Operand, bias: Operand | None = None, activation: str | None = None) -> Tensor:
     """activation(x @ weight^T + bias) as one node: x (..., in), weight (out, in), bias (out,) or None.
 
     `activation` is None, "relu", "sigmoid" or "tanh": the activations whose derivative is a
@@ -139,7 +141,7 @@ register(
 )
 
 
-def softmax_cross_entropy(logits, targets, label_smoothing=0.0):
+def softmax_cross_entropy(logits: Operand, targets: TensorLike, label_smoothing: float = 0.0) -> Tensor:
     """Per-sample losses -sum_j q_j log_softmax(logits)_j, q = (1 - label_smoothing) onehot(targets)
     + label_smoothing / C; logits (N, C), targets (N,) integer class indices."""
     targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
@@ -265,21 +267,27 @@ def _normalization_parameters(who, weight, bias, expected_shape, dtype):
     return (np.ones(expected_shape, dtype) if weight is None else weight, bias)
 
 
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(
+    x: Operand,
+    normalized_shape: int | Sequence[int],
+    weight: Operand | None = None,
+    bias: Operand | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """Normalize over the trailing `normalized_shape` axes, then scale by weight and shift by bias."""
-    normalized_shape = (
-        (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+    axes_shape = (
+        (normalized_shape,) if isinstance(normalized_shape, (int, numbers.Integral)) else tuple(normalized_shape)
     )
     x_shape = _shape(x)
-    if not normalized_shape or x_shape[len(x_shape) - len(normalized_shape) :] != normalized_shape:
-        raise ValueError(f"layer_norm: input of shape {x_shape} does not end with normalized_shape {normalized_shape}")
-    parameters = _normalization_parameters("layer_norm", weight, bias, normalized_shape, _dtype(x))
+    if not axes_shape or x_shape[len(x_shape) - len(axes_shape) :] != axes_shape:
+        raise ValueError(f"layer_norm: input of shape {x_shape} does not end with normalized_shape {axes_shape}")
+    parameters = _normalization_parameters("layer_norm", weight, bias, axes_shape, _dtype(x))
     return apply(
-        REGISTRY["layer_norm"], x, *parameters, normalized_shape=tuple(int(n) for n in normalized_shape), eps=float(eps)
+        REGISTRY["layer_norm"], x, *parameters, normalized_shape=tuple(int(n) for n in axes_shape), eps=float(eps)
     )
 
 
-def batch_norm(x, weight=None, bias=None, eps=1e-5):
+def batch_norm(x: Operand, weight: Operand | None = None, bias: Operand | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize each channel (axis 1) of x (N, C) or (N, C, L) with the batch statistics, then scale
     by weight and shift by bias (training mode; the running statistics are the module's)."""
     x_shape = _shape(x)
@@ -296,7 +304,7 @@ def batch_norm(x, weight=None, bias=None, eps=1e-5):
 # ---- activations --------------------------------------------------------------------------------
 
 
-def activation(name, x, **attrs):
+def activation(name: str, x: Operand, **attrs: Any) -> Tensor:
     """The registry's elementwise activation `name` (a row of ops.py: relu, leaky_relu, elu, sigmoid, tanh,
     softplus, silu, erf, gelu, gelu_tanh...) applied to x with its attributes (leaky_relu: negative_slope;
     elu: alpha; softplus: beta, threshold). Adding an activation to the registry makes it available here."""

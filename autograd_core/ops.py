@@ -36,6 +36,8 @@ gradcheck, gradgradcheck and compare with PyTorch every op in this table;
 import inspect
 import itertools
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -215,6 +217,10 @@ class Op:
 
 class Namespace:
     """Attribute bag: `F.exp(x)` etc. Filled from the registry."""
+
+    if TYPE_CHECKING:  # for type checkers: the attributes are the registry's ops, set at run time
+
+        def __getattr__(self, name: str) -> Callable[..., Any]: ...
 
 
 REGISTRY: dict[str, Op] = {}
