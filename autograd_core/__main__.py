@@ -1,4 +1,5 @@
 """`python -m autograd_core ...` runs the `autograd-core` command."""
+
 from .cli import main
 
 raise SystemExit(main())

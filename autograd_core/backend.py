@@ -15,12 +15,15 @@ side by side; `set()` rebinds all of them at once, so a call under the numpy bac
 dispatch cost. Numba is imported lazily, on the first call of a kernel under the numba backend,
 so `import autograd_core` stays fast; its on-disk cache goes to a per-user directory (`_numba`).
 """
+
+import builtins
 import importlib.util
 import os
 import types
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -75,7 +78,7 @@ class Rule(NamedTuple):
     dtypes: tuple  # the dtypes it is compiled for; the inputs must all share one of them
     contiguous: bool = False  # the inputs must be C-contiguous
     min_size: int = 0  # below this size, numpy (the optimizers: mean elements per tensor)
-    threads_from: int = None  # the threaded variant from this size on; None: always serial
+    threads_from: int | None = None  # the threaded variant from this size on; None: always serial
     note: str = ""  # why dtypes are left out
 
 
@@ -134,7 +137,14 @@ POLICY = {
 _BACKEND, _DTYPE, _MIXED, _LAYOUT, _SMALL = "backend", "dtype", "mixed", "layout", "small"
 
 
-def choose(name, arrays, size=0, unsupported=None, required=False, record=True):
+def choose(
+    name: str,
+    arrays: Sequence[Any],
+    size: int = 0,
+    unsupported: str | None = None,
+    required: bool = False,
+    record: bool = True,
+) -> str:
     """Which implementation of kernel `name` takes `arrays`: NUMPY, NUMBA or NUMBA_PARALLEL.
 
     The one predicate: the backend, then `POLICY[name]` (dtypes, layout, `size` against the rule's
@@ -170,8 +180,9 @@ def choose(name, arrays, size=0, unsupported=None, required=False, record=True):
     if refusal is None:
         chosen = NUMBA if rule.threads_from is None or size < rule.threads_from else NUMBA_PARALLEL
     elif required:
-        raise RuntimeError(f"{name}: fused=True, but the fused kernel cannot run: "
-                           f"{_reason(rule, arrays, size, refusal)}")
+        raise RuntimeError(
+            f"{name}: fused=True, but the fused kernel cannot run: {_reason(rule, arrays, size, refusal)}"
+        )
     else:
         chosen = NUMPY
     if _traces and record:
@@ -209,6 +220,7 @@ def _reason(rule, arrays, size, refusal, chosen=NUMPY):
 
 # ---- what ran: trace() and explain() -------------------------------------------------------------
 
+
 class Call(NamedTuple):
     kernel: str
     implementation: str
@@ -219,17 +231,18 @@ class Trace:
     """The kernel calls made while a `trace()` block ran, in order (`calls`); printing it gives
     one row per distinct (kernel, implementation, reason) with its count."""
 
-    def __init__(self):
-        self.calls = []
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
 
-    def record(self, kernel, implementation, reason):
+    def record(self, kernel: str, implementation: str, reason: str) -> None:
+        """Add one call (the policy and the kernels call this while the trace is open)."""
         self.calls.append(Call(kernel, implementation, reason))
 
-    def implementations(self, kernel):
+    def implementations(self, kernel: str) -> builtins.set[str]:
         """The implementations that ran for `kernel` (a set: empty if it never ran)."""
         return {c.implementation for c in self.calls if c.kernel == kernel}
 
-    def __str__(self):
+    def __str__(self) -> str:
         rows = [(c.kernel, c.implementation, c.reason, str(n)) for c, n in Counter(self.calls).items()]
         return _table(("kernel", "ran", "why", "calls"), rows)
 
@@ -237,11 +250,11 @@ class Trace:
         return f"Trace({len(self.calls)} calls)"
 
 
-_traces = []  # the open trace() blocks; empty, the per-call cost of tracing is one truth test
+_traces: list[Trace] = []  # the open trace() blocks; empty, the per-call cost of tracing is one truth test
 
 
 @contextmanager
-def trace():
+def trace() -> Iterator[Trace]:
     """Record which implementation each kernel call runs, and why:
 
         with ag.backend.trace() as t:
@@ -261,18 +274,25 @@ def trace():
         _rebind()
 
 
-def is_tracing():
+def is_tracing() -> bool:
+    """Whether a `trace()` block is open."""
     return bool(_traces)
 
 
-def explain():
+def explain() -> str:
     """The policy as a printable table: per kernel, the dtypes it is compiled for, its layout
     requirement, its size thresholds, and what the active backend makes of it."""
     rows = []
     for name, rule in POLICY.items():
-        rows.append((name, _dtype_names(rule.dtypes), "C-contiguous" if rule.contiguous else "any",
-                     str(rule.min_size) if rule.min_size else "-",
-                     str(rule.threads_from) if rule.threads_from is not None else "never"))
+        rows.append(
+            (
+                name,
+                _dtype_names(rule.dtypes),
+                "C-contiguous" if rule.contiguous else "any",
+                str(rule.min_size) if rule.min_size else "-",
+                str(rule.threads_from) if rule.threads_from is not None else "never",
+            )
+        )
     header = f"backend: {_current}" + ("" if _current == "numba" else " (every op runs its numpy reference)")
     return header + "\n" + _table(("kernel", "numba for", "layout", "numpy below", "threads from"), rows)
 
@@ -284,6 +304,7 @@ def _table(header, rows):
 
 # ---- kernels and the switch ----------------------------------------------------------------------
 
+
 class Kernel:
     """A computation with a numpy reference and an optional Numba implementation.
 
@@ -294,7 +315,12 @@ class Kernel:
 
     __slots__ = ("name", "numpy", "numba_factory", "_numba", "impl")
 
-    def __init__(self, name, numpy_impl, numba_factory=None):
+    _numba: Callable[..., Any] | None
+    numba_factory: Callable[[], Callable[..., Any]] | None
+
+    def __init__(
+        self, name: str, numpy_impl: Callable[..., Any], numba_factory: Callable[[], Callable[..., Any]] | None = None
+    ) -> None:
         self.name = name
         self.numpy = numpy_impl
         self.numba_factory = numba_factory
@@ -302,9 +328,11 @@ class Kernel:
         self.impl = numpy_impl
         self._bind(_current)
 
-    def numba(self):
+    def numba(self) -> Callable[..., Any]:
         """The Numba implementation (built on first request)."""
         if self._numba is None:
+            if self.numba_factory is None:
+                raise RuntimeError(f"kernel {self.name}: no Numba implementation, only the numpy reference")
             self._numba = self.numba_factory()
         return self._numba
 
@@ -323,7 +351,7 @@ class Kernel:
         self.impl = self.numba()
         return self.impl(*args, **kwargs)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.impl(*args, **kwargs)
 
     def __repr__(self):
@@ -331,29 +359,31 @@ class Kernel:
 
 
 _current = _initial_backend()
-_kernels = []
-_listeners = []
+_kernels: list[Kernel] = []
+_listeners: list[Callable[[str], None]] = []
 
 
-def kernel(name, numpy_impl, numba_factory=None):
+def kernel(
+    name: str, numpy_impl: Callable[..., Any], numba_factory: Callable[[], Callable[..., Any]] | None = None
+) -> Kernel:
     """Register a kernel; it follows every later `set()`."""
     k = Kernel(name, numpy_impl, numba_factory)
     _kernels.append(k)
     return k
 
 
-def on_change(callback):
+def on_change(callback: Callable[[str], None]) -> None:
     """Call `callback(backend_name)` now, after every `set()`, and when a `trace()` starts or ends."""
     _listeners.append(callback)
     callback(_current)
 
 
-def get():
+def get() -> str:
     """The active backend's name: "numba" or "numpy"."""
     return _current
 
 
-def set(name):
+def set(name: str) -> None:
     """Switch every kernel to the named backend ("numba" or "numpy")."""
     global _current
     if name not in BACKENDS:
@@ -376,7 +406,8 @@ def _rebind():
 # Kernel modules keep their Numba code as plain Python functions, so importing them never imports
 # numba; their `numba_factory` compiles what it needs through the functions below.
 
-def numba_module():
+
+def numba_module() -> types.ModuleType:
     """The `numba` module, its disk cache pointed at a per-user directory first.
 
     Numba's default is a `__pycache__` beside the source, which writes into the source tree or an
@@ -389,15 +420,16 @@ def numba_module():
         os.environ["NUMBA_CACHE_DIR"] = platformdirs.user_cache_dir("autograd-core")
     import numba
 
-    if not numba.config.CACHE_DIR:
-        numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+    config: Any = numba.config  # numba ships no type hints for its settings
+    if not config.CACHE_DIR:
+        config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
     return numba
 
 
-_jitable_helpers = []  # a list: this module's `set` is the backend switch
+_jitable_helpers: list[Callable[..., Any]] = []  # a list: this module's `set` is the backend switch
 
 
-def jitable(*helpers):
+def jitable(*helpers: Callable[..., Any]) -> None:
     """Make the plain Python functions `helpers` callable from Numba-compiled code (idempotent).
 
     Each helper is inlined into its callers at Numba's IR level, so that LLVM optimizes the loop
@@ -411,7 +443,12 @@ def jitable(*helpers):
             _jitable_helpers.append(helper)
 
 
-def jit(fn, parallel=False, fastmath=False, constants=None):
+def jit(
+    fn: Callable[..., Any],
+    parallel: bool = False,
+    fastmath: bool | builtins.set[str] = False,
+    constants: dict[str, Any] | None = None,
+) -> Callable[..., Any]:
     """`fn` compiled by Numba: cached on disk, numpy's float error model, the GIL released.
 
     Kernel modules write `prange` for loops that may run on threads, with `prange = range` at
@@ -436,9 +473,13 @@ def jit(fn, parallel=False, fastmath=False, constants=None):
     numba = numba_module()
     constants = constants or {}
     suffix = "".join(f"_{name}_{value}" for name, value in constants.items()) + ("_parallel" if parallel else "")
-    variant = types.FunctionType(fn.__code__, dict(fn.__globals__, prange=numba.prange, **constants),
-                                 fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+    variant = types.FunctionType(
+        fn.__code__,
+        dict(fn.__globals__, prange=numba.prange, **constants),
+        fn.__name__ + suffix,
+        fn.__defaults__,
+        fn.__closure__,
+    )
     variant.__qualname__ = fn.__qualname__ + suffix
     variant.__module__ = fn.__module__
-    return numba.njit(cache=True, error_model="numpy", nogil=True, parallel=parallel,
-                      fastmath=fastmath)(variant)
+    return numba.njit(cache=True, error_model="numpy", nogil=True, parallel=parallel, fastmath=fastmath)(variant)

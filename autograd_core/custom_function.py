@@ -1,5 +1,8 @@
 """Custom differentiable ops, as in PyTorch: subclass `Function` with static `forward(ctx, *args)` and
 `backward(ctx, *grads)`, and call `MyOp.apply(*args)`."""
+
+from typing import Any
+
 import numpy as np
 
 from .graph import is_grad_enabled, no_grad
@@ -14,23 +17,28 @@ class FunctionCtx:
     outputs), so a backward that reads them is itself differentiable; saved inputs are the input
     tensors themselves, attached already."""
 
-    def __init__(self, needs_input_grad):
+    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
         self.needs_input_grad = needs_input_grad
-        self._saved = ()
-        self._versions = ()
-        self._output_index = ()  # per saved tensor: which forward output it is, or None
-        self._attached_outputs = None  # the node's outputs as graph Tensors, while a create_graph backward runs
+        self._saved: tuple[Any, ...] = ()
+        self._versions: tuple[tuple[list[int], int] | None, ...] = ()
+        self._output_index: tuple[int | None, ...] = ()  # per saved tensor: which forward output it is, or None
+        # the node's outputs as graph Tensors, while a create_graph backward runs
+        self._attached_outputs: tuple[Tensor, ...] | None = None
 
-    def save_for_backward(self, *tensors):
+    def save_for_backward(self, *tensors: Any) -> None:
+        """Keep `tensors` for `backward` (as `saved_tensors`); an in-place edit of one before then raises."""
         self._saved = tensors
         self._versions = tuple((t._vc, t._vc[0]) if isinstance(t, Tensor) else None for t in tensors)
 
     @property
-    def saved_tensors(self):
+    def saved_tensors(self) -> tuple[Any, ...]:
+        """What `save_for_backward` kept, in order."""
         for t, version in zip(self._saved, self._versions):
             if version is not None and version[0][0] != version[1]:
-                raise RuntimeError(f"saved_tensors: a tensor of shape {t.shape} saved by save_for_backward was "
-                                   "modified in place after the forward pass; clone it before modifying it")
+                raise RuntimeError(
+                    f"saved_tensors: a tensor of shape {t.shape} saved by save_for_backward was "
+                    "modified in place after the forward pass; clone it before modifying it"
+                )
         if self._attached_outputs is None:
             return self._saved
         return tuple(t if k is None else self._attached_outputs[k] for t, k in zip(self._saved, self._output_index))
@@ -53,8 +61,9 @@ class _CustomOp(Op):
         ctx, outputs = attrs["ctx"], attrs["outputs"]
         fast = F is ARRAY_F
         several = type(g) is list
-        grads_out = tuple(np.zeros(shape, dtype) if gk is None else gk
-                          for gk, (shape, dtype) in zip(g if several else (g,), outputs))
+        grads_out = tuple(
+            np.zeros(shape, dtype) if gk is None else gk for gk, (shape, dtype) in zip(g if several else (g,), outputs)
+        )
         if not fast and out is not None:
             ctx._attached_outputs = out if several else (out,)
         try:
@@ -68,16 +77,20 @@ class _CustomOp(Op):
         number and shapes."""
         grads = tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
         if len(grads) != len(inputs):
-            raise RuntimeError(f"{self.name}.backward returned {len(grads)} gradients but forward took "
-                               f"{len(inputs)} inputs; return None for inputs without a gradient")
+            raise RuntimeError(
+                f"{self.name}.backward returned {len(grads)} gradients but forward took "
+                f"{len(inputs)} inputs; return None for inputs without a gradient"
+            )
         checked = []
         for i, (grad, need, x) in enumerate(zip(grads, needs, inputs)):
             if need is None or grad is None:
                 checked.append(None)
                 continue
             if np.shape(grad.data if isinstance(grad, Tensor) else grad) != np.shape(x):
-                raise RuntimeError(f"{self.name}.backward returned a gradient of shape {np.shape(grad)} for input "
-                                   f"{i} of shape {np.shape(x)}")
+                raise RuntimeError(
+                    f"{self.name}.backward returned a gradient of shape {np.shape(grad)} for input "
+                    f"{i} of shape {np.shape(x)}"
+                )
             checked.append(grad.data if fast and isinstance(grad, Tensor) else grad)
         return checked
 
@@ -86,16 +99,23 @@ class Function:
     """Base class for custom ops with a hand-written backward (which returns a gradient per input, as
     a tuple or list, or the one gradient; None for inputs without one)."""
 
+    _op: _CustomOp  # the op recorded for this subclass, made on its first recorded call
+
     @staticmethod
-    def forward(ctx, *args):
+    def forward(ctx: FunctionCtx, *args: Any) -> Any:
+        """The op's value: Tensors or arrays (a tuple for several outputs), computed without recording."""
         raise NotImplementedError("Function subclasses must define forward(ctx, *args)")
 
     @staticmethod
-    def backward(ctx, *grads):
+    def backward(ctx: FunctionCtx, *grads: Tensor) -> Any:
+        """One gradient per forward input (a tuple or list, or the one gradient; None where there is none),
+        given one gradient per forward output."""
         raise NotImplementedError("Function subclasses must define backward(ctx, *grads)")
 
     @classmethod
-    def apply(cls, *args):
+    def apply(cls, *args: Any) -> Any:
+        """Run `forward` and, when grad mode is on and an input requires grad, record one graph node
+        whose backward is `backward`. Returns a Tensor, or a tuple of them for several outputs."""
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx = FunctionCtx(needs)
         with no_grad():

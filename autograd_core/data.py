@@ -13,16 +13,22 @@ A sampler (`DataLoader(..., sampler=)`) is any object with `__len__` whose
 iteration yields dataset indices; `DistributedSampler` gives each process of a
 data-parallel job its own share of the dataset.
 """
+
+from __future__ import annotations
+
 import abc
+import itertools
 import math
 import numbers
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 import autograd_core as ag
 
 
-def make_generator(seed, where):
+def make_generator(seed: int | None, where: str) -> np.random.Generator:
     """The generator a random helper draws from: `default_rng(seed)`, or the project's when seed is None."""
     if seed is None:
         return ag.default_generator()
@@ -47,16 +53,22 @@ def _check_bool(value, name, where):
     return bool(value)
 
 
+class DatasetLike(Protocol):
+    """What the loaders and splits accept: `len(ds)` and `ds[i]` (a `Dataset`, a list, ...)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int, /) -> Any: ...
+
+
 class Dataset(abc.ABC):
     """Base class for map-style datasets: `len(ds)` samples, `ds[i]` the i-th one."""
 
     @abc.abstractmethod
-    def __len__(self):
-        ...
+    def __len__(self) -> int: ...
 
     @abc.abstractmethod
-    def __getitem__(self, index):
-        ...
+    def __getitem__(self, index: int) -> Any: ...
 
 
 class TensorDataset(Dataset):
@@ -66,7 +78,7 @@ class TensorDataset(Dataset):
     Tensors (keeping their dtype).
     """
 
-    def __init__(self, *tensors):
+    def __init__(self, *tensors: ag.Tensor | np.ndarray) -> None:
         if not tensors:
             raise ValueError("TensorDataset: needs at least one tensor")
         self.tensors = tuple(t if isinstance(t, ag.Tensor) else ag.tensor(np.asarray(t)) for t in tensors)
@@ -76,22 +88,24 @@ class TensorDataset(Dataset):
         if len({shape[0] for shape in shapes}) != 1:
             raise ValueError(f"TensorDataset: tensors must have the same size in the first axis, got shapes {shapes}")
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.tensors[0].shape[0]
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> tuple[ag.Tensor, ...]:
         return tuple(t[index] for t in self.tensors)
 
 
 class Subset(Dataset):
     """The samples of `dataset` at `indices`, in that order."""
 
-    def __init__(self, dataset, indices):
+    def __init__(self, dataset: DatasetLike, indices: Sequence[int] | np.ndarray) -> None:
         _check_dataset(dataset, "Subset")
         indices = np.asarray(indices)
         if indices.ndim != 1 or not (indices.size == 0 or np.issubdtype(indices.dtype, np.integer)):
-            raise TypeError(f"Subset: indices must be a 1-D sequence of ints, got an array of shape "
-                            f"{indices.shape} and dtype {indices.dtype}")
+            raise TypeError(
+                f"Subset: indices must be a 1-D sequence of ints, got an array of shape "
+                f"{indices.shape} and dtype {indices.dtype}"
+            )
         n = len(dataset)
         out_of_range = indices[(indices < 0) | (indices >= n)]
         if out_of_range.size:
@@ -99,17 +113,18 @@ class Subset(Dataset):
         self.dataset = dataset
         self.indices = indices.astype(np.int64)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Any:
         return self.dataset[int(self.indices[index])]
 
 
 def _check_dataset(dataset, where):
     if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
-        raise TypeError(f"{where}: expected a dataset (an object with __len__ and __getitem__), "
-                        f"got {type(dataset).__name__}")
+        raise TypeError(
+            f"{where}: expected a dataset (an object with __len__ and __getitem__), got {type(dataset).__name__}"
+        )
 
 
 def _tensor_columns(dataset):
@@ -150,8 +165,10 @@ def _collate_field(values):
         return ag.tensor(np.stack(values))
     if isinstance(first, numbers.Number):
         return ag.tensor(list(values))  # python floats take the default dtype, as in ag.tensor
-    raise TypeError(f"DataLoader: cannot batch samples of type {type(first).__name__}; a dataset item must be "
-                    f"a Tensor, a numpy array, a number, or a tuple of those")
+    raise TypeError(
+        f"DataLoader: cannot batch samples of type {type(first).__name__}; a dataset item must be "
+        f"a Tensor, a numpy array, a number, or a tuple of those"
+    )
 
 
 def _collate(samples):
@@ -180,7 +197,8 @@ def _ragged_batch_error(loader, batch_number, indices, ragged):
         f"DataLoader over {type(loader.dataset).__name__}: batch {batch_number} (dataset indices {shown_indices}) "
         f"cannot be stacked: {where} have different shapes: {listed}{more}. Pad the samples to one shape in "
         "the dataset, pass a collate_fn that batches them (pads them, or returns them as a list), or use "
-        "batch_size=1")
+        "batch_size=1"
+    )
 
 
 class DataLoader:
@@ -201,8 +219,16 @@ class DataLoader:
     naming the batch, its indices and the shapes.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, sampler=None,
-                 collate_fn=None):
+    def __init__(
+        self,
+        dataset: DatasetLike,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        seed: int | None = None,
+        sampler: Any = None,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
+    ) -> None:
         _check_dataset(dataset, "DataLoader")
         self.dataset = dataset
         self.batch_size = _check_int(batch_size, "batch_size", "DataLoader", minimum=1)
@@ -210,15 +236,19 @@ class DataLoader:
         self.drop_last = _check_bool(drop_last, "drop_last", "DataLoader")
         if sampler is not None:
             if not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
-                raise TypeError(f"DataLoader: sampler must be an iterable of indices with a length, "
-                                f"got {type(sampler).__name__}")
+                raise TypeError(
+                    f"DataLoader: sampler must be an iterable of indices with a length, got {type(sampler).__name__}"
+                )
             if self.shuffle:
-                raise ValueError("DataLoader: sampler and shuffle=True are mutually exclusive (the sampler decides "
-                                 "the order; e.g. DistributedSampler(shuffle=True))")
+                raise ValueError(
+                    "DataLoader: sampler and shuffle=True are mutually exclusive (the sampler decides "
+                    "the order; e.g. DistributedSampler(shuffle=True))"
+                )
         self.sampler = sampler
         if collate_fn is not None and not callable(collate_fn):
-            raise TypeError(f"DataLoader: collate_fn must be a callable taking a list of samples, "
-                            f"got {type(collate_fn).__name__}")
+            raise TypeError(
+                f"DataLoader: collate_fn must be a callable taking a list of samples, got {type(collate_fn).__name__}"
+            )
         self.collate_fn = collate_fn
         generator = make_generator(seed, "DataLoader")
         if seed is None and self.shuffle:
@@ -227,7 +257,7 @@ class DataLoader:
             generator = np.random.default_rng(generator.integers(2**63))
         self.generator = generator
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self._batch_count(len(self.dataset) if self.sampler is None else len(self.sampler))
 
     def _batch_count(self, samples):
@@ -243,9 +273,9 @@ class DataLoader:
     def _batch_orders(self):
         order = self._order()
         for start in range(0, self._batch_count(len(order)) * self.batch_size, self.batch_size):
-            yield order[start:start + self.batch_size]
+            yield order[start : start + self.batch_size]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         columns = _tensor_columns(self.dataset) if self.collate_fn is None else None
         if columns is None:
             for number, batch in enumerate(self._batch_orders()):
@@ -276,18 +306,29 @@ class DistributedSampler:
     permutation. `num_replicas` and `rank` default to `ag.distributed.world_size()` and `rank()`.
     """
 
-    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
+    def __init__(
+        self,
+        dataset: DatasetLike,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
         where = "DistributedSampler"
         _check_dataset(dataset, where)
         if num_replicas is None or rank is None:
             from . import distributed
+
             num_replicas = distributed.world_size() if num_replicas is None else num_replicas
             rank = distributed.rank() if rank is None else rank
         self.num_replicas = _check_int(num_replicas, "num_replicas", where, minimum=1)
         self.rank = _check_int(rank, "rank", where, minimum=0)
         if self.rank >= self.num_replicas:
-            raise ValueError(f"{where}: rank must lie in [0, {self.num_replicas - 1}] for num_replicas="
-                             f"{self.num_replicas}, got {self.rank}")
+            raise ValueError(
+                f"{where}: rank must lie in [0, {self.num_replicas - 1}] for num_replicas="
+                f"{self.num_replicas}, got {self.rank}"
+            )
         self.shuffle = _check_bool(shuffle, "shuffle", where)
         self.seed = _check_int(seed, "seed", where, minimum=0)
         self.drop_last = _check_bool(drop_last, "drop_last", where)
@@ -297,22 +338,22 @@ class DistributedSampler:
         self.num_samples = n // self.num_replicas if self.drop_last else -(-n // self.num_replicas)
         self.total_size = self.num_samples * self.num_replicas
 
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch: int) -> None:
         """Use the permutation of epoch `epoch` (the same on every rank that is given the same epoch)."""
         self.epoch = _check_int(epoch, "epoch", "DistributedSampler.set_epoch", minimum=0)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.num_samples
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         n = len(self.dataset)
         order = np.random.default_rng(self.seed + self.epoch).permutation(n) if self.shuffle else np.arange(n)
         # np.resize cuts the tail (drop_last) or repeats the order from its start (PyTorch's padding).
         order = np.resize(order, self.total_size)
-        return iter(order[self.rank::self.num_replicas].tolist())
+        return iter(order[self.rank :: self.num_replicas].tolist())
 
 
-def random_split(dataset, lengths, seed=None):
+def random_split(dataset: DatasetLike, lengths: Sequence[float], seed: int | None = None) -> list[Subset]:
     """Split `dataset` into non-overlapping random `Subset`s of the given lengths.
 
     `lengths` are either ints summing to `len(dataset)`, or fractions summing
@@ -327,8 +368,7 @@ def random_split(dataset, lengths, seed=None):
         raise ValueError("random_split: lengths is empty")
     if all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in lengths):
         if any(x < 0 for x in lengths) or sum(lengths) != n:
-            raise ValueError(f"random_split: lengths {lengths} must be non-negative and sum to the "
-                             f"dataset length {n}")
+            raise ValueError(f"random_split: lengths {lengths} must be non-negative and sum to the dataset length {n}")
         sizes = [int(x) for x in lengths]
     elif all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in lengths):
         if any(not 0 <= x <= 1 for x in lengths) or not math.isclose(sum(lengths), 1):
@@ -340,10 +380,10 @@ def random_split(dataset, lengths, seed=None):
         raise TypeError(f"random_split: lengths must be ints or fractions, got {lengths}")
     order = make_generator(seed, "random_split").permutation(n)
     bounds = np.cumsum([0] + sizes)
-    return [Subset(dataset, order[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    return [Subset(dataset, order[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
 
 
-def kfold(n, k=5, shuffle=True, seed=None):
+def kfold(n: int, k: int = 5, shuffle: bool = True, seed: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """K-fold cross-validation indices: yields `(train_idx, val_idx)` k times.
 
     The k validation folds are disjoint, cover `0..n-1`, and their sizes differ
@@ -358,9 +398,9 @@ def kfold(n, k=5, shuffle=True, seed=None):
     shuffle = _check_bool(shuffle, "shuffle", "kfold")
     order = make_generator(seed, "kfold").permutation(n) if shuffle else np.arange(n)
     sizes = np.full(k, n // k)
-    sizes[:n % k] += 1
+    sizes[: n % k] += 1
     bounds = np.cumsum(np.concatenate([[0], sizes]))
-    return (_train_val(order[lo:hi], n) for lo, hi in zip(bounds[:-1], bounds[1:]))
+    return (_train_val(order[lo:hi], n) for lo, hi in itertools.pairwise(bounds))
 
 
 def _train_val(val_rows, n):

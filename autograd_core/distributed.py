@@ -34,6 +34,7 @@ Only the collectives of this module (and what is built on them:
 DistributedDataParallel, `nn.parallel.distribute`) watch for departed ranks:
 a collective called through mpi4py directly still waits forever.
 """
+
 import atexit
 import os
 import sys
@@ -86,9 +87,11 @@ def init():
         try:
             from mpi4py import MPI
         except ImportError:
-            raise RuntimeError("ag.distributed.init: this process was started by an MPI launcher, but mpi4py is "
-                               "not installed; install it with `pip install mpi4py mpich` (see "
-                               "docs/distributed.md)") from None
+            raise RuntimeError(
+                "ag.distributed.init: this process was started by an MPI launcher, but mpi4py is "
+                "not installed; install it with `pip install mpi4py mpich` (see "
+                "docs/distributed.md)"
+            ) from None
         _world.comm = MPI.COMM_WORLD
         _world.rank = _world.comm.Get_rank()
         _world.size = _world.comm.Get_size()
@@ -126,8 +129,10 @@ def _abort_job_on_uncaught_exception():
 
 
 def _abort(message):
-    sys.stderr.write(f"ag.distributed: rank {_world.rank} of {_world.size} {message}; aborting the MPI job so that "
-                     "the other ranks do not wait forever\n")
+    sys.stderr.write(
+        f"ag.distributed: rank {_world.rank} of {_world.size} {message}; aborting the MPI job so that "
+        "the other ranks do not wait forever\n"
+    )
     sys.stderr.flush()
     _world.comm.Abort(1)
 
@@ -135,9 +140,13 @@ def _abort(message):
 def _leave():
     """At this rank's exit: tell every other rank, then wait until all have left (their notices received)."""
     from mpi4py import MPI
+
     notice = np.array([_world.rank], dtype=np.int64)
-    sends = [_world.control.Isend(notice, dest=other, tag=_DEPARTURE_TAG)
-             for other in range(_world.size) if other != _world.rank]
+    sends = [
+        _world.control.Isend(notice, dest=other, tag=_DEPARTURE_TAG)
+        for other in range(_world.size)
+        if other != _world.rank
+    ]
     _world.control.Barrier()  # every rank has sent its notices; a rank stuck in a collective aborts us all instead
     for other in range(_world.size):
         if other != _world.rank and other not in _world.departed:
@@ -148,6 +157,7 @@ def _leave():
 def _receive_departures():
     """Record the ranks whose departure notices have arrived."""
     from mpi4py import MPI
+
     status = MPI.Status()
     while _world.control.Iprobe(source=MPI.ANY_SOURCE, tag=_DEPARTURE_TAG, status=status):
         _world.control.Recv(np.empty(1, dtype=np.int64), source=status.Get_source(), tag=_DEPARTURE_TAG)
@@ -166,8 +176,7 @@ def _wait(request, what):
             deadline = time.monotonic() + DEPARTURE_GRACE_SECONDS
         if deadline is not None and time.monotonic() > deadline:
             left = ", ".join(map(str, sorted(_world.departed)))
-            _abort(f"waits in {what} for rank(s) {left}, which left the job (the script ended there, e.g. by "
-                   "sys.exit)")
+            _abort(f"waits in {what} for rank(s) {left}, which left the job (the script ended there, e.g. by sys.exit)")
 
 
 def _check_tensor(tensor, who):
@@ -199,8 +208,10 @@ def all_reduce_array(array, op="sum"):
     if _world.size == 1:
         return
     from mpi4py import MPI
-    _wait(_world.comm.Iallreduce(MPI.IN_PLACE, array, op={"max": MPI.MAX, "min": MPI.MIN}.get(op, MPI.SUM)),
-          "all_reduce")
+
+    _wait(
+        _world.comm.Iallreduce(MPI.IN_PLACE, array, op={"max": MPI.MAX, "min": MPI.MIN}.get(op, MPI.SUM)), "all_reduce"
+    )
     if op == "mean":
         array /= _world.size
 

@@ -37,13 +37,27 @@ target is captured instead of stored in `.grad`.
 Under `create_graph=True` the VJPs run on Tensors with `F = TENSOR_F` (every op recorded), with
 the kept values attached to the graph, so the gradients are themselves differentiable.
 """
+
 import heapq
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from .graph import FREED, MultiOutputNode, Node, OutputEdge, set_grad_enabled, state
 from .graph import (  # noqa: F401 (re-exported where nn, tools and tests import them from)
-    RemovableHandle, detect_anomaly, enable_grad, is_grad_enabled, module_scope, no_grad)
+    FREED,
+    MultiOutputNode,
+    Node,
+    OutputEdge,
+    RemovableHandle,
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    module_scope,
+    no_grad,
+    set_grad_enabled,
+    state,
+)
 from .ops import ARRAY_F, REGISTRY, Namespace
 from .tensor import Tensor, apply, install_reverse_pass
 
@@ -51,8 +65,10 @@ from .tensor import Tensor, apply, install_reverse_pass
 class _TensorNamespace(Namespace):
     """`F` for create_graph: every registered op, recorded."""
 
-    def __getattr__(self, name):
-        op = REGISTRY[name]
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        op = REGISTRY.get(name)
+        if op is None:  # an AttributeError, as for any object: hasattr() and introspection rely on it
+            raise AttributeError(f"TENSOR_F: no registered op named {name!r}")
 
         def recorded(*args, **attrs):
             return apply(op, *args, **attrs)
@@ -64,7 +80,7 @@ class _TensorNamespace(Namespace):
 TENSOR_F = _TensorNamespace()
 
 
-def unbroadcast(F, g, shape):
+def unbroadcast(F: Namespace, g: Any, shape: tuple[int, ...]) -> Any:
     """Sum `g` over the dimensions that broadcasting added or stretched, giving `shape`."""
     extra = g.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and g.shape[i + extra] != 1)
@@ -75,13 +91,15 @@ def unbroadcast(F, g, shape):
 
 # ---- checks on a node before its VJP runs -------------------------------------------------------
 
+
 def _check_saved_values(node):
     """Raise if the node's kept values were freed by an earlier backward or modified in place since."""
     if node.saved is FREED:
         raise RuntimeError(
             f"Trying to backward through the graph a second time: the buffers saved by '{node.name}' were freed "
             "by the first backward. Pass retain_graph=True to the first backward() or ag.grad() call if you need "
-            "to backward through the graph again.")
+            "to backward through the graph again."
+        )
     checks = node.version_checks
     output_checks = len(node.shape) if type(node) is MultiOutputNode else 1
     first_output_check = len(checks) - 2 * output_checks if node.out is not None else len(checks)
@@ -92,7 +110,8 @@ def _check_saved_values(node):
             raise RuntimeError(
                 f"{node.name}: {what} (saved for backward; output shape {node.shape}) was modified by an in-place "
                 f"operation after the forward pass (version {version} -> {counter[0]}), so its gradient would be "
-                "wrong. Use an out-of-place op, or .clone() the tensor before modifying it.")
+                "wrong. Use an out-of-place op, or .clone() the tensor before modifying it."
+            )
 
 
 def _conform(g, node, parent, shape, dtype, F):
@@ -102,19 +121,24 @@ def _conform(g, node, parent, shape, dtype, F):
         try:
             g = unbroadcast(F, g, shape)
         except (ValueError, IndexError):
-            raise RuntimeError(f"{node.name}: backward produced a gradient of shape {g.shape} for input "
-                               f"{node.parents.index(parent)} of shape {shape}") from None
+            raise RuntimeError(
+                f"{node.name}: backward produced a gradient of shape {g.shape} for input "
+                f"{node.parents.index(parent)} of shape {shape}"
+            ) from None
     if g.dtype != dtype:
         g = F.astype(g, dtype=dtype)
     if state.anomaly and not np.all(np.isfinite(g.data if isinstance(g, Tensor) else g)):
         where = "".join(node.trace or ["(no forward trace: the node was created outside detect_anomaly)\n"])
-        raise RuntimeError(f"Function '{node.name}' returned nan or inf values in its gradient for input "
-                           f"{node.parents.index(parent)}. "
-                           f"The forward call that created it:\n{where}")
+        raise RuntimeError(
+            f"Function '{node.name}' returned nan or inf values in its gradient for input "
+            f"{node.parents.index(parent)}. "
+            f"The forward call that created it:\n{where}"
+        )
     return g
 
 
 # ---- the values a VJP receives -------------------------------------------------------------------
+
 
 def _attached(value, parent):
     """`value` as a Tensor whose history is `parent` (a node or an output edge)."""
@@ -146,6 +170,7 @@ def _graph_values(node):
 
 # ---- hooks ------------------------------------------------------------------------------------
 
+
 def _as_tensor(g):
     return g if isinstance(g, Tensor) else Tensor(g)
 
@@ -162,8 +187,10 @@ def _checked_replacement(replaced, g, graph_mode):
     """A hook's return value, which must be a gradient of the same shape and dtype (as PyTorch)."""
     value = replaced.data if isinstance(replaced, Tensor) else replaced
     if not isinstance(value, (np.ndarray, np.generic)) or value.dtype.kind not in "biuf":
-        raise RuntimeError(f"hook has changed the type of value: expected a Tensor of shape {g.shape} and dtype "
-                           f"{g.dtype}, got {type(replaced).__name__}")
+        raise RuntimeError(
+            f"hook has changed the type of value: expected a Tensor of shape {g.shape} and dtype "
+            f"{g.dtype}, got {type(replaced).__name__}"
+        )
     if value.shape != g.shape:
         raise RuntimeError(f"hook has changed the size of value: expected shape {g.shape}, got {value.shape}")
     if value.dtype != g.dtype:
@@ -186,6 +213,7 @@ def _arrived_at_outputs(node, slots, graph_mode, targets, captured):
 
 
 # ---- the reverse pass ---------------------------------------------------------------------------
+
 
 def _deliver_to_output(edge, g, pending, heap):
     """Add `g` to slot `edge.index` of its node's pending gradients (pushing the node on first arrival)."""
@@ -216,7 +244,7 @@ def _seed(roots, root_grads, graph_mode):
 def _owned_exclusively(g, incoming):
     """Whether leaf accumulation may keep array `g` as is: no other gradient or tensor shares it
     (`incoming` is the gradient the node received: one array, or a list for several outputs)."""
-    passed_through = g is incoming or type(incoming) is list and any(g is slot for slot in incoming)
+    passed_through = g is incoming or (type(incoming) is list and any(g is slot for slot in incoming))
     return not passed_through and g.base is None and g.flags.writeable
 
 
@@ -240,7 +268,7 @@ def _propagate(heap, pending, leaves, F, graph_mode, retain_graph, wanted, targe
             needs = [p if p in wanted else None for p in node.parents]
         checks = node.version_checks
         # the full check only when values were freed, several are kept, or the one kept has changed
-        needs_full_check = node.saved is FREED or checks and (len(checks) > 2 or checks[0][0] != checks[1])
+        needs_full_check = node.saved is FREED or (checks and (len(checks) > 2 or checks[0][0] != checks[1]))
         if needs_full_check:
             _check_saved_values(node)
         inputs, out = _graph_values(node) if graph_mode else (node.saved, node.out)
@@ -305,7 +333,13 @@ def _nodes_leading_to(roots, targets):
     return wanted
 
 
-def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targets=None):
+def run_backward(
+    roots: Sequence[Any],
+    root_grads: Sequence[Any],
+    retain_graph: bool = False,
+    create_graph: bool = False,
+    targets: set[Any] | None = None,
+) -> dict[Any, Any]:
     """Propagate `root_grads` from `roots` (nodes, output edges or leaf tensors) to the leaves.
 
     Without `targets`, leaf gradients accumulate into `.grad`. With `targets` (nodes, output edges or
@@ -314,7 +348,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
     F = TENSOR_F if create_graph else ARRAY_F
     pending, leaves, heap = _seed(roots, root_grads, create_graph)
     wanted = _nodes_leading_to(roots, targets) if targets is not None else None
-    captured = {}
+    captured: dict[Any, Any] = {}
     with set_grad_enabled(create_graph):
         _propagate(heap, pending, leaves, F, create_graph, retain_graph, wanted, targets, captured)
         _store_leaf_gradients(leaves, create_graph, targets, captured)
@@ -323,11 +357,14 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
 
 # ---- the public entry points ----------------------------------------------------------------------
 
+
 def _root_gradient(t, gradient, graph_mode, who):
     if gradient is None:
         if t.data.size != 1:
-            raise RuntimeError(f"{who}: grad can be implicitly created only for scalar outputs, but the output has "
-                               f"shape {t.shape}; pass gradient= (grad_outputs=) of that shape")
+            raise RuntimeError(
+                f"{who}: grad can be implicitly created only for scalar outputs, but the output has "
+                f"shape {t.shape}; pass gradient= (grad_outputs=) of that shape"
+            )
         g = np.ones(t.shape, dtype=t.dtype)
     elif isinstance(gradient, Tensor):
         g = gradient if graph_mode else gradient.data
@@ -335,8 +372,10 @@ def _root_gradient(t, gradient, graph_mode, who):
         try:
             g = np.asarray(gradient, dtype=t.dtype)
         except (ValueError, TypeError):
-            raise TypeError(f"{who}: the gradient must be a Tensor, array or number of shape {t.shape}, got "
-                            f"{type(gradient).__name__} {gradient!r:.60}") from None
+            raise TypeError(
+                f"{who}: the gradient must be a Tensor, array or number of shape {t.shape}, got "
+                f"{type(gradient).__name__} {gradient!r:.60}"
+            ) from None
     if tuple(np.shape(g)) != t.shape:
         raise RuntimeError(f"{who}: gradient has shape {tuple(np.shape(g))} but the output has shape {t.shape}")
     if graph_mode and not isinstance(g, Tensor):
@@ -348,9 +387,11 @@ def _root(t, who):
     if not isinstance(t, Tensor):
         raise TypeError(f"{who}: expected Tensors, got {type(t).__name__}")
     if not t.requires_grad:
-        raise RuntimeError(f"{who}: the tensor of shape {t.shape} does not require grad and has no grad_fn; "
-                           "create its inputs with requires_grad=True (or call .requires_grad_()) before the ops "
-                           "you want to differentiate, and not under no_grad()")
+        raise RuntimeError(
+            f"{who}: the tensor of shape {t.shape} does not require grad and has no grad_fn; "
+            "create its inputs with requires_grad=True (or call .requires_grad_()) before the ops "
+            "you want to differentiate, and not under no_grad()"
+        )
     return t._gradient_target()
 
 
@@ -369,33 +410,54 @@ def _roots_and_gradients(outputs, gradients, create_graph, who):
     return roots, [_root_gradient(t, g, create_graph, who) for t, g in zip(outputs, gradients)]
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+def backward(
+    tensors: Tensor | Sequence[Tensor],
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
     """Accumulate into the leaves' `.grad` the gradients of `tensors` (weighted by `grad_tensors`)."""
     roots, grads = _roots_and_gradients(tensors, grad_tensors, create_graph, "backward")
-    run_backward(roots, grads, retain_graph=create_graph if retain_graph is None else retain_graph,
-                 create_graph=create_graph)
+    run_backward(
+        roots, grads, retain_graph=create_graph if retain_graph is None else retain_graph, create_graph=create_graph
+    )
 
 
 install_reverse_pass(backward)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
     """Gradients of `outputs` with respect to `inputs`, returned as a tuple (nothing accumulates in .grad)."""
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     for x in inputs:
         if not isinstance(x, Tensor) or not x.requires_grad:
-            raise RuntimeError("grad: every input must be a Tensor that requires grad; got "
-                               + (f"a tensor of shape {x.shape} that does not" if isinstance(x, Tensor)
-                                  else type(x).__name__))
+            raise RuntimeError(
+                "grad: every input must be a Tensor that requires grad; got "
+                + (f"a tensor of shape {x.shape} that does not" if isinstance(x, Tensor) else type(x).__name__)
+            )
     roots, grads = _roots_and_gradients(outputs, grad_outputs, create_graph, "grad")
     targets = [x._gradient_target() for x in inputs]
-    captured = run_backward(roots, grads, retain_graph=create_graph if retain_graph is None else retain_graph,
-                            create_graph=create_graph, targets=set(targets))
+    captured = run_backward(
+        roots,
+        grads,
+        retain_graph=create_graph if retain_graph is None else retain_graph,
+        create_graph=create_graph,
+        targets=set(targets),
+    )
     results = []
     for x, target in zip(inputs, targets):
         g = captured.get(target)
         if g is None and not allow_unused:
-            raise RuntimeError(f"grad: an input of shape {x.shape} was not used to compute the outputs; "
-                               "pass allow_unused=True to get None for it")
+            raise RuntimeError(
+                f"grad: an input of shape {x.shape} was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
         results.append(None if g is None else g if isinstance(g, Tensor) else Tensor(g))
     return tuple(results)

@@ -8,6 +8,7 @@
 matplotlib is imported inside the functions, so importing this module (and
 `autograd_core`) does not load it.
 """
+
 import io
 import os
 

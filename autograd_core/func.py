@@ -3,6 +3,10 @@
 They compose: an input that already requires grad (an outer transform's variable) stays connected, and
 the inner transform then records its backward (create_graph) so the outer one can differentiate it.
 """
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from . import engine
@@ -39,12 +43,15 @@ def _gradients(output, variables, nested, who, grad_output=None, retain_graph=No
         raise TypeError(f"{who}: the function must return a Tensor, got {type(output).__name__}")
     if not output.requires_grad:
         return tuple(Tensor(np.zeros_like(x.data)) for x in variables)
-    grads = engine.grad(output, variables, grad_outputs=grad_output, retain_graph=retain_graph,
-                        create_graph=nested, allow_unused=True)
+    grads = engine.grad(
+        output, variables, grad_outputs=grad_output, retain_graph=retain_graph, create_graph=nested, allow_unused=True
+    )
     return _zeros_where_unused(grads, variables)
 
 
-def value_and_grad(f, argnums=0, has_aux=False):
+def value_and_grad(
+    f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
     """`f(*args) -> (value, grad)` (and aux when has_aux): the gradient of the scalar value w.r.t. argnums."""
 
     def transformed(*args, **kwargs):
@@ -52,12 +59,14 @@ def value_and_grad(f, argnums=0, has_aux=False):
         with engine.enable_grad():
             result = f(*args, **kwargs)
         if has_aux and not (isinstance(result, tuple) and len(result) == 2):
-            raise TypeError(f"grad: with has_aux=True the function must return a pair (output, aux), got "
-                            f"{type(result).__name__}")
+            raise TypeError(
+                f"grad: with has_aux=True the function must return a pair (output, aux), got {type(result).__name__}"
+            )
         value, aux = result if has_aux else (result, None)
         if not isinstance(value, Tensor) or value.data.size != 1:
-            raise ValueError(f"grad: the function must return a scalar Tensor, got "
-                             f"{getattr(value, 'shape', type(value).__name__)}")
+            raise ValueError(
+                f"grad: the function must return a scalar Tensor, got {getattr(value, 'shape', type(value).__name__)}"
+            )
         grads = _gradients(value, variables, nested, "grad")
         if not nested:
             value, grads = value.detach(), tuple(g.detach() for g in grads)
@@ -67,7 +76,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
     return transformed
 
 
-def grad(f, argnums=0, has_aux=False):
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable[..., Any]:
     """The gradient function of scalar-valued `f`; composable: `grad(grad(f))`."""
     both = value_and_grad(f, argnums, has_aux)
 
@@ -80,7 +89,7 @@ def grad(f, argnums=0, has_aux=False):
     return transformed
 
 
-def vjp(f, *primals):
+def vjp(f: Callable[..., Tensor], *primals: Any) -> tuple[Tensor, Callable[[Any], tuple[Tensor, ...]]]:
     """`(f(*primals), vjp_fn)`; `vjp_fn(cotangent)` returns a tuple with one gradient per primal."""
     args, variables, nested = _variables(primals, tuple(range(len(primals))), "vjp")
     with engine.enable_grad():
@@ -95,7 +104,7 @@ def vjp(f, *primals):
     return (out if nested else out.detach()), vjp_fn
 
 
-def jvp(f, primals, tangents):
+def jvp(f: Callable[..., Tensor], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Tensor, Tensor]:
     """Forward-mode product `(f(*primals), J @ tangents)`, by differentiating a VJP with respect to its
     cotangent (the VJP is linear in the cotangent, so its transpose is the JVP)."""
     primals, tangents = tuple(primals), tuple(tangents)
@@ -119,7 +128,7 @@ def jvp(f, primals, tangents):
     return (out if nested else out.detach()), tangent_out
 
 
-def jacobian(f, argnums=0):
+def jacobian(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The Jacobian of `f` w.r.t. argnums, shaped output.shape + input.shape (a tuple for several argnums)."""
 
     def transformed(*args):
@@ -145,6 +154,6 @@ def jacobian(f, argnums=0):
     return transformed
 
 
-def hessian(f, argnums=0):
+def hessian(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The Hessian of scalar-valued `f`: the Jacobian of its gradient."""
     return jacobian(grad(f, argnums), argnums)

@@ -13,8 +13,11 @@ The public entry points (`__all__`) are what `nn` builds on: `linear`, `softmax_
 `layer_norm` and `batch_norm` check their arguments, with an error naming the op and the shapes,
 and apply the op; `activation` applies a registry activation by name.
 """
+
 import importlib
 import numbers
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +25,7 @@ from . import backend
 from .engine import apply
 from .kernels import BACKWARD_KERNELS, FORWARD_KERNELS, REFERENCE_F
 from .ops import REGISTRY, S, reads, reduced_count, register
-from .tensor import Tensor
+from .tensor import Operand, Tensor, TensorLike
 
 __all__ = ["linear", "softmax_cross_entropy", "layer_norm", "batch_norm", "activation"]
 
@@ -65,12 +68,21 @@ def _linear_grad(F, g, x, weight, *bias, out, activation, index):
     return dz  # the engine sums it over the leading axes, down to the bias shape
 
 
-register("linear", linear_reference, reads(("weight out", "x out", "out"), _linear_grad), variadic=True,
-         samples=(S((3, 4), (5, 4), (5,), activation=None), S((3, 4), (5, 4), (5,), activation="relu"),
-                  S((2, 3, 4), (5, 4), (5,), activation="tanh"), S((4,), (3, 4), activation="sigmoid")))
+register(
+    "linear",
+    linear_reference,
+    reads(("weight out", "x out", "out"), _linear_grad),
+    variadic=True,
+    samples=(
+        S((3, 4), (5, 4), (5,), activation=None),
+        S((3, 4), (5, 4), (5,), activation="relu"),
+        S((2, 3, 4), (5, 4), (5,), activation="tanh"),
+        S((4,), (3, 4), activation="sigmoid"),
+    ),
+)
 
 
-def linear(x, weight, bias=None, activation=None):
+def linear(x: Operand, weight: Operand, bias: Operand | None = None, activation: str | None = None) -> Tensor:
     """activation(x @ weight^T + bias) as one node: x (..., in), weight (out, in), bias (out,) or None.
 
     `activation` is None, "relu", "sigmoid" or "tanh": the activations whose derivative is a
@@ -80,17 +92,22 @@ def linear(x, weight, bias=None, activation=None):
         raise ValueError(f"linear: activation must be one of {list(LINEAR_ACTIVATIONS)}, got {activation!r}")
     x_shape, weight_shape = _shape(x), _shape(weight)
     if len(weight_shape) != 2 or len(x_shape) == 0 or x_shape[-1] != weight_shape[1]:
-        raise ValueError(f"linear: input of shape {x_shape} does not match weight of shape {weight_shape} "
-                         "(expected weight (out_features, in_features) with in_features = the input's last dimension)")
+        raise ValueError(
+            f"linear: input of shape {x_shape} does not match weight of shape {weight_shape} "
+            "(expected weight (out_features, in_features) with in_features = the input's last dimension)"
+        )
     if bias is None:
         return apply(REGISTRY["linear"], x, weight, activation=activation)
     if _shape(bias) != weight_shape[:1]:
-        raise ValueError(f"linear: bias of shape {_shape(bias)} does not match weight of shape {weight_shape} "
-                         f"(expected ({weight_shape[0]},))")
+        raise ValueError(
+            f"linear: bias of shape {_shape(bias)} does not match weight of shape {weight_shape} "
+            f"(expected ({weight_shape[0]},))"
+        )
     return apply(REGISTRY["linear"], x, weight, bias, activation=activation)
 
 
 # ---- softmax cross-entropy ----------------------------------------------------------------------
+
 
 def smoothed_targets(targets, classes, label_smoothing, dtype):
     """q = (1 - eps) onehot(targets) + eps / classes, one row per sample."""
@@ -112,12 +129,19 @@ def _cross_entropy_grad(F, g, logits, targets, out, label_smoothing):
     return F.reshape(g, shape=(-1, 1)) * (F.softmax(logits, axis=1) - q)
 
 
-register("softmax_cross_entropy", cross_entropy_reference, reads("logits targets", _cross_entropy_grad), None,
-         samples=(S((4, 5), np.array([0, 3, 1, 4]), label_smoothing=0.0),
-                  S((3, 6), np.array([5, 5, 0]), label_smoothing=0.1)))
+register(
+    "softmax_cross_entropy",
+    cross_entropy_reference,
+    reads("logits targets", _cross_entropy_grad),
+    None,
+    samples=(
+        S((4, 5), np.array([0, 3, 1, 4]), label_smoothing=0.0),
+        S((3, 6), np.array([5, 5, 0]), label_smoothing=0.1),
+    ),
+)
 
 
-def softmax_cross_entropy(logits, targets, label_smoothing=0.0):
+def softmax_cross_entropy(logits: Operand, targets: TensorLike, label_smoothing: float = 0.0) -> Tensor:
     """Per-sample losses -sum_j q_j log_softmax(logits)_j, q = (1 - label_smoothing) onehot(targets)
     + label_smoothing / C; logits (N, C), targets (N,) integer class indices."""
     targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
@@ -127,17 +151,22 @@ def softmax_cross_entropy(logits, targets, label_smoothing=0.0):
     if targets.dtype.kind not in "iu":
         raise TypeError(f"softmax_cross_entropy: targets must be integer class indices, got dtype {targets.dtype}")
     if targets.shape != logits_shape[:1]:
-        raise ValueError(f"softmax_cross_entropy: targets of shape {targets.shape} do not match logits of shape "
-                         f"{logits_shape} (expected ({logits_shape[0]},))")
+        raise ValueError(
+            f"softmax_cross_entropy: targets of shape {targets.shape} do not match logits of shape "
+            f"{logits_shape} (expected ({logits_shape[0]},))"
+        )
     if targets.size and (targets.min() < 0 or targets.max() >= logits_shape[1]):
-        raise ValueError(f"softmax_cross_entropy: targets must lie in [0, {logits_shape[1]}), got values from "
-                         f"{targets.min()} to {targets.max()}")
+        raise ValueError(
+            f"softmax_cross_entropy: targets must lie in [0, {logits_shape[1]}), got values from "
+            f"{targets.min()} to {targets.max()}"
+        )
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"softmax_cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
     return apply(REGISTRY["softmax_cross_entropy"], logits, targets, label_smoothing=float(label_smoothing))
 
 
 # ---- layer norm and batch norm ------------------------------------------------------------------
+
 
 def normalize(x, axes, eps):
     """(x - mean) / sqrt(var + eps) over `axes`, with the biased variance."""
@@ -183,8 +212,9 @@ def _normalization_grad(F, g, x, parameters, axes, parameter_shape, eps, index):
     xhat = centered * rstd
     if index == 0:
         dxhat = g * F.reshape(parameters[0], shape=parameter_shape) if parameters else g
-        return rstd * (dxhat - F.mean(dxhat, axis=axes, keepdims=True)
-                       - xhat * F.mean(dxhat * xhat, axis=axes, keepdims=True))
+        return rstd * (
+            dxhat - F.mean(dxhat, axis=axes, keepdims=True) - xhat * F.mean(dxhat * xhat, axis=axes, keepdims=True)
+        )
     # weight: sum of g xhat, bias: sum of g, over the axes the parameter is broadcast along
     offset = x.ndim - len(parameter_shape)
     broadcast_axes = tuple(i for i in range(x.ndim) if i < offset or parameter_shape[i - offset] == 1)
@@ -193,62 +223,88 @@ def _normalization_grad(F, g, x, parameters, axes, parameter_shape, eps, index):
 
 
 def _layer_norm_grad(F, g, x, *parameters, out, normalized_shape, eps, index):
-    return _normalization_grad(F, g, x, parameters, layer_norm_axes(x.ndim, normalized_shape),
-                               normalized_shape, eps, index)
+    return _normalization_grad(
+        F, g, x, parameters, layer_norm_axes(x.ndim, normalized_shape), normalized_shape, eps, index
+    )
 
 
 def _batch_norm_grad(F, g, x, *parameters, out, eps, index):
-    return _normalization_grad(F, g, x, parameters, batch_norm_axes(x.ndim),
-                               channel_shape(x.ndim, x.shape[1]), eps, index)
+    return _normalization_grad(
+        F, g, x, parameters, batch_norm_axes(x.ndim), channel_shape(x.ndim, x.shape[1]), eps, index
+    )
 
 
-register("layer_norm", layer_norm_reference, reads(("x parameters", "x"), _layer_norm_grad), variadic=True,
-         samples=(S((3, 4), (4,), (4,), normalized_shape=(4,), eps=1e-5),
-                  S((2, 3, 4), normalized_shape=(3, 4), eps=1e-5), S((2, 5), (5,), normalized_shape=(5,), eps=1e-3)))
+register(
+    "layer_norm",
+    layer_norm_reference,
+    reads(("x parameters", "x"), _layer_norm_grad),
+    variadic=True,
+    samples=(
+        S((3, 4), (4,), (4,), normalized_shape=(4,), eps=1e-5),
+        S((2, 3, 4), normalized_shape=(3, 4), eps=1e-5),
+        S((2, 5), (5,), normalized_shape=(5,), eps=1e-3),
+    ),
+)
 
-register("batch_norm", batch_norm_reference, reads(("x parameters", "x"), _batch_norm_grad), variadic=True,
-         samples=(S((6, 3), (3,), (3,), eps=1e-5), S((4, 3, 2), (3,), (3,), eps=1e-5), S((5, 2), eps=1e-5)))
+register(
+    "batch_norm",
+    batch_norm_reference,
+    reads(("x parameters", "x"), _batch_norm_grad),
+    variadic=True,
+    samples=(S((6, 3), (3,), (3,), eps=1e-5), S((4, 3, 2), (3,), (3,), eps=1e-5), S((5, 2), eps=1e-5)),
+)
 
 
 def _normalization_parameters(who, weight, bias, expected_shape, dtype):
     """The op's trailing inputs: (), (weight,) or (weight, bias); ones stand in for a missing weight."""
     for name, value in (("weight", weight), ("bias", bias)):
         if value is not None and _shape(value) != expected_shape:
-            raise ValueError(f"{who}: {name} of shape {_shape(value)} does not match the expected shape "
-                             f"{expected_shape}")
+            raise ValueError(
+                f"{who}: {name} of shape {_shape(value)} does not match the expected shape {expected_shape}"
+            )
     if bias is None:
         return () if weight is None else (weight,)
     return (np.ones(expected_shape, dtype) if weight is None else weight, bias)
 
 
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(
+    x: Operand,
+    normalized_shape: int | Sequence[int],
+    weight: Operand | None = None,
+    bias: Operand | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """Normalize over the trailing `normalized_shape` axes, then scale by weight and shift by bias."""
-    normalized_shape = ((normalized_shape,) if isinstance(normalized_shape, numbers.Integral)
-                        else tuple(normalized_shape))
+    axes_shape = (
+        (normalized_shape,) if isinstance(normalized_shape, (int, numbers.Integral)) else tuple(normalized_shape)
+    )
     x_shape = _shape(x)
-    if not normalized_shape or x_shape[len(x_shape) - len(normalized_shape):] != normalized_shape:
-        raise ValueError(f"layer_norm: input of shape {x_shape} does not end with normalized_shape {normalized_shape}")
-    parameters = _normalization_parameters("layer_norm", weight, bias, normalized_shape, _dtype(x))
-    return apply(REGISTRY["layer_norm"], x, *parameters, normalized_shape=tuple(int(n) for n in normalized_shape),
-                 eps=float(eps))
+    if not axes_shape or x_shape[len(x_shape) - len(axes_shape) :] != axes_shape:
+        raise ValueError(f"layer_norm: input of shape {x_shape} does not end with normalized_shape {axes_shape}")
+    parameters = _normalization_parameters("layer_norm", weight, bias, axes_shape, _dtype(x))
+    return apply(
+        REGISTRY["layer_norm"], x, *parameters, normalized_shape=tuple(int(n) for n in axes_shape), eps=float(eps)
+    )
 
 
-def batch_norm(x, weight=None, bias=None, eps=1e-5):
+def batch_norm(x: Operand, weight: Operand | None = None, bias: Operand | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize each channel (axis 1) of x (N, C) or (N, C, L) with the batch statistics, then scale
     by weight and shift by bias (training mode; the running statistics are the module's)."""
     x_shape = _shape(x)
     if len(x_shape) not in (2, 3):
         raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got {x_shape}")
     if reduced_count(x_shape, batch_norm_axes(len(x_shape))) < 2:
-        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
-                         f"shape {x_shape}")
+        raise ValueError(
+            f"batch_norm: expected more than 1 value per channel when training, got input of shape {x_shape}"
+        )
     parameters = _normalization_parameters("batch_norm", weight, bias, x_shape[1:2], _dtype(x))
     return apply(REGISTRY["batch_norm"], x, *parameters, eps=float(eps))
 
 
 # ---- activations --------------------------------------------------------------------------------
 
-def activation(name, x, **attrs):
+
+def activation(name: str, x: Operand, **attrs: Any) -> Tensor:
     """The registry's elementwise activation `name` (a row of ops.py: relu, leaky_relu, elu, sigmoid, tanh,
     softplus, silu, erf, gelu, gelu_tanh...) applied to x with its attributes (leaky_relu: negative_slope;
     elu: alpha; softplus: beta, threshold). Adding an activation to the registry makes it available here."""

@@ -1,4 +1,8 @@
 """Compare analytic gradients with central finite differences, in float64."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from . import engine
@@ -6,7 +10,7 @@ from .tensor import Tensor
 
 
 class GradcheckError(RuntimeError):
-    pass
+    """The gradients `gradcheck` compared disagree (the message names the input, element and values)."""
 
 
 def _outputs(result):
@@ -52,7 +56,14 @@ def _numerical(fn, inputs, diff, eps):
     return blocks
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+def gradcheck(
+    fn: Callable[..., Any],
+    inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+) -> bool:
     """True if the gradients of `fn` at `inputs` match central differences; otherwise raise with the worst
     mismatch (which input, which element, which output element, both values)."""
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
@@ -74,15 +85,26 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     if worst is not None and worst[0] > 0:
         _, b, (i, x), k, e, a, n = worst
         element = tuple(int(v) for v in np.unravel_index(e, x.shape))
-        message = (f"gradcheck: gradient mismatch for input {i} at element {element} (output {b}, element {int(k)}): "
-                   f"analytic {float(a)!r}, numerical {float(n)!r} (atol={atol}, rtol={rtol})")
+        message = (
+            f"gradcheck: gradient mismatch for input {i} at element {element} (output {b}, element {int(k)}): "
+            f"analytic {float(a)!r}, numerical {float(n)!r} (atol={atol}, rtol={rtol})"
+        )
         if raise_exception:
             raise GradcheckError(message)
         return False
     return True
 
 
-def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
+def gradgradcheck(
+    fn: Callable[..., Any],
+    inputs: Any,
+    grad_outputs: Sequence[Tensor] | None = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> bool:
     """gradcheck of the first derivative: checks second-order gradients with respect to the inputs and the
     incoming gradient (random unless `grad_outputs` is given)."""
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
@@ -100,9 +122,11 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
             if not pairs:
                 return ()
             diff = [x for _, x in _differentiable(xs)]
-            grads = engine.grad([o for o, _ in pairs], diff, grad_outputs=[s for _, s in pairs],
-                                create_graph=True, allow_unused=True)
+            grads = engine.grad(
+                [o for o, _ in pairs], diff, grad_outputs=[s for _, s in pairs], create_graph=True, allow_unused=True
+            )
         return tuple(g for g in grads if g is not None)
 
-    return gradcheck(first_derivative, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception)
+    return gradcheck(
+        first_derivative, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception
+    )

@@ -9,11 +9,19 @@ managers set the thread-local `state` that recording reads.
 This module imports neither `tensor` nor `engine`: imports go one way,
 ops <- graph <- tensor <- engine.
 """
+
+from __future__ import annotations
+
 import functools
 import itertools
 import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 # ---- thread-local state: grad mode, module scope, anomaly mode --------------------------------
+
 
 class _State(threading.local):
     def __init__(self):
@@ -25,7 +33,8 @@ class _State(threading.local):
 state = _State()
 
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
+    """Whether ops record the graph now (False inside `no_grad`)."""
     return state.grad_enabled
 
 
@@ -36,22 +45,23 @@ class _Setting:
     field = "grad_enabled"
     value = True
 
-    def __init__(self):
-        self.previous = []
+    def __init__(self) -> None:
+        self.previous: list[bool] = []
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self.previous.append(getattr(state, self.field))
         setattr(state, self.field, self.value)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         setattr(state, self.field, self.previous.pop())
 
-    def __call__(self, fn):
+    def __call__(self, fn: _F) -> _F:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with self.__class__():
                 return fn(*args, **kwargs)
-        return wrapper
+
+        return wrapper  # type: ignore[return-value]  # functools.wraps keeps fn's signature
 
 
 class no_grad(_Setting):
@@ -74,14 +84,14 @@ class detect_anomaly(_Setting):
 class set_grad_enabled:
     """Set grad mode now (as a call) or for a block (as a context manager), as PyTorch does."""
 
-    def __init__(self, mode):
+    def __init__(self, mode: bool) -> None:
         self.previous = state.grad_enabled
         state.grad_enabled = bool(mode)
 
-    def __enter__(self):
+    def __enter__(self) -> set_grad_enabled:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         state.grad_enabled = self.previous
 
 
@@ -92,18 +102,19 @@ class module_scope:
 
     __slots__ = ("name", "previous")
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         self.name = name
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self.previous = state.scope
         state.scope = self.previous + (self.name,)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         state.scope = self.previous
 
 
 # ---- values a node did not keep -------------------------------------------------------------------
+
 
 class SavedShape:
     """Stands in for an input value that no wanted VJP formula reads: its shape, dtype, ndim and size
@@ -125,8 +136,10 @@ class SavedShape:
         return n
 
     def __array__(self, *args, **kwargs):
-        raise RuntimeError(f"a VJP formula read the values of an input of shape {self.shape} that its op did "
-                           "not declare it reads; add the input to the formula's `reads(...)` declaration")
+        raise RuntimeError(
+            f"a VJP formula read the values of an input of shape {self.shape} that its op did "
+            "not declare it reads; add the input to the formula's `reads(...)` declaration"
+        )
 
     def __repr__(self):
         return f"SavedShape({self.shape}, {self.dtype})"
@@ -152,8 +165,21 @@ class Node:
     `seq` is the creation order: a node's consumers are always created after it.
     """
 
-    __slots__ = ("op", "parents", "saved", "out", "attrs", "shape", "dtype", "version_checks", "hooks",
-                 "scope", "trace", "seq", "__weakref__")
+    __slots__ = (
+        "op",
+        "parents",
+        "saved",
+        "out",
+        "attrs",
+        "shape",
+        "dtype",
+        "version_checks",
+        "hooks",
+        "scope",
+        "trace",
+        "seq",
+        "__weakref__",
+    )
 
     def __init__(self, op, parents, saved, out, attrs, shape, dtype, version_checks, scope):
         self.seq = next(_creation_order)
@@ -170,7 +196,8 @@ class Node:
         self.trace = None
 
     @property
-    def name(self):
+    def name(self) -> str:
+        """The op's name, as `grad_fn` shows it."""
         return self.op.name
 
     # A node stands in for its output where a consumer did not keep that value (see tensor.record):
@@ -180,11 +207,11 @@ class Node:
     __array__ = SavedShape.__array__
 
     @property
-    def next_functions(self):
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
         """(function, output index) per input, as in PyTorch: leaves appear as AccumulateGrad."""
         return tuple(_as_function(p) for p in self.parents)
 
-    def register_prehook(self, hook):
+    def register_prehook(self, hook: Callable[[Any], Any]) -> RemovableHandle:
         """Run `hook(grad)` on the gradient arriving at this node; it may return a replacement."""
         if self.hooks is None:
             self.hooks = []
@@ -256,11 +283,14 @@ def _as_function(parent):
 
 
 class RemovableHandle:
+    """What registering a hook returns: `handle.remove()` unregisters it."""
+
     __slots__ = ("hooks", "hook")
 
-    def __init__(self, hooks, hook):
+    def __init__(self, hooks: list[Any], hook: Callable[..., Any]) -> None:
         self.hooks, self.hook = hooks, hook
 
-    def remove(self):
+    def remove(self) -> None:
+        """Unregister the hook (nothing happens when it is already gone)."""
         if self.hook in self.hooks:
             self.hooks.remove(self.hook)

@@ -32,8 +32,12 @@ undeclared value replaced by such a stand-in, so a wrong declaration fails a tes
 gradcheck, gradgradcheck and compare with PyTorch every op in this table;
 `errors` lists bad inputs with the exception they must raise.
 """
+
 import inspect
+import itertools
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -109,11 +113,35 @@ class Op:
       plans: cache of `KeepPlan`s, keyed by the wanted-inputs bit pattern `plan` takes.
     """
 
-    __slots__ = ("name", "forward", "grads", "declared_reads", "fast_backward", "is_view", "variadic",
-                 "multi_output", "samples", "errors", "domain", "twice_differentiable", "plans")
+    __slots__ = (
+        "name",
+        "forward",
+        "grads",
+        "declared_reads",
+        "fast_backward",
+        "is_view",
+        "variadic",
+        "multi_output",
+        "samples",
+        "errors",
+        "domain",
+        "twice_differentiable",
+        "plans",
+    )
 
-    def __init__(self, name, forward, vjps, is_view=False, variadic=False, multi_output=False, samples=(),
-                 errors=(), domain=(-2.0, 2.0), twice_differentiable=True):
+    def __init__(
+        self,
+        name,
+        forward,
+        vjps,
+        is_view=False,
+        variadic=False,
+        multi_output=False,
+        samples=(),
+        errors=(),
+        domain=(-2.0, 2.0),
+        twice_differentiable=True,
+    ):
         self.name = name
         self.forward = forward
         self.declared_reads = vjps
@@ -144,8 +172,10 @@ class Op:
         parameters = (positional if self.variadic else names) + [rest, OUT]
         unknown = set(declared) - set(parameters)
         if unknown:
-            raise ValueError(f"{self.name}: the VJP of input {index} declares that it reads {sorted(unknown)}, "
-                             f"which are not among its inputs {names} or 'out'")
+            raise ValueError(
+                f"{self.name}: the VJP of input {index} declares that it reads {sorted(unknown)}, "
+                f"which are not among its inputs {names} or 'out'"
+            )
         return frozenset(i for i, name in enumerate(names) if name in declared), OUT in declared
 
     def plan(self, wanted):
@@ -188,8 +218,12 @@ class Op:
 class Namespace:
     """Attribute bag: `F.exp(x)` etc. Filled from the registry."""
 
+    if TYPE_CHECKING:  # for type checkers: the attributes are the registry's ops, set at run time
 
-REGISTRY = {}
+        def __getattr__(self, name: str) -> Callable[..., Any]: ...
+
+
+REGISTRY: dict[str, Op] = {}
 ARRAY_F = Namespace()
 
 
@@ -229,6 +263,7 @@ UNARY = (S((3, 4)), S(()), S((2, 1, 3)))
 
 # ---- helpers shared by several formulas -------------------------------------------------
 
+
 def keepdims_shape(shape, axis):
     """`shape` with the reduced axes kept as size 1."""
     if axis is None:
@@ -261,6 +296,7 @@ def along(axis, ndim, selector):
 
 
 # ---- forwards that are more than one numpy call --------------------------------------------
+
 
 def sigmoid(x):
     # tanh form: exact identity, overflow-free for any x, one transcendental call; evaluated in one
@@ -332,7 +368,7 @@ def prod_of_others(x, axis):
     axes = tuple(range(x.ndim)) if axis is None else axis
     kept = [i for i in range(x.ndim) if i not in axes]
     moved = np.transpose(x, kept + list(axes))
-    flat = moved.reshape(moved.shape[:len(kept)] + (-1,))
+    flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
     ones = np.ones(flat.shape[:-1] + (1,), x.dtype)
     before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
@@ -372,11 +408,16 @@ def matmul_grad_x(F, g, x, y, **_):
 
 def matmul_grad_y(F, g, x, y, **_):
     if x.ndim == 1:  # (k,) @ (..., k, n): outer product per batch
-        return F.reshape(x, shape=x.shape + (1,)) * F.reshape(g, shape=g.shape[:-1] + (1,) + g.shape[-1:]) \
-            if y.ndim > 1 else g * x
+        return (
+            F.reshape(x, shape=x.shape + (1,)) * F.reshape(g, shape=g.shape[:-1] + (1,) + g.shape[-1:])
+            if y.ndim > 1
+            else g * x
+        )
     if y.ndim == 1:  # (..., m, k) @ (k,)
-        return F.reshape(F.matmul(F.swapaxes(x, axis1=-1, axis2=-2), F.reshape(g, shape=g.shape + (1,))),
-                         shape=g.shape[:-1] + x.shape[-1:])
+        return F.reshape(
+            F.matmul(F.swapaxes(x, axis1=-1, axis2=-2), F.reshape(g, shape=g.shape + (1,))),
+            shape=g.shape[:-1] + x.shape[-1:],
+        )
     return F.matmul(F.swapaxes(x, axis1=-1, axis2=-2), g)
 
 
@@ -459,35 +500,84 @@ def _inside(x, low, high):
 # ---- the table --------------------------------------------------------------------------------
 # reads(...) beside each formula names the values it reads (see the module docstring).
 
-register("add", np.add, reads("", lambda F, g, x, y, **_: g), reads("", lambda F, g, x, y, **_: g),
-         samples=BROADCAST_PAIRS,
-         errors=(ErrorCase(S((2, 3), (4,)), ValueError, "add: shapes (2, 3) and (4,) cannot be broadcast"),))
-register("sub", np.subtract, reads("", lambda F, g, x, y, **_: g), reads("", lambda F, g, x, y, **_: -g),
-         samples=BROADCAST_PAIRS)
-register("mul", np.multiply, reads("y", lambda F, g, x, y, **_: g * y), reads("x", lambda F, g, x, y, **_: g * x),
-         samples=BROADCAST_PAIRS,
-         errors=(ErrorCase(S((3,), (2, 2)), ValueError, "mul: shapes (3,) and (2, 2) cannot be broadcast"),))
-register("div", np.true_divide,
-         reads("y", lambda F, g, x, y, **_: g / y), reads("y out", lambda F, g, x, y, out: -g * out / y),
-         samples=BROADCAST_PAIRS, domain=(0.5, 2.0))
-register("pow", np.power,
-         reads("x y", lambda F, g, x, y, **_: g * y * x ** (y - 1)),
-         reads("x y out", lambda F, g, x, y, out: pow_grad_exponent(F, g, x, y, out)),
-         samples=BROADCAST_PAIRS + (S((3,), np.array(2.0)), S((2, 3), np.array(-1.5))), domain=(0.5, 2.0))
-register("maximum", np.maximum,
-         reads("x y", lambda F, g, x, y, **_: g * F.where(x == y, 0.5, x > y)),
-         reads("x y", lambda F, g, x, y, **_: g * F.where(x == y, 0.5, y > x)), samples=BROADCAST_PAIRS)
-register("minimum", np.minimum,
-         reads("x y", lambda F, g, x, y, **_: g * F.where(x == y, 0.5, x < y)),
-         reads("x y", lambda F, g, x, y, **_: g * F.where(x == y, 0.5, y < x)), samples=BROADCAST_PAIRS)
-register("where", np.where, None,
-         reads("c", lambda F, g, c, x, y, **_: F.where(c, g, 0.0)),
-         reads("c", lambda F, g, c, x, y, **_: F.where(c, 0.0, g)),
-         samples=(S(np.array([True, False, True]), (3,), (3,)), S(np.array([[True], [False]]), (2, 3), ())))
-register("matmul", np.matmul, reads("y", matmul_grad_x), reads("x", matmul_grad_y),
-         samples=(S((3, 4), (4, 2)), S((4,), (4,)), S((4,), (4, 3)), S((3, 4), (4,)), S((2, 3, 4), (4, 5)),
-                  S((2, 1, 3, 4), (5, 4, 2)), S((4,), (2, 4, 3)), S((2, 3, 4), (4,))),
-         errors=(ErrorCase(S((2, 3, 4), (5, 4, 2)), ValueError, "matmul: shapes (2, 3, 4) and (5, 4, 2)"),))
+register(
+    "add",
+    np.add,
+    reads("", lambda F, g, x, y, **_: g),
+    reads("", lambda F, g, x, y, **_: g),
+    samples=BROADCAST_PAIRS,
+    errors=(ErrorCase(S((2, 3), (4,)), ValueError, "add: shapes (2, 3) and (4,) cannot be broadcast"),),
+)
+register(
+    "sub",
+    np.subtract,
+    reads("", lambda F, g, x, y, **_: g),
+    reads("", lambda F, g, x, y, **_: -g),
+    samples=BROADCAST_PAIRS,
+)
+register(
+    "mul",
+    np.multiply,
+    reads("y", lambda F, g, x, y, **_: g * y),
+    reads("x", lambda F, g, x, y, **_: g * x),
+    samples=BROADCAST_PAIRS,
+    errors=(ErrorCase(S((3,), (2, 2)), ValueError, "mul: shapes (3,) and (2, 2) cannot be broadcast"),),
+)
+register(
+    "div",
+    np.true_divide,
+    reads("y", lambda F, g, x, y, **_: g / y),
+    reads("y out", lambda F, g, x, y, out: -g * out / y),
+    samples=BROADCAST_PAIRS,
+    domain=(0.5, 2.0),
+)
+register(
+    "pow",
+    np.power,
+    reads("x y", lambda F, g, x, y, **_: g * y * x ** (y - 1)),
+    reads("x y out", lambda F, g, x, y, out: pow_grad_exponent(F, g, x, y, out)),
+    samples=BROADCAST_PAIRS + (S((3,), np.array(2.0)), S((2, 3), np.array(-1.5))),
+    domain=(0.5, 2.0),
+)
+register(
+    "maximum",
+    np.maximum,
+    reads("x y", lambda F, g, x, y, **_: g * F.where(x == y, 0.5, x > y)),
+    reads("x y", lambda F, g, x, y, **_: g * F.where(x == y, 0.5, y > x)),
+    samples=BROADCAST_PAIRS,
+)
+register(
+    "minimum",
+    np.minimum,
+    reads("x y", lambda F, g, x, y, **_: g * F.where(x == y, 0.5, x < y)),
+    reads("x y", lambda F, g, x, y, **_: g * F.where(x == y, 0.5, y < x)),
+    samples=BROADCAST_PAIRS,
+)
+register(
+    "where",
+    np.where,
+    None,
+    reads("c", lambda F, g, c, x, y, **_: F.where(c, g, 0.0)),
+    reads("c", lambda F, g, c, x, y, **_: F.where(c, 0.0, g)),
+    samples=(S(np.array([True, False, True]), (3,), (3,)), S(np.array([[True], [False]]), (2, 3), ())),
+)
+register(
+    "matmul",
+    np.matmul,
+    reads("y", matmul_grad_x),
+    reads("x", matmul_grad_y),
+    samples=(
+        S((3, 4), (4, 2)),
+        S((4,), (4,)),
+        S((4,), (4, 3)),
+        S((3, 4), (4,)),
+        S((2, 3, 4), (4, 5)),
+        S((2, 1, 3, 4), (5, 4, 2)),
+        S((4,), (2, 4, 3)),
+        S((2, 3, 4), (4,)),
+    ),
+    errors=(ErrorCase(S((2, 3, 4), (5, 4, 2)), ValueError, "matmul: shapes (2, 3, 4) and (5, 4, 2)"),),
+)
 
 register("neg", np.negative, reads("", lambda F, g, x, **_: -g), samples=UNARY)
 register("exp", np.exp, reads("out", lambda F, g, x, out: g * out), samples=UNARY)
@@ -502,134 +592,334 @@ register("cos", np.cos, reads("x", lambda F, g, x, **_: -g * F.sin(x)), samples=
 register("tanh", np.tanh, reads("out", lambda F, g, x, out: g * (1.0 - out * out)), samples=UNARY)
 register("sigmoid", sigmoid, reads("out", lambda F, g, x, out: g * out * (1.0 - out)), samples=UNARY)
 register("relu", lambda x: np.maximum(x, 0.0), reads("out", lambda F, g, x, out: g * (out > 0)), samples=UNARY)
-register("leaky_relu", lambda x, negative_slope: np.where(x > 0, x, x * negative_slope),
-         reads("x", lambda F, g, x, out, negative_slope: g * F.where(x > 0, 1.0, negative_slope)),
-         samples=(S((3, 4), negative_slope=0.01), S((), negative_slope=0.2)))
-register("elu", lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(x)),
-         reads("x out", lambda F, g, x, out, alpha: g * F.where(x > 0, 1.0, out + alpha)),
-         samples=(S((3, 4), alpha=1.0), S((), alpha=0.5)))
-register("softplus", softplus,
-         reads("x", lambda F, g, x, out, beta, threshold: g * F.where(x * beta > threshold, 1.0, F.sigmoid(x * beta))),
-         samples=(S((3, 4), beta=1.0, threshold=20.0), S((5,), beta=2.0, threshold=1.0)))
-register("silu", lambda x: x * sigmoid(x),
-         reads("x", lambda F, g, x, **_: g * (F.sigmoid(x) * (1.0 + x * (1.0 - F.sigmoid(x))))), samples=UNARY)
+register(
+    "leaky_relu",
+    lambda x, negative_slope: np.where(x > 0, x, x * negative_slope),
+    reads("x", lambda F, g, x, out, negative_slope: g * F.where(x > 0, 1.0, negative_slope)),
+    samples=(S((3, 4), negative_slope=0.01), S((), negative_slope=0.2)),
+)
+register(
+    "elu",
+    lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(x)),
+    reads("x out", lambda F, g, x, out, alpha: g * F.where(x > 0, 1.0, out + alpha)),
+    samples=(S((3, 4), alpha=1.0), S((), alpha=0.5)),
+)
+register(
+    "softplus",
+    softplus,
+    reads("x", lambda F, g, x, out, beta, threshold: g * F.where(x * beta > threshold, 1.0, F.sigmoid(x * beta))),
+    samples=(S((3, 4), beta=1.0, threshold=20.0), S((5,), beta=2.0, threshold=1.0)),
+)
+register(
+    "silu",
+    lambda x: x * sigmoid(x),
+    reads("x", lambda F, g, x, **_: g * (F.sigmoid(x) * (1.0 + x * (1.0 - F.sigmoid(x))))),
+    samples=UNARY,
+)
 register("erf", erf, reads("x", lambda F, g, x, **_: g * (2.0 / math.sqrt(math.pi)) * F.exp(-x * x)), samples=UNARY)
-register("gelu", gelu,
-         reads("x", lambda F, g, x, **_: g * (0.5 * (1.0 + F.erf(x * INV_SQRT_2)) + x * INV_SQRT_2PI * F.exp(-0.5 * x * x))),
-         samples=UNARY)
+register(
+    "gelu",
+    gelu,
+    reads("x", lambda F, g, x, **_: g * (0.5 * (1.0 + F.erf(x * INV_SQRT_2)) + x * INV_SQRT_2PI * F.exp(-0.5 * x * x))),
+    samples=UNARY,
+)
 register("gelu_tanh", gelu_tanh, reads("x", lambda F, g, x, **_: g * _gelu_tanh_derivative(F, x)), samples=UNARY)
-register("clip", lambda x, min, max: np.clip(x, min, max),
-         reads("x", lambda F, g, x, min, max, **_: g * _inside(x, min, max)),
-         samples=(S((3, 4), min=-0.5, max=0.5), S((5,), min=None, max=0.3), S((), min=-1.0, max=None)))
+register(
+    "clip",
+    lambda x, min, max: np.clip(x, min, max),
+    reads("x", lambda F, g, x, min, max, **_: g * _inside(x, min, max)),
+    samples=(S((3, 4), min=-0.5, max=0.5), S((5,), min=None, max=0.3), S((), min=-1.0, max=None)),
+)
 
 
-REDUCE = (S((3, 4), axis=None, keepdims=False), S((3, 4), axis=(1,), keepdims=False),
-          S((2, 3, 4), axis=(0, 2), keepdims=True), S((), axis=None, keepdims=False))
+REDUCE = (
+    S((3, 4), axis=None, keepdims=False),
+    S((3, 4), axis=(1,), keepdims=False),
+    S((2, 3, 4), axis=(0, 2), keepdims=True),
+    S((), axis=None, keepdims=False),
+)
 ALONG = (S((3, 4), axis=1, keepdims=False), S((3, 4), axis=0, keepdims=True), S((2, 3, 4), axis=2, keepdims=False))
 
-register("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
-         reads("", lambda F, g, x, out, axis, keepdims: expand_reduced(F, g, x.shape, axis, keepdims)),
-         samples=REDUCE)
-register("mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
-         reads("", lambda F, g, x, out, axis, keepdims:
-               expand_reduced(F, g, x.shape, axis, keepdims) / reduced_count(x.shape, axis)),
-         samples=REDUCE)
-register("var", lambda x, axis, ddof, keepdims: np.var(x, axis=axis, ddof=ddof, keepdims=keepdims),
-         reads("x", lambda F, g, x, out, axis, ddof, keepdims: expand_reduced(F, g, x.shape, axis, keepdims)
-               * (2.0 / (reduced_count(x.shape, axis) - ddof)) * (x - F.mean(x, axis=axis, keepdims=True))),
-         samples=(S((3, 4), axis=None, ddof=0, keepdims=False), S((3, 4), axis=(1,), ddof=1, keepdims=True)))
-register("std", lambda x, axis, ddof, keepdims: np.std(x, axis=axis, ddof=ddof, keepdims=keepdims),
-         reads("x out", lambda F, g, x, out, axis, ddof, keepdims: expand_reduced(F, g / out, x.shape, axis, keepdims)
-               * (1.0 / (reduced_count(x.shape, axis) - ddof)) * (x - F.mean(x, axis=axis, keepdims=True))),
-         samples=(S((3, 4), axis=None, ddof=0, keepdims=False), S((3, 4), axis=(0,), ddof=1, keepdims=False)))
-register("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), reads("x out", extreme_grad),
-         samples=REDUCE)
-register("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), reads("x out", extreme_grad),
-         samples=REDUCE)
-register("max_dim", lambda x, axis, keepdims: extreme_along(np.argmax, x, axis, keepdims),
-         reads("out", picked_grad), multi_output=True, samples=ALONG)
-register("min_dim", lambda x, axis, keepdims: extreme_along(np.argmin, x, axis, keepdims),
-         reads("out", picked_grad), multi_output=True, samples=ALONG)
-register("sort", sort, reads("out", lambda F, g, x, out, axis, descending: picked_grad(F, g, x, out, axis, True)),
-         multi_output=True,
-         samples=(S((3, 4), axis=1, descending=False), S((3, 4), axis=0, descending=True), S((5,), axis=0, descending=True)))
-register("topk", topk, reads("out", lambda F, g, x, out, k, axis, largest: picked_grad(F, g, x, out, axis, True)),
-         multi_output=True,
-         samples=(S((3, 5), k=2, axis=1, largest=True), S((4, 3), k=3, axis=0, largest=False), S((6,), k=1, axis=0, largest=True)))
-register("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
-         # exact at zeros; under create_graph the product of the others is treated as a constant there
-         reads("x out", lambda F, g, x, out, axis, keepdims: expand_reduced(F, g, x.shape, axis, keepdims)
-               * F.where(x == 0, prod_of_others(np.asarray(x), axis),
-                         expand_reduced(F, out, x.shape, axis, keepdims) / F.where(x == 0, 1.0, x))),
-         samples=REDUCE, domain=(0.5, 1.5))
-register("logsumexp", logsumexp,
-         reads("x out", lambda F, g, x, out, axis, keepdims: expand_reduced(F, g, x.shape, axis, keepdims)
-               * F.exp(x - expand_reduced(F, out, x.shape, axis, keepdims))),
-         samples=REDUCE)
-register("norm", norm, reads("x out", norm_grad),
-         samples=(S((3, 4), p=2, axis=None, keepdims=False), S((3, 4), p=1, axis=(1,), keepdims=False),
-                  S((2, 3), p=3.0, axis=(0,), keepdims=True)))
-register("softmax", softmax,
-         reads("out", lambda F, g, x, out, axis: out * (g - F.sum(g * out, axis=(axis,), keepdims=True))),
-         samples=(S((3, 4), axis=1), S((2, 3, 4), axis=0)))
-register("log_softmax", log_softmax,
-         reads("out", lambda F, g, x, out, axis: g - F.exp(out) * F.sum(g, axis=(axis,), keepdims=True)),
-         samples=(S((3, 4), axis=1), S((2, 3, 4), axis=0)))
+register(
+    "sum",
+    lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+    reads("", lambda F, g, x, out, axis, keepdims: expand_reduced(F, g, x.shape, axis, keepdims)),
+    samples=REDUCE,
+)
+register(
+    "mean",
+    lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+    reads(
+        "",
+        lambda F, g, x, out, axis, keepdims: (
+            expand_reduced(F, g, x.shape, axis, keepdims) / reduced_count(x.shape, axis)
+        ),
+    ),
+    samples=REDUCE,
+)
+register(
+    "var",
+    lambda x, axis, ddof, keepdims: np.var(x, axis=axis, ddof=ddof, keepdims=keepdims),
+    reads(
+        "x",
+        lambda F, g, x, out, axis, ddof, keepdims: (
+            expand_reduced(F, g, x.shape, axis, keepdims)
+            * (2.0 / (reduced_count(x.shape, axis) - ddof))
+            * (x - F.mean(x, axis=axis, keepdims=True))
+        ),
+    ),
+    samples=(S((3, 4), axis=None, ddof=0, keepdims=False), S((3, 4), axis=(1,), ddof=1, keepdims=True)),
+)
+register(
+    "std",
+    lambda x, axis, ddof, keepdims: np.std(x, axis=axis, ddof=ddof, keepdims=keepdims),
+    reads(
+        "x out",
+        lambda F, g, x, out, axis, ddof, keepdims: (
+            expand_reduced(F, g / out, x.shape, axis, keepdims)
+            * (1.0 / (reduced_count(x.shape, axis) - ddof))
+            * (x - F.mean(x, axis=axis, keepdims=True))
+        ),
+    ),
+    samples=(S((3, 4), axis=None, ddof=0, keepdims=False), S((3, 4), axis=(0,), ddof=1, keepdims=False)),
+)
+register(
+    "max",
+    lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+    reads("x out", extreme_grad),
+    samples=REDUCE,
+)
+register(
+    "min",
+    lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+    reads("x out", extreme_grad),
+    samples=REDUCE,
+)
+register(
+    "max_dim",
+    lambda x, axis, keepdims: extreme_along(np.argmax, x, axis, keepdims),
+    reads("out", picked_grad),
+    multi_output=True,
+    samples=ALONG,
+)
+register(
+    "min_dim",
+    lambda x, axis, keepdims: extreme_along(np.argmin, x, axis, keepdims),
+    reads("out", picked_grad),
+    multi_output=True,
+    samples=ALONG,
+)
+register(
+    "sort",
+    sort,
+    reads("out", lambda F, g, x, out, axis, descending: picked_grad(F, g, x, out, axis, True)),
+    multi_output=True,
+    samples=(S((3, 4), axis=1, descending=False), S((3, 4), axis=0, descending=True), S((5,), axis=0, descending=True)),
+)
+register(
+    "topk",
+    topk,
+    reads("out", lambda F, g, x, out, k, axis, largest: picked_grad(F, g, x, out, axis, True)),
+    multi_output=True,
+    samples=(
+        S((3, 5), k=2, axis=1, largest=True),
+        S((4, 3), k=3, axis=0, largest=False),
+        S((6,), k=1, axis=0, largest=True),
+    ),
+)
+register(
+    "prod",
+    lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
+    # exact at zeros; under create_graph the product of the others is treated as a constant there
+    reads(
+        "x out",
+        lambda F, g, x, out, axis, keepdims: (
+            expand_reduced(F, g, x.shape, axis, keepdims)
+            * F.where(
+                x == 0,
+                prod_of_others(np.asarray(x), axis),
+                expand_reduced(F, out, x.shape, axis, keepdims) / F.where(x == 0, 1.0, x),
+            )
+        ),
+    ),
+    samples=REDUCE,
+    domain=(0.5, 1.5),
+)
+register(
+    "logsumexp",
+    logsumexp,
+    reads(
+        "x out",
+        lambda F, g, x, out, axis, keepdims: (
+            expand_reduced(F, g, x.shape, axis, keepdims) * F.exp(x - expand_reduced(F, out, x.shape, axis, keepdims))
+        ),
+    ),
+    samples=REDUCE,
+)
+register(
+    "norm",
+    norm,
+    reads("x out", norm_grad),
+    samples=(
+        S((3, 4), p=2, axis=None, keepdims=False),
+        S((3, 4), p=1, axis=(1,), keepdims=False),
+        S((2, 3), p=3.0, axis=(0,), keepdims=True),
+    ),
+)
+register(
+    "softmax",
+    softmax,
+    reads("out", lambda F, g, x, out, axis: out * (g - F.sum(g * out, axis=(axis,), keepdims=True))),
+    samples=(S((3, 4), axis=1), S((2, 3, 4), axis=0)),
+)
+register(
+    "log_softmax",
+    log_softmax,
+    reads("out", lambda F, g, x, out, axis: g - F.exp(out) * F.sum(g, axis=(axis,), keepdims=True)),
+    samples=(S((3, 4), axis=1), S((2, 3, 4), axis=0)),
+)
 
-register("reshape", lambda x, shape: np.reshape(x, shape),
-         reads("", lambda F, g, x, out, shape: F.reshape(g, shape=x.shape)),
-         is_view=True, samples=(S((3, 4), shape=(2, 6)), S((), shape=(1, 1)), S((4,), shape=(2, 2))),
-         errors=(ErrorCase(S((3, 4), shape=(5, 2)), ValueError, "reshape: invalid input (shape (3, 4)): cannot reshape"),))
-register("transpose", lambda x, axes: np.transpose(x, axes),
-         reads("", lambda F, g, x, out, axes: F.transpose(g, axes=tuple(np.argsort(axes)))),
-         is_view=True, samples=(S((3, 4), axes=(1, 0)), S((2, 3, 4), axes=(2, 0, 1))))
-register("swapaxes", lambda x, axis1, axis2: np.swapaxes(x, axis1, axis2),
-         reads("", lambda F, g, x, out, axis1, axis2: F.swapaxes(g, axis1=axis1, axis2=axis2)),
-         is_view=True, samples=(S((2, 3, 4), axis1=-1, axis2=-2),))
-register("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
-         reads("", lambda F, g, x, out, shape: g),  # the engine's unbroadcast sums the copies
-         is_view=True, samples=(S((3, 1), shape=(2, 3, 4)), S((), shape=(2,))))
-register("getitem", lambda x, index: x[index],
-         reads("", lambda F, g, x, out, index: F.scatter_add(g, index=index, shape=x.shape)),
-         is_view=True,
-         samples=(S((4, 5), index=(slice(1, 3), 2)), S((4, 5), index=(np.array([0, 2, 0]),)),
-                  S((4, 5), index=(np.array([[True, False, True, False, True]] * 4),)),
-                  S((3, 4), index=(Ellipsis, None, slice(None, None, -2))), S((5,), index=(np.array([1, 1, 1]),))),
-         errors=(ErrorCase(S((4, 5), index=(7,)), IndexError, "getitem"),))
-register("scatter_add", scatter_add,
-         reads("", lambda F, g, src, out, index, shape: F.getitem(g, index=index)),
-         samples=(S((3,), index=(np.array([0, 2, 0]),), shape=(4,)), S((2, 3), index=(slice(1, 3),), shape=(4, 3))))
-register("setitem", setitem,
-         reads("", lambda F, g, x, v, out, index: F.where(unassigned_mask(x.shape, index), g, 0.0)),
-         reads("", lambda F, g, x, v, out, index: F.getitem(g, index=index)),
-         samples=(S((4, 3), (3,), index=(slice(0, 2),)), S((5,), (), index=(np.array([1, 3]),))))
-register("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
-         reads("", lambda F, g, *xs, out, axis, index: F.getitem(g, index=along(
-             axis, g.ndim, slice(sum(x.shape[axis] for x in xs[:index]), sum(x.shape[axis] for x in xs[:index + 1]))))),
-         variadic=True, samples=(S((2, 3), (4, 3), axis=0), S((2, 3), (2, 1), (2, 2), axis=1)))
-register("stack", lambda *xs, axis: np.stack(xs, axis=axis),
-         reads("", lambda F, g, *xs, out, axis, index: F.getitem(g, index=along(axis, g.ndim, index))),
-         variadic=True, samples=(S((2, 3), (2, 3), axis=0), S((), (), (), axis=0), S((3,), (3,), axis=-1)))
-register("split", lambda x, axis, bounds: tuple(x[along(axis, x.ndim, slice(a, b))] for a, b in zip(bounds, bounds[1:])),
-         reads("", lambda F, g, x, out, axis, bounds: F.concatenate(*(
-             part if part is not None else np.zeros(x.shape[:axis] + (b - a,) + x.shape[axis + 1:], x.dtype)
-             for part, a, b in zip(g, bounds, bounds[1:])), axis=axis)),
-         is_view=True, multi_output=True,
-         samples=(S((5, 3), axis=0, bounds=(0, 2, 4, 5)), S((2, 6), axis=1, bounds=(0, 3, 6)), S((4,), axis=0, bounds=(0, 4))))
-register("unbind", lambda x, axis: tuple(x[along(axis, x.ndim, i)] for i in range(x.shape[axis])),
-         reads("", lambda F, g, x, out, axis: F.stack(*(
-             part if part is not None else np.zeros(x.shape[:axis] + x.shape[axis + 1:], x.dtype) for part in g),
-             axis=axis)),
-         is_view=True, multi_output=True, samples=(S((3, 2), axis=0), S((2, 3, 2), axis=1)))
-register("pad", lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value),
-         reads("", lambda F, g, x, out, pad_width, value: F.getitem(
-             g, index=tuple(slice(before, g.shape[i] - after) for i, (before, after) in enumerate(pad_width)))),
-         samples=(S((2, 3), pad_width=((1, 0), (2, 1)), value=0.0),))
-register("astype", lambda x, dtype: x.astype(dtype), reads("", lambda F, g, x, out, dtype: g),  # the engine casts g back
-         samples=(S((3,), dtype=np.float64),))
+register(
+    "reshape",
+    lambda x, shape: np.reshape(x, shape),
+    reads("", lambda F, g, x, out, shape: F.reshape(g, shape=x.shape)),
+    is_view=True,
+    samples=(S((3, 4), shape=(2, 6)), S((), shape=(1, 1)), S((4,), shape=(2, 2))),
+    errors=(ErrorCase(S((3, 4), shape=(5, 2)), ValueError, "reshape: invalid input (shape (3, 4)): cannot reshape"),),
+)
+register(
+    "transpose",
+    lambda x, axes: np.transpose(x, axes),
+    reads("", lambda F, g, x, out, axes: F.transpose(g, axes=tuple(np.argsort(axes)))),
+    is_view=True,
+    samples=(S((3, 4), axes=(1, 0)), S((2, 3, 4), axes=(2, 0, 1))),
+)
+register(
+    "swapaxes",
+    lambda x, axis1, axis2: np.swapaxes(x, axis1, axis2),
+    reads("", lambda F, g, x, out, axis1, axis2: F.swapaxes(g, axis1=axis1, axis2=axis2)),
+    is_view=True,
+    samples=(S((2, 3, 4), axis1=-1, axis2=-2),),
+)
+register(
+    "broadcast_to",
+    lambda x, shape: np.broadcast_to(x, shape),
+    reads("", lambda F, g, x, out, shape: g),  # the engine's unbroadcast sums the copies
+    is_view=True,
+    samples=(S((3, 1), shape=(2, 3, 4)), S((), shape=(2,))),
+)
+register(
+    "getitem",
+    lambda x, index: x[index],
+    reads("", lambda F, g, x, out, index: F.scatter_add(g, index=index, shape=x.shape)),
+    is_view=True,
+    samples=(
+        S((4, 5), index=(slice(1, 3), 2)),
+        S((4, 5), index=(np.array([0, 2, 0]),)),
+        S((4, 5), index=(np.array([[True, False, True, False, True]] * 4),)),
+        S((3, 4), index=(Ellipsis, None, slice(None, None, -2))),
+        S((5,), index=(np.array([1, 1, 1]),)),
+    ),
+    errors=(ErrorCase(S((4, 5), index=(7,)), IndexError, "getitem"),),
+)
+register(
+    "scatter_add",
+    scatter_add,
+    reads("", lambda F, g, src, out, index, shape: F.getitem(g, index=index)),
+    samples=(S((3,), index=(np.array([0, 2, 0]),), shape=(4,)), S((2, 3), index=(slice(1, 3),), shape=(4, 3))),
+)
+register(
+    "setitem",
+    setitem,
+    reads("", lambda F, g, x, v, out, index: F.where(unassigned_mask(x.shape, index), g, 0.0)),
+    reads("", lambda F, g, x, v, out, index: F.getitem(g, index=index)),
+    samples=(S((4, 3), (3,), index=(slice(0, 2),)), S((5,), (), index=(np.array([1, 3]),))),
+)
+register(
+    "concatenate",
+    lambda *xs, axis: np.concatenate(xs, axis=axis),
+    reads(
+        "",
+        lambda F, g, *xs, out, axis, index: F.getitem(
+            g,
+            index=along(
+                axis, g.ndim, slice(sum(x.shape[axis] for x in xs[:index]), sum(x.shape[axis] for x in xs[: index + 1]))
+            ),
+        ),
+    ),
+    variadic=True,
+    samples=(S((2, 3), (4, 3), axis=0), S((2, 3), (2, 1), (2, 2), axis=1)),
+)
+register(
+    "stack",
+    lambda *xs, axis: np.stack(xs, axis=axis),
+    reads("", lambda F, g, *xs, out, axis, index: F.getitem(g, index=along(axis, g.ndim, index))),
+    variadic=True,
+    samples=(S((2, 3), (2, 3), axis=0), S((), (), (), axis=0), S((3,), (3,), axis=-1)),
+)
+register(
+    "split",
+    lambda x, axis, bounds: tuple(x[along(axis, x.ndim, slice(a, b))] for a, b in itertools.pairwise(bounds)),
+    reads(
+        "",
+        lambda F, g, x, out, axis, bounds: F.concatenate(
+            *(
+                part if part is not None else np.zeros(x.shape[:axis] + (b - a,) + x.shape[axis + 1 :], x.dtype)
+                for part, a, b in zip(g, bounds, bounds[1:])
+            ),
+            axis=axis,
+        ),
+    ),
+    is_view=True,
+    multi_output=True,
+    samples=(
+        S((5, 3), axis=0, bounds=(0, 2, 4, 5)),
+        S((2, 6), axis=1, bounds=(0, 3, 6)),
+        S((4,), axis=0, bounds=(0, 4)),
+    ),
+)
+register(
+    "unbind",
+    lambda x, axis: tuple(x[along(axis, x.ndim, i)] for i in range(x.shape[axis])),
+    reads(
+        "",
+        lambda F, g, x, out, axis: F.stack(
+            *(part if part is not None else np.zeros(x.shape[:axis] + x.shape[axis + 1 :], x.dtype) for part in g),
+            axis=axis,
+        ),
+    ),
+    is_view=True,
+    multi_output=True,
+    samples=(S((3, 2), axis=0), S((2, 3, 2), axis=1)),
+)
+register(
+    "pad",
+    lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value),
+    reads(
+        "",
+        lambda F, g, x, out, pad_width, value: F.getitem(
+            g, index=tuple(slice(before, g.shape[i] - after) for i, (before, after) in enumerate(pad_width))
+        ),
+    ),
+    samples=(S((2, 3), pad_width=((1, 0), (2, 1)), value=0.0),),
+)
+register(
+    "astype",
+    lambda x, dtype: x.astype(dtype),
+    reads("", lambda F, g, x, out, dtype: g),  # the engine casts g back
+    samples=(S((3,), dtype=np.float64),),
+)
 register("clone", np.copy, reads("", lambda F, g, x, **_: g), samples=UNARY)
-register("fill", lambda x, value: np.full_like(x, value), reads("", lambda F, g, x, out, value: None),
-         samples=(S((3,), value=2.0),))
-register("copy", lambda x, src: np.broadcast_to(src, x.shape).astype(x.dtype),
-         reads("", lambda F, g, x, src, **_: None), reads("", lambda F, g, x, src, **_: g),
-         samples=(S((2, 3), (3,)),))
+register(
+    "fill",
+    lambda x, value: np.full_like(x, value),
+    reads("", lambda F, g, x, out, value: None),
+    samples=(S((3,), value=2.0),),
+)
+register(
+    "copy",
+    lambda x, src: np.broadcast_to(src, x.shape).astype(x.dtype),
+    reads("", lambda F, g, x, src, **_: None),
+    reads("", lambda F, g, x, src, **_: g),
+    samples=(S((2, 3), (3,)),),
+)

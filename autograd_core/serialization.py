@@ -36,6 +36,7 @@ without a copy. Dict subclasses (OrderedDict) come back as plain dicts, which
 keep order too. A safetensors file without our metadata (written by torch or
 any other tool) loads as a flat dict name -> Tensor, in header order.
 """
+
 import contextlib
 import errno
 import hashlib
@@ -44,17 +45,20 @@ import os
 import stat
 import struct
 import time
+import types
+from typing import Any
 
 import numpy as np
 import safetensors
 import safetensors.numpy
 
+from .tensor import Tensor
+
+fcntl: types.ModuleType | None
 try:
     import fcntl
 except ImportError:  # Windows: an open file cannot be deleted there, which protects a live writer's temporary
     fcntl = None
-
-from .tensor import Tensor
 
 _METADATA_KEY = "autograd_core"
 _RESERVED_NAME = "__metadata__"  # the header entry safetensors keeps for metadata: no tensor may take it
@@ -66,11 +70,17 @@ _MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
 # (numpy has no bfloat16 or float8, so files holding those cannot be loaded).
 _SAFETENSORS_DTYPES = {
     np.dtype(np.bool_): "BOOL",
-    np.dtype(np.uint8): "U8", np.dtype(np.uint16): "U16",
-    np.dtype(np.uint32): "U32", np.dtype(np.uint64): "U64",
-    np.dtype(np.int8): "I8", np.dtype(np.int16): "I16",
-    np.dtype(np.int32): "I32", np.dtype(np.int64): "I64",
-    np.dtype(np.float16): "F16", np.dtype(np.float32): "F32", np.dtype(np.float64): "F64",
+    np.dtype(np.uint8): "U8",
+    np.dtype(np.uint16): "U16",
+    np.dtype(np.uint32): "U32",
+    np.dtype(np.uint64): "U64",
+    np.dtype(np.int8): "I8",
+    np.dtype(np.int16): "I16",
+    np.dtype(np.int32): "I32",
+    np.dtype(np.int64): "I64",
+    np.dtype(np.float16): "F16",
+    np.dtype(np.float32): "F32",
+    np.dtype(np.float64): "F64",
 }
 _LOADABLE_DTYPE_CODES = frozenset(_SAFETENSORS_DTYPES.values())
 
@@ -84,7 +94,7 @@ _FOREIGN_SIGNATURES = (
 )
 
 
-def save(obj, path):
+def save(obj: Any, path: str | os.PathLike[str]) -> None:
     """Write `obj` (a state dict) to `path` as a safetensors file, atomically.
 
     See `atomic_write` for how: a crash at any point leaves either the old file
@@ -94,7 +104,7 @@ def save(obj, path):
     raised before anything is written.
     """
     path = os.fspath(path)
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, (), arrays, ancestors=set())
     metadata = {
         # The marker Hugging Face loaders check; the tensors use PyTorch's names and layout.
@@ -104,7 +114,7 @@ def save(obj, path):
     atomic_write(path, safetensors.numpy.save(arrays, metadata=metadata))
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> Any:
     """Read a file written by `save` (or any safetensors file) back.
 
     Raises FileNotFoundError if `path` does not exist, and ValueError naming
@@ -133,7 +143,7 @@ def load(path):
         document = json.loads(metadata[_METADATA_KEY])
         if not (isinstance(document, dict) and document.get("version") == _FORMAT_VERSION and "tree" in document):
             raise _CorruptTree(f"expected {{'version': {_FORMAT_VERSION}, 'tree': ...}}, got {document!r:.200}")
-        used = set()
+        used: set[str] = set()
         obj = _decode(document["tree"], tensors, used, ())
         unused = sorted(set(tensors) - used)
         if unused:
@@ -144,6 +154,7 @@ def load(path):
 
 
 # --- encoding -------------------------------------------------------------------------
+
 
 def _encode(node, path, arrays, ancestors):
     """The metadata tree for `node`; its tensors are added to `arrays` under unique names."""
@@ -172,12 +183,10 @@ def _encode(node, path, arrays, ancestors):
                     f"ag.save: key {key!r} in {_format_path(path)} is a {type(key).__name__}; "
                     "dict keys must be str or int"
                 )
-        encoded = {"dict": [[key, _encode(value, path + (key,), arrays, ancestors)]
-                            for key, value in node.items()]}
+        encoded = {"dict": [[key, _encode(value, path + (key,), arrays, ancestors)] for key, value in node.items()]}
     else:
         kind = "tuple" if isinstance(node, tuple) else "list"
-        encoded = {kind: [_encode(item, path + (index,), arrays, ancestors)
-                          for index, item in enumerate(node)]}
+        encoded = {kind: [_encode(item, path + (index,), arrays, ancestors) for index, item in enumerate(node)]}
     ancestors.remove(id(node))
     return encoded
 
@@ -190,9 +199,11 @@ def _unique_name(path, taken):
     """
     base = ".".join(str(part) for part in path)
     if base == _RESERVED_NAME:
-        raise ValueError(f"ag.save: {_format_path(path)} would be stored under the name {base!r}, which the "
-                         "safetensors format reserves for its metadata (no reader could load the file); "
-                         "rename that key")
+        raise ValueError(
+            f"ag.save: {_format_path(path)} would be stored under the name {base!r}, which the "
+            "safetensors format reserves for its metadata (no reader could load the file); "
+            "rename that key"
+        )
     name, suffix = base, 1
     while name in taken:
         name, suffix = f"{base}#{suffix}", suffix + 1
@@ -222,11 +233,13 @@ _STALE_TEMPORARY_SECONDS = 5.0
 # Directory fsync errors meaning "this filesystem cannot do that" (network, FUSE, some container
 # volumes), not "the data is lost": the file itself was written and fsynced.
 _UNSUPPORTED_DIRECTORY_FSYNC = frozenset(
-    getattr(errno, name) for name in ("EINVAL", "ENOTSUP", "EOPNOTSUPP", "EBADF", "EACCES", "EPERM", "EROFS")
-    if hasattr(errno, name))
+    getattr(errno, name)
+    for name in ("EINVAL", "ENOTSUP", "EOPNOTSUPP", "EBADF", "EACCES", "EPERM", "EROFS")
+    if hasattr(errno, name)
+)
 
 
-def atomic_write(path, payload):
+def atomic_write(path: str | os.PathLike[str], payload: bytes) -> None:
     """Replace the file at `path` by `payload` (bytes) atomically: a crash leaves the old file or the new one.
 
     The rules every file this project writes follows (ag.save, training checkpoints, the CLI's outputs):
@@ -279,15 +292,22 @@ def _existing_regular_file(target, given):
         return None
     if not stat.S_ISREG(status.st_mode):
         shown = f"{given} (a link to {target})" if os.path.islink(given) else given
-        raise ValueError(f"cannot write {shown}: it is {_file_kind(status.st_mode)}, not a regular file; "
-                         "files are written by renaming a new file over the target, which would replace it. "
-                         "Give the path of a regular file (or of one that does not exist yet)")
+        raise ValueError(
+            f"cannot write {shown}: it is {_file_kind(status.st_mode)}, not a regular file; "
+            "files are written by renaming a new file over the target, which would replace it. "
+            "Give the path of a regular file (or of one that does not exist yet)"
+        )
     return status
 
 
 def _file_kind(mode):
-    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
-             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
     return next((kind for test, kind in kinds if test(mode)), "a special file")
 
 
@@ -361,6 +381,7 @@ def _fsync_directory(directory):
 
 # --- reading ------------------------------------------------------------------------
 
+
 def _open_regular_file(path):
     """`path` opened for binary reading; ValueError if it is not a regular file (checked before any read,
     and without blocking on a pipe that has no writer)."""
@@ -368,8 +389,9 @@ def _open_regular_file(path):
     mode = os.fstat(descriptor).st_mode
     if not stat.S_ISREG(mode):
         os.close(descriptor)
-        raise ValueError(f"ag.load: {path} is {_file_kind(mode)}, not a regular file; ag.load reads "
-                         "safetensors files only")
+        raise ValueError(
+            f"ag.load: {path} is {_file_kind(mode)}, not a regular file; ag.load reads safetensors files only"
+        )
     return open(descriptor, "rb")
 
 
@@ -392,8 +414,11 @@ def _read_header(path, handle, size):
     (header_length,) = struct.unpack("<Q", lead)
     available = size - _HEADER_LENGTH_BYTES
     if header_length > min(available, _MAX_HEADER_BYTES):
-        limit = (f"only {available} follow" if header_length > available
-                 else f"safetensors allows at most {_MAX_HEADER_BYTES}")
+        limit = (
+            f"only {available} follow"
+            if header_length > available
+            else f"safetensors allows at most {_MAX_HEADER_BYTES}"
+        )
         raise ValueError(
             f"ag.load: {path} is truncated or not a safetensors file: the header length field "
             f"says {header_length} bytes but {limit}{_foreign_hint(lead)}"
@@ -425,14 +450,22 @@ def _check_entries(path, header, data_bytes):
                 "e.g. to float32, before saving"
             )
         offsets = entry.get("data_offsets")
-        if not (isinstance(offsets, list) and len(offsets) == 2
-                and all(type(offset) is int and offset >= 0 for offset in offsets) and offsets[0] <= offsets[1]):
-            raise ValueError(f"ag.load: {path} is a corrupt safetensors file: tensor {name!r} has data_offsets "
-                             f"{offsets!r:.100}, not a pair [begin, end] of byte offsets")
+        if not (
+            isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(type(offset) is int and offset >= 0 for offset in offsets)
+            and offsets[0] <= offsets[1]
+        ):
+            raise ValueError(
+                f"ag.load: {path} is a corrupt safetensors file: tensor {name!r} has data_offsets "
+                f"{offsets!r:.100}, not a pair [begin, end] of byte offsets"
+            )
         declared_end = max(declared_end, offsets[1])
     if declared_end != data_bytes:
-        raise ValueError(f"ag.load: {path} is a corrupt safetensors file: its header declares {declared_end} "
-                         f"bytes of tensor data but {data_bytes} follow")
+        raise ValueError(
+            f"ag.load: {path} is a corrupt safetensors file: its header declares {declared_end} "
+            f"bytes of tensor data but {data_bytes} follow"
+        )
 
 
 def _foreign_hint(payload):

@@ -10,12 +10,18 @@ The reverse pass lives in `engine`, which imports this module; it installs its
 `backward` here (`install_reverse_pass`) so that `Tensor.backward` can call it
 while imports go one way: ops <- graph <- tensor <- engine.
 """
-import collections
+
+from __future__ import annotations
+
+import builtins
 import math
 import traceback
 import weakref
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .graph import (
     MultiOutputNode,
@@ -26,12 +32,19 @@ from .graph import (
     state,
 )
 from .ops import REGISTRY as OPS
-from .ops import along
+from .ops import Op, along
 
-_default_dtype = np.dtype(np.float32)
+Number: TypeAlias = int | float
+"""A Python number (bool counts as int)."""
+Scalar: TypeAlias = int | float | np.generic
+"""A Python or numpy number."""
+Axis: TypeAlias = int | Sequence[int] | None
+"""One axis, several, or None for all of them; negative axes count from the end."""
+
+_default_dtype: np.dtype = np.dtype(np.float32)
 
 
-def set_default_dtype(dtype):
+def set_default_dtype(dtype: DTypeLike) -> None:
     """The dtype that Python floats and float lists become (float32 unless changed)."""
     global _default_dtype
     dtype = np.dtype(dtype)
@@ -40,15 +53,15 @@ def set_default_dtype(dtype):
     _default_dtype = dtype
 
 
-def get_default_dtype():
+def get_default_dtype() -> type[np.floating]:
     return _default_dtype.type
 
 
-def is_floating(dtype):
+def is_floating(dtype: DTypeLike) -> bool:
     return np.dtype(dtype).kind == "f"
 
 
-def to_array(data, dtype=None, who="tensor"):
+def to_array(data: TensorLike, dtype: DTypeLike | None = None, who: str = "tensor") -> np.ndarray:
     """An owned numpy array for `data`; Python floats become the default dtype, numpy keeps its own."""
     if isinstance(data, Tensor):
         array = np.array(data.data, dtype=dtype)
@@ -68,7 +81,7 @@ def to_array(data, dtype=None, who="tensor"):
     return array
 
 
-def _normalize_axis(axis, ndim, who):
+def _normalize_axis(axis: Axis, ndim: int, who: str) -> Any:
     if axis is None:
         return None
     if isinstance(axis, (int, np.integer)):
@@ -98,7 +111,7 @@ def _reduction(who, ndim, axis, keepdims, dim, keepdim):
     return _normalize_axis(axis, ndim, who), bool(keepdims)
 
 
-def _shape_args(shape, who):
+def _shape_args(shape: tuple[Any, ...], who: str) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     for n in shape:
@@ -125,12 +138,32 @@ def _index(index):
 class Tensor:
     """An n-dimensional array that records the ops applied to it when it requires grad."""
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "output_nr", "_vc", "_base", "_view_rebase", "_hooks",
-                 "__weakref__")
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "grad_fn",
+        "output_nr",
+        "_vc",
+        "_base",
+        "_view_rebase",
+        "_hooks",
+        "__weakref__",
+    )
     __array_ufunc__ = None  # numpy defers to our reflected operators: array * tensor -> Tensor.__rmul__
     __hash__ = object.__hash__  # == is elementwise; identity hashing keeps tensors usable as dict keys
 
-    def __init__(self, data, requires_grad=False, grad_fn=None):
+    data: np.ndarray
+    """The values, a numpy array (shared, not copied: edits to it bypass the graph)."""
+    grad: Tensor | None
+    """The accumulated gradient, after a backward pass reached this tensor (leaves, or `retain_grad`)."""
+    requires_grad: bool
+    grad_fn: Node | None
+    """The node of the op that produced this tensor; None for a leaf."""
+    output_nr: int
+    _hooks: list[Callable[[Tensor], Tensor | None]] | None
+
+    def __init__(self, data: TensorLike, requires_grad: bool = False, grad_fn: Node | None = None) -> None:
         self.data = data if type(data) is np.ndarray else to_array(data)
         self.grad = None
         self.requires_grad = requires_grad
@@ -147,29 +180,45 @@ class Tensor:
         self._base = base._base if base._base is not None else base
         self._view_rebase = base._vc[1]
 
-    def _bump_version(self):
+    def _bump_version(self) -> None:
         """Record an in-place edit made directly on `.data` (optimizer kernels call this)."""
         self._vc[0] += 1
 
     # ---- attributes ----
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    is_leaf = property(lambda self: self.grad_fn is None)
-    T = property(lambda self: self.transpose())
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
 
-    def numel(self):
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for a tensor no recorded op produced (its gradient accumulates in `.grad`)."""
+        return self.grad_fn is None
+
+    @property
+    def T(self) -> Tensor:
+        """The tensor with its axes reversed."""
+        return self.transpose()
+
+    def numel(self) -> int:
         return self.data.size
 
-    def __len__(self):
+    def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tensor]:
         return (self[i] for i in range(len(self)))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extra = ""
         if self.data.dtype not in (_default_dtype, np.int64, np.bool_):
@@ -181,55 +230,57 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     # ---- conversion ----
-    def numpy(self):
+    def numpy(self) -> np.ndarray:
         if self.requires_grad:
             raise RuntimeError("numpy(): can't convert a tensor that requires grad; use tensor.detach().numpy()")
         return self.data
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
         if copy:
             return np.array(self.data, dtype=dtype)
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
-    def item(self):
+    def item(self) -> Number:
         if self.data.size != 1:
-            raise ValueError(f"item: only one-element tensors can be converted to a Python number, got shape {self.shape}")
+            raise ValueError(
+                f"item: only one-element tensors can be converted to a Python number, got shape {self.shape}"
+            )
         return self.data.item()
 
-    def tolist(self):
+    def tolist(self) -> Any:
         return self.data.tolist()
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self.data)
 
-    def __float__(self):
+    def __float__(self) -> builtins.float:
         return float(self.item())
 
-    def __int__(self):
+    def __int__(self) -> int:
         return int(self.item())
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> Tensor:
         if np.dtype(dtype) == self.data.dtype:
             return self
         return apply(OPS["astype"], self, dtype=np.dtype(dtype))
 
-    def float(self):
+    def float(self) -> Tensor:
         return self.astype(np.float32)
 
-    def double(self):
+    def double(self) -> Tensor:
         return self.astype(np.float64)
 
     # ---- autograd ----
-    def detach(self):
+    def detach(self) -> Tensor:
         """The same data, cut from the graph (in-place edits still count against saved versions)."""
         out = Tensor(self.data)
         out._vc = self._vc
         return out
 
-    def clone(self):
+    def clone(self) -> Tensor:
         return apply(OPS["clone"], self)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and not is_floating(self.data.dtype):
             raise TypeError(f"requires_grad_: only floating tensors can require grad, got dtype {self.dtype}")
         if not requires_grad and self.grad_fn is not None:
@@ -237,7 +288,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def register_hook(self, hook):
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """`hook(grad)` runs when this tensor's gradient is computed; it may return a replacement."""
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
@@ -256,7 +307,7 @@ class Tensor:
             return self
         return node.edges[self.output_nr] if type(node) is MultiOutputNode else node
 
-    def retain_grad(self):
+    def retain_grad(self) -> None:
         """Keep `.grad` for this non-leaf tensor after backward (leaves always keep it)."""
         if self.grad_fn is None:
             return
@@ -269,26 +320,57 @@ class Tensor:
 
         self._gradient_target().register_prehook(store)
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+    def backward(
+        self, gradient: TensorLike | None = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
         """Accumulate into the leaves' `.grad` the gradient of this tensor (weighted by `gradient`)."""
         _reverse_pass(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     # ---- arithmetic ----
-    def __add__(self, other): return apply(OPS["add"], self, other)
-    def __radd__(self, other): return apply(OPS["add"], other, self)
-    def __sub__(self, other): return apply(OPS["sub"], self, other)
-    def __rsub__(self, other): return apply(OPS["sub"], other, self)
-    def __mul__(self, other): return apply(OPS["mul"], self, other)
-    def __rmul__(self, other): return apply(OPS["mul"], other, self)
-    def __truediv__(self, other): return apply(OPS["div"], self, other)
-    def __rtruediv__(self, other): return apply(OPS["div"], other, self)
-    def __pow__(self, other): return apply(OPS["pow"], self, other)
-    def __rpow__(self, other): return apply(OPS["pow"], other, self)
-    def __matmul__(self, other): return _matmul(self, other)
-    def __rmatmul__(self, other): return _matmul(other, self)
-    def __neg__(self): return apply(OPS["neg"], self)
-    def __pos__(self): return self
-    def __abs__(self): return apply(OPS["abs"], self)
+    def __add__(self, other: Operand) -> Tensor:
+        return apply(OPS["add"], self, other)
+
+    def __radd__(self, other: Operand) -> Tensor:
+        return apply(OPS["add"], other, self)
+
+    def __sub__(self, other: Operand) -> Tensor:
+        return apply(OPS["sub"], self, other)
+
+    def __rsub__(self, other: Operand) -> Tensor:
+        return apply(OPS["sub"], other, self)
+
+    def __mul__(self, other: Operand) -> Tensor:
+        return apply(OPS["mul"], self, other)
+
+    def __rmul__(self, other: Operand) -> Tensor:
+        return apply(OPS["mul"], other, self)
+
+    def __truediv__(self, other: Operand) -> Tensor:
+        return apply(OPS["div"], self, other)
+
+    def __rtruediv__(self, other: Operand) -> Tensor:
+        return apply(OPS["div"], other, self)
+
+    def __pow__(self, other: Operand) -> Tensor:
+        return apply(OPS["pow"], self, other)
+
+    def __rpow__(self, other: Operand) -> Tensor:
+        return apply(OPS["pow"], other, self)
+
+    def __matmul__(self, other: Operand) -> Tensor:
+        return _matmul(self, other)
+
+    def __rmatmul__(self, other: Operand) -> Tensor:
+        return _matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return apply(OPS["neg"], self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return apply(OPS["abs"], self)
 
     # Comparisons and logic: not differentiable, they return bool tensors.
     def _compare(self, other, ufunc):
@@ -296,62 +378,132 @@ class Tensor:
         try:
             return Tensor(np.asarray(ufunc(self.data, other)))
         except ValueError as exc:
-            raise ValueError(f"{ufunc.__name__}: shapes {self.shape} and {np.shape(other)} cannot be compared: {exc}") from None
+            raise ValueError(
+                f"{ufunc.__name__}: shapes {self.shape} and {np.shape(other)} cannot be compared: {exc}"
+            ) from None
 
-    def __lt__(self, other): return self._compare(other, np.less)
-    def __le__(self, other): return self._compare(other, np.less_equal)
-    def __gt__(self, other): return self._compare(other, np.greater)
-    def __ge__(self, other): return self._compare(other, np.greater_equal)
-    def __eq__(self, other): return self._compare(other, np.equal)
-    def __ne__(self, other): return self._compare(other, np.not_equal)
-    def __and__(self, other): return self._compare(other, np.logical_and)
-    def __or__(self, other): return self._compare(other, np.logical_or)
-    def __xor__(self, other): return self._compare(other, np.logical_xor)
-    def __invert__(self): return Tensor(np.logical_not(self.data))
+    def __lt__(self, other: Operand) -> Tensor:
+        return self._compare(other, np.less)
+
+    def __le__(self, other: Operand) -> Tensor:
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other: Operand) -> Tensor:
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other: Operand) -> Tensor:
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]  # elementwise, as numpy
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.not_equal)
+
+    def __and__(self, other: Operand) -> Tensor:
+        return self._compare(other, np.logical_and)
+
+    def __or__(self, other: Operand) -> Tensor:
+        return self._compare(other, np.logical_or)
+
+    def __xor__(self, other: Operand) -> Tensor:
+        return self._compare(other, np.logical_xor)
+
+    def __invert__(self) -> Tensor:
+        return Tensor(np.logical_not(self.data))
+
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     # ---- elementwise ----
-    def exp(self): return apply(OPS["exp"], self)
-    def log(self): return apply(OPS["log"], self)
-    def log1p(self): return apply(OPS["log1p"], self)
-    def expm1(self): return apply(OPS["expm1"], self)
-    def sqrt(self): return apply(OPS["sqrt"], self)
-    def abs(self): return apply(OPS["abs"], self)
-    def sign(self): return apply(OPS["sign"], self)
-    def sin(self): return apply(OPS["sin"], self)
-    def cos(self): return apply(OPS["cos"], self)
-    def tanh(self): return apply(OPS["tanh"], self)
-    def sigmoid(self): return apply(OPS["sigmoid"], self)
-    def relu(self): return apply(OPS["relu"], self)
+    def exp(self) -> Tensor:
+        return apply(OPS["exp"], self)
 
-    def pow(self, exponent):
+    def log(self) -> Tensor:
+        return apply(OPS["log"], self)
+
+    def log1p(self) -> Tensor:
+        return apply(OPS["log1p"], self)
+
+    def expm1(self) -> Tensor:
+        return apply(OPS["expm1"], self)
+
+    def sqrt(self) -> Tensor:
+        return apply(OPS["sqrt"], self)
+
+    def abs(self) -> Tensor:
+        return apply(OPS["abs"], self)
+
+    def sign(self) -> Tensor:
+        return apply(OPS["sign"], self)
+
+    def sin(self) -> Tensor:
+        return apply(OPS["sin"], self)
+
+    def cos(self) -> Tensor:
+        return apply(OPS["cos"], self)
+
+    def tanh(self) -> Tensor:
+        return apply(OPS["tanh"], self)
+
+    def sigmoid(self) -> Tensor:
+        return apply(OPS["sigmoid"], self)
+
+    def relu(self) -> Tensor:
+        return apply(OPS["relu"], self)
+
+    def pow(self, exponent: Operand) -> Tensor:
         return apply(OPS["pow"], self, exponent)
 
-    def clip(self, min=None, max=None):
+    def clip(self, min: Operand | None = None, max: Operand | None = None) -> Tensor:
         if min is None and max is None:
             raise ValueError("clip: at least one of min and max must be given")
         return apply(OPS["clip"], self, min=min, max=max)
 
     clamp = clip
 
-    def maximum(self, other): return apply(OPS["maximum"], self, other)
-    def minimum(self, other): return apply(OPS["minimum"], self, other)
+    def maximum(self, other: Operand) -> Tensor:
+        return apply(OPS["maximum"], self, other)
+
+    def minimum(self, other: Operand) -> Tensor:
+        return apply(OPS["minimum"], self, other)
 
     # ---- reductions ----
     def _reduce(self, name, axis, keepdims, dim, keepdim, **attrs):
         axis, keepdims = _reduction(name, self.ndim, axis, keepdims, dim, keepdim)
         return apply(OPS[name], self, axis=axis, keepdims=keepdims, **attrs)
 
-    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def sum(
+        self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         return self._reduce("sum", axis, keepdims, dim, keepdim)
 
-    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def mean(
+        self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         return self._reduce("mean", axis, keepdims, dim, keepdim)
 
-    def var(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, correction=None):
+    def var(
+        self,
+        axis: Axis = None,
+        ddof: int = 0,
+        keepdims: bool = False,
+        *,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+        correction: int | None = None,
+    ) -> Tensor:
         return self._reduce("var", axis, keepdims, dim, keepdim, ddof=ddof if correction is None else correction)
 
-    def std(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, correction=None):
+    def std(
+        self,
+        axis: Axis = None,
+        ddof: int = 0,
+        keepdims: bool = False,
+        *,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+        correction: int | None = None,
+    ) -> Tensor:
         return self._reduce("std", axis, keepdims, dim, keepdim, ddof=ddof if correction is None else correction)
 
     def _extreme(self, name, axis, keepdims, dim, keepdim):
@@ -361,46 +513,63 @@ class Tensor:
         if not isinstance(along_one, (int, np.integer)):
             return self._reduce(name, axis, keepdims, dim, keepdim)
         keepdims = keepdims if keepdim is None else keepdim
-        values, indices = apply(OPS[name + "_dim"], self, axis=_single_axis(self, along_one, name),
-                                keepdims=bool(keepdims))
-        return RETURN_TYPES[name](values, indices)
+        values, indices = apply(
+            OPS[name + "_dim"], self, axis=_single_axis(self, along_one, name), keepdims=bool(keepdims)
+        )
+        return ValuesIndices(values, indices)
 
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def max(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Any:
         """The maximum over all elements or a tuple of axes (gradient split among ties); along one int
         `dim`/`axis`, PyTorch's `(values, indices)` pair (gradient to the index picked)."""
         return self._extreme("max", axis, keepdims, dim, keepdim)
 
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def min(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Any:
         """As `max`, for the minimum."""
         return self._extreme("min", axis, keepdims, dim, keepdim)
 
-    def sort(self, dim=-1, descending=False, stable=False, *, axis=None):
+    def sort(
+        self, dim: int = -1, descending: bool = False, stable: bool = False, *, axis: int | None = None
+    ) -> ValuesIndices:
         """`(values, indices)` sorted along `dim` (a stable sort, whatever `stable` says)."""
         axis = _single_axis(self, dim if axis is None else axis, "sort")
         values, indices = apply(OPS["sort"], self, axis=axis, descending=bool(descending))
-        return RETURN_TYPES["sort"](values, indices)
+        return ValuesIndices(values, indices)
 
-    def argsort(self, dim=-1, descending=False, *, axis=None):
+    def argsort(self, dim: int = -1, descending: bool = False, *, axis: int | None = None) -> Tensor:
         """The indices that sort along `dim` (not differentiable)."""
         axis = _single_axis(self, dim if axis is None else axis, "argsort")
         return Tensor(np.argsort(-self.data if descending else self.data, axis=axis, kind="stable"))
 
-    def topk(self, k, dim=-1, largest=True, sorted=True, *, axis=None):
+    def topk(
+        self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *, axis: int | None = None
+    ) -> ValuesIndices:
         """`(values, indices)` of the k largest (or smallest) entries along `dim`, in sorted order."""
         axis = _single_axis(self, dim if axis is None else axis, "topk")
         length = self.shape[axis] if self.ndim else 1
         if not isinstance(k, (int, np.integer)) or not 0 <= k <= length:
             raise ValueError(f"topk: k must be an int in [0, {length}] for dim {axis} of shape {self.shape}, got {k!r}")
         values, indices = apply(OPS["topk"], self, k=int(k), axis=axis, largest=bool(largest))
-        return RETURN_TYPES["topk"](values, indices)
+        return ValuesIndices(values, indices)
 
-    def prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def prod(
+        self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         return self._reduce("prod", axis, keepdims, dim, keepdim)
 
-    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def logsumexp(
+        self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         return self._reduce("logsumexp", axis, keepdims, dim, keepdim)
 
-    def norm(self, p=2, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def norm(
+        self,
+        p: Number | str = 2,
+        axis: Axis = None,
+        keepdims: bool = False,
+        *,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
         if p == "fro":
             p = 2
         if p in (np.inf, float("inf")):
@@ -418,20 +587,24 @@ class Tensor:
             raise ValueError(f"{name}: cannot reduce an empty tensor of shape {self.shape}")
         return Tensor(np.asarray(ufunc(self.data, axis=axis, keepdims=keepdims)))
 
-    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def argmax(
+        self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None, keepdim: bool | None = None
+    ) -> Tensor:
         return self._arg(np.argmax, "argmax", axis, keepdims, dim, keepdim)
 
-    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def argmin(
+        self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None, keepdim: bool | None = None
+    ) -> Tensor:
         return self._arg(np.argmin, "argmin", axis, keepdims, dim, keepdim)
 
-    def softmax(self, axis=-1, *, dim=None):
+    def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         return apply(OPS["softmax"], self, axis=_single_axis(self, axis if dim is None else dim, "softmax"))
 
-    def log_softmax(self, axis=-1, *, dim=None):
+    def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         return apply(OPS["log_softmax"], self, axis=_single_axis(self, axis if dim is None else dim, "log_softmax"))
 
     # ---- shape ----
-    def reshape(self, *shape):
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         shape = _shape_args(shape, "reshape")
         if shape == self.shape:
             return self
@@ -439,45 +612,44 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self, start_dim=0, end_dim=-1):
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         if self.ndim == 0:
             return self.reshape(1)
         start, end = start_dim % self.ndim, end_dim % self.ndim
         if start > end:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
-        return self.reshape(self.shape[:start] + (math.prod(self.shape[start:end + 1]),) + self.shape[end + 1:])
+        return self.reshape(self.shape[:start] + (math.prod(self.shape[start : end + 1]),) + self.shape[end + 1 :])
 
-    def transpose(self, *axes):
+    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
         """No axes: reverse them. Two axes: swap them (as PyTorch). More: a permutation (as numpy)."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        if not axes:
-            axes = tuple(range(self.ndim))[::-1]
-        elif len(axes) == 2:
-            return self.swapaxes(*axes)
-        return self.permute(*axes)
+        order: tuple[Any, ...] = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        if not order:
+            order = tuple(range(self.ndim))[::-1]
+        elif len(order) == 2:
+            return self.swapaxes(*order)
+        return self.permute(*order)
 
-    def permute(self, *dims):
-        dims = _shape_args(dims, "permute")
-        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} axes of shape {self.shape}")
-        dims = tuple(d % self.ndim for d in dims)
-        if dims == tuple(range(self.ndim)):
+    def permute(self, *dims: int | Sequence[int]) -> Tensor:
+        given = _shape_args(dims, "permute")
+        if sorted(d % max(self.ndim, 1) for d in given) != list(range(self.ndim)):
+            raise ValueError(f"permute: {given} is not a permutation of the {self.ndim} axes of shape {self.shape}")
+        order = tuple(d % self.ndim for d in given)
+        if order == tuple(range(self.ndim)):
             return self
-        return apply(OPS["transpose"], self, axes=dims)
+        return apply(OPS["transpose"], self, axes=order)
 
-    def swapaxes(self, axis1, axis2):
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         a, b = (_normalize_axis(axis, self.ndim, "swapaxes")[0] for axis in (axis1, axis2))
         if a == b:
             return self
         return apply(OPS["swapaxes"], self, axis1=a, axis2=b)
 
-    def squeeze(self, axis=None, *, dim=None):
-        axis = _normalize_axis(axis if dim is None else dim, self.ndim, "squeeze")
-        drop = [i for i, n in enumerate(self.shape) if n == 1 and (axis is None or i in axis)]
+    def squeeze(self, axis: Axis = None, *, dim: Axis = None) -> Tensor:
+        axes = _normalize_axis(axis if dim is None else dim, self.ndim, "squeeze")
+        drop = [i for i, n in enumerate(self.shape) if n == 1 and (axes is None or i in axes)]
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in drop))
 
-    def unsqueeze(self, axis):
+    def unsqueeze(self, axis: int) -> Tensor:
         if not isinstance(axis, (int, np.integer)):
             raise TypeError(f"unsqueeze: axis must be an int, got {type(axis).__name__}")
         if not -self.ndim - 1 <= axis <= self.ndim:
@@ -487,13 +659,13 @@ class Tensor:
 
     expand_dims = unsqueeze
 
-    def broadcast_to(self, *shape):
+    def broadcast_to(self, *shape: int | Sequence[int]) -> Tensor:
         shape = _shape_args(shape, "broadcast_to")
         if shape == self.shape:
             return self
         return apply(OPS["broadcast_to"], self, shape=shape)
 
-    def repeat(self, repeats, axis=None):
+    def repeat(self, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
         """numpy.repeat: each element repeated `repeats` times along `axis` (flattened when None)."""
         source = self.flatten() if axis is None else self
         axis = 0 if axis is None else _normalize_axis(axis, self.ndim, "repeat")[0]
@@ -502,24 +674,26 @@ class Tensor:
             raise ValueError(f"repeat: repeats must be non-negative integers, got {repeats!r}")
         return source[along(axis, source.ndim, np.repeat(np.arange(source.shape[axis]), counts))]
 
-    def tile(self, *reps):
+    def tile(self, *reps: int | Sequence[int]) -> Tensor:
         """numpy.tile, as a broadcast and a reshape (so its gradient sums the copies)."""
-        reps = _shape_args(reps, "tile")
-        ndim = max(len(reps), self.ndim)
-        reps = (1,) * (ndim - len(reps)) + reps
+        given = _shape_args(reps, "tile")
+        ndim = max(len(given), self.ndim)
+        counts = (1,) * (ndim - len(given)) + given
         shape = (1,) * (ndim - self.ndim) + self.shape
         spread = self.reshape(tuple(n for s in shape for n in (1, s)))
-        tiled = spread.broadcast_to(tuple(n for r, s in zip(reps, shape) for n in (r, s)))
-        return tiled.reshape(tuple(r * s for r, s in zip(reps, shape)))
+        tiled = spread.broadcast_to(tuple(n for r, s in zip(counts, shape) for n in (r, s)))
+        return tiled.reshape(tuple(r * s for r, s in zip(counts, shape)))
 
-    def pad(self, pad_width, value=0.0):
+    def pad(self, pad_width: int | Sequence[int] | Sequence[Sequence[int]], value: Number = 0.0) -> Tensor:
         """numpy.pad in constant mode: `pad_width` is an int, a (before, after) pair, or one pair per axis."""
         widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (self.ndim, 2)) if self.ndim else ()
         if np.any(np.asarray(widths) < 0):
             raise ValueError(f"pad: widths must be non-negative, got {pad_width!r}")
         return apply(OPS["pad"], self, pad_width=tuple((int(a), int(b)) for a, b in widths), value=value)
 
-    def split(self, split_size_or_sections, dim=0, *, axis=None):
+    def split(
+        self, split_size_or_sections: int | Sequence[int], dim: int = 0, *, axis: int | None = None
+    ) -> tuple[Tensor, ...]:
         """As PyTorch: an int gives pieces of that size (the last may be smaller); a list gives the sizes.
         One graph node with one output per piece (each a view)."""
         axis = _single_axis(self, dim if axis is None else axis, "split")
@@ -531,25 +705,26 @@ class Tensor:
         else:
             sizes = list(split_size_or_sections)
             if sum(sizes) != length or any(s < 0 for s in sizes):
-                raise ValueError(f"split: sizes {sizes} do not add up to {length}, the length of axis {axis} "
-                                 f"of {self.shape}")
+                raise ValueError(
+                    f"split: sizes {sizes} do not add up to {length}, the length of axis {axis} of {self.shape}"
+                )
         return apply(OPS["split"], self, axis=axis, bounds=tuple(int(b) for b in np.cumsum([0] + sizes)))
 
-    def chunk(self, chunks, dim=0, *, axis=None):
+    def chunk(self, chunks: int, dim: int = 0, *, axis: int | None = None) -> tuple[Tensor, ...]:
         """At most `chunks` pieces of equal size (the last may be smaller), as PyTorch."""
         if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
             raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
         axis = _single_axis(self, dim if axis is None else axis, "chunk")
         return self.split(max(1, -(-self.shape[axis] // chunks)), axis)
 
-    def unbind(self, dim=0, *, axis=None):
+    def unbind(self, dim: int = 0, *, axis: int | None = None) -> tuple[Tensor, ...]:
         """The slices along `dim`, with that dimension removed: one node, one output per slice."""
         if self.ndim == 0:
             raise ValueError("unbind: a 0-d tensor has no dimension to unbind")
         return apply(OPS["unbind"], self, axis=_single_axis(self, dim if axis is None else axis, "unbind"))
 
     # ---- indexing ----
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Tensor:
         return apply(OPS["getitem"], self, index=_index(index))
 
     # ---- in-place ----
@@ -558,13 +733,18 @@ class Tensor:
         array. With it, the op is recorded like PyTorch does: the tensor takes the new node as its
         grad_fn, and nodes that saved its old value refuse to backward."""
         recording = is_grad_enabled() and (
-            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in operands))
+            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in operands)
+        )
         if recording and self.grad_fn is None and self.requires_grad:
-            raise RuntimeError(f"{name}_: a leaf tensor that requires grad cannot be modified in place while grad "
-                               "is recorded; do it under `with ag.no_grad():`, or modify a .clone()")
+            raise RuntimeError(
+                f"{name}_: a leaf tensor that requires grad cannot be modified in place while grad "
+                "is recorded; do it under `with ag.no_grad():`, or modify a .clone()"
+            )
         if recording and self._base is not None:
-            raise RuntimeError(f"{name}_: in-place modification of a view (shape {self.shape}) of a tensor that is "
-                               "part of a recorded graph is not supported; modify a .clone() instead")
+            raise RuntimeError(
+                f"{name}_: in-place modification of a view (shape {self.shape}) of a tensor that is "
+                "part of a recorded graph is not supported; modify a .clone() instead"
+            )
         try:
             if not recording:
                 direct(self.data, *(o.data if isinstance(o, Tensor) else o for o in operands))
@@ -581,27 +761,42 @@ class Tensor:
         except (ValueError, TypeError) as exc:
             kind = TypeError if isinstance(exc, TypeError) else ValueError
             shapes = " and ".join(str(np.shape(o)) for o in operands)
-            raise kind(f"{name}_: cannot update a tensor of shape {self.shape} and dtype {self.dtype} in place "
-                       f"(operand shapes {shapes or 'none'}): {exc}") from None
+            raise kind(
+                f"{name}_: cannot update a tensor of shape {self.shape} and dtype {self.dtype} in place "
+                f"(operand shapes {shapes or 'none'}): {exc}"
+            ) from None
         self._vc[0] += 1
         return self
 
-    def add_(self, other): return self._inplace("add", (other,), {}, lambda a, b: np.add(a, b, out=a))
-    def sub_(self, other): return self._inplace("sub", (other,), {}, lambda a, b: np.subtract(a, b, out=a))
-    def mul_(self, other): return self._inplace("mul", (other,), {}, lambda a, b: np.multiply(a, b, out=a))
-    def div_(self, other): return self._inplace("div", (other,), {}, lambda a, b: np.true_divide(a, b, out=a))
-    def fill_(self, value): return self._inplace("fill", (), {"value": value}, lambda a: a.fill(value))
-    def zero_(self): return self.fill_(0)
-    def copy_(self, src): return self._inplace("copy", (src,), {}, lambda a, b: np.copyto(a, b, casting="unsafe"))
+    def add_(self, other: Operand) -> Tensor:
+        return self._inplace("add", (other,), {}, lambda a, b: np.add(a, b, out=a))
 
-    def clamp_(self, min=None, max=None):
+    def sub_(self, other: Operand) -> Tensor:
+        return self._inplace("sub", (other,), {}, lambda a, b: np.subtract(a, b, out=a))
+
+    def mul_(self, other: Operand) -> Tensor:
+        return self._inplace("mul", (other,), {}, lambda a, b: np.multiply(a, b, out=a))
+
+    def div_(self, other: Operand) -> Tensor:
+        return self._inplace("div", (other,), {}, lambda a, b: np.true_divide(a, b, out=a))
+
+    def fill_(self, value: Operand) -> Tensor:
+        return self._inplace("fill", (), {"value": value}, lambda a: a.fill(value))
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def copy_(self, src: Operand) -> Tensor:
+        return self._inplace("copy", (src,), {}, lambda a, b: np.copyto(a, b, casting="unsafe"))
+
+    def clamp_(self, min: Operand | None = None, max: Operand | None = None) -> Tensor:
         if min is None and max is None:
             raise ValueError("clamp_: at least one of min and max must be given")
         return self._inplace("clip", (), {"min": min, "max": max}, lambda a: np.clip(a, min, max, out=a))
 
     clip_ = clamp_
 
-    def __setitem__(self, index, value):
+    def __setitem__(self, index: Any, value: Operand) -> None:
         index = _index(index)
         self._inplace("setitem", (value,), {"index": index}, lambda a, v: a.__setitem__(index, v))
 
@@ -613,7 +808,10 @@ def _single_axis(t, axis, who):
 
 
 def _matmul(a, b):
-    shape_a, shape_b = np.shape(a.data if isinstance(a, Tensor) else a), np.shape(b.data if isinstance(b, Tensor) else b)
+    shape_a, shape_b = (
+        np.shape(a.data if isinstance(a, Tensor) else a),
+        np.shape(b.data if isinstance(b, Tensor) else b),
+    )
     if not shape_a or not shape_b:
         raise ValueError(f"matmul: both operands need at least one dimension, got shapes {shape_a} and {shape_b}")
     inner_a = shape_a[-1]
@@ -624,12 +822,25 @@ def _matmul(a, b):
     try:
         np.broadcast_shapes(batch_a, batch_b)
     except ValueError:
-        raise ValueError(f"matmul: shapes {shape_a} and {shape_b}: batch dimensions {batch_a} and {batch_b} "
-                         "cannot be broadcast together") from None
+        raise ValueError(
+            f"matmul: shapes {shape_a} and {shape_b}: batch dimensions {batch_a} and {batch_b} "
+            "cannot be broadcast together"
+        ) from None
     return apply(OPS["matmul"], a, b)
 
 
-RETURN_TYPES = {name: collections.namedtuple(name, ("values", "indices")) for name in ("max", "min", "sort", "topk")}
+# The functional form, with Tensor itself rather than the name "Tensor" (this module's annotations are strings):
+# the generated constructor's annotations then resolve for readers such as pdoc.
+ValuesIndices = NamedTuple("ValuesIndices", [("values", Tensor), ("indices", Tensor)])  # noqa: UP014
+ValuesIndices.__doc__ = (
+    """What `max`/`min` along one dim, `sort` and `topk` return, as PyTorch: `values, indices = ...`."""
+)
+
+
+TensorLike: TypeAlias = Tensor | np.ndarray | Scalar | Sequence[Any]
+"""What a tensor can be built from: a Tensor, a numpy array, a number, or nested lists of numbers."""
+Operand: TypeAlias = Tensor | np.ndarray | Scalar
+"""What an op accepts as an input: a Tensor, or a constant (numpy array or number)."""
 
 
 # ---- apply: the one door every op goes through --------------------------------------------------
@@ -647,10 +858,10 @@ def _forward_error(op, arrays, exc):
     return kind(f"{op.name}: invalid input ({'shapes' if len(arrays) > 1 else 'shape'} {listed}): {exc}")
 
 
-def apply(op, *inputs, **attrs):
+def apply(op: Op, *inputs: Operand, **attrs: Any) -> Any:
     """Run `op` on Tensors/constants; record a node when grad mode is on and an input requires grad.
     Returns a Tensor, or a tuple of Tensors for an op with several outputs."""
-    arrays = []
+    arrays: list[Any] = []
     recording = False
     for x in inputs:
         if isinstance(x, Tensor):
@@ -698,7 +909,8 @@ def record(op, inputs, arrays, out, attrs):
                 raise RuntimeError(
                     f"{op.name}: an input of shape {x.shape} is a view of a tensor that was later modified in "
                     "place by a recorded op, so its recorded history is stale; take the view again after the "
-                    "in-place op, or use .clone()")
+                    "in-place op, or use .clone()"
+                )
             if x.requires_grad:
                 node = x.grad_fn
                 parents.append(x if node is None else node if type(node) is Node else node.edges[x.output_nr])
@@ -717,14 +929,28 @@ def record(op, inputs, arrays, out, attrs):
         if type(a) is np.ndarray:  # the parent knows the shape and dtype already: no allocation
             arrays[i] = SavedShape(a.shape, a.dtype) if parents[i] is None else parents[i]
     if type(out) is tuple:
-        return _record_outputs(op, inputs, out, MultiOutputNode(
-            op, parents, arrays, out if plan.keeps_out else None, attrs, tuple(o.shape for o in out),
-            tuple(o.dtype for o in out), version_checks, state.scope))
+        return _record_outputs(
+            op,
+            inputs,
+            out,
+            MultiOutputNode(
+                op,
+                parents,
+                arrays,
+                out if plan.keeps_out else None,
+                attrs,
+                tuple(o.shape for o in out),
+                tuple(o.dtype for o in out),
+                version_checks,
+                state.scope,
+            ),
+        )
     result = _output(op, Tensor(out, True), inputs)
     if plan.keeps_out:
         version_checks += (result._vc, result._vc[0])
-    result.grad_fn = Node(op, parents, arrays, out if plan.keeps_out else None, attrs, out.shape, out.dtype,
-                          version_checks, state.scope)
+    result.grad_fn = Node(
+        op, parents, arrays, out if plan.keeps_out else None, attrs, out.shape, out.dtype, version_checks, state.scope
+    )
     if state.anomaly:
         result.grad_fn.trace = traceback.format_stack()[:-3]
     return result
@@ -745,10 +971,10 @@ def _record_outputs(op, inputs, outs, node):
     return results
 
 
-_reverse_pass = None
+_reverse_pass: Any = None  # engine.backward, once `engine` is imported
 
 
-def install_reverse_pass(backward):
+def install_reverse_pass(backward: Callable[..., None]) -> None:
     """Called once by `engine` (which imports this module): the function `Tensor.backward` runs."""
     global _reverse_pass
     _reverse_pass = backward

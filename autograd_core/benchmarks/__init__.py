@@ -5,12 +5,18 @@
 Importing this package changes nothing in the process: every thread pool is
 pinned to THREADS threads only while the runner runs (`runner.ThreadPinning`).
 """
+
 import os
 from pathlib import Path
 
 THREADS = 2
-THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                   "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")
+THREAD_ENV_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
 
 # The folder holding the autograd_core package (a checkout's root, or site-packages).
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]

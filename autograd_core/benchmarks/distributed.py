@@ -24,6 +24,7 @@ Reported per configuration (medians over the epochs after a warm-up epoch):
 The speed-up can reach N only when N idle cores are available: on a machine
 shared with other work the numbers say what they were measured under.
 """
+
 import argparse
 import json
 import os
@@ -122,35 +123,54 @@ def _ranks_identical(model):
 def worker(epochs, samples):
     """One rank's measurement; rank 0 prints the report as one line of JSON."""
     model, plain, optimizer, loader, loss_fn = _training_run(samples)
-    epoch_seconds, cpu_seconds, all_reduce_per_step, losses = _timed_epochs(epochs, model, optimizer, loader,
-                                                                            loss_fn)
+    epoch_seconds, cpu_seconds, all_reduce_per_step, losses = _timed_epochs(epochs, model, optimizer, loader, loss_fn)
     parameters = sum(p.data.size for p in plain.parameters())
     alone = _all_reduce_alone(parameters + len(list(plain.parameters())))
     identical = _ranks_identical(plain)
     world_size = distributed.world_size()
     if distributed.rank() == 0:
-        print(json.dumps({
-            "processes": world_size, "steps_per_epoch": len(loader), "parameters": parameters,
-            "epoch_s": statistics.median(epoch_seconds), "cpu_s": statistics.median(cpu_seconds),
-            "all_reduce_in_training_ms": 1e3 * statistics.median(all_reduce_per_step) if world_size > 1 else 0.0,
-            "all_reduce_alone_ms": 1e3 * statistics.median(alone) if world_size > 1 else 0.0,
-            "first_loss": losses[0], "last_loss": losses[-1], "ranks_identical": identical,
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "processes": world_size,
+                    "steps_per_epoch": len(loader),
+                    "parameters": parameters,
+                    "epoch_s": statistics.median(epoch_seconds),
+                    "cpu_s": statistics.median(cpu_seconds),
+                    "all_reduce_in_training_ms": 1e3 * statistics.median(all_reduce_per_step)
+                    if world_size > 1
+                    else 0.0,
+                    "all_reduce_alone_ms": 1e3 * statistics.median(alone) if world_size > 1 else 0.0,
+                    "first_loss": losses[0],
+                    "last_loss": losses[-1],
+                    "ranks_identical": identical,
+                }
+            ),
+            flush=True,
+        )
 
 
 def launch(processes, epochs, samples):
     """Run the worker on `processes` ranks (plainly for one) and return rank 0's report."""
-    env = child_environment(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                            NUMBA_NUM_THREADS="1")
-    command = [sys.executable, "-m", "autograd_core.benchmarks.distributed", "--worker", "--epochs", str(epochs),
-               "--samples", str(samples)]
+    env = child_environment(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    command = [
+        sys.executable,
+        "-m",
+        "autograd_core.benchmarks.distributed",
+        "--worker",
+        "--epochs",
+        str(epochs),
+        "--samples",
+        str(samples),
+    ]
     if processes > 1:
         beside_python = os.path.join(os.path.dirname(sys.executable), "mpiexec")
         command = [beside_python if os.path.exists(beside_python) else "mpiexec", "-n", str(processes)] + command
     result = subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=1800)
     if result.returncode != 0:
-        raise SystemExit(f"autograd_core.benchmarks.distributed: {' '.join(command)} failed:\n"
-                         f"{result.stdout}{result.stderr}")
+        raise SystemExit(
+            f"autograd_core.benchmarks.distributed: {' '.join(command)} failed:\n{result.stdout}{result.stderr}"
+        )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -167,16 +187,22 @@ def main():
 
     reports = [launch(n, args.epochs, args.samples) for n in args.processes]
     base = reports[0]["epoch_s"]
-    print(f"MLP {'-'.join(map(str, SIZES))} ({reports[0]['parameters']:,} parameters), float32, global batch "
-          f"{GLOBAL_BATCH}, {args.samples} samples ({reports[0]['steps_per_epoch']} steps per epoch), "
-          f"median of {args.epochs} epochs, 1 thread per process")
-    print(f"{'processes':>9} {'epoch (s)':>10} {'speed-up':>9} {'CPU per rank (s)':>17} "
-          f"{'all-reduce/step in training (ms)':>33} {'all-reduce alone (ms)':>22} "
-          f"{'last-batch loss, epoch 0 -> last':>33} {'ranks identical':>16}")
+    print(
+        f"MLP {'-'.join(map(str, SIZES))} ({reports[0]['parameters']:,} parameters), float32, global batch "
+        f"{GLOBAL_BATCH}, {args.samples} samples ({reports[0]['steps_per_epoch']} steps per epoch), "
+        f"median of {args.epochs} epochs, 1 thread per process"
+    )
+    print(
+        f"{'processes':>9} {'epoch (s)':>10} {'speed-up':>9} {'CPU per rank (s)':>17} "
+        f"{'all-reduce/step in training (ms)':>33} {'all-reduce alone (ms)':>22} "
+        f"{'last-batch loss, epoch 0 -> last':>33} {'ranks identical':>16}"
+    )
     for r in reports:
-        print(f"{r['processes']:>9} {r['epoch_s']:>10.3f} {base / r['epoch_s']:>9.2f} {r['cpu_s']:>17.3f} "
-              f"{r['all_reduce_in_training_ms']:>33.3f} {r['all_reduce_alone_ms']:>22.3f} "
-              f"{r['first_loss']:>20.3f} -> {r['last_loss']:<9.3f} {r['ranks_identical']!s:>16}")
+        print(
+            f"{r['processes']:>9} {r['epoch_s']:>10.3f} {base / r['epoch_s']:>9.2f} {r['cpu_s']:>17.3f} "
+            f"{r['all_reduce_in_training_ms']:>33.3f} {r['all_reduce_alone_ms']:>22.3f} "
+            f"{r['first_loss']:>20.3f} -> {r['last_loss']:<9.3f} {r['ranks_identical']!s:>16}"
+        )
 
 
 if __name__ == "__main__":

@@ -16,16 +16,18 @@ Rounds are interleaved (one block of each contender in turn) so that load from o
 falls on all alike; a block repeats a call until it lasts `--block` seconds; the medians over
 rounds are printed, in microseconds per call.
 """
+
 import argparse
 import math
 import statistics
 import time
+import types
 
 import numpy as np
 import threadpoolctl
 
 import autograd_core as ag
-import autograd_core.fused_ops  # noqa: F401 (registers the fused ops and binds the kernels)
+import autograd_core.fused_ops
 from autograd_core.kernels import (
     BACKWARD_KERNELS,
     FORWARD_KERNELS,
@@ -33,22 +35,33 @@ from autograd_core.kernels import (
     softmax,
 )
 
+torch: types.ModuleType | None
 try:
     import torch
     import torch.nn.functional as TF
 except ImportError:
     torch = None
 
-ACTIVATION_ATTRS = {"leaky_relu": dict(negative_slope=0.01), "elu": dict(alpha=1.0),
-                    "softplus": dict(beta=1.0, threshold=20.0)}
+ACTIVATION_ATTRS = {
+    "leaky_relu": dict(negative_slope=0.01),
+    "elu": dict(alpha=1.0),
+    "softplus": dict(beta=1.0, threshold=20.0),
+}
 
 
 def _torch_activation(name, attrs):
-    return {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "erf": torch.erf,
-            "silu": TF.silu, "gelu": TF.gelu, "gelu_tanh": lambda x: TF.gelu(x, approximate="tanh"),
-            "leaky_relu": lambda x: TF.leaky_relu(x, attrs.get("negative_slope", 0.01)),
-            "elu": lambda x: TF.elu(x, attrs.get("alpha", 1.0)),
-            "softplus": lambda x: TF.softplus(x, attrs.get("beta", 1.0), attrs.get("threshold", 20.0))}[name]
+    return {
+        "relu": torch.relu,
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "erf": torch.erf,
+        "silu": TF.silu,
+        "gelu": TF.gelu,
+        "gelu_tanh": lambda x: TF.gelu(x, approximate="tanh"),
+        "leaky_relu": lambda x: TF.leaky_relu(x, attrs.get("negative_slope", 0.01)),
+        "elu": lambda x: TF.elu(x, attrs.get("alpha", 1.0)),
+        "softplus": lambda x: TF.softplus(x, attrs.get("beta", 1.0), attrs.get("threshold", 20.0)),
+    }[name]
 
 
 class Case:
@@ -70,23 +83,40 @@ def cases(size, rng, dtype):
         yield Case(name, f"{name}", [x], attrs, _torch_activation(name, attrs))
     rows = rng.standard_normal((_rows_for(size, 100), 100)).astype(dtype)
     for name in ("softmax", "log_softmax"):
-        yield Case(name, f"{name} {rows.shape}", [rows], dict(axis=1),
-                   lambda x, name=name: getattr(torch, name)(x, 1))
+        yield Case(name, f"{name} {rows.shape}", [rows], dict(axis=1), lambda x, name=name: getattr(torch, name)(x, 1))
     logits = rng.standard_normal((_rows_for(size, 10), 10)).astype(dtype)
     targets = rng.integers(0, 10, logits.shape[0])
-    yield Case("softmax_cross_entropy", f"cross_entropy {logits.shape}", [logits, targets],
-               dict(label_smoothing=0.1),
-               lambda x, t: TF.cross_entropy(x, t, reduction="none", label_smoothing=0.1))
+    yield Case(
+        "softmax_cross_entropy",
+        f"cross_entropy {logits.shape}",
+        [logits, targets],
+        dict(label_smoothing=0.1),
+        lambda x, t: TF.cross_entropy(x, t, reduction="none", label_smoothing=0.1),
+    )
     features = rows.shape[1]
-    yield Case("layer_norm", f"layer_norm {rows.shape}", [rows, np.ones(features, dtype), np.zeros(features, dtype)],
-               dict(normalized_shape=(features,), eps=1e-5),
-               lambda x, w, b: TF.layer_norm(x, (features,), w, b, eps=1e-5))
-    yield Case("batch_norm", f"batch_norm {rows.shape}", [rows, np.ones(features, dtype), np.zeros(features, dtype)],
-               dict(eps=1e-5), lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True, eps=1e-5))
+    yield Case(
+        "layer_norm",
+        f"layer_norm {rows.shape}",
+        [rows, np.ones(features, dtype), np.zeros(features, dtype)],
+        dict(normalized_shape=(features,), eps=1e-5),
+        lambda x, w, b: TF.layer_norm(x, (features,), w, b, eps=1e-5),
+    )
+    yield Case(
+        "batch_norm",
+        f"batch_norm {rows.shape}",
+        [rows, np.ones(features, dtype), np.zeros(features, dtype)],
+        dict(eps=1e-5),
+        lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True, eps=1e-5),
+    )
     repeated = rng.integers(0, 1000, _rows_for(size, 16))
     embedding = rng.standard_normal((1000, 16)).astype(dtype)
-    yield Case("getitem", f"x[rows] backward {embedding.shape}, {repeated.size} rows", [embedding],
-               dict(index=(repeated,)), lambda e: e[torch.as_tensor(repeated)])
+    yield Case(
+        "getitem",
+        f"x[rows] backward {embedding.shape}, {repeated.size} rows",
+        [embedding],
+        dict(index=(repeated,)),
+        lambda e: e[torch.as_tensor(repeated)],
+    )
 
 
 def linear_cases(rng, dtype):
@@ -95,14 +125,20 @@ def linear_cases(rng, dtype):
         x = rng.standard_normal((batch, n_in)).astype(dtype)
         w = (rng.standard_normal((n_out, n_in)) / math.sqrt(n_in)).astype(dtype)
         b = rng.standard_normal(n_out).astype(dtype)
-        yield Case("linear", f"linear relu {batch}x{n_in}@{n_in}x{n_out}", [x, w, b], dict(activation="relu"),
-                   lambda x, w, b: torch.relu(TF.linear(x, w, b)))
+        yield Case(
+            "linear",
+            f"linear relu {batch}x{n_in}@{n_in}x{n_out}",
+            [x, w, b],
+            dict(activation="relu"),
+            lambda x, w, b: torch.relu(TF.linear(x, w, b)),
+        )
 
 
 # ---- the contenders ----------------------------------------------------------------------------
 # "numba backend": the op's kernel as wired (it hands a dtype to the numpy reference where that
 # measured faster, see backend.POLICY); "compiled": the Numba loop itself,
 # whatever the dtype; "numpy": the reference; "torch".
+
 
 def _activation_loops(case):
     kind, attr_names = elementwise.ACTIVATION_KINDS[case.op]
@@ -214,11 +250,13 @@ def run_kernels(args):
                     continue
                 times = dict(zip(calls, median_times(list(calls.values()), args.rounds, args.block)))
                 us = [times.get(label, math.nan) * 1e6 for label in labels]
-                print(f"{case.label + ' ' + direction:52s}" + "".join(f"{t:14.1f}" for t in us)
-                      + f"{us[2] / us[1]:16.2f}")
+                print(
+                    f"{case.label + ' ' + direction:52s}" + "".join(f"{t:14.1f}" for t in us) + f"{us[2] / us[1]:16.2f}"
+                )
 
 
 # ---- serial vs threaded loops -------------------------------------------------------------------
+
 
 def run_threads(args):
     """The time of serial and threaded loops over sizes, to place PARALLEL_MIN_SIZE."""
@@ -233,19 +271,28 @@ def run_threads(args):
         out = np.empty_like(x)
         rows, row_out = x.reshape(-1, 128), out.reshape(-1, 128)
         contenders = {
-            "gelu forward": [lambda f=f: f(x, out, 0.0, 0.0) for f in (gelu.forward, gelu.forward_parallel)],
-            "sigmoid backward": [lambda f=f: f(x, x, x, out, 0.0, 0.0)
-                                 for f in (sigmoid.backward, sigmoid.backward_parallel)],
-            "softmax rows": [lambda f=f: f(rows, row_out)
-                             for f in (softmax_loops.softmax_rows, softmax_loops.softmax_rows_parallel)],
+            "gelu forward": [
+                lambda f=f, x=x, out=out: f(x, out, 0.0, 0.0) for f in (gelu.forward, gelu.forward_parallel)
+            ],
+            "sigmoid backward": [
+                lambda f=f, x=x, out=out: f(x, x, x, out, 0.0, 0.0)
+                for f in (sigmoid.backward, sigmoid.backward_parallel)
+            ],
+            "softmax rows": [
+                lambda f=f, rows=rows, row_out=row_out: f(rows, row_out)
+                for f in (softmax_loops.softmax_rows, softmax_loops.softmax_rows_parallel)
+            ],
         }
         for name, calls in contenders.items():
             serial, threaded = median_times(calls, args.rounds, args.block)
-            print(f"{name:22s} {size:>9d}  {serial * 1e6:10.1f} {threaded * 1e6:10.1f}  "
-                  f"{'threads win' if threaded < serial else ''}")
+            print(
+                f"{name:22s} {size:>9d}  {serial * 1e6:10.1f} {threaded * 1e6:10.1f}  "
+                f"{'threads win' if threaded < serial else ''}"
+            )
 
 
 # ---- import time and the first training step --------------------------------------------------
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

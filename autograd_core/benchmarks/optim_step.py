@@ -17,6 +17,7 @@ processes falls on every contender alike; the medians are reported.
 `--crossover` instead times fused=False against fused=True for groups of 4 float32 tensors of
 growing size, which places the policy's FUSED_MIN_MEAN_SIZE rows (autograd_core/backend.py).
 """
+
 import argparse
 import os
 import time
@@ -62,6 +63,8 @@ def theirs(torch, values, grads, foreach):
 
 def crossover(repeats):
     """Median microseconds of one step, per-tensor numpy vs fused, as the mean tensor size grows."""
+    import optim  # optim sits above autograd_core: imported when a benchmark runs, as in the CLI
+
     backend.set("numba")
     rng = np.random.default_rng(0)
     for name, options in (("Adam", {}), ("SGD", {"momentum": 0.9})):
@@ -80,8 +83,10 @@ def crossover(repeats):
                     step()
                     samples.append(time.perf_counter() - start)
             numpy_us, fused_us = (float(np.median(t)) * 1e6 for t in times)
-            print(f"{name:4s} 4 x {size:6d}: per-tensor numpy {numpy_us:8.1f} us, fused {fused_us:8.1f} us"
-                  f"{'   fused wins' if fused_us < numpy_us else ''}")
+            print(
+                f"{name:4s} 4 x {size:6d}: per-tensor numpy {numpy_us:8.1f} us, fused {fused_us:8.1f} us"
+                f"{'   fused wins' if fused_us < numpy_us else ''}"
+            )
 
 
 def main():
@@ -97,8 +102,10 @@ def main():
     grads = [rng.normal(size=shape).astype(np.float32) for shape in SHAPES]
     assert sum(v.size for v in values) == 1_000_000
 
-    contenders = {"optim.Adam, numba (fused)": ours("numba", values, grads),
-                  "optim.Adam, numpy (per tensor)": ours("numpy", values, grads)}
+    contenders = {
+        "optim.Adam, numba (fused)": ours("numba", values, grads),
+        "optim.Adam, numpy (per tensor)": ours("numpy", values, grads),
+    }
     # Idle OpenMP threads sleep instead of spinning: a spinning torch worker would steal a core
     # from the contender timed next (the machine this runs on may have only 2).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -122,8 +129,10 @@ def main():
     finally:
         backend.set(previous)
 
-    print(f"one Adam step, 1,000,000 float32 parameters in {len(SHAPES)} tensors, "
-          f"median of {args.repeats} interleaved repeats")
+    print(
+        f"one Adam step, 1,000,000 float32 parameters in {len(SHAPES)} tensors, "
+        f"median of {args.repeats} interleaved repeats"
+    )
     for name, samples in times.items():
         q1, median, q3 = np.percentile(np.array(samples) * 1e3, [25, 50, 75])
         print(f"  {name:40s} {median:8.3f} ms   (IQR {q1:.3f} - {q3:.3f})")

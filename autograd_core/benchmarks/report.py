@@ -1,4 +1,5 @@
 """Turn the runner's results (plain data) into results.json, results.md and results.png."""
+
 import json
 from pathlib import Path
 
@@ -84,12 +85,20 @@ def _table(header, rows):
 def markdown(results):
     """The results as a Markdown report: how they were measured, the timings, first calls, engines,
     the loss check and (when measured) startup."""
-    parts = ["# autograd-core benchmarks", *_method(results), _timing_table(results), *_blas_lines(results),
-             "## First call (seconds)\nThe first step of a freshly built model, including tracing and "
-             "JIT compilation; for compiled engines the compile time (first call minus a median step) "
-             "is given too.", _first_call_table(results),
-             "## Engines", _engines_table(results["engines"]),
-             "## Loss check", _loss_check_text(results)]
+    parts = [
+        "# autograd-core benchmarks",
+        *_method(results),
+        _timing_table(results),
+        *_blas_lines(results),
+        "## First call (seconds)\nThe first step of a freshly built model, including tracing and "
+        "JIT compilation; for compiled engines the compile time (first call minus a median step) "
+        "is given too.",
+        _first_call_table(results),
+        "## Engines",
+        _engines_table(results["engines"]),
+        "## Loss check",
+        _loss_check_text(results),
+    ]
     if "startup" in results:
         parts += ["## Startup (fresh processes)", _startup_text(results["startup"])]
     return "\n\n".join(parts) + "\n"
@@ -113,9 +122,11 @@ def _method(results):
     ]
     busy = meta["load_average"]["before"][0]
     if busy > BUSY_LOAD_AVERAGE:
-        parts.append(f"**Measured under load** (1-minute load average {busy:.2f} at the start): other "
-                     "processes competed for the CPUs, which hurts multi-threaded engines (torch, BLAS) "
-                     "most, so these ratios are not representative.")
+        parts.append(
+            f"**Measured under load** (1-minute load average {busy:.2f} at the start): other "
+            "processes competed for the CPUs, which hurts multi-threaded engines (torch, BLAS) "
+            "most, so these ratios are not representative."
+        )
     return parts
 
 
@@ -130,31 +141,42 @@ def _timing_table(results):
         target_cells = ["", ""]
         if target:
             shown = "n/a" if target["ratio"] is None else _times(target["ratio"])
-            target_cells = [f"{engines.get(target['engine'], {}).get('label', target['engine'])} <= "
-                            f"{target['max_ratio']:.2f}x {target['baseline']}", f"{target['verdict']} ({shown})"]
-        rows.append([name, WORKLOADS[name].unit] + [_cell(results, name, k, baseline) for k in keys]
-                    + target_cells)
+            target_cells = [
+                f"{engines.get(target['engine'], {}).get('label', target['engine'])} <= "
+                f"{target['max_ratio']:.2f}x {target['baseline']}",
+                f"{target['verdict']} ({shown})",
+            ]
+        rows.append([name, WORKLOADS[name].unit] + [_cell(results, name, k, baseline) for k in keys] + target_cells)
     return _table(header, rows)
 
 
 def _blas_lines(results):
-    return [f"Raw BLAS on this machine ({name}'s inputs, numpy float32 matmul alone): "
-            f"{entry['blas']['gflops']:.1f} GFLOP/s, {entry['blas']['matmul_s'] * 1e3:.2f} ms per "
-            f"matmul; forward + backward is 3 matmuls."
-            for name, entry in results["workloads"].items() if "blas" in entry]
+    return [
+        f"Raw BLAS on this machine ({name}'s inputs, numpy float32 matmul alone): "
+        f"{entry['blas']['gflops']:.1f} GFLOP/s, {entry['blas']['matmul_s'] * 1e3:.2f} ms per "
+        f"matmul; forward + backward is 3 matmuls."
+        for name, entry in results["workloads"].items()
+        if "blas" in entry
+    ]
 
 
 def _first_call_table(results):
     engines = results["engines"]
-    rows = [[name] + [_first_call_cell(entry["results"][k]) for k in engines]
-            for name, entry in results["workloads"].items()]
+    rows = [
+        [name] + [_first_call_cell(entry["results"][k]) for k in engines]
+        for name, entry in results["workloads"].items()
+    ]
     return _table(["workload"] + [engines[k]["label"] for k in engines], rows)
 
 
 def _engines_table(engines):
-    return _table(["engine", "version", "status"],
-                  [[info["label"] + (" (compiled)" if info["compiled"] else ""), info["version"] or "",
-                    info["status"]] for info in engines.values()])
+    return _table(
+        ["engine", "version", "status"],
+        [
+            [info["label"] + (" (compiled)" if info["compiled"] else ""), info["version"] or "", info["status"]]
+            for info in engines.values()
+        ],
+    )
 
 
 def _load(triple):
@@ -190,8 +212,9 @@ def _startup_text(startup):
         rows.append([f"first mlp_small step, {cache} Numba cache", f"{stats['median']:.3f}", str(stats["n"])])
     stats = startup["second_step_s"]
     rows.append(["second mlp_small step (for scale)", f"{stats['median']:.3f}", str(stats["n"])])
-    return (f"Backend: {startup['backend']}. Medians in seconds over fresh processes.\n\n"
-            + _table(["measure", "median (s)", "n"], rows))
+    return f"Backend: {startup['backend']}. Medians in seconds over fresh processes.\n\n" + _table(
+        ["measure", "median (s)", "n"], rows
+    )
 
 
 def plot(results, path):

@@ -21,6 +21,7 @@ through the environment for the libraries the engines load then (torch, jax),
 and through threadpoolctl, Numba and CPU affinity for those already loaded.
 All of it is undone when `run` returns; importing the runner changes nothing.
 """
+
 import argparse
 import copy
 import datetime
@@ -79,19 +80,37 @@ MAX_STEPS_PER_BLOCK = 10_000
 def parse_args(argv=None, prog="python -m autograd_core.benchmarks.runner"):
     engine_keys = list(all_engines())
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="folder for results.json, results.md, results.png (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, help=f"timed blocks per engine (default {FULL.repeats}, "
-                                                    f"{QUICK.repeats} with --quick)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="folder for results.json, results.md, results.png (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, help=f"timed blocks per engine (default {FULL.repeats}, {QUICK.repeats} with --quick)"
+    )
     parser.add_argument("--quick", action="store_true", help="a fast smoke run: few, short blocks")
-    parser.add_argument("--only", nargs="+", choices=list(WORKLOADS), metavar="WORKLOAD",
-                        help=f"workloads to run (default all: {', '.join(WORKLOADS)})")
-    parser.add_argument("--engines", nargs="+", choices=engine_keys, metavar="ENGINE",
-                        help=f"engines to measure (default all: {', '.join(engine_keys)})")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(WORKLOADS),
+        metavar="WORKLOAD",
+        help=f"workloads to run (default all: {', '.join(WORKLOADS)})",
+    )
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        choices=engine_keys,
+        metavar="ENGINE",
+        help=f"engines to measure (default all: {', '.join(engine_keys)})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the shared inputs")
-    parser.add_argument("--startup", action="store_true",
-                        help="also measure `import autograd_core` and the first mlp_small step in fresh "
-                             "processes, with a cold and a warm Numba cache")
+    parser.add_argument(
+        "--startup",
+        action="store_true",
+        help="also measure `import autograd_core` and the first mlp_small step in fresh "
+        "processes, with a cold and a warm Numba cache",
+    )
     args = parser.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
@@ -129,11 +148,14 @@ def run(workload_names, engine_keys, timing, seed=0):
             measured[name] = _measure_workload(WORKLOADS[name], loaded, engine_info, timing, seed)
         threads = _thread_report(pinning)
     results = dict(
-        meta=dict(created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-                  timing=asdict(timing), seed=seed, threads=THREADS,
-                  check=dict(steps=CHECK_STEPS, loss_atol=LOSS_ATOL, grad_rtol=GRAD_RTOL,
-                             reference="numpy by hand, float64"),
-                  load_average=dict(before=load_before, after=os.getloadavg())),
+        meta=dict(
+            created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            timing=asdict(timing),
+            seed=seed,
+            threads=THREADS,
+            check=dict(steps=CHECK_STEPS, loss_atol=LOSS_ATOL, grad_rtol=GRAD_RTOL, reference="numpy by hand, float64"),
+            load_average=dict(before=load_before, after=os.getloadavg()),
+        ),
         machine=dict(machine_info(), threads=threads),
         engines=engine_info,
         workloads=measured,
@@ -154,9 +176,15 @@ def _load(engine):
 def _measure_workload(workload, engines, engine_info, timing, seed):
     problem = make_problem(workload, seed)
     expected = reference(workload, problem)
-    entry = dict(description=workload.description, kind=workload.kind, params=workload.params,
-                 unit=workload.unit, reference_losses=expected["losses"], loss_rtol=workload.loss_rtol,
-                 results={})
+    entry = dict(
+        description=workload.description,
+        kind=workload.kind,
+        params=workload.params,
+        unit=workload.unit,
+        reference_losses=expected["losses"],
+        loss_rtol=workload.loss_rtol,
+        results={},
+    )
     if workload.kind == "matmul":
         entry["blas"] = _blas_reference(problem["a"], problem["b"], timing.repeats)
 
@@ -219,8 +247,7 @@ def _prepare(engine, workload, problem, reference, timing):
     """
     try:
         step, first_call_s, check = checked_step(engine, workload, problem, reference)
-        result = dict(status="ok" if check["ok"] else "loss mismatch", first_call_s=first_call_s,
-                      loss_check=check)
+        result = dict(status="ok" if check["ok"] else "loss mismatch", first_call_s=first_call_s, loss_check=check)
         if not check["ok"]:
             print(f"  {engine.key}: LOSS MISMATCH, not timed: {check['detail']}", file=sys.stderr)
             return result, None
@@ -239,9 +266,11 @@ def loss_check(losses, grads, reference, loss_rtol):
     """
     ref_losses, ref_grads = reference["losses"], reference["grads"]
     loss_errors = [abs(loss - ref) for loss, ref in zip(losses, ref_losses)]
-    problems = [f"step {i + 1} loss {loss!r} != reference {ref!r}"
-                for i, (loss, ref, error) in enumerate(zip(losses, ref_losses, loss_errors))
-                if not error <= loss_rtol * abs(ref) + LOSS_ATOL]
+    problems = [
+        f"step {i + 1} loss {loss!r} != reference {ref!r}"
+        for i, (loss, ref, error) in enumerate(zip(losses, ref_losses, loss_errors))
+        if not error <= loss_rtol * abs(ref) + LOSS_ATOL
+    ]
     grad_errors = []
     if len(grads) != len(ref_grads):
         problems.append(f"{len(grads)} gradients, reference has {len(ref_grads)}")
@@ -254,10 +283,13 @@ def loss_check(losses, grads, reference, loss_rtol):
         grad_errors.append(error / ref_norm if ref_norm else error)
         if not error <= GRAD_RTOL * ref_norm + LOSS_ATOL * math.sqrt(ref.size):
             problems.append(f"gradient {i} off by {error:.3g} (norm {ref_norm:.3g})")
-    return dict(ok=not problems, losses=[float(loss) for loss in losses],
-                max_loss_rel_error=max(e / max(abs(r), LOSS_ATOL) for e, r in zip(loss_errors, ref_losses)),
-                max_grad_rel_error=max(grad_errors, default=None),
-                detail="; ".join(problems))
+    return dict(
+        ok=not problems,
+        losses=[float(loss) for loss in losses],
+        max_loss_rel_error=max(e / max(abs(r), LOSS_ATOL) for e, r in zip(loss_errors, ref_losses)),
+        max_grad_rel_error=max(grad_errors, default=None),
+        detail="; ".join(problems),
+    )
 
 
 def _steps_per_block(step, timing):
@@ -286,8 +318,9 @@ def _blas_reference(a, b, repeats):
         times.append(time.perf_counter() - start)
     median = float(np.median(times))
     flops = 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
-    print(f"  raw BLAS (numpy float32 matmul {a.shape} @ {b.shape}): {flops / median / 1e9:.1f} GFLOP/s",
-          file=sys.stderr)
+    print(
+        f"  raw BLAS (numpy float32 matmul {a.shape} @ {b.shape}): {flops / median / 1e9:.1f} GFLOP/s", file=sys.stderr
+    )
     return dict(matmul_s=median, gflops=flops / median / 1e9)
 
 
@@ -298,8 +331,9 @@ def _target_verdicts(results):
             continue
         value = report.ratio(results, name, TARGET_ENGINE, baseline)
         verdict = "n/a" if value is None else ("PASS" if value <= max_ratio else "MISS")
-        verdicts[name] = dict(engine=TARGET_ENGINE, baseline=baseline, max_ratio=max_ratio,
-                              ratio=value, verdict=verdict)
+        verdicts[name] = dict(
+            engine=TARGET_ENGINE, baseline=baseline, max_ratio=max_ratio, ratio=value, verdict=verdict
+        )
     return verdicts
 
 
@@ -352,8 +386,9 @@ def _thread_report(pinning):
     except ImportError:
         pass
     else:
-        threads["threadpools"] = [{k: pool.get(k) for k in ("internal_api", "num_threads", "version", "prefix")}
-                                  for pool in threadpool_info()]
+        threads["threadpools"] = [
+            {k: pool.get(k) for k in ("internal_api", "num_threads", "version", "prefix")} for pool in threadpool_info()
+        ]
     if "torch" in sys.modules:
         threads["torch"] = sys.modules["torch"].get_num_threads()
     if "numba" in sys.modules:
@@ -362,8 +397,13 @@ def _thread_report(pinning):
 
 
 def machine_info():
-    info = dict(cpu=_cpu_model(), logical_cpus=os.cpu_count(), python=platform.python_version(),
-                platform=platform.platform(), numpy=np.__version__)
+    info = dict(
+        cpu=_cpu_model(),
+        logical_cpus=os.cpu_count(),
+        python=platform.python_version(),
+        platform=platform.platform(),
+        numpy=np.__version__,
+    )
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         info["blas"] = {k: blas.get(k) for k in ("name", "version", "openblas configuration")}

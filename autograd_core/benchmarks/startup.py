@@ -8,6 +8,7 @@
 
     python -m autograd_core.benchmarks.startup [--runs N] [--pairs N]     prints the JSON
 """
+
 import argparse
 import json
 import statistics
@@ -32,8 +33,12 @@ def measure_startup(runs=7, pairs=3):
         cold.append(first_run["first_step_s"])
         warm.append(again["first_step_s"])
         second += [first_run["second_step_s"], again["second_step_s"]]
-    return dict(backend=first_run["backend"], import_s=_stats(import_s),
-                first_step_s=dict(cold=_stats(cold), warm=_stats(warm)), second_step_s=_stats(second))
+    return dict(
+        backend=first_run["backend"],
+        import_s=_stats(import_s),
+        first_step_s=dict(cold=_stats(cold), warm=_stats(warm)),
+        second_step_s=_stats(second),
+    )
 
 
 def first_step_probe():
@@ -53,17 +58,18 @@ def first_step_probe():
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-    print(json.dumps(dict(backend=ag.backend.get(), import_s=import_s,
-                          first_step_s=times[0], second_step_s=times[1])))
+    print(json.dumps(dict(backend=ag.backend.get(), import_s=import_s, first_step_s=times[0], second_step_s=times[1])))
 
 
 def _run_python(code, **extra_env):
     """Run `code` in a fresh interpreter importing this autograd_core; return its last line of output."""
-    completed = subprocess.run([sys.executable, "-c", code], env=child_environment(**extra_env),
-                               capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, "-c", code], env=child_environment(**extra_env), capture_output=True, text=True
+    )
     if completed.returncode != 0:
-        raise RuntimeError(f"startup probe failed (exit {completed.returncode}) running {code!r}:\n"
-                           f"{completed.stderr[-2000:]}")
+        raise RuntimeError(
+            f"startup probe failed (exit {completed.returncode}) running {code!r}:\n{completed.stderr[-2000:]}"
+        )
     return completed.stdout.strip().splitlines()[-1]
 
 
@@ -72,8 +78,9 @@ def _stats(values):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m autograd_core.benchmarks.startup",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m autograd_core.benchmarks.startup", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--runs", type=int, default=7, help="import-only processes (default %(default)s)")
     parser.add_argument("--pairs", type=int, default=3, help="cold/warm process pairs (default %(default)s)")
     args = parser.parse_args(argv)

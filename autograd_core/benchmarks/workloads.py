@@ -23,6 +23,8 @@ of the gradients an adapter's `grads()` returns:
   the product has no cancellation and every engine agrees to 1e-6).
   Loss = sum(a @ b). Gradients: dloss/da, dloss/db.
 """
+
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,22 +55,43 @@ class Workload:
 WORKLOADS = {
     w.name: w
     for w in (
-        Workload("mlp_large", "mlp", dict(sizes=(784, 256, 256, 10), batch=128),
-                 "MLP 784-256-256-10, batch 128, cross-entropy + Adam step"),
-        Workload("mlp_small", "mlp", dict(sizes=(784, 64, 64, 10), batch=16),
-                 "MLP 784-64-64-10, batch 16, cross-entropy + Adam step (overhead regime)"),
-        Workload("elementwise_1e4", "elementwise", dict(n=10_000),
-                 "sum(sigmoid(x)*tanh(x) + relu(x)) fwd+bwd, 1e4 elements"),
-        Workload("elementwise_1e6", "elementwise", dict(n=1_000_000),
-                 "sum(sigmoid(x)*tanh(x) + relu(x)) fwd+bwd, 1e6 elements"),
+        Workload(
+            "mlp_large",
+            "mlp",
+            dict(sizes=(784, 256, 256, 10), batch=128),
+            "MLP 784-256-256-10, batch 128, cross-entropy + Adam step",
+        ),
+        Workload(
+            "mlp_small",
+            "mlp",
+            dict(sizes=(784, 64, 64, 10), batch=16),
+            "MLP 784-64-64-10, batch 16, cross-entropy + Adam step (overhead regime)",
+        ),
+        Workload(
+            "elementwise_1e4", "elementwise", dict(n=10_000), "sum(sigmoid(x)*tanh(x) + relu(x)) fwd+bwd, 1e4 elements"
+        ),
+        Workload(
+            "elementwise_1e6",
+            "elementwise",
+            dict(n=1_000_000),
+            "sum(sigmoid(x)*tanh(x) + relu(x)) fwd+bwd, 1e6 elements",
+        ),
         # 2,000 float32 roundings in a row can drift by up to 2000 * 2**-24 = 1.2e-4 relative.
-        Workload("op_chain", "op_chain", dict(n_ops=2000, width=4),
-                 "2,000 alternating x*1.0001 / x+0.0001 ops on shape (4,), fwd+bwd",
-                 ops_per_step=2000, loss_rtol=3e-4),
-        Workload("matmul_1024", "matmul", dict(n=1024),
-                 "(A @ B).sum() fwd+bwd, 1024x1024 float32"),
-        Workload("micrograd_demo", "micrograd_demo", dict(sizes=(2, 16, 16, 1), n_points=100),
-                 "micrograd's demo: MLP 2-16-16-1 on 100 moons, hinge + L2, SGD step"),
+        Workload(
+            "op_chain",
+            "op_chain",
+            dict(n_ops=2000, width=4),
+            "2,000 alternating x*1.0001 / x+0.0001 ops on shape (4,), fwd+bwd",
+            ops_per_step=2000,
+            loss_rtol=3e-4,
+        ),
+        Workload("matmul_1024", "matmul", dict(n=1024), "(A @ B).sum() fwd+bwd, 1024x1024 float32"),
+        Workload(
+            "micrograd_demo",
+            "micrograd_demo",
+            dict(sizes=(2, 16, 16, 1), n_points=100),
+            "micrograd's demo: MLP 2-16-16-1 on 100 moons, hinge + L2, SGD step",
+        ),
     )
 }
 
@@ -90,7 +113,7 @@ def _micrograd_linear(rng, n_in, n_out):
 
 
 def _mlp_problem(rng, sizes, batch):
-    layers = [_torch_default_linear(rng, n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:])]
+    layers = [_torch_default_linear(rng, n_in, n_out) for n_in, n_out in itertools.pairwise(sizes)]
     x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
     y = rng.integers(0, sizes[-1], batch).astype(np.int64)
     return dict(layers=layers, x=x, y=y, lr=1e-3)
@@ -99,11 +122,10 @@ def _mlp_problem(rng, sizes, batch):
 def _micrograd_demo_problem(rng, sizes, n_points):
     from sklearn.datasets import make_moons
 
-    layers = [_micrograd_linear(rng, n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:])]
+    layers = [_micrograd_linear(rng, n_in, n_out) for n_in, n_out in itertools.pairwise(sizes)]
     x, labels = make_moons(n_samples=n_points, noise=0.1, random_state=int(rng.integers(2**31)))
     # micrograd's demo decays lr from 1.0; a fixed step keeps every timed step identical in cost.
-    return dict(layers=layers, x=x.astype(np.float32), y=(2 * labels - 1).astype(np.float32),
-                lr=0.1, alpha=1e-4)
+    return dict(layers=layers, x=x.astype(np.float32), y=(2 * labels - 1).astype(np.float32), lr=0.1, alpha=1e-4)
 
 
 _PROBLEM_MAKERS = {
@@ -111,8 +133,11 @@ _PROBLEM_MAKERS = {
     "micrograd_demo": _micrograd_demo_problem,
     "elementwise": lambda rng, n: dict(x=rng.standard_normal(n).astype(np.float32)),
     "op_chain": lambda rng, n_ops, width: dict(
-        x=rng.uniform(0.5, 1.5, width).astype(np.float32), n_ops=n_ops,
-        scale=np.float32(1.0001), shift=np.float32(0.0001)),
+        x=rng.uniform(0.5, 1.5, width).astype(np.float32),
+        n_ops=n_ops,
+        scale=np.float32(1.0001),
+        shift=np.float32(0.0001),
+    ),
     "matmul": lambda rng, n: dict(a=rng.random((n, n), np.float32), b=rng.random((n, n), np.float32)),
 }
 
@@ -124,10 +149,12 @@ def make_problem(workload, seed=0):
 
 def as_float64(problem):
     """The same problem in float64, for the reference losses every engine is checked against."""
+
     def widen(value):
         if isinstance(value, (np.ndarray, np.floating)) and value.dtype == np.float32:
             return value.astype(np.float64)
         if isinstance(value, (list, tuple)):
             return type(value)(widen(v) for v in value)
         return value
+
     return {key: widen(value) for key, value in problem.items()}

@@ -13,6 +13,7 @@ machine's memory) are refused the same way, before any training (`checks`).
 `nn` and `optim` are imported inside the commands, never when `autograd_core`
 or `autograd_core.cli` is imported.
 """
+
 import argparse
 import contextlib
 import sys
@@ -26,8 +27,9 @@ COMMANDS = (demo, gradflow, viz)
 
 def build_parser():
     """The top-level parser; each command's subparser carries `run` and `check` defaults (and `parser`)."""
-    parser = argparse.ArgumentParser(prog=PROG, description="autograd-core: train, inspect and benchmark the "
-                                                            "reverse-mode autodiff engine.")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="autograd-core: train, inspect and benchmark the reverse-mode autodiff engine."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         subparser = command.add_parser(commands)

@@ -9,5 +9,4 @@ def run(argv):
 
 
 def add_parser(commands):
-    return commands.add_parser("bench", add_help=False,
-                               help="run the benchmarks; `bench --help` lists their options")
+    return commands.add_parser("bench", add_help=False, help="run the benchmarks; `bench --help` lists their options")

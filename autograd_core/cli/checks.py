@@ -3,6 +3,8 @@
 Each raises `UsageError`; `main` reports it like an argparse error (one line naming the option, exit
 status 2), so a command never trains for minutes and then fails on its output path or runs out of memory.
 """
+
+import itertools
 import os
 
 # Bytes per float of the models the commands build (the default dtype, float32).
@@ -33,11 +35,14 @@ def check_output_file(path, kind, example, option="--out"):
     """`path` names a file that can be written, in a directory that is or can be made; `kind` and `example`
     describe it in the messages ("SVG", "graph.svg")."""
     if not path:
-        raise UsageError(f"argument {option}: expected the {kind} file to write, such as {example!r}, got an "
-                         "empty path")
+        raise UsageError(
+            f"argument {option}: expected the {kind} file to write, such as {example!r}, got an empty path"
+        )
     if os.path.isdir(path):
-        raise UsageError(f"argument {option}: {path!r} is a directory; give the {kind} file to write, e.g. "
-                         f"{os.path.join(path, example)!r}")
+        raise UsageError(
+            f"argument {option}: {path!r} is a directory; give the {kind} file to write, e.g. "
+            f"{os.path.join(path, example)!r}"
+        )
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(directory):
         _check_writable(directory, option, path)
@@ -51,8 +56,9 @@ def _check_creatable(directory, option, given=None):
     while not os.path.exists(ancestor):
         ancestor = os.path.dirname(ancestor)
     if not os.path.isdir(ancestor):
-        raise UsageError(f"argument {option}: cannot create {given or directory!r}: {ancestor!r} is a file, "
-                         "not a directory")
+        raise UsageError(
+            f"argument {option}: cannot create {given or directory!r}: {ancestor!r} is a file, not a directory"
+        )
     _check_writable(ancestor, option, given or directory)
 
 
@@ -71,7 +77,7 @@ def physical_memory():
 
 def mlp_training_bytes(sizes, rows):
     """A lower bound of the memory an MLP through `sizes` takes to train on `rows` rows at a time."""
-    parameters = sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(sizes, sizes[1:]))
+    parameters = sum(fan_in * fan_out + fan_out for fan_in, fan_out in itertools.pairwise(sizes))
     activations = rows * sum(sizes)
     return FLOAT_BYTES * (TRAINING_COPIES * parameters + ACTIVATION_COPIES * activations)
 
@@ -83,9 +89,11 @@ def check_mlp_fits(sizes, rows, options):
     available = physical_memory()
     if available is not None and needed > available:
         shown = ", ".join(map(str, sizes)) if len(sizes) <= 8 else f"{sizes[0]}, {sizes[1]}, ... ({len(sizes)} widths)"
-        raise UsageError(f"{options}: an MLP ({shown}) on {rows:,} rows at a time needs at least "
-                         f"{_gigabytes(needed)} of memory and this machine has {_gigabytes(available)}; "
-                         f"choose smaller values")
+        raise UsageError(
+            f"{options}: an MLP ({shown}) on {rows:,} rows at a time needs at least "
+            f"{_gigabytes(needed)} of memory and this machine has {_gigabytes(available)}; "
+            f"choose smaller values"
+        )
 
 
 def _gigabytes(size):

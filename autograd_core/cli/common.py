@@ -1,4 +1,5 @@
 """What several commands share: the program name and drawing a model's graph."""
+
 import sys
 
 import autograd_core as ag

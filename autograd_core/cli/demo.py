@@ -1,6 +1,8 @@
 """`autograd-core demo`: train an MLP on the digits (or a 2-D toy set); write graph, plots, weights, history."""
+
 import os
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,12 +41,15 @@ class DemoDataset(NamedTuple):
 
 DATASETS = {
     "digits": DemoDataset(lambda seed: ag.datasets.load_digits(), 1797, 64, 10, (128,), 0.2, 3e-3),
-    "moons": DemoDataset(lambda seed: ag.datasets.make_moons(1000, noise=0.2, seed=seed), 1000, 2, 2, (32, 32),
-                         0.0, 1e-2),
-    "spirals": DemoDataset(lambda seed: ag.datasets.make_spirals(1500, n_classes=3, noise=0.02, seed=seed), 1500, 2,
-                           3, (64, 64), 0.0, 1e-2),
-    "circles": DemoDataset(lambda seed: ag.datasets.make_circles(1000, noise=0.1, factor=0.5, seed=seed), 1000, 2,
-                           2, (32, 32), 0.0, 1e-2),
+    "moons": DemoDataset(
+        lambda seed: ag.datasets.make_moons(1000, noise=0.2, seed=seed), 1000, 2, 2, (32, 32), 0.0, 1e-2
+    ),
+    "spirals": DemoDataset(
+        lambda seed: ag.datasets.make_spirals(1500, n_classes=3, noise=0.02, seed=seed), 1500, 2, 3, (64, 64), 0.0, 1e-2
+    ),
+    "circles": DemoDataset(
+        lambda seed: ag.datasets.make_circles(1000, noise=0.1, factor=0.5, seed=seed), 1000, 2, 2, (32, 32), 0.0, 1e-2
+    ),
 }
 
 OUTPUTS = {
@@ -59,8 +64,11 @@ OUTPUTS = {
 def _loaders(X, y, batch_size, seed):
     """Train, validation and test DataLoaders over a seeded SPLIT of (X, y); only training shuffles."""
     train, val, test = ag.data.random_split(ag.data.TensorDataset(X, y), SPLIT, seed=seed)
-    return (ag.data.DataLoader(train, batch_size=batch_size, shuffle=True, seed=seed),
-            ag.data.DataLoader(val, batch_size=EVAL_BATCH), ag.data.DataLoader(test, batch_size=EVAL_BATCH))
+    return (
+        ag.data.DataLoader(train, batch_size=batch_size, shuffle=True, seed=seed),
+        ag.data.DataLoader(val, batch_size=EVAL_BATCH),
+        ag.data.DataLoader(test, batch_size=EVAL_BATCH),
+    )
 
 
 def _accuracy(model, loader):
@@ -79,8 +87,11 @@ def check(args):
     check_output_directory(args.out)
     dataset = DATASETS[args.dataset]
     hidden = dataset.hidden if args.hidden is None else args.hidden
-    check_mlp_fits([dataset.features, *hidden, dataset.classes],
-                   min(max(args.batch_size, EVAL_BATCH), dataset.samples), "--hidden and --batch-size")
+    check_mlp_fits(
+        [dataset.features, *hidden, dataset.classes],
+        min(max(args.batch_size, EVAL_BATCH), dataset.samples),
+        "--hidden and --batch-size",
+    )
 
 
 def _train(args, main_rank, show):
@@ -89,9 +100,11 @@ def _train(args, main_rank, show):
 
     ag.manual_seed(args.seed)
     dataset = DATASETS[args.dataset]
-    hidden, dropout, lr = (dataset.hidden if args.hidden is None else args.hidden,
-                           dataset.dropout if args.dropout is None else args.dropout,
-                           dataset.lr if args.lr is None else args.lr)
+    hidden, dropout, lr = (
+        dataset.hidden if args.hidden is None else args.hidden,
+        dataset.dropout if args.dropout is None else args.dropout,
+        dataset.lr if args.lr is None else args.lr,
+    )
     X, y = dataset.load(args.seed)
     train_loader, val_loader, test_loader = _loaders(X, y, args.batch_size, args.seed)
     sizes = [X.shape[1], *hidden, int(y.max()) + 1]
@@ -99,14 +112,26 @@ def _train(args, main_rank, show):
     optimizer = optimizers()[args.optimizer](model.parameters(), lr=lr)
     monitor = nn.utils.GradientMonitor(model, warn=main_rank)
     stopper = nn.utils.EarlyStopping(patience=max(5, args.epochs // 4), monitor="val_loss", restore_best=True)
-    show(f"{args.dataset}: {len(X)} samples, {X.shape[1]} features, {sizes[-1]} classes; "
-         f"model {type(model).__name__}{tuple(sizes)} ({args.activation}, dropout {dropout}), "
-         f"{args.optimizer} lr={lr}")
-    history = nn.utils.fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader, epochs=args.epochs,
-                           callbacks=[monitor, stopper], progress=not args.no_progress)
+    show(
+        f"{args.dataset}: {len(X)} samples, {X.shape[1]} features, {sizes[-1]} classes; "
+        f"model {type(model).__name__}{tuple(sizes)} ({args.activation}, dropout {dropout}), "
+        f"{args.optimizer} lr={lr}"
+    )
+    history = nn.utils.fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        train_loader,
+        val_loader,
+        epochs=args.epochs,
+        callbacks=[monitor, stopper],
+        progress=not args.no_progress,
+    )
     last = history.rows[-1]
-    show(f"trained {len(history)} epochs; best epoch {stopper.best_epoch} (val_loss {stopper.best:.4f}); "
-         f"last epoch: train_accuracy {last['train_accuracy']:.4f}, val_accuracy {last['val_accuracy']:.4f}")
+    show(
+        f"trained {len(history)} epochs; best epoch {stopper.best_epoch} (val_loss {stopper.best:.4f}); "
+        f"last epoch: train_accuracy {last['train_accuracy']:.4f}, val_accuracy {last['val_accuracy']:.4f}"
+    )
     return model, history, monitor, test_loader
 
 
@@ -146,26 +171,45 @@ def run(args):
 
 
 def add_parser(commands):
-    parser = commands.add_parser("demo", help="train an MLP and write its graph, plots, weights and history",
-                                 description="Train an MLP (digits by default), print the held-out test accuracy "
-                                             "and write graph.svg, training.png, gradient_flow.png, "
-                                             "model.safetensors and history.json into --out.")
+    parser = commands.add_parser(
+        "demo",
+        help="train an MLP and write its graph, plots, weights and history",
+        description="Train an MLP (digits by default), print the held-out test accuracy "
+        "and write graph.svg, training.png, gradient_flow.png, "
+        "model.safetensors and history.json into --out.",
+    )
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="digits", help="default: digits")
-    parser.add_argument("--epochs", type=positive_int, default=30,
-                        help="default: 30 (early stopping may end sooner)")
-    parser.add_argument("--hidden", type=layer_sizes,
-                        help="hidden widths, comma-separated (default: 128 for digits, 32,32 or 64,64 for 2-D sets)")
-    parser.add_argument("--activation", type=activation_name, default="relu",
-                        help="nn activation name: relu, tanh, sigmoid, gelu, silu, ... (default: relu)")
-    parser.add_argument("--dropout", type=dropout_probability,
-                        help="dropout probability after each hidden layer (default: 0.2 for digits, 0 for 2-D sets)")
-    parser.add_argument("--optimizer", type=optimizer_name, default="adam",
-                        help="sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax or nadam (default: adam)")
-    parser.add_argument("--lr", type=positive_float,
-                        help="learning rate (default: 3e-3 for digits, 1e-2 for 2-D sets)")
+    parser.add_argument("--epochs", type=positive_int, default=30, help="default: 30 (early stopping may end sooner)")
+    parser.add_argument(
+        "--hidden",
+        type=layer_sizes,
+        help="hidden widths, comma-separated (default: 128 for digits, 32,32 or 64,64 for 2-D sets)",
+    )
+    parser.add_argument(
+        "--activation",
+        type=activation_name,
+        default="relu",
+        help="nn activation name: relu, tanh, sigmoid, gelu, silu, ... (default: relu)",
+    )
+    parser.add_argument(
+        "--dropout",
+        type=dropout_probability,
+        help="dropout probability after each hidden layer (default: 0.2 for digits, 0 for 2-D sets)",
+    )
+    parser.add_argument(
+        "--optimizer",
+        type=optimizer_name,
+        default="adam",
+        help="sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax or nadam (default: adam)",
+    )
+    parser.add_argument("--lr", type=positive_float, help="learning rate (default: 3e-3 for digits, 1e-2 for 2-D sets)")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="default: 64")
-    parser.add_argument("--seed", type=non_negative_int, default=0,
-                        help="seeds the data split, the initialization and the shuffling (default: 0)")
+    parser.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seeds the data split, the initialization and the shuffling (default: 0)",
+    )
     parser.add_argument("--out", default="out", help="output directory (default: ./out)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run, check=check)

@@ -11,6 +11,7 @@ A `FlowResult` holds the gradient norm of every Linear layer (input to output) a
 `GradientMonitor`'s status of each, and, after `train`, the batch losses and the full-data loss before and
 after. nn and optim are imported inside the functions (importing `autograd_core.cli` loads neither).
 """
+
 import dataclasses
 import itertools
 import math
@@ -42,7 +43,7 @@ class Network:
     init: str = "default"
     norm: str = "none"
     residual: bool = False
-    depth: int = 20
+    depth: int | None = 20  # None: the deepest --depth
     width: int = 64
 
 
@@ -98,8 +99,12 @@ def build(network, inputs, classes, seed=0):
     import nn
 
     ag.manual_seed(seed)
-    model = nn.MLP([inputs, *[network.width] * network.depth, classes], activation=network.activation,
-                   norm=None if network.norm == "none" else network.norm, residual=network.residual)
+    model = nn.MLP(
+        [inputs, *[network.width] * network.depth, classes],
+        activation=network.activation,
+        norm=None if network.norm == "none" else network.norm,
+        residual=network.residual,
+    )
     initialize(model, network.init)
     return model
 
@@ -111,8 +116,13 @@ def _flow(network, model, monitor):
     layers = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
     norms = monitor.layer_norms("grad_norm")
     verdicts = monitor.diagnose(step=0)
-    return FlowResult(network.label, network.depth, np.array([norms[layer][0] for layer in layers]),
-                      [verdicts[layer][0] for layer in layers], monitor)
+    return FlowResult(
+        network.label,
+        network.depth,
+        np.array([norms[layer][0] for layer in layers]),
+        [verdicts[layer][0] for layer in layers],
+        monitor,
+    )
 
 
 def first_step(network, x, y, seed=0):
@@ -168,7 +178,7 @@ def training_verdict(result, classes):
 
 
 def flow_summary(result):
-    """"ok", or how many Linear layers the monitor flagged, e.g. "vanishing in 12 layers"."""
+    """ "ok", or how many Linear layers the monitor flagged, e.g. "vanishing in 12 layers"."""
     flagged = sorted(set(result.statuses) - {"ok"})
     return ", ".join(f"{status} in {result.statuses.count(status)} layers" for status in flagged) or "ok"
 
@@ -177,16 +187,31 @@ def table(results, classes=10):
     """The results as a text table, one row per network; the training columns only when some were trained."""
     results = list(results)
     trained = any(r.losses for r in results)
-    header = ("network", "depth", "|grad| first layer", "|grad| last layer", "first/last", "flow at step 0",
-              *(("loss start", "loss end", "") if trained else ()))
-    rows = [(r.label, str(r.depth), f"{r.norms[0]:.2e}", f"{r.norms[-1]:.2e}",
-             f"{r.norms[0] / r.norms[-1]:.1e}" if r.norms[-1] > 0 else "nan", flow_summary(r),
-             *((f"{r.start:.3g}", f"{r.end:.3g}", training_verdict(r, classes) if r.losses else "") if trained
-               else ()))
-            for r in results]
+    header = (
+        "network",
+        "depth",
+        "|grad| first layer",
+        "|grad| last layer",
+        "first/last",
+        "flow at step 0",
+        *(("loss start", "loss end", "") if trained else ()),
+    )
+    rows = [
+        (
+            r.label,
+            str(r.depth),
+            f"{r.norms[0]:.2e}",
+            f"{r.norms[-1]:.2e}",
+            f"{r.norms[0] / r.norms[-1]:.1e}" if r.norms[-1] > 0 else "nan",
+            flow_summary(r),
+            *((f"{r.start:.3g}", f"{r.end:.3g}", training_verdict(r, classes) if r.losses else "") if trained else ()),
+        )
+        for r in results
+    ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-                     for row in (header, *rows))
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in (header, *rows)
+    )
 
 
 def plot(results, path=None, title="gradient norm per layer, first step", classes=10):
@@ -200,19 +225,29 @@ def plot(results, path=None, title="gradient norm per layer, first step", classe
     figure = new_figure(ncols=2 if trained else 1, width_per_panel=6.5, height=4.5)
     norms_ax = figure.axes[0]
     for r in results:
-        line, = norms_ax.plot(np.arange(1, len(r.norms) + 1), np.where(r.norms > 0, r.norms, np.nan), marker="o",
-                              markersize=3, label=f"{r.label} ({r.depth})")
+        (line,) = norms_ax.plot(
+            np.arange(1, len(r.norms) + 1),
+            np.where(r.norms > 0, r.norms, np.nan),
+            marker="o",
+            markersize=3,
+            label=f"{r.label} ({r.depth})",
+        )
         if r.losses:
             losses = np.array(r.losses)
-            figure.axes[1].plot(np.arange(1, len(losses) + 1), np.where(np.isfinite(losses), losses, np.nan),
-                                color=line.get_color())
+            figure.axes[1].plot(
+                np.arange(1, len(losses) + 1), np.where(np.isfinite(losses), losses, np.nan), color=line.get_color()
+            )
     norms_ax.set(yscale="log", xlabel="linear layer (input -> output)", ylabel="gradient L2 norm", title=title)
     norms_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if trained:
         ceiling = 10 * math.log(classes)  # exploded losses would flatten every other curve
-        figure.axes[1].set(yscale="log", ylim=(None, ceiling), xlabel="step", ylabel="training loss (batch)",
-                           title=f"training, {len(trained[0].losses)} Adam steps (losses > {ceiling:.0f} "
-                                 "off the chart)")
+        figure.axes[1].set(
+            yscale="log",
+            ylim=(None, ceiling),
+            xlabel="step",
+            ylabel="training loss (batch)",
+            title=f"training, {len(trained[0].losses)} Adam steps (losses > {ceiling:.0f} off the chart)",
+        )
     for ax in figure.axes:
         ax.grid(alpha=0.3, which="both")
     norms_ax.legend(fontsize="x-small")
@@ -223,16 +258,30 @@ def plot(results, path=None, title="gradient norm per layer, first step", classe
 
 # ---- the command ---------------------------------------------------------------------------
 
+
 def networks(args):
     """The networks the command compares: the default grid, or every combination of the given flags."""
     deepest = max(args.depth)
     if args.activation is args.init is args.norm is None and not args.residual:
-        return [dataclasses.replace(network, depth=network.depth or deepest, width=args.width)
-                for network in DEFAULT_GRID]
-    return [Network(f"{act}, {init} init" + (f", {norm} norm" if norm != "none" else "")
-                    + (", residual" if args.residual else ""), act, init, norm, args.residual, depth, args.width)
-            for depth, act, init, norm in itertools.product(args.depth, args.activation or ["relu"],
-                                                            args.init or ["he"], args.norm or ["none"])]
+        return [
+            dataclasses.replace(network, depth=network.depth or deepest, width=args.width) for network in DEFAULT_GRID
+        ]
+    return [
+        Network(
+            f"{act}, {init} init"
+            + (f", {norm} norm" if norm != "none" else "")
+            + (", residual" if args.residual else ""),
+            act,
+            init,
+            norm,
+            args.residual,
+            depth,
+            args.width,
+        )
+        for depth, act, init, norm in itertools.product(
+            args.depth, args.activation or ["relu"], args.init or ["he"], args.norm or ["none"]
+        )
+    ]
 
 
 DIGITS = (1797, 64, 10)  # samples, features and classes of ag.datasets.load_digits()
@@ -241,16 +290,22 @@ DIGITS = (1797, 64, 10)  # samples, features and classes of ag.datasets.load_dig
 def check(args):
     check_output_directory(args.out)
     samples, features, classes = DIGITS
-    check_mlp_fits([features, *[args.width] * max(args.depth), classes], max(samples, args.batch_size),
-                   "--depth, --width and --batch-size")
+    check_mlp_fits(
+        [features, *[args.width] * max(args.depth), classes],
+        max(samples, args.batch_size),
+        "--depth, --width and --batch-size",
+    )
 
 
 def run(args):
     X, y = ag.datasets.load_digits()
     X, y = ag.tensor(X), ag.tensor(y)
     classes = int(y.data.max()) + 1
-    print(f"gradient flow on the digits: width {args.width}; {args.steps} Adam steps (lr {args.lr}, "
-          f"batch {args.batch_size}) per network", flush=True)
+    print(
+        f"gradient flow on the digits: width {args.width}; {args.steps} Adam steps (lr {args.lr}, "
+        f"batch {args.batch_size}) per network",
+        flush=True,
+    )
     results = []
     for network in networks(args):
         print(f"  training {network.label}, depth {network.depth} ...", file=sys.stderr, flush=True)
@@ -265,14 +320,21 @@ def run(args):
 
 def add_parser(commands):
     parser = commands.add_parser(
-        "gradflow", help="vanishing and exploding gradients in deep MLPs: a table and a plot",
+        "gradflow",
+        help="vanishing and exploding gradients in deep MLPs: a table and a plot",
         description="Train deep MLPs on the digits for a few Adam steps; report each one's per-layer gradient norms "
-                    "at the first step and whether it trains. With none of --activation/--init/--norm/--residual "
-                    "a default grid compares sigmoid (shallow and deep), ReLU with He init, sigmoid with BatchNorm, "
-                    "LayerNorm and residual connections, and a too-large initialization. Otherwise every "
-                    "combination of the given values is run.")
-    parser.add_argument("--depth", type=positive_int, nargs="+", default=[20],
-                        help="hidden layers (several values: one network each; default: 20)")
+        "at the first step and whether it trains. With none of --activation/--init/--norm/--residual "
+        "a default grid compares sigmoid (shallow and deep), ReLU with He init, sigmoid with BatchNorm, "
+        "LayerNorm and residual connections, and a too-large initialization. Otherwise every "
+        "combination of the given values is run.",
+    )
+    parser.add_argument(
+        "--depth",
+        type=positive_int,
+        nargs="+",
+        default=[20],
+        help="hidden layers (several values: one network each; default: 20)",
+    )
     parser.add_argument("--width", type=positive_int, default=64, help="hidden width (default: 64)")
     parser.add_argument("--activation", type=activation_name, nargs="+", help="activation names (default: relu)")
     parser.add_argument("--init", type=init_spec, nargs="+", help="default, xavier, he or normal:STD (default: he)")

@@ -1,5 +1,6 @@
 """Option types of the `autograd-core` commands: each parses one argument's text and returns its value, or
 raises `argparse.ArgumentTypeError`, which argparse reports as "argument --NAME: ..." with exit status 2."""
+
 import argparse
 import math
 
@@ -13,6 +14,7 @@ def _int_at_least(minimum):
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
         return value
+
     parse.__name__ = "integer"
     return parse
 
@@ -42,13 +44,14 @@ def dropout_probability(text):
 
 
 def layer_sizes(text):
-    """"128" or "64,32" -> (128,) or (64, 32)."""
+    """ "128" or "64,32" -> (128,) or (64, 32)."""
     parts = text.split(",")
     try:
         sizes = tuple(int(part) for part in parts)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 128 or 64,32, got {text!r}") \
-            from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 128 or 64,32, got {text!r}"
+        ) from None
     if any(size < 1 for size in sizes):
         raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
     return sizes
@@ -66,8 +69,11 @@ def optimizers():
     """Optimizer classes by lower-case name: {"sgd": optim.SGD, "adam": optim.Adam, ...}."""
     import optim
 
-    return {name.lower(): getattr(optim, name) for name in optim.__all__
-            if isinstance(getattr(optim, name), type) and name != "Optimizer"}
+    return {
+        name.lower(): getattr(optim, name)
+        for name in optim.__all__
+        if isinstance(getattr(optim, name), type) and name != "Optimizer"
+    }
 
 
 def optimizer_name(text):
@@ -81,7 +87,7 @@ INITS = ("default", "xavier", "he", "normal:STD")
 
 
 def init_spec(text):
-    """"default" (PyTorch's), "xavier" (Glorot uniform), "he" (Kaiming normal, fan_in) or "normal:STD"."""
+    """ "default" (PyTorch's), "xavier" (Glorot uniform), "he" (Kaiming normal, fan_in) or "normal:STD"."""
     if text in ("default", "xavier", "he"):
         return text
     kind, _, std = text.partition(":")
@@ -97,11 +103,12 @@ MODEL_KINDS = ("mlp",)
 
 
 def model_spec(text):
-    """"mlp:4,16,16,1" -> ("mlp", (4, 16, 16, 1)): an MLP through those widths."""
+    """ "mlp:4,16,16,1" -> ("mlp", (4, 16, 16, 1)): an MLP through those widths."""
     kind, colon, sizes = text.partition(":")
     if kind not in MODEL_KINDS or not colon:
-        raise argparse.ArgumentTypeError(f"expected KIND:SIZES with KIND in {MODEL_KINDS}, e.g. mlp:4,16,16,1; "
-                                         f"got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected KIND:SIZES with KIND in {MODEL_KINDS}, e.g. mlp:4,16,16,1; got {text!r}"
+        )
     sizes = layer_sizes(sizes)
     if len(sizes) < 2:
         raise argparse.ArgumentTypeError(f"an MLP needs at least an input and an output width, got {text!r}")

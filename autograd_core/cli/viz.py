@@ -1,4 +1,5 @@
 """`autograd-core viz`: draw an MLP's autograd graph as SVG."""
+
 import os
 
 import autograd_core as ag
@@ -33,10 +34,13 @@ def run(args):
 
 
 def add_parser(commands):
-    parser = commands.add_parser("viz", help="draw an MLP's autograd graph as SVG",
-                                 description="Run an MLP on a random batch and draw the graph of its output (or, "
-                                             "with --grads, of an MSE loss against random targets after backward, "
-                                             "nodes coloured by gradient norm), one cluster per module.")
+    parser = commands.add_parser(
+        "viz",
+        help="draw an MLP's autograd graph as SVG",
+        description="Run an MLP on a random batch and draw the graph of its output (or, "
+        "with --grads, of an MSE loss against random targets after backward, "
+        "nodes coloured by gradient norm), one cluster per module.",
+    )
     parser.add_argument("--model", type=model_spec, required=True, help="KIND:SIZES, e.g. mlp:4,16,16,1")
     parser.add_argument("--activation", type=activation_name, default="relu", help="default: relu")
     parser.add_argument("--grads", action="store_true", help="backward first and colour nodes by gradient norm")

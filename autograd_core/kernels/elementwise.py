@@ -14,6 +14,7 @@ Transcendentals: compiled code calls libm per element, and glibc's tanh, expm1 a
 5 times its exp, so sigmoid and tanh are computed from one exp. numpy's float32 exp and tanh are
 vectorized, so for float32 the kernels bound by them are not used (see `backend.POLICY`).
 """
+
 import functools
 import math
 from types import SimpleNamespace
@@ -50,6 +51,7 @@ TANH_SERIES_BELOW = 0.05
 
 
 # ---- the math, per element ------------------------------------------------------------------
+
 
 def _sigmoid(x):
     """1 / (1 + e^-x) with one exp of a non-positive number: never overflows."""
@@ -124,6 +126,7 @@ def activation_grad(kind, g, x, y, a, b):
 
 # ---- compiled loops ---------------------------------------------------------------------------
 
+
 def _forward_loop(x, out, a, b):
     for i in prange(x.size):
         out[i] = activation(KIND, x[i], a, b)
@@ -162,8 +165,12 @@ def compiled(kind):
     """The loops for one activation (each compiled on its first call); `*_parallel` are threaded."""
     backend.jitable(_sigmoid, _tanh, activation, activation_grad)
     loops = {}
-    for fn, threaded in ((_forward_loop, True), (_backward_loop, True), (_bias_activation_loop, True),
-                         (_activation_grad_bias_loop, False)):  # its column sums would race across threads
+    for fn, threaded in (
+        (_forward_loop, True),
+        (_backward_loop, True),
+        (_bias_activation_loop, True),
+        (_activation_grad_bias_loop, False),  # its column sums would race across threads
+    ):
         name = fn.__name__.strip("_").removesuffix("_loop")
         loops[name] = backend.jit(fn, constants={"KIND": kind})
         if threaded:
@@ -182,6 +189,7 @@ def parameter_reader(attr_names):
 
 # ---- the registry ops' kernels ------------------------------------------------------------------
 
+
 def _numba_forward(name):
     kind, attr_names = ACTIVATION_KINDS[name]
     kernel_name = f"{name}_forward"
@@ -197,6 +205,7 @@ def _numba_forward(name):
         # reshape(-1): a view where the layout allows (contiguous, or broadcast with stride 0), else a copy
         loop_for(loops, "forward", chosen)(x.reshape(-1), out.reshape(-1), *parameters(attrs))
         return out
+
     return forward
 
 
@@ -216,13 +225,17 @@ def _numba_backward(name):
         if chosen is backend.NUMPY:
             return reference(g, inputs, out, attrs, needs)
         dx = np.empty(y.shape, y.dtype)
-        loop_for(loops, "backward", chosen)(g.reshape(-1), x.reshape(-1), y.reshape(-1), dx.reshape(-1),
-                                            *parameters(attrs))
+        loop_for(loops, "backward", chosen)(
+            g.reshape(-1), x.reshape(-1), y.reshape(-1), dx.reshape(-1), *parameters(attrs)
+        )
         return (dx,)
+
     return backward
 
 
 for _name in ACTIVATION_KINDS:
-    register_kernels(_name,
-                     functools.partial(_numba_forward, _name) if f"{_name}_forward" in backend.POLICY else None,
-                     functools.partial(_numba_backward, _name) if f"{_name}_backward" in backend.POLICY else None)
+    register_kernels(
+        _name,
+        functools.partial(_numba_forward, _name) if f"{_name}_forward" in backend.POLICY else None,
+        functools.partial(_numba_backward, _name) if f"{_name}_backward" in backend.POLICY else None,
+    )

@@ -7,8 +7,10 @@ Backward: dz = g * f'(z) (from the output y) and the bias gradient (the column s
 out of one pass, then dx = dz W and dW = dz^T x are two more GEMMs.
 
 Only activations whose derivative is a function of the output fuse (`fused_ops.LINEAR_ACTIVATIONS`,
-whose registry formulas read only `out`): the node keeps y, not z, beside what each wanted gradient reads. The numpy reference is the op's forward in `fused_ops.py`.
+whose registry formulas read only `out`): the node keeps y, not z, beside what each wanted gradient
+reads. The numpy reference is the op's forward in `fused_ops.py`.
 """
+
 import numpy as np
 
 from .. import backend
@@ -39,6 +41,7 @@ def _numba_linear():
             bias = np.zeros(weight.shape[0], z.dtype) if bias is None else bias
             loop_for(elementwise.compiled(kind), "bias_activation", chosen)(z, bias, 0.0, 0.0)
         return z.reshape(x.shape[:-1] + weight.shape[:1])
+
     return linear
 
 
@@ -63,6 +66,7 @@ def _numba_linear_backward():
         if len(inputs) == 2:
             return dx, dw
         return dx, dw, (bias_grad.astype(g.dtype, copy=False) if needs[2] is not None else None)
+
     return backward
 
 

@@ -17,6 +17,7 @@ loops run along memory and vectorize either way. numpy makes about ten passes wi
 the loops make three, and the backward recomputes the statistics from x (the graph node keeps the
 inputs and the output only).
 """
+
 import functools
 import math
 from types import SimpleNamespace
@@ -98,11 +99,14 @@ def compiled(per_row):
     """The loops for layer norm (per_row=True) or batch norm (False)."""
     backend.jitable(_statistics)
     constants = {"PER_ROW": per_row}
-    return SimpleNamespace(forward=backend.jit(_normalize, fastmath=SUMS, constants=constants),
-                           backward=backend.jit(_normalize_grad, fastmath=SUMS, constants=constants))
+    return SimpleNamespace(
+        forward=backend.jit(_normalize, fastmath=SUMS, constants=constants),
+        backward=backend.jit(_normalize_grad, fastmath=SUMS, constants=constants),
+    )
 
 
 # ---- the registry ops' kernels ------------------------------------------------------------------
+
 
 def _matrix(op_name, a, attrs):
     """`a` as the C-contiguous matrix the loops take (a view when it already is one)."""
@@ -138,6 +142,7 @@ def _numba_forward(op_name):
         out = np.empty(x_matrix.shape, x.dtype)
         loops.forward(x_matrix, weight, bias, float(attrs["eps"]), out)
         return _from_matrix(op_name, out, x.shape)
+
     return forward
 
 
@@ -159,6 +164,7 @@ def _numba_backward(op_name):
         for p, grad, need in zip(parameters, (weight_grad, bias_grad), needs[1:]):
             grads.append(grad.astype(x.dtype).reshape(p.shape) if need is not None else None)
         return grads
+
     return backward
 
 

@@ -21,12 +21,12 @@ vectorizes them without it. Without it the loops do the numpy reference's
 float operations in the same order and dtype, so the two agree to the bit
 (as measured here, in float32 and float64; the parity test allows rounding).
 """
+
 import functools
 
 import numpy as np
 
 from .. import backend
-
 
 # ---- Numba implementations ----------------------------------------------------------------------
 # The loops below are plain Python that Numba compiles (`_numba_*` factories, on first use). Their
@@ -35,6 +35,7 @@ from .. import backend
 # plus ~4 us per item, more than the update itself on small models, so one list beats several).
 # Scalars are cast to the arrays' dtype first, so float32 arithmetic stays float32 exactly as in
 # the numpy reference.
+
 
 def _sgd_loops(arrays, n, fresh, lr, momentum, one_minus_dampening, weight_decay, nesterov):
     for i in range(n):
@@ -53,8 +54,20 @@ def _sgd_loops(arrays, n, fresh, lr, momentum, one_minus_dampening, weight_decay
             p[j] -= lr * d
 
 
-def _adam_loops(arrays, n, step_sizes, bias_correction2_sqrts, one_minus_beta1, beta2, one_minus_beta2, eps,
-                weight_decay, decay_factor, decoupled_weight_decay, amsgrad):
+def _adam_loops(
+    arrays,
+    n,
+    step_sizes,
+    bias_correction2_sqrts,
+    one_minus_beta1,
+    beta2,
+    one_minus_beta2,
+    eps,
+    weight_decay,
+    decay_factor,
+    decoupled_weight_decay,
+    amsgrad,
+):
     for i in range(n):
         p, g, m, v = arrays[i], arrays[n + i], arrays[2 * n + i], arrays[3 * n + i]
         v_max = arrays[4 * n + i] if amsgrad else v
@@ -82,7 +95,7 @@ def _flat(array):
     return array.flatten()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _flat_array_type(dtype):
     numba = backend.numba_module()
     return numba.types.Array(numba.from_dtype(dtype), 1, "C")
@@ -114,8 +127,9 @@ def _run_fused(loops, params, grads, buffers, per_tensor, scalars):
     flat_params = [_flat(p) for p in params]
     flat_buffers = [[_flat(b) for b in arrays] for arrays in buffers]
     arrays = flat_params + [_flat(g) for g in grads] + [b for flats in flat_buffers for b in flats]
-    loops(_typed_list(arrays), len(params), *per_tensor,
-          *(dtype.type(s) if isinstance(s, float) else s for s in scalars))
+    loops(
+        _typed_list(arrays), len(params), *per_tensor, *(dtype.type(s) if isinstance(s, float) else s for s in scalars)
+    )
     for originals, flats in zip((params, *buffers), (flat_params, *flat_buffers)):
         _write_back(originals, flats)
 
@@ -127,16 +141,50 @@ def _compiled(loops):
 
 def sgd_update(params, grads, momentum_buffers, fresh, *, lr, momentum, dampening, weight_decay, nesterov):
     """SGD over a group, as `optim.SGD`'s per-tensor reference: one compiled call."""
-    _run_fused(_compiled(_sgd_loops), params, grads, [momentum_buffers], [np.asarray(fresh, dtype=np.bool_)],
-               [float(lr), float(momentum), float(1 - dampening), float(weight_decay), bool(nesterov)])
+    _run_fused(
+        _compiled(_sgd_loops),
+        params,
+        grads,
+        [momentum_buffers],
+        [np.asarray(fresh, dtype=np.bool_)],
+        [float(lr), float(momentum), float(1 - dampening), float(weight_decay), bool(nesterov)],
+    )
 
 
-def adam_update(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step_sizes, bias_correction2_sqrts, *,
-                lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad):
+def adam_update(
+    params,
+    grads,
+    exp_avgs,
+    exp_avg_sqs,
+    max_exp_avg_sqs,
+    step_sizes,
+    bias_correction2_sqrts,
+    *,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    weight_decay,
+    decoupled_weight_decay,
+    amsgrad,
+):
     """Adam over a group, as `optim.Adam`'s per-tensor reference: one compiled call. `step_sizes` holds
     each tensor's lr / (1 - beta1^t), `bias_correction2_sqrts` its sqrt(1 - beta2^t)."""
     dtype = params[0].dtype
-    _run_fused(_compiled(_adam_loops), params, grads, [exp_avgs, exp_avg_sqs, max_exp_avg_sqs],
-               [np.asarray(step_sizes, dtype=dtype), np.asarray(bias_correction2_sqrts, dtype=dtype)],
-               [float(1 - beta1), float(beta2), float(1 - beta2), float(eps), float(weight_decay),
-                float(1 - lr * weight_decay), bool(decoupled_weight_decay), bool(amsgrad)])
+    _run_fused(
+        _compiled(_adam_loops),
+        params,
+        grads,
+        [exp_avgs, exp_avg_sqs, max_exp_avg_sqs],
+        [np.asarray(step_sizes, dtype=dtype), np.asarray(bias_correction2_sqrts, dtype=dtype)],
+        [
+            float(1 - beta1),
+            float(beta2),
+            float(1 - beta2),
+            float(eps),
+            float(weight_decay),
+            float(1 - lr * weight_decay),
+            bool(decoupled_weight_decay),
+            bool(amsgrad),
+        ],
+    )

@@ -7,6 +7,7 @@ the index into row numbers of `out` seen as (leading positions, trailing element
 row of g into its row of out in one loop. Every other index (slices, masks, None) runs the
 reference. The loop is serial: repeated indices would make threads write the same row.
 """
+
 import math
 import numbers
 
@@ -48,13 +49,14 @@ def _numba_scatter_add():
         unsupported = "an index other than integer arrays for the leading axes" if arrays is None else None
         if backend.choose("scatter_add_forward", (g,), g.size, unsupported) is backend.NUMPY:
             return reference(g, index, shape)
-        leading = shape[:len(arrays)]
+        leading = shape[: len(arrays)]
         arrays = [np.where(a < 0, a + n, a) for a, n in zip(np.broadcast_arrays(*arrays), leading)]
         rows = np.ravel_multi_index(arrays, leading).reshape(-1)  # raises on an out-of-range index
-        trailing = math.prod(shape[len(arrays):])
+        trailing = math.prod(shape[len(arrays) :])
         out = np.zeros((math.prod(leading), trailing), g.dtype)
         loop(rows, g.reshape(rows.size, trailing), out)
         return out.reshape(shape)
+
     return scatter_add
 
 

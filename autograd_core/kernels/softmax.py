@@ -12,6 +12,7 @@ compiled loops keep one row in cache and make two or three passes over it, writi
 result. The cross-entropy backward recomputes the row's exponentials from x rather than having
 the forward save them: the graph node keeps the op's inputs and output only.
 """
+
 import functools
 import math
 from types import SimpleNamespace
@@ -80,8 +81,11 @@ def _cross_entropy_rows(logits, targets, label_smoothing, losses):
         total = 0.0
         for value in logits[i]:
             total += value
-        losses[i] = (_log_sum_exp(logits[i]) - (1.0 - label_smoothing) * logits[i, targets[i]]
-                     - label_smoothing * total / logits.shape[1])
+        losses[i] = (
+            _log_sum_exp(logits[i])
+            - (1.0 - label_smoothing) * logits[i, targets[i]]
+            - label_smoothing * total / logits.shape[1]
+        )
 
 
 def _cross_entropy_grad_rows(g, logits, targets, label_smoothing, dlogits):
@@ -124,6 +128,7 @@ def _unmoved(a, axis):
 
 # ---- the registry ops' kernels ------------------------------------------------------------------
 
+
 def _numba_softmax(log):
     loops = compiled(log)
     kernel_name = "log_softmax_forward" if log else "softmax_forward"
@@ -137,6 +142,7 @@ def _numba_softmax(log):
         out = np.empty(moved.shape, x.dtype)
         loop_for(loops, "softmax_rows", chosen)(rows, out.reshape(rows.shape))
         return _unmoved(out, axis)
+
     return softmax
 
 
@@ -155,6 +161,7 @@ def _numba_softmax_backward(log):
         dx = np.empty(moved.shape, out.dtype)
         loop_for(loops, "softmax_grad_rows", chosen)(g_rows, y_rows, dx.reshape(y_rows.shape))
         return (_unmoved(dx, axis),)
+
     return backward
 
 
@@ -168,8 +175,10 @@ def _numba_cross_entropy():
             return reference(logits, targets, label_smoothing=label_smoothing)
         losses = np.empty(logits.shape[0], logits.dtype)
         loop_for(loops, "cross_entropy_rows", chosen)(
-            np.ascontiguousarray(logits), targets, float(label_smoothing), losses)
+            np.ascontiguousarray(logits), targets, float(label_smoothing), losses
+        )
         return losses
+
     return cross_entropy
 
 
@@ -179,14 +188,20 @@ def _numba_cross_entropy_backward():
 
     def backward(g, inputs, out, attrs, needs):
         logits, targets = inputs
-        chosen = backend.choose("softmax_cross_entropy_backward", (g, logits), logits.size,
-                                "no gradient wanted for the logits" if needs[0] is None else None)
+        chosen = backend.choose(
+            "softmax_cross_entropy_backward",
+            (g, logits),
+            logits.size,
+            "no gradient wanted for the logits" if needs[0] is None else None,
+        )
         if chosen is backend.NUMPY:
             return reference(g, inputs, out, attrs, needs)
         dlogits = np.empty(logits.shape, logits.dtype)
         loop_for(loops, "cross_entropy_grad_rows", chosen)(
-            g, np.ascontiguousarray(logits), targets, float(attrs["label_smoothing"]), dlogits)
+            g, np.ascontiguousarray(logits), targets, float(attrs["label_smoothing"]), dlogits
+        )
         return dlogits, None
+
     return backward
 
 

@@ -17,9 +17,10 @@ Adding an engine is one module here plus its name in `_MODULES`. Adapters
 import their library inside their functions, so listing an engine that is not
 installed costs nothing until the runner asks for it.
 """
+
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 
 def _nothing():

@@ -3,6 +3,7 @@
 Two rows: autograd-core under the backend it picks by itself (AUTOGRAD_CORE_BACKEND, else numba
 when importable) and under the numpy reference backend.
 """
+
 from autograd_core.benchmarks.engines import Engine, pytorch_style
 from autograd_core.benchmarks.engines.common import installed_version
 
@@ -19,6 +20,7 @@ def _load_under(backend_name):
         if _default_backend is None:
             _default_backend = ag.backend.get()
         return f"{version} (backend: {backend_name or _default_backend})"
+
     return load
 
 
@@ -27,6 +29,7 @@ def _activate_under(backend_name):
         import autograd_core as ag
 
         ag.backend.set(backend_name or _default_backend)
+
     return activate
 
 
@@ -42,8 +45,18 @@ def _autograd_core_api():
 _WORKLOADS = pytorch_style.workloads(_autograd_core_api)
 
 ENGINES = [
-    Engine(key="autograd_core", label="autograd-core", load=_load_under(None),
-           activate=_activate_under(None), workloads=_WORKLOADS),
-    Engine(key="autograd_core_numpy", label="autograd-core [numpy]", load=_load_under("numpy"),
-           activate=_activate_under("numpy"), workloads=_WORKLOADS),
+    Engine(
+        key="autograd_core",
+        label="autograd-core",
+        load=_load_under(None),
+        activate=_activate_under(None),
+        workloads=_WORKLOADS,
+    ),
+    Engine(
+        key="autograd_core_numpy",
+        label="autograd-core [numpy]",
+        load=_load_under("numpy"),
+        activate=_activate_under("numpy"),
+        workloads=_WORKLOADS,
+    ),
 ]

@@ -1,5 +1,6 @@
 """Pieces several adapters share: the op chain and the MLP written once for any array
 library with `@`, `.T` and broadcasting, the flat parameter order, Adam on numpy arrays."""
+
 import importlib
 import importlib.metadata
 
@@ -54,8 +55,8 @@ class NumpyAdam:
     def step(self, grads):
         self.t += 1
         beta1, beta2 = self.betas
-        step_size = self.lr / (1 - beta1 ** self.t)
-        root_bias2 = np.sqrt(1 - beta2 ** self.t)
+        step_size = self.lr / (1 - beta1**self.t)
+        root_bias2 = np.sqrt(1 - beta2**self.t)
         for p, g, m, v in zip(self.params, grads, self.m, self.v):
             m *= beta1
             m += (1 - beta1) * g

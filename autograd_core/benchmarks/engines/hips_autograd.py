@@ -3,6 +3,7 @@
 The optimizer is the shared numpy Adam (autograd ships none), updating the
 parameter arrays in place.
 """
+
 from autograd_core.benchmarks.engines import Engine
 from autograd_core.benchmarks.engines.common import (
     NumpyAdam,
@@ -104,10 +105,13 @@ def matmul(problem):
     return _loss_and_grads(lambda a, b: (a @ b).sum(), [problem["a"], problem["b"]])
 
 
-ENGINES = [Engine(
-    key="hips_autograd",
-    label="HIPS autograd",
-    load=load,
-    workloads=dict(mlp=mlp, micrograd_demo=micrograd_demo, elementwise=elementwise,
-                   op_chain=op_chain, matmul=matmul),
-)]
+ENGINES = [
+    Engine(
+        key="hips_autograd",
+        label="HIPS autograd",
+        load=load,
+        workloads=dict(
+            mlp=mlp, micrograd_demo=micrograd_demo, elementwise=elementwise, op_chain=op_chain, matmul=matmul
+        ),
+    )
+]

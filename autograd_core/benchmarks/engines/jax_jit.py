@@ -3,6 +3,7 @@
 Compiled: its first call traces and compiles, which the runner reports as
 compile time; steady-state steps run one fused XLA executable.
 """
+
 from autograd_core.benchmarks.engines import Engine
 from autograd_core.benchmarks.engines.common import chain, flat_params, mlp_apply
 from autograd_core.benchmarks.workloads import ADAM_BETAS, ADAM_EPS
@@ -41,19 +42,20 @@ def mlp(problem):
         t = t + 1
         m = [beta1 * mi + (1 - beta1) * g for mi, g in zip(m, grads)]
         v = [beta2 * vi + (1 - beta2) * g * g for vi, g in zip(v, grads)]
-        step_size = lr / (1 - beta1 ** t)
-        root_bias2 = jnp.sqrt(1 - beta2 ** t)
-        params = [p - step_size * mi / (jnp.sqrt(vi) / root_bias2 + ADAM_EPS)
-                  for p, mi, vi in zip(params, m, v)]
+        step_size = lr / (1 - beta1**t)
+        root_bias2 = jnp.sqrt(1 - beta2**t)
+        params = [p - step_size * mi / (jnp.sqrt(vi) / root_bias2 + ADAM_EPS) for p, mi, vi in zip(params, m, v)]
         return params, m, v, t, loss, grads
 
     params = _flat(problem["layers"])
-    state = dict(params=params, m=[jnp.zeros_like(p) for p in params],
-                 v=[jnp.zeros_like(p) for p in params], t=jnp.float32(0))
+    state = dict(
+        params=params, m=[jnp.zeros_like(p) for p in params], v=[jnp.zeros_like(p) for p in params], t=jnp.float32(0)
+    )
 
     def step():
         state["params"], state["m"], state["v"], state["t"], loss, state["grads"] = train_step(
-            state["params"], state["m"], state["v"], state["t"], x, y)
+            state["params"], state["m"], state["v"], state["t"], x, y
+        )
         return float(loss)
 
     return step, lambda: [jax.device_get(g) for g in state["grads"]]
@@ -104,8 +106,7 @@ def elementwise(problem):
     import jax
     import jax.numpy as jnp
 
-    return _jitted_loss_and_grads(
-        lambda x: jnp.sum(jax.nn.sigmoid(x) * jnp.tanh(x) + jax.nn.relu(x)), [problem["x"]])
+    return _jitted_loss_and_grads(lambda x: jnp.sum(jax.nn.sigmoid(x) * jnp.tanh(x) + jax.nn.relu(x)), [problem["x"]])
 
 
 def op_chain(problem):
@@ -117,11 +118,14 @@ def matmul(problem):
     return _jitted_loss_and_grads(lambda a, b: (a @ b).sum(), [problem["a"], problem["b"]])
 
 
-ENGINES = [Engine(
-    key="jax",
-    label="jax (jit)",
-    load=load,
-    compiled=True,
-    workloads=dict(mlp=mlp, micrograd_demo=micrograd_demo, elementwise=elementwise,
-                   op_chain=op_chain, matmul=matmul),
-)]
+ENGINES = [
+    Engine(
+        key="jax",
+        label="jax (jit)",
+        load=load,
+        compiled=True,
+        workloads=dict(
+            mlp=mlp, micrograd_demo=micrograd_demo, elementwise=elementwise, op_chain=op_chain, matmul=matmul
+        ),
+    )
+]

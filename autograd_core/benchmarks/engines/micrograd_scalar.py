@@ -5,6 +5,7 @@ shared initial values; the op chain runs on each of the input's scalars.
 micrograd's topological sort recurses once per graph level, so deep graphs
 need a raised recursion limit.
 """
+
 import sys
 
 import numpy as np
@@ -43,9 +44,14 @@ def micrograd_demo(problem):
         return loss.data
 
     def grads():
-        return [array for layer in model.layers for array in (
-            np.array([[w.grad for w in neuron.w] for neuron in layer.neurons]),
-            np.array([neuron.b.grad for neuron in layer.neurons]))]
+        return [
+            array
+            for layer in model.layers
+            for array in (
+                np.array([[w.grad for w in neuron.w] for neuron in layer.neurons]),
+                np.array([neuron.b.grad for neuron in layer.neurons]),
+            )
+        ]
 
     return step, grads
 
@@ -69,9 +75,11 @@ def op_chain(problem):
     return step, lambda: [np.array([v.grad for v in inputs])]
 
 
-ENGINES = [Engine(
-    key="micrograd",
-    label="micrograd",
-    load=load,
-    workloads=dict(micrograd_demo=micrograd_demo, op_chain=op_chain),
-)]
+ENGINES = [
+    Engine(
+        key="micrograd",
+        label="micrograd",
+        load=load,
+        workloads=dict(micrograd_demo=micrograd_demo, op_chain=op_chain),
+    )
+]

@@ -2,6 +2,7 @@
 
 The optimizer is the shared numpy Adam, updating each tensor's `.data` array in place.
 """
+
 import numpy as np
 
 from autograd_core.benchmarks.engines import Engine
@@ -93,10 +94,13 @@ def matmul(problem):
     return _loss_and_grads(lambda a, b: (a @ b).sum(), [problem["a"], problem["b"]])
 
 
-ENGINES = [Engine(
-    key="mygrad",
-    label="mygrad",
-    load=load,
-    workloads=dict(mlp=mlp, micrograd_demo=micrograd_demo, elementwise=elementwise,
-                   op_chain=op_chain, matmul=matmul),
-)]
+ENGINES = [
+    Engine(
+        key="mygrad",
+        label="mygrad",
+        load=load,
+        workloads=dict(
+            mlp=mlp, micrograd_demo=micrograd_demo, elementwise=elementwise, op_chain=op_chain, matmul=matmul
+        ),
+    )
+]

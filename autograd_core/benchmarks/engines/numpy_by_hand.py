@@ -8,6 +8,7 @@ The backward passes are the plain chain rule an autodiff engine applies, with no
 algebraic shortcuts (e.g. matmul's input gradient is `G @ B.T` with G all
 ones, not a row sum), so the timings are a fair floor for the same arithmetic.
 """
+
 import numpy as np
 
 from autograd_core.benchmarks.engines import Engine
@@ -132,10 +133,13 @@ def matmul(problem):
     return step, lambda: last["grads"]
 
 
-ENGINES = [Engine(
-    key="numpy",
-    label="numpy (by hand)",
-    load=lambda: np.__version__,
-    workloads=dict(mlp=mlp, micrograd_demo=micrograd_demo, elementwise=elementwise,
-                   op_chain=op_chain, matmul=matmul),
-)]
+ENGINES = [
+    Engine(
+        key="numpy",
+        label="numpy (by hand)",
+        load=lambda: np.__version__,
+        workloads=dict(
+            mlp=mlp, micrograd_demo=micrograd_demo, elementwise=elementwise, op_chain=op_chain, matmul=matmul
+        ),
+    )
+]

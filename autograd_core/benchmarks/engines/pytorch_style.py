@@ -7,6 +7,7 @@ An engine passes `import_api`, a zero-argument function returning
 `(lib, nn, F, optim)`, called when a workload is built (so nothing is imported
 before the engine is asked for).
 """
+
 from autograd_core.benchmarks.engines.common import chain
 
 
@@ -80,8 +81,7 @@ def workloads(import_api):
     def matmul(problem):
         return loss_and_grads(lambda a, b: (a @ b).sum(), [problem["a"], problem["b"]])
 
-    return dict(mlp=mlp, micrograd_demo=micrograd_demo, elementwise=elementwise, op_chain=op_chain,
-                matmul=matmul)
+    return dict(mlp=mlp, micrograd_demo=micrograd_demo, elementwise=elementwise, op_chain=op_chain, matmul=matmul)
 
 
 def _grads(tensors):

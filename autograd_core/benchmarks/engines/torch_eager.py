@@ -1,4 +1,5 @@
 """PyTorch eager (CPU), written as a PyTorch user would (the shared PyTorch-style workloads)."""
+
 from autograd_core.benchmarks import THREADS
 from autograd_core.benchmarks.engines import Engine, pytorch_style
 
