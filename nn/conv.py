@@ -7,6 +7,8 @@ state dicts are interchangeable with the equivalent `torch.nn` layers. The math 
 
 import inspect
 import math
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -226,8 +228,8 @@ class _FunctionLayer(Module):
     """Applies `function(input, **arguments)`; `arguments` lists (name, default) in the order of the PyTorch
     module's constructor, which is the order positional constructor arguments bind in."""
 
-    function = None
-    arguments = ()
+    function: ClassVar[Callable[..., Any]]
+    arguments: ClassVar[tuple[tuple[str, Any], ...]] = ()
 
     def __init__(self, *args, **kwargs):
         super().__init__()
