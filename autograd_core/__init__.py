@@ -7,7 +7,8 @@
 """
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 from . import backend, data, datasets, distributed, engine, func, viz
-from .engine import (detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled)
+from .engine import (RemovableHandle, detect_anomaly, enable_grad, grad, is_grad_enabled, module_scope, no_grad,
+                     set_grad_enabled)
 from .custom_function import Function, FunctionCtx
 from .tensor_functions import (OP_FUNCTIONS, arange, as_tensor, cat, concatenate, default_generator, eye, full,
                         manual_seed, matmul, maximum, minimum, ones, ones_like, pow, rand, randint, randn,

@@ -12,7 +12,7 @@ forward is an ordinary attribute read (PyTorch reaches them through
 `__getattr__`, which costs a failed lookup first).
 
 Scopes: every call of a module runs its forward inside
-`ag.engine.module_scope(name)`, so each graph node records the modules it was
+`ag.module_scope(name)`, so each graph node records the modules it was
 made in (`Node.scope`, outermost first). `name` is the module's dotted path
 from the root of the model (`"layers.2"`), kept up to date as modules are
 registered into parents (a module registered in two places, or re-registered
@@ -24,8 +24,6 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 import autograd_core as ag
-from autograd_core.engine import RemovableHandle, module_scope
-from autograd_core.tensor import to_array
 
 from . import functional
 
@@ -46,7 +44,7 @@ class Parameter(ag.Tensor):
         elif type(data) is np.ndarray:
             array = data
         else:
-            array = to_array(data, who="Parameter")
+            array = ag.tensor(data).data
         super().__init__(array)
         self.requires_grad_(requires_grad)
 
@@ -93,7 +91,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}: subclasses of Module must define forward()")
 
     def __call__(self, *args, **kwargs):
-        with module_scope(self._scope):
+        with ag.module_scope(self._scope):
             output = self.forward(*args, **kwargs)
         if self._forward_hooks:
             for hook in tuple(self._forward_hooks):
@@ -106,7 +104,7 @@ class Module:
         """Run `hook(module, inputs, output)` after every forward; a non-None return replaces the output.
         Returns a handle whose `.remove()` unregisters the hook."""
         self._forward_hooks.append(hook)
-        return RemovableHandle(self._forward_hooks, hook)
+        return ag.RemovableHandle(self._forward_hooks, hook)
 
     # ---- registration ----
 

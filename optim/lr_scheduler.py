@@ -22,6 +22,10 @@ from typing import ClassVar
 
 from .optimizer import Optimizer
 
+__all__ = [
+    "LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR",
+    "SequentialLR", "OneCycleLR", "ReduceLROnPlateau",
+]
 
 def _require_optimizer(optimizer, who):
     if not isinstance(optimizer, Optimizer):

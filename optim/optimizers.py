@@ -4,7 +4,7 @@ In the formulas g is the gradient (negated under `maximize`, with the L2 term
 weight_decay * p added where the optimizer couples weight decay), t the
 parameter's step count, and every operation elementwise.
 
-SGD and Adam/AdamW also have a fused kernel (`autograd_core.kernels.optim`):
+SGD and Adam/AdamW also have a fused kernel (`autograd_core.fused_ops.sgd_update` and `adam_update`):
 one compiled call per group, taken as their `fused` option and the kernel
 policy say (see `optim.optimizer`). Every optimizer's per-tensor numpy update
 is written here, and is the reference the fused kernels are tested against.
@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from autograd_core.kernels import optim as kernels
+from autograd_core import fused_ops
 
 from .optimizer import Optimizer
 
@@ -48,7 +48,7 @@ class SGD(Optimizer):
                 if first:
                     s["momentum_buffer"] = self._zeros(p)  # the update sets it to the first gradient
             buffers = [s["momentum_buffer"] for s in states]
-        update = kernels.sgd_update if self._fused(group, params) else _sgd_numpy
+        update = fused_ops.sgd_update if self._fused(group, params) else _sgd_numpy
         update(params, grads, buffers, fresh, lr=group["lr"], momentum=group["momentum"],
                dampening=group["dampening"], weight_decay=group["weight_decay"], nesterov=group["nesterov"])
 
@@ -94,7 +94,7 @@ class Adam(Optimizer):
         lr, (beta1, beta2) = group["lr"], group["betas"]
         step_sizes = [lr / (1 - beta1 ** s["step"]) for s in states]
         bias_correction2_sqrts = [math.sqrt(1 - beta2 ** s["step"]) for s in states]
-        update = kernels.adam_update if self._fused(group, params) else _adam_numpy
+        update = fused_ops.adam_update if self._fused(group, params) else _adam_numpy
         update(params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
                [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else [], step_sizes, bias_correction2_sqrts,
                lr=lr, beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
