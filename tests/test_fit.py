@@ -378,12 +378,17 @@ def _rewritten(saved, field, value):
     *parents, last = field.split("/")
     node = saved
     for key in parents:
-        node = node[key]
+        node = node[_key(node, key)]
     if value is ...:
-        del node[last]
+        del node[_key(node, last)]
     else:
-        node[last] = value
+        node[_key(node, last)] = value
     return saved
+
+
+def _key(node, key):
+    """`key` as it indexes `node`: a position in a list, or an optimizer's integer parameter index."""
+    return int(key) if key.isdigit() and (isinstance(node, list) or int(key) in node) else key
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -403,6 +408,12 @@ def _rewritten(saved, field, value):
     ("random/python", [3], "random states are malformed"),
     ("format", "autograd_core.fit/1", "its format is 'autograd_core.fit/1'"),
     ("history", ..., r"lacks the fields \['history'\]"),
+    # Malformed in ways only the part's own load_state_dict detects, after the model (and more) has loaded:
+    # what was loaded is rolled back.
+    ("optimizer/state/0/momentum_buffer", ag.zeros(3), r"its optimizer state does not load \(ValueError: .*shape"),
+    ("scheduler/base_lrs", "fast", "its scheduler state does not load"),
+    ("callbacks/0/state/wait", "long", "its EarlyStopping callback state does not load"),
+    ("random/numpy", ["MT19937", [1, 2], 0, 0, 0.0], "its random generators state does not load"),
 ])
 def test_a_malformed_checkpoint_is_refused_before_anything_is_restored(tmp_path, field, value, message):
     checkpoint = tmp_path / "run.ckpt"

@@ -101,8 +101,21 @@ class EarlyStopping(Callback):
                 "best_weights": self.best_weights}
 
     def load_state_dict(self, state_dict):
-        self.best, self.best_epoch, self.wait = state_dict["best"], state_dict["best_epoch"], state_dict["wait"]
-        weights = state_dict["best_weights"]
+        """Restore a `state_dict()`; every entry is checked first, so a failed load changes nothing."""
+        expected = {"best", "best_epoch", "wait", "best_weights"}
+        if not (isinstance(state_dict, dict) and expected <= state_dict.keys()):
+            raise ValueError(f"EarlyStopping.load_state_dict: expected a dict with {sorted(expected)}, got "
+                             f"{state_dict!r:.200}")
+        best, best_epoch, wait, weights = (state_dict[key] for key in ("best", "best_epoch", "wait", "best_weights"))
+        if isinstance(best, bool) or not isinstance(best, numbers.Real):
+            raise ValueError(f"EarlyStopping.load_state_dict: best must be a number, got {best!r}")
+        for name, count in (("best_epoch", best_epoch), ("wait", wait)):
+            if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
+                raise ValueError(f"EarlyStopping.load_state_dict: {name} must be an int >= 0, got {count!r}")
+        if not (weights is None or isinstance(weights, dict)):
+            raise ValueError(f"EarlyStopping.load_state_dict: best_weights must be None or a dict of name -> "
+                             f"array, got {type(weights).__name__}")
+        self.best, self.best_epoch, self.wait = float(best), int(best_epoch), int(wait)
         self.best_weights = None if weights is None else {name: np.asarray(t) for name, t in weights.items()}
 
 

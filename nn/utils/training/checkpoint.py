@@ -8,9 +8,13 @@ ones, and each DataLoader's own shuffling generator).
 `restore_checkpoint` validates every field against this `fit` call (the same
 optimizer class, model keys and shapes, scheduler, callbacks and loaders; an
 epoch that is an int >= 0 matching the history) and only then restores
-anything, so a mismatched or malformed checkpoint leaves the model, optimizer,
-scheduler, callbacks and generators untouched.
+anything; a state that the checks pass but its own `load_state_dict` refuses
+rolls back what was already loaded. Either way a mismatched or malformed
+checkpoint leaves the model, optimizer, scheduler, callbacks and generators
+untouched.
 """
+import copy
+import functools
 import numbers
 import os
 import random
@@ -88,21 +92,53 @@ def save_checkpoint(path, state, callbacks, loaders):
 
 
 def restore_checkpoint(path, state, callbacks, loaders):
-    """Check every field of the checkpoint at `path` against this run, then restore the run from it."""
+    """Check every field of the checkpoint at `path` against this run, then restore the run from it.
+
+    All or nothing: a state that passes the checks here but that its own `load_state_dict` refuses (an
+    optimizer buffer of the wrong shape, say) rolls back whatever was already loaded before the error is
+    raised, so the run is left exactly as it was.
+    """
     saved = ag.load(path)
-    history = _checked(saved, state, callbacks, loaders, lambda problem: ValueError(
-        f"fit: cannot resume from {path}: {problem}. Nothing was restored; resume with the arguments the "
-        "checkpoint was written with, or start afresh (resume=False)"))
-    state.model.load_state_dict(saved["model"])
-    state.optimizer.load_state_dict(saved["optimizer"])
-    if state.scheduler is not None:
-        state.scheduler.load_state_dict(saved["scheduler"])
-    for callback, entry in zip(callbacks, saved["callbacks"]):
-        callback.load_state_dict(entry["state"])
+
+    def error(problem):
+        return ValueError(f"fit: cannot resume from {path}: {problem}. Nothing was restored; resume with the "
+                          "arguments the checkpoint was written with, or start afresh (resume=False)")
+
+    history = _checked(saved, state, callbacks, loaders, error)
+    rollback = _restore_steps(_current_states(state, callbacks, loaders), state, callbacks, loaders)
+    for part, load, part_state in _restore_steps(saved, state, callbacks, loaders):
+        try:
+            load(part_state)
+        except Exception as err:
+            for _, undo, previous in rollback:
+                undo(previous)
+            raise error(f"its {part} state does not load ({type(err).__name__}: {err})") from err
     state.history = history
     state.epoch, state.stop_training = saved["epoch"], saved["stop_training"]
     state.logs = history.rows[-1] if history.rows else {}
-    _set_random_states(saved["random"], loaders)
+
+
+def _current_states(state, callbacks, loaders):
+    """A copy of everything `_restore_steps` overwrites, in the checkpoint's layout, to roll back to."""
+    return {
+        "model": {name: np.array(value) for name, value in state.model.state_dict().items()},
+        "optimizer": state.optimizer.state_dict(),
+        "scheduler": None if state.scheduler is None else copy.deepcopy(state.scheduler.state_dict()),
+        "callbacks": [{"state": copy.deepcopy(callback.state_dict())} for callback in callbacks],
+        "random": _random_states(loaders),
+    }
+
+
+def _restore_steps(states, state, callbacks, loaders):
+    """(part, load, its state) for each part of the run that `states` (a checkpoint's layout) restores."""
+    steps = [("model", state.model.load_state_dict, states["model"]),
+             ("optimizer", state.optimizer.load_state_dict, states["optimizer"])]
+    if state.scheduler is not None:
+        steps.append(("scheduler", state.scheduler.load_state_dict, states["scheduler"]))
+    steps += [(f"{type(callback).__name__} callback", callback.load_state_dict, entry["state"])
+              for callback, entry in zip(callbacks, states["callbacks"])]
+    steps.append(("random generators", functools.partial(_set_random_states, loaders=loaders), states["random"]))
+    return steps
 
 
 def _checked(saved, state, callbacks, loaders, error):
