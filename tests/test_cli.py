@@ -1,7 +1,9 @@
 """The `autograd-core` command: demo, gradflow, viz, bench pass-through, --help, and every error path."""
 import json
+import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -11,6 +13,7 @@ import pytest
 
 import autograd_core as ag
 from autograd_core.cli import main
+from autograd_core.cli.checks import UsageError, check_output_file
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="the Graphviz `dot` program is not installed")
@@ -202,6 +205,34 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(tmp_path, ca
         error = _refused(argv, capsys)
         assert error.startswith(f"autograd-core {argv[0]}: error: ") and message in error, error
     assert a_file.read_text() == ""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_an_out_that_is_a_pipe_or_a_link_to_one_is_refused_not_replaced(tmp_path, capsys):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    link = tmp_path / "link"
+    link.symlink_to(pipe)
+    for argv, message in (
+            (["viz", "--model", "mlp:2,1", "--out", str(pipe)], "exists and is not a regular file"),
+            (["viz", "--model", "mlp:2,1", "--out", str(link)], "exists and is not a regular file"),
+            (["demo", "--out", str(pipe)], "exists and is not a directory"),
+            (["demo", "--out", str(link)], "exists and is not a directory")):
+        error = _refused(argv, capsys)
+        assert error.startswith(f"autograd-core {argv[0]}: error: argument --out: ") and message in error, error
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode) and os.readlink(link) == str(pipe)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null") or not os.path.isdir("/proc/self/fd"), reason="Linux paths")
+def test_an_out_that_is_a_device_or_a_stream_is_refused(tmp_path):
+    # The check alone (never the command): were it to let these through, the command would replace them.
+    link = tmp_path / "stdout"
+    link.symlink_to("/proc/self/fd/1")
+    for path, message in (("/dev/null", "exists and is not a regular file"),
+                          ("/dev/stdout", "is a link to a file descriptor"),
+                          (str(link), "is a link to a file descriptor")):
+        with pytest.raises(UsageError, match=message):
+            check_output_file(path, "SVG", "graph.svg")
 
 
 @pytest.mark.parametrize("argv, sizes", [
