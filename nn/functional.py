@@ -411,7 +411,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     target_array = _array(target)
     if target_array.dtype.kind in "iu":
         if input.ndim == 2 and weight is None and target_array.shape == input.shape[:1] and target_array.size \
-                and 0 <= target_array.min() and target_array.max() < input.shape[1] \
+                and target_array.min() >= 0 and target_array.max() < input.shape[1] \
                 and not (target_array == ignore_index).any():
             # the common case, as one fused op whose gradient is softmax - onehot (smoothed); anything
             # else (ignored or invalid targets, class weights, more axes) takes the general path below

@@ -3,6 +3,7 @@
 Parameter names, shapes, buffers and default initialisation follow PyTorch,
 so state dicts are interchangeable with the equivalent `torch.nn` layers.
 """
+import itertools
 import math
 import numbers
 
@@ -284,6 +285,6 @@ class MLP(Sequential):
         if not isinstance(residual, bool):
             raise TypeError(f"MLP: residual must be a bool, got {type(residual).__name__}")
         blocks = [MLPBlock(n_in, n_out, activation, dropout, norm, residual and n_in == n_out)
-                  for n_in, n_out in zip(sizes[:-2], sizes[1:-1])]
+                  for n_in, n_out in itertools.pairwise(sizes[:-1])]
         super().__init__(*blocks, Linear(sizes[-2], sizes[-1]))
         self.sizes = sizes

@@ -20,6 +20,8 @@ by slicing a container, is named by its latest registration); a module that is
 nobody's child uses its class name.
 """
 from collections import OrderedDict, namedtuple
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -573,10 +575,10 @@ class FunctionModule(Module):
     as `dim` to ours) and are validated at construction by `functional.check_arguments`.
     """
 
-    function = None
-    defaults = {}
-    aliases = {}
-    show_hyperparameters = True
+    function: ClassVar[Callable[..., Any] | None] = None
+    defaults: ClassVar[dict[str, Any]] = {}
+    aliases: ClassVar[dict[str, str]] = {}
+    show_hyperparameters: ClassVar[bool] = True
 
     def __init__(self, *args, **kwargs):
         super().__init__()

@@ -24,7 +24,6 @@ import numpy as np
 
 import autograd_core as ag
 
-
 _NON_NEGATIVE = ("a finite number >= 0", lambda v: v >= 0)
 _POSITIVE = ("a finite number > 0", lambda v: v > 0)
 _FRACTION = ("a number in [0, 1]", lambda v: 0 <= v <= 1)

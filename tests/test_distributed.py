@@ -508,7 +508,7 @@ def test_collectives_in_a_world_of_one_leave_the_tensor_unchanged():
 def test_collective_argument_errors():
     with pytest.raises(TypeError, match="all_reduce: expected a Tensor, got ndarray"):
         distributed.all_reduce(np.zeros(2))
-    with pytest.raises(ValueError, match="all_reduce: op must be one of .* got 'avg'"):
+    with pytest.raises(ValueError, match=r"all_reduce: op must be one of .* got 'avg'"):
         distributed.all_reduce(ag.zeros(2), op="avg")
     with pytest.raises(TypeError, match="op='mean' needs a floating tensor, got dtype int64"):
         distributed.all_reduce(ag.tensor([1, 2]), op="mean")
@@ -538,7 +538,7 @@ def test_ddp_in_a_world_of_one_is_transparent():
 
 
 def test_ddp_argument_errors():
-    with pytest.raises(TypeError, match="DistributedDataParallel: expected an nn.Module, got list"):
+    with pytest.raises(TypeError, match=r"DistributedDataParallel: expected an nn\.Module, got list"):
         DistributedDataParallel([])
     for cap in (0, -1.0, True):
         with pytest.raises(ValueError, match="bucket_cap_mb must be a positive number"):

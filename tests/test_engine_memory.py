@@ -71,12 +71,12 @@ def test_true_in_place_conflicts_still_raise_naming_the_op():
     y = x.exp()
     loss = (y * 2.0).sum()
     y.add_(1)
-    with pytest.raises(RuntimeError, match="exp: its output .* modified by an in-place operation"):
+    with pytest.raises(RuntimeError, match=r"exp: its output .* modified by an in-place operation"):
         loss.backward()
     h = x * 1.0
     loss = (h * h).sum()
     h.mul_(2)
-    with pytest.raises(RuntimeError, match="mul: an input .* modified by an in-place operation"):
+    with pytest.raises(RuntimeError, match=r"mul: an input .* modified by an in-place operation"):
         loss.backward()
 
 
@@ -296,9 +296,11 @@ def test_custom_function_backward_results_are_checked_and_lists_accepted():
     x = ag.tensor([1.0, 2.0], requires_grad=True)
     ListBackward.apply(x, ag.tensor([3.0, 4.0])).sum().backward()
     np.testing.assert_allclose(x.grad.data, [2.0, 2.0])
-    with pytest.raises(RuntimeError, match=r"WrongShape.backward returned a gradient of shape \(5,\) for input 0 of shape \(2,\)"):
+    with pytest.raises(
+        RuntimeError, match=r"WrongShape\.backward returned a gradient of shape \(5,\) for input 0 of shape \(2,\)"
+    ):
         WrongShape.apply(x).sum().backward()
-    with pytest.raises(RuntimeError, match="WrongCount.backward returned 2 gradients but forward took 1 inputs"):
+    with pytest.raises(RuntimeError, match=r"WrongCount\.backward returned 2 gradients but forward took 1 inputs"):
         WrongCount.apply(x).sum().backward()
 
 

@@ -75,13 +75,13 @@ def test_metrics_auto_custom_and_none():
         return float(np.max(np.abs(output.data - target.data)))
 
     regression = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=2, progress=False)
-    assert "train_accuracy" not in regression.keys()  # auto: outputs are not class scores
+    assert "train_accuracy" not in regression  # auto: outputs are not class scores
     custom = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=1, progress=False,
                  metrics={"max_error": max_error})
     assert custom["train_max_error"][0] > 0
     named = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=1, progress=False,
                 metrics=[max_error])
-    assert "train_max_error" in named.keys()
+    assert "train_max_error" in named
     with pytest.raises(ValueError, match="unknown metric 'f1'"):
         fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=1, metrics=["f1"])
 
@@ -115,7 +115,7 @@ def test_early_stopping_on_accuracy_uses_max_mode():
 def test_early_stopping_without_validation_says_what_is_missing():
     train_loader, _ = _moons(n=40)
     model = nn.MLP([2, 4, 2])
-    with pytest.raises(ValueError, match="'val_loss' is not among .*val_loader"):
+    with pytest.raises(ValueError, match=r"'val_loss' is not among .*val_loader"):
         fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train_loader, epochs=2,
             callbacks=[EarlyStopping()], progress=False)
 
@@ -341,6 +341,10 @@ def _checkpointed_sgd_run(checkpoint):
         checkpoint=checkpoint)
 
 
+def _numpy_global_keys():
+    return np.random.get_state()[1].copy()  # noqa: NPY002  (fit's checkpoints save the legacy global state)
+
+
 def _resume_is_refused(checkpoint, optimizer_class, message):
     """Resume from `checkpoint` with a fresh run and `optimizer_class`; check that it raises ValueError
     matching `message` and that nothing of the run was touched."""
@@ -351,7 +355,7 @@ def _resume_is_refused(checkpoint, optimizer_class, message):
     scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=1)
     stopper = EarlyStopping()
     before = (_state_arrays(model), optimizer.state_dict(), scheduler.state_dict(), stopper.state_dict(),
-              ag.default_generator().bit_generator.state, np.random.get_state()[1].copy(),
+              ag.default_generator().bit_generator.state, _numpy_global_keys(),
               train_loader.generator.bit_generator.state)
     with pytest.raises(ValueError, match=message) as error:
         fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader, epochs=3, progress=False,
@@ -363,7 +367,7 @@ def _resume_is_refused(checkpoint, optimizer_class, message):
     assert optimizer.state_dict() == optimizer_state and scheduler.state_dict() == scheduler_state
     assert stopper.state_dict() == stopper_state
     assert ag.default_generator().bit_generator.state == generator
-    np.testing.assert_array_equal(np.random.get_state()[1], numpy_keys)
+    np.testing.assert_array_equal(_numpy_global_keys(), numpy_keys)
     assert train_loader.generator.bit_generator.state == loader_generator
 
 

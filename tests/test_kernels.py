@@ -6,15 +6,13 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import registry_inputs
 
 import autograd_core as ag
-from autograd_core import backend
+from autograd_core import backend, fused_ops
 from autograd_core.engine import apply
-from autograd_core import fused_ops
 from autograd_core.kernels import BACKWARD_KERNELS, FORWARD_KERNELS, REFERENCE_F, elementwise, norm, softmax
 from autograd_core.ops import ARRAY_F, REGISTRY
-
-from helpers import registry_inputs
 
 pytest.importorskip("numba")
 
@@ -78,7 +76,7 @@ def _reference_forward(name, x, attrs):
 @pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
 def test_activation_forward_loop_matches_reference(name, dtype, shape):
     loops, parameters, attrs = _activation_case(name)
-    for layout, x in layouts(shape, dtype).items():
+    for x in layouts(shape, dtype).values():
         out = np.empty(x.size, dtype)
         loops.forward(x.reshape(-1), out, *parameters)
         assert_matches(out.reshape(x.shape), _reference_forward(name, x, attrs), dtype)
@@ -104,7 +102,7 @@ def test_activation_backward_loop_matches_formula(name, dtype, shape):
     and g, including a gradient broadcast from a scalar (stride 0, as sum's backward makes it)."""
     loops, parameters, attrs = _activation_case(name)
     op = REGISTRY[name]
-    for (x_layout, x), (g_layout, g) in zip(layouts(shape, dtype).items(), layouts(shape, dtype, seed=1).items()):
+    for x, g in zip(layouts(shape, dtype).values(), layouts(shape, dtype, seed=1).values()):
         y = _reference_forward(name, x, attrs)
         for gradient in (g, np.broadcast_to(np.asarray(0.7, dtype), x.shape)):
             expected = op.grads[0](REFERENCE_F, gradient, x, out=y, **attrs)
@@ -120,7 +118,7 @@ def test_activation_kernels_as_wired(name, dtype):
     """The kernels the registry ops call under numba: compiled for the dtypes of the table, the
     reference for the others, and the reference for dtypes no loop is compiled for."""
     attrs = ACTIVATION_ATTRS.get(name, {})
-    for layout, x in layouts((5, 9), dtype).items():
+    for x in layouts((5, 9), dtype).values():
         y = _reference_forward(name, x, attrs)
         if name in FORWARD_KERNELS:
             assert_matches(FORWARD_KERNELS[name].numba()(x, **attrs), y, dtype)
@@ -154,7 +152,7 @@ def test_softmax_loops_and_kernels(log, dtype, shape, axis):
     name = "log_softmax" if log else "softmax"
     loops = softmax.compiled(log)
     axis = axis % len(shape)
-    for layout, x in layouts(shape, dtype).items():
+    for x in layouts(shape, dtype).values():
         y = FORWARD_KERNELS[name].numpy(x, axis=axis)
         g = layouts(shape, dtype, seed=2)["strided"]
         expected_dx = REGISTRY[name].grads[0](REFERENCE_F, g, x, out=y, axis=axis)
@@ -180,7 +178,7 @@ def test_cross_entropy_kernels(dtype, label_smoothing, rows, classes):
     rng = np.random.default_rng(rows)
     targets = rng.integers(0, classes, rows)
     attrs = dict(label_smoothing=label_smoothing)
-    for layout, logits in layouts((rows, classes), dtype).items():
+    for logits in layouts((rows, classes), dtype).values():
         losses = FORWARD_KERNELS["softmax_cross_entropy"].numba()(logits, targets, **attrs)
         assert_matches(losses, fused_ops.cross_entropy_reference(logits, targets, **attrs), dtype)
         for g in (rng.standard_normal(rows).astype(dtype), np.broadcast_to(np.asarray(1.0 / rows, dtype), (rows,))):
@@ -219,7 +217,7 @@ def test_normalization_kernels(dtype, name, shape, attrs, n_parameters):
     rng = np.random.default_rng(0)
     parameter_shape = attrs.get("normalized_shape", shape[1:2])
     parameters = tuple(rng.uniform(0.5, 2.0, parameter_shape).astype(dtype) for _ in range(n_parameters))
-    for (layout, x), g in zip(layouts(shape, dtype).items(), layouts(shape, dtype, seed=3).values()):
+    for x, g in zip(layouts(shape, dtype).values(), layouts(shape, dtype, seed=3).values()):
         assert_matches(FORWARD_KERNELS[name].numba()(x, *parameters, **attrs),
                        FORWARD_KERNELS[name].numpy(x, *parameters, **attrs), dtype)
         needs = [True] * (1 + n_parameters)
@@ -243,7 +241,7 @@ def test_linear_kernels(dtype, activation, x_shape, with_bias):
                "transposed": np.ascontiguousarray(rng.standard_normal((4, 6)).astype(dtype)).T}
     bias = (rng.standard_normal(6).astype(dtype),) if with_bias else ()
     attrs = dict(activation=activation)
-    for (layout, x), weight in zip(layouts(x_shape, dtype, scale=1.0).items(), list(weights.values()) * 2):
+    for x, weight in zip(layouts(x_shape, dtype, scale=1.0).values(), list(weights.values()) * 2):
         inputs = (x, weight) + bias
         y = fused_ops.linear_reference(*inputs, **attrs)
         assert_matches(FORWARD_KERNELS["linear"].numba()(*inputs, **attrs), y, dtype)

@@ -301,7 +301,7 @@ def test_one_cycle_refuses_a_zero_div_factor():
 @pytest.mark.parametrize("not_a_dict", [None, [], "state"], ids=repr)
 def test_load_state_dict_of_something_else_than_a_dict_is_a_type_error(not_a_dict):
     scheduler = lr_scheduler.StepLR(make_optimizer(optim), step_size=2)
-    with pytest.raises(TypeError, match="StepLR.load_state_dict: expected a dict, as state_dict\\(\\) returns, got"):
+    with pytest.raises(TypeError, match=r"StepLR\.load_state_dict: expected a dict, as state_dict\(\) returns, got"):
         scheduler.load_state_dict(not_a_dict)
 
 

@@ -130,7 +130,7 @@ def test_get_activation_gelu_tanh_uses_the_tanh_form():
 
 
 def test_unknown_activation_lists_the_valid_names():
-    with pytest.raises(ValueError, match="unknown activation 'rleu'.*relu, sigmoid, tanh, leaky_relu"):
+    with pytest.raises(ValueError, match=r"unknown activation 'rleu'.*relu, sigmoid, tanh, leaky_relu"):
         nn.get_activation("rleu")
     with pytest.raises(TypeError, match="get_activation"):
         nn.get_activation(3)

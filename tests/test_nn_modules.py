@@ -128,11 +128,11 @@ def test_assignment_rules():
         def __init__(self):
             self.weight = nn.Parameter(ag.zeros(1))
 
-    with pytest.raises(AttributeError, match="before Module.__init__"):
+    with pytest.raises(AttributeError, match=r"before Module\.__init__"):
         Early()
     with pytest.raises(TypeError, match="cannot register a Tensor as parameter"):
         nn.Module().register_parameter("w", ag.zeros(1))
-    with pytest.raises(ValueError, match="must be non-empty and contain no '.'"):
+    with pytest.raises(ValueError, match=r"must be non-empty and contain no '\.'"):
         nn.Module().register_buffer("a.b", ag.zeros(1))
 
 

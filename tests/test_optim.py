@@ -369,7 +369,7 @@ BAD_HYPERPARAMETERS = [
 
 
 @pytest.mark.parametrize("name, options, parameter", BAD_HYPERPARAMETERS,
-                         ids=[f"{n}-{list(o)[0]}={list(o.values())[0]}" for n, o, _ in BAD_HYPERPARAMETERS])
+                         ids=[f"{n}-" + ",".join(f"{k}={v}" for k, v in o.items()) for n, o, _ in BAD_HYPERPARAMETERS])
 def test_bad_hyperparameters_raise_value_error_naming_them(name, options, parameter):
     with pytest.raises(ValueError, match=f"{name}: .*{parameter}"):
         getattr(optim, name)([ag.tensor([1.0], requires_grad=True)], **options)

@@ -184,7 +184,8 @@ def test_shape_ops():
     np.testing.assert_array_equal(m.tile(2, 1).data, np.tile(m.data, (2, 1)))
     np.testing.assert_array_equal(ag.tensor([1.0, 2.0]).tile(3).data, np.tile([1.0, 2.0], 3))
     np.testing.assert_array_equal(m.pad(1).data, np.pad(m.data, 1))
-    np.testing.assert_array_equal(m.pad(((0, 1), (2, 0)), value=9.0).data, np.pad(m.data, ((0, 1), (2, 0)), constant_values=9))
+    padded = np.pad(m.data, ((0, 1), (2, 0)), constant_values=9)
+    np.testing.assert_array_equal(m.pad(((0, 1), (2, 0)), value=9.0).data, padded)
 
 
 def test_shape_op_gradients():

@@ -166,7 +166,7 @@ def test_show_grads_colours_exploding_red_and_vanishing_blue(tmp_path):
     assert fill("w") == viz.grad_band(1e10)[1] == "#cb181d"  # red: ||grad|| = 4e9 * sqrt(6)
     assert fill("b") == viz.grad_band(1e-11)[1] == "#08519c"  # deep blue: ||grad|| = 1.4e-12
     assert fill("healthy") == viz.grad_band(0.7)[1] == "#74c476"  # green
-    assert "no grad" in [label for label in nodes if label.startswith("unused")][0]
+    assert "no grad" in next(label for label in nodes if label.startswith("unused"))
     legend = _groups(svg, "cluster")["gradient L2 norm"]
     swatches = [label for label in nodes if label.startswith(("<", ">=", "NaN")) or ".." in label]
     assert len(swatches) == 8

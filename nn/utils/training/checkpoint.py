@@ -54,7 +54,7 @@ def _loader_generators(loaders):
 def _random_states(loaders):
     return {
         "autograd_core": ag.default_generator().bit_generator.state,
-        "numpy": np.random.get_state(),
+        "numpy": np.random.get_state(),  # noqa: NPY002  (users seed the legacy global state; a resume restores it)
         "python": random.getstate(),
         "loaders": [None if g is None else g.bit_generator.state for g in _loader_generators(loaders)],
     }
@@ -63,7 +63,8 @@ def _random_states(loaders):
 def _set_random_states(states, loaders):
     ag.default_generator().bit_generator.state = states["autograd_core"]
     name, keys, position, has_gauss, cached_gaussian = states["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached_gaussian))
+    legacy_state = (name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached_gaussian)
+    np.random.set_state(legacy_state)  # noqa: NPY002  (the legacy global state, saved above)
     version, internal, gauss_next = states["python"]
     random.setstate((version, tuple(internal), gauss_next))
     for generator, state in zip(_loader_generators(loaders), states["loaders"]):
