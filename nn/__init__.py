@@ -4,6 +4,8 @@
     import nn.functional as F
     model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3))
     loss = nn.CrossEntropyLoss()(model(x), y)
+
+Names and semantics follow `torch.nn`; `__all__` lists every public name.
 """
 
 from . import functional, init, parallel, utils
@@ -30,17 +32,51 @@ from .parallel import DistributedDataParallel
 
 __all__ = [
     # the module system
-    "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "FunctionModule",
+    "Module",
+    "Parameter",
+    "Sequential",
+    "ModuleList",
+    "ModuleDict",
+    "FunctionModule",
     # layers
-    "Identity", "Linear", "Dropout", "Embedding", "Flatten", "Residual", "MLPBlock", "MLP",
-    "BatchNorm1d", "LayerNorm",
+    "Identity",
+    "Linear",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "Residual",
+    "MLPBlock",
+    "MLP",
+    "BatchNorm1d",
+    "LayerNorm",
     # activations
-    "ReLU", "LeakyReLU", "PReLU", "ELU", "GELU", "SiLU", "Swish", "Sigmoid", "Tanh", "Softplus", "Softmax",
-    "LogSoftmax", "ACTIVATION_MODULES", "get_activation",
+    "ReLU",
+    "LeakyReLU",
+    "PReLU",
+    "ELU",
+    "GELU",
+    "SiLU",
+    "Swish",
+    "Sigmoid",
+    "Tanh",
+    "Softplus",
+    "Softmax",
+    "LogSoftmax",
+    "ACTIVATION_MODULES",
+    "get_activation",
     # losses
-    "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+    "MSELoss",
+    "L1Loss",
+    "HuberLoss",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
     # data parallelism
     "DistributedDataParallel",
     # submodules
-    "functional", "init", "parallel", "utils",
+    "functional",
+    "init",
+    "parallel",
+    "utils",
 ]

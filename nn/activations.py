@@ -5,6 +5,7 @@ The activations without learnable parameters are rows of one table: each is a
 given at construction. PReLU and a learnable Swish hold parameters and are
 classes of their own.
 """
+
 import numpy as np
 
 import autograd_core as ag
@@ -15,18 +16,23 @@ from .module import Module, Parameter, check_size, function_module
 Sigmoid = function_module("Sigmoid", F.sigmoid, "sigmoid(x) = 1 / (1 + exp(-x)).")
 Tanh = function_module("Tanh", F.tanh, "tanh(x).")
 ReLU = function_module("ReLU", F.relu, "relu(x) = max(x, 0).")
-LeakyReLU = function_module("LeakyReLU", F.leaky_relu, "x for x > 0, negative_slope * x otherwise.",
-                            negative_slope=0.01)
+LeakyReLU = function_module(
+    "LeakyReLU", F.leaky_relu, "x for x > 0, negative_slope * x otherwise.", negative_slope=0.01
+)
 ELU = function_module("ELU", F.elu, "x for x > 0, alpha * (exp(x) - 1) otherwise.", alpha=1.0)
-Softplus = function_module("Softplus", F.softplus, "log(1 + exp(beta * x)) / beta; x where beta * x > threshold.",
-                           beta=1.0, threshold=20.0)
+Softplus = function_module(
+    "Softplus", F.softplus, "log(1 + exp(beta * x)) / beta; x where beta * x > threshold.", beta=1.0, threshold=20.0
+)
 SiLU = function_module("SiLU", F.silu, "x * sigmoid(x): Swish with beta = 1.")
-GELU = function_module("GELU", F.gelu, "x * Phi(x) (Phi the normal CDF); approximate='tanh' for the tanh form.",
-                       approximate="none")
-Softmax = function_module("Softmax", F.softmax, "exp(x) / sum(exp(x)) along `axis` (`dim=` accepted).",
-                          aliases={"dim": "axis"}, axis=-1)
-LogSoftmax = function_module("LogSoftmax", F.log_softmax, "x - logsumexp(x) along `axis` (`dim=` accepted).",
-                             aliases={"dim": "axis"}, axis=-1)
+GELU = function_module(
+    "GELU", F.gelu, "x * Phi(x) (Phi the normal CDF); approximate='tanh' for the tanh form.", approximate="none"
+)
+Softmax = function_module(
+    "Softmax", F.softmax, "exp(x) / sum(exp(x)) along `axis` (`dim=` accepted).", aliases={"dim": "axis"}, axis=-1
+)
+LogSoftmax = function_module(
+    "LogSoftmax", F.log_softmax, "x - logsumexp(x) along `axis` (`dim=` accepted).", aliases={"dim": "axis"}, axis=-1
+)
 
 
 class PReLU(Module):

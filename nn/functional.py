@@ -14,6 +14,7 @@ so gradients, second derivatives and the graph's module scopes come for free.
 Inputs may be Tensors or numpy arrays; targets and indices may be Tensors,
 numpy arrays or lists.
 """
+
 import math
 import numbers
 
@@ -23,11 +24,31 @@ import autograd_core as ag
 from autograd_core import fused_ops
 
 __all__ = [
-    "linear", "dropout", "batch_norm", "layer_norm", "embedding",
-    "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "softplus", "silu", "swish", "gelu",
-    "softmax", "log_softmax",
-    "mse_loss", "l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "check_arguments",
+    "linear",
+    "dropout",
+    "batch_norm",
+    "layer_norm",
+    "embedding",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "prelu",
+    "elu",
+    "softplus",
+    "silu",
+    "swish",
+    "gelu",
+    "softmax",
+    "log_softmax",
+    "mse_loss",
+    "l1_loss",
+    "huber_loss",
+    "cross_entropy",
+    "nll_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "check_arguments",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -58,6 +79,7 @@ def _array(x):
 
 # ---- argument checks: one rule per hyperparameter name, shared by the functions and the modules -------
 
+
 def _real(who, name, value):
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise TypeError(f"{who}: {name} must be a real number, got {type(value).__name__} {value!r}")
@@ -78,6 +100,7 @@ def _choice(choices):
     def check(who, name, value):
         if not isinstance(value, str) or value not in choices:
             raise ValueError(f"{who}: {name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+
     return check
 
 
@@ -104,11 +127,25 @@ def _optional_tensor(who, name, value):
 
 
 _ARGUMENT_RULES = {
-    "negative_slope": _real, "init": _real, "alpha": _real, "beta": _positive, "threshold": _real, "axis": _integer,
-    "approximate": _choice(tuple(GELU_OPS)), "reduction": _choice(REDUCTIONS), "delta": _positive,
-    "label_smoothing": _unit_interval, "ignore_index": _integer, "weight": _optional_tensor,
-    "pos_weight": _optional_tensor, "p": _probability, "dropout": _probability, "eps": _positive,
-    "momentum": _optional_unit_interval, "start_dim": _integer, "end_dim": _integer,
+    "negative_slope": _real,
+    "init": _real,
+    "alpha": _real,
+    "beta": _positive,
+    "threshold": _real,
+    "axis": _integer,
+    "approximate": _choice(tuple(GELU_OPS)),
+    "reduction": _choice(REDUCTIONS),
+    "delta": _positive,
+    "label_smoothing": _unit_interval,
+    "ignore_index": _integer,
+    "weight": _optional_tensor,
+    "pos_weight": _optional_tensor,
+    "p": _probability,
+    "dropout": _probability,
+    "eps": _positive,
+    "momentum": _optional_unit_interval,
+    "start_dim": _integer,
+    "end_dim": _integer,
 }
 
 
@@ -119,6 +156,7 @@ def check_arguments(who, values):
 
 
 # ---- layers -----------------------------------------------------------------------------------
+
 
 def linear(x, weight, bias=None, activation=None):
     """y = x @ weight.T + bias, with weight of shape (out_features, in_features); `activation` ("relu",
@@ -140,8 +178,10 @@ def dropout(x, p=0.5, training=True):
 
 def _check_channels(who, name, tensor, channels):
     if tensor is not None and tuple(tensor.shape) != (channels,):
-        raise ValueError(f"{who}: {name} has shape {tuple(tensor.shape)}, expected ({channels},) for the "
-                         f"{channels} channels of the input")
+        raise ValueError(
+            f"{who}: {name} has shape {tuple(tensor.shape)}, expected ({channels},) for the "
+            f"{channels} channels of the input"
+        )
 
 
 def _check_running_statistics(x, running_mean, running_var):
@@ -209,6 +249,7 @@ def embedding(indices, weight):
 
 # ---- activations --------------------------------------------------------------------------------
 
+
 def sigmoid(x):
     """1 / (1 + exp(-x))."""
     return fused_ops.activation("sigmoid", x)
@@ -236,8 +277,10 @@ def prelu(x, weight):
         slope = weight.reshape(())
     else:
         if x.ndim < 2 or x.shape[1] != weight.data.size:
-            raise ValueError(f"prelu: {weight.data.size} slopes need an input with {weight.data.size} channels on "
-                             f"axis 1, got shape {x.shape}")
+            raise ValueError(
+                f"prelu: {weight.data.size} slopes need an input with {weight.data.size} channels on "
+                f"axis 1, got shape {x.shape}"
+            )
         slope = weight.reshape((weight.data.size,) + (1,) * (x.ndim - 2))
     return ag.where(x.data > 0, x, x * slope)
 
@@ -286,6 +329,7 @@ def log_softmax(x, axis=-1, *, dim=None):
 
 # ---- losses ------------------------------------------------------------------------------------
 
+
 def _reduce(loss, reduction):
     if reduction == "mean":
         return loss.mean()
@@ -296,8 +340,10 @@ def _reduce(loss, reduction):
 
 def _same_shape(who, input, target):
     if tuple(np.shape(_array(target))) != tuple(np.shape(_array(input))):
-        raise ValueError(f"{who}: target shape {tuple(np.shape(_array(target)))} does not match input shape "
-                         f"{tuple(np.shape(_array(input)))}")
+        raise ValueError(
+            f"{who}: target shape {tuple(np.shape(_array(target)))} does not match input shape "
+            f"{tuple(np.shape(_array(input)))}"
+        )
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -354,16 +400,20 @@ def _nll(who, log_probs, target, weight, ignore_index, reduction, label_smoothin
     targets that are not ignored (their count, without weights)."""
     axis = _class_axis(who, log_probs)
     classes = log_probs.shape[axis]
-    expected = log_probs.shape[:axis] + log_probs.shape[axis + 1:]
+    expected = log_probs.shape[:axis] + log_probs.shape[axis + 1 :]
     if target.shape != expected:
-        raise ValueError(f"{who}: target shape {target.shape} does not match input shape {log_probs.shape}; "
-                         f"class-index targets need shape {expected}")
+        raise ValueError(
+            f"{who}: target shape {target.shape} does not match input shape {log_probs.shape}; "
+            f"class-index targets need shape {expected}"
+        )
     ignored = target == ignore_index
     classes_of = np.where(ignored, 0, target)
     if classes_of.size and (classes_of.min() < 0 or classes_of.max() >= classes):
         bad = classes_of.min() if classes_of.min() < 0 else classes_of.max()
-        raise ValueError(f"{who}: target class {bad} is out of range for {classes} classes (valid are 0 to "
-                         f"{classes - 1}, or ignore_index={ignore_index})")
+        raise ValueError(
+            f"{who}: target class {bad} is out of range for {classes} classes (valid are 0 to "
+            f"{classes - 1}, or ignore_index={ignore_index})"
+        )
     class_weights = _class_weights(who, weight, classes, log_probs.dtype)
     grid = np.indices(target.shape, sparse=True)
     picked = log_probs[(classes_of,) if axis == 0 else (grid[0], classes_of, *grid[1:])]
@@ -375,8 +425,11 @@ def _nll(who, log_probs, target, weight, ignore_index, reduction, label_smoothin
         target_weights = np.asarray(target_weights, dtype=log_probs.dtype)
         loss = -picked * target_weights
     if label_smoothing:
-        weighted = log_probs if class_weights is None else log_probs * class_weights.reshape(
-            (classes,) + (1,) * (log_probs.ndim - axis - 1))
+        weighted = (
+            log_probs
+            if class_weights is None
+            else log_probs * class_weights.reshape((classes,) + (1,) * (log_probs.ndim - axis - 1))
+        )
         smooth = -weighted.sum(axis)
         if ignored.any():
             smooth = smooth * (~ignored).astype(log_probs.dtype)
@@ -404,23 +457,33 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     The gradient with respect to the logits is softmax(input) - q (weighted), so large logits are safe.
     """
     who = "cross_entropy"
-    check_arguments(who, {"weight": weight, "ignore_index": ignore_index, "reduction": reduction,
-                          "label_smoothing": label_smoothing})
+    check_arguments(
+        who,
+        {"weight": weight, "ignore_index": ignore_index, "reduction": reduction, "label_smoothing": label_smoothing},
+    )
     input = _tensor(input)
     axis = _class_axis(who, input)
     target_array = _array(target)
     if target_array.dtype.kind in "iu":
-        if input.ndim == 2 and weight is None and target_array.shape == input.shape[:1] and target_array.size \
-                and target_array.min() >= 0 and target_array.max() < input.shape[1] \
-                and not (target_array == ignore_index).any():
+        if (
+            input.ndim == 2
+            and weight is None
+            and target_array.shape == input.shape[:1]
+            and target_array.size
+            and target_array.min() >= 0
+            and target_array.max() < input.shape[1]
+            and not (target_array == ignore_index).any()
+        ):
             # the common case, as one fused op whose gradient is softmax - onehot (smoothed); anything
             # else (ignored or invalid targets, class weights, more axes) takes the general path below
             return _reduce(fused_ops.softmax_cross_entropy(input, target_array, label_smoothing), reduction)
         return _nll(who, input.log_softmax(axis), target_array, weight, ignore_index, reduction, label_smoothing)
     log_probs = input.log_softmax(axis)
     if target_array.dtype.kind != "f":
-        raise TypeError(f"{who}: target must hold class indices (integers) or class probabilities (floats), "
-                        f"got dtype {target_array.dtype}")
+        raise TypeError(
+            f"{who}: target must hold class indices (integers) or class probabilities (floats), "
+            f"got dtype {target_array.dtype}"
+        )
     _same_shape(who, input, target)
     classes = input.shape[axis]
     probabilities = _like(target, input)
@@ -457,8 +520,10 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     input = _tensor(input)
     target = _like(target, input)
     if input.data.size and not (input.data.min() >= 0 and input.data.max() <= 1):
-        raise ValueError(f"{who}: every element of input must be a probability in [0, 1], got values from "
-                         f"{input.data.min()} to {input.data.max()}")
+        raise ValueError(
+            f"{who}: every element of input must be a probability in [0, 1], got values from "
+            f"{input.data.min()} to {input.data.max()}"
+        )
     loss = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
     if weight is not None:
         loss = loss * _like(weight, input)

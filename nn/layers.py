@@ -3,6 +3,7 @@
 Parameter names, shapes, buffers and default initialisation follow PyTorch,
 so state dicts are interchangeable with the equivalent `torch.nn` layers.
 """
+
 import itertools
 import math
 import numbers
@@ -115,12 +116,15 @@ class BatchNorm1d(Module):
                 momentum = 1.0 / self.num_batches_tracked.item()
         # Without running statistics (track_running_stats=False) the batch's are used in eval mode too.
         use_batch_statistics = self.training or self.running_mean is None
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch_statistics,
-                            momentum, self.eps)
+        return F.batch_norm(
+            x, self.running_mean, self.running_var, self.weight, self.bias, use_batch_statistics, momentum, self.eps
+        )
 
     def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
 
 
 class LayerNorm(Module):
@@ -182,8 +186,10 @@ class Residual(Module):
     def forward(self, x):
         out = self.module(x)
         if out.shape != x.shape:
-            raise ValueError(f"Residual: the wrapped {type(self.module).__name__} maps shape {x.shape} to "
-                             f"{out.shape}; a residual connection needs them equal")
+            raise ValueError(
+                f"Residual: the wrapped {type(self.module).__name__} maps shape {x.shape} to "
+                f"{out.shape}; a residual connection needs them equal"
+            )
         return x + out
 
 
@@ -284,7 +290,9 @@ class MLP(Sequential):
             raise ValueError(f"MLP: norm must be None, 'batch' or 'layer'; got {norm!r}")
         if not isinstance(residual, bool):
             raise TypeError(f"MLP: residual must be a bool, got {type(residual).__name__}")
-        blocks = [MLPBlock(n_in, n_out, activation, dropout, norm, residual and n_in == n_out)
-                  for n_in, n_out in itertools.pairwise(sizes[:-1])]
+        blocks = [
+            MLPBlock(n_in, n_out, activation, dropout, norm, residual and n_in == n_out)
+            for n_in, n_out in itertools.pairwise(sizes[:-1])
+        ]
         super().__init__(*blocks, Linear(sizes[-2], sizes[-1]))
         self.sizes = sizes

@@ -19,6 +19,7 @@ registered into parents (a module registered in two places, or re-registered
 by slicing a container, is named by its latest registration); a module that is
 nobody's child uses its class name.
 """
+
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -112,8 +113,10 @@ class Module:
 
     def _check_initialized(self, what):
         if "_parameters" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__}: cannot assign {what} before Module.__init__() is called; "
-                                 "call super().__init__() first")
+            raise AttributeError(
+                f"{type(self).__name__}: cannot assign {what} before Module.__init__() is called; "
+                "call super().__init__() first"
+            )
 
     def _check_name(self, name, what):
         if not isinstance(name, str):
@@ -133,8 +136,10 @@ class Module:
         self._check_initialized("parameters")
         self._check_name(name, "parameter")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"{type(self).__name__}: cannot register a {type(param).__name__} as parameter "
-                            f"{name!r} (nn.Parameter or None expected)")
+            raise TypeError(
+                f"{type(self).__name__}: cannot register a {type(param).__name__} as parameter "
+                f"{name!r} (nn.Parameter or None expected)"
+            )
         self._forget(name, keep=self._parameters)
         self._parameters[name] = param
         object.__setattr__(self, name, param)
@@ -145,8 +150,10 @@ class Module:
         self._check_initialized("buffers")
         self._check_name(name, "buffer")
         if tensor is not None and not isinstance(tensor, ag.Tensor):
-            raise TypeError(f"{type(self).__name__}: cannot register a {type(tensor).__name__} as buffer {name!r} "
-                            "(Tensor or None expected)")
+            raise TypeError(
+                f"{type(self).__name__}: cannot register a {type(tensor).__name__} as buffer {name!r} "
+                "(Tensor or None expected)"
+            )
         self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
@@ -182,14 +189,18 @@ class Module:
             self.add_module(name, value)
         elif name in self.__dict__.get("_parameters", ()):
             if value is not None:
-                raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as parameter "
-                                f"{name!r} (nn.Parameter or None expected)")
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign a {type(value).__name__} as parameter "
+                    f"{name!r} (nn.Parameter or None expected)"
+                )
             self._parameters[name] = None
             object.__setattr__(self, name, None)
         elif name in self.__dict__.get("_modules", ()):
             if value is not None:
-                raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as submodule "
-                                f"{name!r} (nn.Module or None expected)")
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign a {type(value).__name__} as submodule "
+                    f"{name!r} (nn.Module or None expected)"
+                )
             self._modules[name] = None
             object.__setattr__(self, name, None)
         elif name in self.__dict__.get("_buffers", ()):
@@ -342,8 +353,10 @@ class Module:
         when `strict`. Returns `(missing_keys, unexpected_keys)`.
         """
         if not hasattr(state_dict, "items"):
-            raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict of name -> tensor, "
-                            f"got {type(state_dict).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}.load_state_dict: expected a dict of name -> tensor, "
+                f"got {type(state_dict).__name__}"
+            )
         own = self.state_dict(keep_vars=True)
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
@@ -366,8 +379,7 @@ class Module:
         if strict and unexpected:
             problems.append("unexpected keys: " + ", ".join(unexpected))
         if problems:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
-                               + "\n  ".join(problems))
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(problems))
         with ag.no_grad():
             for key, array in arrays.items():
                 own[key].copy_(array.astype(own[key].dtype, copy=False))
@@ -585,11 +597,13 @@ class FunctionModule(Module):
         who = type(self).__name__
         names = tuple(self.defaults)
         if len(args) > len(names):
-            raise TypeError(f"{who}: takes at most {len(names)} positional arguments ({', '.join(names) or 'none'}), "
-                            f"got {len(args)}")
+            raise TypeError(
+                f"{who}: takes at most {len(names)} positional arguments ({', '.join(names) or 'none'}), "
+                f"got {len(args)}"
+            )
         values = dict(self.defaults)
         values.update(zip(names, args))
-        given = set(names[:len(args)])
+        given = set(names[: len(args)])
         for key, value in kwargs.items():
             key = self.aliases.get(key, key)
             if key not in values:
@@ -612,8 +626,16 @@ class FunctionModule(Module):
 
 def function_module(name, function, doc, show_hyperparameters=True, aliases=None, **defaults):
     """A FunctionModule subclass called `name` running `function` with hyperparameters `defaults`."""
-    return type(name, (FunctionModule,), {
-        "function": staticmethod(function), "defaults": defaults, "aliases": aliases or {},
-        "show_hyperparameters": show_hyperparameters, "__doc__": doc, "__module__": "nn",
-        "__qualname__": name,
-    })
+    return type(
+        name,
+        (FunctionModule,),
+        {
+            "function": staticmethod(function),
+            "defaults": defaults,
+            "aliases": aliases or {},
+            "show_hyperparameters": show_hyperparameters,
+            "__doc__": doc,
+            "__module__": "nn",
+            "__qualname__": name,
+        },
+    )

@@ -59,6 +59,7 @@ the other way round. The model itself is `.module`.
 In a world of one (no MPI launcher) the wrapper only forwards: there is
 nothing to average.
 """
+
 import numbers
 import weakref
 from contextlib import contextmanager
@@ -96,8 +97,9 @@ class _Bucket:
     def start(self, reached):
         """A fresh buffer for one backward that will reach the parameters with ids in `reached`."""
         self.flat = np.zeros(self.size + len(self.params), dtype=self.dtype)
-        self.views = [self.flat[lo:hi].reshape(p.shape)
-                      for p, lo, hi in zip(self.params, self.offsets[:-1], self.offsets[1:])]
+        self.views = [
+            self.flat[lo:hi].reshape(p.shape) for p, lo, hi in zip(self.params, self.offsets[:-1], self.offsets[1:])
+        ]
         self.arrived = [None] * len(self.params)
         self.waiting = sum(id(p) in reached for p in self.params)
 
@@ -106,9 +108,11 @@ class _Bucket:
         what the engine should accumulate into its `.grad`."""
         param, view = self.params[slot], self.views[slot]
         if grad.shape != view.shape or grad.dtype != self.dtype:
-            raise RuntimeError(f"DistributedDataParallel: a parameter of shape {view.shape} and dtype {self.dtype} "
-                               f"when wrapped got a gradient of shape {grad.shape} and dtype {grad.dtype}; wrap "
-                               "the model after changing its parameters (e.g. after .double())")
+            raise RuntimeError(
+                f"DistributedDataParallel: a parameter of shape {view.shape} and dtype {self.dtype} "
+                f"when wrapped got a gradient of shape {grad.shape} and dtype {grad.dtype}; wrap "
+                "the model after changing its parameters (e.g. after .double())"
+            )
         self.flat[self.size + slot] = 1
         self.waiting -= 1
         if param.grad is None:
@@ -126,7 +130,7 @@ class _Bucket:
                 np.copyto(self.views[slot], param.grad.data)
                 self.flat[self.size + slot] = 1
         distributed.all_reduce_array(self.flat, "sum")
-        self.flat[:self.size] /= world_size
+        self.flat[: self.size] /= world_size
         for slot, param in enumerate(self.params):
             arrived, view = self.arrived[slot], self.views[slot]
             if arrived == "added" or (arrived is None and param.grad is not None):
@@ -208,8 +212,7 @@ class DistributedDataParallel(Module):
         with ag.no_grad():
             for tensor in list(module.parameters()) + list(module.buffers()):
                 distributed.broadcast(tensor, root=0)
-        self._buckets = _make_buckets([p for p in module.parameters() if p.requires_grad],
-                                      bucket_cap_mb * 2**20)
+        self._buckets = _make_buckets([p for p in module.parameters() if p.requires_grad], bucket_cap_mb * 2**20)
         for bucket in self._buckets:
             for slot, param in enumerate(bucket.params):
                 previous = _SYNCED_BY.get(id(param), lambda: None)()
@@ -232,8 +235,10 @@ class DistributedDataParallel(Module):
 
     def forward(self, *args, **kwargs):
         if self._retired:
-            raise RuntimeError("DistributedDataParallel: this wrapper was retired because its parameters were "
-                               "wrapped again (one wrapper averages a parameter's gradients); use the newer one")
+            raise RuntimeError(
+                "DistributedDataParallel: this wrapper was retired because its parameters were "
+                "wrapped again (one wrapper averages a parameter's gradients); use the newer one"
+            )
         syncing = self.world_size > 1 and ag.is_grad_enabled()
         if syncing and self.broadcast_buffers:
             with ag.no_grad():
@@ -276,16 +281,21 @@ class DistributedDataParallel(Module):
             if self._next_bucket is None:
                 return None
             if grad.requires_grad:
-                raise RuntimeError("DistributedDataParallel: backward(create_graph=True) is not supported through "
-                                   "the wrapper; run it under no_sync() and average the gradients yourself")
+                raise RuntimeError(
+                    "DistributedDataParallel: backward(create_graph=True) is not supported through "
+                    "the wrapper; run it under no_sync() and average the gradients yourself"
+                )
             if id(bucket.params[slot]) not in self._reached:
-                raise RuntimeError(f"DistributedDataParallel: a gradient reached a parameter of shape "
-                                   f"{grad.shape} that the wrapped model's output does not depend on; only "
-                                   "gradients that flow through the model's output are averaged, so compute "
-                                   "everything that uses the parameters inside the model's forward")
+                raise RuntimeError(
+                    f"DistributedDataParallel: a gradient reached a parameter of shape "
+                    f"{grad.shape} that the wrapped model's output does not depend on; only "
+                    "gradients that flow through the model's output are averaged, so compute "
+                    "everything that uses the parameters inside the model's forward"
+                )
             accumulate = bucket.receive(slot, grad)
             self._all_reduce_ready_buckets()
             return accumulate
+
         return on_gradient
 
     def _all_reduce_ready_buckets(self):
@@ -321,6 +331,11 @@ def distribute(model, loader):
         seed = ag.tensor(np.array([loader.generator.integers(2**31) if loader.shuffle else 0]))
         distributed.broadcast(seed, root=0)
         sampler = ag.data.DistributedSampler(loader.dataset, shuffle=loader.shuffle, seed=int(seed.item()))
-        loader = ag.data.DataLoader(loader.dataset, batch_size=-(-loader.batch_size // world_size),
-                                    drop_last=loader.drop_last, sampler=sampler, collate_fn=loader.collate_fn)
+        loader = ag.data.DataLoader(
+            loader.dataset,
+            batch_size=-(-loader.batch_size // world_size),
+            drop_last=loader.drop_last,
+            sampler=sampler,
+            collate_fn=loader.collate_fn,
+        )
     return model, loader

@@ -15,6 +15,7 @@ schedule with `SequentialLR`:
     decay = CosineAnnealingLR(opt, T_max=95)
     schedule = SequentialLR(opt, [warmup, decay], milestones=[5])
 """
+
 import math
 import numbers
 from bisect import bisect_right
@@ -23,9 +24,18 @@ from typing import ClassVar
 from .optimizer import Optimizer
 
 __all__ = [
-    "LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR",
-    "SequentialLR", "OneCycleLR", "ReduceLROnPlateau",
+    "LRScheduler",
+    "LambdaLR",
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "LinearLR",
+    "SequentialLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
 ]
+
 
 def _require_optimizer(optimizer, who):
     if not isinstance(optimizer, Optimizer):
@@ -61,8 +71,7 @@ def _same_kind(saved, current):
     if isinstance(current, str):
         return isinstance(saved, str)
     if isinstance(current, tuple):
-        return (isinstance(saved, (tuple, list)) and len(saved) == len(current)
-                and all(map(_same_kind, saved, current)))
+        return isinstance(saved, (tuple, list)) and len(saved) == len(current) and all(map(_same_kind, saved, current))
     if isinstance(current, list):
         return isinstance(saved, (list, tuple)) and (not current or all(_same_kind(item, current[0]) for item in saved))
     return True
@@ -72,8 +81,10 @@ def _per_group(value, name, optimizer, who):
     """A value for each param group: a list/tuple of one per group, or one value shared by all."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(optimizer.param_groups):
-            raise ValueError(f"{who}: {name} has {len(value)} values but the optimizer has "
-                             f"{len(optimizer.param_groups)} parameter groups")
+            raise ValueError(
+                f"{who}: {name} has {len(value)} values but the optimizer has "
+                f"{len(optimizer.param_groups)} parameter groups"
+            )
         return list(value)
     return [value] * len(optimizer.param_groups)
 
@@ -98,8 +109,10 @@ class LRScheduler:
             if last_epoch == -1:
                 group.setdefault("initial_lr", group["lr"])
             elif "initial_lr" not in group:
-                raise ValueError(f"{who}: resuming at last_epoch={last_epoch} needs 'initial_lr' in param group "
-                                 f"{i}; load the optimizer's state_dict first, or start with last_epoch=-1")
+                raise ValueError(
+                    f"{who}: resuming at last_epoch={last_epoch} needs 'initial_lr' in param group "
+                    f"{i}; load the optimizer's state_dict first, or start with last_epoch=-1"
+                )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self.step()
@@ -139,15 +152,19 @@ class LRScheduler:
         current = self.state_dict()
         missing, unexpected = sorted(current.keys() - state_dict.keys()), sorted(state_dict.keys() - current.keys())
         if missing or unexpected:
-            raise ValueError(f"{who}: the state dict is not a {type(self).__name__}'s: missing entries {missing}, "
-                             f"unexpected entries {unexpected}")
+            raise ValueError(
+                f"{who}: the state dict is not a {type(self).__name__}'s: missing entries {missing}, "
+                f"unexpected entries {unexpected}"
+            )
         for key, value in current.items():
             saved = state_dict[key]
             if not _same_kind(saved, value):
                 raise ValueError(f"{who}: {key} is {saved!r:.80}, not a value of the kind of {value!r:.80}")
             if key in self._per_group_state and len(saved) != len(self.optimizer.param_groups):
-                raise ValueError(f"{who}: {key} has {len(saved)} values but the optimizer has "
-                                 f"{len(self.optimizer.param_groups)} parameter groups")
+                raise ValueError(
+                    f"{who}: {key} has {len(saved)} values but the optimizer has "
+                    f"{len(self.optimizer.param_groups)} parameter groups"
+                )
             if key in self._choices and saved not in self._choices[key]:
                 raise ValueError(f"{who}: {key} must be one of {list(self._choices[key])}, got {saved!r}")
         self._check_finite(state_dict)
@@ -272,14 +289,19 @@ class SequentialLR(LRScheduler):
             raise ValueError("SequentialLR: expected at least one scheduler")
         for i, scheduler in enumerate(schedulers):
             if isinstance(scheduler, ReduceLROnPlateau) or not isinstance(scheduler, LRScheduler):
-                raise TypeError(f"SequentialLR: schedulers[{i}] must be an epoch-driven LRScheduler "
-                                f"(not ReduceLROnPlateau), got {type(scheduler).__name__}")
+                raise TypeError(
+                    f"SequentialLR: schedulers[{i}] must be an epoch-driven LRScheduler "
+                    f"(not ReduceLROnPlateau), got {type(scheduler).__name__}"
+                )
             if scheduler.optimizer is not optimizer:
-                raise ValueError(f"SequentialLR: schedulers[{i}] ({type(scheduler).__name__}) belongs to another "
-                                 "optimizer")
+                raise ValueError(
+                    f"SequentialLR: schedulers[{i}] ({type(scheduler).__name__}) belongs to another optimizer"
+                )
         if len(milestones) != len(schedulers) - 1 or list(milestones) != sorted(milestones):
-            raise ValueError(f"SequentialLR: expected {len(schedulers) - 1} increasing milestones for "
-                             f"{len(schedulers)} schedulers, got {list(milestones)}")
+            raise ValueError(
+                f"SequentialLR: expected {len(schedulers) - 1} increasing milestones for "
+                f"{len(schedulers)} schedulers, got {list(milestones)}"
+            )
         self._schedulers, self._milestones = list(schedulers), list(milestones)
         super().__init__(optimizer, last_epoch)
 
@@ -298,8 +320,10 @@ class SequentialLR(LRScheduler):
         own = self._checked_state(state_dict)
         saved_schedulers = own.pop("_schedulers")
         if len(saved_schedulers) != len(self._schedulers):
-            raise ValueError(f"SequentialLR.load_state_dict: the state dict holds {len(saved_schedulers)} "
-                             f"schedulers, this SequentialLR {len(self._schedulers)}")
+            raise ValueError(
+                f"SequentialLR.load_state_dict: the state dict holds {len(saved_schedulers)} "
+                f"schedulers, this SequentialLR {len(self._schedulers)}"
+            )
         checked = [scheduler._checked_state(saved) for scheduler, saved in zip(self._schedulers, saved_schedulers)]
         self.__dict__.update(own)
         for scheduler, state in zip(self._schedulers, checked):
@@ -331,14 +355,30 @@ class OneCycleLR(LRScheduler):
     _finite = ("max_lr", "base_momentum", "max_momentum", "div_factor", "final_div_factor", "pct_start")
     _choices: ClassVar[dict] = {"anneal_strategy": tuple(_ANNEALERS), "_momentum_key": ("betas", "momentum")}
 
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
-                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95, div_factor=25.0,
-                 final_div_factor=1e4, three_phase=False, last_epoch=-1):
+    def __init__(
+        self,
+        optimizer,
+        max_lr,
+        total_steps=None,
+        epochs=None,
+        steps_per_epoch=None,
+        pct_start=0.3,
+        anneal_strategy="cos",
+        cycle_momentum=True,
+        base_momentum=0.85,
+        max_momentum=0.95,
+        div_factor=25.0,
+        final_div_factor=1e4,
+        three_phase=False,
+        last_epoch=-1,
+    ):
         _require_optimizer(optimizer, "OneCycleLR")
         self._check_finite(locals())
         if div_factor <= 0 or final_div_factor <= 0:
-            raise ValueError(f"OneCycleLR: div_factor and final_div_factor must be > 0 (they divide max_lr), got "
-                             f"{div_factor!r} and {final_div_factor!r}")
+            raise ValueError(
+                f"OneCycleLR: div_factor and final_div_factor must be > 0 (they divide max_lr), got "
+                f"{div_factor!r} and {final_div_factor!r}"
+            )
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
                 raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
@@ -349,27 +389,36 @@ class OneCycleLR(LRScheduler):
         if not (isinstance(pct_start, float) and 0 <= pct_start <= 1):
             raise ValueError(f"OneCycleLR: pct_start must be a float in [0, 1], got {pct_start!r}")
         if anneal_strategy not in _ANNEALERS:
-            raise ValueError(f"OneCycleLR: anneal_strategy must be one of {sorted(_ANNEALERS)}, "
-                             f"got {anneal_strategy!r}")
+            raise ValueError(
+                f"OneCycleLR: anneal_strategy must be one of {sorted(_ANNEALERS)}, got {anneal_strategy!r}"
+            )
         self.total_steps, self.anneal_strategy, self.cycle_momentum = total_steps, anneal_strategy, cycle_momentum
         # (last step of the phase, lr from, lr to, momentum from, momentum to), as group keys
         warmup_end = float(pct_start * total_steps) - 1
         if three_phase:
-            self._phases = [(warmup_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                            (2 * warmup_end, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
-                            (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
+            self._phases = [
+                (warmup_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (2 * warmup_end, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
+            ]
         else:
-            self._phases = [(warmup_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                            (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+            self._phases = [
+                (warmup_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
+            ]
         if cycle_momentum and not {"momentum", "betas"} & optimizer.defaults.keys():
-            raise ValueError(f"OneCycleLR: cycle_momentum=True needs an optimizer with momentum or betas, "
-                             f"{type(optimizer).__name__} has neither; pass cycle_momentum=False")
+            raise ValueError(
+                f"OneCycleLR: cycle_momentum=True needs an optimizer with momentum or betas, "
+                f"{type(optimizer).__name__} has neither; pass cycle_momentum=False"
+            )
         self._momentum_key = "betas" if "betas" in optimizer.defaults else "momentum"
         if last_epoch == -1:
-            for group, peak, high, low in zip(optimizer.param_groups,
-                                             _per_group(max_lr, "max_lr", optimizer, "OneCycleLR"),
-                                             _per_group(max_momentum, "max_momentum", optimizer, "OneCycleLR"),
-                                             _per_group(base_momentum, "base_momentum", optimizer, "OneCycleLR")):
+            for group, peak, high, low in zip(
+                optimizer.param_groups,
+                _per_group(max_lr, "max_lr", optimizer, "OneCycleLR"),
+                _per_group(max_momentum, "max_momentum", optimizer, "OneCycleLR"),
+                _per_group(base_momentum, "base_momentum", optimizer, "OneCycleLR"),
+            ):
                 group.update(initial_lr=peak / div_factor, max_lr=peak, min_lr=peak / div_factor / final_div_factor)
                 if cycle_momentum:
                     group.update(max_momentum=high, base_momentum=low)
@@ -414,8 +463,18 @@ class ReduceLROnPlateau(LRScheduler):
     _finite = ("factor", "threshold", "eps", "min_lr", "min_lrs")
     _choices: ClassVar[dict] = {"mode": ("min", "max"), "threshold_mode": ("rel", "abs")}
 
-    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
-                 cooldown=0, min_lr=0, eps=1e-8):
+    def __init__(
+        self,
+        optimizer,
+        mode="min",
+        factor=0.1,
+        patience=10,
+        threshold=1e-4,
+        threshold_mode="rel",
+        cooldown=0,
+        min_lr=0,
+        eps=1e-8,
+    ):
         _require_optimizer(optimizer, "ReduceLROnPlateau")
         self._check_finite(locals())
         if not 0 <= factor < 1:

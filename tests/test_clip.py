@@ -1,4 +1,5 @@
 """nn.utils clipping and parameter vectors, against torch.nn.utils."""
+
 import numpy as np
 import pytest
 

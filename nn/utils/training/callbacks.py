@@ -1,4 +1,5 @@
 """What `fit` shares with its callbacks (`FitState`), the `Callback` base class and `EarlyStopping`."""
+
 import math
 import numbers
 
@@ -70,7 +71,12 @@ class EarlyStopping(Callback):
         if mode not in ("min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'min', 'max' or 'auto', got {mode!r}")
         self.patience, self.min_delta, self.monitor, self.restore_best, self.mode = (
-            int(patience), float(min_delta), monitor, restore_best, mode)
+            int(patience),
+            float(min_delta),
+            monitor,
+            restore_best,
+            mode,
+        )
         self.best = math.inf if mode == "min" else -math.inf
         self.best_epoch = 0
         self.wait = 0
@@ -97,15 +103,15 @@ class EarlyStopping(Callback):
             state.model.load_state_dict(self.best_weights)
 
     def state_dict(self):
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
-                "best_weights": self.best_weights}
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait, "best_weights": self.best_weights}
 
     def load_state_dict(self, state_dict):
         """Restore a `state_dict()`; every entry is checked first, so a failed load changes nothing."""
         expected = {"best", "best_epoch", "wait", "best_weights"}
         if not (isinstance(state_dict, dict) and expected <= state_dict.keys()):
-            raise ValueError(f"EarlyStopping.load_state_dict: expected a dict with {sorted(expected)}, got "
-                             f"{state_dict!r:.200}")
+            raise ValueError(
+                f"EarlyStopping.load_state_dict: expected a dict with {sorted(expected)}, got {state_dict!r:.200}"
+            )
         best, best_epoch, wait, weights = (state_dict[key] for key in ("best", "best_epoch", "wait", "best_weights"))
         if isinstance(best, bool) or not isinstance(best, numbers.Real):
             raise ValueError(f"EarlyStopping.load_state_dict: best must be a number, got {best!r}")
@@ -113,14 +119,18 @@ class EarlyStopping(Callback):
             if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
                 raise ValueError(f"EarlyStopping.load_state_dict: {name} must be an int >= 0, got {count!r}")
         if not (weights is None or isinstance(weights, dict)):
-            raise ValueError(f"EarlyStopping.load_state_dict: best_weights must be None or a dict of name -> "
-                             f"array, got {type(weights).__name__}")
+            raise ValueError(
+                f"EarlyStopping.load_state_dict: best_weights must be None or a dict of name -> "
+                f"array, got {type(weights).__name__}"
+            )
         self.best, self.best_epoch, self.wait = float(best), int(best_epoch), int(wait)
         self.best_weights = None if weights is None else {name: np.asarray(t) for name, t in weights.items()}
 
 
 def monitored_value(logs, monitor, who):
     if monitor not in logs:
-        raise ValueError(f"{who}: monitored value {monitor!r} is not among this epoch's values {sorted(logs)}"
-                         + ("; validation values need val_loader" if monitor.startswith("val_") else ""))
+        raise ValueError(
+            f"{who}: monitored value {monitor!r} is not among this epoch's values {sorted(logs)}"
+            + ("; validation values need val_loader" if monitor.startswith("val_") else "")
+        )
     return logs[monitor]

@@ -1,4 +1,5 @@
 """`History`: the rows `fit` records, one per finished epoch; JSON and a plot."""
+
 import json
 import math
 
@@ -45,8 +46,11 @@ class History:
 
     @classmethod
     def from_dict(cls, data):
-        if not (isinstance(data, dict) and isinstance(data.get("epochs"), list)
-                and all(isinstance(row, dict) for row in data["epochs"])):
+        if not (
+            isinstance(data, dict)
+            and isinstance(data.get("epochs"), list)
+            and all(isinstance(row, dict) for row in data["epochs"])
+        ):
             raise ValueError("History.from_dict: expected {'epochs': [row, ...]} with a dict per row")
         return cls(data["epochs"])
 
@@ -60,8 +64,14 @@ class History:
     def from_json(cls, text):
         data = json.loads(text)
         if isinstance(data, dict) and isinstance(data.get("epochs"), list):
-            data = {"epochs": [{key: math.nan if value is None else value for key, value in row.items()}
-                               if isinstance(row, dict) else row for row in data["epochs"]]}
+            data = {
+                "epochs": [
+                    {key: math.nan if value is None else value for key, value in row.items()}
+                    if isinstance(row, dict)
+                    else row
+                    for row in data["epochs"]
+                ]
+            }
         return cls.from_dict(data)
 
     def save(self, path):
@@ -78,7 +88,7 @@ class History:
         """Draw the loss curves, and each metric's curves beside them, to an image file (PNG by default)."""
         if not self.rows:
             raise ValueError("History.plot: the history is empty (no epoch finished)")
-        metric_names = [key[len("train_"):] for key in self.keys() if key.startswith("train_") and key != "train_loss"]
+        metric_names = [key[len("train_") :] for key in self.keys() if key.startswith("train_") and key != "train_loss"]
         panels = ["loss"] + metric_names
         figure = new_figure(ncols=len(panels), width_per_panel=5.0)
         epochs = self["epoch"]
