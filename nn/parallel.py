@@ -60,6 +60,8 @@ In a world of one (no MPI launcher) the wrapper only forwards: there is
 nothing to average.
 """
 
+from __future__ import annotations
+
 import numbers
 import weakref
 from contextlib import contextmanager
@@ -74,7 +76,7 @@ from .module import Module
 # id(parameter) -> weak reference to the wrapper whose hooks average its gradient: wrapping the parameters
 # again (fit does at every call) retires that wrapper, whose hooks would otherwise average every gradient
 # twice. (Keyed by id: a Tensor's == is elementwise, so it cannot be a weak dictionary key.)
-_SYNCED_BY = {}
+_SYNCED_BY: dict[int, weakref.ref[DistributedDataParallel]] = {}
 
 
 class _Bucket:

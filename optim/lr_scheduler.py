@@ -96,9 +96,11 @@ class LRScheduler:
     optimizer's groups must already hold "initial_lr" (a loaded optimizer state does).
     """
 
-    _not_saved = ("optimizer",)  # attributes left out of state_dict()
-    _finite = ()  # hyperparameters (arguments and attributes) that must be finite numbers, or lists of them
-    _per_group_state = ("base_lrs", "_last_lr", "min_lrs")  # attributes holding one value per param group
+    _not_saved: ClassVar[tuple[str, ...]] = ("optimizer",)  # attributes left out of state_dict()
+    # hyperparameters (arguments and attributes) that must be finite numbers, or lists of them
+    _finite: ClassVar[tuple[str, ...]] = ()
+    # attributes holding one value per param group
+    _per_group_state: ClassVar[tuple[str, ...]] = ("base_lrs", "_last_lr", "min_lrs")
     _choices: ClassVar[dict] = {}  # attribute -> the values it may take
 
     def __init__(self, optimizer, last_epoch=-1):

@@ -20,6 +20,7 @@ or raises an error saying why it cannot; False runs the per-tensor numpy path.
 import math
 import numbers
 from collections import defaultdict
+from typing import ClassVar
 
 import numpy as np
 
@@ -212,7 +213,7 @@ class Optimizer:
             return grads
         return [g + weight_decay * p for p, g in zip(params, grads)]
 
-    FUSED_KERNEL = None  # the name of the optimizer's fused update in `ag.backend.POLICY`, if any
+    FUSED_KERNEL: ClassVar[str | None] = None  # the name of the optimizer's fused update in `ag.backend.POLICY`, if any
 
     def _fused(self, group, params, record=True):
         """True when this step of `group` runs the fused kernel (see the module docstring)."""
