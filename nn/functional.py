@@ -17,11 +17,13 @@ numpy arrays or lists.
 
 import math
 import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import fused_ops
+from autograd_core import Tensor, fused_ops
 
 __all__ = [
     "linear",
@@ -51,18 +53,23 @@ __all__ = [
     "check_arguments",
 ]
 
+# An input: a Tensor, or a numpy array used without copying.
+TensorLike = Tensor | np.ndarray
+# A target, index array or weight: also a (nested) list of numbers.
+TargetLike = Tensor | np.ndarray | Sequence[Any]
+
 REDUCTIONS = ("mean", "sum", "none")
 GELU_OPS = {"none": "gelu", "tanh": "gelu_tanh"}  # approximate= -> the registry op
 
 
-def _tensor(x):
+def _tensor(x: TargetLike) -> Tensor:
     """`x` as a Tensor, without copying an array; lists follow `ag.tensor` (floats get the default dtype)."""
     if isinstance(x, ag.Tensor):
         return x
     return ag.Tensor(x) if isinstance(x, np.ndarray) else ag.tensor(x)
 
 
-def _like(value, input):
+def _like(value: TargetLike, input: Tensor) -> Tensor:
     """A target or weight as a Tensor; a constant (array, list) takes the floating input's dtype, so that a
     float64 array does not turn a float32 model's loss into float64. Tensors are used as they are."""
     if isinstance(value, ag.Tensor):
@@ -73,7 +80,7 @@ def _like(value, input):
     return ag.Tensor(array)
 
 
-def _array(x):
+def _array(x: TargetLike) -> np.ndarray:
     return x.data if isinstance(x, ag.Tensor) else np.asarray(x)
 
 
@@ -149,7 +156,7 @@ _ARGUMENT_RULES = {
 }
 
 
-def check_arguments(who, values):
+def check_arguments(who: str, values: Mapping[str, Any]) -> None:
     """Validate hyperparameters by name (TypeError for a wrong type, ValueError for a bad value)."""
     for name, value in values.items():
         _ARGUMENT_RULES[name](who, name, value)
@@ -158,13 +165,13 @@ def check_arguments(who, values):
 # ---- layers -----------------------------------------------------------------------------------
 
 
-def linear(x, weight, bias=None, activation=None):
+def linear(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None, activation: str | None = None) -> Tensor:
     """y = x @ weight.T + bias, with weight of shape (out_features, in_features); `activation` ("relu",
     "sigmoid" or "tanh") is applied in the same node (one fused kernel on the numba backend)."""
     return fused_ops.linear(_tensor(x), weight, bias, activation)
 
 
-def dropout(x, p=0.5, training=True):
+def dropout(x: TensorLike, p: float = 0.5, training: bool = True) -> Tensor:
     """Inverted dropout: in training each element is zeroed with probability p and the kept ones are
     scaled by 1/(1-p), so the expected value is unchanged and evaluation needs no rescaling.
     The mask is drawn from `ag.default_generator()`."""
@@ -185,11 +192,22 @@ def _check_channels(who, name, tensor, channels):
 
 
 def _check_running_statistics(x, running_mean, running_var):
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: running_mean and running_var must both be given, or both be None")
     for name, tensor in (("running_mean", running_mean), ("running_var", running_var)):
         _check_channels("batch_norm", name, tensor, x.shape[1])
 
 
-def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+def batch_norm(
+    x: TensorLike,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: TensorLike | None = None,
+    bias: TensorLike | None = None,
+    training: bool = False,
+    momentum: float | None = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
     """Batch normalization over axis 1 (channels) of an (N, C) or (N, C, L) input.
 
     Training: y = (x - mean) / sqrt(var + eps) * weight + bias with the batch's mean and biased
@@ -205,7 +223,12 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     if training:  # the fused op checks x, weight and bias
         y = fused_ops.batch_norm(x, weight, bias, eps)
         _check_running_statistics(x, running_mean, running_var)
-        if running_mean is not None:
+        if running_mean is not None and running_var is not None:
+            if momentum is None:
+                raise ValueError(
+                    "batch_norm: momentum=None (a cumulative average) needs the module's batch count; "
+                    "BatchNorm1d passes 1 / num_batches_tracked, a direct call passes a number"
+                )
             axes, count = (0,) if x.ndim == 2 else (0, 2), x.data.size // x.shape[1]
             with ag.no_grad():
                 running_mean.mul_(1.0 - momentum).add_(x.data.mean(axis=axes) * momentum)
@@ -229,13 +252,19 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     return y
 
 
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(
+    x: TensorLike,
+    normalized_shape: int | Sequence[int],
+    weight: TensorLike | None = None,
+    bias: TensorLike | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """y = (x - mean) / sqrt(var + eps) * weight + bias, the statistics taken over the trailing
     `normalized_shape` dimensions of each sample (biased variance)."""
     return fused_ops.layer_norm(_tensor(x), normalized_shape, weight, bias, eps)
 
 
-def embedding(indices, weight):
+def embedding(indices: TargetLike, weight: Tensor) -> Tensor:
     """Rows of `weight` selected by the integer `indices` (any shape); the result has shape
     indices.shape + (embedding_dim,). The gradient scatters back, summing over repeated indices."""
     index = _array(indices)
@@ -250,27 +279,27 @@ def embedding(indices, weight):
 # ---- activations --------------------------------------------------------------------------------
 
 
-def sigmoid(x):
+def sigmoid(x: TensorLike) -> Tensor:
     """1 / (1 + exp(-x))."""
     return fused_ops.activation("sigmoid", x)
 
 
-def tanh(x):
+def tanh(x: TensorLike) -> Tensor:
     return fused_ops.activation("tanh", x)
 
 
-def relu(x):
+def relu(x: TensorLike) -> Tensor:
     """max(x, 0)."""
     return fused_ops.activation("relu", x)
 
 
-def leaky_relu(x, negative_slope=0.01):
+def leaky_relu(x: TensorLike, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope * x otherwise."""
     check_arguments("leaky_relu", {"negative_slope": negative_slope})
     return fused_ops.activation("leaky_relu", x, negative_slope=negative_slope)
 
 
-def prelu(x, weight):
+def prelu(x: TensorLike, weight: Tensor) -> Tensor:
     """x for x > 0, weight * x otherwise, with one learnable slope per channel (axis 1) or one shared."""
     x = _tensor(x)
     if weight.data.size == 1:
@@ -285,44 +314,45 @@ def prelu(x, weight):
     return ag.where(x.data > 0, x, x * slope)
 
 
-def elu(x, alpha=1.0):
+def elu(x: TensorLike, alpha: float = 1.0) -> Tensor:
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
     check_arguments("elu", {"alpha": alpha})
     return fused_ops.activation("elu", x, alpha=alpha)
 
 
-def softplus(x, beta=1.0, threshold=20.0):
+def softplus(x: TensorLike, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
     check_arguments("softplus", {"beta": beta, "threshold": threshold})
     return fused_ops.activation("softplus", x, beta=beta, threshold=threshold)
 
 
-def silu(x):
+def silu(x: TensorLike) -> Tensor:
     """x * sigmoid(x) (Swish with beta = 1)."""
     return fused_ops.activation("silu", x)
 
 
-def swish(x, beta=1.0):
+def swish(x: TensorLike, beta: float | Tensor = 1.0) -> Tensor:
     """x * sigmoid(beta * x); `beta` a number or a (learnable) Tensor."""
+    x = _tensor(x)
     if isinstance(beta, ag.Tensor):
         return x * sigmoid(x * beta)
     check_arguments("swish", {"beta": beta})
     return silu(x) if beta == 1 else x * sigmoid(x * beta)
 
 
-def gelu(x, approximate="none"):
+def gelu(x: TensorLike, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF; approximate="tanh" uses
     0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
     check_arguments("gelu", {"approximate": approximate})
     return fused_ops.activation(GELU_OPS[approximate], x)
 
 
-def softmax(x, axis=-1, *, dim=None):
+def softmax(x: TensorLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis` (computed with the maximum subtracted)."""
     return _tensor(x).softmax(axis, dim=dim)
 
 
-def log_softmax(x, axis=-1, *, dim=None):
+def log_softmax(x: TensorLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """x - logsumexp(x) along `axis`."""
     return _tensor(x).log_softmax(axis, dim=dim)
 
@@ -346,7 +376,7 @@ def _same_shape(who, input, target):
         )
 
 
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input: TensorLike, target: TargetLike, reduction: str = "mean") -> Tensor:
     """(input - target)^2, reduced."""
     check_arguments("mse_loss", {"reduction": reduction})
     _same_shape("mse_loss", input, target)
@@ -355,7 +385,7 @@ def mse_loss(input, target, reduction="mean"):
     return _reduce(difference * difference, reduction)
 
 
-def l1_loss(input, target, reduction="mean"):
+def l1_loss(input: TensorLike, target: TargetLike, reduction: str = "mean") -> Tensor:
     """|input - target|, reduced."""
     check_arguments("l1_loss", {"reduction": reduction})
     _same_shape("l1_loss", input, target)
@@ -363,7 +393,7 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce((input - _like(target, input)).abs(), reduction)
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0):
+def huber_loss(input: TensorLike, target: TargetLike, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """0.5 d^2 where |d| < delta, delta * (|d| - 0.5 delta) elsewhere, d = input - target."""
     check_arguments("huber_loss", {"reduction": reduction, "delta": delta})
     _same_shape("huber_loss", input, target)
@@ -446,7 +476,14 @@ def _integer_target(who, target):
     return array
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(
+    input: TensorLike,
+    target: TargetLike,
+    weight: TargetLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Cross entropy of logits `input` (N, C), (N, C, d1, ...) or (C,) against `target`, which is either
     integer class indices of the input's shape without the class axis, or class probabilities of the
     input's own shape.
@@ -495,7 +532,13 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     return _reduce(-(log_probs * probabilities).sum(axis), reduction)
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(
+    input: TensorLike,
+    target: TargetLike,
+    weight: TargetLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
     """Negative log-likelihood: loss_i = -w[t_i] * input[i, t_i] for log-probabilities `input` (N, C),
     (N, C, d1, ...) or (C,) and integer targets; "mean" divides by the summed weights of the targets
     that are not `ignore_index`."""
@@ -511,7 +554,9 @@ def _clamped_log(p):
     return ag.where(zero, -100.0, ag.where(zero, 1.0, p).log()).clamp(min=-100.0)
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def binary_cross_entropy(
+    input: TensorLike, target: TargetLike, weight: TargetLike | None = None, reduction: str = "mean"
+) -> Tensor:
     """-w * (y log p + (1 - y) log(1 - p)) for probabilities p = `input` in [0, 1], each log clamped
     to >= -100 as PyTorch."""
     who = "binary_cross_entropy"
@@ -530,7 +575,13 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(
+    input: TensorLike,
+    target: TargetLike,
+    weight: TargetLike | None = None,
+    reduction: str = "mean",
+    pos_weight: TargetLike | None = None,
+) -> Tensor:
     """BCE of sigmoid(input) computed from the logits without forming the sigmoid:
 
         loss = (1 - y) * x + (1 + (pos_weight - 1) * y) * softplus(-x)

@@ -5,11 +5,14 @@ the options given at construction (`reduction` is "mean", "sum" or "none" for al
     loss = criterion(logits, labels)
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from . import functional as F
-from .module import function_module
+from .module import FunctionModule, function_module
 
 
-def _loss(name, function, doc, **defaults):
+def _loss(name: str, function: Callable[..., Any], doc: str, **defaults: Any) -> type[FunctionModule]:
     return function_module(name, function, doc, show_hyperparameters=False, **defaults)
 
 
