@@ -127,7 +127,8 @@ def test_orthogonal_rows_or_columns_are_orthonormal(shape):
 def test_initializers_modify_in_place_under_no_grad_and_bump_the_version():
     layer = nn.Linear(3, 2)
     weight = layer.weight
-    loss = (layer(ag.randn(4, 3)) ** 2).sum()  # the forward saved the weight
+    # the input requires grad, so the backward reads the weight (the input's gradient is grad @ weight)
+    loss = (layer(ag.randn(4, 3, requires_grad=True)) ** 2).sum()
     init.xavier_uniform_(weight)  # allowed on a leaf that requires grad: it runs under no_grad
     assert layer.weight is weight and weight.requires_grad
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
