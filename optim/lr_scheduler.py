@@ -19,9 +19,13 @@ schedule with `SequentialLR`:
 import math
 import numbers
 from bisect import bisect_right
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from .optimizer import Optimizer
+
+# lr_lambda(epoch) -> the factor of the base learning rate
+LRLambda = Callable[[int], float]
 
 __all__ = [
     "LRScheduler",
@@ -103,7 +107,7 @@ class LRScheduler:
     _per_group_state: ClassVar[tuple[str, ...]] = ("base_lrs", "_last_lr", "min_lrs")
     _choices: ClassVar[dict] = {}  # attribute -> the values it may take
 
-    def __init__(self, optimizer, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         who = type(self).__name__
         _require_optimizer(optimizer, who)
         self.optimizer = optimizer
@@ -119,17 +123,17 @@ class LRScheduler:
         self.last_epoch = last_epoch
         self.step()
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         raise NotImplementedError
 
-    def step(self):
+    def step(self) -> None:
         """Advance one epoch and set each group's learning rate."""
         self.last_epoch += 1
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
-    def get_last_lr(self):
+    def get_last_lr(self) -> list[float]:
         """The learning rates set by the last `step()`, one per parameter group."""
         return list(self._last_lr)
 
@@ -138,10 +142,10 @@ class LRScheduler:
         (the constructor's arguments, or a state dict) is a finite number."""
         _require_finite(type(self).__name__, {name: values[name] for name in self._finite if name in values})
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         return {key: value for key, value in self.__dict__.items() if key not in self._not_saved}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a `state_dict()`; it is checked first, and a failed load changes nothing."""
         self.__dict__.update(self._checked_state(state_dict))
 
@@ -181,14 +185,14 @@ class LambdaLR(LRScheduler):
 
     _not_saved = ("optimizer", "lr_lambdas")
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, lr_lambda: LRLambda | Sequence[LRLambda], last_epoch: int = -1) -> None:
         _require_optimizer(optimizer, "LambdaLR")
         self.lr_lambdas = _per_group(lr_lambda, "lr_lambda", optimizer, "LambdaLR")
         if not all(callable(f) for f in self.lr_lambdas):
             raise TypeError(f"LambdaLR: lr_lambda must be callable (or a list of callables), got {lr_lambda!r}")
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         return [base_lr * f(self.last_epoch) for base_lr, f in zip(self.base_lrs, self.lr_lambdas)]
 
 
@@ -197,13 +201,13 @@ class StepLR(LRScheduler):
 
     _finite = ("gamma",)
 
-    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         _require_positive_int(step_size, "step_size", "StepLR")
         self._check_finite(locals())
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
 
 
@@ -212,12 +216,14 @@ class MultiStepLR(LRScheduler):
 
     _finite = ("milestones", "gamma")
 
-    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+    def __init__(
+        self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
         self._check_finite(locals())
         self.milestones, self.gamma = sorted(milestones), gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         return [base_lr * self.gamma ** bisect_right(self.milestones, self.last_epoch) for base_lr in self.base_lrs]
 
 
@@ -226,12 +232,12 @@ class ExponentialLR(LRScheduler):
 
     _finite = ("gamma",)
 
-    def __init__(self, optimizer, gamma, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self._check_finite(locals())
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
 
 
@@ -240,13 +246,13 @@ class CosineAnnealingLR(LRScheduler):
 
     _finite = ("eta_min",)
 
-    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         _require_positive_int(T_max, "T_max", "CosineAnnealingLR")
         self._check_finite(locals())
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base_lr - self.eta_min) * cosine for base_lr in self.base_lrs]
 
@@ -259,7 +265,14 @@ class LinearLR(LRScheduler):
 
     _finite = ("start_factor", "end_factor")
 
-    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
         self._check_finite(locals())
         if not 0 < start_factor <= 1:
             raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor!r}")
@@ -269,7 +282,7 @@ class LinearLR(LRScheduler):
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         progress = min(self.total_iters, self.last_epoch) / self.total_iters
         factor = self.start_factor + (self.end_factor - self.start_factor) * progress
         return [base_lr * factor for base_lr in self.base_lrs]
@@ -284,7 +297,9 @@ class SequentialLR(LRScheduler):
     _not_saved = ("optimizer", "_schedulers")
     _finite = ("milestones", "_milestones")
 
-    def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
+    def __init__(
+        self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int], last_epoch: int = -1
+    ) -> None:
         _require_optimizer(optimizer, "SequentialLR")
         self._check_finite(locals())
         if not schedulers:
@@ -307,17 +322,17 @@ class SequentialLR(LRScheduler):
         self._schedulers, self._milestones = list(schedulers), list(milestones)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         index = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[index]
         scheduler.last_epoch = self.last_epoch - (self._milestones[index - 1] if index else 0)
         scheduler._last_lr = scheduler.get_lr()
         return scheduler._last_lr
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "_schedulers": [s.state_dict() for s in self._schedulers]}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a `state_dict()`, the inner schedulers' states included; all are checked before any is loaded."""
         own = self._checked_state(state_dict)
         saved_schedulers = own.pop("_schedulers")
@@ -359,21 +374,21 @@ class OneCycleLR(LRScheduler):
 
     def __init__(
         self,
-        optimizer,
-        max_lr,
-        total_steps=None,
-        epochs=None,
-        steps_per_epoch=None,
-        pct_start=0.3,
-        anneal_strategy="cos",
-        cycle_momentum=True,
-        base_momentum=0.85,
-        max_momentum=0.95,
-        div_factor=25.0,
-        final_div_factor=1e4,
-        three_phase=False,
-        last_epoch=-1,
-    ):
+        optimizer: Optimizer,
+        max_lr: float | Sequence[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.85,
+        max_momentum: float | Sequence[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ) -> None:
         _require_optimizer(optimizer, "OneCycleLR")
         self._check_finite(locals())
         if div_factor <= 0 or final_div_factor <= 0:
@@ -433,7 +448,7 @@ class OneCycleLR(LRScheduler):
         else:
             group["momentum"] = value
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         """The lrs at step t (and, with cycle_momentum, the momentum set as a side effect, as PyTorch)."""
         t = self.last_epoch
         if t > self.total_steps:
@@ -467,16 +482,16 @@ class ReduceLROnPlateau(LRScheduler):
 
     def __init__(
         self,
-        optimizer,
-        mode="min",
-        factor=0.1,
-        patience=10,
-        threshold=1e-4,
-        threshold_mode="rel",
-        cooldown=0,
-        min_lr=0,
-        eps=1e-8,
-    ):
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | Sequence[float] = 0,
+        eps: float = 1e-8,
+    ) -> None:
         _require_optimizer(optimizer, "ReduceLROnPlateau")
         self._check_finite(locals())
         if not 0 <= factor < 1:
@@ -503,7 +518,8 @@ class ReduceLROnPlateau(LRScheduler):
         bound = self.best * (1 + self.threshold) if self.threshold_mode == "rel" else self.best + self.threshold
         return value > bound
 
-    def step(self, metrics):
+    # Takes the monitored value, as PyTorch's (whose signature differs from its base class's too).
+    def step(self, metrics: float) -> None:  # type: ignore[override]
         """Record this epoch's metric value and reduce the lr if it has plateaued."""
         value = float(metrics)
         self.last_epoch += 1

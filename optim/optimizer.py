@@ -20,11 +20,16 @@ or raises an error saying why it cannot; False runs the per-tensor numpy path.
 import math
 import numbers
 from collections import defaultdict
-from typing import ClassVar
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
 import numpy as np
 
 import autograd_core as ag
+from autograd_core import Tensor
+
+# What an optimizer is built over: Tensors, or parameter groups ({"params": [...], hyperparameter overrides}).
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 _NON_NEGATIVE = ("a finite number >= 0", lambda v: v >= 0)
 _POSITIVE = ("a finite number > 0", lambda v: v > 0)
@@ -67,7 +72,11 @@ class Optimizer:
     that group, as in PyTorch.
     """
 
-    def __init__(self, params, defaults):
+    defaults: dict[str, Any]
+    state: defaultdict[Tensor, dict[str, Any]]
+    param_groups: list[dict[str, Any]]
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         name = type(self).__name__
         if isinstance(params, ag.Tensor):
             raise TypeError(
@@ -84,7 +93,7 @@ class Optimizer:
         for group in groups:
             self.add_param_group(group)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
@@ -93,7 +102,7 @@ class Optimizer:
 
     # ---- groups ----
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters, with hyperparameters defaulting to the optimizer's `defaults`."""
         name = type(self).__name__
         if not isinstance(param_group, dict):
@@ -148,7 +157,7 @@ class Optimizer:
 
     # ---- gradients and steps ----
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters: to None (default), or to zeros in place."""
         for group in self.param_groups:
             for p in group["params"]:
@@ -162,7 +171,7 @@ class Optimizer:
                     with ag.no_grad():
                         p.grad.zero_()
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One optimization step. `closure`, if given, re-evaluates the model and returns the loss."""
         loss = None
         if closure is not None:
@@ -213,7 +222,8 @@ class Optimizer:
             return grads
         return [g + weight_decay * p for p, g in zip(params, grads)]
 
-    FUSED_KERNEL: ClassVar[str | None] = None  # the name of the optimizer's fused update in `ag.backend.POLICY`, if any
+    # the name of the optimizer's fused update in `ag.backend.POLICY`, if any
+    FUSED_KERNEL: ClassVar[str | None] = None
 
     def _fused(self, group, params, record=True):
         """True when this step of `group` runs the fused kernel (see the module docstring)."""
@@ -237,14 +247,14 @@ class Optimizer:
 
     # ---- state dicts ----
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """A snapshot: {"state": {index: {name: value}}, "param_groups": [{hyperparameters, "params": [index]}]}.
 
         Parameters are identified by their position across all groups, as in
         PyTorch, so the dict loads into an optimizer built over other tensors
         of the same shapes. Arrays are copied: training on does not change it.
         """
-        index = {}
+        index: dict[int, int] = {}
         param_groups = []
         for group in self.param_groups:
             packed = {key: value for key, value in group.items() if key != "params"}
@@ -260,7 +270,7 @@ class Optimizer:
         }
         return {"state": state, "param_groups": param_groups, "optimizer": type(self).__name__}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a `state_dict()` (also as returned by `ag.load`); training continues bit for bit.
 
         Everything is checked before anything changes, so a failed load leaves the optimizer as it was:
@@ -290,7 +300,7 @@ class Optimizer:
                 f"{name}.load_state_dict: 'state' must be a dict of parameter index -> state, "
                 f"got {type(saved_state).__name__}"
             )
-        state = defaultdict(dict)
+        state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         for index, saved in saved_state.items():
             p = by_index.get(index if isinstance(index, int) else _int_or_none(index))
             if p is None or not isinstance(saved, dict):
