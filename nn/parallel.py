@@ -64,14 +64,16 @@ from __future__ import annotations
 
 import numbers
 import weakref
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
 import autograd_core as ag
 from autograd_core import distributed
 
-from .module import Module
+from .module import Module, Parameter
 
 # id(parameter) -> weak reference to the wrapper whose hooks average its gradient: wrapping the parameters
 # again (fit does at every call) retires that wrapper, whose hooks would otherwise average every gradient
@@ -191,7 +193,18 @@ class DistributedDataParallel(Module):
     broadcast_buffers: send rank 0's buffers to every rank at each forward in grad mode.
     """
 
-    def __init__(self, module, bucket_cap_mb=25, broadcast_buffers=True):
+    module: Module
+    broadcast_buffers: bool
+    world_size: int
+    _require_sync: bool
+    _reached: set[int] | None  # ids of the parameters the last forward's backward will reach; None: no sync
+    _next_bucket: int | None  # the next bucket to all-reduce in the backward under way; None: none under way
+    _buckets: list[_Bucket]
+    _synced: dict[int, Parameter]  # id -> parameter, for those whose gradients this wrapper averages
+    _hook_handles: list[ag.RemovableHandle]
+    _retired: bool
+
+    def __init__(self, module: Module, bucket_cap_mb: float = 25, broadcast_buffers: bool = True) -> None:
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: expected an nn.Module, got {type(module).__name__}")
         if isinstance(bucket_cap_mb, bool) or not isinstance(bucket_cap_mb, numbers.Real) or not bucket_cap_mb > 0:
@@ -203,10 +216,10 @@ class DistributedDataParallel(Module):
         self.broadcast_buffers = bool(broadcast_buffers)
         self.world_size = distributed.world_size()
         self._require_sync = True
-        self._reached = None  # ids of the parameters the last forward's backward will reach; None: no sync
-        self._next_bucket = None  # the next bucket to all-reduce in the backward under way; None: none under way
+        self._reached = None
+        self._next_bucket = None
         self._buckets = []
-        self._synced = {}  # id -> parameter, for those whose gradients this wrapper averages
+        self._synced = {}
         self._hook_handles = []
         self._retired = False
         if self.world_size == 1:
@@ -230,12 +243,14 @@ class DistributedDataParallel(Module):
         self._hook_handles = []
         self._retired = True
 
-    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
         # The wrapped model's names, without a "module." level (see the module docstring).
         yield prefix, self
         yield from self.module.named_modules(memo, prefix, remove_duplicate)
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self._retired:
             raise RuntimeError(
                 "DistributedDataParallel: this wrapper was retired because its parameters were "
@@ -259,7 +274,7 @@ class DistributedDataParallel(Module):
         return output
 
     @contextmanager
-    def no_sync(self):
+    def no_sync(self) -> Iterator[None]:
         """Within this block, forwards (and the backwards through them) only accumulate gradients locally;
         the first backward of a forward outside it averages everything accumulated."""
         previous = self._require_sync
@@ -308,7 +323,7 @@ class DistributedDataParallel(Module):
         if self._next_bucket == len(buckets):
             self._next_bucket = None  # this backward is done; another one through the same forward arms again
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"world_size={self.world_size}, buckets={len(self._buckets)}"
 
 

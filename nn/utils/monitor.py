@@ -30,8 +30,12 @@ and step, giving the numbers of the layer closest to the input).
 With `every=k` only every k-th step is recorded.
 """
 
+from __future__ import annotations
+
 import math
+import os
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +43,10 @@ from autograd_core.figures import new_figure, save_figure
 from autograd_core.viz import EXPLODING_FROM
 
 from .training import Callback
+
+if TYPE_CHECKING:
+    from ..module import Module, Parameter
+    from .training import FitState
 
 _KINDS = ("grad_norm", "weight_norm", "update_ratio")
 
@@ -64,14 +72,14 @@ class GradientMonitor(Callback):
 
     def __init__(
         self,
-        model,
-        every=1,
-        vanish_ratio=1e-3,
-        explode_ratio=1e3,
-        zero_norm=1e-12,
-        explode_norm=EXPLODING_FROM,
-        warn=True,
-    ):
+        model: Module,
+        every: int = 1,
+        vanish_ratio: float = 1e-3,
+        explode_ratio: float = 1e3,
+        zero_norm: float = 1e-12,
+        explode_norm: float = EXPLODING_FROM,
+        warn: bool = True,
+    ) -> None:
         if not hasattr(model, "named_modules"):
             raise TypeError(f"GradientMonitor: expected an nn.Module, got {type(model).__name__}")
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
@@ -86,7 +94,7 @@ class GradientMonitor(Callback):
         self.zero_norm, self.explode_norm = zero_norm, explode_norm
         self.warn = warn
         # layer name -> [(parameter name, parameter)], in module order
-        self.layers = {}
+        self.layers: dict[str, list[tuple[str, Parameter]]] = {}
         for path, module in model.named_modules():
             owned = [(f"{path}.{name}" if path else name, p) for name, p in module.named_parameters(recurse=False)]
             if owned:
@@ -94,9 +102,12 @@ class GradientMonitor(Callback):
         if not self.layers:
             raise ValueError(f"GradientMonitor: {type(model).__name__} has no parameters to monitor")
         self.parameters = [pair for owned in self.layers.values() for pair in owned]
-        self.steps = []
-        self.records = {name: {kind: [] for kind in _KINDS} for name, _ in self.parameters}
-        self.warned = set()
+        self.steps: list[int] = []
+        # parameter name -> kind -> its value at each recorded step
+        self.records: dict[str, dict[str, list[float]]] = {
+            name: {kind: [] for kind in _KINDS} for name, _ in self.parameters
+        }
+        self.warned: set[tuple[str, str]] = set()
         self._count = 0
         self._snapshot()
 
@@ -105,7 +116,7 @@ class GradientMonitor(Callback):
 
     # ---- recording ----
 
-    def step(self):
+    def step(self) -> None:
         """Record the current gradients and weights (call after optimizer.step()); may warn."""
         count = self._count
         self._count += 1
@@ -124,15 +135,15 @@ class GradientMonitor(Callback):
             for name, p in self.parameters:
                 np.copyto(self._previous[name], p.data)
 
-    def on_train_begin(self, state):
+    def on_train_begin(self, state: FitState) -> None:
         self._snapshot()
 
-    def on_batch_end(self, state):
+    def on_batch_end(self, state: FitState) -> None:
         self.step()
 
     # ---- per-layer views ----
 
-    def layer_norms(self, kind="grad_norm"):
+    def layer_norms(self, kind: str = "grad_norm") -> dict[str, np.ndarray]:
         """{layer: array over the recorded steps} of the layer's gradient or weight norm, or update ratio."""
         if kind not in _KINDS:
             raise ValueError(f"GradientMonitor.layer_norms: kind must be one of {_KINDS}, got {kind!r}")
@@ -154,7 +165,7 @@ class GradientMonitor(Callback):
         weights = values("weight_norm")
         return combined(values("update_ratio") * weights) / combined(weights)
 
-    def diagnose(self, step=-1):
+    def diagnose(self, step: int = -1) -> dict[str, tuple[str, str]]:
         """{layer: (status, reason)} at a recorded step (default the last): status "ok", "vanishing" or
         "exploding"."""
         if not self.steps:
@@ -217,7 +228,7 @@ class GradientMonitor(Callback):
 
     # ---- reports ----
 
-    def layer_stats(self):
+    def layer_stats(self) -> list[dict[str, Any]]:
         """One dict per layer, at the last recorded step: layer, params (count), grad_norm, grad_norm_mean
         (over all recorded steps), weight_norm, update_ratio, relative (grad norm / last layer's), status."""
         verdicts = self.diagnose()
@@ -225,7 +236,7 @@ class GradientMonitor(Callback):
         weights = self.layer_norms("weight_norm")
         updates = self.layer_norms("update_ratio")
         reference = [grads[layer][-1] for layer in grads if not np.isnan(grads[layer][-1])]
-        rows = []
+        rows: list[dict[str, Any]] = []
         for layer, owned in self.layers.items():
             grad = grads[layer][-1]
             rows.append(
@@ -244,7 +255,7 @@ class GradientMonitor(Callback):
             )
         return rows
 
-    def summary(self):
+    def summary(self) -> str:
         """The per-layer table of `layer_stats()` as text."""
         rows = self.layer_stats()
         header = ("layer", "params", "grad norm", "mean grad", "weight norm", "update/weight", "vs last", "status")
@@ -271,7 +282,7 @@ class GradientMonitor(Callback):
             )
         return "\n".join(text)
 
-    def plot(self, path):
+    def plot(self, path: str | os.PathLike[str]) -> str | os.PathLike[str]:
         """Per-layer gradient norms and update/weight ratios over the recorded steps (log scale), to a file."""
         if not self.steps:
             raise RuntimeError("GradientMonitor.plot: nothing recorded yet; call step() after optimizer.step()")
@@ -295,7 +306,7 @@ class GradientMonitor(Callback):
 
     # ---- checkpoints ----
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """The recorded history as arrays (tensors in a checkpoint, so its JSON header stays small however
         long the run), the step counter and the warnings already given."""
         return {
@@ -308,7 +319,7 @@ class GradientMonitor(Callback):
             "warned": [f"{layer}|{status}" for layer, status in sorted(self.warned)],
         }
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._count = state_dict["count"]
         self.steps = np.asarray(state_dict["steps"], dtype=np.int64).tolist()
         self.records = {

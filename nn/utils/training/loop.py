@@ -31,11 +31,15 @@ and every restart. The checkpoint's directory is checked at the start, and a
 checkpoint that does not fit this call is refused before anything is restored.
 """
 
+from __future__ import annotations
+
 import inspect
 import numbers
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -48,6 +52,23 @@ from .callbacks import Callback, EarlyStopping, FitState, monitored_value
 from .checkpoint import check_checkpoint_path, restore_checkpoint, save_checkpoint
 from .history import History
 from .metrics import accuracy, is_classification, resolve_metrics
+
+if TYPE_CHECKING:  # for the annotations only: nn does not import optim
+    from optim import Optimizer
+    from optim.lr_scheduler import LRScheduler
+
+    from ...module import Module
+
+# A metric: metric(output, target) -> the batch's mean, as a float.
+Metric = Callable[[ag.Tensor, ag.Tensor], float]
+
+
+class Loader(Protocol):
+    """What fit trains and validates on: batches (inputs, targets), and their number (an `ag.data.DataLoader`)."""
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
 
 
 class _Means:
@@ -243,23 +264,23 @@ def _check_optimizer_trains_model(model, optimizer):
 
 
 def fit(
-    model,
-    loss_fn,
-    optimizer,
-    train_loader,
-    val_loader=None,
-    epochs=10,
-    scheduler=None,
-    callbacks=(),
-    grad_clip=None,
-    progress=True,
-    checkpoint=None,
-    resume=False,
-    metrics="auto",
+    model: Module,
+    loss_fn: Callable[[Any, Any], ag.Tensor],
+    optimizer: Optimizer,
+    train_loader: Loader,
+    val_loader: Loader | None = None,
+    epochs: int = 10,
+    scheduler: LRScheduler | None = None,
+    callbacks: Iterable[Callback] = (),
+    grad_clip: float | None = None,
+    progress: bool = True,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    metrics: str | Sequence[str | Metric] | Mapping[str, Metric] | None = "auto",
     *,
-    monitor=None,
-    scheduler_interval="epoch",
-):
+    monitor: str | None = None,
+    scheduler_interval: str = "epoch",
+) -> History:
     """Train `model` for `epochs` epochs and return its `History` (see the module docstring).
 
     scheduler: stepped once per epoch (scheduler_interval="epoch") or after every optimizer step
@@ -301,7 +322,7 @@ def fit(
     )
     state = loop.state
     loaders = [loader for loader in (train_loader, val_loader) if loader is not None]
-    if resume and os.path.exists(checkpoint):
+    if resume and checkpoint is not None and os.path.exists(checkpoint):
         restore_checkpoint(checkpoint, state, callbacks, loaders)
 
     from tqdm.auto import tqdm

@@ -8,8 +8,10 @@ from `METRICS`.
 
 import numpy as np
 
+from autograd_core import Tensor
 
-def accuracy(output, target):
+
+def accuracy(output: Tensor, target: Tensor) -> float:
     """Fraction of samples whose highest score is the target class: mean(argmax(output, -1) == target)."""
     return float(np.mean(np.argmax(output.data, axis=-1) == target.data))
 
