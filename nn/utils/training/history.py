@@ -35,6 +35,10 @@ class History:
         """Every column name, in first-seen order."""
         return list(dict.fromkeys(key for row in self.rows for key in row))
 
+    def __contains__(self, key: object) -> bool:
+        """Whether `key` is a column (without it, `in` would try the rows' positions as column names)."""
+        return key in self.keys()
+
     def __getitem__(self, key: str) -> list[Any]:
         if key not in self.keys():
             raise KeyError(f"History: no column {key!r}; columns are {self.keys()}")
