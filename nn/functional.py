@@ -10,6 +10,8 @@ single entry points so that fused kernels can replace their bodies without any
 module changing. Everything is built from registry ops, through `autograd_core`'s
 public names (`autograd_core.fused_ops` for the fused ops and the activations),
 so gradients, second derivatives and the graph's module scopes come for free.
+The convolution, pooling and resampling functions are `autograd_core.conv_ops`'s,
+re-exported here under PyTorch's names.
 
 Inputs may be Tensors or numpy arrays; targets and indices may be Tensors,
 numpy arrays or lists.
@@ -24,6 +26,27 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import Tensor, fused_ops
+from autograd_core.conv_ops import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    dropout2d,
+    fold,
+    group_norm,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+    max_unpool2d,
+    pad,
+    unfold,
+)
 
 __all__ = [
     "linear",
@@ -51,6 +74,26 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "check_arguments",
+    # convolution, pooling, resampling and their normalization and dropout (autograd_core.conv_ops)
+    "conv1d",
+    "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "unfold",
+    "fold",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "max_unpool2d",
+    "pad",
+    "interpolate",
+    "group_norm",
+    "dropout2d",
 ]
 
 # An input: a Tensor, or a numpy array used without copying.
