@@ -12,7 +12,16 @@ saving and loading, and the public submodules.
 
 from . import backend, data, datasets, distributed, engine, func, viz
 from .custom_function import Function, FunctionCtx
-from .engine import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from .engine import (
+    RemovableHandle,
+    detect_anomaly,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    module_scope,
+    no_grad,
+    set_grad_enabled,
+)
 from .tensor import Tensor, ValuesIndices, get_default_dtype, set_default_dtype
 from .tensor_functions import (
     abs,
@@ -174,6 +183,8 @@ __all__ = [
     "set_grad_enabled",
     "is_grad_enabled",
     "detect_anomaly",
+    "RemovableHandle",
+    "module_scope",
     "Function",
     "FunctionCtx",
     "gradcheck",

@@ -24,10 +24,11 @@ import numpy as np
 from . import backend
 from .engine import apply
 from .kernels import BACKWARD_KERNELS, FORWARD_KERNELS, REFERENCE_F
+from .kernels.optim import adam_update, sgd_update
 from .ops import REGISTRY, S, reads, reduced_count, register
 from .tensor import Operand, Tensor, TensorLike
 
-__all__ = ["linear", "softmax_cross_entropy", "layer_norm", "batch_norm", "activation"]
+__all__ = ["linear", "softmax_cross_entropy", "layer_norm", "batch_norm", "activation", "sgd_update", "adam_update"]
 
 
 def _shape(value):

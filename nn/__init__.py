@@ -4,12 +4,119 @@
     import nn.functional as F
     model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3))
     loss = nn.CrossEntropyLoss()(model(x), y)
+
+Names and semantics follow `torch.nn`; `__all__` lists every public name.
 """
-from . import functional, init
-from .activations import (ACTIVATION_MODULES, ELU, GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, SiLU, Softmax,
-                          Softplus, Swish, Tanh, get_activation)
+
+from . import functional, init, parallel, utils
+from .activations import (
+    ACTIVATION_MODULES,
+    ELU,
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    PReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Swish,
+    Tanh,
+    get_activation,
+)
+from .conv import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    BatchNorm2d,
+    Conv1d,
+    Conv2d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    Dropout2d,
+    Fold,
+    GroupNorm,
+    MaxPool1d,
+    MaxPool2d,
+    MaxUnpool2d,
+    Unfold,
+    Upsample,
+)
 from .layers import MLP, BatchNorm1d, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear, MLPBlock, Residual
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss
 from .module import FunctionModule, Module, ModuleDict, ModuleList, Parameter, Sequential
-from . import parallel, utils  # noqa: E402  (after the modules: both build on them)
-from .parallel import DistributedDataParallel  # noqa: E402
+from .parallel import DistributedDataParallel
+
+__all__ = [
+    # the module system
+    "Module",
+    "Parameter",
+    "Sequential",
+    "ModuleList",
+    "ModuleDict",
+    "FunctionModule",
+    # layers
+    "Identity",
+    "Linear",
+    "Dropout",
+    "Dropout2d",
+    "Embedding",
+    "Flatten",
+    "Residual",
+    "MLPBlock",
+    "MLP",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "GroupNorm",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "Unfold",
+    "Fold",
+    "MaxPool1d",
+    "MaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "MaxUnpool2d",
+    "Upsample",
+    # activations
+    "ReLU",
+    "LeakyReLU",
+    "PReLU",
+    "ELU",
+    "GELU",
+    "SiLU",
+    "Swish",
+    "Sigmoid",
+    "Tanh",
+    "Softplus",
+    "Softmax",
+    "LogSoftmax",
+    "ACTIVATION_MODULES",
+    "get_activation",
+    # losses
+    "MSELoss",
+    "L1Loss",
+    "HuberLoss",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    # data parallelism
+    "DistributedDataParallel",
+    # submodules
+    "functional",
+    "init",
+    "parallel",
+    "utils",
+]

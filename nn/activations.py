@@ -5,9 +5,13 @@ The activations without learnable parameters are rows of one table: each is a
 given at construction. PReLU and a learnable Swish hold parameters and are
 classes of their own.
 """
+
+from collections.abc import Callable
+
 import numpy as np
 
 import autograd_core as ag
+from autograd_core import Tensor
 
 from . import functional as F
 from .module import Module, Parameter, check_size, function_module
@@ -15,35 +19,40 @@ from .module import Module, Parameter, check_size, function_module
 Sigmoid = function_module("Sigmoid", F.sigmoid, "sigmoid(x) = 1 / (1 + exp(-x)).")
 Tanh = function_module("Tanh", F.tanh, "tanh(x).")
 ReLU = function_module("ReLU", F.relu, "relu(x) = max(x, 0).")
-LeakyReLU = function_module("LeakyReLU", F.leaky_relu, "x for x > 0, negative_slope * x otherwise.",
-                            negative_slope=0.01)
+LeakyReLU = function_module(
+    "LeakyReLU", F.leaky_relu, "x for x > 0, negative_slope * x otherwise.", negative_slope=0.01
+)
 ELU = function_module("ELU", F.elu, "x for x > 0, alpha * (exp(x) - 1) otherwise.", alpha=1.0)
-Softplus = function_module("Softplus", F.softplus, "log(1 + exp(beta * x)) / beta; x where beta * x > threshold.",
-                           beta=1.0, threshold=20.0)
+Softplus = function_module(
+    "Softplus", F.softplus, "log(1 + exp(beta * x)) / beta; x where beta * x > threshold.", beta=1.0, threshold=20.0
+)
 SiLU = function_module("SiLU", F.silu, "x * sigmoid(x): Swish with beta = 1.")
-GELU = function_module("GELU", F.gelu, "x * Phi(x) (Phi the normal CDF); approximate='tanh' for the tanh form.",
-                       approximate="none")
-Softmax = function_module("Softmax", F.softmax, "exp(x) / sum(exp(x)) along `axis` (`dim=` accepted).",
-                          aliases={"dim": "axis"}, axis=-1)
-LogSoftmax = function_module("LogSoftmax", F.log_softmax, "x - logsumexp(x) along `axis` (`dim=` accepted).",
-                             aliases={"dim": "axis"}, axis=-1)
+GELU = function_module(
+    "GELU", F.gelu, "x * Phi(x) (Phi the normal CDF); approximate='tanh' for the tanh form.", approximate="none"
+)
+Softmax = function_module(
+    "Softmax", F.softmax, "exp(x) / sum(exp(x)) along `axis` (`dim=` accepted).", aliases={"dim": "axis"}, axis=-1
+)
+LogSoftmax = function_module(
+    "LogSoftmax", F.log_softmax, "x - logsumexp(x) along `axis` (`dim=` accepted).", aliases={"dim": "axis"}, axis=-1
+)
 
 
 class PReLU(Module):
     """x for x > 0, a * x otherwise, with a learnable slope `a`: one shared (num_parameters=1) or one per
     channel (axis 1 of the input), initialised to `init`."""
 
-    def __init__(self, num_parameters=1, init=0.25):
+    def __init__(self, num_parameters: int = 1, init: float = 0.25) -> None:
         super().__init__()
         check_size("PReLU", "num_parameters", num_parameters)
         F.check_arguments("PReLU", {"init": init})
         self.num_parameters = num_parameters
         self.weight = Parameter(np.full(num_parameters, init, dtype=ag.get_default_dtype()))
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.prelu(x, self.weight)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
 
 
@@ -51,7 +60,9 @@ class Swish(Module):
     """x * sigmoid(beta * x). With `learnable=True`, beta is a Parameter (a scalar) trained with the rest
     of the model; otherwise it is fixed (beta = 1 is SiLU)."""
 
-    def __init__(self, beta=1.0, learnable=False):
+    beta: Parameter | float
+
+    def __init__(self, beta: float = 1.0, learnable: bool = False) -> None:
         super().__init__()
         F.check_arguments("Swish", {"beta": beta})
         if not isinstance(learnable, bool):
@@ -62,16 +73,16 @@ class Swish(Module):
         else:
             self.beta = beta
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.swish(x, self.beta)
 
-    def extra_repr(self):
-        beta = self.beta.item() if self.learnable else self.beta
+    def extra_repr(self) -> str:
+        beta = self.beta.item() if isinstance(self.beta, Parameter) else self.beta
         return f"beta={beta!r}, learnable={self.learnable}"
 
 
 # Names accepted by get_activation (and so by MLP(activation=...) and the CLI): name -> module factory.
-ACTIVATION_MODULES = {
+ACTIVATION_MODULES: dict[str, Callable[[], Module]] = {
     "relu": ReLU,
     "sigmoid": Sigmoid,
     "tanh": Tanh,
@@ -86,7 +97,7 @@ ACTIVATION_MODULES = {
 }
 
 
-def get_activation(name):
+def get_activation(name: str) -> Module:
     """A new activation module for `name` (see ACTIVATION_MODULES); unknown names raise ValueError listing
     the valid ones."""
     if not isinstance(name, str):

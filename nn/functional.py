@@ -10,38 +10,109 @@ single entry points so that fused kernels can replace their bodies without any
 module changing. Everything is built from registry ops, through `autograd_core`'s
 public names (`autograd_core.fused_ops` for the fused ops and the activations),
 so gradients, second derivatives and the graph's module scopes come for free.
+The convolution, pooling and resampling functions are `autograd_core.conv_ops`'s,
+re-exported here under PyTorch's names.
 
 Inputs may be Tensors or numpy arrays; targets and indices may be Tensors,
 numpy arrays or lists.
 """
+
 import math
 import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import fused_ops
+from autograd_core import Tensor, fused_ops
+from autograd_core.conv_ops import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    dropout2d,
+    fold,
+    group_norm,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+    max_unpool2d,
+    pad,
+    unfold,
+)
 
 __all__ = [
-    "linear", "dropout", "batch_norm", "layer_norm", "embedding",
-    "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "softplus", "silu", "swish", "gelu",
-    "softmax", "log_softmax",
-    "mse_loss", "l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "check_arguments",
+    "linear",
+    "dropout",
+    "batch_norm",
+    "layer_norm",
+    "embedding",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "prelu",
+    "elu",
+    "softplus",
+    "silu",
+    "swish",
+    "gelu",
+    "softmax",
+    "log_softmax",
+    "mse_loss",
+    "l1_loss",
+    "huber_loss",
+    "cross_entropy",
+    "nll_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "check_arguments",
+    # convolution, pooling, resampling and their normalization and dropout (autograd_core.conv_ops)
+    "conv1d",
+    "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "unfold",
+    "fold",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "max_unpool2d",
+    "pad",
+    "interpolate",
+    "group_norm",
+    "dropout2d",
 ]
+
+# An input: a Tensor, or a numpy array used without copying.
+TensorLike = Tensor | np.ndarray
+# A target, index array or weight: also a (nested) list of numbers.
+TargetLike = Tensor | np.ndarray | Sequence[Any]
 
 REDUCTIONS = ("mean", "sum", "none")
 GELU_OPS = {"none": "gelu", "tanh": "gelu_tanh"}  # approximate= -> the registry op
 
 
-def _tensor(x):
+def _tensor(x: TargetLike) -> Tensor:
     """`x` as a Tensor, without copying an array; lists follow `ag.tensor` (floats get the default dtype)."""
     if isinstance(x, ag.Tensor):
         return x
     return ag.Tensor(x) if isinstance(x, np.ndarray) else ag.tensor(x)
 
 
-def _like(value, input):
+def _like(value: TargetLike, input: Tensor) -> Tensor:
     """A target or weight as a Tensor; a constant (array, list) takes the floating input's dtype, so that a
     float64 array does not turn a float32 model's loss into float64. Tensors are used as they are."""
     if isinstance(value, ag.Tensor):
@@ -52,11 +123,12 @@ def _like(value, input):
     return ag.Tensor(array)
 
 
-def _array(x):
+def _array(x: TargetLike) -> np.ndarray:
     return x.data if isinstance(x, ag.Tensor) else np.asarray(x)
 
 
 # ---- argument checks: one rule per hyperparameter name, shared by the functions and the modules -------
+
 
 def _real(who, name, value):
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
@@ -78,6 +150,7 @@ def _choice(choices):
     def check(who, name, value):
         if not isinstance(value, str) or value not in choices:
             raise ValueError(f"{who}: {name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+
     return check
 
 
@@ -104,15 +177,29 @@ def _optional_tensor(who, name, value):
 
 
 _ARGUMENT_RULES = {
-    "negative_slope": _real, "init": _real, "alpha": _real, "beta": _positive, "threshold": _real, "axis": _integer,
-    "approximate": _choice(tuple(GELU_OPS)), "reduction": _choice(REDUCTIONS), "delta": _positive,
-    "label_smoothing": _unit_interval, "ignore_index": _integer, "weight": _optional_tensor,
-    "pos_weight": _optional_tensor, "p": _probability, "dropout": _probability, "eps": _positive,
-    "momentum": _optional_unit_interval, "start_dim": _integer, "end_dim": _integer,
+    "negative_slope": _real,
+    "init": _real,
+    "alpha": _real,
+    "beta": _positive,
+    "threshold": _real,
+    "axis": _integer,
+    "approximate": _choice(tuple(GELU_OPS)),
+    "reduction": _choice(REDUCTIONS),
+    "delta": _positive,
+    "label_smoothing": _unit_interval,
+    "ignore_index": _integer,
+    "weight": _optional_tensor,
+    "pos_weight": _optional_tensor,
+    "p": _probability,
+    "dropout": _probability,
+    "eps": _positive,
+    "momentum": _optional_unit_interval,
+    "start_dim": _integer,
+    "end_dim": _integer,
 }
 
 
-def check_arguments(who, values):
+def check_arguments(who: str, values: Mapping[str, Any]) -> None:
     """Validate hyperparameters by name (TypeError for a wrong type, ValueError for a bad value)."""
     for name, value in values.items():
         _ARGUMENT_RULES[name](who, name, value)
@@ -120,13 +207,14 @@ def check_arguments(who, values):
 
 # ---- layers -----------------------------------------------------------------------------------
 
-def linear(x, weight, bias=None, activation=None):
+
+def linear(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None, activation: str | None = None) -> Tensor:
     """y = x @ weight.T + bias, with weight of shape (out_features, in_features); `activation` ("relu",
     "sigmoid" or "tanh") is applied in the same node (one fused kernel on the numba backend)."""
     return fused_ops.linear(_tensor(x), weight, bias, activation)
 
 
-def dropout(x, p=0.5, training=True):
+def dropout(x: TensorLike, p: float = 0.5, training: bool = True) -> Tensor:
     """Inverted dropout: in training each element is zeroed with probability p and the kept ones are
     scaled by 1/(1-p), so the expected value is unchanged and evaluation needs no rescaling.
     The mask is drawn from `ag.default_generator()`."""
@@ -140,16 +228,29 @@ def dropout(x, p=0.5, training=True):
 
 def _check_channels(who, name, tensor, channels):
     if tensor is not None and tuple(tensor.shape) != (channels,):
-        raise ValueError(f"{who}: {name} has shape {tuple(tensor.shape)}, expected ({channels},) for the "
-                         f"{channels} channels of the input")
+        raise ValueError(
+            f"{who}: {name} has shape {tuple(tensor.shape)}, expected ({channels},) for the "
+            f"{channels} channels of the input"
+        )
 
 
 def _check_running_statistics(x, running_mean, running_var):
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: running_mean and running_var must both be given, or both be None")
     for name, tensor in (("running_mean", running_mean), ("running_var", running_var)):
         _check_channels("batch_norm", name, tensor, x.shape[1])
 
 
-def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+def batch_norm(
+    x: TensorLike,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: TensorLike | None = None,
+    bias: TensorLike | None = None,
+    training: bool = False,
+    momentum: float | None = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
     """Batch normalization over axis 1 (channels) of an (N, C) or (N, C, L) input.
 
     Training: y = (x - mean) / sqrt(var + eps) * weight + bias with the batch's mean and biased
@@ -165,7 +266,12 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     if training:  # the fused op checks x, weight and bias
         y = fused_ops.batch_norm(x, weight, bias, eps)
         _check_running_statistics(x, running_mean, running_var)
-        if running_mean is not None:
+        if running_mean is not None and running_var is not None:
+            if momentum is None:
+                raise ValueError(
+                    "batch_norm: momentum=None (a cumulative average) needs the module's batch count; "
+                    "BatchNorm1d passes 1 / num_batches_tracked, a direct call passes a number"
+                )
             axes, count = (0,) if x.ndim == 2 else (0, 2), x.data.size // x.shape[1]
             with ag.no_grad():
                 running_mean.mul_(1.0 - momentum).add_(x.data.mean(axis=axes) * momentum)
@@ -189,13 +295,19 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     return y
 
 
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(
+    x: TensorLike,
+    normalized_shape: int | Sequence[int],
+    weight: TensorLike | None = None,
+    bias: TensorLike | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """y = (x - mean) / sqrt(var + eps) * weight + bias, the statistics taken over the trailing
     `normalized_shape` dimensions of each sample (biased variance)."""
     return fused_ops.layer_norm(_tensor(x), normalized_shape, weight, bias, eps)
 
 
-def embedding(indices, weight):
+def embedding(indices: TargetLike, weight: Tensor) -> Tensor:
     """Rows of `weight` selected by the integer `indices` (any shape); the result has shape
     indices.shape + (embedding_dim,). The gradient scatters back, summing over repeated indices."""
     index = _array(indices)
@@ -209,82 +321,87 @@ def embedding(indices, weight):
 
 # ---- activations --------------------------------------------------------------------------------
 
-def sigmoid(x):
+
+def sigmoid(x: TensorLike) -> Tensor:
     """1 / (1 + exp(-x))."""
     return fused_ops.activation("sigmoid", x)
 
 
-def tanh(x):
+def tanh(x: TensorLike) -> Tensor:
     return fused_ops.activation("tanh", x)
 
 
-def relu(x):
+def relu(x: TensorLike) -> Tensor:
     """max(x, 0)."""
     return fused_ops.activation("relu", x)
 
 
-def leaky_relu(x, negative_slope=0.01):
+def leaky_relu(x: TensorLike, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope * x otherwise."""
     check_arguments("leaky_relu", {"negative_slope": negative_slope})
     return fused_ops.activation("leaky_relu", x, negative_slope=negative_slope)
 
 
-def prelu(x, weight):
+def prelu(x: TensorLike, weight: Tensor) -> Tensor:
     """x for x > 0, weight * x otherwise, with one learnable slope per channel (axis 1) or one shared."""
     x = _tensor(x)
     if weight.data.size == 1:
         slope = weight.reshape(())
     else:
         if x.ndim < 2 or x.shape[1] != weight.data.size:
-            raise ValueError(f"prelu: {weight.data.size} slopes need an input with {weight.data.size} channels on "
-                             f"axis 1, got shape {x.shape}")
+            raise ValueError(
+                f"prelu: {weight.data.size} slopes need an input with {weight.data.size} channels on "
+                f"axis 1, got shape {x.shape}"
+            )
         slope = weight.reshape((weight.data.size,) + (1,) * (x.ndim - 2))
     return ag.where(x.data > 0, x, x * slope)
 
 
-def elu(x, alpha=1.0):
+def elu(x: TensorLike, alpha: float = 1.0) -> Tensor:
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
     check_arguments("elu", {"alpha": alpha})
     return fused_ops.activation("elu", x, alpha=alpha)
 
 
-def softplus(x, beta=1.0, threshold=20.0):
+def softplus(x: TensorLike, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
     check_arguments("softplus", {"beta": beta, "threshold": threshold})
     return fused_ops.activation("softplus", x, beta=beta, threshold=threshold)
 
 
-def silu(x):
+def silu(x: TensorLike) -> Tensor:
     """x * sigmoid(x) (Swish with beta = 1)."""
     return fused_ops.activation("silu", x)
 
 
-def swish(x, beta=1.0):
+def swish(x: TensorLike, beta: float | Tensor = 1.0) -> Tensor:
     """x * sigmoid(beta * x); `beta` a number or a (learnable) Tensor."""
+    x = _tensor(x)
     if isinstance(beta, ag.Tensor):
         return x * sigmoid(x * beta)
     check_arguments("swish", {"beta": beta})
     return silu(x) if beta == 1 else x * sigmoid(x * beta)
 
 
-def gelu(x, approximate="none"):
+def gelu(x: TensorLike, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF; approximate="tanh" uses
     0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
     check_arguments("gelu", {"approximate": approximate})
     return fused_ops.activation(GELU_OPS[approximate], x)
 
 
-def softmax(x, axis=-1, *, dim=None):
+def softmax(x: TensorLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis` (computed with the maximum subtracted)."""
     return _tensor(x).softmax(axis, dim=dim)
 
 
-def log_softmax(x, axis=-1, *, dim=None):
+def log_softmax(x: TensorLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """x - logsumexp(x) along `axis`."""
     return _tensor(x).log_softmax(axis, dim=dim)
 
 
 # ---- losses ------------------------------------------------------------------------------------
+
 
 def _reduce(loss, reduction):
     if reduction == "mean":
@@ -296,11 +413,13 @@ def _reduce(loss, reduction):
 
 def _same_shape(who, input, target):
     if tuple(np.shape(_array(target))) != tuple(np.shape(_array(input))):
-        raise ValueError(f"{who}: target shape {tuple(np.shape(_array(target)))} does not match input shape "
-                         f"{tuple(np.shape(_array(input)))}")
+        raise ValueError(
+            f"{who}: target shape {tuple(np.shape(_array(target)))} does not match input shape "
+            f"{tuple(np.shape(_array(input)))}"
+        )
 
 
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input: TensorLike, target: TargetLike, reduction: str = "mean") -> Tensor:
     """(input - target)^2, reduced."""
     check_arguments("mse_loss", {"reduction": reduction})
     _same_shape("mse_loss", input, target)
@@ -309,7 +428,7 @@ def mse_loss(input, target, reduction="mean"):
     return _reduce(difference * difference, reduction)
 
 
-def l1_loss(input, target, reduction="mean"):
+def l1_loss(input: TensorLike, target: TargetLike, reduction: str = "mean") -> Tensor:
     """|input - target|, reduced."""
     check_arguments("l1_loss", {"reduction": reduction})
     _same_shape("l1_loss", input, target)
@@ -317,7 +436,7 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce((input - _like(target, input)).abs(), reduction)
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0):
+def huber_loss(input: TensorLike, target: TargetLike, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """0.5 d^2 where |d| < delta, delta * (|d| - 0.5 delta) elsewhere, d = input - target."""
     check_arguments("huber_loss", {"reduction": reduction, "delta": delta})
     _same_shape("huber_loss", input, target)
@@ -354,16 +473,20 @@ def _nll(who, log_probs, target, weight, ignore_index, reduction, label_smoothin
     targets that are not ignored (their count, without weights)."""
     axis = _class_axis(who, log_probs)
     classes = log_probs.shape[axis]
-    expected = log_probs.shape[:axis] + log_probs.shape[axis + 1:]
+    expected = log_probs.shape[:axis] + log_probs.shape[axis + 1 :]
     if target.shape != expected:
-        raise ValueError(f"{who}: target shape {target.shape} does not match input shape {log_probs.shape}; "
-                         f"class-index targets need shape {expected}")
+        raise ValueError(
+            f"{who}: target shape {target.shape} does not match input shape {log_probs.shape}; "
+            f"class-index targets need shape {expected}"
+        )
     ignored = target == ignore_index
     classes_of = np.where(ignored, 0, target)
     if classes_of.size and (classes_of.min() < 0 or classes_of.max() >= classes):
         bad = classes_of.min() if classes_of.min() < 0 else classes_of.max()
-        raise ValueError(f"{who}: target class {bad} is out of range for {classes} classes (valid are 0 to "
-                         f"{classes - 1}, or ignore_index={ignore_index})")
+        raise ValueError(
+            f"{who}: target class {bad} is out of range for {classes} classes (valid are 0 to "
+            f"{classes - 1}, or ignore_index={ignore_index})"
+        )
     class_weights = _class_weights(who, weight, classes, log_probs.dtype)
     grid = np.indices(target.shape, sparse=True)
     picked = log_probs[(classes_of,) if axis == 0 else (grid[0], classes_of, *grid[1:])]
@@ -375,8 +498,11 @@ def _nll(who, log_probs, target, weight, ignore_index, reduction, label_smoothin
         target_weights = np.asarray(target_weights, dtype=log_probs.dtype)
         loss = -picked * target_weights
     if label_smoothing:
-        weighted = log_probs if class_weights is None else log_probs * class_weights.reshape(
-            (classes,) + (1,) * (log_probs.ndim - axis - 1))
+        weighted = (
+            log_probs
+            if class_weights is None
+            else log_probs * class_weights.reshape((classes,) + (1,) * (log_probs.ndim - axis - 1))
+        )
         smooth = -weighted.sum(axis)
         if ignored.any():
             smooth = smooth * (~ignored).astype(log_probs.dtype)
@@ -393,7 +519,14 @@ def _integer_target(who, target):
     return array
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(
+    input: TensorLike,
+    target: TargetLike,
+    weight: TargetLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Cross entropy of logits `input` (N, C), (N, C, d1, ...) or (C,) against `target`, which is either
     integer class indices of the input's shape without the class axis, or class probabilities of the
     input's own shape.
@@ -404,23 +537,33 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     The gradient with respect to the logits is softmax(input) - q (weighted), so large logits are safe.
     """
     who = "cross_entropy"
-    check_arguments(who, {"weight": weight, "ignore_index": ignore_index, "reduction": reduction,
-                          "label_smoothing": label_smoothing})
+    check_arguments(
+        who,
+        {"weight": weight, "ignore_index": ignore_index, "reduction": reduction, "label_smoothing": label_smoothing},
+    )
     input = _tensor(input)
     axis = _class_axis(who, input)
     target_array = _array(target)
     if target_array.dtype.kind in "iu":
-        if input.ndim == 2 and weight is None and target_array.shape == input.shape[:1] and target_array.size \
-                and 0 <= target_array.min() and target_array.max() < input.shape[1] \
-                and not (target_array == ignore_index).any():
+        if (
+            input.ndim == 2
+            and weight is None
+            and target_array.shape == input.shape[:1]
+            and target_array.size
+            and target_array.min() >= 0
+            and target_array.max() < input.shape[1]
+            and not (target_array == ignore_index).any()
+        ):
             # the common case, as one fused op whose gradient is softmax - onehot (smoothed); anything
             # else (ignored or invalid targets, class weights, more axes) takes the general path below
             return _reduce(fused_ops.softmax_cross_entropy(input, target_array, label_smoothing), reduction)
         return _nll(who, input.log_softmax(axis), target_array, weight, ignore_index, reduction, label_smoothing)
     log_probs = input.log_softmax(axis)
     if target_array.dtype.kind != "f":
-        raise TypeError(f"{who}: target must hold class indices (integers) or class probabilities (floats), "
-                        f"got dtype {target_array.dtype}")
+        raise TypeError(
+            f"{who}: target must hold class indices (integers) or class probabilities (floats), "
+            f"got dtype {target_array.dtype}"
+        )
     _same_shape(who, input, target)
     classes = input.shape[axis]
     probabilities = _like(target, input)
@@ -432,7 +575,13 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     return _reduce(-(log_probs * probabilities).sum(axis), reduction)
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(
+    input: TensorLike,
+    target: TargetLike,
+    weight: TargetLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
     """Negative log-likelihood: loss_i = -w[t_i] * input[i, t_i] for log-probabilities `input` (N, C),
     (N, C, d1, ...) or (C,) and integer targets; "mean" divides by the summed weights of the targets
     that are not `ignore_index`."""
@@ -448,7 +597,9 @@ def _clamped_log(p):
     return ag.where(zero, -100.0, ag.where(zero, 1.0, p).log()).clamp(min=-100.0)
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def binary_cross_entropy(
+    input: TensorLike, target: TargetLike, weight: TargetLike | None = None, reduction: str = "mean"
+) -> Tensor:
     """-w * (y log p + (1 - y) log(1 - p)) for probabilities p = `input` in [0, 1], each log clamped
     to >= -100 as PyTorch."""
     who = "binary_cross_entropy"
@@ -457,15 +608,23 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     input = _tensor(input)
     target = _like(target, input)
     if input.data.size and not (input.data.min() >= 0 and input.data.max() <= 1):
-        raise ValueError(f"{who}: every element of input must be a probability in [0, 1], got values from "
-                         f"{input.data.min()} to {input.data.max()}")
+        raise ValueError(
+            f"{who}: every element of input must be a probability in [0, 1], got values from "
+            f"{input.data.min()} to {input.data.max()}"
+        )
     loss = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
     if weight is not None:
         loss = loss * _like(weight, input)
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(
+    input: TensorLike,
+    target: TargetLike,
+    weight: TargetLike | None = None,
+    reduction: str = "mean",
+    pos_weight: TargetLike | None = None,
+) -> Tensor:
     """BCE of sigmoid(input) computed from the logits without forming the sigmoid:
 
         loss = (1 - y) * x + (1 + (pos_weight - 1) * y) * softplus(-x)

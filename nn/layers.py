@@ -3,12 +3,17 @@
 Parameter names, shapes, buffers and default initialisation follow PyTorch,
 so state dicts are interchangeable with the equivalent `torch.nn` layers.
 """
+
+from __future__ import annotations
+
+import itertools
 import math
-import numbers
+from collections.abc import Sequence
 
 import numpy as np
 
 import autograd_core as ag
+from autograd_core import Tensor
 
 from . import functional as F
 from . import init
@@ -23,7 +28,7 @@ def _floats(*shape):
 class Identity(Module):
     """Returns its input unchanged (a placeholder, e.g. for a removed head)."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return x
 
 
@@ -34,7 +39,9 @@ class Linear(Module):
     bias ~ U(-1/sqrt(in), 1/sqrt(in)).
     """
 
-    def __init__(self, in_features, out_features, bias=True):
+    bias: Parameter | None
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
         check_size("Linear", "in_features", in_features)
         check_size("Linear", "out_features", out_features)
@@ -44,16 +51,16 @@ class Linear(Module):
         self.register_parameter("bias", Parameter(_floats(out_features)) if bias else None)
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             bound = 1.0 / math.sqrt(self.in_features)
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
@@ -61,15 +68,15 @@ class Dropout(Module):
     """Inverted dropout: in training, zero each element with probability p and scale the kept ones by
     1/(1-p); the identity in eval mode. Masks come from `ag.default_generator()`."""
 
-    def __init__(self, p=0.5):
+    def __init__(self, p: float = 0.5) -> None:
         super().__init__()
         F.check_arguments("Dropout", {"p": p})
         self.p = p
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"p={self.p}"
 
 
@@ -82,7 +89,20 @@ class BatchNorm1d(Module):
     `running_mean`, `running_var`, `num_batches_tracked` (int64) are in the state dict, as PyTorch's.
     """
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+    weight: Parameter | None
+    bias: Parameter | None
+    running_mean: Tensor | None
+    running_var: Tensor | None
+    num_batches_tracked: Tensor | None
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ) -> None:
         super().__init__()
         check_size("BatchNorm1d", "num_features", num_features)
         F.check_arguments("BatchNorm1d", {"eps": eps, "momentum": momentum})
@@ -105,30 +125,38 @@ class BatchNorm1d(Module):
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         momentum = self.momentum
-        if self.training and self.track_running_stats:
+        if self.training and self.num_batches_tracked is not None:
             with ag.no_grad():
                 self.num_batches_tracked.add_(1)
             if momentum is None:
                 momentum = 1.0 / self.num_batches_tracked.item()
         # Without running statistics (track_running_stats=False) the batch's are used in eval mode too.
         use_batch_statistics = self.training or self.running_mean is None
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch_statistics,
-                            momentum, self.eps)
+        return F.batch_norm(
+            x, self.running_mean, self.running_var, self.weight, self.bias, use_batch_statistics, momentum, self.eps
+        )
 
-    def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
 
 
 class LayerNorm(Module):
     """Normalization of each sample over its trailing `normalized_shape` dimensions, then an elementwise
     affine map (weight ones, bias zeros) when `elementwise_affine`."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True):
+    weight: Parameter | None
+    bias: Parameter | None
+
+    def __init__(
+        self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True
+    ) -> None:
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
         for size in shape:
             check_size("LayerNorm", "normalized_shape entries", size)
         F.check_arguments("LayerNorm", {"eps": eps})
@@ -142,10 +170,10 @@ class LayerNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
@@ -153,7 +181,7 @@ class Embedding(Module):
     """A lookup table: integer indices of any shape -> rows of `weight` (num_embeddings, embedding_dim),
     initialised N(0, 1) as PyTorch. Repeated indices accumulate their gradients."""
 
-    def __init__(self, num_embeddings, embedding_dim):
+    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
         super().__init__()
         check_size("Embedding", "num_embeddings", num_embeddings)
         check_size("Embedding", "embedding_dim", embedding_dim)
@@ -162,43 +190,45 @@ class Embedding(Module):
         self.weight = Parameter(_floats(num_embeddings, embedding_dim))
         init.normal_(self.weight)
 
-    def forward(self, indices):
+    def forward(self, indices: Tensor | np.ndarray | Sequence[int]) -> Tensor:
         return F.embedding(indices, self.weight)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}"
 
 
 class Residual(Module):
     """x + module(x): a skip connection around `module` (whose output must have x's shape)."""
 
-    def __init__(self, module):
+    def __init__(self, module: Module) -> None:
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"Residual: expected a Module, got {type(module).__name__}")
         self.module = module
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         out = self.module(x)
         if out.shape != x.shape:
-            raise ValueError(f"Residual: the wrapped {type(self.module).__name__} maps shape {x.shape} to "
-                             f"{out.shape}; a residual connection needs them equal")
+            raise ValueError(
+                f"Residual: the wrapped {type(self.module).__name__} maps shape {x.shape} to "
+                f"{out.shape}; a residual connection needs them equal"
+            )
         return x + out
 
 
 class Flatten(Module):
     """Merge dimensions start_dim..end_dim into one (by default all but the batch axis)."""
 
-    def __init__(self, start_dim=1, end_dim=-1):
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
         F.check_arguments("Flatten", {"start_dim": start_dim, "end_dim": end_dim})
         self.start_dim = start_dim
         self.end_dim = end_dim
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return x.flatten(self.start_dim, self.end_dim)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
@@ -213,7 +243,15 @@ class MLPBlock(Module):
     """One hidden layer of an MLP: linear -> norm (optional) -> activation -> dropout (optional), plus the
     input when `residual` (the block then computes x + dropout(activation(norm(linear(x)))))."""
 
-    def __init__(self, in_features, out_features, activation, dropout, norm, residual):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        activation: str,
+        dropout: float,
+        norm: str | None,
+        residual: bool,
+    ) -> None:
         super().__init__()
         self.linear = Linear(in_features, out_features)
         if norm is not None:
@@ -234,20 +272,20 @@ class MLPBlock(Module):
             return None
         return name
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         activation = self._fused_activation()
         if activation is not None:
             y = F.linear(x, self.linear.weight, self.linear.bias, activation=activation)
         else:
             y = self.linear(x)
-            for name in ("norm", "activation"):
-                if name in self._modules:
-                    y = self._modules[name](y)
+            for module in (self._modules.get("norm"), self.activation):
+                if module is not None:
+                    y = module(y)
         if "dropout" in self._modules:
             y = self.dropout(y)
         return x + y if self.residual else y
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return "residual=True" if self.residual else ""
 
 
@@ -269,7 +307,14 @@ class MLP(Sequential):
     accepted by `nn.get_activation`.
     """
 
-    def __init__(self, sizes, activation="relu", dropout=0.0, norm=None, residual=False):
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "relu",
+        dropout: float = 0.0,
+        norm: str | None = None,
+        residual: bool = False,
+    ) -> None:
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
             raise TypeError(f"MLP: sizes must be a sequence of ints [in, hidden..., out], got {type(sizes).__name__}")
         sizes = list(sizes)
@@ -283,7 +328,9 @@ class MLP(Sequential):
             raise ValueError(f"MLP: norm must be None, 'batch' or 'layer'; got {norm!r}")
         if not isinstance(residual, bool):
             raise TypeError(f"MLP: residual must be a bool, got {type(residual).__name__}")
-        blocks = [MLPBlock(n_in, n_out, activation, dropout, norm, residual and n_in == n_out)
-                  for n_in, n_out in zip(sizes[:-2], sizes[1:-1])]
+        blocks = [
+            MLPBlock(n_in, n_out, activation, dropout, norm, residual and n_in == n_out)
+            for n_in, n_out in itertools.pairwise(sizes[:-1])
+        ]
         super().__init__(*blocks, Linear(sizes[-2], sizes[-1]))
         self.sizes = sizes

@@ -12,20 +12,24 @@ forward is an ordinary attribute read (PyTorch reaches them through
 `__getattr__`, which costs a failed lookup first).
 
 Scopes: every call of a module runs its forward inside
-`ag.engine.module_scope(name)`, so each graph node records the modules it was
+`ag.module_scope(name)`, so each graph node records the modules it was
 made in (`Node.scope`, outermost first). `name` is the module's dotted path
 from the root of the model (`"layers.2"`), kept up to date as modules are
 registered into parents (a module registered in two places, or re-registered
 by slicing a container, is named by its latest registration); a module that is
 nobody's child uses its class name.
 """
-from collections import OrderedDict, namedtuple
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
+from typing import Any, ClassVar, NamedTuple, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
 
 import autograd_core as ag
-from autograd_core.engine import RemovableHandle, module_scope
-from autograd_core.tensor import to_array
 
 from . import functional
 
@@ -38,7 +42,7 @@ class Parameter(ag.Tensor):
 
     __slots__ = ()
 
-    def __init__(self, data=None, requires_grad=True):
+    def __init__(self, data: ag.Tensor | npt.ArrayLike | None = None, requires_grad: bool = True) -> None:
         if data is None:
             array = np.empty(0, dtype=ag.get_default_dtype())
         elif isinstance(data, ag.Tensor):
@@ -46,18 +50,27 @@ class Parameter(ag.Tensor):
         elif type(data) is np.ndarray:
             array = data
         else:
-            array = to_array(data, who="Parameter")
+            array = ag.tensor(data).data
         super().__init__(array)
         self.requires_grad_(requires_grad)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
 
-IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+class IncompatibleKeys(NamedTuple):
+    """What `Module.load_state_dict` returns: the keys the state dict lacked and those it had in excess."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
 
 
-def check_size(who, name, value):
+ModuleT = TypeVar("ModuleT", bound="Module")
+# hook(module, inputs, output) -> a replacement output, or None to keep it
+ForwardHook = Callable[["Module", tuple[Any, ...], Any], Any]
+
+
+def check_size(who: str, name: str, value: object) -> None:
     """Layer sizes (features, channels, embeddings) must be positive ints (API.md section 10)."""
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
         raise TypeError(f"{who}: {name} must be an int, got {type(value).__name__} {value!r}")
@@ -75,10 +88,23 @@ def _indent(text, spaces=2):
     return "\n".join(lines[:1] + [" " * spaces + line for line in lines[1:]])
 
 
+def _forward_unimplemented(self: Module, *args: Any, **kwargs: Any) -> Any:
+    raise NotImplementedError(f"{type(self).__name__}: subclasses of Module must define forward()")
+
+
 class Module:
     """Base class of every layer and model: subclasses set attributes in `__init__` and define `forward`."""
 
-    def __init__(self):
+    training: bool
+    _parameters: dict[str, Parameter | None]
+    _buffers: dict[str, ag.Tensor | None]
+    _non_persistent_buffers: set[str]
+    _modules: dict[str, Module | None]
+    _forward_hooks: list[ForwardHook]
+    _path: str
+    _scope: str
+
+    def __init__(self) -> None:
         set_attribute = object.__setattr__
         set_attribute(self, "_parameters", {})
         set_attribute(self, "_buffers", {})
@@ -89,11 +115,11 @@ class Module:
         set_attribute(self, "_scope", type(self).__name__)
         set_attribute(self, "training", True)
 
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError(f"{type(self).__name__}: subclasses of Module must define forward()")
+    # An attribute, as in PyTorch, so that each subclass's forward may take its own arguments.
+    forward: Callable[..., Any] = _forward_unimplemented
 
-    def __call__(self, *args, **kwargs):
-        with module_scope(self._scope):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with ag.module_scope(self._scope):
             output = self.forward(*args, **kwargs)
         if self._forward_hooks:
             for hook in tuple(self._forward_hooks):
@@ -102,18 +128,20 @@ class Module:
                     output = replaced
         return output
 
-    def register_forward_hook(self, hook):
+    def register_forward_hook(self, hook: ForwardHook) -> ag.RemovableHandle:
         """Run `hook(module, inputs, output)` after every forward; a non-None return replaces the output.
         Returns a handle whose `.remove()` unregisters the hook."""
         self._forward_hooks.append(hook)
-        return RemovableHandle(self._forward_hooks, hook)
+        return ag.RemovableHandle(self._forward_hooks, hook)
 
     # ---- registration ----
 
     def _check_initialized(self, what):
         if "_parameters" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__}: cannot assign {what} before Module.__init__() is called; "
-                                 "call super().__init__() first")
+            raise AttributeError(
+                f"{type(self).__name__}: cannot assign {what} before Module.__init__() is called; "
+                "call super().__init__() first"
+            )
 
     def _check_name(self, name, what):
         if not isinstance(name, str):
@@ -128,32 +156,36 @@ class Module:
                 registry.pop(name, None)
         self._non_persistent_buffers.discard(name)
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register `param` (a Parameter, or None for an absent one such as `bias=False`) as `name`."""
         self._check_initialized("parameters")
         self._check_name(name, "parameter")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"{type(self).__name__}: cannot register a {type(param).__name__} as parameter "
-                            f"{name!r} (nn.Parameter or None expected)")
+            raise TypeError(
+                f"{type(self).__name__}: cannot register a {type(param).__name__} as parameter "
+                f"{name!r} (nn.Parameter or None expected)"
+            )
         self._forget(name, keep=self._parameters)
         self._parameters[name] = param
         object.__setattr__(self, name, param)
 
-    def register_buffer(self, name, tensor, persistent=True):
+    def register_buffer(self, name: str, tensor: ag.Tensor | None, persistent: bool = True) -> None:
         """Register a tensor that is state but not a parameter (e.g. running statistics); persistent buffers
         belong to the state dict."""
         self._check_initialized("buffers")
         self._check_name(name, "buffer")
         if tensor is not None and not isinstance(tensor, ag.Tensor):
-            raise TypeError(f"{type(self).__name__}: cannot register a {type(tensor).__name__} as buffer {name!r} "
-                            "(Tensor or None expected)")
+            raise TypeError(
+                f"{type(self).__name__}: cannot register a {type(tensor).__name__} as buffer {name!r} "
+                "(Tensor or None expected)"
+            )
         self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers.add(name)
         object.__setattr__(self, name, tensor)
 
-    def add_module(self, name, module):
+    def add_module(self, name: str, module: Module | None) -> None:
         """Register `module` (or None) as the submodule `name`."""
         self._check_initialized("submodules")
         self._check_name(name, "module")
@@ -182,14 +214,18 @@ class Module:
             self.add_module(name, value)
         elif name in self.__dict__.get("_parameters", ()):
             if value is not None:
-                raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as parameter "
-                                f"{name!r} (nn.Parameter or None expected)")
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign a {type(value).__name__} as parameter "
+                    f"{name!r} (nn.Parameter or None expected)"
+                )
             self._parameters[name] = None
             object.__setattr__(self, name, None)
         elif name in self.__dict__.get("_modules", ()):
             if value is not None:
-                raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as submodule "
-                                f"{name!r} (nn.Module or None expected)")
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign a {type(value).__name__} as submodule "
+                    f"{name!r} (nn.Module or None expected)"
+                )
             self._modules[name] = None
             object.__setattr__(self, name, None)
         elif name in self.__dict__.get("_buffers", ()):
@@ -203,10 +239,12 @@ class Module:
 
     # ---- traversal ----
 
-    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
         """(dotted name, module) for this module (name `prefix`) and every descendant, depth first."""
-        stack = [(prefix, self)]
-        seen = set() if memo is None else memo
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        seen: set[int] = set() if memo is None else memo
         while stack:
             name, module = stack.pop()
             if remove_duplicate:
@@ -217,18 +255,18 @@ class Module:
             children = [(_join(name, n), m) for n, m in module._modules.items() if m is not None]
             stack.extend(reversed(children))
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
             yield module
 
-    def named_children(self):
-        seen = set()
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen: set[int] = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
                 seen.add(id(module))
                 yield name, module
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
         for _, module in self.named_children():
             yield module
 
@@ -242,22 +280,26 @@ class Module:
                 seen.add(id(value))
                 yield _join(module_name, name), value
 
-    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, Parameter) pairs, PyTorch's names and order; a shared parameter appears once."""
         return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, ag.Tensor]]:
         return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse: bool = True) -> Iterator[ag.Tensor]:
         for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
-    def apply(self, fn):
+    def apply(self: ModuleT, fn: Callable[[Module], object]) -> ModuleT:
         """Call `fn(module)` on every submodule (children first) and then on this module; returns self."""
         for child in self.children():
             child.apply(fn)
@@ -266,7 +308,7 @@ class Module:
 
     # ---- modes and gradients ----
 
-    def train(self, mode=True):
+    def train(self: ModuleT, mode: bool = True) -> ModuleT:
         """Set training mode (dropout active, batch statistics) on this module and all descendants."""
         if not isinstance(mode, bool):
             raise TypeError(f"{type(self).__name__}.train: mode must be a bool, got {type(mode).__name__}")
@@ -274,18 +316,18 @@ class Module:
             module.training = mode
         return self
 
-    def eval(self):
+    def eval(self: ModuleT) -> ModuleT:
         """Evaluation mode: dropout off, running statistics used. Same as `train(False)`."""
         return self.train(False)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self: ModuleT, requires_grad: bool = True) -> ModuleT:
         """Set `requires_grad` on every parameter; `requires_grad_(False)` freezes the module, so its
         parameters get no gradient and optimizers leave them unchanged."""
         for param in self.parameters():
             param.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to None (default), or to zeros in place."""
         for param in self.parameters():
             if param.grad is None:
@@ -297,7 +339,7 @@ class Module:
                 with ag.no_grad():
                     param.grad.zero_()
 
-    def astype(self, dtype):
+    def astype(self: ModuleT, dtype: npt.DTypeLike) -> ModuleT:
         """Cast every floating parameter (and its gradient) and buffer to `dtype` in place: the tensor objects
         stay the same, so optimizers built on them keep working."""
         dtype = np.dtype(dtype)
@@ -311,19 +353,19 @@ class Module:
                     tensor.grad = ag.Tensor(tensor.grad.data.astype(dtype))
         return self
 
-    def double(self):
+    def double(self: ModuleT) -> ModuleT:
         return self.astype(np.float64)
 
-    def float(self):
+    def float(self: ModuleT) -> ModuleT:
         return self.astype(np.float32)
 
     # ---- state dict ----
 
-    def state_dict(self, prefix="", keep_vars=False):
+    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, ag.Tensor]:
         """Parameters and persistent buffers by dotted name, in PyTorch's order (each module's parameters,
         then its buffers, then its children). Values share memory with the module; without `keep_vars`
         parameters come detached."""
-        state = OrderedDict()
+        state: OrderedDict[str, ag.Tensor] = OrderedDict()
         for module_name, module in self.named_modules(prefix=prefix):
             for name, param in module._parameters.items():
                 if param is not None:
@@ -333,7 +375,7 @@ class Module:
                     state[_join(module_name, name)] = buffer
         return state
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy values from `state_dict` (name -> Tensor or array) into the parameters and buffers.
 
         Every entry is checked first and every problem reported in one RuntimeError; nothing is copied
@@ -342,12 +384,16 @@ class Module:
         when `strict`. Returns `(missing_keys, unexpected_keys)`.
         """
         if not hasattr(state_dict, "items"):
-            raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict of name -> tensor, "
-                            f"got {type(state_dict).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}.load_state_dict: expected a dict of name -> tensor, "
+                f"got {type(state_dict).__name__}"
+            )
         own = self.state_dict(keep_vars=True)
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
-        arrays, not_numbers, mismatched = {}, [], []
+        arrays: dict[str, Any] = {}
+        not_numbers: list[str] = []
+        mismatched: list[str] = []
         for key, value in state_dict.items():
             if key not in own:
                 continue
@@ -366,8 +412,7 @@ class Module:
         if strict and unexpected:
             problems.append("unexpected keys: " + ", ".join(unexpected))
         if problems:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
-                               + "\n  ".join(problems))
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(problems))
         with ag.no_grad():
             for key, array in arrays.items():
                 own[key].copy_(array.astype(own[key].dtype, copy=False))
@@ -375,11 +420,11 @@ class Module:
 
     # ---- repr ----
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         """The text inside this module's parentheses in its repr (subclasses list their settings)."""
         return ""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         extra = self.extra_repr()
         children = [f"({name}): {_indent(repr(module))}" for name, module in self._modules.items()]
         if not children:
@@ -407,6 +452,11 @@ def _numeric_array(value):
     return array
 
 
+def _members(container: Module) -> list[Module]:
+    """A container's modules in order (a container never holds None, unlike a module's optional children)."""
+    return cast("list[Module]", list(container._modules.values()))
+
+
 def _check_modules(who, modules):
     for module in modules:
         if not isinstance(module, Module):
@@ -430,7 +480,7 @@ class Sequential(Module):
     Indexing with an int gives a module; a slice gives a Sequential that keeps the original names.
     """
 
-    def __init__(self, *modules):
+    def __init__(self, *modules: Module | OrderedDict[str, Module]) -> None:
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
             for name, module in modules[0].items():
@@ -439,28 +489,28 @@ class Sequential(Module):
             for i, module in enumerate(_check_modules("Sequential", modules)):
                 self.add_module(str(i), module)
 
-    def forward(self, x):
-        for module in self._modules.values():
+    def forward(self, x: Any) -> Any:
+        for module in self:
             x = module(x)
         return x
 
-    def __getitem__(self, index):
-        items = list(self._modules.items())
+    def __getitem__(self, index: int | slice) -> Module:
+        items = cast("list[tuple[str, Module]]", list(self._modules.items()))
         if isinstance(index, slice):
             return Sequential(OrderedDict(items[index]))
         return items[_position("Sequential", index, len(items))][1]
 
-    def __setitem__(self, index, module):
+    def __setitem__(self, index: int, module: Module) -> None:
         names = list(self._modules)
         self.add_module(names[_position("Sequential", index, len(names))], _check_modules("Sequential", [module])[0])
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._modules)
 
-    def __iter__(self):
-        return iter(self._modules.values())
+    def __iter__(self) -> Iterator[Module]:
+        return iter(_members(self))
 
-    def append(self, module):
+    def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self)), _check_modules("Sequential.append", [module])[0])
         return self
 
@@ -468,7 +518,7 @@ class Sequential(Module):
 class ModuleList(Module):
     """A list of modules that registers them (children "0", "1", ...); it has no forward of its own."""
 
-    def __init__(self, modules=()):
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
         super().__init__()
         self.extend(modules)
 
@@ -479,40 +529,40 @@ class ModuleList(Module):
         for i, module in enumerate(modules):
             self.add_module(str(i), module)
 
-    def __getitem__(self, index):
-        modules = list(self._modules.values())
+    def __getitem__(self, index: int | slice) -> Module:
+        modules = _members(self)
         if isinstance(index, slice):
             return ModuleList(modules[index])
         return modules[_position("ModuleList", index, len(modules))]
 
-    def __setitem__(self, index, module):
+    def __setitem__(self, index: int, module: Module) -> None:
         self.add_module(str(_position("ModuleList", index, len(self))), _check_modules("ModuleList", [module])[0])
 
-    def __delitem__(self, index):
-        modules = list(self._modules.values())
+    def __delitem__(self, index: int | slice) -> None:
+        modules = _members(self)
         if isinstance(index, slice):
             del modules[index]
         else:
             del modules[_position("ModuleList", index, len(modules))]
         self._renumber(modules)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._modules)
 
-    def __iter__(self):
-        return iter(self._modules.values())
+    def __iter__(self) -> Iterator[Module]:
+        return iter(_members(self))
 
-    def append(self, module):
+    def append(self, module: Module) -> ModuleList:
         self.add_module(str(len(self)), _check_modules("ModuleList.append", [module])[0])
         return self
 
-    def extend(self, modules):
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
         for module in _check_modules("ModuleList.extend", list(modules)):
             self.append(module)
         return self
 
-    def insert(self, index, module):
-        modules = list(self._modules.values())
+    def insert(self, index: int, module: Module) -> None:
+        modules = _members(self)
         modules.insert(index, _check_modules("ModuleList.insert", [module])[0])
         self._renumber(modules)
 
@@ -520,47 +570,48 @@ class ModuleList(Module):
 class ModuleDict(Module):
     """A dict of modules that registers them under their keys; it has no forward of its own."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> Module:
         if key not in self._modules:
             raise KeyError(f"ModuleDict: no module named {key!r}; keys are {list(self._modules)}")
-        return self._modules[key]
+        return cast(Module, self._modules[key])
 
-    def __setitem__(self, key, module):
+    def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, _check_modules("ModuleDict", [module])[0])
 
-    def __delitem__(self, key):
+    def __delitem__(self, key: str) -> None:
         self[key]  # a clear KeyError for an unknown key
         delattr(self, key)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._modules)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._modules)
 
-    def __contains__(self, key):
+    def __contains__(self, key: object) -> bool:
         return key in self._modules
 
-    def keys(self):
+    # A ModuleDict never holds None, so its views are of Modules.
+    def keys(self) -> KeysView[str]:
         return self._modules.keys()
 
-    def items(self):
-        return self._modules.items()
+    def items(self) -> ItemsView[str, Module]:
+        return cast("ItemsView[str, Module]", self._modules.items())
 
-    def values(self):
-        return self._modules.values()
+    def values(self) -> ValuesView[Module]:
+        return cast("ValuesView[Module]", self._modules.values())
 
-    def pop(self, key):
+    def pop(self, key: str) -> Module:
         module = self[key]
         del self[key]
         return module
 
-    def update(self, modules):
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
         pairs = modules.items() if hasattr(modules, "items") else modules
         for key, module in pairs:
             self[key] = module
@@ -575,21 +626,25 @@ class FunctionModule(Module):
     as `dim` to ours) and are validated at construction by `functional.check_arguments`.
     """
 
-    function = None
-    defaults = {}
-    aliases = {}
-    show_hyperparameters = True
+    function: ClassVar[Callable[..., Any] | None] = None
+    defaults: ClassVar[dict[str, Any]] = {}
+    aliases: ClassVar[dict[str, str]] = {}
+    show_hyperparameters: ClassVar[bool] = True
 
-    def __init__(self, *args, **kwargs):
+    hyperparameters: dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
         who = type(self).__name__
         names = tuple(self.defaults)
         if len(args) > len(names):
-            raise TypeError(f"{who}: takes at most {len(names)} positional arguments ({', '.join(names) or 'none'}), "
-                            f"got {len(args)}")
+            raise TypeError(
+                f"{who}: takes at most {len(names)} positional arguments ({', '.join(names) or 'none'}), "
+                f"got {len(args)}"
+            )
         values = dict(self.defaults)
         values.update(zip(names, args))
-        given = set(names[:len(args)])
+        given = set(names[: len(args)])
         for key, value in kwargs.items():
             key = self.aliases.get(key, key)
             if key not in values:
@@ -601,19 +656,36 @@ class FunctionModule(Module):
         functional.check_arguments(who, values)
         self.hyperparameters = values
 
-    def forward(self, *inputs):
+    def forward(self, *inputs: Any) -> Any:
+        if self.function is None:
+            raise NotImplementedError(f"{type(self).__name__}: a FunctionModule is built by function_module()")
         return self.function(*inputs, **self.hyperparameters)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         if not self.show_hyperparameters:
             return ""
         return ", ".join(f"{name}={value!r}" for name, value in self.hyperparameters.items())
 
 
-def function_module(name, function, doc, show_hyperparameters=True, aliases=None, **defaults):
+def function_module(
+    name: str,
+    function: Callable[..., Any],
+    doc: str,
+    show_hyperparameters: bool = True,
+    aliases: dict[str, str] | None = None,
+    **defaults: Any,
+) -> type[FunctionModule]:
     """A FunctionModule subclass called `name` running `function` with hyperparameters `defaults`."""
-    return type(name, (FunctionModule,), {
-        "function": staticmethod(function), "defaults": defaults, "aliases": aliases or {},
-        "show_hyperparameters": show_hyperparameters, "__doc__": doc, "__module__": "nn",
-        "__qualname__": name,
-    })
+    return type(
+        name,
+        (FunctionModule,),
+        {
+            "function": staticmethod(function),
+            "defaults": defaults,
+            "aliases": aliases or {},
+            "show_hyperparameters": show_hyperparameters,
+            "__doc__": doc,
+            "__module__": "nn",
+            "__qualname__": name,
+        },
+    )

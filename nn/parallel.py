@@ -59,21 +59,26 @@ the other way round. The model itself is `.module`.
 In a world of one (no MPI launcher) the wrapper only forwards: there is
 nothing to average.
 """
+
+from __future__ import annotations
+
 import numbers
 import weakref
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
 import autograd_core as ag
 from autograd_core import distributed
 
-from .module import Module
+from .module import Module, Parameter
 
 # id(parameter) -> weak reference to the wrapper whose hooks average its gradient: wrapping the parameters
 # again (fit does at every call) retires that wrapper, whose hooks would otherwise average every gradient
 # twice. (Keyed by id: a Tensor's == is elementwise, so it cannot be a weak dictionary key.)
-_SYNCED_BY = {}
+_SYNCED_BY: dict[int, weakref.ref[DistributedDataParallel]] = {}
 
 
 class _Bucket:
@@ -96,8 +101,9 @@ class _Bucket:
     def start(self, reached):
         """A fresh buffer for one backward that will reach the parameters with ids in `reached`."""
         self.flat = np.zeros(self.size + len(self.params), dtype=self.dtype)
-        self.views = [self.flat[lo:hi].reshape(p.shape)
-                      for p, lo, hi in zip(self.params, self.offsets[:-1], self.offsets[1:])]
+        self.views = [
+            self.flat[lo:hi].reshape(p.shape) for p, lo, hi in zip(self.params, self.offsets[:-1], self.offsets[1:])
+        ]
         self.arrived = [None] * len(self.params)
         self.waiting = sum(id(p) in reached for p in self.params)
 
@@ -106,9 +112,11 @@ class _Bucket:
         what the engine should accumulate into its `.grad`."""
         param, view = self.params[slot], self.views[slot]
         if grad.shape != view.shape or grad.dtype != self.dtype:
-            raise RuntimeError(f"DistributedDataParallel: a parameter of shape {view.shape} and dtype {self.dtype} "
-                               f"when wrapped got a gradient of shape {grad.shape} and dtype {grad.dtype}; wrap "
-                               "the model after changing its parameters (e.g. after .double())")
+            raise RuntimeError(
+                f"DistributedDataParallel: a parameter of shape {view.shape} and dtype {self.dtype} "
+                f"when wrapped got a gradient of shape {grad.shape} and dtype {grad.dtype}; wrap "
+                "the model after changing its parameters (e.g. after .double())"
+            )
         self.flat[self.size + slot] = 1
         self.waiting -= 1
         if param.grad is None:
@@ -126,7 +134,7 @@ class _Bucket:
                 np.copyto(self.views[slot], param.grad.data)
                 self.flat[self.size + slot] = 1
         distributed.all_reduce_array(self.flat, "sum")
-        self.flat[:self.size] /= world_size
+        self.flat[: self.size] /= world_size
         for slot, param in enumerate(self.params):
             arrived, view = self.arrived[slot], self.views[slot]
             if arrived == "added" or (arrived is None and param.grad is not None):
@@ -185,7 +193,18 @@ class DistributedDataParallel(Module):
     broadcast_buffers: send rank 0's buffers to every rank at each forward in grad mode.
     """
 
-    def __init__(self, module, bucket_cap_mb=25, broadcast_buffers=True):
+    module: Module
+    broadcast_buffers: bool
+    world_size: int
+    _require_sync: bool
+    _reached: set[int] | None  # ids of the parameters the last forward's backward will reach; None: no sync
+    _next_bucket: int | None  # the next bucket to all-reduce in the backward under way; None: none under way
+    _buckets: list[_Bucket]
+    _synced: dict[int, Parameter]  # id -> parameter, for those whose gradients this wrapper averages
+    _hook_handles: list[ag.RemovableHandle]
+    _retired: bool
+
+    def __init__(self, module: Module, bucket_cap_mb: float = 25, broadcast_buffers: bool = True) -> None:
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: expected an nn.Module, got {type(module).__name__}")
         if isinstance(bucket_cap_mb, bool) or not isinstance(bucket_cap_mb, numbers.Real) or not bucket_cap_mb > 0:
@@ -197,10 +216,10 @@ class DistributedDataParallel(Module):
         self.broadcast_buffers = bool(broadcast_buffers)
         self.world_size = distributed.world_size()
         self._require_sync = True
-        self._reached = None  # ids of the parameters the last forward's backward will reach; None: no sync
-        self._next_bucket = None  # the next bucket to all-reduce in the backward under way; None: none under way
+        self._reached = None
+        self._next_bucket = None
         self._buckets = []
-        self._synced = {}  # id -> parameter, for those whose gradients this wrapper averages
+        self._synced = {}
         self._hook_handles = []
         self._retired = False
         if self.world_size == 1:
@@ -208,8 +227,7 @@ class DistributedDataParallel(Module):
         with ag.no_grad():
             for tensor in list(module.parameters()) + list(module.buffers()):
                 distributed.broadcast(tensor, root=0)
-        self._buckets = _make_buckets([p for p in module.parameters() if p.requires_grad],
-                                      bucket_cap_mb * 2**20)
+        self._buckets = _make_buckets([p for p in module.parameters() if p.requires_grad], bucket_cap_mb * 2**20)
         for bucket in self._buckets:
             for slot, param in enumerate(bucket.params):
                 previous = _SYNCED_BY.get(id(param), lambda: None)()
@@ -225,15 +243,19 @@ class DistributedDataParallel(Module):
         self._hook_handles = []
         self._retired = True
 
-    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
         # The wrapped model's names, without a "module." level (see the module docstring).
         yield prefix, self
         yield from self.module.named_modules(memo, prefix, remove_duplicate)
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self._retired:
-            raise RuntimeError("DistributedDataParallel: this wrapper was retired because its parameters were "
-                               "wrapped again (one wrapper averages a parameter's gradients); use the newer one")
+            raise RuntimeError(
+                "DistributedDataParallel: this wrapper was retired because its parameters were "
+                "wrapped again (one wrapper averages a parameter's gradients); use the newer one"
+            )
         syncing = self.world_size > 1 and ag.is_grad_enabled()
         if syncing and self.broadcast_buffers:
             with ag.no_grad():
@@ -252,7 +274,7 @@ class DistributedDataParallel(Module):
         return output
 
     @contextmanager
-    def no_sync(self):
+    def no_sync(self) -> Iterator[None]:
         """Within this block, forwards (and the backwards through them) only accumulate gradients locally;
         the first backward of a forward outside it averages everything accumulated."""
         previous = self._require_sync
@@ -276,16 +298,21 @@ class DistributedDataParallel(Module):
             if self._next_bucket is None:
                 return None
             if grad.requires_grad:
-                raise RuntimeError("DistributedDataParallel: backward(create_graph=True) is not supported through "
-                                   "the wrapper; run it under no_sync() and average the gradients yourself")
+                raise RuntimeError(
+                    "DistributedDataParallel: backward(create_graph=True) is not supported through "
+                    "the wrapper; run it under no_sync() and average the gradients yourself"
+                )
             if id(bucket.params[slot]) not in self._reached:
-                raise RuntimeError(f"DistributedDataParallel: a gradient reached a parameter of shape "
-                                   f"{grad.shape} that the wrapped model's output does not depend on; only "
-                                   "gradients that flow through the model's output are averaged, so compute "
-                                   "everything that uses the parameters inside the model's forward")
+                raise RuntimeError(
+                    f"DistributedDataParallel: a gradient reached a parameter of shape "
+                    f"{grad.shape} that the wrapped model's output does not depend on; only "
+                    "gradients that flow through the model's output are averaged, so compute "
+                    "everything that uses the parameters inside the model's forward"
+                )
             accumulate = bucket.receive(slot, grad)
             self._all_reduce_ready_buckets()
             return accumulate
+
         return on_gradient
 
     def _all_reduce_ready_buckets(self):
@@ -296,7 +323,7 @@ class DistributedDataParallel(Module):
         if self._next_bucket == len(buckets):
             self._next_bucket = None  # this backward is done; another one through the same forward arms again
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"world_size={self.world_size}, buckets={len(self._buckets)}"
 
 
@@ -321,6 +348,11 @@ def distribute(model, loader):
         seed = ag.tensor(np.array([loader.generator.integers(2**31) if loader.shuffle else 0]))
         distributed.broadcast(seed, root=0)
         sampler = ag.data.DistributedSampler(loader.dataset, shuffle=loader.shuffle, seed=int(seed.item()))
-        loader = ag.data.DataLoader(loader.dataset, batch_size=-(-loader.batch_size // world_size),
-                                    drop_last=loader.drop_last, sampler=sampler, collate_fn=loader.collate_fn)
+        loader = ag.data.DataLoader(
+            loader.dataset,
+            batch_size=-(-loader.batch_size // world_size),
+            drop_last=loader.drop_last,
+            sampler=sampler,
+            collate_fn=loader.collate_fn,
+        )
     return model, loader

@@ -11,6 +11,7 @@ generated from it, without outputs, so it opens directly in Jupyter and its
 diffs stay as small as the source's. Cell ids are numbered, not random, so the
 same source always gives the same file byte for byte.
 """
+
 import argparse
 import pathlib
 import sys
@@ -37,8 +38,9 @@ def parse_cells(text, where="<source>"):
         if line.startswith(_CELL_MARKER):
             marker = line.rstrip()
             if marker not in (_CELL_MARKER, _MARKDOWN_MARKER):
-                raise ValueError(f"{where}:{number}: unknown cell marker {marker!r}; "
-                                 f"use {_CELL_MARKER!r} or {_MARKDOWN_MARKER!r}")
+                raise ValueError(
+                    f"{where}:{number}: unknown cell marker {marker!r}; use {_CELL_MARKER!r} or {_MARKDOWN_MARKER!r}"
+                )
             if kind is not None:
                 cells.append((kind, lines))
             kind, lines = ("markdown" if marker == _MARKDOWN_MARKER else "code"), []

@@ -1,4 +1,5 @@
 """Optimizers and learning-rate schedulers, with PyTorch's names, defaults and update rules."""
+
 from . import lr_scheduler
 from .optimizer import Optimizer
 from .optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RMSprop

@@ -15,12 +15,30 @@ schedule with `SequentialLR`:
     decay = CosineAnnealingLR(opt, T_max=95)
     schedule = SequentialLR(opt, [warmup, decay], milestones=[5])
 """
+
 import math
 import numbers
 from bisect import bisect_right
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from .optimizer import Optimizer
+
+# lr_lambda(epoch) -> the factor of the base learning rate
+LRLambda = Callable[[int], float]
+
+__all__ = [
+    "LRScheduler",
+    "LambdaLR",
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "LinearLR",
+    "SequentialLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
+]
 
 
 def _require_optimizer(optimizer, who):
@@ -57,8 +75,7 @@ def _same_kind(saved, current):
     if isinstance(current, str):
         return isinstance(saved, str)
     if isinstance(current, tuple):
-        return (isinstance(saved, (tuple, list)) and len(saved) == len(current)
-                and all(map(_same_kind, saved, current)))
+        return isinstance(saved, (tuple, list)) and len(saved) == len(current) and all(map(_same_kind, saved, current))
     if isinstance(current, list):
         return isinstance(saved, (list, tuple)) and (not current or all(_same_kind(item, current[0]) for item in saved))
     return True
@@ -68,8 +85,10 @@ def _per_group(value, name, optimizer, who):
     """A value for each param group: a list/tuple of one per group, or one value shared by all."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(optimizer.param_groups):
-            raise ValueError(f"{who}: {name} has {len(value)} values but the optimizer has "
-                             f"{len(optimizer.param_groups)} parameter groups")
+            raise ValueError(
+                f"{who}: {name} has {len(value)} values but the optimizer has "
+                f"{len(optimizer.param_groups)} parameter groups"
+            )
         return list(value)
     return [value] * len(optimizer.param_groups)
 
@@ -81,12 +100,14 @@ class LRScheduler:
     optimizer's groups must already hold "initial_lr" (a loaded optimizer state does).
     """
 
-    _not_saved = ("optimizer",)  # attributes left out of state_dict()
-    _finite = ()  # hyperparameters (arguments and attributes) that must be finite numbers, or lists of them
-    _per_group_state = ("base_lrs", "_last_lr", "min_lrs")  # attributes holding one value per param group
+    _not_saved: ClassVar[tuple[str, ...]] = ("optimizer",)  # attributes left out of state_dict()
+    # hyperparameters (arguments and attributes) that must be finite numbers, or lists of them
+    _finite: ClassVar[tuple[str, ...]] = ()
+    # attributes holding one value per param group
+    _per_group_state: ClassVar[tuple[str, ...]] = ("base_lrs", "_last_lr", "min_lrs")
     _choices: ClassVar[dict] = {}  # attribute -> the values it may take
 
-    def __init__(self, optimizer, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         who = type(self).__name__
         _require_optimizer(optimizer, who)
         self.optimizer = optimizer
@@ -94,23 +115,25 @@ class LRScheduler:
             if last_epoch == -1:
                 group.setdefault("initial_lr", group["lr"])
             elif "initial_lr" not in group:
-                raise ValueError(f"{who}: resuming at last_epoch={last_epoch} needs 'initial_lr' in param group "
-                                 f"{i}; load the optimizer's state_dict first, or start with last_epoch=-1")
+                raise ValueError(
+                    f"{who}: resuming at last_epoch={last_epoch} needs 'initial_lr' in param group "
+                    f"{i}; load the optimizer's state_dict first, or start with last_epoch=-1"
+                )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self.step()
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         raise NotImplementedError
 
-    def step(self):
+    def step(self) -> None:
         """Advance one epoch and set each group's learning rate."""
         self.last_epoch += 1
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
-    def get_last_lr(self):
+    def get_last_lr(self) -> list[float]:
         """The learning rates set by the last `step()`, one per parameter group."""
         return list(self._last_lr)
 
@@ -119,10 +142,10 @@ class LRScheduler:
         (the constructor's arguments, or a state dict) is a finite number."""
         _require_finite(type(self).__name__, {name: values[name] for name in self._finite if name in values})
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         return {key: value for key, value in self.__dict__.items() if key not in self._not_saved}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a `state_dict()`; it is checked first, and a failed load changes nothing."""
         self.__dict__.update(self._checked_state(state_dict))
 
@@ -135,15 +158,19 @@ class LRScheduler:
         current = self.state_dict()
         missing, unexpected = sorted(current.keys() - state_dict.keys()), sorted(state_dict.keys() - current.keys())
         if missing or unexpected:
-            raise ValueError(f"{who}: the state dict is not a {type(self).__name__}'s: missing entries {missing}, "
-                             f"unexpected entries {unexpected}")
+            raise ValueError(
+                f"{who}: the state dict is not a {type(self).__name__}'s: missing entries {missing}, "
+                f"unexpected entries {unexpected}"
+            )
         for key, value in current.items():
             saved = state_dict[key]
             if not _same_kind(saved, value):
                 raise ValueError(f"{who}: {key} is {saved!r:.80}, not a value of the kind of {value!r:.80}")
             if key in self._per_group_state and len(saved) != len(self.optimizer.param_groups):
-                raise ValueError(f"{who}: {key} has {len(saved)} values but the optimizer has "
-                                 f"{len(self.optimizer.param_groups)} parameter groups")
+                raise ValueError(
+                    f"{who}: {key} has {len(saved)} values but the optimizer has "
+                    f"{len(self.optimizer.param_groups)} parameter groups"
+                )
             if key in self._choices and saved not in self._choices[key]:
                 raise ValueError(f"{who}: {key} must be one of {list(self._choices[key])}, got {saved!r}")
         self._check_finite(state_dict)
@@ -158,14 +185,14 @@ class LambdaLR(LRScheduler):
 
     _not_saved = ("optimizer", "lr_lambdas")
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, lr_lambda: LRLambda | Sequence[LRLambda], last_epoch: int = -1) -> None:
         _require_optimizer(optimizer, "LambdaLR")
         self.lr_lambdas = _per_group(lr_lambda, "lr_lambda", optimizer, "LambdaLR")
         if not all(callable(f) for f in self.lr_lambdas):
             raise TypeError(f"LambdaLR: lr_lambda must be callable (or a list of callables), got {lr_lambda!r}")
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         return [base_lr * f(self.last_epoch) for base_lr, f in zip(self.base_lrs, self.lr_lambdas)]
 
 
@@ -174,13 +201,13 @@ class StepLR(LRScheduler):
 
     _finite = ("gamma",)
 
-    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         _require_positive_int(step_size, "step_size", "StepLR")
         self._check_finite(locals())
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
 
 
@@ -189,12 +216,14 @@ class MultiStepLR(LRScheduler):
 
     _finite = ("milestones", "gamma")
 
-    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+    def __init__(
+        self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
         self._check_finite(locals())
         self.milestones, self.gamma = sorted(milestones), gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         return [base_lr * self.gamma ** bisect_right(self.milestones, self.last_epoch) for base_lr in self.base_lrs]
 
 
@@ -203,12 +232,12 @@ class ExponentialLR(LRScheduler):
 
     _finite = ("gamma",)
 
-    def __init__(self, optimizer, gamma, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self._check_finite(locals())
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
 
 
@@ -217,13 +246,13 @@ class CosineAnnealingLR(LRScheduler):
 
     _finite = ("eta_min",)
 
-    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         _require_positive_int(T_max, "T_max", "CosineAnnealingLR")
         self._check_finite(locals())
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base_lr - self.eta_min) * cosine for base_lr in self.base_lrs]
 
@@ -236,7 +265,14 @@ class LinearLR(LRScheduler):
 
     _finite = ("start_factor", "end_factor")
 
-    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
         self._check_finite(locals())
         if not 0 < start_factor <= 1:
             raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor!r}")
@@ -246,7 +282,7 @@ class LinearLR(LRScheduler):
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         progress = min(self.total_iters, self.last_epoch) / self.total_iters
         factor = self.start_factor + (self.end_factor - self.start_factor) * progress
         return [base_lr * factor for base_lr in self.base_lrs]
@@ -261,41 +297,50 @@ class SequentialLR(LRScheduler):
     _not_saved = ("optimizer", "_schedulers")
     _finite = ("milestones", "_milestones")
 
-    def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
+    def __init__(
+        self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int], last_epoch: int = -1
+    ) -> None:
         _require_optimizer(optimizer, "SequentialLR")
         self._check_finite(locals())
         if not schedulers:
             raise ValueError("SequentialLR: expected at least one scheduler")
         for i, scheduler in enumerate(schedulers):
             if isinstance(scheduler, ReduceLROnPlateau) or not isinstance(scheduler, LRScheduler):
-                raise TypeError(f"SequentialLR: schedulers[{i}] must be an epoch-driven LRScheduler "
-                                f"(not ReduceLROnPlateau), got {type(scheduler).__name__}")
+                raise TypeError(
+                    f"SequentialLR: schedulers[{i}] must be an epoch-driven LRScheduler "
+                    f"(not ReduceLROnPlateau), got {type(scheduler).__name__}"
+                )
             if scheduler.optimizer is not optimizer:
-                raise ValueError(f"SequentialLR: schedulers[{i}] ({type(scheduler).__name__}) belongs to another "
-                                 "optimizer")
+                raise ValueError(
+                    f"SequentialLR: schedulers[{i}] ({type(scheduler).__name__}) belongs to another optimizer"
+                )
         if len(milestones) != len(schedulers) - 1 or list(milestones) != sorted(milestones):
-            raise ValueError(f"SequentialLR: expected {len(schedulers) - 1} increasing milestones for "
-                             f"{len(schedulers)} schedulers, got {list(milestones)}")
+            raise ValueError(
+                f"SequentialLR: expected {len(schedulers) - 1} increasing milestones for "
+                f"{len(schedulers)} schedulers, got {list(milestones)}"
+            )
         self._schedulers, self._milestones = list(schedulers), list(milestones)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         index = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[index]
         scheduler.last_epoch = self.last_epoch - (self._milestones[index - 1] if index else 0)
         scheduler._last_lr = scheduler.get_lr()
         return scheduler._last_lr
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "_schedulers": [s.state_dict() for s in self._schedulers]}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a `state_dict()`, the inner schedulers' states included; all are checked before any is loaded."""
         own = self._checked_state(state_dict)
         saved_schedulers = own.pop("_schedulers")
         if len(saved_schedulers) != len(self._schedulers):
-            raise ValueError(f"SequentialLR.load_state_dict: the state dict holds {len(saved_schedulers)} "
-                             f"schedulers, this SequentialLR {len(self._schedulers)}")
+            raise ValueError(
+                f"SequentialLR.load_state_dict: the state dict holds {len(saved_schedulers)} "
+                f"schedulers, this SequentialLR {len(self._schedulers)}"
+            )
         checked = [scheduler._checked_state(saved) for scheduler, saved in zip(self._schedulers, saved_schedulers)]
         self.__dict__.update(own)
         for scheduler, state in zip(self._schedulers, checked):
@@ -327,14 +372,30 @@ class OneCycleLR(LRScheduler):
     _finite = ("max_lr", "base_momentum", "max_momentum", "div_factor", "final_div_factor", "pct_start")
     _choices: ClassVar[dict] = {"anneal_strategy": tuple(_ANNEALERS), "_momentum_key": ("betas", "momentum")}
 
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
-                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95, div_factor=25.0,
-                 final_div_factor=1e4, three_phase=False, last_epoch=-1):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float | Sequence[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.85,
+        max_momentum: float | Sequence[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ) -> None:
         _require_optimizer(optimizer, "OneCycleLR")
         self._check_finite(locals())
         if div_factor <= 0 or final_div_factor <= 0:
-            raise ValueError(f"OneCycleLR: div_factor and final_div_factor must be > 0 (they divide max_lr), got "
-                             f"{div_factor!r} and {final_div_factor!r}")
+            raise ValueError(
+                f"OneCycleLR: div_factor and final_div_factor must be > 0 (they divide max_lr), got "
+                f"{div_factor!r} and {final_div_factor!r}"
+            )
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
                 raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
@@ -345,27 +406,36 @@ class OneCycleLR(LRScheduler):
         if not (isinstance(pct_start, float) and 0 <= pct_start <= 1):
             raise ValueError(f"OneCycleLR: pct_start must be a float in [0, 1], got {pct_start!r}")
         if anneal_strategy not in _ANNEALERS:
-            raise ValueError(f"OneCycleLR: anneal_strategy must be one of {sorted(_ANNEALERS)}, "
-                             f"got {anneal_strategy!r}")
+            raise ValueError(
+                f"OneCycleLR: anneal_strategy must be one of {sorted(_ANNEALERS)}, got {anneal_strategy!r}"
+            )
         self.total_steps, self.anneal_strategy, self.cycle_momentum = total_steps, anneal_strategy, cycle_momentum
         # (last step of the phase, lr from, lr to, momentum from, momentum to), as group keys
         warmup_end = float(pct_start * total_steps) - 1
         if three_phase:
-            self._phases = [(warmup_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                            (2 * warmup_end, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
-                            (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
+            self._phases = [
+                (warmup_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (2 * warmup_end, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
+            ]
         else:
-            self._phases = [(warmup_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                            (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+            self._phases = [
+                (warmup_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
+            ]
         if cycle_momentum and not {"momentum", "betas"} & optimizer.defaults.keys():
-            raise ValueError(f"OneCycleLR: cycle_momentum=True needs an optimizer with momentum or betas, "
-                             f"{type(optimizer).__name__} has neither; pass cycle_momentum=False")
+            raise ValueError(
+                f"OneCycleLR: cycle_momentum=True needs an optimizer with momentum or betas, "
+                f"{type(optimizer).__name__} has neither; pass cycle_momentum=False"
+            )
         self._momentum_key = "betas" if "betas" in optimizer.defaults else "momentum"
         if last_epoch == -1:
-            for group, peak, high, low in zip(optimizer.param_groups,
-                                             _per_group(max_lr, "max_lr", optimizer, "OneCycleLR"),
-                                             _per_group(max_momentum, "max_momentum", optimizer, "OneCycleLR"),
-                                             _per_group(base_momentum, "base_momentum", optimizer, "OneCycleLR")):
+            for group, peak, high, low in zip(
+                optimizer.param_groups,
+                _per_group(max_lr, "max_lr", optimizer, "OneCycleLR"),
+                _per_group(max_momentum, "max_momentum", optimizer, "OneCycleLR"),
+                _per_group(base_momentum, "base_momentum", optimizer, "OneCycleLR"),
+            ):
                 group.update(initial_lr=peak / div_factor, max_lr=peak, min_lr=peak / div_factor / final_div_factor)
                 if cycle_momentum:
                     group.update(max_momentum=high, base_momentum=low)
@@ -378,7 +448,7 @@ class OneCycleLR(LRScheduler):
         else:
             group["momentum"] = value
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         """The lrs at step t (and, with cycle_momentum, the momentum set as a side effect, as PyTorch)."""
         t = self.last_epoch
         if t > self.total_steps:
@@ -410,8 +480,18 @@ class ReduceLROnPlateau(LRScheduler):
     _finite = ("factor", "threshold", "eps", "min_lr", "min_lrs")
     _choices: ClassVar[dict] = {"mode": ("min", "max"), "threshold_mode": ("rel", "abs")}
 
-    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
-                 cooldown=0, min_lr=0, eps=1e-8):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | Sequence[float] = 0,
+        eps: float = 1e-8,
+    ) -> None:
         _require_optimizer(optimizer, "ReduceLROnPlateau")
         self._check_finite(locals())
         if not 0 <= factor < 1:
@@ -438,7 +518,8 @@ class ReduceLROnPlateau(LRScheduler):
         bound = self.best * (1 + self.threshold) if self.threshold_mode == "rel" else self.best + self.threshold
         return value > bound
 
-    def step(self, metrics):
+    # Takes the monitored value, as PyTorch's (whose signature differs from its base class's too).
+    def step(self, metrics: float) -> None:  # type: ignore[override]
         """Record this epoch's metric value and reduce the lr if it has plateaued."""
         value = float(metrics)
         self.last_epoch += 1

@@ -16,14 +16,20 @@ An optimizer with a fused kernel (SGD, Adam, AdamW) names it in `FUSED_KERNEL` a
 least `ag.backend.FUSED_MIN_MEAN_SIZE[kernel]` elements per tensor on average); True runs the fused kernel
 or raises an error saying why it cannot; False runs the per-tensor numpy path.
 """
+
 import math
 import numbers
 from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
 import numpy as np
 
 import autograd_core as ag
+from autograd_core import Tensor
 
+# What an optimizer is built over: Tensors, or parameter groups ({"params": [...], hyperparameter overrides}).
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 _NON_NEGATIVE = ("a finite number >= 0", lambda v: v >= 0)
 _POSITIVE = ("a finite number > 0", lambda v: v > 0)
@@ -33,10 +39,15 @@ _FRACTION = ("a number in [0, 1]", lambda v: 0 <= v <= 1)
 # PyTorch's, except that eps must be strictly positive (eps = 0 divides by zero) and that
 # infinities are refused. betas, a pair, are checked apart.
 _HYPERPARAMETER_RULES = {
-    "lr": _NON_NEGATIVE, "momentum": _NON_NEGATIVE, "weight_decay": _NON_NEGATIVE, "lr_decay": _NON_NEGATIVE,
-    "initial_accumulator_value": _NON_NEGATIVE, "momentum_decay": _NON_NEGATIVE,
+    "lr": _NON_NEGATIVE,
+    "momentum": _NON_NEGATIVE,
+    "weight_decay": _NON_NEGATIVE,
+    "lr_decay": _NON_NEGATIVE,
+    "initial_accumulator_value": _NON_NEGATIVE,
+    "momentum_decay": _NON_NEGATIVE,
     "eps": _POSITIVE,
-    "alpha": _FRACTION, "rho": _FRACTION,
+    "alpha": _FRACTION,
+    "rho": _FRACTION,
 }
 
 
@@ -46,8 +57,10 @@ def _is_number(v):
 
 def _ordered(params, who):
     if isinstance(params, (set, frozenset)):
-        raise TypeError(f"{who}: params must be an ordered collection (state_dict identifies parameters by "
-                        "position), got a set; use a list")
+        raise TypeError(
+            f"{who}: params must be an ordered collection (state_dict identifies parameters by "
+            "position), got a set; use a list"
+        )
     return list(params)
 
 
@@ -59,11 +72,16 @@ class Optimizer:
     that group, as in PyTorch.
     """
 
-    def __init__(self, params, defaults):
+    defaults: dict[str, Any]
+    state: defaultdict[Tensor, dict[str, Any]]
+    param_groups: list[dict[str, Any]]
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         name = type(self).__name__
         if isinstance(params, ag.Tensor):
-            raise TypeError(f"{name}: params must be an iterable of Tensors or of dicts, got a single Tensor; "
-                            "pass [tensor]")
+            raise TypeError(
+                f"{name}: params must be an iterable of Tensors or of dicts, got a single Tensor; pass [tensor]"
+            )
         groups = _ordered(params, name)
         if not groups:
             raise ValueError(f"{name}: got an empty parameter list")
@@ -75,7 +93,7 @@ class Optimizer:
         for group in groups:
             self.add_param_group(group)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
@@ -84,7 +102,7 @@ class Optimizer:
 
     # ---- groups ----
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters, with hyperparameters defaulting to the optimizer's `defaults`."""
         name = type(self).__name__
         if not isinstance(param_group, dict):
@@ -97,8 +115,10 @@ class Optimizer:
             if not isinstance(p, ag.Tensor):
                 raise TypeError(f"{name}: params must be Tensors, got {type(p).__name__}")
             if not p.is_leaf:
-                raise ValueError(f"{name}: can't optimize a non-leaf Tensor (shape {p.shape}, made by "
-                                 f"{p.grad_fn.name}); optimize the leaf it was computed from")
+                raise ValueError(
+                    f"{name}: can't optimize a non-leaf Tensor (shape {p.shape}, made by "
+                    f"{p.grad_fn.name}); optimize the leaf it was computed from"
+                )
         ids = {id(p) for p in params}
         if len(ids) != len(params) or ids & {id(p) for group in self.param_groups for p in group["params"]}:
             raise ValueError(f"{name}: some parameters appear more than once (within a group or in two groups)")
@@ -137,7 +157,7 @@ class Optimizer:
 
     # ---- gradients and steps ----
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters: to None (default), or to zeros in place."""
         for group in self.param_groups:
             for p in group["params"]:
@@ -151,7 +171,7 @@ class Optimizer:
                     with ag.no_grad():
                         p.grad.zero_()
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One optimization step. `closure`, if given, re-evaluates the model and returns the loss."""
         loss = None
         if closure is not None:
@@ -171,8 +191,10 @@ class Optimizer:
     def _gradient(self, p, group):
         grad = p.grad.data
         if grad.shape != p.shape:
-            raise ValueError(f"{type(self).__name__}.step: a gradient of shape {grad.shape} does not match "
-                             f"its parameter's shape {p.shape}")
+            raise ValueError(
+                f"{type(self).__name__}.step: a gradient of shape {grad.shape} does not match "
+                f"its parameter's shape {p.shape}"
+            )
         grad = grad.astype(p.dtype, copy=False)
         return -grad if group.get("maximize", False) else grad
 
@@ -200,15 +222,21 @@ class Optimizer:
             return grads
         return [g + weight_decay * p for p, g in zip(params, grads)]
 
-    FUSED_KERNEL = None  # the name of the optimizer's fused update in `ag.backend.POLICY`, if any
+    # the name of the optimizer's fused update in `ag.backend.POLICY`, if any
+    FUSED_KERNEL: ClassVar[str | None] = None
 
     def _fused(self, group, params, record=True):
         """True when this step of `group` runs the fused kernel (see the module docstring)."""
         fused = group.get("fused")  # absent from the state dicts of older versions: the policy decides
         mean_size = sum(p.size for p in params) // len(params)
-        chosen = ag.backend.choose(self.FUSED_KERNEL, params, mean_size,
-                                   unsupported="fused=False" if fused is False else None, required=fused is True,
-                                   record=record)
+        chosen = ag.backend.choose(
+            self.FUSED_KERNEL,
+            params,
+            mean_size,
+            unsupported="fused=False" if fused is False else None,
+            required=fused is True,
+            record=record,
+        )
         return chosen is not ag.backend.NUMPY
 
     def _init_state(self, param, group):
@@ -219,14 +247,14 @@ class Optimizer:
 
     # ---- state dicts ----
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """A snapshot: {"state": {index: {name: value}}, "param_groups": [{hyperparameters, "params": [index]}]}.
 
         Parameters are identified by their position across all groups, as in
         PyTorch, so the dict loads into an optimizer built over other tensors
         of the same shapes. Arrays are copied: training on does not change it.
         """
-        index = {}
+        index: dict[int, int] = {}
         param_groups = []
         for group in self.param_groups:
             packed = {key: value for key, value in group.items() if key != "params"}
@@ -235,12 +263,14 @@ class Optimizer:
                 index[id(p)] = len(index)
                 packed["params"].append(index[id(p)])
             param_groups.append(packed)
-        state = {index[id(p)]: {key: np.array(value) if isinstance(value, np.ndarray) else value
-                                for key, value in s.items()}
-                 for p, s in self.state.items() if s and id(p) in index}
+        state = {
+            index[id(p)]: {key: np.array(value) if isinstance(value, np.ndarray) else value for key, value in s.items()}
+            for p, s in self.state.items()
+            if s and id(p) in index
+        }
         return {"state": state, "param_groups": param_groups, "optimizer": type(self).__name__}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a `state_dict()` (also as returned by `ag.load`); training continues bit for bit.
 
         Everything is checked before anything changes, so a failed load leaves the optimizer as it was:
@@ -252,24 +282,32 @@ class Optimizer:
         """
         name = type(self).__name__
         if not (isinstance(state_dict, dict) and {"state", "param_groups"} <= state_dict.keys()):
-            raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups', as "
-                             f"state_dict() returns, got {type(state_dict).__name__}")
+            raise ValueError(
+                f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups', as "
+                f"state_dict() returns, got {type(state_dict).__name__}"
+            )
         saved_type = state_dict.get("optimizer", name)
         if saved_type != name:
-            raise ValueError(f"{name}.load_state_dict: the state dict is of a {saved_type} optimizer, not a {name}; "
-                             f"load it into a {saved_type}")
+            raise ValueError(
+                f"{name}.load_state_dict: the state dict is of a {saved_type} optimizer, not a {name}; "
+                f"load it into a {saved_type}"
+            )
         saved_groups = state_dict["param_groups"]
         by_index = self._saved_parameter_positions(saved_groups)
         saved_state = state_dict["state"]
         if not isinstance(saved_state, dict):
-            raise TypeError(f"{name}.load_state_dict: 'state' must be a dict of parameter index -> state, "
-                             f"got {type(saved_state).__name__}")
-        state = defaultdict(dict)
+            raise TypeError(
+                f"{name}.load_state_dict: 'state' must be a dict of parameter index -> state, "
+                f"got {type(saved_state).__name__}"
+            )
+        state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         for index, saved in saved_state.items():
             p = by_index.get(index if isinstance(index, int) else _int_or_none(index))
             if p is None or not isinstance(saved, dict):
-                raise ValueError(f"{name}.load_state_dict: state entry {index!r} is not a dict of the state of "
-                                 f"one of the parameters 0 to {len(by_index) - 1}")
+                raise ValueError(
+                    f"{name}.load_state_dict: state entry {index!r} is not a dict of the state of "
+                    f"one of the parameters 0 to {len(by_index) - 1}"
+                )
             state[p] = {key: self._loaded_value(value, p, key) for key, value in saved.items()}
         groups = [{**saved, "params": group["params"]} for group, saved in zip(self.param_groups, saved_groups)]
         for group in groups:
@@ -280,25 +318,34 @@ class Optimizer:
         """Saved parameter index -> this optimizer's parameter, once the saved groups are known to match ours."""
         name = type(self).__name__
         if not isinstance(saved_groups, (list, tuple)) or not all(isinstance(g, dict) for g in saved_groups):
-            raise TypeError(f"{name}.load_state_dict: 'param_groups' must be a list of dicts, "
-                             f"got {saved_groups!r:.100}")
+            raise TypeError(
+                f"{name}.load_state_dict: 'param_groups' must be a list of dicts, got {saved_groups!r:.100}"
+            )
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter groups, "
-                             f"this optimizer has {len(self.param_groups)}")
+            raise ValueError(
+                f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter groups, "
+                f"this optimizer has {len(self.param_groups)}"
+            )
         by_index = {}
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
             wrong_kinds = [key for key, default in self.defaults.items() if not _same_kind(saved.get(key), default)]
             if wrong_kinds:
-                raise ValueError(f"{name}.load_state_dict: parameter group {i} of the state dict lacks {name}'s "
-                                 f"hyperparameters {wrong_kinds} (or holds values of another kind): is it the state "
-                                 f"of another optimizer?")
+                raise ValueError(
+                    f"{name}.load_state_dict: parameter group {i} of the state dict lacks {name}'s "
+                    f"hyperparameters {wrong_kinds} (or holds values of another kind): is it the state "
+                    f"of another optimizer?"
+                )
             indices = saved.get("params")
             if not (isinstance(indices, list) and all(type(index) is int for index in indices)):
-                raise ValueError(f"{name}.load_state_dict: parameter group {i} of the state dict must list its "
-                                 f"parameters as integer indices, got {indices!r:.100}")
+                raise ValueError(
+                    f"{name}.load_state_dict: parameter group {i} of the state dict must list its "
+                    f"parameters as integer indices, got {indices!r:.100}"
+                )
             if len(group["params"]) != len(indices):
-                raise ValueError(f"{name}.load_state_dict: parameter group {i} has {len(indices)} "
-                                 f"parameters in the state dict and {len(group['params'])} here")
+                raise ValueError(
+                    f"{name}.load_state_dict: parameter group {i} has {len(indices)} "
+                    f"parameters in the state dict and {len(group['params'])} here"
+                )
             by_index.update(zip(indices, group["params"]))
         if len(by_index) != sum(len(group["params"]) for group in self.param_groups):
             raise ValueError(f"{name}.load_state_dict: the state dict lists a parameter index twice")

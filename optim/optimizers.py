@@ -4,18 +4,19 @@ In the formulas g is the gradient (negated under `maximize`, with the L2 term
 weight_decay * p added where the optimizer couples weight decay), t the
 parameter's step count, and every operation elementwise.
 
-SGD and Adam/AdamW also have a fused kernel (`autograd_core.kernels.optim`):
+SGD and Adam/AdamW also have a fused kernel (`autograd_core.fused_ops.sgd_update` and `adam_update`):
 one compiled call per group, taken as their `fused` option and the kernel
 policy say (see `optim.optimizer`). Every optimizer's per-tensor numpy update
 is written here, and is the reference the fused kernels are tested against.
 """
+
 import math
 
 import numpy as np
 
-from autograd_core.kernels import optim as kernels
+from autograd_core import fused_ops
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, ParamsT
 
 
 class SGD(Optimizer):
@@ -27,15 +28,37 @@ class SGD(Optimizer):
 
     FUSED_KERNEL = "sgd_update"
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False, fused=None):
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize, fused=fused))
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                weight_decay=weight_decay,
+                nesterov=nesterov,
+                maximize=maximize,
+                fused=fused,
+            ),
+        )
 
     def _check_group(self, group):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError(f"SGD: nesterov=True requires momentum > 0 and dampening = 0, got "
-                             f"momentum={group['momentum']!r}, dampening={group['dampening']!r}")
+            raise ValueError(
+                f"SGD: nesterov=True requires momentum > 0 and dampening = 0, got "
+                f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
+            )
 
     def _init_state(self, param, group):
         return {}  # the momentum buffer starts as the first gradient, made on the first step
@@ -48,9 +71,18 @@ class SGD(Optimizer):
                 if first:
                     s["momentum_buffer"] = self._zeros(p)  # the update sets it to the first gradient
             buffers = [s["momentum_buffer"] for s in states]
-        update = kernels.sgd_update if self._fused(group, params) else _sgd_numpy
-        update(params, grads, buffers, fresh, lr=group["lr"], momentum=group["momentum"],
-               dampening=group["dampening"], weight_decay=group["weight_decay"], nesterov=group["nesterov"])
+        update = fused_ops.sgd_update if self._fused(group, params) else _sgd_numpy
+        update(
+            params,
+            grads,
+            buffers,
+            fresh,
+            lr=group["lr"],
+            momentum=group["momentum"],
+            dampening=group["dampening"],
+            weight_decay=group["weight_decay"],
+            nesterov=group["nesterov"],
+        )
 
 
 def _sgd_numpy(params, grads, momentum_buffers, fresh, *, lr, momentum, dampening, weight_decay, nesterov):
@@ -77,10 +109,32 @@ class Adam(Optimizer):
 
     FUSED_KERNEL = "adam_update"
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 maximize=False, decoupled_weight_decay=False, fused=None):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize, decoupled_weight_decay=decoupled_weight_decay, fused=fused))
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=betas,
+                eps=eps,
+                weight_decay=weight_decay,
+                amsgrad=amsgrad,
+                maximize=maximize,
+                decoupled_weight_decay=decoupled_weight_decay,
+                fused=fused,
+            ),
+        )
 
     def _init_state(self, param, group):
         state = {"step": 0, "exp_avg": self._zeros(param), "exp_avg_sq": self._zeros(param)}
@@ -94,15 +148,42 @@ class Adam(Optimizer):
         lr, (beta1, beta2) = group["lr"], group["betas"]
         step_sizes = [lr / (1 - beta1 ** s["step"]) for s in states]
         bias_correction2_sqrts = [math.sqrt(1 - beta2 ** s["step"]) for s in states]
-        update = kernels.adam_update if self._fused(group, params) else _adam_numpy
-        update(params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-               [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else [], step_sizes, bias_correction2_sqrts,
-               lr=lr, beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
-               decoupled_weight_decay=group["decoupled_weight_decay"], amsgrad=group["amsgrad"])
+        update = fused_ops.adam_update if self._fused(group, params) else _adam_numpy
+        update(
+            params,
+            grads,
+            [s["exp_avg"] for s in states],
+            [s["exp_avg_sq"] for s in states],
+            [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else [],
+            step_sizes,
+            bias_correction2_sqrts,
+            lr=lr,
+            beta1=beta1,
+            beta2=beta2,
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            decoupled_weight_decay=group["decoupled_weight_decay"],
+            amsgrad=group["amsgrad"],
+        )
 
 
-def _adam_numpy(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step_sizes, bias_correction2_sqrts, *,
-                lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad):
+def _adam_numpy(
+    params,
+    grads,
+    exp_avgs,
+    exp_avg_sqs,
+    max_exp_avg_sqs,
+    step_sizes,
+    bias_correction2_sqrts,
+    *,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    weight_decay,
+    decoupled_weight_decay,
+    amsgrad,
+):
     """Adam tensor by tensor (the formulas of `Adam`), with g = grad + weight_decay * p (L2), or
     p *= 1 - lr * weight_decay first (decoupled); `step_sizes[i]` = lr / (1 - beta1^t) and
     `bias_correction2_sqrts[i]` = sqrt(1 - beta2^t) for tensor i's step count t."""
@@ -124,20 +205,56 @@ def _adam_numpy(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step_size
 class AdamW(Adam):
     """Adam with decoupled weight decay: p *= 1 - lr * weight_decay before the Adam step."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False, fused=None):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         maximize=maximize, decoupled_weight_decay=True, fused=fused)
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=True,
+            fused=fused,
+        )
 
 
 class Adagrad(Optimizer):
     """Adagrad: s += g^2;  p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)."""
 
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *,
-                 maximize=False):
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
-                                      maximize=maximize))
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                lr_decay=lr_decay,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                eps=eps,
+                maximize=maximize,
+            ),
+        )
 
     def _init_state(self, param, group):
         return {"step": 0, "sum": np.full(param.shape, group["initial_accumulator_value"], dtype=param.dtype)}
@@ -156,10 +273,30 @@ class RMSprop(Optimizer):
     d = g / (sqrt(a) + eps);  p -= lr * d, or with momentum b = momentum * b + d, p -= lr * b.
     """
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
-                 maximize=False):
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered, maximize=maximize))
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                alpha=alpha,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                centered=centered,
+                maximize=maximize,
+            ),
+        )
 
     def _init_state(self, param, group):
         state = {"step": 0, "square_avg": self._zeros(param)}
@@ -193,7 +330,16 @@ class Adadelta(Optimizer):
     """Adadelta: a = rho * a + (1 - rho) * g^2;  d = sqrt(u + eps) / sqrt(a + eps) * g;
     u = rho * u + (1 - rho) * d^2;  p -= lr * d."""
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False):
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0,
+        *,
+        maximize: bool = False,
+    ) -> None:
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
 
     def _init_state(self, param, group):
@@ -215,7 +361,16 @@ class Adamax(Optimizer):
     """Adamax (Adam with the infinity norm): m = beta1 * m + (1 - beta1) * g;
     u = max(beta2 * u, |g| + eps);  p -= lr / (1 - beta1^t) * m / u."""
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *, maximize=False):
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        *,
+        maximize: bool = False,
+    ) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize))
 
     def _init_state(self, param, group):
@@ -239,11 +394,30 @@ class NAdam(Optimizer):
     p -= lr * (1 - mu_t) / (1 - P_t) * g / d + lr * mu_{t+1} / (1 - P_t * mu_{t+1}) * m / d.
     """
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
-                 decoupled_weight_decay=False, *, maximize=False):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      momentum_decay=momentum_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay, maximize=maximize))
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum_decay: float = 4e-3,
+        decoupled_weight_decay: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=betas,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum_decay=momentum_decay,
+                decoupled_weight_decay=decoupled_weight_decay,
+                maximize=maximize,
+            ),
+        )
 
     def _init_state(self, param, group):
         return {"step": 0, "mu_product": 1.0, "exp_avg": self._zeros(param), "exp_avg_sq": self._zeros(param)}

@@ -1,4 +1,5 @@
 """Shared by the test modules (pytest puts tests/ on sys.path)."""
+
 import numpy as np
 
 import autograd_core as ag

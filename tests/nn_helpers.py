@@ -1,4 +1,5 @@
 """Shared by the nn test modules: the optional torch oracle and comparisons against it."""
+
 import numpy as np
 import pytest
 

@@ -1,5 +1,6 @@
 """Autograd semantics: accumulation, retain_graph, hooks, grad modes, in-place safety, deep graphs,
 freeing, custom Functions, anomaly mode, and the seeds' worked examples."""
+
 import gc
 import threading
 import weakref
@@ -294,7 +295,7 @@ def test_grad_fn_names_and_next_functions():
     x = ag.tensor(np.ones(2))
     y = (w @ x).relu()
     assert y.grad_fn.name == "relu"
-    (parent, _), = y.grad_fn.next_functions
+    ((parent, _),) = y.grad_fn.next_functions
     assert parent.name == "matmul"
     leaf, constant = parent.next_functions
     assert leaf[0].name == "AccumulateGrad" and leaf[0].variable is w
@@ -304,7 +305,7 @@ def test_grad_fn_names_and_next_functions():
 
 def test_create_graph_gives_second_derivatives():
     x = ag.tensor(2.0, dtype=np.float64, requires_grad=True)
-    y = x ** 3
+    y = x**3
     (g,) = ag.grad(y, x, create_graph=True)
     assert g.item() == 12.0
     (h,) = ag.grad(g, x)
@@ -362,7 +363,7 @@ class Cube(ag.Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return ag.tensor(x.data ** 3)
+        return ag.tensor(x.data**3)
 
     @staticmethod
     def backward(ctx, grad):

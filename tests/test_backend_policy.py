@@ -1,5 +1,6 @@
 """The kernel policy: one predicate (`backend.choose`) decides, `backend.trace()` says what ran and why,
 `backend.explain()` prints the table; Numba's disk cache stays out of the source tree."""
+
 import os
 import subprocess
 import sys
@@ -53,8 +54,13 @@ def readme_training_step(fused=None):
 
 def test_readme_step_runs_the_fused_kernels_under_numba(each_backend):
     t, loss = readme_training_step(fused=True if each_backend == "numba" else None)
-    fused_kernels = ("linear_forward", "linear_backward", "softmax_cross_entropy_forward",
-                     "softmax_cross_entropy_backward", "adam_update")
+    fused_kernels = (
+        "linear_forward",
+        "linear_backward",
+        "softmax_cross_entropy_forward",
+        "softmax_cross_entropy_backward",
+        "adam_update",
+    )
     if each_backend == "numba":
         for kernel in fused_kernels:
             assert t.implementations(kernel) == {backend.NUMBA}, (kernel, str(t))
@@ -84,8 +90,11 @@ def test_trace_prints_one_row_per_choice():
     assert any(row.split()[:3] == ["relu_forward", "numba", "float32"] and row.split()[-1] == "2" for row in table)
     # sum's gradient is a broadcast (stride 0): the backward loop asks for contiguous inputs
     assert ("relu_backward", "numpy", "a non-contiguous input (numpy handles strides and broadcasts well)") in t.calls
-    assert ("sigmoid_forward", "numpy", "float32 inputs are not in the table (compiled for float64; "
-            + backend.EXP_BOUND + ")") in t.calls
+    assert (
+        "sigmoid_forward",
+        "numpy",
+        "float32 inputs are not in the table (compiled for float64; " + backend.EXP_BOUND + ")",
+    ) in t.calls
 
 
 def test_choose_threads_from_the_policy_size():
@@ -125,11 +134,17 @@ def test_numba_cache_goes_to_the_user_cache_directory(tmp_path):
     beside the package's sources."""
     before = set(PACKAGE.rglob("*.nb[ic]"))
     env = {key: value for key, value in os.environ.items() if key != "NUMBA_CACHE_DIR"}
-    env.update(HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / "cache"), AUTOGRAD_CORE_BACKEND="numba",
-               PYTHONPATH=str(PACKAGE.parent))
-    code = ("import autograd_core as ag, numpy as np\n"
-            "ag.relu(ag.tensor(np.arange(5.0) - 2, requires_grad=True)).sum().backward()\n"
-            "import numba; print(numba.config.CACHE_DIR)")
+    env.update(
+        HOME=str(tmp_path),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        AUTOGRAD_CORE_BACKEND="numba",
+        PYTHONPATH=str(PACKAGE.parent),
+    )
+    code = (
+        "import autograd_core as ag, numpy as np\n"
+        "ag.relu(ag.tensor(np.arange(5.0) - 2, requires_grad=True)).sum().backward()\n"
+        "import numba; print(numba.config.CACHE_DIR)"
+    )
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     cache = tmp_path / "cache" / "autograd-core"
     assert result.stdout.strip() == str(cache)

@@ -2,6 +2,7 @@
 an engine that computes something else out of the timings. No timing thresholds.
 Also: the package ships inside autograd_core, importing it changes nothing, and an
 installed wheel runs `autograd-core bench`."""
+
 import importlib.util
 import json
 import os
@@ -61,8 +62,10 @@ def test_quick_run_writes_json_markdown_and_png(tmp_path):
         for name in TINY_WORKLOADS:
             target = results["targets"][name]
             assert target["verdict"] in ("PASS", "MISS")
-            expected = (results["workloads"][name]["results"]["autograd_core"]["median_s"]
-                        / results["workloads"][name]["results"]["torch"]["median_s"])
+            expected = (
+                results["workloads"][name]["results"]["autograd_core"]["median_s"]
+                / results["workloads"][name]["results"]["torch"]["median_s"]
+            )
             assert target["ratio"] == pytest.approx(expected)
 
     markdown = (tmp_path / "results.md").read_text()
@@ -163,8 +166,10 @@ def test_float64_reference_agrees_with_torch(name):
 
 
 def test_importing_the_benchmarks_changes_no_environment_variable():
-    probe = ("import os; before = dict(os.environ); import autograd_core.benchmarks.runner, "
-             "autograd_core.benchmarks.kernels; print(dict(os.environ) == before)")
+    probe = (
+        "import os; before = dict(os.environ); import autograd_core.benchmarks.runner, "
+        "autograd_core.benchmarks.kernels; print(dict(os.environ) == before)"
+    )
     env = {key: value for key, value in os.environ.items() if key not in THREAD_ENV_VARS}
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
     assert result.stdout.strip() == "True", result.stderr
@@ -181,8 +186,7 @@ def test_a_run_pins_the_threads_and_then_restores_the_environment(tmp_path, monk
 
 
 def _pip_or_skip(*arguments):
-    done = subprocess.run([sys.executable, "-m", "pip", *arguments, "-q"], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run([sys.executable, "-m", "pip", *arguments, "-q"], capture_output=True, text=True, timeout=300)
     if done.returncode != 0:  # no pip or no setuptools here: nothing to say about the package
         pytest.skip(f"pip {arguments[0]} failed: {done.stderr[-500:]}")
 
@@ -207,15 +211,26 @@ def test_the_wheel_ships_the_benchmarks_inside_autograd_core(installed_wheel):
 def test_bench_runs_from_the_installed_wheel_outside_the_repository(installed_wheel, tmp_path):
     _, site = installed_wheel
     env = {**os.environ, "PYTHONPATH": str(site), "AUTOGRAD_CORE_BACKEND": "numpy"}
-    where = subprocess.run([sys.executable, "-c", "import autograd_core; print(autograd_core.__file__)"],
-                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    where = subprocess.run(
+        [sys.executable, "-c", "import autograd_core; print(autograd_core.__file__)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert where.stdout.startswith(str(site)), where.stdout + where.stderr  # the installed copy, not the checkout
     command = [sys.executable, "-m", "autograd_core", "bench"]
     shown = subprocess.run(command + ["--help"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert shown.returncode == 0 and "usage: autograd-core bench" in shown.stdout, shown.stderr
-    ran = subprocess.run(command + ["--quick", "--repeats", "1", "--only", "elementwise_1e4", "--engines", "numpy",
-                                    "--out", "results"], capture_output=True, text=True, env=env, cwd=tmp_path,
-                         timeout=300)
+    ran = subprocess.run(
+        command + ["--quick", "--repeats", "1", "--only", "elementwise_1e4", "--engines", "numpy", "--out", "results"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert ran.returncode == 0, ran.stderr
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     assert results["workloads"]["elementwise_1e4"]["results"]["numpy"]["status"] == "ok"

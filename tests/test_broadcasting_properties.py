@@ -1,5 +1,6 @@
 """Property tests: for mutually broadcastable shapes drawn by hypothesis, every broadcasting binary op of
 the registry matches numpy forward and its gradients match finite differences."""
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,9 +14,11 @@ BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
 
 
 @settings(max_examples=60, deadline=None)
-@given(name=st.sampled_from(BINARY),
-       shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
-       seed=st.integers(0, 2**16))
+@given(
+    name=st.sampled_from(BINARY),
+    shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
+    seed=st.integers(0, 2**16),
+)
 def test_broadcasting_binary_ops(name, shapes, seed):
     op = REGISTRY[name]
     rng = np.random.default_rng(seed)

@@ -1,4 +1,5 @@
 """nn.utils clipping and parameter vectors, against torch.nn.utils."""
+
 import numpy as np
 import pytest
 
@@ -60,7 +61,7 @@ def test_clip_grad_norm_edge_cases():
     np.testing.assert_allclose(w.grad.data, [0.6, 0.8], rtol=1e-5)
 
     w.grad = ag.tensor([np.nan, 1.0])
-    with pytest.raises(RuntimeError, match="total norm of order 2.0 of the gradients is nan"):
+    with pytest.raises(RuntimeError, match=r"total norm of order 2\.0 of the gradients is nan"):
         clip_grad_norm_([w], 1.0, error_if_nonfinite=True)
     assert np.isnan(clip_grad_norm_([w], 1.0).item())
     with pytest.raises(ValueError, match="norm_type must be > 0"):

@@ -1,4 +1,5 @@
 """ag.data (datasets, DataLoader, splits) and ag.datasets (digits and generated toy problems)."""
+
 import numpy as np
 import pytest
 
@@ -28,6 +29,7 @@ class _Squares(Dataset):
 
 # ---- TensorDataset ---------------------------------------------------------------------------
 
+
 def test_tensor_dataset_items_and_length():
     X, y = _xy()
     ds = TensorDataset(ag.tensor(X), y)
@@ -55,6 +57,7 @@ def test_dataset_base_requires_len_and_getitem():
 
 
 # ---- DataLoader ------------------------------------------------------------------------------
+
 
 def test_batches_in_order_with_last_partial_batch():
     X, y = _xy(10)
@@ -148,7 +151,7 @@ def test_dataset_of_single_tensors_gives_single_tensor_batches():
 def test_subset_of_tensor_dataset_batches_by_index():
     X, y = _xy(10)
     subset = Subset(Subset(TensorDataset(X, y), [9, 7, 5, 3, 1]), [4, 0, 2])
-    (xb, yb), = list(DataLoader(subset, batch_size=3))
+    ((xb, yb),) = list(DataLoader(subset, batch_size=3))
     np.testing.assert_array_equal(yb.numpy(), [1, 9, 5])
     np.testing.assert_array_equal(xb.numpy(), X[[1, 9, 5]])
 
@@ -172,16 +175,19 @@ def test_tensor_dataset_subclass_keeps_its_own_getitem():
     np.testing.assert_array_equal(yb.numpy(), y)
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    (dict(batch_size=0), ValueError),
-    (dict(batch_size=-2), ValueError),
-    (dict(batch_size=2.0), TypeError),
-    (dict(batch_size=True), TypeError),
-    (dict(shuffle="yes"), TypeError),
-    (dict(drop_last=1), TypeError),
-    (dict(seed=-1), ValueError),
-    (dict(seed=1.5), TypeError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(batch_size=0), ValueError),
+        (dict(batch_size=-2), ValueError),
+        (dict(batch_size=2.0), TypeError),
+        (dict(batch_size=True), TypeError),
+        (dict(shuffle="yes"), TypeError),
+        (dict(drop_last=1), TypeError),
+        (dict(seed=-1), ValueError),
+        (dict(seed=1.5), TypeError),
+    ],
+)
 def test_dataloader_rejects_bad_arguments(kwargs, error):
     X, y = _xy(4)
     with pytest.raises(error, match="DataLoader"):
@@ -189,18 +195,19 @@ def test_dataloader_rejects_bad_arguments(kwargs, error):
 
 
 def test_dataloader_rejects_non_dataset():
-    with pytest.raises(TypeError, match="DataLoader.*int"):
+    with pytest.raises(TypeError, match=r"DataLoader.*int"):
         DataLoader(5)
 
 
 # ---- random_split ----------------------------------------------------------------------------
+
 
 def test_random_split_with_lengths_is_a_disjoint_cover():
     X, y = _xy(10)
     parts = random_split(TensorDataset(X, y), [6, 3, 1], seed=0)
     assert [len(p) for p in parts] == [6, 3, 1]
     labels = [[p[i][1].item() for i in range(len(p))] for p in parts]
-    assert sorted(sum(labels, [])) == list(range(10))
+    assert sorted(label for batch in labels for label in batch) == list(range(10))
     assert labels[0] != list(range(6))  # shuffled, not a prefix
 
 
@@ -218,15 +225,18 @@ def test_random_split_reproducible_for_a_seed():
     np.testing.assert_array_equal(a[0].indices, b[0].indices)
 
 
-@pytest.mark.parametrize("lengths, error", [
-    ([5, 4], ValueError),
-    ([6, -1, 5], ValueError),
-    ([0.5, 0.4], ValueError),
-    ([1.2, -0.2], ValueError),
-    ([5, 0.5], ValueError),
-    (["half", "half"], TypeError),
-    ([], ValueError),
-])
+@pytest.mark.parametrize(
+    "lengths, error",
+    [
+        ([5, 4], ValueError),
+        ([6, -1, 5], ValueError),
+        ([0.5, 0.4], ValueError),
+        ([1.2, -0.2], ValueError),
+        ([5, 0.5], ValueError),
+        (["half", "half"], TypeError),
+        ([], ValueError),
+    ],
+)
 def test_random_split_rejects_bad_lengths(lengths, error):
     with pytest.raises(error, match="random_split"):
         random_split(_Squares(10), lengths)
@@ -238,6 +248,7 @@ def test_subset_rejects_out_of_range_indices():
 
 
 # ---- kfold -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n, k", [(10, 5), (11, 3), (7, 7), (100, 2)])
 @pytest.mark.parametrize("shuffle", [True, False])
@@ -265,19 +276,23 @@ def test_kfold_shuffle_reproducible():
     assert not all(np.array_equal(x, y) for x, y in zip(a, c))
 
 
-@pytest.mark.parametrize("args, error", [
-    ((10, 1), ValueError),
-    ((10, 11), ValueError),
-    ((1, 2), ValueError),
-    ((10.0, 2), TypeError),
-    ((10, 2.5), TypeError),
-])
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        ((10, 1), ValueError),
+        ((10, 11), ValueError),
+        ((1, 2), ValueError),
+        ((10.0, 2), TypeError),
+        ((10, 2.5), TypeError),
+    ],
+)
 def test_kfold_rejects_bad_arguments_eagerly(args, error):
     with pytest.raises(error, match="kfold"):
         kfold(*args)
 
 
 # ---- datasets --------------------------------------------------------------------------------
+
 
 def test_load_digits():
     X, y = load_digits()
@@ -346,16 +361,19 @@ def test_spirals_geometry(n_classes):
     np.testing.assert_allclose(wrapped, 0.0, atol=1e-4)
 
 
-@pytest.mark.parametrize("call, error", [
-    (lambda: make_moons(0), ValueError),
-    (lambda: make_moons(10.5), TypeError),
-    (lambda: make_moons(10, noise=-0.1), ValueError),
-    (lambda: make_circles(10, factor=1.0), ValueError),
-    (lambda: make_circles(10, factor="half"), TypeError),
-    (lambda: make_spirals(10, n_classes=1), ValueError),
-    (lambda: make_spirals(3, n_classes=4), ValueError),
-    (lambda: make_spirals(10, noise=float("nan")), ValueError),
-])
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda: make_moons(0), ValueError),
+        (lambda: make_moons(10.5), TypeError),
+        (lambda: make_moons(10, noise=-0.1), ValueError),
+        (lambda: make_circles(10, factor=1.0), ValueError),
+        (lambda: make_circles(10, factor="half"), TypeError),
+        (lambda: make_spirals(10, n_classes=1), ValueError),
+        (lambda: make_spirals(3, n_classes=4), ValueError),
+        (lambda: make_spirals(10, noise=float("nan")), ValueError),
+    ],
+)
 def test_generators_reject_bad_arguments(call, error):
     with pytest.raises(error, match="make_"):
         call()
@@ -363,8 +381,11 @@ def test_generators_reject_bad_arguments(call, error):
 
 # ---- oracles: PyTorch's split rule, scikit-learn's folds and generators -----------------------
 
-@pytest.mark.parametrize("n, fractions", [(11, [0.5, 0.3, 0.2]), (10, [0.33, 0.33, 0.34]), (7, [0.25] * 4),
-                                          (100, [0.7, 0.2, 0.1]), (5, [1.0, 0.0])])
+
+@pytest.mark.parametrize(
+    "n, fractions",
+    [(11, [0.5, 0.3, 0.2]), (10, [0.33, 0.33, 0.34]), (7, [0.25] * 4), (100, [0.7, 0.2, 0.1]), (5, [1.0, 0.0])],
+)
 @pytest.mark.filterwarnings("ignore:Length of split")  # torch warns about the empty split of [1.0, 0.0]
 def test_random_split_sizes_match_torch(n, fractions):
     torch = pytest.importorskip("torch")
@@ -387,10 +408,13 @@ def _sorted_rows(X, y):
     return X[order], y[order]
 
 
-@pytest.mark.parametrize("ours, theirs, kwargs", [
-    (make_moons, "make_moons", {}),
-    (make_circles, "make_circles", {"factor": 0.3}),
-])
+@pytest.mark.parametrize(
+    "ours, theirs, kwargs",
+    [
+        (make_moons, "make_moons", {}),
+        (make_circles, "make_circles", {"factor": 0.3}),
+    ],
+)
 @pytest.mark.parametrize("n", [40, 41])
 def test_noise_free_points_match_sklearn(ours, theirs, kwargs, n):
     sklearn_datasets = pytest.importorskip("sklearn.datasets")
@@ -420,8 +444,10 @@ def test_ragged_samples_raise_an_error_naming_loader_batch_and_shapes():
     with pytest.raises(ValueError) as raised:
         next(batches)
     message = str(raised.value)
-    assert message.startswith("DataLoader over _Sentences: batch 1 (dataset indices 2, 3) cannot be stacked: "
-                              "field 0 of its samples have different shapes: (5,) x1, (3,) x1.")
+    assert message.startswith(
+        "DataLoader over _Sentences: batch 1 (dataset indices 2, 3) cannot be stacked: "
+        "field 0 of its samples have different shapes: (5,) x1, (3,) x1."
+    )
     assert "collate_fn" in message and "Pad the samples" in message
 
 
@@ -433,8 +459,11 @@ def test_ragged_single_tensor_samples_name_the_shapes():
         def __getitem__(self, i):
             return ag.ones(2 + i)
 
-    with pytest.raises(ValueError, match=r"batch 0 \(dataset indices 0, 1, 2\) cannot be stacked: its samples have "
-                                         r"different shapes: \(2,\) x1, \(3,\) x1, \(4,\) x1"):
+    with pytest.raises(
+        ValueError,
+        match=r"batch 0 \(dataset indices 0, 1, 2\) cannot be stacked: its samples have "
+        r"different shapes: \(2,\) x1, \(3,\) x1, \(4,\) x1",
+    ):
         list(DataLoader(Rows(), batch_size=3))
 
 
@@ -443,7 +472,7 @@ def test_a_collate_fn_batches_ragged_samples():
         width = max(len(tokens) for tokens, _ in samples)
         padded = np.zeros((len(samples), width), dtype=np.int64)
         for row, (tokens, _) in enumerate(samples):
-            padded[row, :len(tokens)] = tokens
+            padded[row, : len(tokens)] = tokens
         return ag.tensor(padded), ag.tensor(np.array([label for _, label in samples]))
 
     batches = list(DataLoader(_Sentences(), batch_size=2, collate_fn=pad))

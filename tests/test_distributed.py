@@ -5,6 +5,7 @@ One job runs every scenario of `SCENARIOS`, each rank saving its results to an .
 compare the ranks with each other (exactly) and with single-process training computed here in the
 test process (float64, 1e-10). They are skipped, saying why, where MPI is not installed.
 """
+
 import contextlib
 import importlib
 import importlib.util
@@ -30,6 +31,7 @@ TOLERANCE = 1e-10
 
 
 # ---- shared by the worker and the single-process references -----------------------------------
+
 
 def _data(n):
     rng = np.random.default_rng(1)
@@ -72,8 +74,12 @@ class _Heads(nn.Module):
     def __init__(self):
         super().__init__()
         ag.manual_seed(0)
-        self.trunk, self.left, self.right, self.spare = (nn.Linear(5, 4), nn.Linear(4, 3), nn.Linear(4, 3),
-                                                         nn.Linear(4, 3))
+        self.trunk, self.left, self.right, self.spare = (
+            nn.Linear(5, 4),
+            nn.Linear(4, 3),
+            nn.Linear(4, 3),
+            nn.Linear(4, 3),
+        )
         self.double()
 
     def forward(self, x, use_right):
@@ -86,20 +92,32 @@ def _heads_gradients(model, rank):
     X, y = _data(8)
     shard = slice(rank, None, WORLD)
     nn.CrossEntropyLoss()(model(ag.tensor(X[shard]), use_right=rank == 1), ag.tensor(y[shard])).backward()
-    return {name: np.full(p.shape, np.nan) if p.grad is None else np.array(p.grad.data)
-            for name, p in model.named_parameters()}
+    return {
+        name: np.full(p.shape, np.nan) if p.grad is None else np.array(p.grad.data)
+        for name, p in model.named_parameters()
+    }
 
 
 def _fit(model, shuffle, checkpoint=None):
     X, y = _data(40)
     monitor = nn.utils.GradientMonitor(model, warn=False)
-    history = nn.utils.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
-                           DataLoader(TensorDataset(X, y), batch_size=8, shuffle=shuffle, seed=5),
-                           DataLoader(TensorDataset(X, y), batch_size=16), epochs=3, callbacks=[monitor],
-                           progress=False, checkpoint=checkpoint)
-    return {**_params(model), "train_loss": np.array(history["train_loss"]),
-            "val_loss": np.array(history["val_loss"]),
-            "grad_norms": np.array(list(monitor.layer_norms("grad_norm").values()))}
+    history = nn.utils.fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+        DataLoader(TensorDataset(X, y), batch_size=8, shuffle=shuffle, seed=5),
+        DataLoader(TensorDataset(X, y), batch_size=16),
+        epochs=3,
+        callbacks=[monitor],
+        progress=False,
+        checkpoint=checkpoint,
+    )
+    return {
+        **_params(model),
+        "train_loss": np.array(history["train_loss"]),
+        "val_loss": np.array(history["val_loss"]),
+        "grad_norms": np.array(list(monitor.layer_norms("grad_norm").values())),
+    }
 
 
 # ---- the worker's scenarios: each returns {name: array} for one rank ---------------------------
@@ -131,8 +149,9 @@ def _counted_all_reduces():
 def _ddp_training(rank, optimizer_name, micro_batches=1, **ddp_options):
     ddp = DistributedDataParallel(_model(seed=rank), **ddp_options)  # rank 0's initial weights win
     with _counted_all_reduces() as calls:
-        params = _train(ddp, optimizer_name, micro_batches=micro_batches, shard=slice(rank, None, WORLD),
-                        no_sync=ddp.no_sync)
+        params = _train(
+            ddp, optimizer_name, micro_batches=micro_batches, shard=slice(rank, None, WORLD), no_sync=ddp.no_sync
+        )
     return {**params, "all_reduce_calls": np.array(len(calls)), "buckets": np.array(len(ddp._buckets))}
 
 
@@ -178,8 +197,10 @@ def wrapped_twice(rank):
     except RuntimeError as err:
         retired_raises = "retired" in str(err)
     nn.CrossEntropyLoss()(second(ag.tensor(X[rank::WORLD])), ag.tensor(y[rank::WORLD])).backward()
-    return {"retired_raises": np.array(retired_raises),
-            **{name: np.array(p.grad.data) for name, p in model.named_parameters()}}
+    return {
+        "retired_raises": np.array(retired_raises),
+        **{name: np.array(p.grad.data) for name, p in model.named_parameters()},
+    }
 
 
 @scenario
@@ -224,8 +245,11 @@ def collectives(rank):
 def sampler_shards(rank):
     sampler = DistributedSampler(TensorDataset(np.arange(11.0)), shuffle=True, seed=3)
     sampler.set_epoch(2)
-    return {"indices": np.array(list(sampler)), "rank": np.array(sampler.rank),
-            "replicas": np.array(sampler.num_replicas)}
+    return {
+        "indices": np.array(list(sampler)),
+        "rank": np.array(sampler.rank),
+        "replicas": np.array(sampler.num_replicas),
+    }
 
 
 @scenario
@@ -275,6 +299,7 @@ def finish_alone(rank):
 
 # ---- running the worker ------------------------------------------------------------------------
 
+
 def _find_mpiexec():
     beside_python = os.path.join(os.path.dirname(sys.executable), "mpiexec")
     return beside_python if os.path.exists(beside_python) else shutil.which("mpiexec")
@@ -283,7 +308,8 @@ def _find_mpiexec():
 MPIEXEC = _find_mpiexec()
 needs_mpi = pytest.mark.skipif(
     MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,
-    reason="MPI is not installed (no mpiexec or no mpi4py): `pip install mpi4py mpich`, see docs/distributed.md")
+    reason="MPI is not installed (no mpiexec or no mpi4py): `pip install mpi4py mpich`, see docs/distributed.md",
+)
 
 
 def _mpiexec(python_args, timeout):
@@ -297,9 +323,14 @@ def _mpiexec(python_args, timeout):
     env = {key: value for key, value in os.environ.items() if key not in distributed._LAUNCHER_VARIABLES}
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     started = time.perf_counter()
-    with subprocess.Popen([MPIEXEC, *open_mpi_flags, "-n", str(WORLD), sys.executable, *python_args], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          start_new_session=True) as job:
+    with subprocess.Popen(
+        [MPIEXEC, *open_mpi_flags, "-n", str(WORLD), sys.executable, *python_args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as job:
         try:
             output, _ = job.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -352,8 +383,11 @@ def test_parameters_unused_on_some_ranks(job):
     results = job("unused_parameters")
     per_rank = [_heads_gradients(_Heads(), r) for r in range(WORLD)]
     # A rank without a gradient (NaN here) contributes zero: right.* is rank 1's gradient / 2 on both ranks.
-    expected = {name: np.mean([np.nan_to_num(g[name], nan=0.0) for g in per_rank], axis=0)
-                for name in per_rank[0] if not name.startswith("spare")}
+    expected = {
+        name: np.mean([np.nan_to_num(g[name], nan=0.0) for g in per_rank], axis=0)
+        for name in per_rank[0]
+        if not name.startswith("spare")
+    }
     _assert_matches(results, expected)
     for r in range(WORLD):
         assert np.isnan(results[r]["spare.weight"]).all(), "a parameter unused everywhere keeps grad None"
@@ -389,9 +423,16 @@ def test_a_backward_through_the_bare_model_stays_local(job):
 @needs_mpi
 def test_collectives(job):
     results = job("collectives")
-    expected = {"sum": [3.0, 30.0], "mean": [1.5, 15.0], "max": [2.0, 20.0], "min": [1.0, 10.0], "int_sum": [1],
-                "broadcast_from_1": [1.0], "transposed_sum": np.arange(6.0).reshape(2, 3).T * 3,
-                "version_bumped": True}
+    expected = {
+        "sum": [3.0, 30.0],
+        "mean": [1.5, 15.0],
+        "max": [2.0, 20.0],
+        "min": [1.0, 10.0],
+        "int_sum": [1],
+        "broadcast_from_1": [1.0],
+        "transposed_sum": np.arange(6.0).reshape(2, 3).T * 3,
+        "version_bumped": True,
+    }
     for r in range(WORLD):
         for key, value in expected.items():
             np.testing.assert_array_equal(results[r][key], value, err_msg=f"{key} on rank {r}")
@@ -431,8 +472,10 @@ def test_fit_shuffled_keeps_ranks_identical_and_learns(job):
 def test_a_rank_that_exits_early_ends_the_job_instead_of_hanging(tmp_path, ending):
     code, output, seconds = _mpiexec([__file__, str(tmp_path), ending], timeout=60)
     assert code != 0, output
-    assert ("rank 0 of 2 waits in all_reduce for rank(s) 1, which left the job" in output
-            and "aborting the MPI job" in output), output
+    assert (
+        "rank 0 of 2 waits in all_reduce for rank(s) 1, which left the job" in output
+        and "aborting the MPI job" in output
+    ), output
     assert seconds < 30
 
 
@@ -455,8 +498,9 @@ def test_a_failing_rank_aborts_the_job_instead_of_hanging(tmp_path):
 
 @needs_mpi
 def test_demo_command_under_mpiexec(tmp_path):
-    code, output, _ = _mpiexec(["-m", "autograd_core", "demo", "--epochs", "2", "--no-progress", "--out",
-                                str(tmp_path)], timeout=300)
+    code, output, _ = _mpiexec(
+        ["-m", "autograd_core", "demo", "--epochs", "2", "--no-progress", "--out", str(tmp_path)], timeout=300
+    )
     assert code == 0, output
     assert output.count("test accuracy:") == 1  # rank 0 alone reports...
     assert output.count(f"wrote {tmp_path / 'history.json'}") == 1  # ...and writes
@@ -465,29 +509,37 @@ def test_demo_command_under_mpiexec(tmp_path):
 
 # ---- a single process: the world of one, errors, the sampler, the loader ------------------------
 
+
 def _without_launcher():
     return {key: value for key, value in os.environ.items() if key not in distributed._LAUNCHER_VARIABLES}
 
 
 def _python(code, env):
-    return subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_world_of_one_never_imports_mpi4py():
-    result = _python("import sys, autograd_core, nn\n"
-                     "from autograd_core import distributed as d\n"
-                     "assert 'mpi4py' not in sys.modules\n"
-                     "assert (d.rank(), d.world_size(), d.is_initialized()) == (0, 1, True)\n"
-                     "assert 'mpi4py' not in sys.modules\n", _without_launcher())
+    result = _python(
+        "import sys, autograd_core, nn\n"
+        "from autograd_core import distributed as d\n"
+        "assert 'mpi4py' not in sys.modules\n"
+        "assert (d.rank(), d.world_size(), d.is_initialized()) == (0, 1, True)\n"
+        "assert 'mpi4py' not in sys.modules\n",
+        _without_launcher(),
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_launcher_without_mpi4py_is_a_clear_error():
-    result = _python("import sys\n"
-                     "sys.modules['mpi4py'] = None  # as if it were not installed\n"
-                     "from autograd_core import distributed\n"
-                     "distributed.init()\n", {**_without_launcher(), "PMI_SIZE": "2"})
+    result = _python(
+        "import sys\n"
+        "sys.modules['mpi4py'] = None  # as if it were not installed\n"
+        "from autograd_core import distributed\n"
+        "distributed.init()\n",
+        {**_without_launcher(), "PMI_SIZE": "2"},
+    )
     assert result.returncode != 0
     assert "started by an MPI launcher, but mpi4py is not installed" in result.stderr
 
@@ -508,7 +560,7 @@ def test_collectives_in_a_world_of_one_leave_the_tensor_unchanged():
 def test_collective_argument_errors():
     with pytest.raises(TypeError, match="all_reduce: expected a Tensor, got ndarray"):
         distributed.all_reduce(np.zeros(2))
-    with pytest.raises(ValueError, match="all_reduce: op must be one of .* got 'avg'"):
+    with pytest.raises(ValueError, match=r"all_reduce: op must be one of .* got 'avg'"):
         distributed.all_reduce(ag.zeros(2), op="avg")
     with pytest.raises(TypeError, match="op='mean' needs a floating tensor, got dtype int64"):
         distributed.all_reduce(ag.tensor([1, 2]), op="mean")
@@ -538,7 +590,7 @@ def test_ddp_in_a_world_of_one_is_transparent():
 
 
 def test_ddp_argument_errors():
-    with pytest.raises(TypeError, match="DistributedDataParallel: expected an nn.Module, got list"):
+    with pytest.raises(TypeError, match=r"DistributedDataParallel: expected an nn\.Module, got list"):
         DistributedDataParallel([])
     for cap in (0, -1.0, True):
         with pytest.raises(ValueError, match="bucket_cap_mb must be a positive number"):
@@ -546,8 +598,10 @@ def test_ddp_argument_errors():
 
 
 def test_buckets_group_one_dtype_under_the_cap_in_reverse_order():
-    params = [nn.Parameter(np.zeros(n, dtype=dtype)) for n, dtype in
-              [(4, np.float64), (4, np.float64), (1, np.float32), (10, np.float64), (2, np.float64)]]
+    params = [
+        nn.Parameter(np.zeros(n, dtype=dtype))
+        for n, dtype in [(4, np.float64), (4, np.float64), (1, np.float32), (10, np.float64), (2, np.float64)]
+    ]
     buckets = _make_buckets(params, cap_bytes=64)
     position = {id(p): i for i, p in enumerate(params)}
     layout = [[position[id(p)] for p in bucket.params] for bucket in buckets]
@@ -560,8 +614,10 @@ def test_buckets_group_one_dtype_under_the_cap_in_reverse_order():
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_distributed_sampler_shards_are_disjoint_and_cover(n, replicas, drop_last, shuffle):
     dataset = TensorDataset(np.arange(float(n)))
-    shards = [list(DistributedSampler(dataset, replicas, r, shuffle=shuffle, seed=7, drop_last=drop_last))
-              for r in range(replicas)]
+    shards = [
+        list(DistributedSampler(dataset, replicas, r, shuffle=shuffle, seed=7, drop_last=drop_last))
+        for r in range(replicas)
+    ]
     sizes = {len(shard) for shard in shards}
     assert sizes == {len(DistributedSampler(dataset, replicas, 0, drop_last=drop_last))}
     everything = sorted(i for shard in shards for i in shard)
@@ -597,10 +653,12 @@ def test_distributed_sampler_epochs():
 def test_distributed_sampler_matches_torch_without_shuffle():
     torch = pytest.importorskip("torch")
     from torch.utils.data import DistributedSampler as TorchSampler
+
     for n, replicas, drop_last in [(10, 3, False), (10, 3, True), (2, 3, False), (11, 4, False), (11, 4, True)]:
         for r in range(replicas):
-            ours = list(DistributedSampler(TensorDataset(np.arange(float(n))), replicas, r, shuffle=False,
-                                           drop_last=drop_last))
+            ours = list(
+                DistributedSampler(TensorDataset(np.arange(float(n))), replicas, r, shuffle=False, drop_last=drop_last)
+            )
             theirs = list(TorchSampler(torch.arange(n), replicas, r, shuffle=False, drop_last=drop_last))
             assert ours == theirs, (n, replicas, r, drop_last)
 
@@ -627,8 +685,9 @@ class _Squares(ag.data.Dataset):
         return np.array([i, i * i], dtype=np.float64), i
 
 
-@pytest.mark.parametrize("dataset", [TensorDataset(np.arange(6.0) ** 2, np.arange(6)), _Squares()],
-                         ids=["tensor_dataset", "per_sample"])
+@pytest.mark.parametrize(
+    "dataset", [TensorDataset(np.arange(6.0) ** 2, np.arange(6)), _Squares()], ids=["tensor_dataset", "per_sample"]
+)
 def test_data_loader_takes_the_samplers_order(dataset):
     sampler = DistributedSampler(dataset, num_replicas=2, rank=1, seed=2)
     loader = DataLoader(dataset, batch_size=2, sampler=sampler)

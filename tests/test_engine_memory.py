@@ -1,6 +1,7 @@
 """A node keeps only the values its VJP formulas read for the wanted inputs: memory, the in-place
 checks that follow from it (no false alarms, real conflicts still caught), and nodes with several
 outputs (max(dim), sort, topk, split, chunk, unbind, custom Functions)."""
+
 import tracemalloc
 
 import numpy as np
@@ -26,7 +27,7 @@ def test_a_chain_with_constants_keeps_no_copies_of_the_tensor():
     # u itself is 8 MB; the 19 intermediates died with their last reference (today: 160 MB held)
     assert held < 3 * 8 * MB, f"the graph holds {held / MB:.0f} MB"
     u.sum().backward()
-    np.testing.assert_allclose(x.grad.data, np.full(MB, 3.0 ** 10))
+    np.testing.assert_allclose(x.grad.data, np.full(MB, 3.0**10))
 
 
 def _dropped(value):
@@ -55,11 +56,11 @@ def test_nodes_keep_only_what_the_wanted_formulas_read():
 
 def test_setitem_from_a_slice_of_itself_is_not_a_false_in_place_error():
     torch = pytest.importorskip("torch")
-    x = ag.tensor(np.arange(12.).reshape(3, 4), requires_grad=True)
+    x = ag.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
     y = x * 1.0
     y[1, 1:3] = y[2, 0:2] * 2
     (y * y).sum().backward()
-    tx = torch.tensor(np.arange(12.).reshape(3, 4), requires_grad=True)
+    tx = torch.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
     ty = tx * 1.0
     ty[1, 1:3] = ty[2, 0:2] * 2
     (ty * ty).sum().backward()
@@ -71,12 +72,12 @@ def test_true_in_place_conflicts_still_raise_naming_the_op():
     y = x.exp()
     loss = (y * 2.0).sum()
     y.add_(1)
-    with pytest.raises(RuntimeError, match="exp: its output .* modified by an in-place operation"):
+    with pytest.raises(RuntimeError, match=r"exp: its output .* modified by an in-place operation"):
         loss.backward()
     h = x * 1.0
     loss = (h * h).sum()
     h.mul_(2)
-    with pytest.raises(RuntimeError, match="mul: an input .* modified by an in-place operation"):
+    with pytest.raises(RuntimeError, match=r"mul: an input .* modified by an in-place operation"):
         loss.backward()
 
 
@@ -97,6 +98,7 @@ def test_create_graph_through_kept_values_gives_second_derivatives():
 
 
 # ---- several outputs, one node ----------------------------------------------------------------
+
 
 def test_max_with_dim_returns_values_and_indices_like_torch():
     torch = pytest.importorskip("torch")
@@ -207,11 +209,18 @@ def test_custom_function_with_several_outputs_is_one_node():
 
 # ---- reliability: hooks, custom Functions, empty reductions, errors in the library's words -----
 
-@pytest.mark.parametrize("replacement, message", [
-    (lambda g: ag.ones(2), r"hook has changed the size of value: expected shape \(3,\), got \(2,\)"),
-    (lambda g: "a string", "hook has changed the type of value"),
-    (lambda g: ag.ones(3, dtype=np.float32), "hook has changed the type of value: expected dtype float64, got float32"),
-])
+
+@pytest.mark.parametrize(
+    "replacement, message",
+    [
+        (lambda g: ag.ones(2), r"hook has changed the size of value: expected shape \(3,\), got \(2,\)"),
+        (lambda g: "a string", "hook has changed the type of value"),
+        (
+            lambda g: ag.ones(3, dtype=np.float32),
+            "hook has changed the type of value: expected dtype float64, got float32",
+        ),
+    ],
+)
 def test_a_leaf_hook_must_keep_the_gradient_size_and_type(replacement, message):
     x = ag.tensor(np.ones(3), dtype=np.float64, requires_grad=True)
     x.register_hook(replacement)
@@ -296,9 +305,11 @@ def test_custom_function_backward_results_are_checked_and_lists_accepted():
     x = ag.tensor([1.0, 2.0], requires_grad=True)
     ListBackward.apply(x, ag.tensor([3.0, 4.0])).sum().backward()
     np.testing.assert_allclose(x.grad.data, [2.0, 2.0])
-    with pytest.raises(RuntimeError, match=r"WrongShape.backward returned a gradient of shape \(5,\) for input 0 of shape \(2,\)"):
+    with pytest.raises(
+        RuntimeError, match=r"WrongShape\.backward returned a gradient of shape \(5,\) for input 0 of shape \(2,\)"
+    ):
         WrongShape.apply(x).sum().backward()
-    with pytest.raises(RuntimeError, match="WrongCount.backward returned 2 gradients but forward took 1 inputs"):
+    with pytest.raises(RuntimeError, match=r"WrongCount\.backward returned 2 gradients but forward took 1 inputs"):
         WrongCount.apply(x).sum().backward()
 
 
@@ -311,18 +322,34 @@ def test_backward_through_an_empty_prod_gives_zeros_shaped_gradients():
     assert y.grad.shape == (0, 3)
 
 
-@pytest.mark.parametrize("call, kind, message", [
-    (lambda: ag.ones(2, 3) + ag.ones(4), ValueError, r"add: shapes \(2, 3\) and \(4,\) cannot be broadcast together"),
-    (lambda: ag.ones(2, 3, 4) @ ag.ones(5, 4, 2), ValueError,
-     r"matmul: shapes \(2, 3, 4\) and \(5, 4, 2\): batch dimensions \(2,\) and \(5,\) cannot be broadcast"),
-    (lambda: ag.ones(3, 4).reshape(5, 2), ValueError, r"reshape: invalid input \(shape \(3, 4\)\): cannot reshape"),
-    (lambda: ag.tensor([[1.0, 2.0], [3.0]]), ValueError, "tensor: cannot build a tensor from ragged"),
-    (lambda: (ag.ones(2, requires_grad=True) * 2.0).backward(gradient=["a", "b"]), TypeError,
-     "backward: the gradient must be a Tensor, array or number"),
-    (lambda: ag.eye(-2), ValueError, "eye: n must be a non-negative int, got -2"),
-    (lambda: ag.func.grad(lambda t: (t * t).sum(), has_aux=True)(ag.ones(2)), TypeError,
-     r"grad: with has_aux=True the function must return a pair \(output, aux\)"),
-])
+@pytest.mark.parametrize(
+    "call, kind, message",
+    [
+        (
+            lambda: ag.ones(2, 3) + ag.ones(4),
+            ValueError,
+            r"add: shapes \(2, 3\) and \(4,\) cannot be broadcast together",
+        ),
+        (
+            lambda: ag.ones(2, 3, 4) @ ag.ones(5, 4, 2),
+            ValueError,
+            r"matmul: shapes \(2, 3, 4\) and \(5, 4, 2\): batch dimensions \(2,\) and \(5,\) cannot be broadcast",
+        ),
+        (lambda: ag.ones(3, 4).reshape(5, 2), ValueError, r"reshape: invalid input \(shape \(3, 4\)\): cannot reshape"),
+        (lambda: ag.tensor([[1.0, 2.0], [3.0]]), ValueError, "tensor: cannot build a tensor from ragged"),
+        (
+            lambda: (ag.ones(2, requires_grad=True) * 2.0).backward(gradient=["a", "b"]),
+            TypeError,
+            "backward: the gradient must be a Tensor, array or number",
+        ),
+        (lambda: ag.eye(-2), ValueError, "eye: n must be a non-negative int, got -2"),
+        (
+            lambda: ag.func.grad(lambda t: (t * t).sum(), has_aux=True)(ag.ones(2)),
+            TypeError,
+            r"grad: with has_aux=True the function must return a pair \(output, aux\)",
+        ),
+    ],
+)
 def test_bad_input_gets_a_library_error(call, kind, message):
     with pytest.raises(kind, match=message):
         call()

@@ -1,5 +1,6 @@
 """nn.utils.fit: learning with DataLoaders, metrics, early stopping, schedulers, checkpoints and resuming,
 History (JSON, plot)."""
+
 import json
 
 import numpy as np
@@ -16,8 +17,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def _moons(n=240, noise=0.2, seed=0, dtype=np.float32, batch_size=32):
     X, y = ag.datasets.make_moons(n, noise=noise, seed=seed)
     train, val = ag.data.random_split(ag.data.TensorDataset(X.astype(dtype), y), [0.75, 0.25], seed=seed)
-    return (ag.data.DataLoader(train, batch_size=batch_size, shuffle=True),
-            ag.data.DataLoader(val, batch_size=64))
+    return (ag.data.DataLoader(train, batch_size=batch_size, shuffle=True), ag.data.DataLoader(val, batch_size=64))
 
 
 class WeightRecorder(Callback):
@@ -37,8 +37,15 @@ def _state_arrays(model):
 def test_fit_learns_moons_from_dataloaders():
     train_loader, val_loader = _moons(noise=0.1)
     model = nn.MLP([2, 32, 32, 2])
-    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.02), train_loader, val_loader,
-                  epochs=25, progress=False)
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optim.Adam(model.parameters(), lr=0.02),
+        train_loader,
+        val_loader,
+        epochs=25,
+        progress=False,
+    )
     assert len(history) == 25
     assert history["epoch"] == list(range(1, 26))
     assert set(history.keys()) >= {"epoch", "lr", "time", "train_loss", "train_accuracy", "val_loss", "val_accuracy"}
@@ -56,8 +63,9 @@ def test_epoch_values_are_sample_weighted_means_over_the_loader():
     loader = ag.data.DataLoader(ag.data.TensorDataset(X.astype(np.float64), y), batch_size=16)
     model = nn.MLP([2, 4, 2]).double()
     loss_fn = nn.CrossEntropyLoss()
-    history = fit(model, loss_fn, optim.SGD(model.parameters(), lr=0.1), loader, val_loader=loader, epochs=1,
-                  progress=False)
+    history = fit(
+        model, loss_fn, optim.SGD(model.parameters(), lr=0.1), loader, val_loader=loader, epochs=1, progress=False
+    )
     model.eval()
     with ag.no_grad():
         output = model(ag.tensor(X.astype(np.float64)))
@@ -75,13 +83,27 @@ def test_metrics_auto_custom_and_none():
         return float(np.max(np.abs(output.data - target.data)))
 
     regression = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=2, progress=False)
-    assert "train_accuracy" not in regression.keys()  # auto: outputs are not class scores
-    custom = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=1, progress=False,
-                 metrics={"max_error": max_error})
+    assert "train_accuracy" not in regression  # auto: outputs are not class scores
+    custom = fit(
+        model,
+        nn.MSELoss(),
+        optim.SGD(model.parameters(), lr=0.1),
+        loader,
+        epochs=1,
+        progress=False,
+        metrics={"max_error": max_error},
+    )
     assert custom["train_max_error"][0] > 0
-    named = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=1, progress=False,
-                metrics=[max_error])
-    assert "train_max_error" in named.keys()
+    named = fit(
+        model,
+        nn.MSELoss(),
+        optim.SGD(model.parameters(), lr=0.1),
+        loader,
+        epochs=1,
+        progress=False,
+        metrics=[max_error],
+    )
+    assert "train_max_error" in named
     with pytest.raises(ValueError, match="unknown metric 'f1'"):
         fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=1, metrics=["f1"])
 
@@ -92,8 +114,16 @@ def test_early_stopping_restores_the_best_epochs_weights():
     model = nn.MLP([2, 128, 128, 2])
     recorder = WeightRecorder()
     stopper = EarlyStopping(patience=4)
-    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.02), train_loader, val_loader,
-                  epochs=60, callbacks=[recorder, stopper], progress=False)
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optim.Adam(model.parameters(), lr=0.02),
+        train_loader,
+        val_loader,
+        epochs=60,
+        callbacks=[recorder, stopper],
+        progress=False,
+    )
     best = history.best_epoch("val_loss")
     assert stopper.best_epoch == best
     assert len(history) == best + 4 < 60, "training should stop `patience` epochs after the best one"
@@ -115,9 +145,16 @@ def test_early_stopping_on_accuracy_uses_max_mode():
 def test_early_stopping_without_validation_says_what_is_missing():
     train_loader, _ = _moons(n=40)
     model = nn.MLP([2, 4, 2])
-    with pytest.raises(ValueError, match="'val_loss' is not among .*val_loader"):
-        fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train_loader, epochs=2,
-            callbacks=[EarlyStopping()], progress=False)
+    with pytest.raises(ValueError, match=r"'val_loss' is not among .*val_loader"):
+        fit(
+            model,
+            nn.CrossEntropyLoss(),
+            optim.SGD(model.parameters(), lr=0.1),
+            train_loader,
+            epochs=2,
+            callbacks=[EarlyStopping()],
+            progress=False,
+        )
 
 
 def test_plateau_scheduler_is_fed_the_monitored_value():
@@ -132,8 +169,9 @@ def test_plateau_scheduler_is_fed_the_monitored_value():
     model = nn.MLP([2, 8, 2])
     optimizer = optim.SGD(model.parameters(), lr=0.1)
     scheduler = SpyPlateau(optimizer, factor=0.5, patience=0, threshold=10.0)  # never "improves": halve each epoch
-    history = fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader, epochs=3, scheduler=scheduler,
-                  progress=False)
+    history = fit(
+        model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader, epochs=3, scheduler=scheduler, progress=False
+    )
     assert seen == history["val_loss"]
     assert history["lr"] == [0.1, 0.05, 0.025]
 
@@ -142,13 +180,28 @@ def test_epoch_scheduler_and_per_batch_scheduler():
     train_loader, _ = _moons(n=64, batch_size=16)  # 3 batches per epoch
     model = nn.MLP([2, 8, 2])
     optimizer = optim.SGD(model.parameters(), lr=1.0)
-    history = fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, epochs=3, progress=False,
-                  scheduler=optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.1))
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        train_loader,
+        epochs=3,
+        progress=False,
+        scheduler=optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.1),
+    )
     assert history["lr"] == pytest.approx([1.0, 0.1, 0.01])
     optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     one_cycle = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.5, total_steps=3 * len(train_loader))
-    fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, epochs=3, progress=False, scheduler=one_cycle,
-        scheduler_interval="batch")
+    fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        train_loader,
+        epochs=3,
+        progress=False,
+        scheduler=one_cycle,
+        scheduler_interval="batch",
+    )
     assert one_cycle.last_epoch == 3 * len(train_loader)
 
 
@@ -157,13 +210,20 @@ def test_grad_clip_bounds_the_gradient_norm_at_every_step():
 
     class NormRecorder(Callback):
         def on_batch_end(self, state):
-            norms.append(np.sqrt(sum(np.sum(p.grad.data.astype(np.float64) ** 2)
-                                     for p in state.model.parameters())))
+            norms.append(np.sqrt(sum(np.sum(p.grad.data.astype(np.float64) ** 2) for p in state.model.parameters())))
 
     train_loader, _ = _moons(n=64)
     model = nn.MLP([2, 16, 2])
-    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train_loader, epochs=2,
-        grad_clip=1e-3, callbacks=[NormRecorder()], progress=False)
+    fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optim.SGD(model.parameters(), lr=0.1),
+        train_loader,
+        epochs=2,
+        grad_clip=1e-3,
+        callbacks=[NormRecorder()],
+        progress=False,
+    )
     assert len(norms) == 2 * len(train_loader)
     assert max(norms) <= 1e-3 * (1 + 1e-4)
 
@@ -183,8 +243,19 @@ def _resumable_run(checkpoint, interrupt_at=None, resume=False):
 
     monitor = GradientMonitor(model)
     callbacks = [Interrupt(), EarlyStopping(patience=20), monitor]
-    history = fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader, epochs=5, scheduler=scheduler,
-                  callbacks=callbacks, progress=False, checkpoint=checkpoint, resume=resume)
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        train_loader,
+        val_loader,
+        epochs=5,
+        scheduler=scheduler,
+        callbacks=callbacks,
+        progress=False,
+        checkpoint=checkpoint,
+        resume=resume,
+    )
     return model, optimizer, history, monitor
 
 
@@ -221,32 +292,66 @@ def test_resume_without_a_checkpoint_file_starts_fresh_and_mismatches_are_refuse
     train_loader, _ = _moons(n=40)
     model = nn.MLP([2, 4, 2])
     optimizer = optim.SGD(model.parameters(), lr=0.1)
-    history = fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, epochs=1, progress=False,
-                  checkpoint=checkpoint, resume=True)
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        train_loader,
+        epochs=1,
+        progress=False,
+        checkpoint=checkpoint,
+        resume=True,
+    )
     assert len(history) == 1 and checkpoint.exists()
     with pytest.raises(ValueError, match="callbacks"):
-        fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, epochs=2, progress=False, checkpoint=checkpoint,
-            resume=True, callbacks=[EarlyStopping(monitor="train_loss")])
+        fit(
+            model,
+            nn.CrossEntropyLoss(),
+            optimizer,
+            train_loader,
+            epochs=2,
+            progress=False,
+            checkpoint=checkpoint,
+            resume=True,
+            callbacks=[EarlyStopping(monitor="train_loss")],
+        )
     ag.save({"weights": ag.zeros(2)}, tmp_path / "other.safetensors")
     with pytest.raises(ValueError, match="not a fit checkpoint"):
-        fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, epochs=2, progress=False,
-            checkpoint=tmp_path / "other.safetensors", resume=True)
+        fit(
+            model,
+            nn.CrossEntropyLoss(),
+            optimizer,
+            train_loader,
+            epochs=2,
+            progress=False,
+            checkpoint=tmp_path / "other.safetensors",
+            resume=True,
+        )
 
 
-@pytest.mark.parametrize("overrides, error, message", [
-    (dict(epochs=0), ValueError, "epochs must be a positive int"),
-    (dict(epochs=2.5), ValueError, "epochs must be a positive int"),
-    (dict(grad_clip=-1.0), ValueError, "grad_clip"),
-    (dict(resume=True), ValueError, "resume=True needs checkpoint="),
-    (dict(callbacks=[print]), TypeError, "Callback"),
-    (dict(scheduler_interval="step"), ValueError, "scheduler_interval"),
-    (dict(loss_fn="mse"), TypeError, "loss_fn must be callable"),
-])
+@pytest.mark.parametrize(
+    "overrides, error, message",
+    [
+        (dict(epochs=0), ValueError, "epochs must be a positive int"),
+        (dict(epochs=2.5), ValueError, "epochs must be a positive int"),
+        (dict(grad_clip=-1.0), ValueError, "grad_clip"),
+        (dict(resume=True), ValueError, "resume=True needs checkpoint="),
+        (dict(callbacks=[print]), TypeError, "Callback"),
+        (dict(scheduler_interval="step"), ValueError, "scheduler_interval"),
+        (dict(loss_fn="mse"), TypeError, "loss_fn must be callable"),
+    ],
+)
 def test_fit_rejects_bad_arguments(overrides, error, message):
     train_loader, _ = _moons(n=40)
     model = nn.MLP([2, 4, 2])
-    arguments = dict(model=model, loss_fn=nn.CrossEntropyLoss(), optimizer=optim.SGD(model.parameters(), lr=0.1),
-                     train_loader=train_loader, epochs=1, progress=False)
+    arguments = dict(
+        model=model,
+        loss_fn=nn.CrossEntropyLoss(),
+        optimizer=optim.SGD(model.parameters(), lr=0.1),
+        train_loader=train_loader,
+        epochs=1,
+        progress=False,
+    )
     with pytest.raises(error, match=message):
         fit(**{**arguments, **overrides})
 
@@ -269,8 +374,15 @@ def test_progress_bar_is_quiet_off_a_terminal(capsys):
 def test_history_json_round_trip_and_plot(tmp_path):
     train_loader, val_loader = _moons(n=80)
     model = nn.MLP([2, 8, 2])
-    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.01), train_loader, val_loader,
-                  epochs=3, progress=False)
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optim.Adam(model.parameters(), lr=0.01),
+        train_loader,
+        val_loader,
+        epochs=3,
+        progress=False,
+    )
     path = history.save(tmp_path / "history.json")
     document = json.loads(path.read_text())
     assert [row["epoch"] for row in document["epochs"]] == [1, 2, 3]
@@ -283,8 +395,12 @@ def test_history_json_round_trip_and_plot(tmp_path):
 
 
 def test_history_saves_non_finite_values_as_null_and_loads_them_as_nan(tmp_path):
-    history = History([{"epoch": 1, "train_loss": float("nan"), "val_loss": float("inf")},
-                       {"epoch": 2, "train_loss": 0.5, "val_loss": 0.25}])
+    history = History(
+        [
+            {"epoch": 1, "train_loss": float("nan"), "val_loss": float("inf")},
+            {"epoch": 2, "train_loss": 0.5, "val_loss": 0.25},
+        ]
+    )
     path = history.save(tmp_path / "history.json")
 
     def refuse(constant):
@@ -302,8 +418,7 @@ def test_an_optimizer_over_another_models_parameters_is_refused():
     model, other = nn.MLP([2, 4, 2]), nn.MLP([2, 4, 2])
     before = _state_arrays(model)
     with pytest.raises(ValueError, match="holds none of the model's 4 parameters"):
-        fit(model, nn.CrossEntropyLoss(), optim.SGD(other.parameters(), lr=0.1), train_loader, epochs=1,
-            progress=False)
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(other.parameters(), lr=0.1), train_loader, epochs=1, progress=False)
     for name, value in _state_arrays(model).items():
         np.testing.assert_array_equal(value, before[name])
 
@@ -313,13 +428,23 @@ def test_a_checkpoint_that_cannot_be_written_is_refused_before_the_first_epoch(t
     model = nn.MLP([2, 4, 2])
     a_file = tmp_path / "afile"
     a_file.write_text("")
-    for path, message in ((tmp_path / "missing_dir" / "run.ckpt", "does not exist"),
-                          (a_file / "run.ckpt", "does not exist"),
-                          (tmp_path, "a directory")):
+    for path, message in (
+        (tmp_path / "missing_dir" / "run.ckpt", "does not exist"),
+        (a_file / "run.ckpt", "does not exist"),
+        (tmp_path, "a directory"),
+    ):
         epochs = []
         with pytest.raises(ValueError, match=message) as error:
-            fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train_loader, epochs=1,
-                progress=False, checkpoint=path, callbacks=[_EpochCounter(epochs)])
+            fit(
+                model,
+                nn.CrossEntropyLoss(),
+                optim.SGD(model.parameters(), lr=0.1),
+                train_loader,
+                epochs=1,
+                progress=False,
+                checkpoint=path,
+                callbacks=[_EpochCounter(epochs)],
+            )
         assert str(path) in str(error.value) and epochs == []
 
 
@@ -336,9 +461,22 @@ def _checkpointed_sgd_run(checkpoint):
     train_loader, val_loader = _moons(n=80)
     model = nn.MLP([2, 8, 2])
     optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader, epochs=1, progress=False,
-        scheduler=optim.lr_scheduler.StepLR(optimizer, step_size=1), callbacks=[EarlyStopping()],
-        checkpoint=checkpoint)
+    fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        train_loader,
+        val_loader,
+        epochs=1,
+        progress=False,
+        scheduler=optim.lr_scheduler.StepLR(optimizer, step_size=1),
+        callbacks=[EarlyStopping()],
+        checkpoint=checkpoint,
+    )
+
+
+def _numpy_global_keys():
+    return np.random.get_state()[1].copy()  # noqa: NPY002  (fit's checkpoints save the legacy global state)
 
 
 def _resume_is_refused(checkpoint, optimizer_class, message):
@@ -350,12 +488,29 @@ def _resume_is_refused(checkpoint, optimizer_class, message):
     optimizer = optimizer_class(model.parameters(), lr=0.05)
     scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=1)
     stopper = EarlyStopping()
-    before = (_state_arrays(model), optimizer.state_dict(), scheduler.state_dict(), stopper.state_dict(),
-              ag.default_generator().bit_generator.state, np.random.get_state()[1].copy(),
-              train_loader.generator.bit_generator.state)
+    before = (
+        _state_arrays(model),
+        optimizer.state_dict(),
+        scheduler.state_dict(),
+        stopper.state_dict(),
+        ag.default_generator().bit_generator.state,
+        _numpy_global_keys(),
+        train_loader.generator.bit_generator.state,
+    )
     with pytest.raises(ValueError, match=message) as error:
-        fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader, epochs=3, progress=False,
-            scheduler=scheduler, callbacks=[stopper], checkpoint=checkpoint, resume=True)
+        fit(
+            model,
+            nn.CrossEntropyLoss(),
+            optimizer,
+            train_loader,
+            val_loader,
+            epochs=3,
+            progress=False,
+            scheduler=scheduler,
+            callbacks=[stopper],
+            checkpoint=checkpoint,
+            resume=True,
+        )
     assert "Nothing was restored" in str(error.value)
     weights, optimizer_state, scheduler_state, stopper_state, generator, numpy_keys, loader_generator = before
     for name, value in _state_arrays(model).items():
@@ -363,7 +518,7 @@ def _resume_is_refused(checkpoint, optimizer_class, message):
     assert optimizer.state_dict() == optimizer_state and scheduler.state_dict() == scheduler_state
     assert stopper.state_dict() == stopper_state
     assert ag.default_generator().bit_generator.state == generator
-    np.testing.assert_array_equal(np.random.get_state()[1], numpy_keys)
+    np.testing.assert_array_equal(_numpy_global_keys(), numpy_keys)
     assert train_loader.generator.bit_generator.state == loader_generator
 
 
@@ -378,32 +533,46 @@ def _rewritten(saved, field, value):
     *parents, last = field.split("/")
     node = saved
     for key in parents:
-        node = node[key]
+        node = node[_key(node, key)]
     if value is ...:
-        del node[last]
+        del node[_key(node, last)]
     else:
-        node[last] = value
+        node[_key(node, last)] = value
     return saved
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("epoch", "2", "epoch must be an int >= 0, got '2'"),
-    ("epoch", -5, "epoch must be an int >= 0, got -5"),
-    ("epoch", True, "epoch must be an int >= 0"),
-    ("epoch", 3, "history has 1 epochs but its epoch is 3"),
-    ("stop_training", "no", "stop_training must be True or False"),
-    ("optimizer_type", "Adam", "written with optimizer Adam and this call trains with SGD"),
-    ("optimizer/param_groups", [], r"parameter groups of \[\] parameters, this one \[4\]"),
-    ("scheduler_type", None, "written with scheduler None and this call has StepLR"),
-    ("model/0.linear.weight", ag.zeros(3, 2), r"other shapes: 0.linear.weight \(3, 2\) \(here \(8, 2\)\)"),
-    ("model/1.bias", ..., r"lacks \['1.bias'\]"),
-    ("history", {"epochs": "one"}, "history is malformed"),
-    ("callbacks", [], r"written with callbacks \[\] and this call has \['EarlyStopping'\]"),
-    ("random/loaders", [None], "shuffling state of 1 loaders, this call has 2"),
-    ("random/python", [3], "random states are malformed"),
-    ("format", "autograd_core.fit/1", "its format is 'autograd_core.fit/1'"),
-    ("history", ..., r"lacks the fields \['history'\]"),
-])
+def _key(node, key):
+    """`key` as it indexes `node`: a position in a list, or an optimizer's integer parameter index."""
+    return int(key) if key.isdigit() and (isinstance(node, list) or int(key) in node) else key
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("epoch", "2", "epoch must be an int >= 0, got '2'"),
+        ("epoch", -5, "epoch must be an int >= 0, got -5"),
+        ("epoch", True, "epoch must be an int >= 0"),
+        ("epoch", 3, "history has 1 epochs but its epoch is 3"),
+        ("stop_training", "no", "stop_training must be True or False"),
+        ("optimizer_type", "Adam", "written with optimizer Adam and this call trains with SGD"),
+        ("optimizer/param_groups", [], r"parameter groups of \[\] parameters, this one \[4\]"),
+        ("scheduler_type", None, "written with scheduler None and this call has StepLR"),
+        ("model/0.linear.weight", ag.zeros(3, 2), r"other shapes: 0.linear.weight \(3, 2\) \(here \(8, 2\)\)"),
+        ("model/1.bias", ..., r"lacks \['1.bias'\]"),
+        ("history", {"epochs": "one"}, "history is malformed"),
+        ("callbacks", [], r"written with callbacks \[\] and this call has \['EarlyStopping'\]"),
+        ("random/loaders", [None], "shuffling state of 1 loaders, this call has 2"),
+        ("random/python", [3], "random states are malformed"),
+        ("format", "autograd_core.fit/1", "its format is 'autograd_core.fit/1'"),
+        ("history", ..., r"lacks the fields \['history'\]"),
+        # Malformed in ways only the part's own load_state_dict detects, after the model (and more) has loaded:
+        # what was loaded is rolled back.
+        ("optimizer/state/0/momentum_buffer", ag.zeros(3), r"its optimizer state does not load \(ValueError: .*shape"),
+        ("scheduler/base_lrs", "fast", "its scheduler state does not load"),
+        ("callbacks/0/state/wait", "long", "its EarlyStopping callback state does not load"),
+        ("random/numpy", ["MT19937", [1, 2], 0, 0, 0.0], "its random generators state does not load"),
+    ],
+)
 def test_a_malformed_checkpoint_is_refused_before_anything_is_restored(tmp_path, field, value, message):
     checkpoint = tmp_path / "run.ckpt"
     _checkpointed_sgd_run(checkpoint)

@@ -1,6 +1,7 @@
 """The fused ops (linear, softmax cross-entropy, layer norm, batch norm): equal to the composition of
 the simple ops they replace, under both backends; one graph node each; second order through
 create_graph; PyTorch parity; argument errors that name the op and the shapes."""
+
 import numpy as np
 import pytest
 
@@ -43,11 +44,13 @@ def to_torch(tensors):
 
 
 def assert_close(ours, theirs, rtol=1e-10, atol=1e-12):
-    np.testing.assert_allclose(ours, theirs.detach().numpy() if hasattr(theirs, "detach") else theirs,
-                               rtol=rtol, atol=atol)
+    np.testing.assert_allclose(
+        ours, theirs.detach().numpy() if hasattr(theirs, "detach") else theirs, rtol=rtol, atol=atol
+    )
 
 
 # ---- linear ----------------------------------------------------------------------------------------
+
 
 def composed_linear(x, weight, bias, activation):
     z = x @ weight.T
@@ -100,11 +103,14 @@ def test_linear_second_order(each_backend):
     assert ag.gradgradcheck(lambda x, w, b: fused.linear(x, w, b, "tanh"), [x, weight, bias])
 
 
-@pytest.mark.parametrize("args, message", [
-    (((5, 4), (3, 5), None), "input of shape (5, 4) does not match weight of shape (3, 5)"),
-    (((5, 4), (4,), None), "weight of shape (4,)"),
-    (((5, 4), (3, 4), (4,)), "bias of shape (4,) does not match weight of shape (3, 4)"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (((5, 4), (3, 5), None), "input of shape (5, 4) does not match weight of shape (3, 5)"),
+        (((5, 4), (4,), None), "weight of shape (4,)"),
+        (((5, 4), (3, 4), (4,)), "bias of shape (4,) does not match weight of shape (3, 4)"),
+    ],
+)
 def test_linear_shape_errors(args, message):
     tensors = [ag.zeros(*shape) if shape is not None else None for shape in args]
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -117,6 +123,7 @@ def test_linear_rejects_unfused_activation():
 
 
 # ---- softmax cross-entropy ---------------------------------------------------------------------------
+
 
 @requires_torch
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1, 1.0])
@@ -167,14 +174,17 @@ def test_cross_entropy_second_order(each_backend):
     assert ag.gradgradcheck(lambda z: fused.softmax_cross_entropy(z, [1, 0, 3], 0.2), [logits])
 
 
-@pytest.mark.parametrize("logits_shape, targets, smoothing, error, message", [
-    ((4,), [0, 1, 2, 3], 0.0, ValueError, r"logits must be \(N, C\), got shape \(4,\)"),
-    ((2, 3), [0.0, 1.0], 0.0, TypeError, "targets must be integer class indices, got dtype float64"),
-    ((2, 3), [0, 1, 2], 0.0, ValueError, r"targets of shape \(3,\) do not match logits of shape \(2, 3\)"),
-    ((2, 3), [0, 3], 0.0, ValueError, r"targets must lie in \[0, 3\), got values from 0 to 3"),
-    ((2, 3), [0, -1], 0.0, ValueError, r"targets must lie in \[0, 3\)"),
-    ((2, 3), [0, 1], 1.5, ValueError, r"label_smoothing must lie in \[0, 1\], got 1.5"),
-])
+@pytest.mark.parametrize(
+    "logits_shape, targets, smoothing, error, message",
+    [
+        ((4,), [0, 1, 2, 3], 0.0, ValueError, r"logits must be \(N, C\), got shape \(4,\)"),
+        ((2, 3), [0.0, 1.0], 0.0, TypeError, "targets must be integer class indices, got dtype float64"),
+        ((2, 3), [0, 1, 2], 0.0, ValueError, r"targets of shape \(3,\) do not match logits of shape \(2, 3\)"),
+        ((2, 3), [0, 3], 0.0, ValueError, r"targets must lie in \[0, 3\), got values from 0 to 3"),
+        ((2, 3), [0, -1], 0.0, ValueError, r"targets must lie in \[0, 3\)"),
+        ((2, 3), [0, 1], 1.5, ValueError, r"label_smoothing must lie in \[0, 1\], got 1.5"),
+    ],
+)
 def test_cross_entropy_errors(logits_shape, targets, smoothing, error, message):
     with pytest.raises(error, match="softmax_cross_entropy: " + message):
         fused.softmax_cross_entropy(ag.zeros(*logits_shape), targets, smoothing)
@@ -182,11 +192,18 @@ def test_cross_entropy_errors(logits_shape, targets, smoothing, error, message):
 
 # ---- layer norm and batch norm ------------------------------------------------------------------------
 
+
 @requires_torch
-@pytest.mark.parametrize("x_shape, normalized_shape, affine", [
-    ((4, 6), (6,), "both"), ((2, 3, 4), (3, 4), "both"), ((3, 5), 5, "weight"), ((3, 5), (5,), "none"),
-    ((3, 5), (5,), "bias"),
-])
+@pytest.mark.parametrize(
+    "x_shape, normalized_shape, affine",
+    [
+        ((4, 6), (6,), "both"),
+        ((2, 3, 4), (3, 4), "both"),
+        ((3, 5), 5, "weight"),
+        ((3, 5), (5,), "none"),
+        ((3, 5), (5,), "bias"),
+    ],
+)
 def test_layer_norm_matches_torch(each_backend, x_shape, normalized_shape, affine):
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
     x, weight, bias = leaves(x_shape, shape, shape)

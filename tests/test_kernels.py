@@ -1,20 +1,19 @@
 """The Numba kernels against their numpy references: every kernel, float32 and float64, contiguous
 and strided inputs, broadcast gradients, sizes 0-d, 1, odd and large; the accelerated registry ops
 gradchecked under the numba backend; the backend switch; lazy import of numba."""
+
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from helpers import registry_inputs
 
 import autograd_core as ag
-from autograd_core import backend
+from autograd_core import backend, fused_ops
 from autograd_core.engine import apply
-from autograd_core import fused_ops
 from autograd_core.kernels import BACKWARD_KERNELS, FORWARD_KERNELS, REFERENCE_F, elementwise, norm, softmax
 from autograd_core.ops import ARRAY_F, REGISTRY
-
-from helpers import registry_inputs
 
 pytest.importorskip("numba")
 
@@ -57,8 +56,11 @@ def layouts(shape, dtype, seed=0, scale=3.0):
 
 # ---- activations: forward y = f(x) and backward g * f'(x) ------------------------------------
 
-ACTIVATION_ATTRS = {"leaky_relu": dict(negative_slope=0.1), "elu": dict(alpha=0.7),
-                    "softplus": dict(beta=1.5, threshold=4.0)}
+ACTIVATION_ATTRS = {
+    "leaky_relu": dict(negative_slope=0.1),
+    "elu": dict(alpha=0.7),
+    "softplus": dict(beta=1.5, threshold=4.0),
+}
 SHAPES = {"0-d": (), "one": (1,), "odd": (37,), "matrix": (7, 13), "large": (3, 40_001)}
 SPECIAL_VALUES = np.array([0.0, -0.0, 1e-9, -1e-9, 0.04, -0.06, 30.0, -30.0, np.inf, -np.inf, np.nan])
 
@@ -78,7 +80,7 @@ def _reference_forward(name, x, attrs):
 @pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
 def test_activation_forward_loop_matches_reference(name, dtype, shape):
     loops, parameters, attrs = _activation_case(name)
-    for layout, x in layouts(shape, dtype).items():
+    for x in layouts(shape, dtype).values():
         out = np.empty(x.size, dtype)
         loops.forward(x.reshape(-1), out, *parameters)
         assert_matches(out.reshape(x.shape), _reference_forward(name, x, attrs), dtype)
@@ -104,13 +106,14 @@ def test_activation_backward_loop_matches_formula(name, dtype, shape):
     and g, including a gradient broadcast from a scalar (stride 0, as sum's backward makes it)."""
     loops, parameters, attrs = _activation_case(name)
     op = REGISTRY[name]
-    for (x_layout, x), (g_layout, g) in zip(layouts(shape, dtype).items(), layouts(shape, dtype, seed=1).items()):
+    for x, g in zip(layouts(shape, dtype).values(), layouts(shape, dtype, seed=1).values()):
         y = _reference_forward(name, x, attrs)
         for gradient in (g, np.broadcast_to(np.asarray(0.7, dtype), x.shape)):
             expected = op.grads[0](REFERENCE_F, gradient, x, out=y, **attrs)
             dx = np.empty(x.size, dtype)
-            loops.backward(gradient.reshape(-1), (x if 0 in op.reads_of(0)[0] else y).reshape(-1), y.reshape(-1), dx,
-                           *parameters)
+            loops.backward(
+                gradient.reshape(-1), (x if 0 in op.reads_of(0)[0] else y).reshape(-1), y.reshape(-1), dx, *parameters
+            )
             assert_matches(dx.reshape(x.shape), expected, dtype)
 
 
@@ -120,7 +123,7 @@ def test_activation_kernels_as_wired(name, dtype):
     """The kernels the registry ops call under numba: compiled for the dtypes of the table, the
     reference for the others, and the reference for dtypes no loop is compiled for."""
     attrs = ACTIVATION_ATTRS.get(name, {})
-    for layout, x in layouts((5, 9), dtype).items():
+    for x in layouts((5, 9), dtype).values():
         y = _reference_forward(name, x, attrs)
         if name in FORWARD_KERNELS:
             assert_matches(FORWARD_KERNELS[name].numba()(x, **attrs), y, dtype)
@@ -154,7 +157,7 @@ def test_softmax_loops_and_kernels(log, dtype, shape, axis):
     name = "log_softmax" if log else "softmax"
     loops = softmax.compiled(log)
     axis = axis % len(shape)
-    for layout, x in layouts(shape, dtype).items():
+    for x in layouts(shape, dtype).values():
         y = FORWARD_KERNELS[name].numpy(x, axis=axis)
         g = layouts(shape, dtype, seed=2)["strided"]
         expected_dx = REGISTRY[name].grads[0](REFERENCE_F, g, x, out=y, axis=axis)
@@ -180,14 +183,16 @@ def test_cross_entropy_kernels(dtype, label_smoothing, rows, classes):
     rng = np.random.default_rng(rows)
     targets = rng.integers(0, classes, rows)
     attrs = dict(label_smoothing=label_smoothing)
-    for layout, logits in layouts((rows, classes), dtype).items():
+    for logits in layouts((rows, classes), dtype).values():
         losses = FORWARD_KERNELS["softmax_cross_entropy"].numba()(logits, targets, **attrs)
         assert_matches(losses, fused_ops.cross_entropy_reference(logits, targets, **attrs), dtype)
         for g in (rng.standard_normal(rows).astype(dtype), np.broadcast_to(np.asarray(1.0 / rows, dtype), (rows,))):
             dlogits, dtargets = BACKWARD_KERNELS["softmax_cross_entropy"].numba()(
-                g, (logits, targets), None, attrs, [True, None])
+                g, (logits, targets), None, attrs, [True, None]
+            )
             expected, _ = BACKWARD_KERNELS["softmax_cross_entropy"].numpy(
-                g, (logits, targets), None, attrs, [True, None])
+                g, (logits, targets), None, attrs, [True, None]
+            )
             assert dtargets is None
             assert_matches(dlogits, expected, dtype)
 
@@ -219,31 +224,40 @@ def test_normalization_kernels(dtype, name, shape, attrs, n_parameters):
     rng = np.random.default_rng(0)
     parameter_shape = attrs.get("normalized_shape", shape[1:2])
     parameters = tuple(rng.uniform(0.5, 2.0, parameter_shape).astype(dtype) for _ in range(n_parameters))
-    for (layout, x), g in zip(layouts(shape, dtype).items(), layouts(shape, dtype, seed=3).values()):
-        assert_matches(FORWARD_KERNELS[name].numba()(x, *parameters, **attrs),
-                       FORWARD_KERNELS[name].numpy(x, *parameters, **attrs), dtype)
+    for x, g in zip(layouts(shape, dtype).values(), layouts(shape, dtype, seed=3).values()):
+        assert_matches(
+            FORWARD_KERNELS[name].numba()(x, *parameters, **attrs),
+            FORWARD_KERNELS[name].numpy(x, *parameters, **attrs),
+            dtype,
+        )
         needs = [True] * (1 + n_parameters)
         grads = BACKWARD_KERNELS[name].numba()(g, (x,) + parameters, None, attrs, needs)
         expected = BACKWARD_KERNELS[name].numpy(g, (x,) + parameters, None, attrs, needs)
         for ours, reference, like in zip(grads, expected, (x,) + parameters):
-            reference = reference if reference.shape == like.shape else \
-                np.sum(reference, axis=tuple(range(reference.ndim - like.ndim)))  # the engine's unbroadcast
+            reference = (
+                reference
+                if reference.shape == like.shape
+                else np.sum(reference, axis=tuple(range(reference.ndim - like.ndim)))
+            )  # the engine's unbroadcast
             assert ours.dtype == np.dtype(dtype)
             assert_matches(ours, reference, dtype)
 
 
 # ---- the fused linear layer ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", fused_ops.LINEAR_ACTIVATIONS)
 @pytest.mark.parametrize("x_shape, with_bias", [((3, 4), True), ((2, 3, 4), True), ((4,), False), ((5, 4), False)])
 def test_linear_kernels(dtype, activation, x_shape, with_bias):
     rng = np.random.default_rng(0)
-    weights = {"contiguous": rng.standard_normal((6, 4)).astype(dtype),
-               "transposed": np.ascontiguousarray(rng.standard_normal((4, 6)).astype(dtype)).T}
+    weights = {
+        "contiguous": rng.standard_normal((6, 4)).astype(dtype),
+        "transposed": np.ascontiguousarray(rng.standard_normal((4, 6)).astype(dtype)).T,
+    }
     bias = (rng.standard_normal(6).astype(dtype),) if with_bias else ()
     attrs = dict(activation=activation)
-    for (layout, x), weight in zip(layouts(x_shape, dtype, scale=1.0).items(), list(weights.values()) * 2):
+    for x, weight in zip(layouts(x_shape, dtype, scale=1.0).values(), list(weights.values()) * 2):
         inputs = (x, weight) + bias
         y = fused_ops.linear_reference(*inputs, **attrs)
         assert_matches(FORWARD_KERNELS["linear"].numba()(*inputs, **attrs), y, dtype)
@@ -252,16 +266,20 @@ def test_linear_kernels(dtype, activation, x_shape, with_bias):
         grads = BACKWARD_KERNELS["linear"].numba()(g, inputs, y, attrs, needs)
         expected = BACKWARD_KERNELS["linear"].numpy(g, inputs, y, attrs, needs)
         for ours, reference, like in zip(grads, expected, inputs):
-            reference = reference if reference.shape == like.shape else \
-                np.sum(reference, axis=tuple(range(reference.ndim - like.ndim)))
+            reference = (
+                reference
+                if reference.shape == like.shape
+                else np.sum(reference, axis=tuple(range(reference.ndim - like.ndim)))
+            )
             assert_matches(ours, reference, dtype)
 
 
 def test_linear_backward_skips_unneeded_gradients():
     x, w, b = np.ones((2, 3)), np.ones((4, 3)), np.ones(4)
     y = fused_ops.linear_reference(x, w, b, activation="relu")
-    dx, dw, db = BACKWARD_KERNELS["linear"].numba()(np.ones_like(y), (x, w, b), y, dict(activation="relu"),
-                                                    [None, True, None])
+    dx, dw, db = BACKWARD_KERNELS["linear"].numba()(
+        np.ones_like(y), (x, w, b), y, dict(activation="relu"), [None, True, None]
+    )
     assert dx is None and db is None and dw.shape == (4, 3)
 
 
@@ -304,8 +322,11 @@ def test_scatter_add_rejects_out_of_range_index():
 # ---- the registry ops under the numba backend --------------------------------------------------
 
 ACCELERATED = sorted(set(FORWARD_KERNELS) | set(BACKWARD_KERNELS) | {"getitem"})  # getitem's VJP is scatter_add
-CASES = [pytest.param(REGISTRY[name], i, sample, id=f"{name}-{i}")
-         for name in ACCELERATED for i, sample in enumerate(REGISTRY[name].samples)]
+CASES = [
+    pytest.param(REGISTRY[name], i, sample, id=f"{name}-{i}")
+    for name in ACCELERATED
+    for i, sample in enumerate(REGISTRY[name].samples)
+]
 
 
 def _run(op, sample):

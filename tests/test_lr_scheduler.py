@@ -1,5 +1,6 @@
 """optim.lr_scheduler: each scheduler's learning-rate sequence against torch over 40 steps (two
 param groups with different base lrs), state_dict round trips, warm-up, and bad arguments."""
+
 import math
 
 import numpy as np
@@ -41,17 +42,49 @@ CASES = {
     "LambdaLR-per-group": ("SGD", {}, lambda s, o: s.LambdaLR(o, [lambda e: 0.95**e, lambda e: 1 + e % 3])),
     "LinearLR-warmup": ("SGD", {}, lambda s, o: s.LinearLR(o, start_factor=0.1, total_iters=8)),
     "LinearLR-decay": ("SGD", {}, lambda s, o: s.LinearLR(o, start_factor=1.0, end_factor=0.2, total_iters=10)),
-    "SequentialLR-warmup-cosine": ("SGD", {}, lambda s, o: s.SequentialLR(
-        o, [s.LinearLR(o, start_factor=0.1, total_iters=5), s.CosineAnnealingLR(o, T_max=30)], milestones=[5])),
-    "SequentialLR-three": ("SGD", {}, lambda s, o: s.SequentialLR(
-        o, [s.LinearLR(o, start_factor=0.25, total_iters=4), s.ExponentialLR(o, gamma=0.9),
-            s.StepLR(o, step_size=5, gamma=0.5)], milestones=[10, 25])),
+    "SequentialLR-warmup-cosine": (
+        "SGD",
+        {},
+        lambda s, o: s.SequentialLR(
+            o, [s.LinearLR(o, start_factor=0.1, total_iters=5), s.CosineAnnealingLR(o, T_max=30)], milestones=[5]
+        ),
+    ),
+    "SequentialLR-three": (
+        "SGD",
+        {},
+        lambda s, o: s.SequentialLR(
+            o,
+            [
+                s.LinearLR(o, start_factor=0.25, total_iters=4),
+                s.ExponentialLR(o, gamma=0.9),
+                s.StepLR(o, step_size=5, gamma=0.5),
+            ],
+            milestones=[10, 25],
+        ),
+    ),
     "OneCycleLR": ("SGD", dict(momentum=0.9), lambda s, o: s.OneCycleLR(o, max_lr=[1.0, 0.5], total_steps=STEPS)),
-    "OneCycleLR-three-phase-linear-Adam": ("Adam", {}, lambda s, o: s.OneCycleLR(
-        o, max_lr=0.01, epochs=4, steps_per_epoch=10, pct_start=0.25, anneal_strategy="linear",
-        three_phase=True, base_momentum=0.8, max_momentum=0.9, div_factor=10.0, final_div_factor=100.0)),
-    "OneCycleLR-no-momentum": ("Adagrad", {}, lambda s, o: s.OneCycleLR(
-        o, max_lr=0.2, total_steps=STEPS, cycle_momentum=False)),
+    "OneCycleLR-three-phase-linear-Adam": (
+        "Adam",
+        {},
+        lambda s, o: s.OneCycleLR(
+            o,
+            max_lr=0.01,
+            epochs=4,
+            steps_per_epoch=10,
+            pct_start=0.25,
+            anneal_strategy="linear",
+            three_phase=True,
+            base_momentum=0.8,
+            max_momentum=0.9,
+            div_factor=10.0,
+            final_div_factor=100.0,
+        ),
+    ),
+    "OneCycleLR-no-momentum": (
+        "Adagrad",
+        {},
+        lambda s, o: s.OneCycleLR(o, max_lr=0.2, total_steps=STEPS, cycle_momentum=False),
+    ),
 }
 
 
@@ -94,8 +127,12 @@ def plateau_lrs(lib, metrics, **options):
 
 
 # A loss that falls, stalls with noise, falls a little (less than the threshold), then climbs.
-PLATEAU_METRICS = ([1.0 / (1 + k) for k in range(8)] + [0.125, 0.13, 0.1249, 0.126, 0.125] * 4
-                   + [0.12499, 0.124] + [0.2 + 0.01 * k for k in range(10)])
+PLATEAU_METRICS = (
+    [1.0 / (1 + k) for k in range(8)]
+    + [0.125, 0.13, 0.1249, 0.126, 0.125] * 4
+    + [0.12499, 0.124]
+    + [0.2 + 0.01 * k for k in range(10)]
+)
 PLATEAU_OPTIONS = [
     dict(),
     dict(patience=2, factor=0.5),
@@ -143,8 +180,9 @@ def save_and_load(state, tmp_path, through_file):
 
 
 @pytest.mark.parametrize("through_file", [False, True], ids=["in-memory", "ag.save"])
-@pytest.mark.parametrize("case", ["StepLR", "CosineAnnealingLR", "SequentialLR-warmup-cosine", "OneCycleLR",
-                                  "LambdaLR"])
+@pytest.mark.parametrize(
+    "case", ["StepLR", "CosineAnnealingLR", "SequentialLR-warmup-cosine", "OneCycleLR", "LambdaLR"]
+)
 def test_state_dict_round_trip_continues_the_same_schedule(tmp_path, case, through_file):
     optimizer_name, options, build = CASES[case]
     opt = make_optimizer(optim, optimizer_name, **options)
@@ -199,7 +237,8 @@ def test_resuming_with_last_epoch_needs_initial_lr():
     resumed = lr_scheduler.ExponentialLR(make_optimizer(optim), gamma=0.5)
     resumed.optimizer.load_state_dict(opt.state_dict())
     assert lr_scheduler.ExponentialLR(resumed.optimizer, gamma=0.5, last_epoch=2).get_last_lr() == pytest.approx(
-        [lr * 0.5**3 for lr in BASE_LRS])
+        [lr * 0.5**3 for lr in BASE_LRS]
+    )
     assert scheduler.get_last_lr() == list(BASE_LRS)
 
 
@@ -217,13 +256,22 @@ BAD_ARGUMENTS = [
     (ValueError, "patience must be", lambda o: lr_scheduler.ReduceLROnPlateau(o, patience=-1)),
     (ValueError, "total_steps, or both epochs", lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1)),
     (ValueError, "pct_start must be", lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=9, pct_start=1.5)),
-    (ValueError, "anneal_strategy must be", lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=9,
-                                                                              anneal_strategy="step")),
+    (
+        ValueError,
+        "anneal_strategy must be",
+        lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=9, anneal_strategy="step"),
+    ),
     (ValueError, "max_lr has 3 values", lambda o: lr_scheduler.OneCycleLR(o, max_lr=[1, 2, 3], total_steps=9)),
-    (ValueError, "expected 1 increasing milestones", lambda o: lr_scheduler.SequentialLR(
-        o, [lr_scheduler.StepLR(o, 2), lr_scheduler.StepLR(o, 3)], milestones=[])),
-    (TypeError, "not ReduceLROnPlateau", lambda o: lr_scheduler.SequentialLR(
-        o, [lr_scheduler.ReduceLROnPlateau(o)], milestones=[])),
+    (
+        ValueError,
+        "expected 1 increasing milestones",
+        lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.StepLR(o, 2), lr_scheduler.StepLR(o, 3)], milestones=[]),
+    ),
+    (
+        TypeError,
+        "not ReduceLROnPlateau",
+        lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.ReduceLROnPlateau(o)], milestones=[]),
+    ),
 ]
 
 
@@ -265,13 +313,15 @@ NON_FINITE_HYPERPARAMETERS = {
     "LinearLR-start_factor": lambda o, v: lr_scheduler.LinearLR(o, start_factor=v),
     "LinearLR-end_factor": lambda o, v: lr_scheduler.LinearLR(o, end_factor=v),
     "SequentialLR-milestones": lambda o, v: lr_scheduler.SequentialLR(
-        o, [lr_scheduler.StepLR(o, 2), lr_scheduler.StepLR(o, 3)], milestones=[v]),
+        o, [lr_scheduler.StepLR(o, 2), lr_scheduler.StepLR(o, 3)], milestones=[v]
+    ),
     "OneCycleLR-max_lr": lambda o, v: lr_scheduler.OneCycleLR(o, max_lr=[0.1, v], total_steps=9),
     "OneCycleLR-base_momentum": lambda o, v: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=9, base_momentum=v),
     "OneCycleLR-max_momentum": lambda o, v: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=9, max_momentum=v),
     "OneCycleLR-div_factor": lambda o, v: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=9, div_factor=v),
-    "OneCycleLR-final_div_factor": lambda o, v: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=9,
-                                                                        final_div_factor=v),
+    "OneCycleLR-final_div_factor": lambda o, v: lr_scheduler.OneCycleLR(
+        o, max_lr=0.1, total_steps=9, final_div_factor=v
+    ),
     "OneCycleLR-pct_start": lambda o, v: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=9, pct_start=v),
     "ReduceLROnPlateau-factor": lambda o, v: lr_scheduler.ReduceLROnPlateau(o, factor=v),
     "ReduceLROnPlateau-threshold": lambda o, v: lr_scheduler.ReduceLROnPlateau(o, threshold=v),
@@ -280,8 +330,11 @@ NON_FINITE_HYPERPARAMETERS = {
 }
 
 
-@pytest.mark.parametrize("value, error", [(math.nan, ValueError), (math.inf, ValueError), (-math.inf, ValueError),
-                                          ("0.5", TypeError), (None, TypeError)], ids=repr)
+@pytest.mark.parametrize(
+    "value, error",
+    [(math.nan, ValueError), (math.inf, ValueError), (-math.inf, ValueError), ("0.5", TypeError), (None, TypeError)],
+    ids=repr,
+)
 @pytest.mark.parametrize("case", NON_FINITE_HYPERPARAMETERS)
 def test_hyperparameters_that_are_not_finite_numbers_are_refused_naming_scheduler_and_parameter(case, value, error):
     opt = make_optimizer(optim, momentum=0.9)
@@ -301,7 +354,7 @@ def test_one_cycle_refuses_a_zero_div_factor():
 @pytest.mark.parametrize("not_a_dict", [None, [], "state"], ids=repr)
 def test_load_state_dict_of_something_else_than_a_dict_is_a_type_error(not_a_dict):
     scheduler = lr_scheduler.StepLR(make_optimizer(optim), step_size=2)
-    with pytest.raises(TypeError, match="StepLR.load_state_dict: expected a dict, as state_dict\\(\\) returns, got"):
+    with pytest.raises(TypeError, match=r"StepLR\.load_state_dict: expected a dict, as state_dict\(\) returns, got"):
         scheduler.load_state_dict(not_a_dict)
 
 
@@ -326,8 +379,12 @@ BAD_SCHEDULER_STATES = [
     ("StepLR", lambda sd: sd.pop("gamma"), ValueError, r"missing entries \['gamma'\], unexpected entries \[\]"),
     ("StepLR", lambda sd: sd.update(T_max=3), ValueError, r"unexpected entries \['T_max'\]"),
     ("OneCycleLR", lambda sd: sd.update(anneal_strategy="step"), ValueError, "anneal_strategy must be one of"),
-    ("SequentialLR-warmup-cosine", lambda sd: sd["_schedulers"][1].update(eta_min=math.inf), ValueError,
-     "CosineAnnealingLR: eta_min must be a finite number, got inf"),
+    (
+        "SequentialLR-warmup-cosine",
+        lambda sd: sd["_schedulers"][1].update(eta_min=math.inf),
+        ValueError,
+        "CosineAnnealingLR: eta_min must be a finite number, got inf",
+    ),
     ("SequentialLR-warmup-cosine", lambda sd: sd["_schedulers"].pop(), ValueError, "holds 1 schedulers"),
 ]
 

@@ -1,5 +1,6 @@
 """Activation modules and functions: values and gradients against torch, gradcheck in float64, reprs,
 get_activation, and construction errors."""
+
 import numpy as np
 import pytest
 from nn_helpers import compare_with_torch, copy_weights, requires_torch, torch
@@ -55,20 +56,30 @@ def test_activation_module_gradcheck(name, ours, theirs):
 
 
 @requires_torch
-@pytest.mark.parametrize("ours, theirs, kwargs", [
-    (F.sigmoid, torch.sigmoid if torch else None, {}),
-    (F.tanh, torch.tanh if torch else None, {}),
-    (F.relu, lambda x: torch.nn.functional.relu(x), {}),
-    (F.leaky_relu, lambda x, negative_slope: torch.nn.functional.leaky_relu(x, negative_slope),
-     {"negative_slope": 0.3}),
-    (F.elu, lambda x, alpha: torch.nn.functional.elu(x, alpha), {"alpha": 1.5}),
-    (F.softplus, lambda x, beta, threshold: torch.nn.functional.softplus(x, beta, threshold),
-     {"beta": 0.5, "threshold": 1.0}),
-    (F.silu, lambda x: torch.nn.functional.silu(x), {}),
-    (F.gelu, lambda x, approximate: torch.nn.functional.gelu(x, approximate=approximate), {"approximate": "tanh"}),
-    (F.softmax, lambda x, axis: torch.softmax(x, dim=axis), {"axis": 0}),
-    (F.log_softmax, lambda x, axis: torch.log_softmax(x, dim=axis), {"axis": 2}),
-], ids=lambda v: getattr(v, "__name__", "") if callable(v) else "")
+@pytest.mark.parametrize(
+    "ours, theirs, kwargs",
+    [
+        (F.sigmoid, torch.sigmoid if torch else None, {}),
+        (F.tanh, torch.tanh if torch else None, {}),
+        (F.relu, lambda x: torch.nn.functional.relu(x), {}),
+        (
+            F.leaky_relu,
+            lambda x, negative_slope: torch.nn.functional.leaky_relu(x, negative_slope),
+            {"negative_slope": 0.3},
+        ),
+        (F.elu, lambda x, alpha: torch.nn.functional.elu(x, alpha), {"alpha": 1.5}),
+        (
+            F.softplus,
+            lambda x, beta, threshold: torch.nn.functional.softplus(x, beta, threshold),
+            {"beta": 0.5, "threshold": 1.0},
+        ),
+        (F.silu, lambda x: torch.nn.functional.silu(x), {}),
+        (F.gelu, lambda x, approximate: torch.nn.functional.gelu(x, approximate=approximate), {"approximate": "tanh"}),
+        (F.softmax, lambda x, axis: torch.softmax(x, dim=axis), {"axis": 0}),
+        (F.log_softmax, lambda x, axis: torch.log_softmax(x, dim=axis), {"axis": 2}),
+    ],
+    ids=lambda v: getattr(v, "__name__", "") if callable(v) else "",
+)
 def test_functional_matches_torch(ours, theirs, kwargs):
     compare_with_torch(lambda x: ours(x, **kwargs), lambda x: theirs(x, **kwargs), [_input()])
 
@@ -113,11 +124,22 @@ def test_reprs_match_pytorch_style():
     assert repr(nn.Swish(2.0)) == "Swish(beta=2.0, learnable=False)"
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("relu", nn.ReLU), ("sigmoid", nn.Sigmoid), ("tanh", nn.Tanh), ("leaky_relu", nn.LeakyReLU), ("elu", nn.ELU),
-    ("softplus", nn.Softplus), ("silu", nn.SiLU), ("swish", nn.Swish), ("gelu", nn.GELU), ("gelu_tanh", nn.GELU),
-    ("prelu", nn.PReLU),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("relu", nn.ReLU),
+        ("sigmoid", nn.Sigmoid),
+        ("tanh", nn.Tanh),
+        ("leaky_relu", nn.LeakyReLU),
+        ("elu", nn.ELU),
+        ("softplus", nn.Softplus),
+        ("silu", nn.SiLU),
+        ("swish", nn.Swish),
+        ("gelu", nn.GELU),
+        ("gelu_tanh", nn.GELU),
+        ("prelu", nn.PReLU),
+    ],
+)
 def test_get_activation_builds_a_fresh_module(name, expected):
     first, second = nn.get_activation(name), nn.get_activation(name)
     assert type(first) is expected and first is not second
@@ -130,23 +152,26 @@ def test_get_activation_gelu_tanh_uses_the_tanh_form():
 
 
 def test_unknown_activation_lists_the_valid_names():
-    with pytest.raises(ValueError, match="unknown activation 'rleu'.*relu, sigmoid, tanh, leaky_relu"):
+    with pytest.raises(ValueError, match=r"unknown activation 'rleu'.*relu, sigmoid, tanh, leaky_relu"):
         nn.get_activation("rleu")
     with pytest.raises(TypeError, match="get_activation"):
         nn.get_activation(3)
 
 
-@pytest.mark.parametrize("build, error, message", [
-    (lambda: nn.GELU(approximate="fast"), ValueError, "GELU: approximate must be one of 'none', 'tanh'"),
-    (lambda: nn.LeakyReLU("0.1"), TypeError, "LeakyReLU: negative_slope must be a real number"),
-    (lambda: nn.Softplus(beta=0), ValueError, "Softplus: beta must be > 0"),
-    (lambda: nn.Softmax(axis=1.5), TypeError, "Softmax: axis must be an int"),
-    (lambda: nn.ELU(1.0, 2.0), TypeError, "ELU: takes at most 1 positional"),
-    (lambda: nn.ReLU(inplace=True), TypeError, "ReLU: unexpected argument 'inplace'"),
-    (lambda: nn.PReLU(num_parameters=0), ValueError, "PReLU: num_parameters must be positive"),
-    (lambda: nn.PReLU(num_parameters=2.0), TypeError, "PReLU: num_parameters must be an int"),
-    (lambda: nn.Swish(beta=-1.0), ValueError, "Swish: beta must be > 0"),
-])
+@pytest.mark.parametrize(
+    "build, error, message",
+    [
+        (lambda: nn.GELU(approximate="fast"), ValueError, "GELU: approximate must be one of 'none', 'tanh'"),
+        (lambda: nn.LeakyReLU("0.1"), TypeError, "LeakyReLU: negative_slope must be a real number"),
+        (lambda: nn.Softplus(beta=0), ValueError, "Softplus: beta must be > 0"),
+        (lambda: nn.Softmax(axis=1.5), TypeError, "Softmax: axis must be an int"),
+        (lambda: nn.ELU(1.0, 2.0), TypeError, "ELU: takes at most 1 positional"),
+        (lambda: nn.ReLU(inplace=True), TypeError, "ReLU: unexpected argument 'inplace'"),
+        (lambda: nn.PReLU(num_parameters=0), ValueError, "PReLU: num_parameters must be positive"),
+        (lambda: nn.PReLU(num_parameters=2.0), TypeError, "PReLU: num_parameters must be an int"),
+        (lambda: nn.Swish(beta=-1.0), ValueError, "Swish: beta must be > 0"),
+    ],
+)
 def test_bad_constructor_arguments_raise_clear_errors(build, error, message):
     with pytest.raises(error, match=message):
         build()

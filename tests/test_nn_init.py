@@ -1,5 +1,6 @@
 """nn.init: PyTorch's gains and fans, the distributions' bounds and moments, in-place filling that the
 version counter sees, reproducibility under ag.manual_seed, and errors."""
+
 import math
 
 import numpy as np
@@ -12,12 +13,24 @@ from nn import init
 
 
 @requires_torch
-@pytest.mark.parametrize("nonlinearity, param", [
-    ("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None), ("relu", None),
-    ("leaky_relu", None), ("leaky_relu", 0.2), ("leaky_relu", math.sqrt(5)), ("selu", None)])
+@pytest.mark.parametrize(
+    "nonlinearity, param",
+    [
+        ("linear", None),
+        ("conv2d", None),
+        ("sigmoid", None),
+        ("tanh", None),
+        ("relu", None),
+        ("leaky_relu", None),
+        ("leaky_relu", 0.2),
+        ("leaky_relu", math.sqrt(5)),
+        ("selu", None),
+    ],
+)
 def test_calculate_gain_matches_torch(nonlinearity, param):
     assert init.calculate_gain(nonlinearity, param) == pytest.approx(
-        torch.nn.init.calculate_gain(nonlinearity, param), rel=1e-12)
+        torch.nn.init.calculate_gain(nonlinearity, param), rel=1e-12
+    )
 
 
 def test_calculate_gain_rejects_unknown_nonlinearities():
@@ -43,17 +56,33 @@ def _assert_normal(values, std):
 # (initializer, call, the expected bound (uniform) or std (normal) for a (300, 100) weight, kind)
 FAN_IN, FAN_OUT = 100, 300
 CASES = [
-    ("xavier_uniform_", lambda w: init.xavier_uniform_(w, gain=2.0), 2.0 * math.sqrt(6 / (FAN_IN + FAN_OUT)),
-     "uniform"),
+    (
+        "xavier_uniform_",
+        lambda w: init.xavier_uniform_(w, gain=2.0),
+        2.0 * math.sqrt(6 / (FAN_IN + FAN_OUT)),
+        "uniform",
+    ),
     ("xavier_normal_", lambda w: init.xavier_normal_(w), math.sqrt(2 / (FAN_IN + FAN_OUT)), "normal"),
-    ("kaiming_uniform_", lambda w: init.kaiming_uniform_(w, nonlinearity="relu"), math.sqrt(2) * math.sqrt(3 / FAN_IN),
-     "uniform"),
-    ("kaiming_uniform_-fan_out", lambda w: init.kaiming_uniform_(w, a=0.1, mode="fan_out"),
-     math.sqrt(2 / 1.01) * math.sqrt(3 / FAN_OUT), "uniform"),
+    (
+        "kaiming_uniform_",
+        lambda w: init.kaiming_uniform_(w, nonlinearity="relu"),
+        math.sqrt(2) * math.sqrt(3 / FAN_IN),
+        "uniform",
+    ),
+    (
+        "kaiming_uniform_-fan_out",
+        lambda w: init.kaiming_uniform_(w, a=0.1, mode="fan_out"),
+        math.sqrt(2 / 1.01) * math.sqrt(3 / FAN_OUT),
+        "uniform",
+    ),
     ("kaiming_uniform_-sqrt5", lambda w: init.kaiming_uniform_(w, a=math.sqrt(5)), 1 / math.sqrt(FAN_IN), "uniform"),
     ("kaiming_normal_", lambda w: init.kaiming_normal_(w, nonlinearity="relu"), math.sqrt(2 / FAN_IN), "normal"),
-    ("kaiming_normal_-fan_out", lambda w: init.kaiming_normal_(w, mode="fan_out", nonlinearity="tanh"),
-     5 / 3 / math.sqrt(FAN_OUT), "normal"),
+    (
+        "kaiming_normal_-fan_out",
+        lambda w: init.kaiming_normal_(w, mode="fan_out", nonlinearity="tanh"),
+        5 / 3 / math.sqrt(FAN_OUT),
+        "normal",
+    ),
     ("uniform_", lambda w: init.uniform_(w, -0.3, 0.3), 0.3, "uniform"),
     ("normal_", lambda w: init.normal_(w, 0.0, 0.7), 0.7, "normal"),
 ]
@@ -98,7 +127,8 @@ def test_orthogonal_rows_or_columns_are_orthonormal(shape):
 def test_initializers_modify_in_place_under_no_grad_and_bump_the_version():
     layer = nn.Linear(3, 2)
     weight = layer.weight
-    loss = (layer(ag.randn(4, 3)) ** 2).sum()  # the forward saved the weight
+    # the input requires grad, so the backward reads the weight (the input's gradient is grad @ weight)
+    loss = (layer(ag.randn(4, 3, requires_grad=True)) ** 2).sum()
     init.xavier_uniform_(weight)  # allowed on a leaf that requires grad: it runs under no_grad
     assert layer.weight is weight and weight.requires_grad
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
@@ -115,17 +145,27 @@ def test_initializers_draw_from_the_seeded_generator():
     assert not np.array_equal(first, second)
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda: init.xavier_uniform_(_weight(5)), ValueError, r"xavier_uniform_: fan in and fan out need a tensor with "
-                                                           r"at least 2 dimensions, got shape \(5,\)"),
-    (lambda: init.kaiming_normal_(_weight(3, 3), mode="fan"), ValueError,
-     "kaiming_normal_: mode must be 'fan_in' or 'fan_out'"),
-    (lambda: init.kaiming_uniform_(_weight(3, 3), nonlinearity="softsign"), ValueError, "unsupported nonlinearity"),
-    (lambda: init.orthogonal_(_weight(4)), ValueError, "orthogonal_: only tensors with 2 or more dimensions"),
-    (lambda: init.uniform_(np.zeros(3)), TypeError, "uniform_: expected a Tensor, got ndarray"),
-    (lambda: init.uniform_(_weight(3), 1.0, 0.0), ValueError, "uniform_: the lower bound a=1.0 must not exceed"),
-    (lambda: init.normal_(_weight(3), std=-1.0), ValueError, "normal_: std must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: init.xavier_uniform_(_weight(5)),
+            ValueError,
+            r"xavier_uniform_: fan in and fan out need a tensor with "
+            r"at least 2 dimensions, got shape \(5,\)",
+        ),
+        (
+            lambda: init.kaiming_normal_(_weight(3, 3), mode="fan"),
+            ValueError,
+            "kaiming_normal_: mode must be 'fan_in' or 'fan_out'",
+        ),
+        (lambda: init.kaiming_uniform_(_weight(3, 3), nonlinearity="softsign"), ValueError, "unsupported nonlinearity"),
+        (lambda: init.orthogonal_(_weight(4)), ValueError, "orthogonal_: only tensors with 2 or more dimensions"),
+        (lambda: init.uniform_(np.zeros(3)), TypeError, "uniform_: expected a Tensor, got ndarray"),
+        (lambda: init.uniform_(_weight(3), 1.0, 0.0), ValueError, "uniform_: the lower bound a=1.0 must not exceed"),
+        (lambda: init.normal_(_weight(3), std=-1.0), ValueError, "normal_: std must be >= 0"),
+    ],
+)
 def test_bad_arguments_raise_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()

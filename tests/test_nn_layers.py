@@ -1,5 +1,6 @@
 """Layers: values and gradients against torch.nn (weights copied), gradcheck in float64, PyTorch's
 initialisation, dropout statistics, batch-norm running statistics, and construction errors."""
+
 import math
 
 import numpy as np
@@ -25,6 +26,7 @@ def _gradcheck_module(module, x):
 
 
 # ---- Linear --------------------------------------------------------------------------------
+
 
 @requires_torch
 @pytest.mark.parametrize("bias", [True, False])
@@ -66,16 +68,31 @@ def test_linear_rejects_a_mismatched_input():
 
 # ---- MLP --------------------------------------------------------------------------------------
 
+
 def test_mlp_layout_and_state_dict_names():
     mlp = nn.MLP([2, 8, 8, 3], activation="prelu", norm="batch", dropout=0.1, residual=True)
     assert len(mlp) == 3 and isinstance(mlp[2], nn.Linear)
     assert [block.residual for block in mlp[:2]] == [False, True]
     assert list(mlp.state_dict()) == [
-        "0.linear.weight", "0.linear.bias", "0.norm.weight", "0.norm.bias", "0.norm.running_mean",
-        "0.norm.running_var", "0.norm.num_batches_tracked", "0.activation.weight",
-        "1.linear.weight", "1.linear.bias", "1.norm.weight", "1.norm.bias", "1.norm.running_mean",
-        "1.norm.running_var", "1.norm.num_batches_tracked", "1.activation.weight",
-        "2.weight", "2.bias"]
+        "0.linear.weight",
+        "0.linear.bias",
+        "0.norm.weight",
+        "0.norm.bias",
+        "0.norm.running_mean",
+        "0.norm.running_var",
+        "0.norm.num_batches_tracked",
+        "0.activation.weight",
+        "1.linear.weight",
+        "1.linear.bias",
+        "1.norm.weight",
+        "1.norm.bias",
+        "1.norm.running_mean",
+        "1.norm.running_var",
+        "1.norm.num_batches_tracked",
+        "1.activation.weight",
+        "2.weight",
+        "2.bias",
+    ]
     plain = nn.MLP([2, 8, 8, 3], activation="prelu", norm="batch", dropout=0.1)
     plain.load_state_dict(mlp.state_dict())  # the residual flag does not change the names
 
@@ -133,23 +150,27 @@ def test_mlp_block_follows_a_replaced_activation():
     np.testing.assert_allclose(mlp(x).data, hidden @ mlp[1].weight.data.T + mlp[1].bias.data, rtol=1e-12)
 
 
-@pytest.mark.parametrize("build, error, message", [
-    (lambda: nn.MLP([2, 0, 1]), ValueError, r"MLP: sizes\[1\] must be positive, got 0"),
-    (lambda: nn.MLP([2, -3, 1]), ValueError, r"MLP: sizes\[1\] must be positive"),
-    (lambda: nn.MLP([2, 4.0, 1]), TypeError, r"MLP: sizes\[1\] must be an int"),
-    (lambda: nn.MLP([2]), ValueError, "MLP: sizes needs at least an input and an output width"),
-    (lambda: nn.MLP(3), TypeError, "MLP: sizes must be a sequence of ints"),
-    (lambda: nn.MLP([2, 4, 1], activation="relux"), ValueError, "unknown activation 'relux'; valid names are relu"),
-    (lambda: nn.MLP([2, 4, 1], dropout=1.0), ValueError, r"MLP: dropout must be in \[0, 1\)"),
-    (lambda: nn.MLP([2, 4, 1], norm="group"), ValueError, "MLP: norm must be None, 'batch' or 'layer'"),
-    (lambda: nn.MLP([2, 4, 1], residual="yes"), TypeError, "MLP: residual must be a bool"),
-])
+@pytest.mark.parametrize(
+    "build, error, message",
+    [
+        (lambda: nn.MLP([2, 0, 1]), ValueError, r"MLP: sizes\[1\] must be positive, got 0"),
+        (lambda: nn.MLP([2, -3, 1]), ValueError, r"MLP: sizes\[1\] must be positive"),
+        (lambda: nn.MLP([2, 4.0, 1]), TypeError, r"MLP: sizes\[1\] must be an int"),
+        (lambda: nn.MLP([2]), ValueError, "MLP: sizes needs at least an input and an output width"),
+        (lambda: nn.MLP(3), TypeError, "MLP: sizes must be a sequence of ints"),
+        (lambda: nn.MLP([2, 4, 1], activation="relux"), ValueError, "unknown activation 'relux'; valid names are relu"),
+        (lambda: nn.MLP([2, 4, 1], dropout=1.0), ValueError, r"MLP: dropout must be in \[0, 1\)"),
+        (lambda: nn.MLP([2, 4, 1], norm="group"), ValueError, "MLP: norm must be None, 'batch' or 'layer'"),
+        (lambda: nn.MLP([2, 4, 1], residual="yes"), TypeError, "MLP: residual must be a bool"),
+    ],
+)
 def test_mlp_rejects_bad_arguments(build, error, message):
     with pytest.raises(error, match=message):
         build()
 
 
 # ---- Dropout ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
 def test_dropout_statistics_in_training(p):
@@ -183,6 +204,7 @@ def test_dropout_masks_follow_the_seed():
 
 
 # ---- BatchNorm1d ------------------------------------------------------------------------------
+
 
 @requires_torch
 @pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5)])
@@ -244,6 +266,7 @@ def test_batchnorm_rejects_bad_inputs():
 
 # ---- LayerNorm ---------------------------------------------------------------------------------
 
+
 @requires_torch
 @pytest.mark.parametrize("shape, normalized", [((4, 5), 5), ((2, 3, 4), (3, 4)), ((6,), (6,))])
 def test_layernorm_matches_torch(shape, normalized):
@@ -271,6 +294,7 @@ def test_layernorm_gradcheck_and_shape_error():
 
 
 # ---- Embedding ---------------------------------------------------------------------------------
+
 
 @requires_torch
 def test_embedding_matches_torch_and_accumulates_repeated_indices():
@@ -305,6 +329,7 @@ def test_embedding_gradcheck():
 
 # ---- Residual, Identity, Flatten ---------------------------------------------------------------
 
+
 def test_residual_adds_its_input():
     inner = nn.Linear(3, 3).double()
     block = nn.Residual(inner)
@@ -329,23 +354,27 @@ def test_flatten_matches_torch(start, end):
 
 # ---- construction errors ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("build, error, message", [
-    (lambda: nn.Linear(0, 3), ValueError, "Linear: in_features must be positive, got 0"),
-    (lambda: nn.Linear(3, -2), ValueError, "Linear: out_features must be positive, got -2"),
-    (lambda: nn.Linear(2.0, 3), TypeError, "Linear: in_features must be an int, got float"),
-    (lambda: nn.Linear(True, 3), TypeError, "Linear: in_features must be an int, got bool"),
-    (lambda: nn.Dropout(1.0), ValueError, r"Dropout: p must be in \[0, 1\), got 1.0"),
-    (lambda: nn.Dropout(-0.1), ValueError, r"Dropout: p must be in \[0, 1\)"),
-    (lambda: nn.Dropout("0.5"), TypeError, "Dropout: p must be a real number"),
-    (lambda: nn.BatchNorm1d(0), ValueError, "BatchNorm1d: num_features must be positive"),
-    (lambda: nn.BatchNorm1d(3, momentum=1.5), ValueError, r"BatchNorm1d: momentum must be in \[0, 1\]"),
-    (lambda: nn.BatchNorm1d(3, eps=0), ValueError, "BatchNorm1d: eps must be > 0"),
-    (lambda: nn.LayerNorm((3, 0)), ValueError, "LayerNorm: normalized_shape entries must be positive"),
-    (lambda: nn.Embedding(10, 0), ValueError, "Embedding: embedding_dim must be positive"),
-    (lambda: nn.Embedding(2.5, 3), TypeError, "Embedding: num_embeddings must be an int"),
-    (lambda: nn.Flatten(start_dim=0.5), TypeError, "Flatten: start_dim must be an int"),
-    (lambda: nn.Residual(lambda x: x), TypeError, "Residual: expected a Module"),
-])
+
+@pytest.mark.parametrize(
+    "build, error, message",
+    [
+        (lambda: nn.Linear(0, 3), ValueError, "Linear: in_features must be positive, got 0"),
+        (lambda: nn.Linear(3, -2), ValueError, "Linear: out_features must be positive, got -2"),
+        (lambda: nn.Linear(2.0, 3), TypeError, "Linear: in_features must be an int, got float"),
+        (lambda: nn.Linear(True, 3), TypeError, "Linear: in_features must be an int, got bool"),
+        (lambda: nn.Dropout(1.0), ValueError, r"Dropout: p must be in \[0, 1\), got 1.0"),
+        (lambda: nn.Dropout(-0.1), ValueError, r"Dropout: p must be in \[0, 1\)"),
+        (lambda: nn.Dropout("0.5"), TypeError, "Dropout: p must be a real number"),
+        (lambda: nn.BatchNorm1d(0), ValueError, "BatchNorm1d: num_features must be positive"),
+        (lambda: nn.BatchNorm1d(3, momentum=1.5), ValueError, r"BatchNorm1d: momentum must be in \[0, 1\]"),
+        (lambda: nn.BatchNorm1d(3, eps=0), ValueError, "BatchNorm1d: eps must be > 0"),
+        (lambda: nn.LayerNorm((3, 0)), ValueError, "LayerNorm: normalized_shape entries must be positive"),
+        (lambda: nn.Embedding(10, 0), ValueError, "Embedding: embedding_dim must be positive"),
+        (lambda: nn.Embedding(2.5, 3), TypeError, "Embedding: num_embeddings must be an int"),
+        (lambda: nn.Flatten(start_dim=0.5), TypeError, "Flatten: start_dim must be an int"),
+        (lambda: nn.Residual(lambda x: x), TypeError, "Residual: expected a Module"),
+    ],
+)
 def test_bad_constructor_arguments_raise_clear_errors(build, error, message):
     with pytest.raises(error, match=message):
         build()

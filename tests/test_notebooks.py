@@ -1,5 +1,6 @@
 """The teaching notebooks: each runs top to bottom without error (its last cell asserts its findings),
 within the time budget, and every committed .ipynb is exactly what its source in notebooks/src generates."""
+
 import importlib.util
 import pathlib
 import re
@@ -34,7 +35,8 @@ def test_notebook_is_generated_from_its_source(source):
     target = build.notebook_path(source)
     assert target.exists(), f"{target.name} is missing: run notebooks/build.py"
     assert target.read_text(encoding="utf-8") == build.render(build.build_notebook(source)), (
-        f"{target.name} is stale: run notebooks/build.py")
+        f"{target.name} is stale: run notebooks/build.py"
+    )
 
 
 def test_every_notebook_has_a_source():
@@ -64,8 +66,9 @@ def test_notebook_runs(source, monkeypatch):
     # user-wide Jupyter install may define for another Python.
     monkeypatch.setenv("JUPYTER_PREFER_ENV_PATH", "1")
     notebook = nbformat.read(build.notebook_path(source), as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=NOTEBOOK_BUDGET_S, kernel_name="python3",
-                                     resources={"metadata": {"path": str(NOTEBOOKS_DIR)}})
+    client = nbclient.NotebookClient(
+        notebook, timeout=NOTEBOOK_BUDGET_S, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS_DIR)}}
+    )
     started = time.perf_counter()
     client.execute()  # raises CellExecutionError, quoting the cell and its traceback, on any error
     elapsed = time.perf_counter() - started

@@ -1,6 +1,7 @@
 """optim: every optimizer and option against torch.optim step by step, state_dict round trips,
 parameter groups, skipping, validation, the fused kernels under both backends, and the
 gradient-descent-vs-momentum picture on an ill-conditioned quadratic."""
+
 import numpy as np
 import pytest
 
@@ -123,6 +124,7 @@ def torch_history(torch, name, options, values, steps):
 
 # ---- against torch.optim -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_trajectory_matches_torch(torch, each_backend, case):
     name, options = case
@@ -151,8 +153,12 @@ def test_param_groups_with_their_own_hyperparameters_match_torch(torch):
     ours = run_steps(optim.SGD(groups, lr=0.1, momentum=0.9, nesterov=True), params, STEPS)
 
     torch_params = [torch.tensor(v.copy(), requires_grad=True) for v in values]
-    opt = torch.optim.SGD([{"params": torch_params[:2], "lr": 0.05, "momentum": 0.5}, {"params": torch_params[2:]}],
-                          lr=0.1, momentum=0.9, nesterov=True)
+    opt = torch.optim.SGD(
+        [{"params": torch_params[:2], "lr": 0.05, "momentum": 0.5}, {"params": torch_params[2:]}],
+        lr=0.1,
+        momentum=0.9,
+        nesterov=True,
+    )
     for step in range(STEPS):
         for p in torch_params:
             p.grad = torch.from_numpy(gradient(p.detach().numpy()))
@@ -264,6 +270,7 @@ def test_load_state_dict_rejects_a_mismatched_optimizer():
 
 # ---- groups, skipping, zero_grad, closure --------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_frozen_and_gradless_parameters_are_skipped(name):
     trained, frozen, gradless = make_params(initial_values())
@@ -368,8 +375,11 @@ BAD_HYPERPARAMETERS = [
 ]
 
 
-@pytest.mark.parametrize("name, options, parameter", BAD_HYPERPARAMETERS,
-                         ids=[f"{n}-{list(o)[0]}={list(o.values())[0]}" for n, o, _ in BAD_HYPERPARAMETERS])
+@pytest.mark.parametrize(
+    "name, options, parameter",
+    BAD_HYPERPARAMETERS,
+    ids=[f"{n}-" + ",".join(f"{k}={v}" for k, v in o.items()) for n, o, _ in BAD_HYPERPARAMETERS],
+)
 def test_bad_hyperparameters_raise_value_error_naming_them(name, options, parameter):
     with pytest.raises(ValueError, match=f"{name}: .*{parameter}"):
         getattr(optim, name)([ag.tensor([1.0], requires_grad=True)], **options)
@@ -454,8 +464,9 @@ def test_fused_and_per_tensor_paths_follow_one_trajectory(numba_backend, case, d
         reference = fused_run(name, options, values, layout, fused=False)
     assert fused_steps(t) == 0 and {c.reason for c in t.calls} == {"fused=False"}
     if layout == "mixed-dtype":
-        with pytest.raises(RuntimeError, match="fused=True, but the fused kernel cannot run: inputs are not numpy "
-                                               "arrays of one dtype"):
+        with pytest.raises(
+            RuntimeError, match="fused=True, but the fused kernel cannot run: inputs are not numpy arrays of one dtype"
+        ):
             fused_run(name, options, values, layout, fused=True)
         return
     with backend.trace() as t:
@@ -489,7 +500,9 @@ def test_small_groups_take_the_numpy_reference_under_numba(numba_backend):
             opt.step()
     # [small] is below the size, [small, large] averages above it
     assert [(c.implementation, c.reason) for c in t.calls] == [
-        ("numpy", f"size {minimum - 1} below {minimum}"), ("numba", "float32")]
+        ("numpy", f"size {minimum - 1} below {minimum}"),
+        ("numba", "float32"),
+    ]
     np.testing.assert_allclose(small.data, 0.8, rtol=1e-6)  # two Adam steps of size lr, the first via numpy
 
 
@@ -506,7 +519,8 @@ def test_adam_step_reports_what_ran_and_why(numba_backend):
     assert [(c.kernel, c.implementation, c.reason) for c in t.calls] == [
         ("adam_update", "numpy", "size 10 below 16384"),
         ("adam_update", "numpy", "float16 inputs are not in the table (compiled for float32, float64)"),
-        ("adam_update", "numpy", "numpy backend")]
+        ("adam_update", "numpy", "numpy backend"),
+    ]
     assert "adam_update  numpy  size 10 below 16384" in str(t)
 
 
@@ -533,6 +547,7 @@ def test_fused_is_a_group_option_kept_in_the_state_dict():
 
 
 # ---- the textbook picture ------------------------------------------------------------------------
+
 
 def test_momentum_beats_oscillating_gradient_descent_on_an_ill_conditioned_quadratic():
     """f(x) = 0.1 x1^2 + 2 x2^2 from (-5, -2). With lr 0.4, plain gradient descent multiplies x2 by

@@ -1,5 +1,6 @@
 """ag.save / ag.load: round trips, PyTorch interop through safetensors, atomic
 writes, and a clear ValueError for every kind of bad file."""
+
 import errno
 import io
 import json
@@ -18,8 +19,20 @@ import safetensors.numpy
 import autograd_core as ag
 from autograd_core import serialization
 
-ALL_DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64,
-              np.uint8, np.uint16, np.uint32, np.uint64, np.bool_]
+ALL_DTYPES = [
+    np.float16,
+    np.float32,
+    np.float64,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+    np.bool_,
+]
 
 
 def sample_array(shape, dtype, seed=0):
@@ -63,18 +76,18 @@ def round_trip(obj, tmp_path, name="obj.safetensors"):
 
 # --- round trips ----------------------------------------------------------------------
 
+
 def test_nested_checkpoint_round_trips(tmp_path):
     ag.manual_seed(0)
     checkpoint = {
         "model": {"0.weight": ag.randn(4, 3), "0.bias": ag.randn(4), "2.weight": ag.randn(2, 4)},
         "optimizer": {
             "state": {0: {"step": 3, "exp_avg": ag.zeros(4, 3)}, 1: {"step": 3, "exp_avg": ag.ones(4)}},
-            "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "amsgrad": False,
-                              "foreach": None, "params": [0, 1]}],
+            "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "amsgrad": False, "foreach": None, "params": [0, 1]}],
         },
         "epoch": 7,
         "best_loss": float("nan"),
-        "big": 2 ** 70,
+        "big": 2**70,
         "run": "moons-α",
         "history": [0.5, 0.25, (1, "two", [np.arange(6).reshape(2, 3)])],
         "empty": {"dict": {}, "list": [], "tuple": ()},
@@ -82,9 +95,19 @@ def test_nested_checkpoint_round_trips(tmp_path):
     assert_same(round_trip(checkpoint, tmp_path), checkpoint)
 
 
-@pytest.mark.parametrize("root", [
-    ag.tensor([1.0, 2.0]), [ag.tensor(1.0), 2], ("a", None), 3.5, "text", None, {},
-], ids=["tensor", "list", "tuple", "float", "str", "none", "empty-dict"])
+@pytest.mark.parametrize(
+    "root",
+    [
+        ag.tensor([1.0, 2.0]),
+        [ag.tensor(1.0), 2],
+        ("a", None),
+        3.5,
+        "text",
+        None,
+        {},
+    ],
+    ids=["tensor", "list", "tuple", "float", "str", "none", "empty-dict"],
+)
 def test_any_supported_value_can_be_the_root(root, tmp_path):
     assert_same(round_trip(root, tmp_path), root)
 
@@ -96,13 +119,17 @@ def test_every_dtype_and_shape_round_trips(dtype, shape, tmp_path):
     assert_same(round_trip(state, tmp_path), state)
 
 
-@pytest.mark.parametrize("make_view", [
-    lambda a: a.T,
-    lambda a: a[::2, 1::3],
-    lambda a: a[::-1, ::-2],
-    lambda a: np.broadcast_to(a[:1], a.shape),
-    lambda a: a.astype(a.dtype.newbyteorder(">")),
-], ids=["transposed", "strided", "negative-strides", "zero-stride", "big-endian"])
+@pytest.mark.parametrize(
+    "make_view",
+    [
+        lambda a: a.T,
+        lambda a: a[::2, 1::3],
+        lambda a: a[::-1, ::-2],
+        lambda a: np.broadcast_to(a[:1], a.shape),
+        lambda a: a.astype(a.dtype.newbyteorder(">")),
+    ],
+    ids=["transposed", "strided", "negative-strides", "zero-stride", "big-endian"],
+)
 def test_non_contiguous_and_foreign_byte_order_arrays_save_their_values(make_view, tmp_path):
     view = make_view(np.arange(48, dtype=np.float64).reshape(6, 8) * 1.5)
     loaded = round_trip({"view": view, "tensor": ag.tensor(np.array(view))}, tmp_path)
@@ -164,6 +191,7 @@ def test_new_file_permissions_follow_the_umask_like_open(tmp_path):
 
 
 # --- the file is plain safetensors ----------------------------------------------------
+
 
 def test_flat_state_dict_is_a_plain_safetensors_file_under_its_own_keys(tmp_path):
     state = {"0.weight": ag.randn(4, 3), "0.bias": ag.randn(4), "running": np.arange(3, dtype=np.int64)}
@@ -239,6 +267,7 @@ def test_state_dict_saved_by_ag_loads_into_the_torch_model(tmp_path):
 
 # --- atomic writes --------------------------------------------------------------------
 
+
 class InjectedCrash(BaseException):
     """Stands for a crash (or KeyboardInterrupt) in the middle of a save."""
 
@@ -257,7 +286,7 @@ def crash_after_half_the_bytes(monkeypatch):
             self.handle.close()
 
         def write(self, payload):
-            self.handle.write(payload[:len(payload) // 2])
+            self.handle.write(payload[: len(payload) // 2])
             self.handle.flush()
             raise InjectedCrash("crash mid-write")
 
@@ -295,6 +324,7 @@ def test_a_failed_first_save_creates_nothing(tmp_path, monkeypatch):
 
 
 # --- bad files ------------------------------------------------------------------------
+
 
 def safetensors_bytes(header, data=b""):
     """A file with `header` written as-is, so a test can make it lie."""
@@ -337,23 +367,36 @@ BAD_FILES = {
     "npy": (npy_bytes, "looks like a numpy .npy file"),
     "header-not-json": (lambda: struct.pack("<Q", 4) + b"\xff{[x", "header is not JSON"),
     "header-a-list": (lambda: safetensors_bytes([1, 2]), "header is a JSON list"),
-    "offsets-past-the-end": (lambda: safetensors_bytes(
-        {"w": {**W_ENTRY, "data_offsets": [0, 400]}}, bytes(16)), "corrupt safetensors file"),
-    "offsets-overlap": (lambda: safetensors_bytes(
-        {"a": W_ENTRY, "b": W_ENTRY}, bytes(16)), "corrupt safetensors file"),
-    "shape-disagrees-with-bytes": (lambda: safetensors_bytes(
-        {"w": {**W_ENTRY, "shape": [5]}}, bytes(16)), "corrupt safetensors file"),
-    "dtype-numpy-lacks": (lambda: safetensors_bytes(
-        {"w": {**W_ENTRY, "dtype": "BF16", "shape": [8]}}, bytes(16)), "dtype 'BF16'"),
-    "tree-names-missing-tensor": (lambda: our_file_with_tree(
-        {"dict": [["w", {"tensor": "w"}], ["v", {"tensor": "v"}]]}), "refers to tensor 'v'"),
+    "offsets-past-the-end": (
+        lambda: safetensors_bytes({"w": {**W_ENTRY, "data_offsets": [0, 400]}}, bytes(16)),
+        "corrupt safetensors file",
+    ),
+    "offsets-overlap": (lambda: safetensors_bytes({"a": W_ENTRY, "b": W_ENTRY}, bytes(16)), "corrupt safetensors file"),
+    "shape-disagrees-with-bytes": (
+        lambda: safetensors_bytes({"w": {**W_ENTRY, "shape": [5]}}, bytes(16)),
+        "corrupt safetensors file",
+    ),
+    "dtype-numpy-lacks": (
+        lambda: safetensors_bytes({"w": {**W_ENTRY, "dtype": "BF16", "shape": [8]}}, bytes(16)),
+        "dtype 'BF16'",
+    ),
+    "tree-names-missing-tensor": (
+        lambda: our_file_with_tree({"dict": [["w", {"tensor": "w"}], ["v", {"tensor": "v"}]]}),
+        "refers to tensor 'v'",
+    ),
     "tree-omits-a-tensor": (lambda: our_file_with_tree({"dict": []}), "not in the structure"),
     "tree-unknown-kind": (lambda: our_file_with_tree({"set": [{"tensor": "w"}]}), "unknown node kind 'set'"),
     "tree-bad-pair": (lambda: our_file_with_tree({"dict": [["w"]]}), "not a [key, node] pair"),
-    "tree-not-json": (lambda: safetensors.numpy.save(
-        {"w": np.zeros(1)}, metadata={"autograd_core": "{tree"}), "corrupt 'autograd_core' metadata"),
-    "tree-wrong-version": (lambda: safetensors.numpy.save(
-        {"w": np.zeros(1)}, metadata={"autograd_core": json.dumps({"version": 99, "tree": {}})}), "'version': 1"),
+    "tree-not-json": (
+        lambda: safetensors.numpy.save({"w": np.zeros(1)}, metadata={"autograd_core": "{tree"}),
+        "corrupt 'autograd_core' metadata",
+    ),
+    "tree-wrong-version": (
+        lambda: safetensors.numpy.save(
+            {"w": np.zeros(1)}, metadata={"autograd_core": json.dumps({"version": 99, "tree": {}})}
+        ),
+        "'version': 1",
+    ),
 }
 
 
@@ -403,14 +446,18 @@ def test_a_missing_file_raises_file_not_found(tmp_path):
 
 # --- unsupported values ---------------------------------------------------------------
 
-@pytest.mark.parametrize("value, type_name", [
-    (object(), "builtins.object"),
-    ({1, 2}, "builtins.set"),
-    (b"bytes", "builtins.bytes"),
-    (1j, "builtins.complex"),
-    (lambda: 0, "function"),
-    (np.datetime64("2024-01-01"), "numpy.datetime64"),
-])
+
+@pytest.mark.parametrize(
+    "value, type_name",
+    [
+        (object(), "builtins.object"),
+        ({1, 2}, "builtins.set"),
+        (b"bytes", "builtins.bytes"),
+        (1j, "builtins.complex"),
+        (lambda: 0, "function"),
+        (np.datetime64("2024-01-01"), "numpy.datetime64"),
+    ],
+)
 def test_unsupported_leaf_types_raise_type_error_naming_the_key_path(value, type_name, tmp_path):
     with pytest.raises(TypeError) as raised:
         ag.save({"model": {"layers": [ag.ones(1), value]}}, tmp_path / "x.safetensors")
@@ -446,6 +493,7 @@ def test_the_same_object_twice_is_not_a_cycle(tmp_path):
 
 
 # --- misuse and faults: reserved names, special targets, huge or endless files ----------
+
 
 def test_a_key_the_format_reserves_is_refused_before_anything_is_written(tmp_path):
     path = tmp_path / "good.safetensors"
@@ -492,8 +540,11 @@ def special_targets(tmp_path):
     os.mkfifo(fifo)
     link_to_fifo = tmp_path / "link"
     link_to_fifo.symlink_to(fifo)
-    return {"fifo": (fifo, "a named pipe (FIFO)"), "link-to-fifo": (link_to_fifo, "a named pipe (FIFO)"),
-            "directory": (tmp_path, "a directory")}
+    return {
+        "fifo": (fifo, "a named pipe (FIFO)"),
+        "link-to-fifo": (link_to_fifo, "a named pipe (FIFO)"),
+        "directory": (tmp_path, "a directory"),
+    }
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo (POSIX)")
@@ -501,8 +552,9 @@ def special_targets(tmp_path):
 def test_a_target_that_is_not_a_regular_file_is_refused_before_writing(kind, tmp_path):
     target, description = special_targets(tmp_path)[kind]
     before = sorted(os.listdir(tmp_path))
-    with pytest.raises(ValueError, match=f"cannot write {re.escape(str(target))}.*it is {re.escape(description)}, "
-                                         "not a regular file"):
+    with pytest.raises(
+        ValueError, match=f"cannot write {re.escape(str(target))}.*it is {re.escape(description)}, not a regular file"
+    ):
         ag.save({"x": 1}, target)
     assert sorted(os.listdir(tmp_path)) == before
     assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode)
@@ -582,6 +634,7 @@ def test_a_recent_temporary_is_left_alone(tmp_path):
 @pytest.mark.skipif(os.name != "posix", reason="flock is POSIX")
 def test_a_temporary_locked_by_a_live_writer_is_left_alone(tmp_path):
     import fcntl
+
     busy = leave_a_killed_save_behind(tmp_path, "model.ckpt", age_seconds=60)
     with open(busy, "rb") as writer:
         fcntl.flock(writer.fileno(), fcntl.LOCK_EX)
@@ -616,14 +669,19 @@ def write_sparse_file(path, size, head):
 GIGABYTE = 1 << 30
 
 
-@pytest.mark.parametrize("head, message", [
-    (struct.pack("<Q", 1 << 40), "says 1099511627776 bytes but only"),
-    (struct.pack("<Q", GIGABYTE // 2), "safetensors allows at most 100000000"),
-    (struct.pack("<Q", 2) + b"{}", "declares 0 bytes of tensor data but 1073741814 follow"),
-    (b"\x00" * 8, "header is not JSON"),
-], ids=["length-past-the-end", "length-over-the-limit", "valid-header-huge-tail", "zeros"])
+@pytest.mark.parametrize(
+    "head, message",
+    [
+        (struct.pack("<Q", 1 << 40), "says 1099511627776 bytes but only"),
+        (struct.pack("<Q", GIGABYTE // 2), "safetensors allows at most 100000000"),
+        (struct.pack("<Q", 2) + b"{}", "declares 0 bytes of tensor data but 1073741814 follow"),
+        (b"\x00" * 8, "header is not JSON"),
+    ],
+    ids=["length-past-the-end", "length-over-the-limit", "valid-header-huge-tail", "zeros"],
+)
 def test_a_huge_file_with_a_bogus_header_is_refused_fast_without_reading_it(head, message, tmp_path):
     import tracemalloc
+
     path = tmp_path / "huge.safetensors"
     write_sparse_file(path, GIGABYTE, head)
     tracemalloc.start()

@@ -1,4 +1,5 @@
 """The Tensor API of API.md section 1: construction, dtypes, methods, operators, shapes, indexing."""
+
 import numpy as np
 import pytest
 
@@ -86,8 +87,8 @@ def test_operators_and_reflected_forms():
     np.testing.assert_allclose((2 * t).data, [2, 4, 8])
     np.testing.assert_allclose((1 / t).data, [1, 0.5, 0.25])
     np.testing.assert_allclose((1 - t).data, [0, -1, -3])
-    np.testing.assert_allclose((2 ** t).data, [2, 4, 16])
-    np.testing.assert_allclose((t ** 2).data, [1, 4, 16])
+    np.testing.assert_allclose((2**t).data, [2, 4, 16])
+    np.testing.assert_allclose((t**2).data, [1, 4, 16])
     np.testing.assert_allclose((np.ones(3) + t).data, [2, 3, 5])
     assert isinstance(np.ones(3) * t, ag.Tensor)
     np.testing.assert_allclose((-t).data, [-1, -2, -4])
@@ -96,8 +97,14 @@ def test_operators_and_reflected_forms():
 
 def test_comparisons_return_bool_tensors_without_grad():
     x = ag.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    for result, expected in [(x < 2, [1, 0, 0]), (x <= 2, [1, 1, 0]), (x > 2, [0, 0, 1]), (x >= 2, [0, 1, 1]),
-                             (x == 2, [0, 1, 0]), (x != 2, [1, 0, 1])]:
+    for result, expected in [
+        (x < 2, [1, 0, 0]),
+        (x <= 2, [1, 1, 0]),
+        (x > 2, [0, 0, 1]),
+        (x >= 2, [0, 1, 1]),
+        (x == 2, [0, 1, 0]),
+        (x != 2, [1, 0, 1]),
+    ]:
         assert result.dtype == np.bool_ and not result.requires_grad
         np.testing.assert_array_equal(result.data, np.array(expected, bool))
     np.testing.assert_array_equal(((x > 1) & (x < 3)).data, [False, True, False])
@@ -118,7 +125,7 @@ def test_elementwise_functions_exist_as_methods_and_functions():
     np.testing.assert_allclose(ag.maximum(x, 1.0).data, [1.0, 1.5])
     np.testing.assert_allclose(ag.minimum(x, 1.0).data, [0.5, 1.0])
     np.testing.assert_allclose(ag.where(x > 1, x, -x).data, [-0.5, 1.5])
-    np.testing.assert_allclose(ag.pow(x, 2).data, x.data ** 2)
+    np.testing.assert_allclose(ag.pow(x, 2).data, x.data**2)
     np.testing.assert_allclose(ag.sigmoid(ag.tensor([-1000.0, 1000.0])).data, [0.0, 1.0])
 
 
@@ -184,13 +191,20 @@ def test_shape_ops():
     np.testing.assert_array_equal(m.tile(2, 1).data, np.tile(m.data, (2, 1)))
     np.testing.assert_array_equal(ag.tensor([1.0, 2.0]).tile(3).data, np.tile([1.0, 2.0], 3))
     np.testing.assert_array_equal(m.pad(1).data, np.pad(m.data, 1))
-    np.testing.assert_array_equal(m.pad(((0, 1), (2, 0)), value=9.0).data, np.pad(m.data, ((0, 1), (2, 0)), constant_values=9))
+    padded = np.pad(m.data, ((0, 1), (2, 0)), constant_values=9)
+    np.testing.assert_array_equal(m.pad(((0, 1), (2, 0)), value=9.0).data, padded)
 
 
 def test_shape_op_gradients():
     x = ag.tensor(np.arange(6.0).reshape(2, 3), dtype=np.float64, requires_grad=True)
-    for f in [lambda t: t.repeat(2, axis=1), lambda t: t.tile(2, 2), lambda t: t.pad(((1, 0), (0, 2))),
-              lambda t: t.flatten(), lambda t: t.unsqueeze(1).squeeze(), lambda t: t.permute(1, 0)]:
+    for f in [
+        lambda t: t.repeat(2, axis=1),
+        lambda t: t.tile(2, 2),
+        lambda t: t.pad(((1, 0), (0, 2))),
+        lambda t: t.flatten(),
+        lambda t: t.unsqueeze(1).squeeze(),
+        lambda t: t.permute(1, 0),
+    ]:
         assert ag.gradcheck(f, [x])
 
 
@@ -227,8 +241,18 @@ def test_boolean_mask_gradient():
     np.testing.assert_allclose(x.grad.data, [2.0, 0.0, 2.0])
 
 
-@pytest.mark.parametrize("shapes", [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 4)),
-                                    ((5, 2, 3), (3, 4)), ((5, 2, 3), (1, 3, 4)), ((2, 1, 2, 3), (4, 3, 2))])
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        ((3,), (3,)),
+        ((2, 3), (3,)),
+        ((3,), (3, 2)),
+        ((2, 3), (3, 4)),
+        ((5, 2, 3), (3, 4)),
+        ((5, 2, 3), (1, 3, 4)),
+        ((2, 1, 2, 3), (4, 3, 2)),
+    ],
+)
 def test_matmul_follows_numpy(shapes):
     rng = np.random.default_rng(0)
     a, b = (ag.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes)

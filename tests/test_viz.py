@@ -1,4 +1,5 @@
 """ag.viz: graph drawing, module clusters, gradient colouring, the missing-dot path, determinism."""
+
 import os
 import re
 import shutil
@@ -65,8 +66,7 @@ def _inside(inner, outer):
 
 def _groups(svg, kind):
     """{label text: svg group} for the nodes or clusters of a rendered graph."""
-    return {"\n".join(t.text for t in g.iter(f"{SVG}text")): g
-            for g in svg.iter(f"{SVG}g") if g.get("class") == kind}
+    return {"\n".join(t.text for t in g.iter(f"{SVG}text")): g for g in svg.iter(f"{SVG}g") if g.get("class") == kind}
 
 
 def _statement(graph, label):
@@ -166,7 +166,7 @@ def test_show_grads_colours_exploding_red_and_vanishing_blue(tmp_path):
     assert fill("w") == viz.grad_band(1e10)[1] == "#cb181d"  # red: ||grad|| = 4e9 * sqrt(6)
     assert fill("b") == viz.grad_band(1e-11)[1] == "#08519c"  # deep blue: ||grad|| = 1.4e-12
     assert fill("healthy") == viz.grad_band(0.7)[1] == "#74c476"  # green
-    assert "no grad" in [label for label in nodes if label.startswith("unused")][0]
+    assert "no grad" in next(label for label in nodes if label.startswith("unused"))
     legend = _groups(svg, "cluster")["gradient L2 norm"]
     swatches = [label for label in nodes if label.startswith(("<", ">=", "NaN")) or ".." in label]
     assert len(swatches) == 8
@@ -206,7 +206,7 @@ def test_deep_chain_draws_without_recursion():
     graph = viz.draw_graph(y, params={"x": x})
     source = graph.source
     assert source.count(" -> ") == 100_000
-    assert source.count("label=\"mul") == 100_000
+    assert source.count('label="mul') == 100_000
     assert 'n100000 [label="x' in source  # the leaf is found last, at the bottom of the chain
 
 
@@ -262,12 +262,15 @@ def test_leaf_root_and_several_roots():
     assert source.count('label="w') == 1
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda loss: viz.draw_graph("loss"), "root must be a Tensor"),
-    (lambda loss: viz.draw_graph([]), "no root"),
-    (lambda loss: viz.draw_graph(loss, params=[("w", loss)]), "params must be a dict"),
-    (lambda loss: viz.draw_graph(loss, params={"w": np.ones(3)}), r"params\['w'\] must be a Tensor"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda loss: viz.draw_graph("loss"), "root must be a Tensor"),
+        (lambda loss: viz.draw_graph([]), "no root"),
+        (lambda loss: viz.draw_graph(loss, params=[("w", loss)]), "params must be a dict"),
+        (lambda loss: viz.draw_graph(loss, params={"w": np.ones(3)}), r"params\['w'\] must be a Tensor"),
+    ],
+)
 def test_bad_arguments(call, match):
     loss, _ = _small_graph()
     with pytest.raises((TypeError, ValueError), match=match):

@@ -6,6 +6,7 @@ status 2), so a command never trains for minutes and then fails on its output pa
 
 import itertools
 import os
+import re
 
 # Bytes per float of the models the commands build (the default dtype, float32).
 FLOAT_BYTES = 4
@@ -43,11 +44,34 @@ def check_output_file(path, kind, example, option="--out"):
             f"argument {option}: {path!r} is a directory; give the {kind} file to write, e.g. "
             f"{os.path.join(path, example)!r}"
         )
+    if _stream_link(path):
+        raise UsageError(
+            f"argument {option}: {path!r} is a link to a file descriptor (a stream such as "
+            f"stdout); give the {kind} file to write, such as {example!r}"
+        )
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UsageError(
+            f"argument {option}: {path!r} exists and is not a regular file (a pipe or device, "
+            f"which writing it would replace); give the {kind} file to write, such as {example!r}"
+        )
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(directory):
         _check_writable(directory, option, path)
     else:
         _check_creatable(directory, option, path)
+
+
+def _stream_link(path):
+    """Whether `path` is, through its symlinks, a link into /dev/fd or /proc/<pid>/fd (as /dev/stdout is):
+    files are written by renaming a new one over the target, which would replace, not write to, whatever
+    the descriptor is (a regular file that stdout is redirected to, say)."""
+    for _ in range(40):  # the kernel's own limit on links followed
+        if not os.path.islink(path):
+            return False
+        path = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
+        if re.match(r"/(dev|proc/[^/]+)/fd/", path):
+            return True
+    return False
 
 
 def _check_creatable(directory, option, given=None):

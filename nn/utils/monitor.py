@@ -29,8 +29,13 @@ and warns with a `GradientWarning` naming the layers (once per layer and kind; o
 and step, giving the numbers of the layer closest to the input).
 With `every=k` only every k-th step is recorded.
 """
+
+from __future__ import annotations
+
 import math
+import os
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,6 +43,10 @@ from autograd_core.figures import new_figure, save_figure
 from autograd_core.viz import EXPLODING_FROM
 
 from .training import Callback
+
+if TYPE_CHECKING:
+    from ..module import Module, Parameter
+    from .training import FitState
 
 _KINDS = ("grad_norm", "weight_norm", "update_ratio")
 
@@ -61,21 +70,31 @@ def _grad_norm(grad):
 class GradientMonitor(Callback):
     """Record per-parameter gradient norm, weight norm and update-to-weight ratio; see the module docstring."""
 
-    def __init__(self, model, every=1, vanish_ratio=1e-3, explode_ratio=1e3, zero_norm=1e-12,
-                 explode_norm=EXPLODING_FROM, warn=True):
+    def __init__(
+        self,
+        model: Module,
+        every: int = 1,
+        vanish_ratio: float = 1e-3,
+        explode_ratio: float = 1e3,
+        zero_norm: float = 1e-12,
+        explode_norm: float = EXPLODING_FROM,
+        warn: bool = True,
+    ) -> None:
         if not hasattr(model, "named_modules"):
             raise TypeError(f"GradientMonitor: expected an nn.Module, got {type(model).__name__}")
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"GradientMonitor: every must be a positive int, got {every!r}")
         if not 0 < vanish_ratio < 1 < explode_ratio:
-            raise ValueError(f"GradientMonitor: need 0 < vanish_ratio < 1 < explode_ratio, got "
-                             f"vanish_ratio={vanish_ratio!r}, explode_ratio={explode_ratio!r}")
+            raise ValueError(
+                f"GradientMonitor: need 0 < vanish_ratio < 1 < explode_ratio, got "
+                f"vanish_ratio={vanish_ratio!r}, explode_ratio={explode_ratio!r}"
+            )
         self.model = model
         self.every, self.vanish_ratio, self.explode_ratio = every, vanish_ratio, explode_ratio
         self.zero_norm, self.explode_norm = zero_norm, explode_norm
         self.warn = warn
         # layer name -> [(parameter name, parameter)], in module order
-        self.layers = {}
+        self.layers: dict[str, list[tuple[str, Parameter]]] = {}
         for path, module in model.named_modules():
             owned = [(f"{path}.{name}" if path else name, p) for name, p in module.named_parameters(recurse=False)]
             if owned:
@@ -83,9 +102,12 @@ class GradientMonitor(Callback):
         if not self.layers:
             raise ValueError(f"GradientMonitor: {type(model).__name__} has no parameters to monitor")
         self.parameters = [pair for owned in self.layers.values() for pair in owned]
-        self.steps = []
-        self.records = {name: {kind: [] for kind in _KINDS} for name, _ in self.parameters}
-        self.warned = set()
+        self.steps: list[int] = []
+        # parameter name -> kind -> its value at each recorded step
+        self.records: dict[str, dict[str, list[float]]] = {
+            name: {kind: [] for kind in _KINDS} for name, _ in self.parameters
+        }
+        self.warned: set[tuple[str, str]] = set()
         self._count = 0
         self._snapshot()
 
@@ -94,7 +116,7 @@ class GradientMonitor(Callback):
 
     # ---- recording ----
 
-    def step(self):
+    def step(self) -> None:
         """Record the current gradients and weights (call after optimizer.step()); may warn."""
         count = self._count
         self._count += 1
@@ -113,15 +135,15 @@ class GradientMonitor(Callback):
             for name, p in self.parameters:
                 np.copyto(self._previous[name], p.data)
 
-    def on_train_begin(self, state):
+    def on_train_begin(self, state: FitState) -> None:
         self._snapshot()
 
-    def on_batch_end(self, state):
+    def on_batch_end(self, state: FitState) -> None:
         self.step()
 
     # ---- per-layer views ----
 
-    def layer_norms(self, kind="grad_norm"):
+    def layer_norms(self, kind: str = "grad_norm") -> dict[str, np.ndarray]:
         """{layer: array over the recorded steps} of the layer's gradient or weight norm, or update ratio."""
         if kind not in _KINDS:
             raise ValueError(f"GradientMonitor.layer_norms: kind must be one of {_KINDS}, got {kind!r}")
@@ -130,6 +152,7 @@ class GradientMonitor(Callback):
     def _layer_value(self, owned, kind, step):
         """A layer's value at a recorded step (an index) or steps (a slice): the norm of its parameters as one
         vector (NaN where none had a gradient), or for "update_ratio" ||update|| / ||weights|| of that vector."""
+
         def values(of):
             return np.array([self.records[name][of][step] for name, _ in owned], dtype=np.float64)
 
@@ -142,7 +165,7 @@ class GradientMonitor(Callback):
         weights = values("weight_norm")
         return combined(values("update_ratio") * weights) / combined(weights)
 
-    def diagnose(self, step=-1):
+    def diagnose(self, step: int = -1) -> dict[str, tuple[str, str]]:
         """{layer: (status, reason)} at a recorded step (default the last): status "ok", "vanishing" or
         "exploding"."""
         if not self.steps:
@@ -161,11 +184,17 @@ class GradientMonitor(Callback):
             elif norm == math.inf:
                 verdict = ("exploding", f"its gradient holds NaN or Inf (norm {norm:.3g})")
             elif layer != last and relative < self.vanish_ratio:
-                verdict = ("vanishing", f"its gradient norm {norm:.3g} is {relative:.2g} times the last layer's "
-                                        f"({last!r}, {reference:.3g})")
+                verdict = (
+                    "vanishing",
+                    f"its gradient norm {norm:.3g} is {relative:.2g} times the last layer's "
+                    f"({last!r}, {reference:.3g})",
+                )
             elif layer != last and relative > self.explode_ratio:
-                verdict = ("exploding", f"its gradient norm {norm:.3g} is {relative:.2g} times the last layer's "
-                                        f"({last!r}, {reference:.3g})")
+                verdict = (
+                    "exploding",
+                    f"its gradient norm {norm:.3g} is {relative:.2g} times the last layer's "
+                    f"({last!r}, {reference:.3g})",
+                )
             elif norm <= self.zero_norm:
                 verdict = ("vanishing", f"its gradient norm is {norm:.3g}, effectively zero")
             elif norm > self.explode_norm:
@@ -183,14 +212,23 @@ class GradientMonitor(Callback):
             if not new:
                 continue
             self.warned.update((layer, status) for layer in new)
-            others = "" if len(new) == 1 else (
-                f"; also in {len(new) - 1} more: {', '.join(map(repr, new[1:6]))}{', ...' if len(new) > 6 else ''}")
-            warnings.warn(f"GradientMonitor: gradients {verb} in layer {new[0]!r} (step {self.steps[-1]}): "
-                          f"{verdicts[new[0]][1]}{others}", GradientWarning, stacklevel=3)
+            others = (
+                ""
+                if len(new) == 1
+                else (
+                    f"; also in {len(new) - 1} more: {', '.join(map(repr, new[1:6]))}{', ...' if len(new) > 6 else ''}"
+                )
+            )
+            warnings.warn(
+                f"GradientMonitor: gradients {verb} in layer {new[0]!r} (step {self.steps[-1]}): "
+                f"{verdicts[new[0]][1]}{others}",
+                GradientWarning,
+                stacklevel=3,
+            )
 
     # ---- reports ----
 
-    def layer_stats(self):
+    def layer_stats(self) -> list[dict[str, Any]]:
         """One dict per layer, at the last recorded step: layer, params (count), grad_norm, grad_norm_mean
         (over all recorded steps), weight_norm, update_ratio, relative (grad norm / last layer's), status."""
         verdicts = self.diagnose()
@@ -198,36 +236,53 @@ class GradientMonitor(Callback):
         weights = self.layer_norms("weight_norm")
         updates = self.layer_norms("update_ratio")
         reference = [grads[layer][-1] for layer in grads if not np.isnan(grads[layer][-1])]
-        rows = []
+        rows: list[dict[str, Any]] = []
         for layer, owned in self.layers.items():
             grad = grads[layer][-1]
-            rows.append({
-                "layer": layer,
-                "params": int(sum(p.numel() for _, p in owned)),
-                "grad_norm": float(grad),
-                "grad_norm_mean": float(np.nanmean(grads[layer])) if not np.all(np.isnan(grads[layer])) else math.nan,
-                "weight_norm": float(weights[layer][-1]),
-                "update_ratio": float(updates[layer][-1]),
-                "relative": float(grad / reference[-1]) if reference and reference[-1] > 0 else math.nan,
-                "status": verdicts[layer][0],
-            })
+            rows.append(
+                {
+                    "layer": layer,
+                    "params": int(sum(p.numel() for _, p in owned)),
+                    "grad_norm": float(grad),
+                    "grad_norm_mean": float(np.nanmean(grads[layer]))
+                    if not np.all(np.isnan(grads[layer]))
+                    else math.nan,
+                    "weight_norm": float(weights[layer][-1]),
+                    "update_ratio": float(updates[layer][-1]),
+                    "relative": float(grad / reference[-1]) if reference and reference[-1] > 0 else math.nan,
+                    "status": verdicts[layer][0],
+                }
+            )
         return rows
 
-    def summary(self):
+    def summary(self) -> str:
         """The per-layer table of `layer_stats()` as text."""
         rows = self.layer_stats()
         header = ("layer", "params", "grad norm", "mean grad", "weight norm", "update/weight", "vs last", "status")
-        lines = [[row["layer"], f"{row['params']:,}", f"{row['grad_norm']:.3e}", f"{row['grad_norm_mean']:.3e}",
-                  f"{row['weight_norm']:.3e}", f"{row['update_ratio']:.2e}", f"{row['relative']:.2e}", row["status"]]
-                 for row in rows]
+        lines = [
+            [
+                row["layer"],
+                f"{row['params']:,}",
+                f"{row['grad_norm']:.3e}",
+                f"{row['grad_norm_mean']:.3e}",
+                f"{row['weight_norm']:.3e}",
+                f"{row['update_ratio']:.2e}",
+                f"{row['relative']:.2e}",
+                row["status"],
+            ]
+            for row in rows
+        ]
         widths = [max(len(str(cell)) for cell in column) for column in zip(header, *lines)]
         text = [f"GradientMonitor: {len(self.steps)} recorded steps (last: step {self.steps[-1]})"]
         for cells in [header, *lines]:
-            text.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                                  for i, (cell, w) in enumerate(zip(cells, widths))).rstrip())
+            text.append(
+                "  ".join(
+                    cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths))
+                ).rstrip()
+            )
         return "\n".join(text)
 
-    def plot(self, path):
+    def plot(self, path: str | os.PathLike[str]) -> str | os.PathLike[str]:
         """Per-layer gradient norms and update/weight ratios over the recorded steps (log scale), to a file."""
         if not self.steps:
             raise RuntimeError("GradientMonitor.plot: nothing recorded yet; call step() after optimizer.step()")
@@ -236,8 +291,9 @@ class GradientMonitor(Callback):
         figure = new_figure(ncols=2, width_per_panel=6.0, height=4.5)
         colours = colormaps["viridis"](np.linspace(0, 0.9, len(self.layers)))
         marker = "o" if len(self.steps) < 20 else None
-        for ax, kind, title in zip(figure.axes, ("grad_norm", "update_ratio"),
-                                   ("gradient norm per layer", "update / weight ratio per layer")):
+        for ax, kind, title in zip(
+            figure.axes, ("grad_norm", "update_ratio"), ("gradient norm per layer", "update / weight ratio per layer")
+        ):
             for (layer, values), colour in zip(self.layer_norms(kind).items(), colours):
                 positive = np.where(values > 0, values, np.nan)  # a log axis cannot show 0
                 ax.plot(self.steps, positive, color=colour, marker=marker, markersize=3, label=layer)
@@ -250,17 +306,24 @@ class GradientMonitor(Callback):
 
     # ---- checkpoints ----
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """The recorded history as arrays (tensors in a checkpoint, so its JSON header stays small however
         long the run), the step counter and the warnings already given."""
-        return {"count": self._count, "steps": np.array(self.steps, dtype=np.int64),
-                "records": {name: {kind: np.array(values, dtype=np.float64) for kind, values in record.items()}
-                            for name, record in self.records.items()},
-                "warned": [f"{layer}|{status}" for layer, status in sorted(self.warned)]}
+        return {
+            "count": self._count,
+            "steps": np.array(self.steps, dtype=np.int64),
+            "records": {
+                name: {kind: np.array(values, dtype=np.float64) for kind, values in record.items()}
+                for name, record in self.records.items()
+            },
+            "warned": [f"{layer}|{status}" for layer, status in sorted(self.warned)],
+        }
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._count = state_dict["count"]
         self.steps = np.asarray(state_dict["steps"], dtype=np.int64).tolist()
-        self.records = {name: {kind: np.asarray(values).tolist() for kind, values in record.items()}
-                        for name, record in state_dict["records"].items()}
+        self.records = {
+            name: {kind: np.asarray(values).tolist() for kind, values in record.items()}
+            for name, record in state_dict["records"].items()
+        }
         self.warned = {tuple(entry.rsplit("|", 1)) for entry in state_dict["warned"]}

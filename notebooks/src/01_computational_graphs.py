@@ -127,6 +127,7 @@ graph
 # derivative with an error of order $\varepsilon^2$. `ag.gradcheck` does exactly this for every input (in
 # float64) and raises if any analytic gradient disagrees.
 
+
 # %%
 def logistic_neuron(x, w, b):
     return 1 / ((-(x * w + b)).exp() + 1)
@@ -185,8 +186,10 @@ c_path.remove()
 
 for path, value in contributions:
     print(f"{path:18} contributes {value:5.1f}")
-print(f"sum of the paths: {sum(v for _, v in contributions):.1f};  w.grad = {w2.grad.item():.1f};  "
-      f"9 w^2 = {9 * 2.0**2:.1f}")
+print(
+    f"sum of the paths: {sum(v for _, v in contributions):.1f};  w.grad = {w2.grad.item():.1f};  "
+    f"9 w^2 = {9 * 2.0**2:.1f}"
+)
 
 # %% [markdown]
 # The same rule makes gradients **accumulate across backward calls**: a leaf's `.grad` is summed into,
@@ -214,6 +217,7 @@ accumulated_twice = w3.grad.item()
 # depends on the value: from $x = 1.5$ it squares three times ($f = x^8$), from $x = 3$ twice ($f = x^4$).
 # Each call records only the operations that really ran, so `backward()` differentiates the path taken:
 # $8x^7$ in one case, $4x^3$ in the other.
+
 
 # %%
 def square_until_large(x, limit=10.0):

@@ -86,11 +86,14 @@ print("Jacobian of x -> W x:\n", linear_jacobian)
 
 # %%
 batch_jacobian = ag.func.jacobian(lambda t: t.tanh())(np.linspace(-1, 1, 20).reshape(5, 4)).numpy()
-print(f"tanh on a (5, 4) batch: Jacobian of shape {batch_jacobian.shape}, "
-      f"{batch_jacobian.size} entries, {np.count_nonzero(batch_jacobian)} non-zero")
+print(
+    f"tanh on a (5, 4) batch: Jacobian of shape {batch_jacobian.shape}, "
+    f"{batch_jacobian.size} entries, {np.count_nonzero(batch_jacobian)} non-zero"
+)
 
-hadamard_jacobian = ag.func.jacobian(lambda a, b: a * b, argnums=0)(A.numpy().astype(np.float64),
-                                                                    B.numpy().astype(np.float64))
+hadamard_jacobian = ag.func.jacobian(lambda a, b: a * b, argnums=0)(
+    A.numpy().astype(np.float64), B.numpy().astype(np.float64)
+)
 print("d(A ∘ B)/dA, flattened to 4 x 4:\n", hadamard_jacobian.numpy().reshape(4, 4))
 
 # %% [markdown]
@@ -119,8 +122,12 @@ rng = np.random.default_rng(0)
 n_samples, n_in, n_hidden, n_out = 5, 3, 4, 2
 X = rng.standard_normal((n_samples, n_in))
 Y = rng.standard_normal((n_samples, n_out))
-params = {"W1": rng.standard_normal((n_hidden, n_in)), "b1": rng.standard_normal(n_hidden),
-          "W2": rng.standard_normal((n_out, n_hidden)), "b2": rng.standard_normal(n_out)}
+params = {
+    "W1": rng.standard_normal((n_hidden, n_in)),
+    "b1": rng.standard_normal(n_hidden),
+    "W2": rng.standard_normal((n_out, n_hidden)),
+    "b2": rng.standard_normal(n_out),
+}
 
 # by hand, with numpy
 Z = X @ params["W1"].T + params["b1"]

@@ -47,6 +47,7 @@ import optim
 # respect to $x$ is the vector of $f'(x_i)$ (the Jacobian is diagonal). The grid avoids $x = 0$, where
 # ReLU and its relatives have a kink.
 
+
 # %%
 def sigmoid(x):
     return 1 / (1 + np.exp(-x))
@@ -75,7 +76,7 @@ def normal_cdf(x):
 
 
 def normal_pdf(x):
-    return np.exp(-x**2 / 2) / math.sqrt(2 * math.pi)
+    return np.exp(-(x**2) / 2) / math.sqrt(2 * math.pi)
 
 
 prelu_slope = ag.tensor(0.25, dtype=np.float64, requires_grad=True)
@@ -85,10 +86,16 @@ ACTIVATIONS = {
     "sigmoid": (F.sigmoid, sigmoid, lambda x: sigmoid(x) * (1 - sigmoid(x))),
     "tanh": (F.tanh, np.tanh, lambda x: 1 - np.tanh(x) ** 2),
     "ReLU": (F.relu, lambda x: np.maximum(x, 0), lambda x: (x > 0) * 1.0),
-    "LeakyReLU": (lambda t: F.leaky_relu(t, 0.1), lambda x: np.where(x > 0, x, 0.1 * x),
-                  lambda x: np.where(x > 0, 1.0, 0.1)),
-    "PReLU": (lambda t: F.prelu(t, prelu_slope), lambda x: np.where(x > 0, x, 0.25 * x),
-              lambda x: np.where(x > 0, 1.0, 0.25)),
+    "LeakyReLU": (
+        lambda t: F.leaky_relu(t, 0.1),
+        lambda x: np.where(x > 0, x, 0.1 * x),
+        lambda x: np.where(x > 0, 1.0, 0.1),
+    ),
+    "PReLU": (
+        lambda t: F.prelu(t, prelu_slope),
+        lambda x: np.where(x > 0, x, 0.25 * x),
+        lambda x: np.where(x > 0, 1.0, 0.25),
+    ),
     "ELU": (F.elu, lambda x: np.where(x > 0, x, np.expm1(x)), lambda x: np.where(x > 0, 1.0, np.exp(x))),
     "softplus": (F.softplus, lambda x: np.log1p(np.exp(x)), sigmoid),
     "Swish": (lambda t: F.swish(t, 1.0), lambda x: x * sigmoid(x), lambda x: swish_prime(x, 1.0)),
@@ -104,8 +111,10 @@ for name, (activation, closed_form, closed_form_prime) in ACTIVATIONS.items():
     y = activation(x)
     y.sum().backward()
     values[name], derivatives[name] = y.detach().numpy(), x.grad.numpy()
-    errors[name] = (np.abs(values[name] - closed_form(grid)).max(),
-                    np.abs(derivatives[name] - closed_form_prime(grid)).max())
+    errors[name] = (
+        np.abs(values[name] - closed_form(grid)).max(),
+        np.abs(derivatives[name] - closed_form_prime(grid)).max(),
+    )
     print(f"{name:15} max |f - closed form| = {errors[name][0]:.1e}   max |f' - closed form| = {errors[name][1]:.1e}")
 
 # %% [markdown]
@@ -113,8 +122,10 @@ for name, (activation, closed_form, closed_form_prime) in ACTIVATIONS.items():
 # \sum_i \min(x_i, 0)$.
 
 # %%
-print(f"dPReLU/da by backward(): {prelu_slope.grad.item():.6f};  "
-      f"closed form sum(min(x, 0)): {np.minimum(grid, 0).sum():.6f}")
+print(
+    f"dPReLU/da by backward(): {prelu_slope.grad.item():.6f};  "
+    f"closed form sum(min(x, 0)): {np.minimum(grid, 0).sum():.6f}"
+)
 
 # %%
 fig, axes = plt.subplots(3, 4, figsize=(15, 10), sharex=True)
@@ -185,8 +196,10 @@ for init_name, init_weights in INITS:
     print(f"{init_name}: pre-activations have std {pre_activation.numpy().std():.2f}")
 plt.show()
 for (name, init_name), (saturated, mean_slope) in saturation.items():
-    print(f"{name:8} {init_name:13}: {saturated:6.1%} of unit activations saturated (f' < 1% of its peak), "
-          f"mean f' = {mean_slope:.2f} x its peak")
+    print(
+        f"{name:8} {init_name:13}: {saturated:6.1%} of unit activations saturated (f' < 1% of its peak), "
+        f"mean f' = {mean_slope:.2f} x its peak"
+    )
 
 # %% [markdown]
 # With the default initialisation the pre-activations stay near 0, where both functions are nearly linear.
@@ -203,6 +216,7 @@ for (name, init_name), (saturated, mean_slope) in saturation.items():
 # epoch of SGD with a learning rate that is far too large (2.0), then three epochs with a sensible one (0.1);
 # a twin takes the sensible rate throughout. A unit is *dead* when its pre-activation is $\le 0$ for all 1797
 # digits.
+
 
 # %%
 def digit_classifier(activation):
@@ -239,11 +253,14 @@ for schedule_name, learning_rates in (("lr 0.1 throughout", [0.1] * 4), ("one ep
         if epoch == 0:
             dead_after_first_epoch = dead_units(model)
             weights_after_first_epoch = model[0].weight.detach().numpy().copy()
-    frozen = np.array_equal(model[0].weight.detach().numpy()[dead_after_first_epoch],
-                            weights_after_first_epoch[dead_after_first_epoch])
+    frozen = np.array_equal(
+        model[0].weight.detach().numpy()[dead_after_first_epoch], weights_after_first_epoch[dead_after_first_epoch]
+    )
     dying[schedule_name] = {"dead per epoch": history, "accuracy": accuracy(model), "dead weights untouched": frozen}
-    print(f"{schedule_name:20}: dead units after each epoch {history}, training accuracy {accuracy(model):.1%}; "
-          f"the dead units' weights never changed again: {frozen}")
+    print(
+        f"{schedule_name:20}: dead units after each epoch {history}, training accuracy {accuracy(model):.1%}; "
+        f"the dead units' weights never changed again: {frozen}"
+    )
 
 # %% [markdown]
 # The large step killed most of the hidden layer, and three epochs at a good learning rate revived none of
@@ -252,6 +269,7 @@ for schedule_name, learning_rates in (("lr 0.1 throughout", [0.1] * 4), ("one ep
 #
 # A leaky ReLU keeps a small slope ($\gamma = 0.01$) for negative inputs, so the same units still receive a
 # gradient. We compare the gradient reaching the weights of the units that the large step pushed below zero:
+
 
 # %%
 def gradient_into_negative_units(activation):
@@ -267,8 +285,10 @@ leaky = {}
 for activation in (nn.ReLU(), nn.LeakyReLU(0.01)):
     leaky[type(activation).__name__] = gradient_into_negative_units(activation)
     count, norm = leaky[type(activation).__name__]
-    print(f"{type(activation).__name__:9}: {count} units negative on every digit; "
-          f"gradient norm into their weights {norm:.2e}")
+    print(
+        f"{type(activation).__name__:9}: {count} units negative on every digit; "
+        f"gradient norm into their weights {norm:.2e}"
+    )
 
 # %% [markdown]
 # ## Findings

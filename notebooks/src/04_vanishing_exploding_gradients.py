@@ -76,14 +76,16 @@ def show(results, title):
 # ### Activation and initialisation
 
 # %%
-activation_results = study([
-    Network("sigmoid, Xavier", "sigmoid", "xavier"),
-    Network("tanh, Xavier", "tanh", "xavier"),
-    Network("tanh, default init", "tanh", "default"),
-    Network("ReLU, default init", "relu", "default"),
-    Network("ReLU, He", "relu", "he"),
-    Network("ReLU, N(0, 1)", "relu", "normal:1.0"),
-])
+activation_results = study(
+    [
+        Network("sigmoid, Xavier", "sigmoid", "xavier"),
+        Network("tanh, Xavier", "tanh", "xavier"),
+        Network("tanh, default init", "tanh", "default"),
+        Network("ReLU, default init", "relu", "default"),
+        Network("ReLU, He", "relu", "he"),
+        Network("ReLU, N(0, 1)", "relu", "normal:1.0"),
+    ]
+)
 show(activation_results, "gradient norm per layer at initialisation, 20 hidden layers")
 
 # %% [markdown]
@@ -119,13 +121,16 @@ print("\nwarnings raised:", len(caught), "\nfirst:", caught[0].message)
 # gradient also flows through the identity: $\partial a^{(l)}/\partial a^{(l-1)} = I + (\dots)$.
 
 # %%
-remedies = {network.label: network for network in (
-    Network("sigmoid", "sigmoid", "xavier"),
-    Network("sigmoid + BatchNorm", "sigmoid", "xavier", "batch"),
-    Network("sigmoid + LayerNorm", "sigmoid", "xavier", "layer"),
-    Network("sigmoid + residual", "sigmoid", "xavier", residual=True),
-    Network("tanh + LayerNorm", "tanh", "xavier", "layer"),
-)}
+remedies = {
+    network.label: network
+    for network in (
+        Network("sigmoid", "sigmoid", "xavier"),
+        Network("sigmoid + BatchNorm", "sigmoid", "xavier", "batch"),
+        Network("sigmoid + LayerNorm", "sigmoid", "xavier", "layer"),
+        Network("sigmoid + residual", "sigmoid", "xavier", residual=True),
+        Network("tanh + LayerNorm", "tanh", "xavier", "layer"),
+    )
+}
 remedy_results = study(remedies.values())
 show(remedy_results, "sigmoid, 20 hidden layers: remedies")
 
@@ -139,11 +144,13 @@ show(remedy_results, "sigmoid, 20 hidden layers: remedies")
 # shrinking; BatchNorm standardises each unit across the batch and so removes exactly the offset. We can see
 # it in the pre-normalisation outputs of hidden layer 10, for the 256 digits of the batch:
 
+
 # %%
 def spread_at_layer(model, block=10):
     captured = {}
     handle = model[block].linear.register_forward_hook(
-        lambda module, inputs, output: captured.update(z=output.detach().numpy()))
+        lambda module, inputs, output: captured.update(z=output.detach().numpy())
+    )
     with ag.no_grad():
         model(batch_x)
     handle.remove()
@@ -154,8 +161,10 @@ def spread_at_layer(model, block=10):
 spread = {}
 for label in ("sigmoid + BatchNorm", "sigmoid + LayerNorm", "tanh + LayerNorm"):
     spread[label] = spread_at_layer(gradflow.build(remedies[label], inputs=64, classes=10))
-    print(f"{label:20}: spread across the digits {spread[label][0]:.1e}, "
-          f"offset common to all digits {spread[label][1]:.2f}")
+    print(
+        f"{label:20}: spread across the digits {spread[label][0]:.1e}, "
+        f"offset common to all digits {spread[label][1]:.2f}"
+    )
 
 # %% [markdown]
 # In the sigmoid + LayerNorm network the 256 different digits produce, at layer 10, outputs that differ by
@@ -170,8 +179,9 @@ for label in ("sigmoid + BatchNorm", "sigmoid + LayerNorm", "tanh + LayerNorm"):
 # at the output (bottom) to blue at the input (top).
 
 # %%
-small_sigmoid = gradflow.build(Network("sigmoid, 10 layers", "sigmoid", "xavier", depth=10, width=32), inputs=64,
-                               classes=10)
+small_sigmoid = gradflow.build(
+    Network("sigmoid, 10 layers", "sigmoid", "xavier", depth=10, width=32), inputs=64, classes=10
+)
 loss = F.cross_entropy(small_sigmoid(batch_x[:64]), batch_y[:64])
 loss.backward()
 small_sigmoid_norms = {name: np.linalg.norm(p.grad.numpy()) for name, p in small_sigmoid.named_parameters()}
@@ -186,19 +196,35 @@ ag.viz.draw_graph(loss, params=dict(small_sigmoid.named_parameters()), show_grad
 
 # %%
 training = {}
-for network in (remedies["sigmoid"], remedies["sigmoid + BatchNorm"], remedies["tanh + LayerNorm"],
-                Network("ReLU, He", "relu", "he")):
+for network in (
+    remedies["sigmoid"],
+    remedies["sigmoid + BatchNorm"],
+    remedies["tanh + LayerNorm"],
+    Network("ReLU, He", "relu", "he"),
+):
     label, model = network.label, gradflow.build(network, inputs=64, classes=10)
     monitor = nn.utils.GradientMonitor(model, warn=False)
     loader = ag.data.DataLoader(ag.data.TensorDataset(digits, labels), batch_size=128, shuffle=True, seed=0)
-    history = nn.utils.fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3), loader,
-                           epochs=3, callbacks=[monitor], progress=False)
+    history = nn.utils.fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optim.Adam(model.parameters(), lr=1e-3),
+        loader,
+        epochs=3,
+        callbacks=[monitor],
+        progress=False,
+    )
     first_layer = monitor.layer_norms("update_ratio")["0.linear"]
-    training[label] = {"loss": history["train_loss"], "accuracy": history["train_accuracy"][-1],
-                       "first layer update/weight": float(np.mean(first_layer))}
-    print(f"{label:20}: training loss per epoch {np.round(history['train_loss'], 3)}, "
-          f"accuracy {training[label]['accuracy']:.1%}, "
-          f"first layer moves {training[label]['first layer update/weight']:.1e} of its norm per step")
+    training[label] = {
+        "loss": history["train_loss"],
+        "accuracy": history["train_accuracy"][-1],
+        "first layer update/weight": float(np.mean(first_layer)),
+    }
+    print(
+        f"{label:20}: training loss per epoch {np.round(history['train_loss'], 3)}, "
+        f"accuracy {training[label]['accuracy']:.1%}, "
+        f"first layer moves {training[label]['first layer update/weight']:.1e} of its norm per step"
+    )
 
 # %% [markdown]
 # The plain sigmoid network stays at the loss of guessing ($\ln 10 \approx 2.30$) and its first layer barely
@@ -217,8 +243,10 @@ exploding = Network("ReLU, N(0, 0.3^2)", "relu", "normal:0.3", depth=10)
 with ag.no_grad():
     exploding_loss = F.cross_entropy(gradflow.build(exploding, inputs=64, classes=10)(batch_x), batch_y).item()
 exploding_norms = gradflow.first_step(exploding, batch_x, batch_y).norms
-print(f"initial loss {exploding_loss:.0f}; gradient norms at initialisation: first layer {exploding_norms[0]:.2e}, "
-      f"last layer {exploding_norms[-1]:.2e}, largest {exploding_norms.max():.2e}")
+print(
+    f"initial loss {exploding_loss:.0f}; gradient norms at initialisation: first layer {exploding_norms[0]:.2e}, "
+    f"last layer {exploding_norms[-1]:.2e}, largest {exploding_norms.max():.2e}"
+)
 
 clipping = {}
 for label, grad_clip in (("no clipping", None), ("clip_grad_norm_ at 5", 5.0)):
@@ -226,11 +254,14 @@ for label, grad_clip in (("no clipping", None), ("clip_grad_norm_ at 5", 5.0)):
     loader = ag.data.DataLoader(ag.data.TensorDataset(digits, labels), batch_size=128, shuffle=True, seed=0)
     optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     with np.errstate(all="ignore"):  # the unclipped run overflows: that is what it shows
-        history = nn.utils.fit(model, nn.CrossEntropyLoss(), optimizer, loader, epochs=4, grad_clip=grad_clip,
-                               progress=False)
+        history = nn.utils.fit(
+            model, nn.CrossEntropyLoss(), optimizer, loader, epochs=4, grad_clip=grad_clip, progress=False
+        )
     clipping[label] = history["train_loss"]
-    print(f"{label:21}: training loss per epoch {np.round(history['train_loss'], 3)}, "
-          f"accuracy {history['train_accuracy'][-1]:.1%}")
+    print(
+        f"{label:21}: training loss per epoch {np.round(history['train_loss'], 3)}, "
+        f"accuracy {history['train_accuracy'][-1]:.1%}"
+    )
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for label, losses in clipping.items():
@@ -274,8 +305,9 @@ with tempfile.TemporaryDirectory() as out:
 #   finite and falls at least tenfold.
 
 # %%
-ratio = {label: result.norms[0] / result.norms[-1]
-         for label, result in {**activation_results, **remedy_results}.items()}
+ratio = {
+    label: result.norms[0] / result.norms[-1] for label, result in {**activation_results, **remedy_results}.items()
+}
 assert ratio["sigmoid, Xavier"] < 1e-9 and activation_results["sigmoid, Xavier"].statuses.count("vanishing") >= 10
 assert 0.1 < ratio["tanh, Xavier"] < 10 and 0.1 < ratio["ReLU, He"] < 10
 assert ratio["tanh, default init"] < 1e-2 and ratio["ReLU, default init"] < 1e-2

@@ -42,6 +42,7 @@ import optim
 #
 # The same rules, written out in numpy so that we can compare them with `optim` step by step:
 
+
 # %%
 def textbook_step(rule, x, g, state, t, lr, gamma=0.5, rho=0.9, beta1=0.9, beta2=0.999, eps=1e-10):
     """One step of the table's rule; `state` is a dict of arrays updated in place."""
@@ -117,8 +118,10 @@ METHODS = {
     "momentum 0.5, lr 0.4": (lambda p: optim.SGD(p, lr=0.4, momentum=0.5), ("momentum", dict(lr=0.4, gamma=0.5))),
     "AdaGrad, lr 0.4": (lambda p: optim.Adagrad(p, lr=0.4), ("AdaGrad", dict(lr=0.4, eps=1e-10))),
     "AdaGrad, lr 2": (lambda p: optim.Adagrad(p, lr=2.0), ("AdaGrad", dict(lr=2.0, eps=1e-10))),
-    "RMSprop 0.9, lr 0.4": (lambda p: optim.RMSprop(p, lr=0.4, alpha=0.9),
-                            ("RMSprop", dict(lr=0.4, rho=0.9, eps=1e-8))),
+    "RMSprop 0.9, lr 0.4": (
+        lambda p: optim.RMSprop(p, lr=0.4, alpha=0.9),
+        ("RMSprop", dict(lr=0.4, rho=0.9, eps=1e-8)),
+    ),
     "AdaDelta 0.9": (lambda p: optim.Adadelta(p, rho=0.9), ("AdaDelta", dict(lr=1.0, rho=0.9, eps=1e-6))),
     "Adam, lr 0.4": (lambda p: optim.Adam(p, lr=0.4), ("Adam", dict(lr=0.4, eps=1e-8))),
 }
@@ -128,15 +131,18 @@ for name, (make_optimizer, (rule, hyper)) in METHODS.items():
     trajectories[name] = optim_trajectory(make_optimizer)
     textbook_gap[name] = np.abs(trajectories[name] - textbook_trajectory(rule, **hyper)).max()
     end = trajectories[name][-1]
-    print(f"{name:26} after {STEPS} steps: x = ({end[0]:+.4f}, {end[1]:+.4f}), f = {f(end):.2e};  "
-          f"largest difference from the table's formula: {textbook_gap[name]:.1e}")
+    print(
+        f"{name:26} after {STEPS} steps: x = ({end[0]:+.4f}, {end[1]:+.4f}), f = {f(end):.2e};  "
+        f"largest difference from the table's formula: {textbook_gap[name]:.1e}"
+    )
 
 # %%
 grid_x1, grid_x2 = np.meshgrid(np.linspace(-5.5, 2, 200), np.linspace(-2.5, 2.5, 200))
 fig, axes = plt.subplots(2, 4, figsize=(18, 7), sharex=True, sharey=True)
 for ax, (name, points) in zip(axes.flat, trajectories.items()):
-    ax.contour(grid_x1, grid_x2, f((grid_x1, grid_x2)), levels=np.geomspace(0.01, 12, 12), colors="#bbbbbb",
-               linewidths=0.8)
+    ax.contour(
+        grid_x1, grid_x2, f((grid_x1, grid_x2)), levels=np.geomspace(0.01, 12, 12), colors="#bbbbbb", linewidths=0.8
+    )
     ax.plot(points[:, 0], points[:, 1], "-o", color="tab:orange", markersize=3)
     ax.plot(0, 0, "k+", markersize=12)
     ax.set_title(name)
@@ -161,9 +167,13 @@ plt.show()
 #   $\approx \pm 1$), overshoots, and its momentum carries it around the minimum.
 
 # %%
-diverging = {name: optim_trajectory(make)[-1] for name, make in (
-    ("gradient descent, lr 0.6", lambda p: optim.SGD(p, lr=0.6)),
-    ("momentum 0.5, lr 0.6", lambda p: optim.SGD(p, lr=0.6, momentum=0.5)))}
+diverging = {
+    name: optim_trajectory(make)[-1]
+    for name, make in (
+        ("gradient descent, lr 0.6", lambda p: optim.SGD(p, lr=0.6)),
+        ("momentum 0.5, lr 0.6", lambda p: optim.SGD(p, lr=0.6, momentum=0.5)),
+    )
+}
 for name, end in diverging.items():
     print(f"{name:26} after {STEPS} steps: f = {f(end):.3g}")
 adadelta_moved = np.abs(trajectories["AdaDelta 0.9"][-1] - np.array(START)).max()
@@ -197,8 +207,9 @@ SCHEDULES = {
     "MultiStepLR([15, 30], 0.1)": lambda o: S.MultiStepLR(o, milestones=[15, 30], gamma=0.1),
     "ExponentialLR(0.9)": lambda o: S.ExponentialLR(o, gamma=0.9),
     "CosineAnnealingLR(40)": lambda o: S.CosineAnnealingLR(o, T_max=EPOCHS),
-    "warm-up 5 + cosine": lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.1, total_iters=5),
-                                                       S.CosineAnnealingLR(o, T_max=EPOCHS - 5)], milestones=[5]),
+    "warm-up 5 + cosine": lambda o: S.SequentialLR(
+        o, [S.LinearLR(o, start_factor=0.1, total_iters=5), S.CosineAnnealingLR(o, T_max=EPOCHS - 5)], milestones=[5]
+    ),
     "OneCycleLR(max 0.1)": lambda o: S.OneCycleLR(o, max_lr=0.1, total_steps=EPOCHS),
 }
 curves = {name: lr_curve(make) for name, make in SCHEDULES.items()}
@@ -244,8 +255,16 @@ def train_mlp(make_optimizer, epochs=10, make_scheduler=None):
     scheduler = make_scheduler(optimizer) if make_scheduler else None
     train_loader = ag.data.DataLoader(train_set, batch_size=32, shuffle=True, seed=0)
     val_loader = ag.data.DataLoader(val_set, batch_size=360)
-    return nn.utils.fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader, epochs=epochs,
-                        scheduler=scheduler, progress=False)
+    return nn.utils.fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        train_loader,
+        val_loader,
+        epochs=epochs,
+        scheduler=scheduler,
+        progress=False,
+    )
 
 
 MLP_OPTIMIZERS = {
@@ -267,9 +286,11 @@ acc_ax.set(xlabel="epoch", title="validation accuracy")
 loss_ax.legend(fontsize="small")
 plt.show()
 for name, history in mlp_runs.items():
-    print(f"{name:22} training loss after 5 epochs {history['train_loss'][4]:.3f}, "
-          f"after 10 {history['train_loss'][-1]:.3f};"
-          f" validation accuracy {history['val_accuracy'][-1]:.1%}")
+    print(
+        f"{name:22} training loss after 5 epochs {history['train_loss'][4]:.3f}, "
+        f"after 10 {history['train_loss'][-1]:.3f};"
+        f" validation accuracy {history['val_accuracy'][-1]:.1%}"
+    )
 
 # %% [markdown]
 # Every method with momentum or a per-parameter scale is well ahead of plain SGD after five epochs, and all
@@ -281,6 +302,7 @@ for name, history in mlp_runs.items():
 # Finally, schedules: SGD with momentum at a deliberately large learning rate (0.3) bounces around the minimum
 # when the rate stays constant; decaying it (cosine annealing, or a step decay of 0.3x every 4 epochs) lets the
 # same optimizer settle.
+
 
 # %%
 def fast_sgd(params):
@@ -295,8 +317,10 @@ schedule_runs = {
 fig, ax = plt.subplots(figsize=(6, 4))
 for name, history in schedule_runs.items():
     ax.plot(history["epoch"], history["train_loss"], marker="o", markersize=3, label=name)
-    print(f"{name:9} lr per epoch {np.round(history['lr'], 3)}; final training loss {history['train_loss'][-1]:.4f}, "
-          f"validation accuracy {history['val_accuracy'][-1]:.1%}")
+    print(
+        f"{name:9} lr per epoch {np.round(history['lr'], 3)}; final training loss {history['train_loss'][-1]:.4f}, "
+        f"validation accuracy {history['val_accuracy'][-1]:.1%}"
+    )
 ax.set(yscale="log", xlabel="epoch", ylabel="training loss", title="SGD + momentum, lr 0.3")
 ax.legend()
 plt.show()

@@ -46,16 +46,18 @@ def l1_penalized(model, strength):
     return lambda output, target: cross_entropy(output, target) + strength * sum(w.abs().sum() for w in weights)
 
 
-def train(width, train_data=train_set, val_data=val_set, epochs=80, weight_decay=0.0, l1=0.0, dropout=0.0,
-          callbacks=()):
+def train(
+    width, train_data=train_set, val_data=val_set, epochs=80, weight_decay=0.0, l1=0.0, dropout=0.0, callbacks=()
+):
     ag.manual_seed(0)
     model = nn.MLP([64, width, 10], dropout=dropout)
     optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=weight_decay)
     train_loader = ag.data.DataLoader(train_data, batch_size=32, shuffle=True, seed=0)
     val_loader = ag.data.DataLoader(val_data, batch_size=len(val_data))
     loss_fn = l1_penalized(model, l1) if l1 else nn.CrossEntropyLoss()
-    history = nn.utils.fit(model, loss_fn, optimizer, train_loader, val_loader, epochs=epochs, callbacks=callbacks,
-                           progress=False)
+    history = nn.utils.fit(
+        model, loss_fn, optimizer, train_loader, val_loader, epochs=epochs, callbacks=callbacks, progress=False
+    )
     return model, history
 
 
@@ -76,9 +78,11 @@ def evaluate(model, data):
 WIDTHS = (1, 2, 4, 8, 32, 128)
 size_runs = {width: train(width)[1] for width in WIDTHS}
 for width, history in size_runs.items():
-    print(f"hidden width {width:3}: training accuracy {history['train_accuracy'][-1]:6.1%}, validation accuracy "
-          f"{history['val_accuracy'][-1]:6.1%};  training loss {history['train_loss'][-1]:.4f}, "
-          f"validation loss {history['val_loss'][-1]:.3f}")
+    print(
+        f"hidden width {width:3}: training accuracy {history['train_accuracy'][-1]:6.1%}, validation accuracy "
+        f"{history['val_accuracy'][-1]:6.1%};  training loss {history['train_loss'][-1]:.4f}, "
+        f"validation loss {history['val_loss'][-1]:.3f}"
+    )
 
 fig, (size_ax, curve_ax) = plt.subplots(1, 2, figsize=(13, 4))
 size_ax.plot(WIDTHS, [1 - size_runs[w]["train_accuracy"][-1] for w in WIDTHS], "o-", label="training error")
@@ -87,9 +91,11 @@ size_ax.set(xscale="log", xlabel="hidden width", ylabel="error rate after 80 epo
 size_ax.legend()
 big = size_runs[128]
 best_epoch = int(np.argmin(big["val_loss"]))
-print(f"width 128: lowest validation loss {big['val_loss'][best_epoch]:.3f} at epoch {best_epoch + 1} "
-      f"(training loss {big['train_loss'][best_epoch]:.4f}); after 80 epochs {big['val_loss'][-1]:.3f} "
-      f"(training loss {big['train_loss'][-1]:.4f})")
+print(
+    f"width 128: lowest validation loss {big['val_loss'][best_epoch]:.3f} at epoch {best_epoch + 1} "
+    f"(training loss {big['train_loss'][best_epoch]:.4f}); after 80 epochs {big['val_loss'][-1]:.3f} "
+    f"(training loss {big['train_loss'][-1]:.4f})"
+)
 curve_ax.plot(big["epoch"], big["train_loss"], label="training loss")
 curve_ax.plot(big["epoch"], big["val_loss"], label="validation loss")
 curve_ax.set(yscale="log", xlabel="epoch", title="width 128: loss during training")
@@ -118,6 +124,7 @@ plt.show()
 #
 # First, that `weight_decay=λ` is the gradient of the L2 penalty: one SGD step each way from the same weights.
 
+
 # %%
 def one_step(weight_decay, l2_in_loss):
     ag.manual_seed(0)
@@ -140,10 +147,12 @@ print(f"weight_decay={LAMBDA} vs loss + {LAMBDA}/2 * ||w||^2: largest difference
 # Now the width-128 model with each regularizer. We compare the validation loss at the end of training and
 # the weights: their overall size, and the share that are practically zero ($|w| < 10^{-3}$).
 
+
 # %%
 def weights_of(model):
-    return np.concatenate([p.detach().numpy().ravel() for name, p in model.named_parameters()
-                           if name.endswith("weight")])
+    return np.concatenate(
+        [p.detach().numpy().ravel() for name, p in model.named_parameters() if name.endswith("weight")]
+    )
 
 
 regularized = {}
@@ -152,10 +161,17 @@ for label, options in REGULARIZERS.items():
     model, history = train(128, **options)
     weights = weights_of(model)
     val_loss, val_accuracy = evaluate(model, val_set)
-    regularized[label] = {"val_loss": val_loss, "val_accuracy": val_accuracy, "weight_norm": np.linalg.norm(weights),
-                          "near_zero": np.mean(np.abs(weights) < 1e-3), "model": model}
-    print(f"{label:22}: validation loss {val_loss:.3f}, accuracy {val_accuracy:.1%}; weight norm "
-          f"{regularized[label]['weight_norm']:.1f}, {regularized[label]['near_zero']:.0%} of weights below 1e-3")
+    regularized[label] = {
+        "val_loss": val_loss,
+        "val_accuracy": val_accuracy,
+        "weight_norm": np.linalg.norm(weights),
+        "near_zero": np.mean(np.abs(weights) < 1e-3),
+        "model": model,
+    }
+    print(
+        f"{label:22}: validation loss {val_loss:.3f}, accuracy {val_accuracy:.1%}; weight norm "
+        f"{regularized[label]['weight_norm']:.1f}, {regularized[label]['near_zero']:.0%} of weights below 1e-3"
+    )
 
 # %% [markdown]
 # Weight decay keeps the weights smaller and the validation loss lower (it no longer climbs at the end of
@@ -172,8 +188,10 @@ largest_blank_weight = {}
 for label, run in regularized.items():
     first_layer = run["model"][0].linear.weight.detach().numpy()
     largest_blank_weight[label] = np.abs(first_layer[:, blank_pixels]).max()
-    print(f"{label:22}: largest |weight| from the {len(blank_pixels)} always-blank pixels "
-          f"{largest_blank_weight[label]:.1e}")
+    print(
+        f"{label:22}: largest |weight| from the {len(blank_pixels)} always-blank pixels "
+        f"{largest_blank_weight[label]:.1e}"
+    )
 
 # %% [markdown]
 # ## Inverted dropout
@@ -197,8 +215,10 @@ print("in eval mode, h' = h:", np.array_equal(dropout(hidden).numpy(), hidden.nu
 # %%
 dropout_model, dropout_history = train(128, dropout=0.5)
 for label, history in (("no dropout", size_runs[128]), ("dropout 0.5", dropout_history)):
-    print(f"{label:12}: training accuracy {history['train_accuracy'][-1]:.1%} (measured with dropout active), lowest "
-          f"validation loss {min(history['val_loss']):.3f}, validation accuracy {history['val_accuracy'][-1]:.1%}")
+    print(
+        f"{label:12}: training accuracy {history['train_accuracy'][-1]:.1%} (measured with dropout active), lowest "
+        f"validation loss {min(history['val_loss']):.3f}, validation accuracy {history['val_accuracy'][-1]:.1%}"
+    )
 
 # %% [markdown]
 # With dropout the lowest validation loss is lower than without it, and the training accuracy (measured on
@@ -222,8 +242,10 @@ for width in (2, 8, 32):
     for train_idx, val_idx in folds:
         _, history = train(width, ag.data.Subset(pool, train_idx), ag.data.Subset(pool, val_idx), epochs=30)
         cv_scores[width].append(history["val_accuracy"][-1])
-    print(f"width {width:2}: validation accuracy per fold {np.round(cv_scores[width], 3)}, "
-          f"mean {np.mean(cv_scores[width]):.3f} +- {np.std(cv_scores[width]):.3f}")
+    print(
+        f"width {width:2}: validation accuracy per fold {np.round(cv_scores[width], 3)}, "
+        f"mean {np.mean(cv_scores[width]):.3f} +- {np.std(cv_scores[width]):.3f}"
+    )
 best_width = max(cv_scores, key=lambda width: np.mean(cv_scores[width]))
 print(f"chosen width: {best_width}")
 
@@ -240,10 +262,14 @@ print(f"chosen width: {best_width}")
 stopper = nn.utils.EarlyStopping(patience=10, monitor="val_loss", restore_best=True)
 stopped_model, stopped_history = train(128, callbacks=[stopper])
 stopped_val_loss, stopped_val_accuracy = evaluate(stopped_model, val_set)
-print(f"stopped after {len(stopped_history)} of 80 epochs; best epoch {stopper.best_epoch} "
-      f"(validation loss {stopper.best:.3f})")
-print(f"restored model: validation loss {stopped_val_loss:.3f}, accuracy {stopped_val_accuracy:.1%}; "
-      f"the 80-epoch model: {size_runs[128]['val_loss'][-1]:.3f}, {size_runs[128]['val_accuracy'][-1]:.1%}")
+print(
+    f"stopped after {len(stopped_history)} of 80 epochs; best epoch {stopper.best_epoch} "
+    f"(validation loss {stopper.best:.3f})"
+)
+print(
+    f"restored model: validation loss {stopped_val_loss:.3f}, accuracy {stopped_val_accuracy:.1%}; "
+    f"the 80-epoch model: {size_runs[128]['val_loss'][-1]:.3f}, {size_runs[128]['val_accuracy'][-1]:.1%}"
+)
 
 # %% [markdown]
 # ## Mini-batch size: speed and accuracy
@@ -261,14 +287,25 @@ batch_runs = {}
 for batch_size in (1, 8, 32, 128, 1437):
     ag.manual_seed(0)
     model = nn.MLP([64, 64, 10])
-    history = nn.utils.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.05),
-                           ag.data.DataLoader(full_train, batch_size=batch_size, shuffle=True, seed=0),
-                           ag.data.DataLoader(full_val, batch_size=360), epochs=3, progress=False)
-    batch_runs[batch_size] = {"seconds per epoch": min(history["time"]), "steps per epoch": -(-1437 // batch_size),
-                              "val_accuracy": history["val_accuracy"][-1]}
-    print(f"batch {batch_size:4}: {batch_runs[batch_size]['steps per epoch']:4} steps and "
-          f"{batch_runs[batch_size]['seconds per epoch']:.3f} s per epoch; validation accuracy after 3 epochs "
-          f"{batch_runs[batch_size]['val_accuracy']:.1%}")
+    history = nn.utils.fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optim.SGD(model.parameters(), lr=0.05),
+        ag.data.DataLoader(full_train, batch_size=batch_size, shuffle=True, seed=0),
+        ag.data.DataLoader(full_val, batch_size=360),
+        epochs=3,
+        progress=False,
+    )
+    batch_runs[batch_size] = {
+        "seconds per epoch": min(history["time"]),
+        "steps per epoch": -(-1437 // batch_size),
+        "val_accuracy": history["val_accuracy"][-1],
+    }
+    print(
+        f"batch {batch_size:4}: {batch_runs[batch_size]['steps per epoch']:4} steps and "
+        f"{batch_runs[batch_size]['seconds per epoch']:.3f} s per epoch; validation accuracy after 3 epochs "
+        f"{batch_runs[batch_size]['val_accuracy']:.1%}"
+    )
 
 fig, (time_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 3.5))
 sizes = list(batch_runs)

@@ -106,15 +106,21 @@ design = np.column_stack([features, np.ones(n)])
 best_loss = np.mean((design @ np.linalg.lstsq(design, target, rcond=None)[0] - target) ** 2)
 conditioning = {"raw": gradient_descent(features), "standardized": gradient_descent(standardized_features)}
 for name, (kappa, losses) in conditioning.items():
-    print(f"{name:13} condition number {kappa:10.1f}; "
-          f"loss after 10, 100, 300 steps: {losses[9]:.4f}, {losses[99]:.4f}, "
-          f"{losses[-1]:.4f} (least squares: {best_loss:.4f})")
+    print(
+        f"{name:13} condition number {kappa:10.1f}; "
+        f"loss after 10, 100, 300 steps: {losses[9]:.4f}, {losses[99]:.4f}, "
+        f"{losses[-1]:.4f} (least squares: {best_loss:.4f})"
+    )
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for name, (_, losses) in conditioning.items():
     ax.plot(losses - best_loss, label=name)
-ax.set(yscale="log", xlabel="gradient-descent step", ylabel="loss - least-squares loss",
-       title="features raw vs standardized")
+ax.set(
+    yscale="log",
+    xlabel="gradient-descent step",
+    ylabel="loss - least-squares loss",
+    title="features raw vs standardized",
+)
 ax.legend()
 plt.show()
 
@@ -130,10 +136,18 @@ plt.show()
 batch = ag.tensor([[100.0, 1.0, 0.1], [50.0, 2.0, 0.4], [10.0, 3.0, 0.2], [5.0, 4.0, 0.3]])
 batch_normed = nn.BatchNorm1d(3)(batch).detach().numpy()
 layer_normed = nn.LayerNorm(3)(batch).detach().numpy()
-print("BatchNorm: column means", np.round(batch_normed.mean(axis=0), 6),
-      "column stds", np.round(batch_normed.std(axis=0), 4))
-print("LayerNorm: row means   ", np.round(layer_normed.mean(axis=1), 6),
-      "row stds   ", np.round(layer_normed.std(axis=1), 4))
+print(
+    "BatchNorm: column means",
+    np.round(batch_normed.mean(axis=0), 6),
+    "column stds",
+    np.round(batch_normed.std(axis=0), 4),
+)
+print(
+    "LayerNorm: row means   ",
+    np.round(layer_normed.mean(axis=1), 6),
+    "row stds   ",
+    np.round(layer_normed.std(axis=1), 4),
+)
 
 # %% [markdown]
 # BatchNorm's statistics depend on the batch, so at evaluation time, when the model may see one example at a
@@ -152,8 +166,13 @@ print("running mean", np.round(running_norm.running_mean.numpy(), 2), " (true", 
 print("running var ", np.round(running_norm.running_var.numpy(), 2), " (true", true_std**2, ")")
 running_norm.eval()
 single = ag.tensor([[7.0, -2.5, 1.0]])
-print("eval mode, one example [7, -2.5, 1] ->", np.round(running_norm(single).detach().numpy(), 3),
-      "  (about (x - mean) / std =", np.round((single.numpy() - true_mean) / true_std, 3), ")")
+print(
+    "eval mode, one example [7, -2.5, 1] ->",
+    np.round(running_norm(single).detach().numpy(), 3),
+    "  (about (x - mean) / std =",
+    np.round((single.numpy() - true_mean) / true_std, 3),
+    ")",
+)
 running_norm.train()
 try:
     running_norm(single)
@@ -182,7 +201,8 @@ def signal_and_gradients(norm):
     spreads = []
     for block in range(DEPTH):
         model[block].register_forward_hook(
-            lambda module, inputs, output: spreads.append(output.detach().numpy().std(axis=0).mean()))
+            lambda module, inputs, output: spreads.append(output.detach().numpy().std(axis=0).mean())
+        )
     F.cross_entropy(model(batch_x), batch_y).backward()
     weights = [model[block].linear.weight for block in range(DEPTH)] + [model[DEPTH].weight]
     return np.array(spreads), np.array([np.linalg.norm(w.grad.numpy()) for w in weights])
@@ -194,10 +214,13 @@ fig, (signal_ax, grad_ax) = plt.subplots(1, 2, figsize=(13, 4))
 for label, (spreads, grads) in flow.items():
     signal_ax.plot(range(1, DEPTH + 1), spreads, "o-", label=label)
     grad_ax.plot(range(1, DEPTH + 2), grads, "o-", label=label)
-    print(f"{label:17}: spread across digits at hidden layer 1 {spreads[0]:.3f}, at layer {DEPTH} {spreads[-1]:.4f};  "
-          f"gradient norm first layer / last layer {grads[0] / grads[-1]:.2g}")
-signal_ax.set(yscale="log", xlabel="hidden layer", ylabel="std of outputs across the batch",
-              title="forward: the signal")
+    print(
+        f"{label:17}: spread across digits at hidden layer 1 {spreads[0]:.3f}, at layer {DEPTH} {spreads[-1]:.4f};  "
+        f"gradient norm first layer / last layer {grads[0] / grads[-1]:.2g}"
+    )
+signal_ax.set(
+    yscale="log", xlabel="hidden layer", ylabel="std of outputs across the batch", title="forward: the signal"
+)
 grad_ax.set(yscale="log", xlabel="linear layer", ylabel="weight-gradient norm", title="backward: the gradient")
 signal_ax.legend()
 plt.show()
@@ -217,13 +240,21 @@ fig, ax = plt.subplots(figsize=(6, 4))
 for label, norm in NORMS:
     ag.manual_seed(0)
     model = nn.MLP([64] + [64] * 6 + [10], activation="tanh", norm=norm)
-    history = nn.utils.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
-                           ag.data.DataLoader(train_set, batch_size=64, shuffle=True, seed=0),
-                           ag.data.DataLoader(val_set, batch_size=360), epochs=10, progress=False)
+    history = nn.utils.fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optim.SGD(model.parameters(), lr=0.1),
+        ag.data.DataLoader(train_set, batch_size=64, shuffle=True, seed=0),
+        ag.data.DataLoader(val_set, batch_size=360),
+        epochs=10,
+        progress=False,
+    )
     speed[label] = history
     ax.plot(history["epoch"], history["train_loss"], "o-", label=label)
-    print(f"{label:17}: training loss after 1, 3, 10 epochs {np.round(np.array(history['train_loss'])[[0, 2, 9]], 3)}; "
-          f"validation accuracy {history['val_accuracy'][-1]:.1%}")
+    print(
+        f"{label:17}: training loss after 1, 3, 10 epochs {np.round(np.array(history['train_loss'])[[0, 2, 9]], 3)}; "
+        f"validation accuracy {history['val_accuracy'][-1]:.1%}"
+    )
 ax.set(yscale="log", xlabel="epoch", ylabel="training loss", title="6 tanh layers, SGD lr 0.1")
 ax.legend()
 plt.show()

@@ -37,8 +37,10 @@ order = np.random.default_rng(0).permutation(len(digits))
 source_rows, target_rows = order[labels[order] < 5], order[labels[order] >= 5]
 source_train, source_test = np.split(source_rows, [int(0.8 * len(source_rows))])
 target_pool, target_test = np.split(target_rows, [int(0.6 * len(target_rows))])
-print(f"source: {len(source_train)} training and {len(source_test)} test images of 0-4; "
-      f"target: a pool of {len(target_pool)} and {len(target_test)} test images of 5-9")
+print(
+    f"source: {len(source_train)} training and {len(source_test)} test images of 0-4; "
+    f"target: a pool of {len(target_pool)} and {len(target_test)} test images of 5-9"
+)
 
 
 def inputs_and_labels(rows):
@@ -58,8 +60,9 @@ def accuracy(model, rows):
 def few_shot(per_class, draw):
     """`per_class` random target examples of each digit 5-9 (a different set for each draw)."""
     rng = np.random.default_rng(draw)
-    return np.concatenate([rng.choice(target_pool[labels[target_pool] == digit], per_class, replace=False)
-                           for digit in range(5, 10)])
+    return np.concatenate(
+        [rng.choice(target_pool[labels[target_pool] == digit], per_class, replace=False) for digit in range(5, 10)]
+    )
 
 
 # %% [markdown]
@@ -70,10 +73,17 @@ def few_shot(per_class, draw):
 # %%
 ag.manual_seed(0)
 pretrained = nn.MLP([64, 256, 5])
-source_loader = ag.data.DataLoader(ag.data.TensorDataset(*inputs_and_labels(source_train)), batch_size=32,
-                                   shuffle=True, seed=0)
-nn.utils.fit(pretrained, nn.CrossEntropyLoss(), optim.Adam(pretrained.parameters(), lr=1e-3), source_loader,
-             epochs=20, progress=False)
+source_loader = ag.data.DataLoader(
+    ag.data.TensorDataset(*inputs_and_labels(source_train)), batch_size=32, shuffle=True, seed=0
+)
+nn.utils.fit(
+    pretrained,
+    nn.CrossEntropyLoss(),
+    optim.Adam(pretrained.parameters(), lr=1e-3),
+    source_loader,
+    epochs=20,
+    progress=False,
+)
 source_accuracy = accuracy(pretrained, source_test)
 print(f"pre-trained model: {source_accuracy:.1%} on the held-out digits 0-4")
 
@@ -127,12 +137,14 @@ print(mismatch_message)
 # The control answers the question a fair comparison must ask: are the pre-trained features better than
 # features that know nothing at all? Each number is the mean test accuracy over 3 random draws of the examples.
 
+
 # %%
 def transfer_model(start_from, freeze):
     model = nn.MLP([64, 256, 5])  # a new, randomly initialized head
     if start_from == "pre-trained":
-        model[0].linear.load_state_dict({"weight": reloaded_state["0.linear.weight"],
-                                         "bias": reloaded_state["0.linear.bias"]})
+        model[0].linear.load_state_dict(
+            {"weight": reloaded_state["0.linear.weight"], "bias": reloaded_state["0.linear.bias"]}
+        )
     if freeze:
         model[0].requires_grad_(False)
     return model
@@ -147,8 +159,12 @@ def train_head(model, rows, steps=100, lr=1e-2):
         optimizer.step()
 
 
-STRATEGIES = {"from scratch": ("random", False), "frozen pre-trained features": ("pre-trained", True),
-              "fine-tuned": ("pre-trained", False), "frozen random features": ("random", True)}
+STRATEGIES = {
+    "from scratch": ("random", False),
+    "frozen pre-trained features": ("pre-trained", True),
+    "fine-tuned": ("pre-trained", False),
+    "frozen random features": ("random", True),
+}
 PER_CLASS = (1, 3, 10, 30)
 transfer = {name: [] for name in STRATEGIES}
 frozen_checks = []  # per frozen run: (weights bit-identical after training, no gradient received)
@@ -162,16 +178,24 @@ for per_class in PER_CLASS:
             train_head(model, few_shot(per_class, draw))
             scores.append(accuracy(model, target_test))
             if freeze:
-                frozen_checks.append((np.array_equal(model[0].linear.weight.detach().numpy(), frozen_before),
-                                      model[0].linear.weight.grad is None))
+                frozen_checks.append(
+                    (
+                        np.array_equal(model[0].linear.weight.detach().numpy(), frozen_before),
+                        model[0].linear.weight.grad is None,
+                    )
+                )
         transfer[name].append(np.mean(scores))
     print(f"{per_class:2} per class: " + ", ".join(f"{name} {transfer[name][-1]:.1%}" for name in STRATEGIES))
 
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, scores in transfer.items():
     ax.plot(PER_CLASS, scores, "o-", label=name)
-ax.set(xscale="log", xlabel="training examples per class (digits 5-9)", ylabel="test accuracy",
-       title="transfer from 0-4 to 5-9")
+ax.set(
+    xscale="log",
+    xlabel="training examples per class (digits 5-9)",
+    ylabel="test accuracy",
+    title="transfer from 0-4 to 5-9",
+)
 ax.legend()
 plt.show()
 
@@ -183,6 +207,7 @@ plt.show()
 # squeezes its hidden representation towards a handful of directions, one per class; whatever distinguishes
 # a 5 from an 8 but not a 0 from a 3 is discarded. The effective rank of the hidden features (the exponential
 # of the entropy of their variance spectrum) shows it:
+
 
 # %%
 def effective_rank(features):
@@ -199,8 +224,10 @@ for layer_name, layer in (("pre-trained", pretrained[0]), ("random", random_laye
     with ag.no_grad():
         for task, rows in (("0-4", source_test), ("5-9", target_test)):
             rank[layer_name, task] = effective_rank(layer(ag.tensor(digits[rows])).numpy())
-    print(f"{layer_name:11} hidden layer: effective rank {rank[layer_name, '0-4']:.1f} on digits 0-4, "
-          f"{rank[layer_name, '5-9']:.1f} on digits 5-9 (of 256 units)")
+    print(
+        f"{layer_name:11} hidden layer: effective rank {rank[layer_name, '0-4']:.1f} on digits 0-4, "
+        f"{rank[layer_name, '5-9']:.1f} on digits 5-9 (of 256 units)"
+    )
 
 # %% [markdown]
 # Transfer works when the source task is broad enough to teach features the target task needs, as ImageNet
@@ -255,9 +282,11 @@ for label, norm in (("sigmoid", None), ("sigmoid + BatchNorm", "batch")):
         trainable = [p for p in model.parameters() if p.requires_grad]
         fit_monitored(model, target_pool, optim.SGD(trainable, lr=0.05, momentum=0.9), epochs=10)
         deep[label][mode] = accuracy(model, target_test)
-    print(f"{label:20}: first-layer / output-layer gradient at the start of pre-training {flow:.1e}; "
-          f"pre-trained to {deep[label]['pre-training']:.1%} on 0-4; fine-tuned on 5-9: new head only "
-          f"{deep[label]['new head only']:.1%}, all layers {deep[label]['all layers']:.1%}")
+    print(
+        f"{label:20}: first-layer / output-layer gradient at the start of pre-training {flow:.1e}; "
+        f"pre-trained to {deep[label]['pre-training']:.1%} on 0-4; fine-tuned on 5-9: new head only "
+        f"{deep[label]['new head only']:.1%}, all layers {deep[label]['all layers']:.1%}"
+    )
 
 # %% [markdown]
 # The plain sigmoid network starts pre-training with a first-layer gradient about a millionth of the output

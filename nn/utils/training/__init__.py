@@ -4,6 +4,7 @@ One module each: `loop` (fit), `history`, `callbacks` (FitState, Callback,
 EarlyStopping), `metrics` (accuracy, METRICS) and `checkpoint` (saving,
 checking and restoring a run).
 """
+
 from .callbacks import Callback, EarlyStopping, FitState
 from .history import History
 from .loop import fit

@@ -30,11 +30,16 @@ and no file yet, training starts fresh, so the same call serves the first run
 and every restart. The checkpoint's directory is checked at the start, and a
 checkpoint that does not fit this call is refused before anything is restored.
 """
+
+from __future__ import annotations
+
 import inspect
 import numbers
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -47,6 +52,23 @@ from .callbacks import Callback, EarlyStopping, FitState, monitored_value
 from .checkpoint import check_checkpoint_path, restore_checkpoint, save_checkpoint
 from .history import History
 from .metrics import accuracy, is_classification, resolve_metrics
+
+if TYPE_CHECKING:  # for the annotations only: nn does not import optim
+    from optim import Optimizer
+    from optim.lr_scheduler import LRScheduler
+
+    from ...module import Module
+
+# A metric: metric(output, target) -> the batch's mean, as a float.
+Metric = Callable[[ag.Tensor, ag.Tensor], float]
+
+
+class Loader(Protocol):
+    """What fit trains and validates on: batches (inputs, targets), and their number (an `ag.data.DataLoader`)."""
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
 
 
 class _Means:
@@ -71,8 +93,10 @@ class _Means:
 def _split_batch(batch):
     """`(inputs, target)` of one batch `(*inputs, target)`."""
     if not (isinstance(batch, (tuple, list)) and len(batch) >= 2):
-        raise TypeError(f"fit: each batch must be a tuple (*inputs, target), got "
-                        f"{type(batch).__name__}{'' if not isinstance(batch, (tuple, list)) else f' of {len(batch)}'}")
+        raise TypeError(
+            f"fit: each batch must be a tuple (*inputs, target), got "
+            f"{type(batch).__name__}{'' if not isinstance(batch, (tuple, list)) else f' of {len(batch)}'}"
+        )
     return batch[:-1], batch[-1]
 
 
@@ -87,8 +111,20 @@ def _batch_values(loss, output, target, metric_fns):
 class _Loop:
     """One `fit` call: its arguments, the shared FitState, and the steps of an epoch."""
 
-    def __init__(self, model, loss_fn, optimizer, train_loader, val_loader, scheduler, callbacks, grad_clip,
-                 metrics, monitor, scheduler_interval):
+    def __init__(
+        self,
+        model,
+        loss_fn,
+        optimizer,
+        train_loader,
+        val_loader,
+        scheduler,
+        callbacks,
+        grad_clip,
+        metrics,
+        monitor,
+        scheduler_interval,
+    ):
         self.loss_fn, self.train_loader, self.val_loader = loss_fn, train_loader, val_loader
         self.callbacks, self.grad_clip, self.monitor = callbacks, grad_clip, monitor
         self.metric_fns = resolve_metrics(metrics)
@@ -174,8 +210,10 @@ class _Loop:
 
 def _step_takes_a_value(scheduler):
     parameters = inspect.signature(scheduler.step).parameters.values()
-    return any(p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-               for p in parameters)
+    return any(
+        p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        for p in parameters
+    )
 
 
 def _default_monitor(callbacks, val_loader):
@@ -185,8 +223,9 @@ def _default_monitor(callbacks, val_loader):
     return "val_loss" if val_loader is not None else "train_loss"
 
 
-def _check_arguments(model, loss_fn, optimizer, epochs, grad_clip, callbacks, scheduler_interval, checkpoint,
-                     resume, train_loader):
+def _check_arguments(
+    model, loss_fn, optimizer, epochs, grad_clip, callbacks, scheduler_interval, checkpoint, resume, train_loader
+):
     if not hasattr(model, "parameters") or not callable(model):
         raise TypeError(f"fit: model must be an nn.Module, got {type(model).__name__}")
     if not callable(loss_fn):
@@ -196,8 +235,7 @@ def _check_arguments(model, loss_fn, optimizer, epochs, grad_clip, callbacks, sc
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
     if grad_clip is not None and not (isinstance(grad_clip, numbers.Real) and grad_clip > 0):
-        raise ValueError(f"fit: grad_clip must be a positive number (the max gradient norm) or None, "
-                         f"got {grad_clip!r}")
+        raise ValueError(f"fit: grad_clip must be a positive number (the max gradient norm) or None, got {grad_clip!r}")
     for callback in callbacks:
         if not isinstance(callback, Callback):
             raise TypeError(f"fit: callbacks must be nn.utils.Callback instances, got {type(callback).__name__}")
@@ -206,8 +244,9 @@ def _check_arguments(model, loss_fn, optimizer, epochs, grad_clip, callbacks, sc
     if resume and checkpoint is None:
         raise ValueError("fit: resume=True needs checkpoint= (the file to resume from)")
     if not hasattr(train_loader, "__iter__"):
-        raise TypeError(f"fit: train_loader must be iterable (an ag.data.DataLoader), got "
-                        f"{type(train_loader).__name__}")
+        raise TypeError(
+            f"fit: train_loader must be iterable (an ag.data.DataLoader), got {type(train_loader).__name__}"
+        )
     _check_optimizer_trains_model(model, optimizer)
 
 
@@ -216,15 +255,32 @@ def _check_optimizer_trains_model(model, optimizer):
     trained = {id(p) for group in optimizer.param_groups for p in group["params"]}
     parameters = list(model.parameters())
     if parameters and not any(id(p) in trained for p in parameters):
-        raise ValueError(f"fit: the optimizer holds none of the model's {len(parameters)} parameters "
-                         f"({type(optimizer).__name__} over {len(trained)} other tensors), so training would "
-                         "change nothing; build it over this model: optimizer = "
-                         f"{type(optimizer).__name__}(model.parameters(), ...)")
+        raise ValueError(
+            f"fit: the optimizer holds none of the model's {len(parameters)} parameters "
+            f"({type(optimizer).__name__} over {len(trained)} other tensors), so training would "
+            "change nothing; build it over this model: optimizer = "
+            f"{type(optimizer).__name__}(model.parameters(), ...)"
+        )
 
 
-def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs=10, scheduler=None, callbacks=(),
-        grad_clip=None, progress=True, checkpoint=None, resume=False, metrics="auto", *, monitor=None,
-        scheduler_interval="epoch"):
+def fit(
+    model: Module,
+    loss_fn: Callable[[Any, Any], ag.Tensor],
+    optimizer: Optimizer,
+    train_loader: Loader,
+    val_loader: Loader | None = None,
+    epochs: int = 10,
+    scheduler: LRScheduler | None = None,
+    callbacks: Iterable[Callback] = (),
+    grad_clip: float | None = None,
+    progress: bool = True,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    metrics: str | Sequence[str | Metric] | Mapping[str, Metric] | None = "auto",
+    *,
+    monitor: str | None = None,
+    scheduler_interval: str = "epoch",
+) -> History:
     """Train `model` for `epochs` epochs and return its `History` (see the module docstring).
 
     scheduler: stepped once per epoch (scheduler_interval="epoch") or after every optimizer step
@@ -241,8 +297,9 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs=10, sch
         "val_loss" with a val_loader and "train_loss" without.
     """
     callbacks = list(callbacks)
-    _check_arguments(model, loss_fn, optimizer, epochs, grad_clip, callbacks, scheduler_interval, checkpoint,
-                     resume, train_loader)
+    _check_arguments(
+        model, loss_fn, optimizer, epochs, grad_clip, callbacks, scheduler_interval, checkpoint, resume, train_loader
+    )
     # Under `mpiexec -n N`: DistributedDataParallel and a shard of every batch per rank; only rank 0
     # shows progress and writes the checkpoint.
     model, train_loader = distribute(model, train_loader)
@@ -250,18 +307,35 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs=10, sch
     if checkpoint is not None and main_rank:  # the rank that will write it
         check_checkpoint_path(checkpoint)
     monitor = monitor or _default_monitor(callbacks, val_loader)
-    loop = _Loop(model, loss_fn, optimizer, train_loader, val_loader, scheduler, callbacks, grad_clip, metrics,
-                 monitor, scheduler_interval)
+    loop = _Loop(
+        model,
+        loss_fn,
+        optimizer,
+        train_loader,
+        val_loader,
+        scheduler,
+        callbacks,
+        grad_clip,
+        metrics,
+        monitor,
+        scheduler_interval,
+    )
     state = loop.state
     loaders = [loader for loader in (train_loader, val_loader) if loader is not None]
-    if resume and os.path.exists(checkpoint):
+    if resume and checkpoint is not None and os.path.exists(checkpoint):
         restore_checkpoint(checkpoint, state, callbacks, loaders)
 
     from tqdm.auto import tqdm
 
     batches = len(train_loader)
-    bar = tqdm(total=epochs * batches, initial=state.epoch * batches, unit="batch", dynamic_ncols=True,
-               disable=None if progress and main_rank else True, file=sys.stderr)
+    bar = tqdm(
+        total=epochs * batches,
+        initial=state.epoch * batches,
+        unit="batch",
+        dynamic_ncols=True,
+        disable=None if progress and main_rank else True,
+        file=sys.stderr,
+    )
     for callback in callbacks:
         callback.on_train_begin(state)
     try:
@@ -273,8 +347,11 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs=10, sch
                 save_checkpoint(checkpoint, state, callbacks, loaders)
     except KeyboardInterrupt:
         if checkpoint is not None and os.path.exists(checkpoint):
-            print(f"\nfit: interrupted in epoch {state.epoch}; {checkpoint} holds the run up to the end of the "
-                  f"last finished epoch. Call fit(..., resume=True) to continue from there.", file=sys.stderr)
+            print(
+                f"\nfit: interrupted in epoch {state.epoch}; {checkpoint} holds the run up to the end of the "
+                f"last finished epoch. Call fit(..., resume=True) to continue from there.",
+                file=sys.stderr,
+            )
         raise
     finally:
         bar.close()
