@@ -23,7 +23,7 @@ nobody's child uses its class name.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, Sequence, ValuesView
 from typing import Any, ClassVar, NamedTuple, TypeVar, cast
 
 import numpy as np
@@ -42,7 +42,9 @@ class Parameter(ag.Tensor):
 
     __slots__ = ()
 
-    def __init__(self, data: ag.Tensor | npt.ArrayLike | None = None, requires_grad: bool = True) -> None:
+    def __init__(
+        self, data: ag.Tensor | np.ndarray | float | Sequence[Any] | None = None, requires_grad: bool = True
+    ) -> None:
         if data is None:
             array = np.empty(0, dtype=ag.get_default_dtype())
         elif isinstance(data, ag.Tensor):

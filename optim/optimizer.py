@@ -117,7 +117,7 @@ class Optimizer:
             if not p.is_leaf:
                 raise ValueError(
                     f"{name}: can't optimize a non-leaf Tensor (shape {p.shape}, made by "
-                    f"{p.grad_fn.name}); optimize the leaf it was computed from"
+                    f"{getattr(p.grad_fn, 'name', 'an op')}); optimize the leaf it was computed from"
                 )
         ids = {id(p) for p in params}
         if len(ids) != len(params) or ids & {id(p) for group in self.param_groups for p in group["params"]}:
