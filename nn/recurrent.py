@@ -39,16 +39,24 @@ def _reset_uniform(module):
         init.uniform_(p, -bound, bound)
 
 
-def _step(mode, x, state, weights):
-    """One step of `mode` on x (B, in) from `state`, (h,) or (h, c) for an LSTM; `weights` is
-    (w_ih, w_hh, b_ih, b_hh[, w_hr]) with None biases when the layer has none."""
-    w_ih, w_hh, b_ih, b_hh = weights[:4]
+def _cell_step(mode, x, state, w_ih, w_hh, b_ih, b_hh):
+    """One step of `mode` on x (B, in) from `state`, (h,) or (h, c) for an LSTM: one fused cell node."""
     if mode == "LSTM":
-        h, c = rnn_ops.lstm_cell(x, state[0], state[1], w_ih, w_hh, b_ih, b_hh)
-        return (h if len(weights) == 4 else fused_ops.linear(h, weights[4]), c)
+        return rnn_ops.lstm_cell(x, state[0], state[1], w_ih, w_hh, b_ih, b_hh)
     if mode == "GRU":
         return (rnn_ops.gru_cell(x, state[0], w_ih, w_hh, b_ih, b_hh),)
     return (rnn_ops.rnn_cell(x, state[0], w_ih, w_hh, b_ih, b_hh, nonlinearity=mode[4:].lower()),)
+
+
+def _sequence_step(mode, x_gates, state, w_hh, b_hh, w_hr):
+    """One step of a sequence layer from its input gates x W_ih^T + b_ih (B, G*H): the hidden-side cell
+    node, and for an LSTM with projections (w_hr not None) the projection of h."""
+    if mode == "LSTM":
+        h, c = rnn_ops.lstm_cell_hh(x_gates, state[0], state[1], w_hh, b_hh)
+        return (h if w_hr is None else fused_ops.linear(h, w_hr), c)
+    if mode == "GRU":
+        return (rnn_ops.gru_cell_hh(x_gates, state[0], w_hh, b_hh),)
+    return (rnn_ops.rnn_cell_hh(x_gates, state[0], w_hh, b_hh, nonlinearity=mode[4:].lower()),)
 
 
 # ---- cells ------------------------------------------------------------------------------------
@@ -95,7 +103,7 @@ class RNNCellBase(Module):
                     raise ValueError(f"{name}: hidden state of shape {s.shape} does not match input of shape "
                                      f"{input.shape} (expected {expected})")
             state = state if batched else tuple(s.reshape(1, self.hidden_size) for s in state)
-        new = _step(self.mode, x, state, (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh))
+        new = _cell_step(self.mode, x, state, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return new if batched else tuple(s.reshape(self.hidden_size) for s in new)
 
     def extra_repr(self):
@@ -142,9 +150,10 @@ class GRUCell(RNNCellBase):
 # ---- the time loop --------------------------------------------------------------------------------
 
 def _scan(mode, steps, batch_sizes, initial, weights, reverse):
-    """Run one layer in one direction over `steps` (a list of (batch_sizes[t], in) inputs). `initial` is
-    the initial state tuple, each (B, ·). Returns (per-step outputs, final state tuple (B, ·) each),
-    the final state of each sequence being the state after its own last step."""
+    """Run one layer in one direction over `steps` (a list of (batch_sizes[t], G*H) input gates) with
+    `weights` (w_hh, b_hh, w_hr). `initial` is the initial state tuple, each (B, ·). Returns (per-step
+    outputs, final state tuple (B, ·) each), the final state of each sequence being the state after
+    its own last step."""
     outputs = [None] * len(steps)
     if reverse:  # the shortest sequences start last: rows join the state as the batch grows
         state = tuple(s[:batch_sizes[-1]] for s in initial) if batch_sizes[-1] < initial[0].shape[0] else initial
@@ -152,7 +161,7 @@ def _scan(mode, steps, batch_sizes, initial, weights, reverse):
             rows = state[0].shape[0]
             if batch_sizes[t] > rows:
                 state = tuple(ag.concatenate([s, s0[rows:batch_sizes[t]]]) for s, s0 in zip(state, initial))
-            state = _step(mode, steps[t], state, weights)
+            state = _sequence_step(mode, steps[t], state, *weights)
             outputs[t] = state[0]
         return outputs, state
     state, finished = initial, []
@@ -161,7 +170,7 @@ def _scan(mode, steps, batch_sizes, initial, weights, reverse):
         if batch_sizes[t] < rows:  # sequences that ended: their state is final
             finished.append(tuple(s[batch_sizes[t]:] for s in state))
             state = tuple(s[:batch_sizes[t]] for s in state)
-        state = _step(mode, x, state, weights)
+        state = _sequence_step(mode, x, state, *weights)
         outputs[t] = state[0]
     if finished:  # sequences that ended later come first (they are sorted by decreasing length)
         state = tuple(ag.concatenate([s, *(f[k] for f in reversed(finished))]) for k, s in enumerate(state))
@@ -236,11 +245,10 @@ class RNNBase(Module):
         _reset_uniform(self)
 
     def _weights(self, layer, direction):
-        """(w_ih, w_hh, b_ih, b_hh[, w_hr]) of one layer and direction; None biases without bias."""
+        """(w_ih, w_hh, b_ih, b_hh, w_hr) of one layer and direction; None for those the layer lacks."""
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
-        weights = [getattr(self, f"weight_ih{suffix}"), getattr(self, f"weight_hh{suffix}")]
-        weights += [getattr(self, f"bias_ih{suffix}"), getattr(self, f"bias_hh{suffix}")] if self.bias else [None, None]
-        return tuple(weights + [getattr(self, f"weight_hr{suffix}")] if self.proj_size else weights)
+        return tuple(getattr(self, kind + suffix, None) for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh",
+                                                                      "weight_hr"))
 
     def _state_sizes(self):
         return (self.output_size, self.hidden_size) if self.mode == "LSTM" else (self.output_size,)
@@ -268,17 +276,16 @@ class RNNBase(Module):
         return output, (final_states if self.mode == "LSTM" else final_states[0])
 
     def _layer(self, layer, layer_input, batch_sizes, states, packed):
-        """One layer, both directions: (its output sequence, the final state tuple of each direction)."""
-        if packed:
-            steps = list(layer_input.split([int(n) for n in batch_sizes], 0))
-        else:
-            steps = list(layer_input.unbind(0))
+        """One layer, both directions: (its output sequence, the final state tuple of each direction). The
+        input gates of all the steps come from one GEMM per direction."""
         outputs, finals = [], []
         for direction in range(self.num_directions):
+            w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, direction)
+            x_gates = fused_ops.linear(layer_input, w_ih, b_ih)
+            steps = x_gates.split([int(n) for n in batch_sizes], 0) if packed else x_gates.unbind(0)
             index = layer * self.num_directions + direction
-            initial = tuple(s[index] for s in states)
-            per_step, final = _scan(self.mode, steps, batch_sizes, initial, self._weights(layer, direction),
-                                    reverse=direction == 1)
+            per_step, final = _scan(self.mode, steps, batch_sizes, tuple(s[index] for s in states),
+                                    (w_hh, b_hh, w_hr), reverse=direction == 1)
             outputs.append(ag.concatenate(per_step, axis=0) if packed else ag.stack(per_step, axis=0))
             finals.append(final)
         return (outputs[0] if len(outputs) == 1 else ag.concatenate(outputs, axis=-1)), finals

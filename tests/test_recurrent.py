@@ -22,7 +22,7 @@ except ImportError:  # torch is an optional oracle
 
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
-CELL_OPS = ("rnn_cell", "lstm_cell", "gru_cell")
+CELL_OPS = ("rnn_cell", "lstm_cell", "gru_cell", "rnn_cell_hh", "lstm_cell_hh", "gru_cell_hh")
 CELL_CASES = [pytest.param(REGISTRY[name], i, sample, id=f"{name}-{i}")
               for name in CELL_OPS for i, sample in enumerate(REGISTRY[name].samples)]
 
@@ -100,8 +100,26 @@ def torch_gru_cell(x, h, w_ih, w_hh, *biases):
     return torch.gru_cell(x, h, w_ih, w_hh, *biases), torch.cat([r, z, n, h_n], 1)
 
 
+def torch_hidden_side(cell, n_states):
+    """The torch reference of a hidden-side op (x_gates, *states, w_hh[, b_hh]): `cell` with x = x_gates and
+    w_ih = the identity, b_ih = 0."""
+    def reference(x_gates, *rest, **attrs):
+        states, w_hh, b_hh = rest[:n_states], rest[n_states], rest[n_states + 1:]
+        identity = torch.eye(x_gates.shape[1], dtype=x_gates.dtype)
+        biases = (torch.zeros_like(b_hh[0]), b_hh[0]) if b_hh else ()
+        return cell(x_gates, *states, identity, w_hh, *biases, **attrs)
+    return reference
+
+
+def torch_rnn_cell(x, h, w_ih, w_hh, *biases, nonlinearity):
+    return getattr(torch, f"rnn_{nonlinearity}_cell")(x, h, w_ih, w_hh, *biases)
+
+
 TORCH_CELLS = {  # the references test_ops_registry.TORCH needs for these ops
-    "rnn_cell": lambda x, h, w_ih, w_hh, *b, nonlinearity: getattr(torch, f"rnn_{nonlinearity}_cell")(x, h, w_ih, w_hh, *b),
+    "rnn_cell_hh": torch_hidden_side(torch_rnn_cell, 1),
+    "lstm_cell_hh": torch_hidden_side(torch_lstm_cell, 2),
+    "gru_cell_hh": torch_hidden_side(torch_gru_cell, 1),
+    "rnn_cell": torch_rnn_cell,
     "lstm_cell": torch_lstm_cell,
     "gru_cell": torch_gru_cell,
 }
@@ -134,6 +152,28 @@ def test_one_node_per_cell_step():
     assert h_new.grad_fn.name == "lstm_cell"
     assert GRUCell(3, 4)(x, h).grad_fn.name == "gru_cell"
     assert RNNCell(3, 4, nonlinearity="relu")(x, h).grad_fn.name == "rnn_cell"
+
+
+def node_names(tensor):
+    """The names of every node the graph behind `tensor` reaches, with repeats."""
+    names, stack, seen = [], [tensor.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen or not hasattr(node, "op"):
+            continue
+        seen.add(id(node))
+        names.append(node.name)
+        stack.extend(function for function, _ in node.next_functions)
+    return names
+
+
+@pytest.mark.parametrize("module, step", [(LSTM(3, 4), "lstm_cell_hh"), (GRU(3, 4), "gru_cell_hh"),
+                                          (RNN(3, 4), "rnn_cell_hh")])
+def test_sequence_module_records_one_input_gemm_and_one_node_per_step(module, step):
+    output, _ = module(ag.randn(7, 2, 3))
+    names = node_names(output)
+    assert names.count(step) == 7
+    assert names.count("linear") == 1
 
 
 # ---- helpers for the torch comparisons ------------------------------------------------------------
