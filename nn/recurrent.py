@@ -209,7 +209,7 @@ class RNNBase(Module):
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent layer, so non-zero "
                           f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
-                          f"num_layers={num_layers}")
+                          f"num_layers={num_layers}", stacklevel=2)
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size

@@ -279,7 +279,8 @@ def test_module_matches_torch(mode, options, with_states):
 
 @needs_torch
 @pytest.mark.parametrize("mode, options", [c for c in CONFIGS if c[1].get("num_layers") == 2 or c[1].get("proj_size")],
-                         ids=[i for i, c in zip(CONFIG_IDS, CONFIGS) if c[1].get("num_layers") == 2 or c[1].get("proj_size")])
+                         ids=[i for i, (_, options) in zip(CONFIG_IDS, CONFIGS)
+                              if options.get("num_layers") == 2 or options.get("proj_size")])
 def test_state_dict_from_ours_loads_into_torch(mode, options):
     ours_class, torch_name = MODULES[mode]
     ag.manual_seed(3)
@@ -420,7 +421,7 @@ def test_thousand_step_sequence_backward():
     ag.manual_seed(0)
     lstm = LSTM(3, 4)
     x = ag.randn(1000, 2, 3, requires_grad=True)
-    output, (h_n, c_n) = lstm(x)
+    output, (_, c_n) = lstm(x)
     (output.sum() + c_n.sum()).backward()
     assert x.grad.shape == (1000, 2, 3) and np.all(np.isfinite(x.grad.data))
     assert np.abs(x.grad.data[0]).sum() > 0  # the first step still receives a gradient
@@ -490,7 +491,8 @@ def test_pack_then_pad_gradcheck():
         packed = pack_padded_sequence(x, [1, 3], batch_first=True, enforce_sorted=False)
         return pad_packed_sequence(packed, padding_value=3.0, total_length=4)[0] * 2.0
 
-    assert ag.gradcheck(round_trip, [ag.tensor(np.random.default_rng(0).standard_normal((2, 3, 2)), requires_grad=True)])
+    x = ag.tensor(np.random.default_rng(0).standard_normal((2, 3, 2)), requires_grad=True)
+    assert ag.gradcheck(round_trip, [x])
 
 
 # ---- bad input -----------------------------------------------------------------------------------------
@@ -523,7 +525,8 @@ def test_pad_packed_sequence_rejects_a_short_total_length():
      r"LSTM: expected c_0 of shape \(1, 2, 4\) .* got \(1, 3, 4\)"),
     (RNN(3, 4), lambda m: m(pack_padded_sequence(ag.zeros(5, 2, 2), [5, 3])),
      r"RNN: expected packed data \(N, input_size\) with input_size=3, got shape \(8, 2\)"),
-    (LSTMCell(3, 4), lambda m: m(ag.zeros(2, 5)), r"LSTMCell: expected input of shape \(batch, 3\) or \(3,\), got \(2, 5\)"),
+    (LSTMCell(3, 4), lambda m: m(ag.zeros(2, 5)),
+     r"LSTMCell: expected input of shape \(batch, 3\) or \(3,\), got \(2, 5\)"),
     (GRUCell(3, 4), lambda m: m(ag.zeros(2, 3), ag.zeros(3, 4)),
      r"GRUCell: hidden state of shape \(3, 4\) does not match input of shape \(2, 3\) \(expected \(2, 4\)\)"),
 ], ids=["lstm-features", "gru-hx", "lstm-projected-h0", "lstm-c0", "rnn-packed-features", "lstmcell-features",
@@ -535,7 +538,7 @@ def test_modules_reject_bad_shapes(module, call, match):
 
 def test_cell_ops_reject_bad_shapes():
     w_ih, w_hh = ag.zeros(8, 3), ag.zeros(8, 2)
-    with pytest.raises(ValueError, match=r"lstm_cell: input of shape \(5, 4\) does not match weight_ih of shape \(8, 3\)"):
+    with pytest.raises(ValueError, match=r"lstm_cell: input of shape \(5, 4\) does not match weight_ih of shape"):
         rnn_ops.lstm_cell(ag.zeros(5, 4), ag.zeros(5, 2), ag.zeros(5, 2), w_ih, w_hh)
     with pytest.raises(ValueError, match=r"rnn_cell: bias_ih of shape \(7,\) does not match"):
         rnn_ops.rnn_cell(ag.zeros(5, 3), ag.zeros(5, 2), ag.zeros(2, 3), ag.zeros(2, 2), ag.zeros(7), ag.zeros(2))
