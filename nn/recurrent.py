@@ -244,6 +244,16 @@ class RNNBase(Module):
     def reset_parameters(self):
         _reset_uniform(self)
 
+    @property
+    def all_weights(self):
+        """The parameters per layer and direction, in state-dict order, as PyTorch's `all_weights`."""
+        per_direction = len(self._flat_weights_names) // (self.num_layers * self.num_directions)
+        names = self._flat_weights_names
+        return [[getattr(self, n) for n in names[k:k + per_direction]] for k in range(0, len(names), per_direction)]
+
+    def flatten_parameters(self):
+        """Nothing to do (PyTorch packs the weights for cuDNN here); kept so that PyTorch code runs as is."""
+
     def _weights(self, layer, direction):
         """(w_ih, w_hh, b_ih, b_hh, w_hr) of one layer and direction; None for those the layer lacks."""
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
@@ -317,9 +327,11 @@ class RNNBase(Module):
         sizes = self._state_sizes()
         if hx is None:
             return tuple(ag.zeros(layers, batch, size, dtype=dtype) for size in sizes)
+        if self.mode == "LSTM" and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError(f"{name}: expected hx = (h_0, c_0), a pair of tensors, got {type(hx).__name__}")
+        if self.mode != "LSTM" and isinstance(hx, (tuple, list)):
+            raise TypeError(f"{name}: expected hx to be one tensor, got a {type(hx).__name__}")
         given = tuple(ag.as_tensor(h) for h in hx) if self.mode == "LSTM" else (ag.as_tensor(hx),)
-        if self.mode == "LSTM" and len(given) != 2:
-            raise ValueError(f"{name}: expected hx = (h_0, c_0), got {len(given)} tensors")
         for k, (state, size) in enumerate(zip(given, sizes)):
             expected = (layers, batch, size) if batched else (layers, size)
             if state.shape != expected:

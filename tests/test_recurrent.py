@@ -398,6 +398,8 @@ def test_parameter_names_shapes_and_init():
     bound = 1 / np.sqrt(8)
     values = np.concatenate([p.data.ravel() for p in lstm.parameters()])
     assert np.abs(values).max() <= bound and np.abs(values).max() > 0.9 * bound
+    assert [len(weights) for weights in lstm.all_weights] == [5, 5, 5, 5]
+    assert lstm.all_weights[1][0] is lstm.weight_ih_l0_reverse
     assert GRUCell(3, 4, bias=False).weight_hh.shape == (12, 4)
     assert [n for n, _ in GRUCell(3, 4, bias=False).named_parameters()] == ["weight_ih", "weight_hh"]
 
@@ -534,6 +536,13 @@ def test_pad_packed_sequence_rejects_a_short_total_length():
 def test_modules_reject_bad_shapes(module, call, match):
     with pytest.raises(ValueError, match=match):
         call(module)
+
+
+def test_modules_reject_a_hidden_state_of_the_wrong_kind():
+    with pytest.raises(TypeError, match=r"LSTM: expected hx = \(h_0, c_0\), a pair of tensors, got Tensor"):
+        LSTM(3, 4)(ag.zeros(5, 2, 3), ag.zeros(1, 2, 4))
+    with pytest.raises(TypeError, match="GRU: expected hx to be one tensor, got a tuple"):
+        GRU(3, 4)(ag.zeros(5, 2, 3), (ag.zeros(1, 2, 4),))
 
 
 def test_cell_ops_reject_bad_shapes():
