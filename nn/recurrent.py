@@ -197,9 +197,7 @@ class RNNBase(Module):
         name = type(self).__name__
         for size_name, size in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             check_size(name, size_name, size)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
-            raise ValueError(f"{name}: dropout should be a number in range [0, 1] representing the probability of "
-                             f"an element being zeroed, got {dropout!r}")
+        F.check_arguments(name, {"dropout": dropout})
         if not isinstance(proj_size, (int, np.integer)) or proj_size < 0:
             raise ValueError(f"{name}: proj_size should be a non-negative integer, got {proj_size!r}")
         if proj_size and mode != "LSTM":
@@ -264,7 +262,6 @@ class RNNBase(Module):
         return (self.output_size, self.hidden_size) if self.mode == "LSTM" else (self.output_size,)
 
     def forward(self, input, hx=None):
-        name = type(self).__name__
         packed = isinstance(input, PackedSequence)
         sequence, batch_sizes, batched = self._sequence(input, packed)
         batch = int(batch_sizes[0]) if len(batch_sizes) else 0
@@ -280,7 +277,7 @@ class RNNBase(Module):
         final_states = tuple(ag.stack([f[k] for f in finals], axis=0) for k in range(len(states)))
         if packed and input.unsorted_indices is not None:
             final_states = tuple(s[:, input.unsorted_indices.data] for s in final_states)
-        output = self._output(layer_input, input, packed, batched, name)
+        output = self._output(layer_input, input, packed, batched)
         if not batched:
             final_states = tuple(s.reshape(s.shape[0], s.shape[2]) for s in final_states)
         return output, (final_states if self.mode == "LSTM" else final_states[0])
@@ -340,7 +337,7 @@ class RNNBase(Module):
                                  f"batch, {'hidden_size' if k else 'output size'}), got {state.shape}")
         return given if batched else tuple(s.reshape(layers, 1, s.shape[1]) for s in given)
 
-    def _output(self, output, input, packed, batched, name):
+    def _output(self, output, input, packed, batched):
         if packed:
             return PackedSequence(output, input.batch_sizes, input.sorted_indices, input.unsorted_indices)
         if not batched:

@@ -559,7 +559,7 @@ def test_cell_ops_reject_bad_shapes():
     (lambda: RNN(3, 4, proj_size=2), TypeError, "proj_size"),
     (lambda: RNN(3, 4, nonlinearity="sigmoid"), ValueError, "nonlinearity must be one of"),
     (lambda: LSTM(3, 0), ValueError, "hidden_size must be positive"),
-    (lambda: LSTM(3, 4, num_layers=2, dropout=1.5), ValueError, "dropout should be a number in range"),
+    (lambda: LSTM(3, 4, num_layers=2, dropout=1.0), ValueError, r"LSTM: dropout must be in \[0, 1\), got 1.0"),
 ])
 def test_bad_hyperparameters(make, error, match):
     with pytest.raises(error, match=match):
