@@ -419,6 +419,20 @@ def test_packed_bidirectional_lstm_gradcheck():
     assert ag.gradcheck(forward, inputs + list(lstm.parameters()))
 
 
+@pytest.mark.parametrize("make", [lambda: GRU(2, 2, bidirectional=True), lambda: LSTM(2, 3, proj_size=1),
+                                  lambda: RNN(2, 2, num_layers=2)], ids=["GRU", "LSTM", "RNN"])
+def test_module_gradgradcheck(make):
+    """Second derivatives through the hidden-side cell ops, the input GEMM and the packing."""
+    module = make()
+
+    def forward(x, *parameters):
+        output, _ = module(pack_padded_sequence(x, [3, 1], enforce_sorted=True))
+        return output.data
+
+    x = ag.tensor(np.random.default_rng(1).standard_normal((3, 2, 2)), requires_grad=True)
+    assert ag.gradgradcheck(forward, [x, *module.parameters()])
+
+
 def test_thousand_step_sequence_backward():
     ag.manual_seed(0)
     lstm = LSTM(3, 4)
