@@ -23,6 +23,7 @@ Each cell's VJP is one function computing the gradients of the inputs asked for 
 gate gradient; it serves the registry formulas (one input at a time, under `F` as every registry
 formula) and, on arrays, the op's `fast_backward` (all wanted inputs at once).
 """
+
 import numpy as np
 
 from .engine import apply
@@ -35,6 +36,7 @@ NONLINEARITIES = ("tanh", "relu")
 
 
 # ---- forwards ---------------------------------------------------------------------------------
+
 
 def _sigmoid_(z):
     """sigmoid in place, in the tanh form of `ops.sigmoid` (overflow-free, the same values)."""
@@ -70,10 +72,10 @@ def lstm_cell_forward(x, h, c, w_ih, w_hh, *biases):
     gates = _gemm(x, w_ih, b_ih)
     gates += _gemm(h, w_hh, b_hh)
     hidden = c.shape[1]
-    _sigmoid_(gates[:, :2 * hidden])
-    np.tanh(gates[:, 2 * hidden:3 * hidden], out=gates[:, 2 * hidden:3 * hidden])
-    _sigmoid_(gates[:, 3 * hidden:])
-    i, f, g, o = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
+    _sigmoid_(gates[:, : 2 * hidden])
+    np.tanh(gates[:, 2 * hidden : 3 * hidden], out=gates[:, 2 * hidden : 3 * hidden])
+    _sigmoid_(gates[:, 3 * hidden :])
+    i, f, g, o = (gates[:, k * hidden : (k + 1) * hidden] for k in range(4))
     c_new = f * c
     c_new += i * g
     return o * np.tanh(c_new), c_new, gates
@@ -86,19 +88,20 @@ def gru_cell_forward(x, h, w_ih, w_hh, *biases):
     from_input, from_hidden = _gemm(x, w_ih, b_ih), _gemm(h, w_hh, b_hh)
     hidden = h.shape[1]
     workspace = np.empty(from_input.shape[:1] + (4 * hidden,), from_input.dtype)
-    rz = workspace[:, :2 * hidden]
-    np.add(from_input[:, :2 * hidden], from_hidden[:, :2 * hidden], out=rz)
+    rz = workspace[:, : 2 * hidden]
+    np.add(from_input[:, : 2 * hidden], from_hidden[:, : 2 * hidden], out=rz)
     _sigmoid_(rz)
-    n = workspace[:, 2 * hidden:3 * hidden]
-    workspace[:, 3 * hidden:] = from_hidden[:, 2 * hidden:]
-    np.multiply(workspace[:, :hidden], from_hidden[:, 2 * hidden:], out=n)
-    n += from_input[:, 2 * hidden:]
+    n = workspace[:, 2 * hidden : 3 * hidden]
+    workspace[:, 3 * hidden :] = from_hidden[:, 2 * hidden :]
+    np.multiply(workspace[:, :hidden], from_hidden[:, 2 * hidden :], out=n)
+    n += from_input[:, 2 * hidden :]
     np.tanh(n, out=n)
-    z = workspace[:, hidden:2 * hidden]
+    z = workspace[:, hidden : 2 * hidden]
     return n + z * (h - n), workspace
 
 
 # ---- the VJPs ---------------------------------------------------------------------------------
+
 
 def _or_zeros(g, like):
     """An output gradient that did not arrive counts as zeros."""
@@ -114,14 +117,17 @@ def _parts(F, value, count):
 def _affine_grads(F, dz_input, dz_hidden, x, h, w_ih, w_hh, n_biases, wanted):
     """The gradients of x, h, w_ih, w_hh and the biases of z_i = x W_ih^T + b_ih, z_h = h W_hh^T + b_hh
     from dz_i, dz_h (one (B, G*H) array each); None where `wanted` is False. Without w_ih, x is z_i."""
+
     def gemm_t(dz, value):  # dz^T value, summed over the batch
         return F.matmul(F.transpose(dz, axes=(1, 0)), value)
 
-    grads = [(dz_input if w_ih is None else F.matmul(dz_input, w_ih)) if wanted[0] else None,
-             F.matmul(dz_hidden, w_hh) if wanted[1] else None,
-             gemm_t(dz_input, x) if wanted[2] else None,
-             gemm_t(dz_hidden, h) if wanted[3] else None]
-    for dz, want in zip((dz_input, dz_hidden), wanted[4:4 + n_biases]):
+    grads = [
+        (dz_input if w_ih is None else F.matmul(dz_input, w_ih)) if wanted[0] else None,
+        F.matmul(dz_hidden, w_hh) if wanted[1] else None,
+        gemm_t(dz_input, x) if wanted[2] else None,
+        gemm_t(dz_hidden, h) if wanted[3] else None,
+    ]
+    for dz, want in zip((dz_input, dz_hidden), wanted[4 : 4 + n_biases]):
         grads.append(F.sum(dz, axis=(0,), keepdims=False) if want else None)
     return grads
 
@@ -145,8 +151,9 @@ def lstm_cell_backward(F, g, x, h, c, w_ih, w_hh, biases, out, wanted):
     d_i, d_f, d_g, d_o = dc * g_gate, dc * c, dc * i, g_h * tanh_c
     if g[2] is not None:
         d_i, d_f, d_g, d_o = (d + extra for d, extra in zip((d_i, d_f, d_g, d_o), _parts(F, g[2], 4)))
-    dz = F.concatenate(d_i * i * (1.0 - i), d_f * f * (1.0 - f), d_g * (1.0 - g_gate * g_gate),
-                       d_o * o * (1.0 - o), axis=1)
+    dz = F.concatenate(
+        d_i * i * (1.0 - i), d_f * f * (1.0 - f), d_g * (1.0 - g_gate * g_gate), d_o * o * (1.0 - o), axis=1
+    )
     grads = _affine_grads(F, dz, dz, x, h, w_ih, w_hh, len(biases), wanted[:2] + wanted[3:])
     return grads[:2] + [grad_c] + grads[2:]
 
@@ -187,13 +194,13 @@ class CellForm:
         if not self.hidden_side:
             return list(range(n_inputs))
         head = list(range(1 + self.n_states))
-        return head + [2 + self.n_states, 4 + self.n_states][:n_inputs - len(head)]
+        return head + [2 + self.n_states, 4 + self.n_states][: n_inputs - len(head)]
 
     def full(self, inputs):
         """(x, *states, w_ih, w_hh, biases) in the full form; None for what the hidden-side form lacks."""
-        head, n = tuple(inputs[:1 + self.n_states]), 1 + self.n_states
+        head, n = tuple(inputs[: 1 + self.n_states]), 1 + self.n_states
         if not self.hidden_side:
-            return (*head, inputs[n], inputs[n + 1], tuple(inputs[n + 2:]))
+            return (*head, inputs[n], inputs[n + 1], tuple(inputs[n + 2 :]))
         return (*head, None, inputs[n], (None, inputs[n + 1]) if len(inputs) > n + 1 else ())
 
     def grads(self, F, g, inputs, out, attrs, wanted):
@@ -220,6 +227,7 @@ class CellForm:
         def hidden_side_forward(*inputs, **attrs):
             x, *rest = self.full(inputs)
             return full_forward(x, *rest[:-1], *rest[-1], **attrs)
+
         return hidden_side_forward
 
 
@@ -255,15 +263,18 @@ def _gru_hh_grad(F, g, x_gates, h, w_hh, *b_hh, out, index):
 
 # ---- the registry rows --------------------------------------------------------------------------
 
+
 def _cell_samples(gates, hidden_size=None, with_cell=False, hidden_side=False, **attrs):
     """Samples: batch 3, input 4, hidden 5 (the LSTM also with hidden 2 projected from 5), with and without
     biases; the hidden-side form takes input gates (3, gates*5) instead of x and w_ih."""
+
     def sample(hidden, state, biased):
         rows = gates * hidden
         state_shapes = ((3, state), (3, hidden)) if with_cell else ((3, state),)
         if hidden_side:
             return S((3, rows), *state_shapes, (rows, state), *(((rows,),) if biased else ()), **attrs)
         return S((3, 4), *state_shapes, (rows, 4), (rows, state), *(((rows,), (rows,)) if biased else ()), **attrs)
+
     samples = [sample(5, 5, True), sample(5, 5, False)]
     if hidden_size is not None:
         samples.append(sample(5, hidden_size, True))
@@ -279,21 +290,62 @@ def _rnn_samples(**options):
     return _cell_samples(1, nonlinearity="tanh", **options) + _cell_samples(1, nonlinearity="relu", **options)
 
 
-_register("rnn_cell", RNN, rnn_cell_forward, ("w_ih out", "w_hh out", "x out", "h out", "out"), _rnn_grad,
-          samples=_rnn_samples())
-_register("rnn_cell_hh", RNN_HH, rnn_cell_forward, ("out", "w_hh out", "h out", "out"), _rnn_hh_grad,
-          samples=_rnn_samples(hidden_side=True))
-_register("lstm_cell", LSTM, lstm_cell_forward, ("c w_ih out", "c w_hh out", "out", "x c out", "h c out", "c out"),
-          _lstm_grad, multi_output=True, samples=_cell_samples(4, hidden_size=2, with_cell=True))
-_register("lstm_cell_hh", LSTM_HH, lstm_cell_forward, ("c out", "c w_hh out", "out", "h c out", "c out"),
-          _lstm_hh_grad, multi_output=True, samples=_cell_samples(4, hidden_size=2, with_cell=True, hidden_side=True))
-_register("gru_cell", GRU, gru_cell_forward, ("h w_ih out", "h w_hh out", "x h out", "h out", "h out"), _gru_grad,
-          multi_output=True, samples=_cell_samples(3))
-_register("gru_cell_hh", GRU_HH, gru_cell_forward, ("h out", "h w_hh out", "h out", "h out"), _gru_hh_grad,
-          multi_output=True, samples=_cell_samples(3, hidden_side=True))
+_register(
+    "rnn_cell",
+    RNN,
+    rnn_cell_forward,
+    ("w_ih out", "w_hh out", "x out", "h out", "out"),
+    _rnn_grad,
+    samples=_rnn_samples(),
+)
+_register(
+    "rnn_cell_hh",
+    RNN_HH,
+    rnn_cell_forward,
+    ("out", "w_hh out", "h out", "out"),
+    _rnn_hh_grad,
+    samples=_rnn_samples(hidden_side=True),
+)
+_register(
+    "lstm_cell",
+    LSTM,
+    lstm_cell_forward,
+    ("c w_ih out", "c w_hh out", "out", "x c out", "h c out", "c out"),
+    _lstm_grad,
+    multi_output=True,
+    samples=_cell_samples(4, hidden_size=2, with_cell=True),
+)
+_register(
+    "lstm_cell_hh",
+    LSTM_HH,
+    lstm_cell_forward,
+    ("c out", "c w_hh out", "out", "h c out", "c out"),
+    _lstm_hh_grad,
+    multi_output=True,
+    samples=_cell_samples(4, hidden_size=2, with_cell=True, hidden_side=True),
+)
+_register(
+    "gru_cell",
+    GRU,
+    gru_cell_forward,
+    ("h w_ih out", "h w_hh out", "x h out", "h out", "h out"),
+    _gru_grad,
+    multi_output=True,
+    samples=_cell_samples(3),
+)
+_register(
+    "gru_cell_hh",
+    GRU_HH,
+    gru_cell_forward,
+    ("h out", "h w_hh out", "h out", "h out"),
+    _gru_hh_grad,
+    multi_output=True,
+    samples=_cell_samples(3, hidden_side=True),
+)
 
 
 # ---- checked entry points -----------------------------------------------------------------------
+
 
 def _shape(value):
     return tuple(np.shape(value.data if isinstance(value, Tensor) else value))
@@ -308,27 +360,37 @@ def _check_cell(who, gates, x, states, w_ih, w_hh, b_ih, b_hh):
     rows, x_shape = w_hh_shape[0], _shape(x)
     if w_ih is None:
         if len(x_shape) != 2 or x_shape[1] != rows:
-            raise ValueError(f"{who}: input gates of shape {x_shape} do not match weight_hh of shape {w_hh_shape} "
-                             f"(expected (batch, {rows}))")
+            raise ValueError(
+                f"{who}: input gates of shape {x_shape} do not match weight_hh of shape {w_hh_shape} "
+                f"(expected (batch, {rows}))"
+            )
     else:
         w_ih_shape = _shape(w_ih)
         if len(w_ih_shape) != 2 or w_ih_shape[0] != rows:
-            raise ValueError(f"{who}: weight_ih of shape {w_ih_shape} does not match weight_hh of shape "
-                             f"{w_hh_shape} (expected ({rows}, input_size))")
+            raise ValueError(
+                f"{who}: weight_ih of shape {w_ih_shape} does not match weight_hh of shape "
+                f"{w_hh_shape} (expected ({rows}, input_size))"
+            )
         if len(x_shape) != 2 or x_shape[1] != w_ih_shape[1]:
-            raise ValueError(f"{who}: input of shape {x_shape} does not match weight_ih of shape {w_ih_shape} "
-                             f"(expected (batch, {w_ih_shape[1]}))")
+            raise ValueError(
+                f"{who}: input of shape {x_shape} does not match weight_ih of shape {w_ih_shape} "
+                f"(expected (batch, {w_ih_shape[1]}))"
+            )
     expected_states = ((x_shape[0], w_hh_shape[1]), (x_shape[0], rows // gates))
     for name, state, expected in zip(("hidden state", "cell state"), states, expected_states):
         if _shape(state) != expected:
-            raise ValueError(f"{who}: {name} of shape {_shape(state)} does not match input of shape {x_shape} "
-                             f"and weight_hh of shape {w_hh_shape} (expected {expected})")
+            raise ValueError(
+                f"{who}: {name} of shape {_shape(state)} does not match input of shape {x_shape} "
+                f"and weight_hh of shape {w_hh_shape} (expected {expected})"
+            )
     if w_ih is not None and (b_ih is None) != (b_hh is None):
         raise ValueError(f"{who}: give both biases or neither")
     for name, bias in (("bias_ih", b_ih), ("bias_hh", b_hh)):
         if bias is not None and _shape(bias) != (rows,):
-            raise ValueError(f"{who}: {name} of shape {_shape(bias)} does not match weight_hh of shape "
-                             f"{w_hh_shape} (expected ({rows},))")
+            raise ValueError(
+                f"{who}: {name} of shape {_shape(bias)} does not match weight_hh of shape "
+                f"{w_hh_shape} (expected ({rows},))"
+            )
     return tuple(b for b in (b_ih, b_hh) if b is not None)
 
 
@@ -362,6 +424,7 @@ def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
 
 
 # The hidden-side forms: x_gates = x W_ih^T + b_ih (B, G*H), computed beforehand for a whole sequence.
+
 
 def rnn_cell_hh(x_gates, h, w_hh, b_hh=None, nonlinearity="tanh"):
     """`rnn_cell` given the input gates x_gates = x W_ih^T + b_ih: act(x_gates + h W_hh^T + b_hh)."""

@@ -10,6 +10,7 @@ Variable-length batches arrive as a `PackedSequence` (see `nn.utils.rnn`): at st
 batch_sizes[t] sequences run, so each sequence's final state is the state after its own last step,
 and the output is a PackedSequence again.
 """
+
 import math
 import warnings
 
@@ -61,6 +62,7 @@ def _sequence_step(mode, x_gates, state, w_hh, b_hh, w_hr):
 
 # ---- cells ------------------------------------------------------------------------------------
 
+
 class RNNCellBase(Module):
     """The parameters of one cell: weight_ih (G*hidden, input), weight_hh (G*hidden, hidden),
     bias_ih, bias_hh (G*hidden,), G the number of gates of `mode`."""
@@ -89,8 +91,9 @@ class RNNCellBase(Module):
         name = type(self).__name__
         input = ag.as_tensor(input)
         if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: expected input of shape (batch, {self.input_size}) or ({self.input_size},), "
-                             f"got {input.shape}")
+            raise ValueError(
+                f"{name}: expected input of shape (batch, {self.input_size}) or ({self.input_size},), got {input.shape}"
+            )
         batched = input.ndim == 2
         x = input if batched else input.reshape(1, self.input_size)
         if hx is None:
@@ -100,8 +103,10 @@ class RNNCellBase(Module):
             expected = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
             for s in state:
                 if s.shape != expected:
-                    raise ValueError(f"{name}: hidden state of shape {s.shape} does not match input of shape "
-                                     f"{input.shape} (expected {expected})")
+                    raise ValueError(
+                        f"{name}: hidden state of shape {s.shape} does not match input of shape "
+                        f"{input.shape} (expected {expected})"
+                    )
             state = state if batched else tuple(s.reshape(1, self.hidden_size) for s in state)
         new = _cell_step(self.mode, x, state, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return new if batched else tuple(s.reshape(self.hidden_size) for s in new)
@@ -116,8 +121,9 @@ class RNNCell(RNNCellBase):
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh"):
         if nonlinearity not in rnn_ops.NONLINEARITIES:
-            raise ValueError(f"RNNCell: nonlinearity must be one of {list(rnn_ops.NONLINEARITIES)}, "
-                             f"got {nonlinearity!r}")
+            raise ValueError(
+                f"RNNCell: nonlinearity must be one of {list(rnn_ops.NONLINEARITIES)}, got {nonlinearity!r}"
+            )
         super().__init__(input_size, hidden_size, bias, mode="RNN_" + nonlinearity.upper())
         self.nonlinearity = nonlinearity
 
@@ -149,6 +155,7 @@ class GRUCell(RNNCellBase):
 
 # ---- the time loop --------------------------------------------------------------------------------
 
+
 def _scan(mode, steps, batch_sizes, initial, weights, reverse):
     """Run one layer in one direction over `steps` (a list of (batch_sizes[t], G*H) input gates) with
     `weights` (w_hh, b_hh, w_hr). `initial` is the initial state tuple, each (B, ·). Returns (per-step
@@ -156,11 +163,11 @@ def _scan(mode, steps, batch_sizes, initial, weights, reverse):
     its own last step."""
     outputs = [None] * len(steps)
     if reverse:  # the shortest sequences start last: rows join the state as the batch grows
-        state = tuple(s[:batch_sizes[-1]] for s in initial) if batch_sizes[-1] < initial[0].shape[0] else initial
+        state = tuple(s[: batch_sizes[-1]] for s in initial) if batch_sizes[-1] < initial[0].shape[0] else initial
         for t in reversed(range(len(steps))):
             rows = state[0].shape[0]
             if batch_sizes[t] > rows:
-                state = tuple(ag.concatenate([s, s0[rows:batch_sizes[t]]]) for s, s0 in zip(state, initial))
+                state = tuple(ag.concatenate([s, s0[rows : batch_sizes[t]]]) for s, s0 in zip(state, initial))
             state = _sequence_step(mode, steps[t], state, *weights)
             outputs[t] = state[0]
         return outputs, state
@@ -168,8 +175,8 @@ def _scan(mode, steps, batch_sizes, initial, weights, reverse):
     for t, x in enumerate(steps):
         rows = state[0].shape[0]
         if batch_sizes[t] < rows:  # sequences that ended: their state is final
-            finished.append(tuple(s[batch_sizes[t]:] for s in state))
-            state = tuple(s[:batch_sizes[t]] for s in state)
+            finished.append(tuple(s[batch_sizes[t] :] for s in state))
+            state = tuple(s[: batch_sizes[t]] for s in state)
         state = _sequence_step(mode, x, state, *weights)
         outputs[t] = state[0]
     if finished:  # sequences that ended later come first (they are sorted by decreasing length)
@@ -178,6 +185,7 @@ def _scan(mode, steps, batch_sizes, initial, weights, reverse):
 
 
 # ---- the sequence modules ---------------------------------------------------------------------------
+
 
 class RNNBase(Module):
     """Stacked, optionally bidirectional recurrent layers of one `mode` ("RNN_TANH", "RNN_RELU", "LSTM",
@@ -191,8 +199,18 @@ class RNNBase(Module):
     (L, B, directions * out) (or packed), h_n (num_layers * directions, B, out), c_n (…, hidden).
     """
 
-    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, proj_size=0):
+    def __init__(
+        self,
+        mode,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        proj_size=0,
+    ):
         super().__init__()
         name = type(self).__name__
         for size_name, size in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
@@ -205,9 +223,12 @@ class RNNBase(Module):
         if proj_size >= hidden_size:
             raise ValueError(f"{name}: proj_size {proj_size} has to be smaller than hidden_size {hidden_size}")
         if dropout > 0 and num_layers == 1:
-            warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent layer, so non-zero "
-                          f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
-                          f"num_layers={num_layers}", stacklevel=2)
+            warnings.warn(
+                f"{name}: dropout option adds dropout after all but last recurrent layer, so non-zero "
+                f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+                f"num_layers={num_layers}",
+                stacklevel=2,
+            )
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
@@ -228,7 +249,7 @@ class RNNBase(Module):
         self._flat_weights_names = []
         for layer in range(self.num_layers):
             layer_input = self.input_size if layer == 0 else self.output_size * self.num_directions
-            for suffix in ("", "_reverse")[:self.num_directions]:
+            for suffix in ("", "_reverse")[: self.num_directions]:
                 shapes = {"weight_ih": (rows, layer_input), "weight_hh": (rows, self.output_size)}
                 if self.bias:
                     shapes.update(bias_ih=(rows,), bias_hh=(rows,))
@@ -247,7 +268,7 @@ class RNNBase(Module):
         """The parameters per layer and direction, in state-dict order, as PyTorch's `all_weights`."""
         per_direction = len(self._flat_weights_names) // (self.num_layers * self.num_directions)
         names = self._flat_weights_names
-        return [[getattr(self, n) for n in names[k:k + per_direction]] for k in range(0, len(names), per_direction)]
+        return [[getattr(self, n) for n in names[k : k + per_direction]] for k in range(0, len(names), per_direction)]
 
     def flatten_parameters(self):
         """Nothing to do (PyTorch packs the weights for cuDNN here); kept so that PyTorch code runs as is."""
@@ -255,8 +276,9 @@ class RNNBase(Module):
     def _weights(self, layer, direction):
         """(w_ih, w_hh, b_ih, b_hh, w_hr) of one layer and direction; None for those the layer lacks."""
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
-        return tuple(getattr(self, kind + suffix, None) for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh",
-                                                                      "weight_hr"))
+        return tuple(
+            getattr(self, kind + suffix, None) for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+        )
 
     def _state_sizes(self):
         return (self.output_size, self.hidden_size) if self.mode == "LSTM" else (self.output_size,)
@@ -291,8 +313,14 @@ class RNNBase(Module):
             x_gates = fused_ops.linear(layer_input, w_ih, b_ih)
             steps = x_gates.split([int(n) for n in batch_sizes], 0) if packed else x_gates.unbind(0)
             index = layer * self.num_directions + direction
-            per_step, final = _scan(self.mode, steps, batch_sizes, tuple(s[index] for s in states),
-                                    (w_hh, b_hh, w_hr), reverse=direction == 1)
+            per_step, final = _scan(
+                self.mode,
+                steps,
+                batch_sizes,
+                tuple(s[index] for s in states),
+                (w_hh, b_hh, w_hr),
+                reverse=direction == 1,
+            )
             outputs.append(ag.concatenate(per_step, axis=0) if packed else ag.stack(per_step, axis=0))
             finals.append(final)
         return (outputs[0] if len(outputs) == 1 else ag.concatenate(outputs, axis=-1)), finals
@@ -333,8 +361,10 @@ class RNNBase(Module):
             expected = (layers, batch, size) if batched else (layers, size)
             if state.shape != expected:
                 what = ("h_0", "c_0")[k] if self.mode == "LSTM" else "hx"
-                raise ValueError(f"{name}: expected {what} of shape {expected} (num_layers * num_directions, "
-                                 f"batch, {'hidden_size' if k else 'output size'}), got {state.shape}")
+                raise ValueError(
+                    f"{name}: expected {what} of shape {expected} (num_layers * num_directions, "
+                    f"batch, {'hidden_size' if k else 'output size'}), got {state.shape}"
+                )
         return given if batched else tuple(s.reshape(layers, 1, s.shape[1]) for s in given)
 
     def _output(self, output, input, packed, batched):
@@ -346,8 +376,14 @@ class RNNBase(Module):
 
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"
-        defaults = {"proj_size": 0, "num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
-                    "bidirectional": False}
+        defaults = {
+            "proj_size": 0,
+            "num_layers": 1,
+            "bias": True,
+            "batch_first": False,
+            "dropout": 0.0,
+            "bidirectional": False,
+        }
         for key, default in defaults.items():
             if getattr(self, key) != default:
                 text += f", {key}={getattr(self, key)}"
@@ -357,12 +393,29 @@ class RNNBase(Module):
 class RNN(RNNBase):
     """Elman RNN, h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act "tanh" or "relu"; see RNNBase."""
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False):
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        nonlinearity="tanh",
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+    ):
         if nonlinearity not in rnn_ops.NONLINEARITIES:
             raise ValueError(f"RNN: nonlinearity must be one of {list(rnn_ops.NONLINEARITIES)}, got {nonlinearity!r}")
-        super().__init__("RNN_" + nonlinearity.upper(), input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional)
+        super().__init__(
+            "RNN_" + nonlinearity.upper(),
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+        )
         self.nonlinearity = nonlinearity
 
 
@@ -370,15 +423,26 @@ class LSTM(RNNBase):
     """LSTM (gates i, f, g, o), optionally with projections (proj_size); forward returns
     (output, (h_n, c_n)); see RNNBase."""
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, proj_size=0):
-        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         proj_size)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        proj_size=0,
+    ):
+        super().__init__(
+            "LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size
+        )
 
 
 class GRU(RNNBase):
     """GRU (gates r, z, n; n = tanh(W_in x + b_in + r (W_hn h + b_hn))); see RNNBase."""
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False):
+    def __init__(
+        self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False
+    ):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)

@@ -2,9 +2,11 @@
 parity of every output including the workspace), the modules against torch.nn (outputs, final states,
 gradients of the input, the initial states and every parameter, weights copied through state dicts
 both ways), packed variable-length batches, a 1,000-step backward, and the bad-input errors."""
+
 import numpy as np
 import pytest
 from helpers import registry_inputs
+from rnn_torch_references import rnn_references
 
 import autograd_core as ag
 from autograd_core import rnn_ops
@@ -23,8 +25,11 @@ except ImportError:  # torch is an optional oracle
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
 CELL_OPS = ("rnn_cell", "lstm_cell", "gru_cell", "rnn_cell_hh", "lstm_cell_hh", "gru_cell_hh")
-CELL_CASES = [pytest.param(REGISTRY[name], i, sample, id=f"{name}-{i}")
-              for name in CELL_OPS for i, sample in enumerate(REGISTRY[name].samples)]
+CELL_CASES = [
+    pytest.param(REGISTRY[name], i, sample, id=f"{name}-{i}")
+    for name in CELL_OPS
+    for i, sample in enumerate(REGISTRY[name].samples)
+]
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +45,7 @@ def run(op, sample):
 
 
 # ---- the cell ops ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("op, i, sample", CELL_CASES)
 def test_cell_op_gradcheck(op, i, sample):
@@ -80,51 +86,6 @@ def test_cell_op_fast_backward_matches_the_formulas(op, i, sample):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
 
 
-def torch_lstm_cell(x, h, c, w_ih, w_hh, *biases):
-    """The LSTM step in torch ops, with the workspace output of the `lstm_cell` op: (h', c', [i, f, g, o])
-    (torch.lstm_cell itself wants h as wide as c, so it cannot check the projected case)."""
-    z = x @ w_ih.T + h @ w_hh.T + (biases[0] + biases[1] if biases else 0)
-    i, f, g, o = z.chunk(4, 1)
-    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-    c_new = f * c + i * g
-    return o * c_new.tanh(), c_new, torch.cat([i, f, g, o], 1)
-
-
-def torch_gru_cell(x, h, w_ih, w_hh, *biases):
-    """PyTorch's GRU step with the workspace output of the `gru_cell` op: (h', [r, z, n, W_hn h + b_hn])."""
-    from_input = x @ w_ih.T + (biases[0] if biases else 0)
-    from_hidden = h @ w_hh.T + (biases[1] if biases else 0)
-    (x_r, x_z, x_n), (h_r, h_z, h_n) = from_input.chunk(3, 1), from_hidden.chunk(3, 1)
-    r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
-    n = (x_n + r * h_n).tanh()
-    return torch.gru_cell(x, h, w_ih, w_hh, *biases), torch.cat([r, z, n, h_n], 1)
-
-
-def torch_hidden_side(cell, n_states):
-    """The torch reference of a hidden-side op (x_gates, *states, w_hh[, b_hh]): `cell` with x = x_gates and
-    w_ih = the identity, b_ih = 0."""
-    def reference(x_gates, *rest, **attrs):
-        states, w_hh, b_hh = rest[:n_states], rest[n_states], rest[n_states + 1:]
-        identity = torch.eye(x_gates.shape[1], dtype=x_gates.dtype)
-        biases = (torch.zeros_like(b_hh[0]), b_hh[0]) if b_hh else ()
-        return cell(x_gates, *states, identity, w_hh, *biases, **attrs)
-    return reference
-
-
-def torch_rnn_cell(x, h, w_ih, w_hh, *biases, nonlinearity):
-    return getattr(torch, f"rnn_{nonlinearity}_cell")(x, h, w_ih, w_hh, *biases)
-
-
-TORCH_CELLS = {  # the references test_ops_registry.TORCH needs for these ops
-    "rnn_cell_hh": torch_hidden_side(torch_rnn_cell, 1),
-    "lstm_cell_hh": torch_hidden_side(torch_lstm_cell, 2),
-    "gru_cell_hh": torch_hidden_side(torch_gru_cell, 1),
-    "rnn_cell": torch_rnn_cell,
-    "lstm_cell": torch_lstm_cell,
-    "gru_cell": torch_gru_cell,
-}
-
-
 @needs_torch
 @pytest.mark.parametrize("op, i, sample", CELL_CASES)
 def test_cell_op_matches_torch(op, i, sample):
@@ -135,7 +96,7 @@ def test_cell_op_matches_torch(op, i, sample):
     seeds = [rng.standard_normal(o.shape) for o in outputs]
     ag.engine.backward(list(outputs), seeds)
     torch_inputs = [torch.tensor(x.data, requires_grad=True) for x in inputs]
-    expected = TORCH_CELLS[op.name](*torch_inputs, **sample.attrs)
+    expected = rnn_references(torch)[op.name](*torch_inputs, **sample.attrs)
     expected = expected if op.multi_output else (expected,)
     torch.autograd.backward(list(expected), [torch.as_tensor(s) for s in seeds])
     for ours, theirs in zip(outputs, expected):
@@ -167,8 +128,9 @@ def node_names(tensor):
     return names
 
 
-@pytest.mark.parametrize("module, step", [(LSTM(3, 4), "lstm_cell_hh"), (GRU(3, 4), "gru_cell_hh"),
-                                          (RNN(3, 4), "rnn_cell_hh")])
+@pytest.mark.parametrize(
+    "module, step", [(LSTM(3, 4), "lstm_cell_hh"), (GRU(3, 4), "gru_cell_hh"), (RNN(3, 4), "rnn_cell_hh")]
+)
 def test_sequence_module_records_one_input_gemm_and_one_node_per_step(module, step):
     output, _ = module(ag.randn(7, 2, 3))
     names = node_names(output)
@@ -177,6 +139,7 @@ def test_sequence_module_records_one_input_gemm_and_one_node_per_step(module, st
 
 
 # ---- helpers for the torch comparisons ------------------------------------------------------------
+
 
 def to_torch(module, torch_class, **options):
     """The torch twin of `module`, its weights loaded from our state dict (ours -> torch)."""
@@ -198,8 +161,11 @@ def from_torch(twin, our_class, **options):
 def flat_outputs(result):
     """Every tensor of a module's result (output, h_n[, c_n]) as a flat list; packed output by its data."""
     output, state = result
-    output = output.data if isinstance(output, PackedSequence) or (torch and isinstance(
-        output, torch.nn.utils.rnn.PackedSequence)) else output
+    output = (
+        output.data
+        if isinstance(output, PackedSequence) or (torch and isinstance(output, torch.nn.utils.rnn.PackedSequence))
+        else output
+    )
     return [output] + (list(state) if isinstance(state, tuple) else [state])
 
 
@@ -232,10 +198,16 @@ def leaf_pair(array):
 
 MODULES = {"RNN": (RNN, "RNN"), "LSTM": (LSTM, "LSTM"), "GRU": (GRU, "GRU")}
 CONFIGS = [
-    ("RNN", {}), ("RNN", {"nonlinearity": "relu", "num_layers": 2}), ("RNN", {"bidirectional": True, "bias": False}),
-    ("LSTM", {}), ("LSTM", {"num_layers": 2, "bidirectional": True}), ("LSTM", {"proj_size": 3, "num_layers": 2}),
-    ("LSTM", {"batch_first": True, "bidirectional": True, "proj_size": 2}), ("LSTM", {"bias": False}),
-    ("GRU", {}), ("GRU", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
+    ("RNN", {}),
+    ("RNN", {"nonlinearity": "relu", "num_layers": 2}),
+    ("RNN", {"bidirectional": True, "bias": False}),
+    ("LSTM", {}),
+    ("LSTM", {"num_layers": 2, "bidirectional": True}),
+    ("LSTM", {"proj_size": 3, "num_layers": 2}),
+    ("LSTM", {"batch_first": True, "bidirectional": True, "proj_size": 2}),
+    ("LSTM", {"bias": False}),
+    ("GRU", {}),
+    ("GRU", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
     ("GRU", {"bias": False, "num_layers": 2}),
 ]
 CONFIG_IDS = [f"{mode}-{'-'.join(f'{k}={v}' for k, v in options.items()) or 'default'}" for mode, options in CONFIGS]
@@ -254,6 +226,7 @@ def hx_argument(mode, states):
 
 
 # ---- the modules against torch ----------------------------------------------------------------------
+
 
 @needs_torch
 @pytest.mark.parametrize("with_states", [False, True], ids=["zero-state", "given-state"])
@@ -278,9 +251,13 @@ def test_module_matches_torch(mode, options, with_states):
 
 
 @needs_torch
-@pytest.mark.parametrize("mode, options", [c for c in CONFIGS if c[1].get("num_layers") == 2 or c[1].get("proj_size")],
-                         ids=[i for i, (_, options) in zip(CONFIG_IDS, CONFIGS)
-                              if options.get("num_layers") == 2 or options.get("proj_size")])
+@pytest.mark.parametrize(
+    "mode, options",
+    [c for c in CONFIGS if c[1].get("num_layers") == 2 or c[1].get("proj_size")],
+    ids=[
+        i for i, (_, options) in zip(CONFIG_IDS, CONFIGS) if options.get("num_layers") == 2 or options.get("proj_size")
+    ],
+)
 def test_state_dict_from_ours_loads_into_torch(mode, options):
     ours_class, torch_name = MODULES[mode]
     ag.manual_seed(3)
@@ -301,14 +278,23 @@ def test_unbatched_input_matches_torch(mode):
     rng = np.random.default_rng(4)
     our_x, torch_x = leaf_pair(rng.standard_normal((6, 4)))
     pairs = [leaf_pair(s[:, 0]) for s in initial_states(mode, options, 1, rng)]
-    compare_with_torch(ours, twin, [our_x, hx_argument(mode, [p[0] for p in pairs])],
-                       [torch_x, hx_argument(mode, [p[1] for p in pairs])],
-                       [our_x] + [p[0] for p in pairs], [torch_x] + [p[1] for p in pairs])
+    compare_with_torch(
+        ours,
+        twin,
+        [our_x, hx_argument(mode, [p[0] for p in pairs])],
+        [torch_x, hx_argument(mode, [p[1] for p in pairs])],
+        [our_x] + [p[0] for p in pairs],
+        [torch_x] + [p[1] for p in pairs],
+    )
 
 
-PACKED_CONFIGS = [("RNN", {"num_layers": 2, "bidirectional": True}), ("LSTM", {"num_layers": 2, "bidirectional": True}),
-                  ("LSTM", {"proj_size": 3, "bidirectional": True, "batch_first": True}),
-                  ("GRU", {"num_layers": 2, "bidirectional": True, "batch_first": True}), ("GRU", {})]
+PACKED_CONFIGS = [
+    ("RNN", {"num_layers": 2, "bidirectional": True}),
+    ("LSTM", {"num_layers": 2, "bidirectional": True}),
+    ("LSTM", {"proj_size": 3, "bidirectional": True, "batch_first": True}),
+    ("GRU", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
+    ("GRU", {}),
+]
 
 
 @needs_torch
@@ -324,12 +310,18 @@ def test_packed_module_matches_torch(mode, options, enforce_sorted):
     our_x, torch_x = leaf_pair(rng.standard_normal((5, 6, 4) if batch_first else (6, 5, 4)))
     pairs = [leaf_pair(s) for s in initial_states(mode, options, 5, rng)]
     our_packed = pack_padded_sequence(our_x, lengths, batch_first=batch_first, enforce_sorted=enforce_sorted)
-    torch_packed = torch.nn.utils.rnn.pack_padded_sequence(torch_x, lengths, batch_first=batch_first,
-                                                           enforce_sorted=enforce_sorted)
+    torch_packed = torch.nn.utils.rnn.pack_padded_sequence(
+        torch_x, lengths, batch_first=batch_first, enforce_sorted=enforce_sorted
+    )
     assert our_packed.batch_sizes.tolist() == torch_packed.batch_sizes.tolist()
-    compare_with_torch(ours, twin, [our_packed, hx_argument(mode, [p[0] for p in pairs])],
-                       [torch_packed, hx_argument(mode, [p[1] for p in pairs])],
-                       [our_x] + [p[0] for p in pairs], [torch_x] + [p[1] for p in pairs])
+    compare_with_torch(
+        ours,
+        twin,
+        [our_packed, hx_argument(mode, [p[0] for p in pairs])],
+        [torch_packed, hx_argument(mode, [p[1] for p in pairs])],
+        [our_x] + [p[0] for p in pairs],
+        [torch_x] + [p[1] for p in pairs],
+    )
 
 
 @needs_torch
@@ -341,18 +333,25 @@ def test_packed_output_unpacks_like_torch():
     our_out, _ = ours(pack_padded_sequence(ag.tensor(x), lengths, enforce_sorted=False))
     torch_out, _ = twin(torch.nn.utils.rnn.pack_padded_sequence(torch.tensor(x), lengths, enforce_sorted=False))
     for batch_first in (False, True):
-        ours_padded, our_lengths = pad_packed_sequence(our_out, batch_first=batch_first, padding_value=-1.0,
-                                                       total_length=7)
+        ours_padded, our_lengths = pad_packed_sequence(
+            our_out, batch_first=batch_first, padding_value=-1.0, total_length=7
+        )
         torch_padded, torch_lengths = torch.nn.utils.rnn.pad_packed_sequence(
-            torch_out, batch_first=batch_first, padding_value=-1.0, total_length=7)
+            torch_out, batch_first=batch_first, padding_value=-1.0, total_length=7
+        )
         np.testing.assert_allclose(ours_padded.data, torch_padded.detach().numpy(), rtol=1e-10, atol=1e-12)
         assert our_lengths.tolist() == torch_lengths.tolist() == lengths
 
 
 # ---- the cells against torch ------------------------------------------------------------------------
 
-CELLS = [(RNNCell, "RNNCell", {}), (RNNCell, "RNNCell", {"nonlinearity": "relu", "bias": False}),
-         (LSTMCell, "LSTMCell", {}), (LSTMCell, "LSTMCell", {"bias": False}), (GRUCell, "GRUCell", {})]
+CELLS = [
+    (RNNCell, "RNNCell", {}),
+    (RNNCell, "RNNCell", {"nonlinearity": "relu", "bias": False}),
+    (LSTMCell, "LSTMCell", {}),
+    (LSTMCell, "LSTMCell", {"bias": False}),
+    (GRUCell, "GRUCell", {}),
+]
 
 
 @needs_torch
@@ -381,12 +380,15 @@ def test_cell_module_matches_torch(our_class, torch_name, options, batched):
         np.testing.assert_allclose(getattr(ours, name).grad.data, p.grad.numpy(), rtol=1e-9, atol=1e-12)
     zero_state = ours(our_x)
     expected = twin(torch_x)
-    for a, b in zip(zero_state if isinstance(zero_state, tuple) else (zero_state,),
-                    expected if isinstance(expected, tuple) else (expected,)):
+    for a, b in zip(
+        zero_state if isinstance(zero_state, tuple) else (zero_state,),
+        expected if isinstance(expected, tuple) else (expected,),
+    ):
         np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 # ---- without torch: parameters, init, gradients, long sequences, dropout -----------------------------
+
 
 def test_parameter_names_shapes_and_init():
     lstm = LSTM(3, 8, num_layers=2, bidirectional=True, proj_size=2)
@@ -419,8 +421,11 @@ def test_packed_bidirectional_lstm_gradcheck():
     assert ag.gradcheck(forward, inputs + list(lstm.parameters()))
 
 
-@pytest.mark.parametrize("make", [lambda: GRU(2, 2, bidirectional=True), lambda: LSTM(2, 3, proj_size=1),
-                                  lambda: RNN(2, 2, num_layers=2)], ids=["GRU", "LSTM", "RNN"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: GRU(2, 2, bidirectional=True), lambda: LSTM(2, 3, proj_size=1), lambda: RNN(2, 2, num_layers=2)],
+    ids=["GRU", "LSTM", "RNN"],
+)
 def test_module_gradgradcheck(make):
     """Second derivatives through the hidden-side cell ops, the input GEMM and the packing."""
     module = make()
@@ -469,6 +474,7 @@ def test_dropout_on_one_layer_warns():
 
 # ---- the padding utilities ----------------------------------------------------------------------------
 
+
 def test_pad_sequence_and_pack_sequence():
     sequences = [ag.tensor(np.full((n, 2), float(n)), requires_grad=True) for n in (2, 3, 1)]
     padded = pad_sequence(sequences, batch_first=True, padding_value=-1.0)
@@ -490,16 +496,19 @@ def test_pack_and_pad_match_torch(batch_first):
     x = np.random.default_rng(9).standard_normal((4, 5, 2) if batch_first else (5, 4, 2))
     lengths = [3, 5, 1, 4]
     ours = pack_padded_sequence(ag.tensor(x), lengths, batch_first=batch_first, enforce_sorted=False)
-    theirs = torch.nn.utils.rnn.pack_padded_sequence(torch.tensor(x), lengths, batch_first=batch_first,
-                                                     enforce_sorted=False)
+    theirs = torch.nn.utils.rnn.pack_padded_sequence(
+        torch.tensor(x), lengths, batch_first=batch_first, enforce_sorted=False
+    )
     np.testing.assert_array_equal(ours.data.data, theirs.data.numpy())
     for field in ("batch_sizes", "sorted_indices", "unsorted_indices"):
         assert getattr(ours, field).tolist() == getattr(theirs, field).tolist()
     sequences = [np.ones((n, 2)) * n for n in lengths]
     np.testing.assert_array_equal(
         pad_sequence([ag.tensor(s) for s in sequences], batch_first=batch_first, padding_value=2.5).data,
-        torch.nn.utils.rnn.pad_sequence([torch.tensor(s) for s in sequences], batch_first=batch_first,
-                                        padding_value=2.5).numpy())
+        torch.nn.utils.rnn.pad_sequence(
+            [torch.tensor(s) for s in sequences], batch_first=batch_first, padding_value=2.5
+        ).numpy(),
+    )
 
 
 def test_pack_then_pad_gradcheck():
@@ -513,12 +522,16 @@ def test_pack_then_pad_gradcheck():
 
 # ---- bad input -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("lengths, match", [
-    ([2, 4, 1], "lengths must be sorted in decreasing order when enforce_sorted=True, got [2, 4, 1]"),
-    ([5, 4, 6], "every length must lie in [1, 5]"),
-    ([5, 0, 0], "every length must lie in [1, 5]"),
-    ([5, 4], "expected 3 lengths"),
-])
+
+@pytest.mark.parametrize(
+    "lengths, match",
+    [
+        ([2, 4, 1], "lengths must be sorted in decreasing order when enforce_sorted=True, got [2, 4, 1]"),
+        ([5, 4, 6], "every length must lie in [1, 5]"),
+        ([5, 0, 0], "every length must lie in [1, 5]"),
+        ([5, 4], "expected 3 lengths"),
+    ],
+)
 def test_pack_padded_sequence_rejects_bad_lengths(lengths, match):
     with pytest.raises(ValueError, match=match.replace("[", r"\[").replace("]", r"\]")):
         pack_padded_sequence(ag.zeros(5, 3, 2), lengths)
@@ -530,23 +543,55 @@ def test_pad_packed_sequence_rejects_a_short_total_length():
         pad_packed_sequence(packed, total_length=4)
 
 
-@pytest.mark.parametrize("module, call, match", [
-    (LSTM(3, 4, num_layers=2), lambda m: m(ag.zeros(5, 2, 6)),
-     r"LSTM: expected input \(L, N, input_size\) or \(L, input_size\) with input_size=3, got shape \(5, 2, 6\)"),
-    (GRU(3, 4), lambda m: m(ag.zeros(5, 2, 3), ag.zeros(2, 2, 4)),
-     r"GRU: expected hx of shape \(1, 2, 4\) .* got \(2, 2, 4\)"),
-    (LSTM(3, 4, proj_size=2), lambda m: m(ag.zeros(5, 2, 3), (ag.zeros(1, 2, 4), ag.zeros(1, 2, 4))),
-     r"LSTM: expected h_0 of shape \(1, 2, 2\) .* got \(1, 2, 4\)"),
-    (LSTM(3, 4), lambda m: m(ag.zeros(5, 2, 3), (ag.zeros(1, 2, 4), ag.zeros(1, 3, 4))),
-     r"LSTM: expected c_0 of shape \(1, 2, 4\) .* got \(1, 3, 4\)"),
-    (RNN(3, 4), lambda m: m(pack_padded_sequence(ag.zeros(5, 2, 2), [5, 3])),
-     r"RNN: expected packed data \(N, input_size\) with input_size=3, got shape \(8, 2\)"),
-    (LSTMCell(3, 4), lambda m: m(ag.zeros(2, 5)),
-     r"LSTMCell: expected input of shape \(batch, 3\) or \(3,\), got \(2, 5\)"),
-    (GRUCell(3, 4), lambda m: m(ag.zeros(2, 3), ag.zeros(3, 4)),
-     r"GRUCell: hidden state of shape \(3, 4\) does not match input of shape \(2, 3\) \(expected \(2, 4\)\)"),
-], ids=["lstm-features", "gru-hx", "lstm-projected-h0", "lstm-c0", "rnn-packed-features", "lstmcell-features",
-        "grucell-hx"])
+@pytest.mark.parametrize(
+    "module, call, match",
+    [
+        (
+            LSTM(3, 4, num_layers=2),
+            lambda m: m(ag.zeros(5, 2, 6)),
+            r"LSTM: expected input \(L, N, input_size\) or \(L, input_size\) with input_size=3, got shape \(5, 2, 6\)",
+        ),
+        (
+            GRU(3, 4),
+            lambda m: m(ag.zeros(5, 2, 3), ag.zeros(2, 2, 4)),
+            r"GRU: expected hx of shape \(1, 2, 4\) .* got \(2, 2, 4\)",
+        ),
+        (
+            LSTM(3, 4, proj_size=2),
+            lambda m: m(ag.zeros(5, 2, 3), (ag.zeros(1, 2, 4), ag.zeros(1, 2, 4))),
+            r"LSTM: expected h_0 of shape \(1, 2, 2\) .* got \(1, 2, 4\)",
+        ),
+        (
+            LSTM(3, 4),
+            lambda m: m(ag.zeros(5, 2, 3), (ag.zeros(1, 2, 4), ag.zeros(1, 3, 4))),
+            r"LSTM: expected c_0 of shape \(1, 2, 4\) .* got \(1, 3, 4\)",
+        ),
+        (
+            RNN(3, 4),
+            lambda m: m(pack_padded_sequence(ag.zeros(5, 2, 2), [5, 3])),
+            r"RNN: expected packed data \(N, input_size\) with input_size=3, got shape \(8, 2\)",
+        ),
+        (
+            LSTMCell(3, 4),
+            lambda m: m(ag.zeros(2, 5)),
+            r"LSTMCell: expected input of shape \(batch, 3\) or \(3,\), got \(2, 5\)",
+        ),
+        (
+            GRUCell(3, 4),
+            lambda m: m(ag.zeros(2, 3), ag.zeros(3, 4)),
+            r"GRUCell: hidden state of shape \(3, 4\) does not match input of shape \(2, 3\) \(expected \(2, 4\)\)",
+        ),
+    ],
+    ids=[
+        "lstm-features",
+        "gru-hx",
+        "lstm-projected-h0",
+        "lstm-c0",
+        "rnn-packed-features",
+        "lstmcell-features",
+        "grucell-hx",
+    ],
+)
 def test_modules_reject_bad_shapes(module, call, match):
     with pytest.raises(ValueError, match=match):
         call(module)
@@ -567,14 +612,17 @@ def test_cell_ops_reject_bad_shapes():
         rnn_ops.rnn_cell(ag.zeros(5, 3), ag.zeros(5, 2), ag.zeros(2, 3), ag.zeros(2, 2), ag.zeros(7), ag.zeros(2))
 
 
-@pytest.mark.parametrize("make, error, match", [
-    (lambda: LSTM(3, 4, proj_size=4), ValueError, "proj_size 4 has to be smaller than hidden_size 4"),
-    (lambda: GRU(3, 4, proj_size=2), TypeError, "proj_size"),
-    (lambda: RNN(3, 4, proj_size=2), TypeError, "proj_size"),
-    (lambda: RNN(3, 4, nonlinearity="sigmoid"), ValueError, "nonlinearity must be one of"),
-    (lambda: LSTM(3, 0), ValueError, "hidden_size must be positive"),
-    (lambda: LSTM(3, 4, num_layers=2, dropout=1.0), ValueError, r"LSTM: dropout must be in \[0, 1\), got 1.0"),
-])
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: LSTM(3, 4, proj_size=4), ValueError, "proj_size 4 has to be smaller than hidden_size 4"),
+        (lambda: GRU(3, 4, proj_size=2), TypeError, "proj_size"),
+        (lambda: RNN(3, 4, proj_size=2), TypeError, "proj_size"),
+        (lambda: RNN(3, 4, nonlinearity="sigmoid"), ValueError, "nonlinearity must be one of"),
+        (lambda: LSTM(3, 0), ValueError, "hidden_size must be positive"),
+        (lambda: LSTM(3, 4, num_layers=2, dropout=1.0), ValueError, r"LSTM: dropout must be in \[0, 1\), got 1.0"),
+    ],
+)
 def test_bad_hyperparameters(make, error, match):
     with pytest.raises(error, match=match):
         make()

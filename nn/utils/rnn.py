@@ -8,6 +8,7 @@ the j-th longest sequence (None when the batch came sorted), `unsorted_indices` 
 Packing and unpacking are each one graph node (a gather and a scatter of the elements), so
 gradients flow from the packed data back to the padded input and the other way.
 """
+
 from collections import namedtuple
 
 import numpy as np
@@ -36,8 +37,13 @@ class PackedSequence(namedtuple("PackedSequence", ["data", "batch_sizes", "sorte
     def __new__(cls, data, batch_sizes, sorted_indices=None, unsorted_indices=None):
         if unsorted_indices is None and sorted_indices is not None:
             unsorted_indices = np.argsort(_int64(sorted_indices))
-        return super().__new__(cls, ag.as_tensor(data), ag.Tensor(_int64(batch_sizes)),
-                               _optional_indices(sorted_indices), _optional_indices(unsorted_indices))
+        return super().__new__(
+            cls,
+            ag.as_tensor(data),
+            ag.Tensor(_int64(batch_sizes)),
+            _optional_indices(sorted_indices),
+            _optional_indices(unsorted_indices),
+        )
 
     @property
     def is_sorted(self):
@@ -59,21 +65,28 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     input = ag.as_tensor(input)
     lengths = _int64(lengths)
     if input.ndim < 2:
-        raise ValueError(f"pack_padded_sequence: expected a padded input of at least 2 dimensions, got shape "
-                         f"{input.shape}")
+        raise ValueError(
+            f"pack_padded_sequence: expected a padded input of at least 2 dimensions, got shape {input.shape}"
+        )
     batch_axis, time_axis = (0, 1) if batch_first else (1, 0)
     batch, steps = input.shape[batch_axis], input.shape[time_axis]
     if lengths.shape != (batch,):
-        raise ValueError(f"pack_padded_sequence: expected {batch} lengths (one per sequence of the input of shape "
-                         f"{input.shape}, batch_first={batch_first}), got lengths of shape {lengths.shape}")
+        raise ValueError(
+            f"pack_padded_sequence: expected {batch} lengths (one per sequence of the input of shape "
+            f"{input.shape}, batch_first={batch_first}), got lengths of shape {lengths.shape}"
+        )
     if lengths.size and (lengths.min() < 1 or lengths.max() > steps):
-        raise ValueError(f"pack_padded_sequence: every length must lie in [1, {steps}] (the padded length of the "
-                         f"input of shape {input.shape}, batch_first={batch_first}), got {lengths.tolist()}")
+        raise ValueError(
+            f"pack_padded_sequence: every length must lie in [1, {steps}] (the padded length of the "
+            f"input of shape {input.shape}, batch_first={batch_first}), got {lengths.tolist()}"
+        )
     if enforce_sorted:
         if np.any(np.diff(lengths) > 0):
-            raise ValueError(f"pack_padded_sequence: lengths must be sorted in decreasing order when "
-                             f"enforce_sorted=True, got {lengths.tolist()}; pass enforce_sorted=False to have "
-                             "them sorted")
+            raise ValueError(
+                f"pack_padded_sequence: lengths must be sorted in decreasing order when "
+                f"enforce_sorted=True, got {lengths.tolist()}; pass enforce_sorted=False to have "
+                "them sorted"
+            )
         sorted_indices = None
     else:
         sorted_indices = np.argsort(-lengths, kind="stable")
@@ -94,8 +107,10 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     if total_length is None:
         total_length = longest
     elif total_length < longest:
-        raise ValueError(f"pad_packed_sequence: total_length must be at least the length of the longest sequence "
-                         f"({longest}), got total_length={total_length}")
+        raise ValueError(
+            f"pad_packed_sequence: total_length must be at least the length of the longest sequence "
+            f"({longest}), got total_length={total_length}"
+        )
     batch = int(batch_sizes[0]) if longest else 0
     data = sequence.data
     steps_index, batch_index = _positions(batch_sizes, sorted_indices)
@@ -118,15 +133,20 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
         raise ValueError("pad_sequence: expected at least one sequence")
     trailing = {s.shape[1:] for s in sequences if s.ndim >= 1}
     if len(trailing) != 1 or any(s.ndim == 0 for s in sequences):
-        raise ValueError(f"pad_sequence: every sequence must have the shape (L_i, *) with the same trailing "
-                         f"dimensions, got shapes {[s.shape for s in sequences]}")
+        raise ValueError(
+            f"pad_sequence: every sequence must have the shape (L_i, *) with the same trailing "
+            f"dimensions, got shapes {[s.shape for s in sequences]}"
+        )
     longest = max(s.shape[0] for s in sequences)
     padded = []
     for s in sequences:
         extra = longest - s.shape[0]
         steps = (0, extra) if padding_side == "right" else (extra, 0)
-        padded.append(apply(REGISTRY["pad"], s, pad_width=(steps,) + ((0, 0),) * (s.ndim - 1),
-                            value=padding_value) if extra else s)
+        padded.append(
+            apply(REGISTRY["pad"], s, pad_width=(steps,) + ((0, 0),) * (s.ndim - 1), value=padding_value)
+            if extra
+            else s
+        )
     return ag.stack(padded, axis=0 if batch_first else 1)
 
 
