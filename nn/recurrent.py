@@ -2,9 +2,11 @@
 `RNNCell`, `LSTMCell`, `GRUCell` (one step) and `RNN`, `LSTM`, `GRU` (whole sequences, stacked
 layers, both directions, padded or packed batches).
 
-Every step of every layer is one node of the graph: the fused cell ops of `autograd_core.rnn_ops`
-(plus a projection node for an LSTM with proj_size). The time loop is a Python loop over the steps;
-the engine's backward is iterative, so long sequences are fine.
+A cell module's step is one node of the graph, a fused cell op of `autograd_core.rnn_ops`. A sequence
+layer computes the input gates x W_ih^T + b_ih of all its steps in one GEMM (one `linear` node per layer
+and direction), then each step is one node, the hidden-side cell op (plus a projection node for an LSTM
+with proj_size). The time loop is a Python loop over the steps; the engine's backward is iterative, so
+long sequences are fine.
 
 Variable-length batches arrive as a `PackedSequence` (see `nn.utils.rnn`): at step t only the first
 batch_sizes[t] sequences run, so each sequence's final state is the state after its own last step,
