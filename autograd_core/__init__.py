@@ -95,6 +95,7 @@ from .tensor_functions import (
 
 from . import fused_ops  # registers the fused ops and binds the backend's kernels  # isort: skip
 from . import conv_ops  # registers the convolution ops  # isort: skip
+from . import rnn_ops  # registers the recurrent cell ops  # isort: skip
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .serialization import load, save
 
@@ -203,4 +204,5 @@ __all__ = [
     "viz",
     "fused_ops",
     "conv_ops",
+    "rnn_ops",
 ]

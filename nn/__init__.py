@@ -50,6 +50,7 @@ from .layers import MLP, BatchNorm1d, Dropout, Embedding, Flatten, Identity, Lay
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss
 from .module import FunctionModule, Module, ModuleDict, ModuleList, Parameter, Sequential
 from .parallel import DistributedDataParallel
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     # the module system
@@ -89,6 +90,12 @@ __all__ = [
     "AdaptiveMaxPool2d",
     "MaxUnpool2d",
     "Upsample",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "RNN",
+    "LSTM",
+    "GRU",
     # activations
     "ReLU",
     "LeakyReLU",

@@ -69,7 +69,7 @@ class RNNCellBase(Module):
     """The parameters of one cell: weight_ih (G*hidden, input), weight_hh (G*hidden, hidden),
     bias_ih, bias_hh (G*hidden,), G the number of gates of `mode`."""
 
-    mode = None
+    mode: str | None = None
 
     def __init__(self, input_size, hidden_size, bias=True, mode=None):
         super().__init__()

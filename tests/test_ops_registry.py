@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conv_torch_references import conv_references
 from helpers import registry_inputs
+from rnn_torch_references import rnn_references
 
 import autograd_core as ag
-import autograd_core.conv_ops  # registers the convolution ops (until the package imports conv_ops itself)
 from autograd_core import engine
 from autograd_core.engine import apply
 from autograd_core.graph import SavedShape
@@ -256,6 +256,7 @@ def torch_references():
         ),
         "batch_norm": lambda x, *p, eps: torch.nn.functional.batch_norm(x, None, None, *p, training=True, eps=eps),
         **conv_references(torch),
+        **rnn_references(torch),
     }
 
 

@@ -1,5 +1,6 @@
 """Training utilities: gradient clipping, parameter vectors, gradient-flow monitoring, the fit loop."""
 
+from . import rnn
 from .clip import (
     clip_grad_norm_,
     clip_grad_value_,
@@ -22,5 +23,6 @@ __all__ = [
     "clip_grad_value_",
     "fit",
     "parameters_to_vector",
+    "rnn",
     "vector_to_parameters",
 ]
