@@ -10,7 +10,7 @@ The package's namespace is `__all__`: the `Tensor`, its constructors, every Tens
 saving and loading, and the public submodules.
 """
 
-from . import backend, data, datasets, distributed, engine, func, viz
+from . import backend, data, datasets, distributed, engine, figures, func, graph, serialization, viz
 from .custom_function import Function, FunctionCtx
 from .engine import (
     RemovableHandle,
@@ -22,7 +22,7 @@ from .engine import (
     no_grad,
     set_grad_enabled,
 )
-from .tensor import Tensor, ValuesIndices, get_default_dtype, set_default_dtype
+from .tensor import Tensor, ValuesIndices, get_default_dtype, increment_version, set_default_dtype
 from .tensor_functions import (
     abs,
     arange,
@@ -185,6 +185,7 @@ __all__ = [
     "is_grad_enabled",
     "detect_anomaly",
     "RemovableHandle",
+    "increment_version",
     "module_scope",
     "Function",
     "FunctionCtx",
@@ -202,6 +203,9 @@ __all__ = [
     "engine",
     "func",
     "viz",
+    "figures",
+    "serialization",
+    "graph",
     "fused_ops",
     "conv_ops",
     "rnn_ops",

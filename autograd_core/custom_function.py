@@ -28,7 +28,9 @@ class FunctionCtx:
     def save_for_backward(self, *tensors: Any) -> None:
         """Keep `tensors` for `backward` (as `saved_tensors`); an in-place edit of one before then raises."""
         self._saved = tensors
-        self._versions = tuple((t._vc, t._vc[0]) if isinstance(t, Tensor) else None for t in tensors)
+        self._versions = tuple(
+            (t._version_counter, t._version_counter[0]) if isinstance(t, Tensor) else None for t in tensors
+        )
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:

@@ -42,7 +42,7 @@ import time
 
 import numpy as np
 
-from .tensor import Tensor
+from .tensor import Tensor, increment_version
 
 # Set in every process started by: MPICH's and Intel MPI's Hydra (PMI_SIZE), Open MPI's mpirun
 # (OMPI_COMM_WORLD_SIZE), PMIx launchers such as Open MPI 5 and Slurm's `srun --mpi=pmix` (PMIX_RANK).
@@ -191,7 +191,7 @@ def _in_place(tensor, collective):
     collective(buffer)
     if buffer is not data:
         np.copyto(data, buffer)
-    tensor._bump_version()
+    increment_version(tensor)
 
 
 def _check_op(op, dtype):

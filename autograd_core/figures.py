@@ -14,6 +14,8 @@ import os
 
 from .serialization import atomic_write
 
+__all__ = ["new_figure", "save_figure"]
+
 
 def new_figure(ncols, width_per_panel, height=4.0):
     """A matplotlib Figure with `ncols` panels side by side on an Agg canvas: no pyplot, so no window

@@ -18,6 +18,21 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+__all__ = [
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "detect_anomaly",
+    "module_scope",
+    "Node",
+    "MultiOutputNode",
+    "OutputEdge",
+    "AccumulateGrad",
+    "SavedShape",
+    "RemovableHandle",
+]
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 # ---- thread-local state: grad mode, module scope, anomaly mode --------------------------------

@@ -54,6 +54,8 @@ import safetensors.numpy
 
 from .tensor import Tensor
 
+__all__ = ["save", "load", "atomic_write"]
+
 fcntl: types.ModuleType | None
 try:
     import fcntl

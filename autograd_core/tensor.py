@@ -144,7 +144,7 @@ class Tensor:
         "requires_grad",
         "grad_fn",
         "output_nr",
-        "_vc",
+        "_version_counter",
         "_base",
         "_view_rebase",
         "_hooks",
@@ -170,19 +170,15 @@ class Tensor:
         self.grad_fn = grad_fn
         self.output_nr = 0  # which output of grad_fn this is (a node may have several, as in PyTorch)
         # [in-place edits, in-place edits recorded in the graph]; shared with views of the same memory
-        self._vc = [0, 0]
+        self._version_counter = [0, 0]
         self._base = None
         self._view_rebase = 0
         self._hooks = None
 
     def _share_version_with(self, base):
-        self._vc = base._vc
+        self._version_counter = base._version_counter
         self._base = base._base if base._base is not None else base
-        self._view_rebase = base._vc[1]
-
-    def _bump_version(self) -> None:
-        """Record an in-place edit made directly on `.data` (optimizer kernels call this)."""
-        self._vc[0] += 1
+        self._view_rebase = base._version_counter[1]
 
     # ---- attributes ----
     @property
@@ -274,7 +270,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """The same data, cut from the graph (in-place edits still count against saved versions)."""
         out = Tensor(self.data)
-        out._vc = self._vc
+        out._version_counter = self._version_counter
         return out
 
     def clone(self) -> Tensor:
@@ -757,7 +753,7 @@ class Tensor:
                     node.saved[0] = self.data.copy()
                 np.copyto(self.data, result.data, casting="same_kind")
                 self.grad_fn, self.output_nr, self.requires_grad = node, 0, True
-                self._vc[1] += 1
+                self._version_counter[1] += 1
         except (ValueError, TypeError) as exc:
             kind = TypeError if isinstance(exc, TypeError) else ValueError
             shapes = " and ".join(str(np.shape(o)) for o in operands)
@@ -765,7 +761,7 @@ class Tensor:
                 f"{name}_: cannot update a tensor of shape {self.shape} and dtype {self.dtype} in place "
                 f"(operand shapes {shapes or 'none'}): {exc}"
             ) from None
-        self._vc[0] += 1
+        self._version_counter[0] += 1
         return self
 
     def add_(self, other: Operand) -> Tensor:
@@ -837,6 +833,13 @@ ValuesIndices.__doc__ = (
 )
 
 
+def increment_version(tensor: Tensor) -> None:
+    """Record an in-place edit made directly on `tensor`'s array (optimizer kernels, `Module.to`), as
+    PyTorch's `torch.autograd.graph.increment_version`: a pending backward that kept the old value
+    then raises instead of silently using the new one."""
+    tensor._version_counter[0] += 1
+
+
 TensorLike: TypeAlias = Tensor | np.ndarray | Scalar | Sequence[Any]
 """What a tensor can be built from: a Tensor, a numpy array, a number, or nested lists of numbers."""
 Operand: TypeAlias = Tensor | np.ndarray | Scalar
@@ -905,7 +908,7 @@ def record(op, inputs, arrays, out, attrs):
     wanted = 1  # the key of op.plan: a leading 1, then one bit per input, 1 where its gradient is wanted
     for x in inputs:
         if isinstance(x, Tensor):
-            if x._base is not None and x._vc[1] != x._view_rebase:
+            if x._base is not None and x._version_counter[1] != x._view_rebase:
                 raise RuntimeError(
                     f"{op.name}: an input of shape {x.shape} is a view of a tensor that was later modified in "
                     "place by a recorded op, so its recorded history is stale; take the view again after the "
@@ -923,7 +926,7 @@ def record(op, inputs, arrays, out, attrs):
     for i in plan.kept:
         x = inputs[i]
         if isinstance(x, Tensor):
-            version_checks += (x._vc, x._vc[0])
+            version_checks += (x._version_counter, x._version_counter[0])
     for i in plan.dropped:
         a = arrays[i]
         if type(a) is np.ndarray:  # the parent knows the shape and dtype already: no allocation
@@ -947,7 +950,7 @@ def record(op, inputs, arrays, out, attrs):
         )
     result = _output(op, Tensor(out, True), inputs)
     if plan.keeps_out:
-        version_checks += (result._vc, result._vc[0])
+        version_checks += (result._version_counter, result._version_counter[0])
     result.grad_fn = Node(
         op, parents, arrays, out if plan.keeps_out else None, attrs, out.shape, out.dtype, version_checks, state.scope
     )
@@ -962,7 +965,7 @@ def _record_outputs(op, inputs, outs, node):
     results = tuple(_output(op, Tensor(o, o.dtype.kind == "f"), inputs) for o in outs)
     if node.out is not None:
         for result in results:
-            node.version_checks += (result._vc, result._vc[0])
+            node.version_checks += (result._version_counter, result._version_counter[0])
     if state.anomaly:
         node.trace = traceback.format_stack()[:-3]
     for k, result in enumerate(results):

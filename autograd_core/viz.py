@@ -50,6 +50,8 @@ from .engine import Node
 from .serialization import atomic_write
 from .tensor import Tensor
 
+__all__ = ["draw_graph", "save_svg", "grad_band", "VANISHING_BELOW", "EXPLODING_FROM"]
+
 if TYPE_CHECKING:
     import graphviz
 

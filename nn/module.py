@@ -350,7 +350,7 @@ class Module:
         for tensor in list(self.parameters()) + list(self.buffers()):
             if tensor.dtype.kind == "f" and tensor.dtype != dtype:
                 tensor.data = tensor.data.astype(dtype)
-                tensor._bump_version()
+                ag.increment_version(tensor)
                 if tensor.grad is not None:
                     tensor.grad = ag.Tensor(tensor.grad.data.astype(dtype))
         return self

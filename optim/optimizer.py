@@ -185,7 +185,7 @@ class Optimizer:
             states = [self._state_of(p, group) for p in active]
             self._update(group, [p.data for p in active], grads, states)
             for p in active:
-                p._bump_version()
+                ag.increment_version(p)
         return loss
 
     def _gradient(self, p, group):

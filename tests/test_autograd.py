@@ -249,11 +249,11 @@ def test_stale_view_after_recorded_in_place_on_its_base_raises():
 
 def test_version_counter_counts_in_place_edits():
     t = ag.zeros(3)
-    assert t._vc[0] == 0
+    assert t._version_counter[0] == 0
     t.add_(1)
     t[0] = 5
     t.zero_()
-    assert t._vc[0] == 3
+    assert t._version_counter[0] == 3
 
 
 def test_a_million_op_chain_backwards_without_recursion():

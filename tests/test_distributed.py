@@ -234,9 +234,9 @@ def collectives(rank):
     results["broadcast_from_1"] = t.data
     t = ag.tensor(np.zeros(1))
     t.data = np.arange(6.0).reshape(2, 3).T * (rank + 1)  # not contiguous
-    version = t._vc[0]
+    version = t._version_counter[0]
     distributed.all_reduce(t)
-    results["transposed_sum"], results["version_bumped"] = t.data, np.array(t._vc[0] > version)
+    results["transposed_sum"], results["version_bumped"] = t.data, np.array(t._version_counter[0] > version)
     distributed.barrier()
     return results
 
@@ -472,11 +472,14 @@ def test_fit_shuffled_keeps_ranks_identical_and_learns(job):
 def test_a_rank_that_exits_early_ends_the_job_instead_of_hanging(tmp_path, ending):
     code, output, seconds = _mpiexec([__file__, str(tmp_path), ending], timeout=60)
     assert code != 0, output
-    assert (
-        "rank 0 of 2 waits in all_reduce for rank(s) 1, which left the job" in output
-        and "aborting the MPI job" in output
-    ), output
     assert seconds < 30
+    # After a non-zero exit, MPICH's launcher sometimes ends the job itself before rank 0 notices (the
+    # job then ends silently, in time, with a failing status); after exit 0 it never does.
+    if ending == "exit_0" or output:
+        assert (
+            "rank 0 of 2 waits in all_reduce for rank(s) 1, which left the job" in output
+            and "aborting the MPI job" in output
+        ), output
 
 
 @needs_mpi

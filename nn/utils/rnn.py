@@ -14,8 +14,6 @@ from collections import namedtuple
 import numpy as np
 
 import autograd_core as ag
-from autograd_core.engine import apply
-from autograd_core.ops import REGISTRY
 
 __all__ = ["PackedSequence", "pad_sequence", "pack_padded_sequence", "pad_packed_sequence", "pack_sequence"]
 
@@ -116,8 +114,8 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     steps_index, batch_index = _positions(batch_sizes, sorted_indices)
     shape = (total_length, batch) if not batch_first else (batch, total_length)
     index = (batch_index, steps_index) if batch_first else (steps_index, batch_index)
-    background = np.full(shape + tuple(data.shape[1:]), padding_value, dtype=data.dtype)
-    padded = apply(REGISTRY["setitem"], background, data, index=index)
+    padded = ag.full(shape + tuple(data.shape[1:]), padding_value, dtype=data.dtype)
+    padded[index] = data  # recorded as an in-place op: the gradient of data is the gradient at index
     lengths_sorted = np.count_nonzero(batch_sizes[None, :] > np.arange(batch)[:, None], axis=1)
     lengths = lengths_sorted if sorted_indices is None else lengths_sorted[_int64(sequence.unsorted_indices)]
     return padded, ag.Tensor(lengths.astype(np.int64))
@@ -142,11 +140,7 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     for s in sequences:
         extra = longest - s.shape[0]
         steps = (0, extra) if padding_side == "right" else (extra, 0)
-        padded.append(
-            apply(REGISTRY["pad"], s, pad_width=(steps,) + ((0, 0),) * (s.ndim - 1), value=padding_value)
-            if extra
-            else s
-        )
+        padded.append(s.pad(pad_width=(steps,) + ((0, 0),) * (s.ndim - 1), value=padding_value) if extra else s)
     return ag.stack(padded, axis=0 if batch_first else 1)
 
 
