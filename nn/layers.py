@@ -179,22 +179,53 @@ class LayerNorm(Module):
 
 class Embedding(Module):
     """A lookup table: integer indices of any shape -> rows of `weight` (num_embeddings, embedding_dim),
-    initialised N(0, 1) as PyTorch. Repeated indices accumulate their gradients."""
+    initialised N(0, 1) as PyTorch. Repeated indices accumulate their gradients.
 
-    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
+    padding_idx: a row (negative counts from the end, stored as its non-negative index) initialised to
+    zeros whose lookups pass no gradient to it, as PyTorch's: it stays what it is while the rest train.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None) -> None:
         super().__init__()
         check_size("Embedding", "num_embeddings", num_embeddings)
         check_size("Embedding", "embedding_dim", embedding_dim)
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
+        self.padding_idx = _padding_index(padding_idx, num_embeddings)
         self.weight = Parameter(_floats(num_embeddings, embedding_dim))
         init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
 
     def forward(self, indices: Tensor | np.ndarray | Sequence[int]) -> Tensor:
-        return F.embedding(indices, self.weight)
+        rows = F.embedding(indices, self.weight)
+        if self.padding_idx is None:
+            return rows
+        is_padding = np.asarray(indices.data if isinstance(indices, Tensor) else indices) == self.padding_idx
+        if not is_padding.any():
+            return rows
+        # The padding lookups read a detached copy of the row, so no gradient reaches it through them.
+        return ag.where(is_padding[..., None], rows.detach(), rows)
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
+
+
+def _padding_index(padding_idx: int | None, num_embeddings: int) -> int | None:
+    """Embedding's padding_idx as a row index in [0, num_embeddings), or None."""
+    if padding_idx is None:
+        return None
+    if not isinstance(padding_idx, (int, np.integer)) or isinstance(padding_idx, bool):
+        raise TypeError(
+            f"Embedding: padding_idx must be an int or None, got {type(padding_idx).__name__} {padding_idx!r}"
+        )
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(
+            f"Embedding: padding_idx must be in [-{num_embeddings}, {num_embeddings}) for {num_embeddings} "
+            f"embeddings, got {padding_idx}"
+        )
+    return int(padding_idx) % num_embeddings
 
 
 class Residual(Module):

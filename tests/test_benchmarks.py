@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -145,7 +146,8 @@ def test_bad_arguments_are_rejected():
 
 
 # The smallest workload of each kind (the kind decides the code that runs).
-ONE_PER_KIND = ["mlp_small", "micrograd_demo", "elementwise_1e4", "op_chain", "matmul_1024"]
+ONE_PER_KIND = ["mlp_small", "micrograd_demo", "elementwise_1e4", "op_chain", "matmul_1024", "lenet5", "lstm"]
+TORCH_REFERENCED = ["lenet5", "lstm"]
 
 
 def test_one_per_kind_covers_every_kind():
@@ -163,6 +165,36 @@ def test_float64_reference_agrees_with_torch(name):
     torch_engine.load()
     _, _, check = runner.checked_step(torch_engine, workload, problem, reference)
     assert check["ok"], check["detail"]
+
+
+@pytest.mark.parametrize("name", TORCH_REFERENCED)
+def test_conv_and_lstm_workloads_pass_the_quick_check_on_autograd_core_and_torch(name, tmp_path):
+    pytest.importorskip("torch")
+    results = _run(tmp_path, "--only", name, "--engines", "autograd_core", "torch", "numpy")
+
+    entry = results["workloads"][name]
+    assert entry["reference"] == "torch, float64"
+    assert entry["results"]["numpy"] == {"status": "unsupported"}
+    for key in ("autograd_core", "torch"):
+        result = entry["results"][key]
+        assert result["status"] == "ok", (key, result)
+        assert result["loss_check"]["max_grad_rel_error"] < 1e-4
+        assert result["n"] == 2 and result["median_s"] > 0
+    assert results["targets"][name]["verdict"] in ("PASS", "MISS")
+    assert results["targets"][name]["max_ratio"] == 1.0
+
+
+def test_a_torch_referenced_workload_without_torch_is_reported_not_timed(tmp_path, monkeypatch):
+    def missing():
+        raise ImportError("No module named 'torch'")
+
+    _with_engines(monkeypatch, replace(all_engines()["torch"], load=missing))
+    results = _run(tmp_path, "--only", "lstm", "--engines", "autograd_core")
+
+    outcome = results["workloads"]["lstm"]["results"]["autograd_core"]
+    assert outcome["status"] == "error"
+    assert "no float64 reference (torch, float64)" in outcome["error"] and "torch" in outcome["error"]
+    assert "median_s" not in outcome
 
 
 def test_importing_the_benchmarks_changes_no_environment_variable():

@@ -90,6 +90,36 @@ def test_demo_on_a_toy_dataset_with_options(tmp_path, capsys):
     }
 
 
+@needs_dot
+def test_demo_cnn_trains_on_the_digits_as_images_and_draws_each_layer_as_a_cluster(tmp_path, capsys):
+    out = tmp_path / "cnn"
+    assert main(["demo", "--model", "cnn", "--epochs", "3", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "model CNN conv16-pool-conv32-pool-MLP(64, 10) (relu, dropout 0.2), adam lr=0.003" in printed
+    accuracy = float(printed.split("test accuracy: ")[1].split()[0])
+    assert accuracy > 0.6  # chance is 0.1; three epochs reach about 0.88
+    for name in ("graph.svg", "training.png", "gradient_flow.png", "model.safetensors", "history.json"):
+        assert f"wrote {out / name}" in printed
+    texts = _svg_texts(out / "graph.svg")
+    for cluster in ("conv1", "pool1", "conv2", "pool2", "head"):
+        assert cluster in texts  # each layer's cluster label
+    for name in ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias"):
+        assert name in texts
+    weights = ag.load(out / "model.safetensors")
+    assert {name: t.shape for name, t in weights.items()} == {
+        "conv1.weight": (16, 1, 3, 3),
+        "conv1.bias": (16,),
+        "conv2.weight": (32, 16, 3, 3),
+        "conv2.bias": (32,),
+        "head.0.linear.weight": (64, 128),
+        "head.0.linear.bias": (64,),
+        "head.1.weight": (10, 64),
+        "head.1.bias": (10,),
+    }
+    history = json.loads((out / "history.json").read_text())
+    assert [row["epoch"] for row in history["epochs"]] == [1, 2, 3]
+
+
 def _table_rows(printed):
     """The gradflow table's rows as {label: cells}; cells are separated by two or more spaces."""
     lines = printed.splitlines()
@@ -187,6 +217,11 @@ def test_help_of_each_command(command, capsys):
         (["demo", "--dropout", "1"], "argument --dropout: must be in [0, 1)"),
         (["demo", "--batch-size", "0"], "argument --batch-size: must be >= 1"),
         (["demo", "--seed", "-3"], "argument --seed: must be >= 0"),
+        (["demo", "--model", "rnn"], "argument --model: invalid choice: 'rnn'"),
+        (
+            ["demo", "--model", "cnn", "--dataset", "moons"],
+            "--model cnn trains on 8x8 images and needs --dataset digits",
+        ),
         (["gradflow", "--init", "glorot"], "argument --init: expected one of default, xavier, he, normal:STD"),
         (["gradflow", "--init", "normal:-1"], "argument --init: in 'normal:-1', STD must be a finite number > 0"),
         (["gradflow", "--init", "normal:"], "argument --init: expected one of"),

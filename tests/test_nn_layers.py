@@ -327,6 +327,48 @@ def test_embedding_gradcheck():
     assert ag.gradcheck(lambda weight: emb(np.array([0, 3, 0, 0])), (emb.weight,))
 
 
+@requires_torch
+@pytest.mark.parametrize("padding_idx", [2, -1])
+def test_embedding_padding_row_starts_at_zero_and_gets_no_gradient_as_torch(padding_idx):
+    emb = nn.Embedding(5, 3, padding_idx=padding_idx).double()
+    torch_emb = torch.nn.Embedding(5, 3, padding_idx=padding_idx).double()
+    assert emb.padding_idx == torch_emb.padding_idx == padding_idx % 5
+    np.testing.assert_array_equal(emb.weight.data[padding_idx % 5], np.zeros(3))
+    emb.weight.data[padding_idx % 5] = [1.0, -2.0, 3.0]  # a non-zero padding row is still looked up, and frozen
+    torch_emb = copy_weights(emb, torch_emb)
+    indices = np.array([[padding_idx % 5, 1, 4], [padding_idx % 5, 0, 1]])
+    y = emb(indices)
+    torch_y = torch_emb(torch.tensor(indices))
+    assert_close(y, torch_y)
+    seed = _data(2, 3, 3)
+    y.backward(seed)
+    torch_y.backward(torch.tensor(seed))
+    assert_close(emb.weight.grad, torch_emb.weight.grad, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(emb.weight.grad.data[padding_idx % 5], np.zeros(3))
+    assert np.abs(emb.weight.grad.data[1]).sum() > 0
+    assert repr(emb) == repr(torch_emb) == f"Embedding(5, 3, padding_idx={padding_idx % 5})"
+
+
+def test_embedding_padding_row_is_frozen_while_the_looked_up_rows_get_their_counts():
+    # Not a gradcheck: the padding row's zero gradient is by design, not the derivative of the lookup.
+    emb = nn.Embedding(4, 2, padding_idx=0).double()
+    emb(ag.tensor(np.array([0, 3, 0, 1]))).sum().backward()
+    np.testing.assert_array_equal(emb.weight.grad.data, [[0, 0], [1, 1], [0, 0], [1, 1]])
+
+
+@pytest.mark.parametrize(
+    "padding_idx, error, message",
+    [
+        (4, ValueError, r"Embedding: padding_idx must be in \[-4, 4\) for 4 embeddings, got 4"),
+        (-5, ValueError, r"Embedding: padding_idx must be in \[-4, 4\) for 4 embeddings, got -5"),
+        (1.0, TypeError, "Embedding: padding_idx must be an int or None, got float 1.0"),
+    ],
+)
+def test_embedding_padding_idx_out_of_range_is_refused(padding_idx, error, message):
+    with pytest.raises(error, match=message):
+        nn.Embedding(4, 2, padding_idx=padding_idx)
+
+
 # ---- Residual, Identity, Flatten ---------------------------------------------------------------
 
 

@@ -7,7 +7,8 @@ Method, per workload:
 1. Every engine gets its own copy of the same inputs (`workloads.make_problem`).
 2. Loss check: each engine runs a few steps from those inputs; its losses and its
    first-step gradients must match the hand-written numpy reference run in
-   float64 (float32 tolerance). An engine that fails is reported and not timed.
+   float64 (float32 tolerance), or for the kinds it does not implement (conv,
+   LSTM) torch eager run in float64 (`workloads.FLOAT64_REFERENCE`). An engine that fails is reported and not timed.
    These first steps are also the warm-up; the first call's time is reported
    separately (for jax and Numba it is mostly compilation).
 3. Timing: rounds of one block per engine, interleaved (A, B, C, A, B, C, ...)
@@ -39,7 +40,7 @@ import numpy as np
 from autograd_core.benchmarks import THREAD_ENV_VARS, THREADS, report, startup
 from autograd_core.benchmarks.engines import all_engines
 from autograd_core.benchmarks.engines.numpy_by_hand import ENGINES as NUMPY_REFERENCE
-from autograd_core.benchmarks.workloads import WORKLOADS, as_float64, make_problem
+from autograd_core.benchmarks.workloads import FLOAT64_REFERENCE, WORKLOADS, as_float64, make_problem
 
 # Relative to the working directory: in a checkout, the ignored benchmarks/out/.
 DEFAULT_OUT = Path("benchmarks") / "out"
@@ -54,6 +55,8 @@ TARGETS = {
     "elementwise_1e4": ("torch", 0.50),
     "matmul_1024": ("numpy", 1.02),
     "micrograd_demo": ("torch", 1.00),
+    "lenet5": ("torch", 1.00),
+    "lstm": ("torch", 1.00),
 }
 TARGET_ENGINE = "autograd_core"
 
@@ -153,7 +156,12 @@ def run(workload_names, engine_keys, timing, seed=0):
             timing=asdict(timing),
             seed=seed,
             threads=THREADS,
-            check=dict(steps=CHECK_STEPS, loss_atol=LOSS_ATOL, grad_rtol=GRAD_RTOL, reference="numpy by hand, float64"),
+            check=dict(
+                steps=CHECK_STEPS,
+                loss_atol=LOSS_ATOL,
+                grad_rtol=GRAD_RTOL,
+                reference="numpy by hand, float64 (torch eager, float64, where numpy by hand lacks the kind)",
+            ),
             load_average=dict(before=load_before, after=os.getloadavg()),
         ),
         machine=dict(machine_info(), threads=threads),
@@ -175,16 +183,23 @@ def _load(engine):
 
 def _measure_workload(workload, engines, engine_info, timing, seed):
     problem = make_problem(workload, seed)
-    expected = reference(workload, problem)
     entry = dict(
         description=workload.description,
         kind=workload.kind,
         params=workload.params,
         unit=workload.unit,
-        reference_losses=expected["losses"],
+        reference=reference_name(workload),
         loss_rtol=workload.loss_rtol,
         results={},
     )
+    try:
+        expected = reference(workload, problem)
+    except ImportError as error:  # the torch reference of a conv/LSTM workload without torch: nothing is checkable
+        message = f"no float64 reference ({entry['reference']}): {error}"
+        print(f"  {message}; not timed", file=sys.stderr)
+        entry["results"] = {key: dict(status="error", error=message) for key in engine_info}
+        return entry
+    entry["reference_losses"] = expected["losses"]
     if workload.kind == "matmul":
         entry["blas"] = _blas_reference(problem["a"], problem["b"], timing.repeats)
 
@@ -216,9 +231,22 @@ def _measure_workload(workload, engines, engine_info, timing, seed):
     return entry
 
 
+def reference_name(workload):
+    engine = FLOAT64_REFERENCE.get(workload.kind)
+    return "numpy by hand, float64" if engine is None else f"{engine}, float64"
+
+
 def reference(workload, problem):
-    """Losses of the first CHECK_STEPS steps and first-step gradients, by hand in float64."""
-    step, grads = NUMPY_REFERENCE[0].workloads[workload.kind](as_float64(problem))
+    """Losses of the first CHECK_STEPS steps and first-step gradients, in float64: by hand in numpy, or by
+    the FLOAT64_REFERENCE engine (ImportError when it is not installed)."""
+    engine_key = FLOAT64_REFERENCE.get(workload.kind)
+    if engine_key is None:
+        builder = NUMPY_REFERENCE[0].workloads[workload.kind]
+    else:
+        engine = all_engines()[engine_key]
+        engine.load()
+        builder = engine.workloads[workload.kind]
+    step, grads = builder(as_float64(problem))
     losses = [step()]
     first_grads = grads()
     losses += [step() for _ in range(CHECK_STEPS - 1)]

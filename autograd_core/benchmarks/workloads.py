@@ -22,6 +22,20 @@ of the gradients an adapter's `grads()` returns:
 - "matmul": `a`, `b` (n, n) uniform in [0, 1) (positive, so the float32 sum of
   the product has no cancellation and every engine agrees to 1e-6).
   Loss = sum(a @ b). Gradients: dloss/da, dloss/db.
+- "lenet": `params` [conv1.weight (6, 1, 5, 5), conv1.bias, conv2.weight
+  (16, 6, 5, 5), conv2.bias, fc1.weight (120, 256), fc1.bias, fc2 (84, 120),
+  fc3 (10, 84) weights and biases] with PyTorch's default Conv2d/Linear init,
+  `x` (batch, 1, 28, 28) float32, `y` (batch,) int64, `lr`. Step: LeNet-5,
+  conv(6, 5)-relu-maxpool2-conv(16, 5)-relu-maxpool2-flatten-fc120-relu-fc84-relu-fc10,
+  mean softmax cross-entropy, one plain SGD step. Gradients: `params`' order.
+- "lstm": `params` [weight_ih_l0 (4H, I), weight_hh_l0 (4H, H), bias_ih_l0 (4H,),
+  bias_hh_l0 (4H,)] with PyTorch's LSTM init, `x` (seq, batch, I) float32, `lr`.
+  Step: one-layer LSTM from zero states, loss = sum of every output, one Adam
+  step. Gradients: `params`' order.
+
+The numpy-by-hand engine is the float64 reference for the kinds it implements;
+for "lenet" and "lstm", which it does not, the reference is torch eager in
+float64 (`FLOAT64_REFERENCE`).
 """
 
 import itertools
@@ -92,8 +106,23 @@ WORKLOADS = {
             dict(sizes=(2, 16, 16, 1), n_points=100),
             "micrograd's demo: MLP 2-16-16-1 on 100 moons, hinge + L2, SGD step",
         ),
+        Workload(
+            "lenet5",
+            "lenet",
+            dict(batch=64, image=28),
+            "LeNet-5, batch 64, 1x28x28: conv6-pool-conv16-pool-fc120-fc84-fc10, cross-entropy + SGD step",
+        ),
+        Workload(
+            "lstm",
+            "lstm",
+            dict(seq=50, batch=32, input_size=64, hidden_size=128),
+            "LSTM 64->128, one layer, seq 50, batch 32, loss = sum of outputs, Adam step",
+        ),
     )
 }
+
+FLOAT64_REFERENCE = {"lenet": "torch", "lstm": "torch"}
+"""Workload kind -> the engine whose float64 run is the reference, where it is not the numpy-by-hand engine."""
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -110,6 +139,31 @@ def _torch_default_linear(rng, n_in, n_out):
 def _micrograd_linear(rng, n_in, n_out):
     """micrograd's Neuron init: weights U(-1, 1), bias 0."""
     return rng.uniform(-1.0, 1.0, (n_out, n_in)).astype(np.float32), np.zeros(n_out, np.float32)
+
+
+def _uniform(rng, bound, shape):
+    return rng.uniform(-bound, bound, shape).astype(np.float32)
+
+
+def _lenet_problem(rng, batch, image):
+    """LeNet-5's parameters with PyTorch's default init: every weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    after_convs = ((image - 4) // 2 - 4) // 2
+    shapes = [(6, 1, 5, 5), (16, 6, 5, 5), (120, 16 * after_convs**2), (84, 120), (10, 84)]
+    params = []
+    for shape in shapes:
+        bound = 1.0 / np.sqrt(np.prod(shape[1:]))
+        params += [_uniform(rng, bound, shape), _uniform(rng, bound, shape[0])]
+    x = rng.standard_normal((batch, 1, image, image)).astype(np.float32)
+    return dict(params=params, x=x, y=rng.integers(0, 10, batch).astype(np.int64), lr=0.01)
+
+
+def _lstm_problem(rng, seq, batch, input_size, hidden_size):
+    """A one-layer LSTM's parameters with PyTorch's init, every one U(-1/sqrt(hidden), 1/sqrt(hidden))."""
+    bound = 1.0 / np.sqrt(hidden_size)
+    gates = 4 * hidden_size
+    shapes = [(gates, input_size), (gates, hidden_size), (gates,), (gates,)]
+    params = [_uniform(rng, bound, shape) for shape in shapes]
+    return dict(params=params, x=rng.standard_normal((seq, batch, input_size)).astype(np.float32), lr=1e-3)
 
 
 def _mlp_problem(rng, sizes, batch):
@@ -139,6 +193,8 @@ _PROBLEM_MAKERS = {
         shift=np.float32(0.0001),
     ),
     "matmul": lambda rng, n: dict(a=rng.random((n, n), np.float32), b=rng.random((n, n), np.float32)),
+    "lenet": _lenet_problem,
+    "lstm": _lstm_problem,
 }
 
 

@@ -1,4 +1,5 @@
-"""`autograd-core demo`: train an MLP on the digits (or a 2-D toy set); write graph, plots, weights, history."""
+"""`autograd-core demo`: train an MLP on the digits (or a 2-D toy set), or a small CNN on the digits as
+8x8 images; write graph, plots, weights, history."""
 
 import os
 from collections.abc import Callable
@@ -8,7 +9,7 @@ import numpy as np
 
 import autograd_core as ag
 
-from .checks import check_mlp_fits, check_output_directory
+from .checks import UsageError, check_mlp_fits, check_output_directory
 from .common import save_graph
 from .options import (
     activation_name,
@@ -25,6 +26,12 @@ from .options import (
 SPLIT = (0.7, 0.15, 0.15)
 # Rows per batch when evaluating (validation and test).
 EVAL_BATCH = 512
+# The digits as images for `--model cnn`: (N, 64) -> (N, 1, 8, 8).
+DIGIT_IMAGE = (1, 8, 8)
+# Channels of the CNN's two conv layers; each is followed by a 2x2 max-pool, so 8x8 -> 4x4 -> 2x2.
+CNN_CHANNELS = (16, 32)
+# The CNN's fully connected head between the flattened features and the classes, unless --hidden says otherwise.
+CNN_HIDDEN = (64,)
 
 
 class DemoDataset(NamedTuple):
@@ -86,6 +93,12 @@ def _accuracy(model, loader):
 def check(args):
     check_output_directory(args.out)
     dataset = DATASETS[args.dataset]
+    if args.model == "cnn":
+        if dataset.features != int(np.prod(DIGIT_IMAGE)):
+            raise UsageError(
+                f"--model cnn trains on 8x8 images and needs --dataset digits, got --dataset {args.dataset}"
+            )
+        return
     hidden = dataset.hidden if args.hidden is None else args.hidden
     check_mlp_fits(
         [dataset.features, *hidden, dataset.classes],
@@ -94,28 +107,62 @@ def check(args):
     )
 
 
+def digits_cnn(hidden, classes, activation, dropout):
+    """conv(1->16, 3, pad 1)-act-maxpool2-conv(16->32, 3, pad 1)-act-maxpool2-flatten-MLP head, on (N, 1, 8, 8).
+
+    The children are named (conv1, pool1, ...) so that the graph's clusters say which layer is which.
+    """
+    from collections import OrderedDict
+
+    import nn
+
+    (_, height, width), (first, second) = DIGIT_IMAGE, CNN_CHANNELS
+    flattened = second * (height // 4) * (width // 4)
+    return nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(DIGIT_IMAGE[0], first, 3, padding=1),
+            act1=nn.ACTIVATION_MODULES[activation](),
+            pool1=nn.MaxPool2d(2),
+            conv2=nn.Conv2d(first, second, 3, padding=1),
+            act2=nn.ACTIVATION_MODULES[activation](),
+            pool2=nn.MaxPool2d(2),
+            flatten=nn.Flatten(),
+            head=nn.MLP([flattened, *hidden, classes], activation=activation, dropout=dropout),
+        )
+    )
+
+
+def _model(args, dataset, classes, dropout):
+    """The model --model asks for, and how to describe it in one line."""
+    import nn
+
+    if args.model == "cnn":
+        hidden = CNN_HIDDEN if args.hidden is None else args.hidden
+        model = digits_cnn(hidden, classes, args.activation, dropout)
+        return model, f"CNN conv{CNN_CHANNELS[0]}-pool-conv{CNN_CHANNELS[1]}-pool-MLP{hidden + (classes,)}"
+    sizes = (dataset.features, *(dataset.hidden if args.hidden is None else args.hidden), classes)
+    return nn.MLP(list(sizes), activation=args.activation, dropout=dropout), f"MLP{sizes}"
+
+
 def _train(args, main_rank, show):
     """The trained model, its history, its GradientMonitor and the test loader."""
     import nn
 
     ag.manual_seed(args.seed)
     dataset = DATASETS[args.dataset]
-    hidden, dropout, lr = (
-        dataset.hidden if args.hidden is None else args.hidden,
-        dataset.dropout if args.dropout is None else args.dropout,
-        dataset.lr if args.lr is None else args.lr,
-    )
+    dropout = dataset.dropout if args.dropout is None else args.dropout
+    lr = dataset.lr if args.lr is None else args.lr
     X, y = dataset.load(args.seed)
-    train_loader, val_loader, test_loader = _loaders(X, y, args.batch_size, args.seed)
-    sizes = [X.shape[1], *hidden, int(y.max()) + 1]
-    model = nn.MLP(sizes, activation=args.activation, dropout=dropout)
+    classes = int(y.max()) + 1
+    inputs = X.reshape(-1, *DIGIT_IMAGE) if args.model == "cnn" else X
+    train_loader, val_loader, test_loader = _loaders(inputs, y, args.batch_size, args.seed)
+    model, described = _model(args, dataset, classes, dropout)
     optimizer = optimizers()[args.optimizer](model.parameters(), lr=lr)
     monitor = nn.utils.GradientMonitor(model, warn=main_rank)
     stopper = nn.utils.EarlyStopping(patience=max(5, args.epochs // 4), monitor="val_loss", restore_best=True)
     show(
-        f"{args.dataset}: {len(X)} samples, {X.shape[1]} features, {sizes[-1]} classes; "
-        f"model {type(model).__name__}{tuple(sizes)} ({args.activation}, dropout {dropout}), "
-        f"{args.optimizer} lr={lr}"
+        f"{args.dataset}: {len(X)} samples, {X.shape[1]} features, {classes} classes; "
+        f"model {described} ({args.activation}, dropout {dropout}), {args.optimizer} lr={lr}"
     )
     history = nn.utils.fit(
         model,
@@ -173,17 +220,25 @@ def run(args):
 def add_parser(commands):
     parser = commands.add_parser(
         "demo",
-        help="train an MLP and write its graph, plots, weights and history",
-        description="Train an MLP (digits by default), print the held-out test accuracy "
+        help="train an MLP (or a CNN) and write its graph, plots, weights and history",
+        description="Train an MLP (digits by default) or, with --model cnn, a small CNN on the digits as "
+        "8x8 images; print the held-out test accuracy "
         "and write graph.svg, training.png, gradient_flow.png, "
         "model.safetensors and history.json into --out.",
     )
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="digits", help="default: digits")
+    parser.add_argument(
+        "--model",
+        choices=("mlp", "cnn"),
+        default="mlp",
+        help="mlp, or cnn: conv(16)-pool-conv(32)-pool-MLP head on the digits as 8x8 images (default: mlp)",
+    )
     parser.add_argument("--epochs", type=positive_int, default=30, help="default: 30 (early stopping may end sooner)")
     parser.add_argument(
         "--hidden",
         type=layer_sizes,
-        help="hidden widths, comma-separated (default: 128 for digits, 32,32 or 64,64 for 2-D sets)",
+        help="hidden widths, comma-separated (default: 128 for digits, 32,32 or 64,64 for 2-D sets; "
+        "with --model cnn the widths of its fully connected head, default 64)",
     )
     parser.add_argument(
         "--activation",

@@ -2,39 +2,88 @@
 
 autograd-core follows PyTorch's names and semantics, so the same user code runs
 on both: `lib.tensor(..., requires_grad=True)`, tensor methods, `nn.Linear`,
-`nn.ReLU`, `nn.Sequential`, `F.cross_entropy`, `optim.Adam`, `optim.SGD`.
+`nn.ReLU`, `nn.Sequential`, `nn.Conv2d`, `nn.MaxPool2d`, `nn.Flatten`, `nn.LSTM`,
+`F.cross_entropy`, `optim.Adam`, `optim.SGD`.
 An engine passes `import_api`, a zero-argument function returning
 `(lib, nn, F, optim)`, called when a workload is built (so nothing is imported
 before the engine is asked for).
 """
 
-from autograd_core.benchmarks.engines.common import chain
+from autograd_core.benchmarks.engines.common import chain, flat_params
 
 
 def workloads(import_api):
     """The builders of every workload kind, for the library `import_api()` returns."""
 
-    def sequential_mlp(layers):
-        lib, nn, _, _ = import_api()
-        modules = []
-        for i, (weight, bias) in enumerate(layers):
-            linear = nn.Linear(weight.shape[1], weight.shape[0])
+    def with_params(model, arrays):
+        """The model with its parameters, in `parameters()` order, set to `arrays` (which fix the dtype)."""
+        lib, _, _, _ = import_api()
+        params = list(model.parameters())
+        model_shapes, given_shapes = [tuple(p.shape) for p in params], [a.shape for a in arrays]
+        if model_shapes != given_shapes:
+            raise ValueError(f"{type(model).__name__} has parameters of shapes {model_shapes}, given {given_shapes}")
+        for param, array in zip(params, arrays):
             # `.data` holds a torch Tensor in torch and a numpy array in autograd-core; `lib.tensor(a).data` fits both.
-            linear.weight.data, linear.bias.data = lib.tensor(weight).data, lib.tensor(bias).data
-            modules.append(linear)
+            param.data = lib.tensor(array).data
+        return model
+
+    def sequential_mlp(layers):
+        _, nn, _, _ = import_api()
+        modules = []
+        for i, (weight, _) in enumerate(layers):
+            modules.append(nn.Linear(weight.shape[1], weight.shape[0]))
             if i < len(layers) - 1:
                 modules.append(nn.ReLU())
-        return nn.Sequential(*modules)
+        return with_params(nn.Sequential(*modules), flat_params(layers))
 
-    def mlp(problem):
+    def classifier(model, optimizer_name, problem):
+        """step/grads of one cross-entropy training step of `model` on (x, y) with optim.<optimizer_name>."""
         lib, _, F, optim = import_api()
-        model = sequential_mlp(problem["layers"])
-        optimizer = optim.Adam(model.parameters(), lr=problem["lr"])
+        optimizer = getattr(optim, optimizer_name)(model.parameters(), lr=problem["lr"])
         x, y = lib.tensor(problem["x"]), lib.tensor(problem["y"])
 
         def step():
             optimizer.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss.item()
+
+        return step, lambda: _grads(model.parameters())
+
+    def mlp(problem):
+        return classifier(sequential_mlp(problem["layers"]), "Adam", problem)
+
+    def lenet(problem):
+        _, nn, _, _ = import_api()
+        fc_sizes = [problem["params"][i].shape[1] for i in (4, 6, 8)] + [problem["params"][8].shape[0]]
+        model = nn.Sequential(
+            nn.Conv2d(1, 6, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(fc_sizes[0], fc_sizes[1]),
+            nn.ReLU(),
+            nn.Linear(fc_sizes[1], fc_sizes[2]),
+            nn.ReLU(),
+            nn.Linear(fc_sizes[2], fc_sizes[3]),
+        )
+        return classifier(with_params(model, problem["params"]), "SGD", problem)
+
+    def lstm(problem):
+        lib, nn, _, optim = import_api()
+        weight_hh = problem["params"][1]
+        model = with_params(nn.LSTM(problem["x"].shape[-1], weight_hh.shape[1]), problem["params"])
+        optimizer = optim.Adam(model.parameters(), lr=problem["lr"])
+        x = lib.tensor(problem["x"])
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            output, _ = model(x)
+            loss = output.sum()
             loss.backward()
             optimizer.step()
             return loss.item()
@@ -81,7 +130,15 @@ def workloads(import_api):
     def matmul(problem):
         return loss_and_grads(lambda a, b: (a @ b).sum(), [problem["a"], problem["b"]])
 
-    return dict(mlp=mlp, micrograd_demo=micrograd_demo, elementwise=elementwise, op_chain=op_chain, matmul=matmul)
+    return dict(
+        mlp=mlp,
+        micrograd_demo=micrograd_demo,
+        elementwise=elementwise,
+        op_chain=op_chain,
+        matmul=matmul,
+        lenet=lenet,
+        lstm=lstm,
+    )
 
 
 def _grads(tensors):
