@@ -1,4 +1,5 @@
-"""Small datasets for examples and tests: the real 8x8 digits, and 2-D toy problems.
+"""Small datasets for examples and tests: the real 8x8 digits, 2-D toy problems, and sequence tasks for
+recurrent networks (`make_adding_problem`, from `sequence_tasks`).
 
 Every function returns numpy arrays `(X, y)`: X float32 of shape
 (n_samples, n_features), y int64 class labels. Wrap them yourself, e.g.
@@ -17,6 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .data import _check_int, make_generator
+from .sequence_tasks import make_adding_problem
+
+__all__ = ["load_digits", "make_moons", "make_circles", "make_spirals", "make_adding_problem"]
 
 # What every function returns: features X (float32) and class labels y (int64).
 _Labelled = tuple[NDArray[np.float32], NDArray[np.int64]]

@@ -26,8 +26,8 @@ build = _load_build()
 SOURCES = build.sources()
 
 
-def test_there_are_eight_notebooks():
-    assert [path.stem[:2] for path in SOURCES] == [f"{n:02d}" for n in range(1, 9)]
+def test_the_notebooks_are_numbered_one_to_ten():
+    assert [path.stem[:2] for path in SOURCES] == [f"{n:02d}" for n in range(1, 11)]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.stem)
