@@ -5,10 +5,7 @@ state dicts are interchangeable with the equivalent `torch.nn` layers. The math 
 `autograd_core.conv_ops`; a layer holds its hyperparameters and parameters and calls it.
 """
 
-import inspect
 import math
-from collections.abc import Callable
-from typing import Any, ClassVar
 
 import numpy as np
 
@@ -18,7 +15,7 @@ from autograd_core import conv_ops
 from . import functional as F
 from . import init
 from .layers import BatchNorm1d
-from .module import Module, Parameter, check_size
+from .module import REQUIRED, FunctionModule, Module, Parameter, check_size
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -224,140 +221,119 @@ class ConvTranspose2d(_ConvTranspose):
 # ---- layers without parameters: a function of the input and the constructor's arguments -------------
 
 
-class _FunctionLayer(Module):
-    """Applies `function(input, **arguments)`; `arguments` lists (name, default) in the order of the PyTorch
-    module's constructor, which is the order positional constructor arguments bind in."""
+class _ConvOpsLayer(FunctionModule):
+    """A layer calling one `conv_ops` function, which validates the arguments itself when called."""
 
-    function: ClassVar[Callable[..., Any]]
-    arguments: ClassVar[tuple[tuple[str, Any], ...]] = ()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__()
-        bound = self.__signature__.bind(*args, **kwargs)
-        bound.apply_defaults()
-        for name, value in bound.arguments.items():
-            setattr(self, name, value)
-        if getattr(self, "stride", ()) is None:  # as PyTorch's pooling layers, store the stride used
-            self.stride = self.kernel_size
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        cls.__signature__ = inspect.Signature(
-            [
-                inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
-                for name, default in cls.arguments
-            ]
-        )
-
-    def forward(self, input):
-        return type(self).function(input, **{name: getattr(self, name) for name, _ in self.arguments})
-
-    def extra_repr(self):
-        return ", ".join(f"{name}={getattr(self, name)!r}" for name, _ in self.arguments)
+    check_at_construction = False
 
 
-_REQUIRED = inspect.Parameter.empty
-_MAX_POOL = (
-    ("kernel_size", _REQUIRED),
-    ("stride", None),
-    ("padding", 0),
-    ("dilation", 1),
-    ("return_indices", False),
-    ("ceil_mode", False),
-)
-_AVG_POOL = (
-    ("kernel_size", _REQUIRED),
-    ("stride", None),
-    ("padding", 0),
-    ("ceil_mode", False),
-    ("count_include_pad", True),
-)
+class _PoolLayer(_ConvOpsLayer):
+    """A pooling layer: as PyTorch's, a stride of None is stored as the kernel size."""
+
+    def normalise(self, values):
+        if values["stride"] is None:
+            values["stride"] = values["kernel_size"]
 
 
-class MaxPool1d(_FunctionLayer):
+_MAX_POOL = {
+    "kernel_size": REQUIRED,
+    "stride": None,
+    "padding": 0,
+    "dilation": 1,
+    "return_indices": False,
+    "ceil_mode": False,
+}
+_AVG_POOL = {"kernel_size": REQUIRED, "stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True}
+_ADAPTIVE_MAX_POOL = {"output_size": REQUIRED, "return_indices": False}
+
+
+class MaxPool1d(_PoolLayer):
     """The maximum of each window of (N, C, L); see `conv_ops.max_pool1d`."""
 
-    function, arguments = conv_ops.max_pool1d, _MAX_POOL
+    function, defaults = staticmethod(conv_ops.max_pool1d), _MAX_POOL
 
 
-class MaxPool2d(_FunctionLayer):
+class MaxPool2d(_PoolLayer):
     """The maximum of each window of (N, C, H, W); see `conv_ops.max_pool2d`."""
 
-    function, arguments = conv_ops.max_pool2d, _MAX_POOL
+    function, defaults = staticmethod(conv_ops.max_pool2d), _MAX_POOL
 
 
-class AvgPool1d(_FunctionLayer):
+class AvgPool1d(_PoolLayer):
     """The mean of each window of (N, C, L); see `conv_ops.avg_pool1d`."""
 
-    function, arguments = conv_ops.avg_pool1d, _AVG_POOL
+    function, defaults = staticmethod(conv_ops.avg_pool1d), _AVG_POOL
 
 
-class AvgPool2d(_FunctionLayer):
+class AvgPool2d(_PoolLayer):
     """The mean of each window of (N, C, H, W); see `conv_ops.avg_pool2d`."""
 
-    function, arguments = conv_ops.avg_pool2d, _AVG_POOL + (("divisor_override", None),)
+    function, defaults = staticmethod(conv_ops.avg_pool2d), {**_AVG_POOL, "divisor_override": None}
 
 
-class AdaptiveAvgPool1d(_FunctionLayer):
+class AdaptiveAvgPool1d(_ConvOpsLayer):
     """Average (N, C, L) to `output_size` positions; see `conv_ops.adaptive_avg_pool1d`."""
 
-    function, arguments = conv_ops.adaptive_avg_pool1d, (("output_size", _REQUIRED),)
+    function, defaults = staticmethod(conv_ops.adaptive_avg_pool1d), {"output_size": REQUIRED}
 
 
-class AdaptiveAvgPool2d(_FunctionLayer):
+class AdaptiveAvgPool2d(_ConvOpsLayer):
     """Average (N, C, H, W) to `output_size`; see `conv_ops.adaptive_avg_pool2d`."""
 
-    function, arguments = conv_ops.adaptive_avg_pool2d, (("output_size", _REQUIRED),)
+    function, defaults = staticmethod(conv_ops.adaptive_avg_pool2d), {"output_size": REQUIRED}
 
 
-class AdaptiveMaxPool1d(_FunctionLayer):
+class AdaptiveMaxPool1d(_ConvOpsLayer):
     """The maximum of (N, C, L) over adaptive windows; see `conv_ops.adaptive_max_pool1d`."""
 
-    function, arguments = conv_ops.adaptive_max_pool1d, (("output_size", _REQUIRED), ("return_indices", False))
+    function, defaults = staticmethod(conv_ops.adaptive_max_pool1d), _ADAPTIVE_MAX_POOL
 
 
-class AdaptiveMaxPool2d(_FunctionLayer):
+class AdaptiveMaxPool2d(_ConvOpsLayer):
     """The maximum of (N, C, H, W) over adaptive windows; see `conv_ops.adaptive_max_pool2d`."""
 
-    function, arguments = conv_ops.adaptive_max_pool2d, (("output_size", _REQUIRED), ("return_indices", False))
+    function, defaults = staticmethod(conv_ops.adaptive_max_pool2d), _ADAPTIVE_MAX_POOL
 
 
-class MaxUnpool2d(_FunctionLayer):
+class MaxUnpool2d(_PoolLayer):
     """The partial inverse of MaxPool2d; see `conv_ops.max_unpool2d`."""
 
-    function, arguments = conv_ops.max_unpool2d, (("kernel_size", _REQUIRED), ("stride", None), ("padding", 0))
+    function, defaults = staticmethod(conv_ops.max_unpool2d), {"kernel_size": REQUIRED, "stride": None, "padding": 0}
 
     def forward(self, input, indices, output_size=None):
-        return conv_ops.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+        return self.function(input, indices, output_size=output_size, **self.hyperparameters)
 
 
-class Unfold(_FunctionLayer):
+class Unfold(_ConvOpsLayer):
     """Sliding windows of (N, C, H, W) as columns (N, C * kH * kW, L); see `conv_ops.unfold`."""
 
-    function, arguments = conv_ops.unfold, (("kernel_size", _REQUIRED), ("dilation", 1), ("padding", 0), ("stride", 1))
-
-
-class Fold(_FunctionLayer):
-    """Columns (N, C * kH * kW, L) summed back into (N, C, *output_size); see `conv_ops.fold`."""
-
-    function, arguments = (
-        conv_ops.fold,
-        (("output_size", _REQUIRED), ("kernel_size", _REQUIRED), ("dilation", 1), ("padding", 0), ("stride", 1)),
+    function, defaults = (
+        staticmethod(conv_ops.unfold),
+        {"kernel_size": REQUIRED, "dilation": 1, "padding": 0, "stride": 1},
     )
 
 
-class Upsample(_FunctionLayer):
+class Fold(_ConvOpsLayer):
+    """Columns (N, C * kH * kW, L) summed back into (N, C, *output_size); see `conv_ops.fold`."""
+
+    function, defaults = (
+        staticmethod(conv_ops.fold),
+        {"output_size": REQUIRED, "kernel_size": REQUIRED, "dilation": 1, "padding": 0, "stride": 1},
+    )
+
+
+class Upsample(_ConvOpsLayer):
     """Resize the spatial axes by `size` or `scale_factor`; see `conv_ops.interpolate`."""
 
-    function, arguments = (
-        conv_ops.interpolate,
-        (
-            ("size", None),
-            ("scale_factor", None),
-            ("mode", "nearest"),
-            ("align_corners", None),
-            ("recompute_scale_factor", None),
-        ),
+    function, defaults = (
+        staticmethod(conv_ops.interpolate),
+        {
+            "size": None,
+            "scale_factor": None,
+            "mode": "nearest",
+            "align_corners": None,
+            "recompute_scale_factor": None,
+        },
     )
 
 

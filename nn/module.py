@@ -22,6 +22,7 @@ nobody's child uses its class name.
 
 from __future__ import annotations
 
+import inspect
 from collections import OrderedDict
 from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, Sequence, ValuesView
 from typing import Any, ClassVar, NamedTuple, TypeVar, cast
@@ -619,24 +620,56 @@ class ModuleDict(Module):
             self[key] = module
 
 
-class FunctionModule(Module):
-    """A module whose forward is one function of `nn.functional` with hyperparameters fixed when it is
-    built: `forward(*inputs) = function(*inputs, **hyperparameters)`.
+# The default of a FunctionModule argument that has none: the caller must give it.
+REQUIRED: Any = inspect.Parameter.empty
 
-    Activations and losses are rows of a table (`function_module(...)`), not a class each. Arguments
-    bind positionally in the order of `defaults` or by keyword (`aliases` maps PyTorch spellings such
-    as `dim` to ours) and are validated at construction by `functional.check_arguments`.
+
+def _alias(name: str) -> property:
+    """An attribute that reads and writes the hyperparameter `name` (PyTorch's spelling of it)."""
+    return property(lambda self: getattr(self, name), lambda self, value: setattr(self, name, value))
+
+
+class FunctionModule(Module):
+    """A module whose forward is one function with hyperparameters given when it is built:
+    `forward(*inputs) = function(*inputs, **hyperparameters)`.
+
+    Activations and losses are rows of a table (`function_module(...)`); pooling, folding and resizing
+    layers are small subclasses setting `function` and `defaults`. Arguments bind positionally in the
+    order of `defaults` (PyTorch's constructor order) or by keyword (`aliases` maps PyTorch spellings such
+    as `dim` to ours, and the alias is an attribute too); a default of `REQUIRED` makes an argument
+    required. They are validated by `functional.check_arguments` where `check_at_construction` (else the
+    function validates them when called), passed through `normalise`, and kept as plain attributes, as
+    PyTorch's: `nn.LeakyReLU(0.2).negative_slope == 0.2`, and assigning one changes what forward uses.
+    They are never parameters or buffers, so they stay out of the state dict.
     """
 
     function: ClassVar[Callable[..., Any] | None] = None
     defaults: ClassVar[dict[str, Any]] = {}
     aliases: ClassVar[dict[str, str]] = {}
     show_hyperparameters: ClassVar[bool] = True
+    check_at_construction: ClassVar[bool] = True
 
-    hyperparameters: dict[str, Any]
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A hyperparameter stored under the name of a Module method or attribute would hide it.
+        reserved = set(dir(FunctionModule)) | set(vars(Module()))
+        clashes = [name for name in (*cls.defaults, *cls.aliases) if name in reserved]
+        if clashes:
+            raise TypeError(f"{cls.__name__}: hyperparameter names {clashes} clash with Module attributes")
+        for alias, name in cls.aliases.items():
+            setattr(cls, alias, _alias(name))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
+        values = self._bind(args, kwargs)
+        if self.check_at_construction:
+            functional.check_arguments(type(self).__name__, values)
+        self.normalise(values)
+        for name, value in values.items():
+            object.__setattr__(self, name, value)  # never registered, even a tensor such as a loss's weight
+
+    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The arguments by name, in the order of `defaults`, defaults filled in."""
         who = type(self).__name__
         names = tuple(self.defaults)
         if len(args) > len(names):
@@ -655,12 +688,23 @@ class FunctionModule(Module):
                 raise TypeError(f"{who}: got multiple values for argument {key!r}")
             given.add(key)
             values[key] = value
-        functional.check_arguments(who, values)
-        self.hyperparameters = values
+        missing = [name for name, value in values.items() if value is REQUIRED]
+        if missing:
+            raise TypeError(f"{who}: missing required argument {', '.join(map(repr, missing))}")
+        return values
+
+    def normalise(self, values: dict[str, Any]) -> None:
+        """Adjust the bound, checked arguments in place before they are stored; a subclass's hook (pooling
+        stores a stride of None as the kernel size, as PyTorch does)."""
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """The current value of each argument, by name, in the order of `defaults`."""
+        return {name: getattr(self, name) for name in self.defaults}
 
     def forward(self, *inputs: Any) -> Any:
         if self.function is None:
-            raise NotImplementedError(f"{type(self).__name__}: a FunctionModule is built by function_module()")
+            raise NotImplementedError(f"{type(self).__name__}: a FunctionModule needs a function")
         return self.function(*inputs, **self.hyperparameters)
 
     def extra_repr(self) -> str:

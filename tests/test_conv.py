@@ -783,3 +783,56 @@ def test_a_small_convnet_trains():
 def test_bad_input_gets_a_clear_error(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    "make, attributes",
+    [
+        (
+            lambda nn: nn.MaxPool2d(3),
+            {"kernel_size": 3, "stride": 3, "padding": 0, "dilation": 1, "return_indices": False, "ceil_mode": False},
+        ),
+        (lambda nn: nn.MaxPool1d(3, 2, 1), {"kernel_size": 3, "stride": 2, "padding": 1}),
+        (
+            lambda nn: nn.AvgPool2d(2, count_include_pad=False),
+            {"kernel_size": 2, "stride": 2, "ceil_mode": False, "count_include_pad": False, "divisor_override": None},
+        ),
+        (lambda nn: nn.AdaptiveMaxPool2d((2, 3), True), {"output_size": (2, 3), "return_indices": True}),
+        (lambda nn: nn.Unfold(2, stride=2), {"kernel_size": 2, "dilation": 1, "padding": 0, "stride": 2}),
+        (lambda nn: nn.Fold((4, 5), 2), {"output_size": (4, 5), "kernel_size": 2}),
+        (lambda nn: nn.Upsample(size=(5, 7), mode="bilinear"), {"size": (5, 7), "mode": "bilinear"}),
+    ],
+)
+def test_layer_arguments_are_attributes_as_in_pytorch(make, attributes):
+    layer = make(conv)
+    assert {name: getattr(layer, name) for name in attributes} == attributes
+    assert layer.state_dict() == {}
+    torch = _torch()
+    twin = make(torch.nn)
+    assert {name: getattr(twin, name) for name in attributes} == attributes
+
+
+def test_assigning_a_pooling_attribute_changes_forward_and_repr():
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    layer = conv.MaxPool2d(2)
+    layer.stride = 1
+    assert repr(layer) == (
+        "MaxPool2d(kernel_size=2, stride=1, padding=0, dilation=1, return_indices=False, ceil_mode=False)"
+    )
+    np.testing.assert_array_equal(layer(ag.tensor(x)).data, [[[[5, 6, 7], [9, 10, 11], [13, 14, 15]]]])
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: conv.MaxPool2d(), r"MaxPool2d: missing required argument 'kernel_size'"),
+        (lambda: conv.Fold(kernel_size=2), r"Fold: missing required argument 'output_size'"),
+        (lambda: conv.Fold(), r"Fold: missing required argument 'output_size', 'kernel_size'"),
+        (lambda: conv.AvgPool1d(2, 2, 0, False, True, None), r"AvgPool1d: takes at most 5 positional arguments"),
+        (lambda: conv.MaxPool2d(2, kernel=3), r"MaxPool2d: unexpected argument 'kernel'"),
+        (lambda: conv.MaxPool2d(2, kernel_size=3), r"MaxPool2d: got multiple values for argument 'kernel_size'"),
+    ],
+)
+def test_layer_construction_errors_name_the_layer_and_argument(make, message):
+    with pytest.raises(TypeError, match=message):
+        make()

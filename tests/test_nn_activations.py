@@ -180,3 +180,40 @@ def test_bad_constructor_arguments_raise_clear_errors(build, error, message):
 def test_prelu_with_channels_rejects_a_mismatched_input():
     with pytest.raises(ValueError, match="prelu: 3 slopes need an input with 3 channels on axis 1, got shape"):
         nn.PReLU(3)(ag.randn(2, 4))
+
+
+@pytest.mark.parametrize(
+    "make, attributes",
+    [
+        (lambda nn: nn.LeakyReLU(0.2), {"negative_slope": 0.2}),
+        (lambda nn: nn.ELU(alpha=0.5), {"alpha": 0.5}),
+        (lambda nn: nn.Softplus(2.0, 10.0), {"beta": 2.0, "threshold": 10.0}),
+        (lambda nn: nn.GELU(approximate="tanh"), {"approximate": "tanh"}),
+        (lambda nn: nn.Softmax(dim=1), {"dim": 1}),
+        (lambda nn: nn.LogSoftmax(dim=0), {"dim": 0}),
+    ],
+)
+def test_hyperparameters_are_attributes_with_pytorchs_names_and_values(make, attributes):
+    module = make(nn)
+    assert {name: getattr(module, name) for name in attributes} == attributes
+    assert module.state_dict() == {}
+    if torch is not None:
+        twin = make(torch.nn)
+        assert {name: getattr(twin, name) for name in attributes} == attributes
+
+
+def test_assigning_a_hyperparameter_changes_forward_and_repr():
+    x = np.array([[-2.0, 1.0], [3.0, -4.0]])
+    leaky = nn.LeakyReLU()
+    leaky.negative_slope = 0.5
+    np.testing.assert_array_equal(leaky(ag.tensor(x)).data, [[-1.0, 1.0], [3.0, -2.0]])
+    assert repr(leaky) == "LeakyReLU(negative_slope=0.5)"
+    assert leaky.hyperparameters == {"negative_slope": 0.5}
+    softmax = nn.Softmax(dim=1)
+    softmax.dim = 0  # PyTorch's name writes ours
+    assert softmax.axis == 0
+    np.testing.assert_allclose(softmax(ag.tensor(x)).data.sum(axis=0), [1.0, 1.0])
+    if torch is not None:
+        twin = torch.nn.LeakyReLU()
+        twin.negative_slope = 0.5
+        np.testing.assert_array_equal(twin(torch.tensor(x)).numpy(), leaky(ag.tensor(x)).data)

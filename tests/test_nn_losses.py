@@ -302,3 +302,20 @@ def test_bad_loss_input_raises_clear_errors(call, error, message):
 def test_loss_repr_is_like_pytorch():
     assert repr(nn.CrossEntropyLoss(label_smoothing=0.1)) == "CrossEntropyLoss()"
     assert repr(nn.HuberLoss(delta=2.0)) == "HuberLoss()"
+
+
+def test_loss_options_are_attributes_as_in_pytorch_and_assignment_changes_the_loss():
+    weight = ag.tensor(CLASS_WEIGHTS)
+    criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=0.1)
+    assert (criterion.reduction, criterion.ignore_index, criterion.label_smoothing) == ("mean", -100, 0.1)
+    assert criterion.weight is weight
+    assert criterion.state_dict() == {}  # options, even a weight tensor, are not state
+    logits, labels = ag.tensor(LOGITS), ag.tensor(LABELS)
+    criterion.reduction = "sum"
+    expected = F.cross_entropy(logits, labels, weight=weight, reduction="sum", label_smoothing=0.1)
+    np.testing.assert_allclose(criterion(logits, labels).data, expected.data)
+    if torch is not None:
+        twin = torch.nn.CrossEntropyLoss(weight=to_torch(CLASS_WEIGHTS), label_smoothing=0.1)
+        assert (twin.reduction, twin.ignore_index, twin.label_smoothing) == ("mean", -100, 0.1)
+        twin.reduction = "sum"
+        np.testing.assert_allclose(criterion(logits, labels).data, twin(to_torch(LOGITS), to_torch(LABELS)).item())

@@ -493,3 +493,39 @@ def test_load_state_dict_accepts_inf_and_nan_as_torch_does():
     model.load_state_dict({"weight": np.array([[np.inf, np.nan]]), "bias": np.array([-np.inf])})
     assert np.isposinf(model.weight.data[0, 0]) and np.isnan(model.weight.data[0, 1])
     assert np.isneginf(model.bias.data[0])
+
+
+# ---- FunctionModule ----------------------------------------------------------------------------
+
+
+class Scale(nn.FunctionModule):
+    """factor * x + shift, with a required factor; a shift of None is stored as the factor."""
+
+    function = staticmethod(lambda x, factor, shift: x * factor + shift)
+    defaults = {"factor": nn.module.REQUIRED, "shift": None}  # noqa: RUF012 -- a FunctionModule's table
+    aliases = {"scale": "factor"}  # noqa: RUF012
+    check_at_construction = False
+
+    def normalise(self, values):
+        if values["shift"] is None:
+            values["shift"] = values["factor"]
+
+
+def test_function_module_binds_required_arguments_normalises_and_keeps_attributes():
+    module = Scale(2.0)
+    assert (module.factor, module.shift, module.scale) == (2.0, 2.0, 2.0)
+    assert module.hyperparameters == {"factor": 2.0, "shift": 2.0}
+    np.testing.assert_array_equal(module(ag.tensor([1.0, 3.0])).data, [4.0, 8.0])
+    module.scale = 3.0  # through the alias
+    module.shift = 0.0
+    np.testing.assert_array_equal(module(ag.tensor([1.0, 3.0])).data, [3.0, 9.0])
+    assert repr(module) == "Scale(factor=3.0, shift=0.0)"
+    assert Scale(scale=1.0, shift=5.0).hyperparameters == {"factor": 1.0, "shift": 5.0}
+    assert module.state_dict() == {} and list(module.parameters()) == []
+    with pytest.raises(TypeError, match="Scale: missing required argument 'factor'"):
+        Scale(shift=1.0)
+
+
+def test_function_module_hyperparameters_may_not_hide_module_attributes():
+    with pytest.raises(TypeError, match=r"Bad: hyperparameter names \['training', 'eval'\] clash"):
+        nn.module.function_module("Bad", lambda x, training, eval: x, "doc", training=True, eval=False)
