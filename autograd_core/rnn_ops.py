@@ -24,6 +24,9 @@ gate gradient; it serves the registry formulas (one input at a time, under `F` a
 formula) and, on arrays, the op's `fast_backward` (all wanted inputs at once).
 """
 
+import functools
+from typing import NamedTuple
+
 import numpy as np
 
 from .engine import apply
@@ -77,20 +80,38 @@ def rnn_cell_forward(x, h, w_ih, w_hh, *biases, nonlinearity):
     return np.tanh(z, out=z) if nonlinearity == "tanh" else np.maximum(z, 0.0, out=z)
 
 
+class _GateRows(NamedTuple):
+    scale: np.ndarray
+    """1/2 on the sigmoid gates i, f, o; 1 on the tanh gate g."""
+    shift: np.ndarray
+    """1/2 on the sigmoid gates; 0 on g."""
+    on_tanh: np.ndarray
+    """0 on the sigmoid gates; 1 on g: the activations' slope is (1 - y) (y + on_tanh) of the output y."""
+
+
+@functools.lru_cache(maxsize=32)
+def _lstm_gate_rows(hidden, dtype):
+    """Per-column constants (4*hidden,) of the LSTM gates [i, f, g, o], read-only."""
+    on_tanh = np.zeros(4 * hidden, dtype)
+    on_tanh[2 * hidden : 3 * hidden] = 1.0
+    rows = _GateRows(0.5 + 0.5 * on_tanh, 0.5 - 0.5 * on_tanh, on_tanh)
+    for row in rows:
+        row.setflags(write=False)
+    return rows
+
+
 def lstm_cell_forward(x, h, c, w_ih, w_hh, *biases):
     """(h', c', gates): gates = [i, f, g, o] activated, c' = f c + i g, h' = o tanh(c')."""
     b_ih, b_hh = _bias_pair(biases)
     gates = _gemm(h, w_hh, b_hh)
     gates += _input_side(x, w_ih, b_ih)
-    hidden = c.shape[1]
-    # One tanh over all four gates: sigmoid(z) = (tanh(z / 2) + 1) / 2 on i, f and o, as `_sigmoid_`.
-    sigmoid_parts = (gates[:, : 2 * hidden], gates[:, 3 * hidden :])
-    for part in sigmoid_parts:
-        part *= 0.5
+    # One tanh over all four gates, sigmoid(z) = tanh(z / 2) / 2 + 1/2 on i, f and o (the values of
+    # `_sigmoid_`: halving is exact), in whole-row operations (column blocks are strided and slower).
+    rows = _lstm_gate_rows(c.shape[1], gates.dtype)
+    gates *= rows.scale
     np.tanh(gates, out=gates)
-    for part in sigmoid_parts:
-        part += 1.0
-        part *= 0.5
+    gates *= rows.scale
+    gates += rows.shift
     i, f, g, o = _blocks(gates, 4)
     c_new = f * c
     c_new += np.multiply(i, g, out=np.empty_like(c_new))
@@ -190,8 +211,8 @@ def _lstm_gate_grads(F, g, c, out, wants_gates, wants_c):
 
 
 def _lstm_gate_grads_on_arrays(g, c, out, wants_gates, wants_c):
-    """`_lstm_gate_grads` on arrays, the same values in the same order of operations, with fewer temporaries
-    (written in place, each gate's term into its block of one (B, 4H) array)."""
+    """`_lstm_gate_grads` on arrays (the same values up to rounding) with few temporaries: each gate's term
+    written into its block of one (B, 4H) array, the activations' slopes applied in whole-row operations."""
     h_new, c_new, gates = out
     g_h, g_c = _or_zeros(g[0], h_new), g[1]
     i, f, g_gate, o = _blocks(gates, 4)
@@ -213,13 +234,9 @@ def _lstm_gate_grads_on_arrays(g, c, out, wants_gates, wants_c):
     np.multiply(g_h, tanh_c, out=d_o)
     if g[2] is not None:
         dz += g[2]
-    hidden = c_new.shape[1]
-    for block in (slice(0, 2 * hidden), slice(3 * hidden, 4 * hidden)):  # sigmoid' = s (1 - s) on i, f, o
-        dz[:, block] *= gates[:, block]
-        dz[:, block] *= np.subtract(1.0, gates[:, block])
-    np.multiply(g_gate, g_gate, out=tanh_slope)
-    np.subtract(1.0, tanh_slope, out=tanh_slope)
-    d_g *= tanh_slope
+    slopes = np.subtract(1.0, gates)
+    slopes *= gates + _lstm_gate_rows(c_new.shape[1], gates.dtype).on_tanh
+    dz *= slopes
     return dz, grad_c
 
 
