@@ -24,6 +24,9 @@ gate gradient; it serves the registry formulas (one input at a time, under `F` a
 formula) and, on arrays, the op's `fast_backward` (all wanted inputs at once).
 """
 
+import functools
+from typing import NamedTuple
+
 import numpy as np
 
 from .engine import apply
@@ -47,11 +50,22 @@ def _sigmoid_(z):
 
 
 def _gemm(x, weight, bias):
-    """x @ weight^T (+ bias) in a fresh array; x itself (copied) when weight is None (x holds input gates)."""
-    z = np.array(x) if weight is None else np.matmul(x, weight.T)
+    """x @ weight^T (+ bias) in a fresh array."""
+    z = np.matmul(x, weight.T)
     if bias is not None:
         z += bias
     return z
+
+
+def _input_side(x, w_ih, b_ih):
+    """The input gates x W_ih^T + b_ih, to be read only: x itself when w_ih is None (x holds input gates)."""
+    return x if w_ih is None else _gemm(x, w_ih, b_ih)
+
+
+def _blocks(value, count):
+    """The `count` equal column blocks of a (B, count*H) array, as views."""
+    width = value.shape[1] // count
+    return tuple(value[:, k * width : (k + 1) * width] for k in range(count))
 
 
 def _bias_pair(biases):
@@ -61,31 +75,56 @@ def _bias_pair(biases):
 def rnn_cell_forward(x, h, w_ih, w_hh, *biases, nonlinearity):
     """h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act tanh or relu."""
     b_ih, b_hh = _bias_pair(biases)
-    z = _gemm(x, w_ih, b_ih)
-    z += _gemm(h, w_hh, b_hh)
+    z = _gemm(h, w_hh, b_hh)
+    z += _input_side(x, w_ih, b_ih)
     return np.tanh(z, out=z) if nonlinearity == "tanh" else np.maximum(z, 0.0, out=z)
+
+
+class _GateRows(NamedTuple):
+    scale: np.ndarray
+    """1/2 on the sigmoid gates i, f, o; 1 on the tanh gate g."""
+    shift: np.ndarray
+    """1/2 on the sigmoid gates; 0 on g."""
+    on_tanh: np.ndarray
+    """0 on the sigmoid gates; 1 on g: the activations' slope is (1 - y) (y + on_tanh) of the output y."""
+
+
+@functools.lru_cache(maxsize=32)
+def _lstm_gate_rows(hidden, dtype):
+    """Per-column constants (4*hidden,) of the LSTM gates [i, f, g, o], read-only."""
+    on_tanh = np.zeros(4 * hidden, dtype)
+    on_tanh[2 * hidden : 3 * hidden] = 1.0
+    rows = _GateRows(0.5 + 0.5 * on_tanh, 0.5 - 0.5 * on_tanh, on_tanh)
+    for row in rows:
+        row.setflags(write=False)
+    return rows
 
 
 def lstm_cell_forward(x, h, c, w_ih, w_hh, *biases):
     """(h', c', gates): gates = [i, f, g, o] activated, c' = f c + i g, h' = o tanh(c')."""
     b_ih, b_hh = _bias_pair(biases)
-    gates = _gemm(x, w_ih, b_ih)
-    gates += _gemm(h, w_hh, b_hh)
-    hidden = c.shape[1]
-    _sigmoid_(gates[:, : 2 * hidden])
-    np.tanh(gates[:, 2 * hidden : 3 * hidden], out=gates[:, 2 * hidden : 3 * hidden])
-    _sigmoid_(gates[:, 3 * hidden :])
-    i, f, g, o = (gates[:, k * hidden : (k + 1) * hidden] for k in range(4))
+    gates = _gemm(h, w_hh, b_hh)
+    gates += _input_side(x, w_ih, b_ih)
+    # One tanh over all four gates, sigmoid(z) = tanh(z / 2) / 2 + 1/2 on i, f and o (the values of
+    # `_sigmoid_`: halving is exact), in whole-row operations (column blocks are strided and slower).
+    rows = _lstm_gate_rows(c.shape[1], gates.dtype)
+    gates *= rows.scale
+    np.tanh(gates, out=gates)
+    gates *= rows.scale
+    gates += rows.shift
+    i, f, g, o = _blocks(gates, 4)
     c_new = f * c
-    c_new += i * g
-    return o * np.tanh(c_new), c_new, gates
+    c_new += np.multiply(i, g, out=np.empty_like(c_new))
+    h_new = np.tanh(c_new)
+    h_new *= o
+    return h_new, c_new, gates
 
 
 def gru_cell_forward(x, h, w_ih, w_hh, *biases):
     """(h', workspace): r, z = sigmoid(...), n = tanh(W_in x + b_in + r (W_hn h + b_hn)),
     h' = (1 - z) n + z h; workspace = [r, z, n, W_hn h + b_hn]."""
     b_ih, b_hh = _bias_pair(biases)
-    from_input, from_hidden = _gemm(x, w_ih, b_ih), _gemm(h, w_hh, b_hh)
+    from_input, from_hidden = _input_side(x, w_ih, b_ih), _gemm(h, w_hh, b_hh)
     hidden = h.shape[1]
     workspace = np.empty(from_input.shape[:1] + (4 * hidden,), from_input.dtype)
     rz = workspace[:, : 2 * hidden]
@@ -140,22 +179,65 @@ def rnn_cell_backward(F, g, x, h, w_ih, w_hh, biases, out, nonlinearity, wanted)
 
 def lstm_cell_backward(F, g, x, h, c, w_ih, w_hh, biases, out, wanted):
     """Gradients of (x, h, c, w_ih, w_hh, *biases); None where `wanted` is False."""
+    wants_gates = any(wanted[:2] + wanted[3:])
+    if F is ARRAY_F:
+        dz, grad_c = _lstm_gate_grads_on_arrays(g, c, out, wants_gates, wanted[2])
+    else:
+        dz, grad_c = _lstm_gate_grads(F, g, c, out, wants_gates, wanted[2])
+    if not wants_gates:
+        return [None, None, grad_c] + [None] * (len(wanted) - 3)
+    grads = _affine_grads(F, dz, dz, x, h, w_ih, w_hh, len(biases), wanted[:2] + wanted[3:])
+    return grads[:2] + [grad_c] + grads[2:]
+
+
+def _lstm_gate_grads(F, g, c, out, wants_gates, wants_c):
+    """(the gradient of the gates before activation (B, 4H) or None unless `wants_gates`, the gradient of c
+    or None unless `wants_c`); c is read only for the first."""
     h_new, c_new, gates = out
     g_h, g_c = _or_zeros(g[0], h_new), _or_zeros(g[1], c_new)
     i, f, g_gate, o = _parts(F, gates, 4)
     tanh_c = F.tanh(c_new)
     dc = g_c + g_h * o * (1.0 - tanh_c * tanh_c)
-    grad_c = dc * f if wanted[2] else None
-    if not any(wanted[:2] + wanted[3:]):
-        return [None, None, grad_c] + [None] * (len(wanted) - 3)
+    grad_c = dc * f if wants_c else None
+    if not wants_gates:
+        return None, grad_c
     d_i, d_f, d_g, d_o = dc * g_gate, dc * c, dc * i, g_h * tanh_c
     if g[2] is not None:
         d_i, d_f, d_g, d_o = (d + extra for d, extra in zip((d_i, d_f, d_g, d_o), _parts(F, g[2], 4)))
     dz = F.concatenate(
         d_i * i * (1.0 - i), d_f * f * (1.0 - f), d_g * (1.0 - g_gate * g_gate), d_o * o * (1.0 - o), axis=1
     )
-    grads = _affine_grads(F, dz, dz, x, h, w_ih, w_hh, len(biases), wanted[:2] + wanted[3:])
-    return grads[:2] + [grad_c] + grads[2:]
+    return dz, grad_c
+
+
+def _lstm_gate_grads_on_arrays(g, c, out, wants_gates, wants_c):
+    """`_lstm_gate_grads` on arrays (the same values up to rounding) with few temporaries: each gate's term
+    written into its block of one (B, 4H) array, the activations' slopes applied in whole-row operations."""
+    h_new, c_new, gates = out
+    g_h, g_c = _or_zeros(g[0], h_new), g[1]
+    i, f, g_gate, o = _blocks(gates, 4)
+    tanh_c = np.tanh(c_new)
+    tanh_slope = np.multiply(tanh_c, tanh_c)
+    np.subtract(1.0, tanh_slope, out=tanh_slope)
+    dc = np.multiply(g_h, o)
+    dc *= tanh_slope
+    if g_c is not None:
+        dc += g_c
+    grad_c = dc * f if wants_c else None
+    if not wants_gates:
+        return None, grad_c
+    dz = np.empty_like(gates)
+    d_i, d_f, d_g, d_o = _blocks(dz, 4)
+    np.multiply(dc, g_gate, out=d_i)
+    np.multiply(dc, c, out=d_f)
+    np.multiply(dc, i, out=d_g)
+    np.multiply(g_h, tanh_c, out=d_o)
+    if g[2] is not None:
+        dz += g[2]
+    slopes = np.subtract(1.0, gates)
+    slopes *= gates + _lstm_gate_rows(c_new.shape[1], gates.dtype).on_tanh
+    dz *= slopes
+    return dz, grad_c
 
 
 def gru_cell_backward(F, g, x, h, w_ih, w_hh, biases, out, wanted):

@@ -86,6 +86,25 @@ def test_cell_op_fast_backward_matches_the_formulas(op, i, sample):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
 
 
+LSTM_CASES = [case for case in CELL_CASES if case.values[0].name.startswith("lstm")]
+
+
+@pytest.mark.parametrize("op, i, sample", LSTM_CASES)
+@pytest.mark.parametrize("arriving", [(True, False, False), (True, True, False), (False, True, True)])
+def test_lstm_fast_backward_matches_the_formulas_with_missing_output_gradients(op, i, sample, arriving):
+    """In a sequence no gradient reaches the workspace and none reaches c' at the last step: the in-place
+    array backward counts what did not arrive as zeros, as the formulas do."""
+    arrays = [x.data for x in registry_inputs(op, sample, seed=i)]
+    out = op.forward(*arrays, **sample.attrs)
+    rng = np.random.default_rng(i)
+    g = [rng.standard_normal(o.shape) if came else None for o, came in zip(out, arriving)]
+    fast = op.fast_backward(g, arrays, out, sample.attrs, [True] * len(arrays))
+    with_zeros = [np.zeros(o.shape) if grad is None else grad for grad, o in zip(g, out)]
+    for k, ours in enumerate(fast):
+        theirs = op.grads(REFERENCE_F, with_zeros, *arrays, out=out, index=k, **sample.attrs)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
 @needs_torch
 @pytest.mark.parametrize("op, i, sample", CELL_CASES)
 def test_cell_op_matches_torch(op, i, sample):
