@@ -888,7 +888,10 @@ def apply(op: Op, *inputs: Operand, **attrs: Any) -> Any:
         out = np.asarray(out)
     if recording and state.grad_enabled:
         return record(op, inputs, arrays, out, attrs)
-    return _output(op, Tensor(out), inputs)
+    result = Tensor(out)  # `_output` inlined: this line runs for every op outside recording
+    if op.is_view and out.base is not None:
+        result._share_version_with(inputs[0])
+    return result
 
 
 def _output(op, result, inputs):
@@ -948,7 +951,9 @@ def record(op, inputs, arrays, out, attrs):
                 state.scope,
             ),
         )
-    result = _output(op, Tensor(out, True), inputs)
+    result = Tensor(out, True)  # `_output` inlined, as in `apply`
+    if op.is_view and out.base is not None:
+        result._share_version_with(inputs[0])
     if plan.keeps_out:
         version_checks += (result._version_counter, result._version_counter[0])
     result.grad_fn = Node(
