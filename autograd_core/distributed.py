@@ -118,6 +118,9 @@ def world_size():
     return _world.size
 
 
+_FORWARD_OUTPUT_SECONDS = 0.5
+
+
 def _abort_job_on_uncaught_exception():
     previous = sys.excepthook
 
@@ -133,7 +136,11 @@ def _abort(message):
         f"ag.distributed: rank {_world.rank} of {_world.size} {message}; aborting the MPI job so that "
         "the other ranks do not wait forever\n"
     )
+    sys.stdout.flush()
     sys.stderr.flush()
+    # MPI_Abort makes the launcher kill every rank at once, and what the ranks printed just before (the
+    # traceback, this message) may still sit in the launcher's pipes: give it a moment to forward them.
+    time.sleep(_FORWARD_OUTPUT_SECONDS)
     _world.comm.Abort(1)
 
 
