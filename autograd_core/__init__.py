@@ -43,6 +43,7 @@ from .tensor_functions import (
     expm1,
     eye,
     flatten,
+    from_numpy,
     full,
     log,
     log1p,
@@ -110,6 +111,7 @@ __all__ = [
     # constructors and random numbers
     "tensor",
     "as_tensor",
+    "from_numpy",
     "zeros",
     "ones",
     "full",

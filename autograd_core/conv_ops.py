@@ -636,7 +636,7 @@ def _max_pool(who, spatial, x, kernel_size, stride, padding, dilation, ceil_mode
     kernel_size, stride, _, pairs, dilation, out_size = _pool_geometry(
         who, spatial, x.shape, kernel_size, stride, padding, dilation, ceil_mode
     )
-    positions = max_positions(x.data, kernel_size, stride, pairs, dilation, out_size)
+    positions = max_positions(x._data, kernel_size, stride, pairs, dilation, out_size)
     return _pool_result(x, positions, added, return_indices)
 
 
@@ -752,7 +752,7 @@ def _adaptive_max_positions(x, output_size):
 def _adaptive_max_pool(who, spatial, x, output_size, return_indices):
     x, added = _batched(who, x, spatial)
     output_size = _adaptive_output_size(who, spatial, x.shape, output_size)
-    return _pool_result(x, _adaptive_max_positions(x.data, output_size), added, return_indices)
+    return _pool_result(x, _adaptive_max_positions(x._data, output_size), added, return_indices)
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
@@ -771,8 +771,8 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     The gradient of each input value is the output gradient at its position."""
     who = "max_unpool2d"
     x, added = _batched(who, input, 2)
-    indices = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
-    indices = indices.reshape(x.shape) if added and indices.size == x.data.size else indices
+    indices = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
+    indices = indices.reshape(x.shape) if added and indices.size == x._data.size else indices
     kernel_size = int_tuple(who, "kernel_size", kernel_size, 2, 1)
     stride = kernel_size if stride is None else int_tuple(who, "stride", stride, 2, 1)
     padding = int_tuple(who, "padding", padding, 2, 0)

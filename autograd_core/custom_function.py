@@ -88,12 +88,12 @@ class _CustomOp(Op):
             if need is None or grad is None:
                 checked.append(None)
                 continue
-            if np.shape(grad.data if isinstance(grad, Tensor) else grad) != np.shape(x):
+            if np.shape(grad._data if isinstance(grad, Tensor) else grad) != np.shape(x):
                 raise RuntimeError(
                     f"{self.name}.backward returned a gradient of shape {np.shape(grad)} for input "
                     f"{i} of shape {np.shape(x)}"
                 )
-            checked.append(grad.data if fast and isinstance(grad, Tensor) else grad)
+            checked.append(grad._data if fast and isinstance(grad, Tensor) else grad)
         return checked
 
 
@@ -128,14 +128,14 @@ class Function:
             return tuple(outputs) if several else outputs[0]
         if cls.__dict__.get("_op") is None:
             cls._op = _CustomOp(cls)
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
         attrs = {"ctx": ctx, "outputs": tuple((o.shape, o.dtype) for o in outputs)}
         if several:
-            recorded = record(cls._op, args, arrays, tuple(o.data for o in outputs), attrs)
+            recorded = record(cls._op, args, arrays, tuple(o._data for o in outputs), attrs)
         else:
-            recorded = record(cls._op, args, arrays, np.asarray(outputs[0].data), attrs)
+            recorded = record(cls._op, args, arrays, np.asarray(outputs[0]._data), attrs)
         ctx._output_index = tuple(next((k for k, o in enumerate(outputs) if o is t), None) for t in ctx._saved)
         if any(k is not None for k in ctx._output_index):  # the node keeps the outputs forward saved
             node = next(r.grad_fn for r in (recorded if several else (recorded,)) if r.grad_fn is not None)
-            node.out = tuple(o.data for o in outputs) if several else outputs[0].data
+            node.out = tuple(o._data for o in outputs) if several else outputs[0]._data
         return recorded

@@ -193,7 +193,7 @@ def _check_tensor(tensor, who):
 
 def _in_place(tensor, collective):
     """Run `collective(buffer)` on a contiguous buffer holding `tensor`'s data, then record the edit."""
-    data = tensor.data
+    data = tensor._data
     buffer = data if data.flags.c_contiguous else np.ascontiguousarray(data)
     collective(buffer)
     if buffer is not data:

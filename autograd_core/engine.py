@@ -127,7 +127,7 @@ def _conform(g, node, parent, shape, dtype, F):
             ) from None
     if g.dtype != dtype:
         g = F.astype(g, dtype=dtype)
-    if state.anomaly and not np.all(np.isfinite(g.data if isinstance(g, Tensor) else g)):
+    if state.anomaly and not np.all(np.isfinite(g._data if isinstance(g, Tensor) else g)):
         where = "".join(node.trace or ["(no forward trace: the node was created outside detect_anomaly)\n"])
         raise RuntimeError(
             f"Function '{node.name}' returned nan or inf values in its gradient for input "
@@ -185,7 +185,7 @@ def _run_hooks(hooks, g, graph_mode):
 
 def _checked_replacement(replaced, g, graph_mode):
     """A hook's return value, which must be a gradient of the same shape and dtype (as PyTorch)."""
-    value = replaced.data if isinstance(replaced, Tensor) else replaced
+    value = replaced._data if isinstance(replaced, Tensor) else replaced
     if not isinstance(value, (np.ndarray, np.generic)) or value.dtype.kind not in "biuf":
         raise RuntimeError(
             f"hook has changed the type of value: expected a Tensor of shape {g.shape} and dtype "
@@ -291,7 +291,7 @@ def _propagate(heap, pending, leaves, F, graph_mode, retain_graph, wanted, targe
             elif type(parent) is OutputEdge:
                 _deliver_to_output(parent, _conform(gi, node, parent, parent.shape, parent.dtype, F), pending, heap)
             else:
-                gi = _conform(gi, node, parent, parent.data.shape, parent.data.dtype, F)
+                gi = _conform(gi, node, parent, parent._data.shape, parent._data.dtype, F)
                 if parent in leaves:
                     leaves[parent] = leaves[parent] + gi
                 else:
@@ -311,7 +311,7 @@ def _store_leaf_gradients(leaves, graph_mode, targets, captured):
         elif graph_mode or leaf.grad.requires_grad:
             leaf.grad = leaf.grad + g
         else:
-            leaf.grad.data += g
+            leaf.grad._data += g
 
 
 def _nodes_leading_to(roots, targets):
@@ -360,14 +360,14 @@ def run_backward(
 
 def _root_gradient(t, gradient, graph_mode, who):
     if gradient is None:
-        if t.data.size != 1:
+        if t._data.size != 1:
             raise RuntimeError(
                 f"{who}: grad can be implicitly created only for scalar outputs, but the output has "
                 f"shape {t.shape}; pass gradient= (grad_outputs=) of that shape"
             )
         g = np.ones(t.shape, dtype=t.dtype)
     elif isinstance(gradient, Tensor):
-        g = gradient if graph_mode else gradient.data
+        g = gradient if graph_mode else gradient._data
     else:
         try:
             g = np.asarray(gradient, dtype=t.dtype)

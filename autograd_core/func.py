@@ -30,19 +30,19 @@ def _variables(args, argnums, who):
         x = x.detach() if isinstance(x, Tensor) else tensor(x)
         if not is_floating(x.dtype):
             raise TypeError(f"{who}: argument {i} must be floating to be differentiated, got dtype {x.dtype}")
-        args[i] = Tensor(x.data, requires_grad=True)
+        args[i] = Tensor(x._data, requires_grad=True)
     return args, [args[i] for i in argnums_tuple], nested
 
 
 def _zeros_where_unused(grads, variables):
-    return tuple(g if g is not None else Tensor(np.zeros_like(x.data)) for g, x in zip(grads, variables))
+    return tuple(g if g is not None else Tensor(np.zeros_like(x._data)) for g, x in zip(grads, variables))
 
 
 def _gradients(output, variables, nested, who, grad_output=None, retain_graph=None):
     if not isinstance(output, Tensor):
         raise TypeError(f"{who}: the function must return a Tensor, got {type(output).__name__}")
     if not output.requires_grad:
-        return tuple(Tensor(np.zeros_like(x.data)) for x in variables)
+        return tuple(Tensor(np.zeros_like(x._data)) for x in variables)
     grads = engine.grad(
         output, variables, grad_outputs=grad_output, retain_graph=retain_graph, create_graph=nested, allow_unused=True
     )
@@ -63,7 +63,7 @@ def value_and_grad(
                 f"grad: with has_aux=True the function must return a pair (output, aux), got {type(result).__name__}"
             )
         value, aux = result if has_aux else (result, None)
-        if not isinstance(value, Tensor) or value.data.size != 1:
+        if not isinstance(value, Tensor) or value._data.size != 1:
             raise ValueError(
                 f"grad: the function must return a scalar Tensor, got {getattr(value, 'shape', type(value).__name__)}"
             )
@@ -112,13 +112,13 @@ def jvp(f: Callable[..., Tensor], primals: Sequence[Any], tangents: Sequence[Any
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     args, variables, nested = _variables(primals, tuple(range(len(primals))), "jvp")
     for x, t in zip(variables, tangents):
-        if np.shape(t.data if isinstance(t, Tensor) else t) != x.shape:
+        if np.shape(t._data if isinstance(t, Tensor) else t) != x.shape:
             raise ValueError(f"jvp: tangent shape {np.shape(t)} does not match primal shape {x.shape}")
     with engine.enable_grad():
         out = f(*args)
         if not out.requires_grad:
-            return out, Tensor(np.zeros_like(out.data))
-        cotangent = Tensor(np.zeros_like(out.data), requires_grad=True)
+            return out, Tensor(np.zeros_like(out._data))
+        cotangent = Tensor(np.zeros_like(out._data), requires_grad=True)
         grads = engine.grad(out, variables, grad_outputs=cotangent, create_graph=True, allow_unused=True)
         pairing = [(g * t).sum() for g, t in zip(grads, tangents) if g is not None]
         total = pairing[0]
@@ -138,7 +138,7 @@ def jacobian(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -> Call
         if not isinstance(out, Tensor):
             raise TypeError(f"jacobian: the function must return a Tensor, got {type(out).__name__}")
         rows = []
-        for k in range(out.data.size):
+        for k in range(out._data.size):
             seed = np.zeros(out.shape, dtype=out.dtype)
             seed.flat[k] = 1.0
             rows.append(_gradients(out, variables, nested, "jacobian", seed, retain_graph=True))

@@ -32,11 +32,11 @@ __all__ = ["linear", "softmax_cross_entropy", "layer_norm", "batch_norm", "activ
 
 
 def _shape(value):
-    return tuple(np.shape(value.data if isinstance(value, Tensor) else value))
+    return tuple(np.shape(value._data if isinstance(value, Tensor) else value))
 
 
 def _dtype(x):
-    return (x.data if isinstance(x, Tensor) else np.asarray(x)).dtype
+    return (x._data if isinstance(x, Tensor) else np.asarray(x)).dtype
 
 
 # ---- linear: y = f(x W^T + b) -------------------------------------------------------------------
@@ -145,7 +145,7 @@ register(
 def softmax_cross_entropy(logits: Operand, targets: TensorLike, label_smoothing: float = 0.0) -> Tensor:
     """Per-sample losses -sum_j q_j log_softmax(logits)_j, q = (1 - label_smoothing) onehot(targets)
     + label_smoothing / C; logits (N, C), targets (N,) integer class indices."""
-    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    targets = np.asarray(targets._data if isinstance(targets, Tensor) else targets)
     logits_shape = _shape(logits)
     if len(logits_shape) != 2:
         raise ValueError(f"softmax_cross_entropy: logits must be (N, C), got shape {logits_shape}")

@@ -26,30 +26,30 @@ def _analytic(fn, inputs, diff):
     """Jacobian blocks J[out][input] of shape (out.size, input.size), one reverse pass per output element."""
     blocks = []
     for out in _outputs(fn(*inputs)):
-        rows = [np.zeros((out.data.size, x.data.size)) for _, x in diff]
-        for k in range(out.data.size if out.requires_grad else 0):
+        rows = [np.zeros((out._data.size, x._data.size)) for _, x in diff]
+        for k in range(out._data.size if out.requires_grad else 0):
             seed = np.zeros(out.shape)
             seed.flat[k] = 1.0
             grads = engine.grad(out, [x for _, x in diff], grad_outputs=seed, retain_graph=True, allow_unused=True)
             for block, g in zip(rows, grads):
                 if g is not None:
-                    block[k] = np.asarray(g.data, dtype=np.float64).ravel()
+                    block[k] = np.asarray(g._data, dtype=np.float64).ravel()
         blocks.append(rows)
     return blocks
 
 
 def _numerical(fn, inputs, diff, eps):
-    sizes = [o.data.size for o in _outputs(fn(*inputs))]
-    blocks = [[np.zeros((n, x.data.size)) for _, x in diff] for n in sizes]
+    sizes = [o._data.size for o in _outputs(fn(*inputs))]
+    blocks = [[np.zeros((n, x._data.size)) for _, x in diff] for n in sizes]
     with engine.no_grad():
         for j, (_, x) in enumerate(diff):
-            flat = x.data.reshape(-1)  # a view: perturbing it perturbs the input
+            flat = x._data.reshape(-1)  # a view: perturbing it perturbs the input
             for e in range(flat.size):
                 original = flat[e]
                 flat[e] = original + eps
-                plus = [np.array(o.data, dtype=np.float64).ravel() for o in _outputs(fn(*inputs))]
+                plus = [np.array(o._data, dtype=np.float64).ravel() for o in _outputs(fn(*inputs))]
                 flat[e] = original - eps
-                minus = [np.array(o.data, dtype=np.float64).ravel() for o in _outputs(fn(*inputs))]
+                minus = [np.array(o._data, dtype=np.float64).ravel() for o in _outputs(fn(*inputs))]
                 flat[e] = original
                 for b, (p, m) in enumerate(zip(plus, minus)):
                     blocks[b][j][:, e] = (p - m) / (2 * eps)
@@ -71,7 +71,7 @@ def gradcheck(
     for i, x in diff:
         if x.dtype != np.float64:
             raise ValueError(f"gradcheck: input {i} has dtype {x.dtype}; finite differences need float64 inputs")
-        if not x.data.flags.c_contiguous:
+        if not x._data.flags.c_contiguous:
             raise ValueError(f"gradcheck: input {i} must be contiguous")
     analytic = _analytic(fn, inputs, diff)
     numerical = _numerical(fn, inputs, diff, eps)

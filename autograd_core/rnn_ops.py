@@ -430,7 +430,7 @@ _register(
 
 
 def _shape(value):
-    return tuple(np.shape(value.data if isinstance(value, Tensor) else value))
+    return tuple(np.shape(value._data if isinstance(value, Tensor) else value))
 
 
 def _check_cell(who, gates, x, states, w_ih, w_hh, b_ih, b_hh):

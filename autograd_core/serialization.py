@@ -161,7 +161,7 @@ def load(path: str | os.PathLike[str]) -> Any:
 def _encode(node, path, arrays, ancestors):
     """The metadata tree for `node`; its tensors are added to `arrays` under unique names."""
     if isinstance(node, Tensor):
-        node = node.data
+        node = node._data
     if isinstance(node, np.ndarray):
         name = _unique_name(path, arrays)
         arrays[name] = _storable_array(node, path)

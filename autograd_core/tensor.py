@@ -64,7 +64,7 @@ def is_floating(dtype: DTypeLike) -> bool:
 def to_array(data: TensorLike, dtype: DTypeLike | None = None, who: str = "tensor") -> np.ndarray:
     """An owned numpy array for `data`; Python floats become the default dtype, numpy keeps its own."""
     if isinstance(data, Tensor):
-        array = np.array(data.data, dtype=dtype)
+        array = np.array(data._data, dtype=dtype)
     elif isinstance(data, (np.ndarray, np.generic)):
         array = np.array(data, dtype=dtype)
     else:
@@ -126,7 +126,7 @@ def _index(index):
     converted = []
     for part in parts:
         if isinstance(part, Tensor):
-            part = part.data
+            part = part._data
         elif isinstance(part, list):
             part = np.asarray(part)
         if isinstance(part, np.ndarray) and part.dtype.kind not in "biu":
@@ -139,7 +139,7 @@ class Tensor:
     """An n-dimensional array that records the ops applied to it when it requires grad."""
 
     __slots__ = (
-        "data",
+        "_data",
         "grad",
         "requires_grad",
         "grad_fn",
@@ -153,8 +153,8 @@ class Tensor:
     __array_ufunc__ = None  # numpy defers to our reflected operators: array * tensor -> Tensor.__rmul__
     __hash__ = object.__hash__  # == is elementwise; identity hashing keeps tensors usable as dict keys
 
-    data: np.ndarray
-    """The values, a numpy array (shared, not copied: edits to it bypass the graph)."""
+    _data: np.ndarray
+    """The values: the numpy array every op reads and writes (`np.asarray(t)` and `.numpy()` return it)."""
     grad: Tensor | None
     """The accumulated gradient, after a backward pass reached this tensor (leaves, or `retain_grad`)."""
     requires_grad: bool
@@ -164,7 +164,7 @@ class Tensor:
     _hooks: list[Callable[[Tensor], Tensor | None]] | None
 
     def __init__(self, data: TensorLike, requires_grad: bool = False, grad_fn: Node | None = None) -> None:
-        self.data = data if type(data) is np.ndarray else to_array(data)
+        self._data = data if type(data) is np.ndarray else to_array(data)
         self.grad = None
         self.requires_grad = requires_grad
         self.grad_fn = grad_fn
@@ -182,16 +182,32 @@ class Tensor:
 
     # ---- attributes ----
     @property
+    def data(self) -> Tensor:
+        """PyTorch's `.data`: a tensor sharing this one's memory, detached from the graph and with its own
+        version counter, so edits through it (`p.data += -lr * p.grad`, `p.data.normal_()`) are invisible
+        to autograd, as in PyTorch. Assigning a Tensor (`p.data = t`) replaces the values, shape and dtype
+        included, keeping this tensor's identity, graph role and gradient."""
+        return Tensor(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"Tensor.data: expected a Tensor, got {type(value).__name__}; wrap an array with ag.tensor(...)"
+            )
+        self._data = value._data
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def is_leaf(self) -> bool:
@@ -204,21 +220,21 @@ class Tensor:
         return self.transpose()
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self) -> Iterator[Tensor]:
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extra = ""
-        if self.data.dtype not in (_default_dtype, np.int64, np.bool_):
-            extra += f", dtype={self.data.dtype}"
+        if self._data.dtype not in (_default_dtype, np.int64, np.bool_):
+            extra += f", dtype={self._data.dtype}"
         if self.grad_fn is not None:
             extra += f", grad_fn=<{self.grad_fn.name}>"
         elif self.requires_grad:
@@ -229,25 +245,25 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         if self.requires_grad:
             raise RuntimeError("numpy(): can't convert a tensor that requires grad; use tensor.detach().numpy()")
-        return self.data
+        return self._data
 
     def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
         if copy:
-            return np.array(self.data, dtype=dtype)
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+            return np.array(self._data, dtype=dtype)
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def item(self) -> Number:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"item: only one-element tensors can be converted to a Python number, got shape {self.shape}"
             )
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> builtins.float:
         return float(self.item())
@@ -256,7 +272,7 @@ class Tensor:
         return int(self.item())
 
     def astype(self, dtype: DTypeLike) -> Tensor:
-        if np.dtype(dtype) == self.data.dtype:
+        if np.dtype(dtype) == self._data.dtype:
             return self
         return apply(OPS["astype"], self, dtype=np.dtype(dtype))
 
@@ -269,7 +285,7 @@ class Tensor:
     # ---- autograd ----
     def detach(self) -> Tensor:
         """The same data, cut from the graph (in-place edits still count against saved versions)."""
-        out = Tensor(self.data)
+        out = Tensor(self._data)
         out._version_counter = self._version_counter
         return out
 
@@ -277,7 +293,7 @@ class Tensor:
         return apply(OPS["clone"], self)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and not is_floating(self.data.dtype):
+        if requires_grad and not is_floating(self._data.dtype):
             raise TypeError(f"requires_grad_: only floating tensors can require grad, got dtype {self.dtype}")
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_(False): this tensor is the output of an op; use .detach() instead")
@@ -370,9 +386,9 @@ class Tensor:
 
     # Comparisons and logic: not differentiable, they return bool tensors.
     def _compare(self, other, ufunc):
-        other = other.data if isinstance(other, Tensor) else other
+        other = other._data if isinstance(other, Tensor) else other
         try:
-            return Tensor(np.asarray(ufunc(self.data, other)))
+            return Tensor(np.asarray(ufunc(self._data, other)))
         except ValueError as exc:
             raise ValueError(
                 f"{ufunc.__name__}: shapes {self.shape} and {np.shape(other)} cannot be compared: {exc}"
@@ -406,7 +422,7 @@ class Tensor:
         return self._compare(other, np.logical_xor)
 
     def __invert__(self) -> Tensor:
-        return Tensor(np.logical_not(self.data))
+        return Tensor(np.logical_not(self._data))
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
@@ -503,7 +519,7 @@ class Tensor:
         return self._reduce("std", axis, keepdims, dim, keepdim, ddof=ddof if correction is None else correction)
 
     def _extreme(self, name, axis, keepdims, dim, keepdim):
-        if self.data.size == 0:
+        if self._data.size == 0:
             raise ValueError(f"{name}: cannot reduce an empty tensor of shape {self.shape}")
         along_one = dim if dim is not None else axis
         if not isinstance(along_one, (int, np.integer)):
@@ -534,7 +550,7 @@ class Tensor:
     def argsort(self, dim: int = -1, descending: bool = False, *, axis: int | None = None) -> Tensor:
         """The indices that sort along `dim` (not differentiable)."""
         axis = _single_axis(self, dim if axis is None else axis, "argsort")
-        return Tensor(np.argsort(-self.data if descending else self.data, axis=axis, kind="stable"))
+        return Tensor(np.argsort(-self._data if descending else self._data, axis=axis, kind="stable"))
 
     def topk(
         self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *, axis: int | None = None
@@ -579,9 +595,9 @@ class Tensor:
         keepdims = keepdim if keepdim is not None else keepdims
         if axis is not None and not isinstance(axis, (int, np.integer)):
             raise TypeError(f"{name}: axis must be an int or None, got {type(axis).__name__}")
-        if self.data.size == 0:
+        if self._data.size == 0:
             raise ValueError(f"{name}: cannot reduce an empty tensor of shape {self.shape}")
-        return Tensor(np.asarray(ufunc(self.data, axis=axis, keepdims=keepdims)))
+        return Tensor(np.asarray(ufunc(self._data, axis=axis, keepdims=keepdims)))
 
     def argmax(
         self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None, keepdim: bool | None = None
@@ -743,15 +759,15 @@ class Tensor:
             )
         try:
             if not recording:
-                direct(self.data, *(o.data if isinstance(o, Tensor) else o for o in operands))
+                direct(self._data, *(o._data if isinstance(o, Tensor) else o for o in operands))
             else:
-                old = Tensor(self.data, self.requires_grad, self.grad_fn)
+                old = Tensor(self._data, self.requires_grad, self.grad_fn)
                 old.output_nr = self.output_nr
                 result = apply(OPS[name], old, *operands, **attrs)
                 node = result.grad_fn
-                if node.saved[0] is self.data:  # the VJP reads the old value: keep a copy of it
-                    node.saved[0] = self.data.copy()
-                np.copyto(self.data, result.data, casting="same_kind")
+                if node.saved[0] is self._data:  # the VJP reads the old value: keep a copy of it
+                    node.saved[0] = self._data.copy()
+                np.copyto(self._data, result._data, casting="same_kind")
                 self.grad_fn, self.output_nr, self.requires_grad = node, 0, True
                 self._version_counter[1] += 1
         except (ValueError, TypeError) as exc:
@@ -792,6 +808,23 @@ class Tensor:
 
     clip_ = clamp_
 
+    # Python's augmented assignment (`w -= lr * g`) edits the tensor in place, as PyTorch: the same
+    # object, its version counter bumped, never a silent rebinding to a new tensor.
+    def __iadd__(self, other: Operand) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other: Operand) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other: Operand) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Operand) -> Tensor:
+        return self.div_(other)
+
+    def __imatmul__(self, other: Operand) -> Tensor:
+        return self._inplace("matmul", (other,), {}, lambda a, b: np.matmul(a, b, out=a))
+
     def __setitem__(self, index: Any, value: Operand) -> None:
         index = _index(index)
         self._inplace("setitem", (value,), {"index": index}, lambda a, v: a.__setitem__(index, v))
@@ -805,8 +838,8 @@ def _single_axis(t, axis, who):
 
 def _matmul(a, b):
     shape_a, shape_b = (
-        np.shape(a.data if isinstance(a, Tensor) else a),
-        np.shape(b.data if isinstance(b, Tensor) else b),
+        np.shape(a._data if isinstance(a, Tensor) else a),
+        np.shape(b._data if isinstance(b, Tensor) else b),
     )
     if not shape_a or not shape_b:
         raise ValueError(f"matmul: both operands need at least one dimension, got shapes {shape_a} and {shape_b}")
@@ -868,7 +901,7 @@ def apply(op: Op, *inputs: Operand, **attrs: Any) -> Any:
     recording = False
     for x in inputs:
         if isinstance(x, Tensor):
-            arrays.append(x.data)
+            arrays.append(x._data)
             if x.requires_grad:
                 recording = True
         elif isinstance(x, _CONSTANT_TYPES):
@@ -896,7 +929,7 @@ def apply(op: Op, *inputs: Operand, **attrs: Any) -> Any:
 
 def _output(op, result, inputs):
     """`result`, sharing the version counter of the input it is a view of."""
-    if op.is_view and result.data.base is not None:
+    if op.is_view and result._data.base is not None:
         result._share_version_with(inputs[0])
     return result
 

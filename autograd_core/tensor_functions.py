@@ -38,6 +38,15 @@ def as_tensor(x: TensorLike) -> Tensor:
     return x if isinstance(x, Tensor) else tensor(x)
 
 
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with the numpy `array` (no copy; edits show on both sides), as PyTorch."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"from_numpy: expected a bool, integer or floating array, got dtype {array.dtype}")
+    return Tensor(array)
+
+
 def _shape(shape, who):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
@@ -78,12 +87,12 @@ def full(
 
 def zeros_like(t: TensorLike, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Zeros with the shape of `t`, and its dtype unless `dtype` is given."""
-    return _leaf(np.zeros(np.shape(as_tensor(t).data), dtype or as_tensor(t).dtype), requires_grad, "zeros_like")
+    return _leaf(np.zeros(np.shape(as_tensor(t)._data), dtype or as_tensor(t).dtype), requires_grad, "zeros_like")
 
 
 def ones_like(t: TensorLike, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Ones with the shape of `t`, and its dtype unless `dtype` is given."""
-    return _leaf(np.ones(np.shape(as_tensor(t).data), dtype or as_tensor(t).dtype), requires_grad, "ones_like")
+    return _leaf(np.ones(np.shape(as_tensor(t)._data), dtype or as_tensor(t).dtype), requires_grad, "ones_like")
 
 
 def arange(
@@ -198,7 +207,7 @@ def split(
 
 def where(condition: TensorLike, x: Operand, y: Operand) -> Tensor:
     """Elementwise `x` where `condition` else `y`; differentiable in x and y."""
-    condition = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    condition = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     return apply(OPS["where"], condition.astype(bool, copy=False), x, y)
 
 

@@ -94,7 +94,7 @@ def _grad_norm(tensor: Tensor) -> float | None:
     """L2 norm of `tensor.grad` in float64 (so a large float32 gradient does not overflow), or None."""
     if tensor.grad is None:
         return None
-    return float(np.linalg.norm(np.asarray(tensor.grad.data, dtype=np.float64).ravel()))
+    return float(np.linalg.norm(np.asarray(tensor.grad._data, dtype=np.float64).ravel()))
 
 
 class _Entry:

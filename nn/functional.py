@@ -124,7 +124,7 @@ def _like(value: TargetLike, input: Tensor) -> Tensor:
 
 
 def _array(x: TargetLike) -> np.ndarray:
-    return x.data if isinstance(x, ag.Tensor) else np.asarray(x)
+    return np.asarray(x)
 
 
 # ---- argument checks: one rule per hyperparameter name, shared by the functions and the modules -------
@@ -272,10 +272,10 @@ def batch_norm(
                     "batch_norm: momentum=None (a cumulative average) needs the module's batch count; "
                     "BatchNorm1d passes 1 / num_batches_tracked, a direct call passes a number"
                 )
-            axes, count = (0,) if x.ndim == 2 else (0, 2), x.data.size // x.shape[1]
+            axes, count = (0,) if x.ndim == 2 else (0, 2), x.numel() // x.shape[1]
             with ag.no_grad():
-                running_mean.mul_(1.0 - momentum).add_(x.data.mean(axis=axes) * momentum)
-                running_var.mul_(1.0 - momentum).add_(x.data.var(axis=axes) * (momentum * count / (count - 1)))
+                running_mean.mul_(1.0 - momentum).add_(np.asarray(x).mean(axis=axes) * momentum)
+                running_var.mul_(1.0 - momentum).add_(np.asarray(x).var(axis=axes) * (momentum * count / (count - 1)))
         return y
     if x.ndim not in (2, 3):
         raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got {x.shape}")
@@ -286,8 +286,8 @@ def batch_norm(
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var are required when training=False")
     broadcast = (1, channels) + (1,) * (x.ndim - 2)  # per-channel values against (N, C) or (N, C, L)
-    inverse_std = 1.0 / np.sqrt(running_var.data.reshape(broadcast) + eps)
-    y = (x - running_mean.data.reshape(broadcast)) * inverse_std.astype(x.dtype)
+    inverse_std = 1.0 / np.sqrt(np.asarray(running_var).reshape(broadcast) + eps)
+    y = (x - np.asarray(running_mean).reshape(broadcast)) * inverse_std.astype(x.dtype)
     if weight is not None:
         y = y * (weight if x.ndim == 2 else weight.reshape(broadcast))
     if bias is not None:
@@ -345,16 +345,16 @@ def leaky_relu(x: TensorLike, negative_slope: float = 0.01) -> Tensor:
 def prelu(x: TensorLike, weight: Tensor) -> Tensor:
     """x for x > 0, weight * x otherwise, with one learnable slope per channel (axis 1) or one shared."""
     x = _tensor(x)
-    if weight.data.size == 1:
+    if weight.numel() == 1:
         slope = weight.reshape(())
     else:
-        if x.ndim < 2 or x.shape[1] != weight.data.size:
+        if x.ndim < 2 or x.shape[1] != weight.numel():
             raise ValueError(
-                f"prelu: {weight.data.size} slopes need an input with {weight.data.size} channels on "
+                f"prelu: {weight.numel()} slopes need an input with {weight.numel()} channels on "
                 f"axis 1, got shape {x.shape}"
             )
-        slope = weight.reshape((weight.data.size,) + (1,) * (x.ndim - 2))
-    return ag.where(x.data > 0, x, x * slope)
+        slope = weight.reshape((weight.numel(),) + (1,) * (x.ndim - 2))
+    return ag.where(np.asarray(x) > 0, x, x * slope)
 
 
 def elu(x: TensorLike, alpha: float = 1.0) -> Tensor:
@@ -443,7 +443,7 @@ def huber_loss(input: TensorLike, target: TargetLike, reduction: str = "mean", d
     input = _tensor(input)
     difference = input - _like(target, input)
     size = difference.abs()
-    loss = ag.where(size.data < delta, 0.5 * difference * difference, delta * (size - 0.5 * delta))
+    loss = ag.where(np.asarray(size) < delta, 0.5 * difference * difference, delta * (size - 0.5 * delta))
     return _reduce(loss, reduction)
 
 
@@ -593,7 +593,7 @@ def nll_loss(
 def _clamped_log(p):
     """max(log p, -100), as PyTorch's BCE, so p = 0 gives a finite loss. Where p = 0 the log is replaced
     by the constant -100 (gradient 0) rather than differentiated (0 * inf = nan)."""
-    zero = p.data == 0
+    zero = np.asarray(p) == 0
     return ag.where(zero, -100.0, ag.where(zero, 1.0, p).log()).clamp(min=-100.0)
 
 
@@ -607,10 +607,10 @@ def binary_cross_entropy(
     _same_shape(who, input, target)
     input = _tensor(input)
     target = _like(target, input)
-    if input.data.size and not (input.data.min() >= 0 and input.data.max() <= 1):
+    if input.numel() and not (np.asarray(input).min() >= 0 and np.asarray(input).max() <= 1):
         raise ValueError(
             f"{who}: every element of input must be a probability in [0, 1], got values from "
-            f"{input.data.min()} to {input.data.max()}"
+            f"{np.asarray(input).min()} to {np.asarray(input).max()}"
         )
     loss = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
     if weight is not None:

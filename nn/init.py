@@ -173,7 +173,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape {tensor.shape}")
     rows = tensor.shape[0]
-    columns = tensor.data.size // rows
+    columns = tensor.numel() // rows
     flat = ag.default_generator().standard_normal((rows, columns))
     if rows < columns:
         flat = flat.T

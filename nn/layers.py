@@ -195,13 +195,14 @@ class Embedding(Module):
         self.weight = Parameter(_floats(num_embeddings, embedding_dim))
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            with ag.no_grad():
+                self.weight[self.padding_idx] = 0
 
     def forward(self, indices: Tensor | np.ndarray | Sequence[int]) -> Tensor:
         rows = F.embedding(indices, self.weight)
         if self.padding_idx is None:
             return rows
-        is_padding = np.asarray(indices.data if isinstance(indices, Tensor) else indices) == self.padding_idx
+        is_padding = np.asarray(indices) == self.padding_idx
         if not is_padding.any():
             return rows
         # The padding lookups read a detached copy of the row, so no gradient reaches it through them.

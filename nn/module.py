@@ -49,11 +49,11 @@ class Parameter(ag.Tensor):
         if data is None:
             array = np.empty(0, dtype=ag.get_default_dtype())
         elif isinstance(data, ag.Tensor):
-            array = data.data
+            array = np.asarray(data)
         elif type(data) is np.ndarray:
             array = data
         else:
-            array = ag.tensor(data).data
+            array = np.asarray(ag.tensor(data))
         super().__init__(array)
         self.requires_grad_(requires_grad)
 
@@ -350,10 +350,10 @@ class Module:
             raise TypeError(f"{type(self).__name__}.astype: expected a floating dtype, got {dtype}")
         for tensor in list(self.parameters()) + list(self.buffers()):
             if tensor.dtype.kind == "f" and tensor.dtype != dtype:
-                tensor.data = tensor.data.astype(dtype)
+                tensor.data = ag.from_numpy(np.asarray(tensor).astype(dtype))
                 ag.increment_version(tensor)
                 if tensor.grad is not None:
-                    tensor.grad = ag.Tensor(tensor.grad.data.astype(dtype))
+                    tensor.grad = ag.Tensor(np.asarray(tensor.grad).astype(dtype))
         return self
 
     def double(self: ModuleT) -> ModuleT:
@@ -444,7 +444,7 @@ _NUMERIC_KINDS = "biuf"
 
 def _numeric_array(value):
     """`value` (a Tensor, array or nested list) as a numeric numpy array, or a string saying why it is not one."""
-    raw = value.data if isinstance(value, ag.Tensor) else value
+    raw = np.asarray(value) if isinstance(value, ag.Tensor) else value
     try:
         array = np.asarray(raw)
     except (TypeError, ValueError) as error:  # e.g. a ragged nested list

@@ -91,7 +91,7 @@ class _Bucket:
     def __init__(self, params):
         self.params = params
         self.dtype = params[0].dtype
-        self.offsets = np.cumsum([0] + [p.data.size for p in params])
+        self.offsets = np.cumsum([0] + [p.numel() for p in params])
         self.size = int(self.offsets[-1])
         self.flat = None
         self.views = None
@@ -120,10 +120,10 @@ class _Bucket:
         self.flat[self.size + slot] = 1
         self.waiting -= 1
         if param.grad is None:
-            np.copyto(view, grad.data)
+            np.copyto(view, np.asarray(grad))
             self.arrived[slot] = "new"
             return view  # the engine makes it the .grad: a view, so the all-reduce lands in it
-        np.add(param.grad.data, grad.data, out=view)
+        np.add(np.asarray(param.grad), np.asarray(grad), out=view)
         self.arrived[slot] = "added"
         return np.zeros_like(view)  # the engine adds it to .grad, which gets the average after the all-reduce
 
@@ -131,14 +131,14 @@ class _Bucket:
         """Average the bucket over the ranks and hand every parameter its share."""
         for slot, param in enumerate(self.params):
             if self.arrived[slot] is None and param.grad is not None:  # unused by this forward
-                np.copyto(self.views[slot], param.grad.data)
+                np.copyto(self.views[slot], np.asarray(param.grad))
                 self.flat[self.size + slot] = 1
         distributed.all_reduce_array(self.flat, "sum")
         self.flat[: self.size] /= world_size
         for slot, param in enumerate(self.params):
             arrived, view = self.arrived[slot], self.views[slot]
             if arrived == "added" or (arrived is None and param.grad is not None):
-                np.copyto(param.grad.data, view)
+                np.copyto(np.asarray(param.grad), view)
             elif arrived is None and self.flat[self.size + slot] > 0:
                 param.grad = ag.Tensor(view)
         self.flat = self.views = self.arrived = None
@@ -149,7 +149,7 @@ def _make_buckets(params, cap_bytes):
     groups = {}
     for param in reversed(params):  # backward produces the last layers' gradients first
         group = groups.setdefault(param.dtype, [[]])
-        if group[-1] and sum(p.data.nbytes for p in group[-1]) + param.data.nbytes > cap_bytes:
+        if group[-1] and sum(np.asarray(p).nbytes for p in group[-1]) + np.asarray(param).nbytes > cap_bytes:
             group.append([])
         group[-1].append(param)
     return [_Bucket(bucket) for group in groups.values() for bucket in group]

@@ -291,7 +291,7 @@ class RNNBase(Module):
         batch = int(batch_sizes[0]) if len(batch_sizes) else 0
         states = self._initial_states(hx, batch, batched, sequence.dtype)
         if packed and input.sorted_indices is not None:
-            states = tuple(s[:, input.sorted_indices.data] for s in states)
+            states = tuple(s[:, np.asarray(input.sorted_indices)] for s in states)
         layer_input, finals = sequence, []
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout and self.training:
@@ -300,7 +300,7 @@ class RNNBase(Module):
             finals += layer_finals
         final_states = tuple(ag.stack([f[k] for f in finals], axis=0) for k in range(len(states)))
         if packed and input.unsorted_indices is not None:
-            final_states = tuple(s[:, input.unsorted_indices.data] for s in final_states)
+            final_states = tuple(s[:, np.asarray(input.unsorted_indices)] for s in final_states)
         output = self._output(layer_input, input, packed, batched)
         if not batched:
             final_states = tuple(s.reshape(s.shape[0], s.shape[2]) for s in final_states)
@@ -331,7 +331,7 @@ class RNNBase(Module):
         """(time-major sequence (L, B, in) or packed data (N, in), batch sizes per step, whether batched)."""
         name = type(self).__name__
         if packed:
-            data, batch_sizes = input.data, np.asarray(input.batch_sizes.data)
+            data, batch_sizes = input.data, np.asarray(input.batch_sizes)
             expected, batched = 2, True
         else:
             data = ag.as_tensor(input)

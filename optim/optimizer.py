@@ -125,7 +125,7 @@ class Optimizer:
         group = {**self.defaults, **param_group, "params": params}
         self._validate(group)
         if group.get("fused") is True:  # refuse now rather than at the first step
-            self._fused(group, [p.data for p in params], record=False)
+            self._fused(group, [np.asarray(p) for p in params], record=False)
         self.param_groups.append(group)
 
     def _validate(self, group):
@@ -183,13 +183,13 @@ class Optimizer:
                 continue
             grads = [self._gradient(p, group) for p in active]
             states = [self._state_of(p, group) for p in active]
-            self._update(group, [p.data for p in active], grads, states)
+            self._update(group, [np.asarray(p) for p in active], grads, states)
             for p in active:
                 ag.increment_version(p)
         return loss
 
     def _gradient(self, p, group):
-        grad = p.grad.data
+        grad = np.asarray(p.grad)
         if grad.shape != p.shape:
             raise ValueError(
                 f"{type(self).__name__}.step: a gradient of shape {grad.shape} does not match "
@@ -201,7 +201,7 @@ class Optimizer:
     def _state_of(self, p, group):
         state = self.state[p]
         if not state:
-            state.update(self._init_state(p.data, group))
+            state.update(self._init_state(np.asarray(p), group))
         return state
 
     @staticmethod
@@ -359,7 +359,7 @@ class Optimizer:
             if not (_is_number(value) or isinstance(value, np.number)):
                 raise ValueError(f"{who}: state {key!r} is {value!r:.100} ({type(value).__name__}), not a number")
             return value
-        array = np.asarray(value.data if isinstance(value, ag.Tensor) else value)
+        array = np.asarray(value)
         if array.dtype.kind not in "biuf":
             raise ValueError(f"{who}: state {key!r} has dtype {array.dtype}, not real numbers")
         if array.shape != p.shape:

@@ -14,7 +14,7 @@ requires_torch = pytest.mark.skipif(torch is None, reason="torch (the test oracl
 
 
 def to_torch(x, requires_grad=False):
-    array = np.array(x.data if isinstance(x, ag.Tensor) else x)
+    array = np.array(np.asarray(x) if isinstance(x, ag.Tensor) else x)
     return torch.tensor(array, requires_grad=requires_grad)
 
 
@@ -25,7 +25,7 @@ def copy_weights(module, torch_module):
 
 
 def assert_close(ours, theirs, rtol=1e-6, atol=1e-6):
-    ours = np.asarray(ours.data if isinstance(ours, ag.Tensor) else ours)
+    ours = np.asarray(ours)
     theirs = theirs.detach().numpy() if torch is not None and isinstance(theirs, torch.Tensor) else np.asarray(theirs)
     assert ours.shape == theirs.shape, f"shapes differ: {ours.shape} vs {theirs.shape}"
     np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol)

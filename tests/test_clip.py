@@ -47,9 +47,9 @@ def test_clip_grad_norm_matches_torch(torch, norm_type, max_norm, dtype):
     np.testing.assert_allclose(total.item(), torch_total.item(), rtol=tolerance)
     for p, tp in zip(ours[:-1], theirs[:-1]):
         assert p.grad.dtype == dtype
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=tolerance, atol=tolerance)
+        np.testing.assert_allclose(np.asarray(p.grad), tp.grad.numpy(), rtol=tolerance, atol=tolerance)
     assert ours[-1].grad is None
-    clipped_total = np.linalg.norm(np.concatenate([p.grad.data.ravel() for p in ours[:-1]]), ord=norm_type)
+    clipped_total = np.linalg.norm(np.concatenate([np.asarray(p.grad).ravel() for p in ours[:-1]]), ord=norm_type)
     assert clipped_total == pytest.approx(min(max_norm, total.item()), rel=1e-4)
 
 
@@ -58,7 +58,7 @@ def test_clip_grad_norm_edge_cases():
     w = ag.tensor([0.0, 0.0], requires_grad=True)
     w.grad = ag.tensor([3.0, 4.0])
     assert clip_grad_norm_(w, 1.0).item() == pytest.approx(5.0)  # a single Tensor is accepted
-    np.testing.assert_allclose(w.grad.data, [0.6, 0.8], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(w.grad), [0.6, 0.8], rtol=1e-5)
 
     w.grad = ag.tensor([np.nan, 1.0])
     with pytest.raises(RuntimeError, match=r"total norm of order 2\.0 of the gradients is nan"):
@@ -88,8 +88,8 @@ def test_clip_grad_value_matches_torch(torch, dtype):
     assert clip_grad_value_(ours, 1.5) is None
     torch.nn.utils.clip_grad_value_(theirs, 1.5)
     for p, tp in zip(ours[:-1], theirs[:-1]):
-        np.testing.assert_array_equal(p.grad.data, tp.grad.numpy())
-        assert np.abs(p.grad.data).max() == pytest.approx(1.5)
+        np.testing.assert_array_equal(np.asarray(p.grad), tp.grad.numpy())
+        assert np.abs(np.asarray(p.grad)).max() == pytest.approx(1.5)
     with pytest.raises(ValueError, match="clip_value must be >= 0"):
         clip_grad_value_(ours, -1.0)
 
@@ -99,13 +99,13 @@ def test_parameters_to_vector_and_back_match_torch(torch):
     ours = [ag.tensor(v, requires_grad=True) for v in values]
     theirs = [torch.tensor(v, requires_grad=True) for v in values]
     vector = parameters_to_vector(ours)
-    np.testing.assert_array_equal(vector.data, torch.nn.utils.parameters_to_vector(theirs).detach().numpy())
+    np.testing.assert_array_equal(np.asarray(vector), torch.nn.utils.parameters_to_vector(theirs).detach().numpy())
 
     replacement = np.arange(vector.shape[0], dtype=np.float64)
     vector_to_parameters(ag.tensor(replacement), ours)
     torch.nn.utils.vector_to_parameters(torch.from_numpy(replacement), theirs)
     for p, tp in zip(ours, theirs):
-        np.testing.assert_array_equal(p.data, tp.detach().numpy())
+        np.testing.assert_array_equal(np.asarray(p), tp.detach().numpy())
         assert p.requires_grad and p.is_leaf
 
 

@@ -38,14 +38,14 @@ def _compare(ours, theirs, *arrays, grads=True, rtol=1e-10, atol=1e-12):
     inputs = [ag.tensor(a, requires_grad=grads) for a in arrays]
     torch_inputs = [torch.tensor(a, requires_grad=grads) for a in arrays]
     out, expected = ours(*inputs), theirs(*torch_inputs)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(np.asarray(out), expected.detach().numpy(), rtol=rtol, atol=atol)
     if not grads:
         return
     seed = np.random.default_rng(1).standard_normal(out.shape)
     out.backward(seed)
     expected.backward(torch.as_tensor(seed))
     for x, tx in zip(inputs, torch_inputs):
-        np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(np.asarray(x.grad), tx.grad.numpy(), rtol=1e-9, atol=1e-11)
 
 
 def _arrays(*shapes, seed=0):
@@ -135,7 +135,7 @@ def test_conv_transpose_is_the_input_gradient_of_conv():
     y = conv_ops.conv2d(x, w, stride=2, padding=1, groups=2)
     y.backward(g)
     expected = conv_ops.conv_transpose2d(g, w, stride=2, padding=1, groups=2, output_padding=(1, 0))
-    np.testing.assert_allclose(x.grad.data, expected.data, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(x.grad), np.asarray(expected), rtol=1e-12)
 
 
 MAX_POOL2D_CASES = [
@@ -187,11 +187,11 @@ def test_max_pool_return_indices_match_torch_and_unpool_inverts_them():
     x = _arrays((2, 3, 7, 6))[0]
     y, indices = conv_ops.max_pool2d(ag.tensor(x), 3, 2, padding=1, return_indices=True)
     _ty, tindices = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, padding=1, return_indices=True)
-    np.testing.assert_array_equal(indices.data, tindices.numpy())
+    np.testing.assert_array_equal(np.asarray(indices), tindices.numpy())
     _compare(
         lambda t: conv_ops.max_unpool2d(t, indices, 3, 2, padding=1, output_size=(7, 6)),
         lambda t: torch.nn.functional.max_unpool2d(t, tindices, 3, 2, padding=1, output_size=(7, 6)),
-        y.data,
+        np.asarray(y),
     )
 
 
@@ -200,7 +200,7 @@ def test_max_pool1d_return_indices_match_torch():
     x = _arrays((2, 3, 9))[0]
     _, indices = conv_ops.max_pool1d(x, 3, 2, padding=1, return_indices=True)
     _, expected = torch.nn.functional.max_pool1d(torch.tensor(x), 3, 2, padding=1, return_indices=True)
-    np.testing.assert_array_equal(indices.data, expected.numpy())
+    np.testing.assert_array_equal(np.asarray(indices), expected.numpy())
 
 
 @pytest.mark.parametrize(
@@ -352,7 +352,7 @@ def test_adaptive_max_pool2d_matches_torch(output_size):
     _, expected = torch.nn.functional.adaptive_max_pool2d(
         torch.tensor(_arrays((2, 3, 7, 5))[0]), output_size, return_indices=True
     )
-    np.testing.assert_array_equal(indices.data, expected.numpy())
+    np.testing.assert_array_equal(np.asarray(indices), expected.numpy())
 
 
 def test_adaptive_max_pool1d_matches_torch():
@@ -488,7 +488,7 @@ def test_conv2d_second_derivatives_pass_gradgradcheck():
 
 def _copy_into_torch(module, torch_module):
     torch = _torch()
-    state = {name: torch.tensor(value.data) for name, value in module.state_dict().items()}
+    state = {name: torch.tensor(np.asarray(value)) for name, value in module.state_dict().items()}
     torch_module.double().load_state_dict(state)
     return torch_module
 
@@ -509,14 +509,14 @@ def _compare_layers(layer, twin, x, *extra):
     torch = _torch()
     ours_x, their_x = ag.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     out, expected = layer(ours_x, *extra), twin(their_x, *extra)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(out), expected.detach().numpy(), rtol=1e-10, atol=1e-12)
     seed = np.random.default_rng(2).standard_normal(out.shape)
     out.backward(seed)
     expected.backward(torch.as_tensor(seed))
-    np.testing.assert_allclose(ours_x.grad.data, their_x.grad.numpy(), rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(np.asarray(ours_x.grad), their_x.grad.numpy(), rtol=1e-9, atol=1e-11)
     theirs = dict(twin.named_parameters())
     for name, parameter in layer.named_parameters():
-        np.testing.assert_allclose(parameter.grad.data, theirs[name].grad.numpy(), rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(np.asarray(parameter.grad), theirs[name].grad.numpy(), rtol=1e-9, atol=1e-11)
 
 
 def test_conv1d_layer_matches_torch():
@@ -561,9 +561,9 @@ def test_conv_layers_have_torch_shapes_names_and_init(layer_class, args, weight_
     assert layer.weight.shape == weight_shape and layer.bias.shape == (8,)
     # kaiming_uniform(a=sqrt(5)) and the bias both draw from U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     bound = 1 / math.sqrt(fan_in)
-    assert np.abs(layer.bias.data).max() <= bound
-    assert 0.8 * bound < np.abs(layer.weight.data).max() <= bound
-    assert layer.weight.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.25)
+    assert np.abs(np.asarray(layer.bias)).max() <= bound
+    assert 0.8 * bound < np.abs(np.asarray(layer.weight)).max() <= bound
+    assert np.asarray(layer.weight).std() == pytest.approx(bound / math.sqrt(3), rel=0.25)
 
 
 def test_conv_layer_without_bias_has_no_bias_parameter():
@@ -575,10 +575,10 @@ def test_conv_layer_state_dict_loads_into_torch_and_back():
     torch = _torch()
     layer = conv.Conv2d(3, 5, 3, stride=2)
     twin = torch.nn.Conv2d(3, 5, 3, stride=2)
-    twin.load_state_dict({name: torch.tensor(value.data) for name, value in layer.state_dict().items()})
+    twin.load_state_dict({name: torch.tensor(np.asarray(value)) for name, value in layer.state_dict().items()})
     fresh = conv.Conv2d(3, 5, 3, stride=2)
     fresh.load_state_dict({name: value.numpy() for name, value in twin.state_dict().items()})
-    np.testing.assert_array_equal(fresh.weight.data, layer.weight.data)
+    np.testing.assert_array_equal(np.asarray(fresh.weight), np.asarray(layer.weight))
 
 
 @pytest.mark.parametrize(
@@ -606,10 +606,10 @@ def test_max_pool_layer_with_indices_and_unpool_layer_match_torch():
     x = _arrays((1, 2, 6, 6))[0]
     y, indices = conv.MaxPool2d(2, return_indices=True)(ag.tensor(x))
     _, expected = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
-    np.testing.assert_array_equal(indices.data, expected.numpy())
+    np.testing.assert_array_equal(np.asarray(indices), expected.numpy())
     np.testing.assert_allclose(
-        conv.MaxUnpool2d(2)(y, indices, (7, 7)).data,
-        torch.nn.MaxUnpool2d(2)(torch.tensor(y.data), expected, (7, 7)).numpy(),
+        np.asarray(conv.MaxUnpool2d(2)(y, indices, (7, 7))),
+        torch.nn.MaxUnpool2d(2)(torch.tensor(np.asarray(y)), expected, (7, 7)).numpy(),
     )
 
 
@@ -626,7 +626,7 @@ def test_batch_norm2d_training_eval_and_running_stats_match_torch(kwargs):
     for step in range(2):
         _compare_layers(layer, twin, _arrays((4, 3, 5, 6), seed=step)[0] * 2 + 1)
     for name, value in twin.state_dict().items():
-        np.testing.assert_allclose(layer.state_dict()[name].data, value.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(layer.state_dict()[name]), value.numpy(), rtol=1e-12)
     layer.eval(), twin.eval()
     _compare_layers(layer, twin, _arrays((2, 3, 4, 4), seed=5)[0])
 
@@ -647,12 +647,12 @@ def test_dropout2d_zeros_whole_channels_and_scales_the_rest():
     x = ag.tensor(np.ones((20, 8, 3, 3)), requires_grad=True)
     layer = conv.Dropout2d(0.25)
     y = layer(x)
-    per_channel = y.data.reshape(20, 8, 9)
+    per_channel = np.asarray(y).reshape(20, 8, 9)
     assert set(np.unique(per_channel)) <= {0.0, 1 / 0.75}
     assert np.all(per_channel.min(axis=2) == per_channel.max(axis=2))  # whole channels
     assert 0.1 < (per_channel[:, :, 0] == 0).mean() < 0.4
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, y.data)
+    np.testing.assert_array_equal(np.asarray(x.grad), np.asarray(y))
     layer.eval()
     assert layer(x) is x
 
@@ -819,7 +819,7 @@ def test_assigning_a_pooling_attribute_changes_forward_and_repr():
     assert repr(layer) == (
         "MaxPool2d(kernel_size=2, stride=1, padding=0, dilation=1, return_indices=False, ceil_mode=False)"
     )
-    np.testing.assert_array_equal(layer(ag.tensor(x)).data, [[[[5, 6, 7], [9, 10, 11], [13, 14, 15]]]])
+    np.testing.assert_array_equal(np.asarray(layer(ag.tensor(x))), [[[[5, 6, 7], [9, 10, 11], [13, 14, 15]]]])
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ def _optimizer(name, params):
 
 
 def _params(model):
-    return {name: np.array(p.data) for name, p in model.named_parameters()}
+    return {name: np.array(p) for name, p in model.named_parameters()}
 
 
 def _train(model, optimizer_name, steps=4, micro_batches=1, shard=slice(None), no_sync=None):
@@ -93,8 +93,7 @@ def _heads_gradients(model, rank):
     shard = slice(rank, None, WORLD)
     nn.CrossEntropyLoss()(model(ag.tensor(X[shard]), use_right=rank == 1), ag.tensor(y[shard])).backward()
     return {
-        name: np.full(p.shape, np.nan) if p.grad is None else np.array(p.grad.data)
-        for name, p in model.named_parameters()
+        name: np.full(p.shape, np.nan) if p.grad is None else np.array(p.grad) for name, p in model.named_parameters()
     }
 
 
@@ -182,7 +181,7 @@ def backward_twice(rank):
     loss = nn.CrossEntropyLoss()(ddp(ag.tensor(X[rank::WORLD])), ag.tensor(y[rank::WORLD]))
     loss.backward(retain_graph=True)
     loss.backward()
-    return {name: np.array(p.grad.data) for name, p in ddp.named_parameters()}
+    return {name: np.array(p.grad) for name, p in ddp.named_parameters()}
 
 
 @scenario
@@ -199,7 +198,7 @@ def wrapped_twice(rank):
     nn.CrossEntropyLoss()(second(ag.tensor(X[rank::WORLD])), ag.tensor(y[rank::WORLD])).backward()
     return {
         "retired_raises": np.array(retired_raises),
-        **{name: np.array(p.grad.data) for name, p in model.named_parameters()},
+        **{name: np.array(p.grad) for name, p in model.named_parameters()},
     }
 
 
@@ -214,7 +213,7 @@ def bare_model_stays_local(rank):
     if rank == 0:
         model.zero_grad()
         nn.CrossEntropyLoss()(model(ag.tensor(X[:3])), ag.tensor(y[:3])).backward()
-        results = {name: np.array(p.grad.data) for name, p in model.named_parameters()}
+        results = {name: np.array(p.grad) for name, p in model.named_parameters()}
     distributed.barrier()
     return results
 
@@ -225,18 +224,18 @@ def collectives(rank):
     for op in ("sum", "mean", "max", "min"):
         t = ag.tensor(np.array([rank + 1.0, 10.0 * (rank + 1)]))
         distributed.all_reduce(t, op)
-        results[op] = t.data
+        results[op] = np.asarray(t)
     t = ag.tensor(np.array([rank]))
     distributed.all_reduce(t)
-    results["int_sum"] = t.data
+    results["int_sum"] = np.asarray(t)
     t = ag.tensor(np.array([float(rank)]))
     distributed.broadcast(t, root=1)
-    results["broadcast_from_1"] = t.data
+    results["broadcast_from_1"] = np.asarray(t)
     t = ag.tensor(np.zeros(1))
-    t.data = np.arange(6.0).reshape(2, 3).T * (rank + 1)  # not contiguous
+    t.data = ag.from_numpy(np.arange(6.0).reshape(2, 3).T * (rank + 1))  # not contiguous
     version = t._version_counter[0]
     distributed.all_reduce(t)
-    results["transposed_sum"], results["version_bumped"] = t.data, np.array(t._version_counter[0] > version)
+    results["transposed_sum"], results["version_bumped"] = np.asarray(t), np.array(t._version_counter[0] > version)
     distributed.barrier()
     return results
 
@@ -294,7 +293,7 @@ def finish_alone(rank):
     if rank == 1:
         sys.exit(3)
     time.sleep(1.0)
-    print(f"rank 0 finished alone with {t.data.tolist()}", flush=True)
+    print(f"rank 0 finished alone with {np.asarray(t).tolist()}", flush=True)
 
 
 # ---- running the worker ------------------------------------------------------------------------
@@ -398,7 +397,7 @@ def test_second_backward_through_one_forward_adds_the_average_again(job):
     model = _model()
     X, y = _data(8)
     nn.CrossEntropyLoss()(model(ag.tensor(X)), ag.tensor(y)).backward()
-    _assert_matches(job("backward_twice"), {name: 2 * p.grad.data for name, p in model.named_parameters()})
+    _assert_matches(job("backward_twice"), {name: 2 * np.asarray(p.grad) for name, p in model.named_parameters()})
 
 
 @needs_mpi
@@ -408,7 +407,7 @@ def test_wrapping_again_retires_the_first_wrapper(job):
     nn.CrossEntropyLoss()(model(ag.tensor(X)), ag.tensor(y)).backward()
     results = job("wrapped_twice")
     assert all(bool(r["retired_raises"]) for r in results)
-    _assert_matches(results, {name: p.grad.data for name, p in model.named_parameters()})
+    _assert_matches(results, {name: np.asarray(p.grad) for name, p in model.named_parameters()})
 
 
 @needs_mpi
@@ -417,7 +416,7 @@ def test_a_backward_through_the_bare_model_stays_local(job):
     X, y = _data(8)
     nn.CrossEntropyLoss()(model(ag.tensor(X[:3])), ag.tensor(y[:3])).backward()
     for name, p in model.named_parameters():
-        np.testing.assert_allclose(job("bare_model_stays_local")[0][name], p.grad.data, rtol=0, atol=TOLERANCE)
+        np.testing.assert_allclose(job("bare_model_stays_local")[0][name], np.asarray(p.grad), rtol=0, atol=TOLERANCE)
 
 
 @needs_mpi
@@ -554,11 +553,11 @@ def test_collectives_in_a_world_of_one_leave_the_tensor_unchanged():
     for op in ("sum", "mean", "max", "min"):
         t = ag.tensor([1.0, -2.0])
         distributed.all_reduce(t, op)
-        np.testing.assert_array_equal(t.data, [1.0, -2.0])
+        np.testing.assert_array_equal(np.asarray(t), [1.0, -2.0])
     t = ag.tensor([3.0])
     distributed.broadcast(t)
     distributed.barrier()
-    np.testing.assert_array_equal(t.data, [3.0])
+    np.testing.assert_array_equal(np.asarray(t), [3.0])
 
 
 def test_collective_argument_errors():
@@ -579,13 +578,13 @@ def test_ddp_in_a_world_of_one_is_transparent():
     assert ddp.module is model and ddp._buckets == []
     assert all(not p._hooks for p in model.parameters())
     x = ag.tensor(_data(4)[0])
-    np.testing.assert_array_equal(ddp(x).data, model(x).data)
+    np.testing.assert_array_equal(np.asarray(ddp(x)), np.asarray(model(x)))
     assert list(ddp.state_dict()) == list(model.state_dict())  # no "module." prefix
     assert [name for name, _ in ddp.named_parameters()] == [name for name, _ in model.named_parameters()]
     assert list(nn.utils.GradientMonitor(ddp).layers) == list(nn.utils.GradientMonitor(model).layers)
     plain = _model(seed=1)
     plain.load_state_dict(ddp.state_dict())
-    np.testing.assert_array_equal(plain(x).data, model(x).data)
+    np.testing.assert_array_equal(np.asarray(plain(x)), np.asarray(model(x)))
     ddp.eval()
     assert not model.training and not model[0].training
     with ddp.no_sync():

@@ -27,11 +27,11 @@ class WeightRecorder(Callback):
         self.weights = {}
 
     def on_epoch_end(self, state):
-        self.weights[state.epoch] = {name: np.array(t.data) for name, t in state.model.state_dict().items()}
+        self.weights[state.epoch] = {name: np.array(t) for name, t in state.model.state_dict().items()}
 
 
 def _state_arrays(model):
-    return {name: np.array(t.data) for name, t in model.state_dict().items()}
+    return {name: np.array(t) for name, t in model.state_dict().items()}
 
 
 def test_fit_learns_moons_from_dataloaders():
@@ -53,7 +53,7 @@ def test_fit_learns_moons_from_dataloaders():
     assert history["train_loss"][-1] < 0.5 * history["train_loss"][0]
     # The reported validation accuracy is the real one over the whole validation set.
     model.eval()
-    correct = sum(int(np.sum(np.argmax(model(x).data, axis=1) == y.data)) for x, y in val_loader)
+    correct = sum(int(np.sum(np.argmax(np.asarray(model(x)), axis=1) == np.asarray(y))) for x, y in val_loader)
     assert history["val_accuracy"][-1] == pytest.approx(correct / len(val_loader.dataset))
 
 
@@ -71,7 +71,7 @@ def test_epoch_values_are_sample_weighted_means_over_the_loader():
         output = model(ag.tensor(X.astype(np.float64)))
         full_loss = loss_fn(output, ag.tensor(y)).item()
     assert history["val_loss"][0] == pytest.approx(full_loss, rel=1e-12)
-    assert history["val_accuracy"][0] == pytest.approx(np.mean(np.argmax(output.data, 1) == y))
+    assert history["val_accuracy"][0] == pytest.approx(np.mean(np.argmax(np.asarray(output), 1) == y))
 
 
 def test_metrics_auto_custom_and_none():
@@ -80,7 +80,7 @@ def test_metrics_auto_custom_and_none():
     model = nn.Linear(1, 1).double()
 
     def max_error(output, target):
-        return float(np.max(np.abs(output.data - target.data)))
+        return float(np.max(np.abs(np.asarray(output) - np.asarray(target))))
 
     regression = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=2, progress=False)
     assert "train_accuracy" not in regression  # auto: outputs are not class scores
@@ -210,7 +210,9 @@ def test_grad_clip_bounds_the_gradient_norm_at_every_step():
 
     class NormRecorder(Callback):
         def on_batch_end(self, state):
-            norms.append(np.sqrt(sum(np.sum(p.grad.data.astype(np.float64) ** 2) for p in state.model.parameters())))
+            norms.append(
+                np.sqrt(sum(np.sum(np.asarray(p.grad).astype(np.float64) ** 2) for p in state.model.parameters()))
+            )
 
     train_loader, _ = _moons(n=64)
     model = nn.MLP([2, 16, 2])

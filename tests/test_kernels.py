@@ -355,7 +355,7 @@ def test_backends_agree(op, i, sample, dtype):
             inputs = registry_inputs(op, sample, seed=i, dtype=dtype)
             out = apply(op, *inputs, **sample.attrs)
             out.backward(np.random.default_rng(7).standard_normal(out.shape).astype(out.dtype))
-            results[name] = [out.data] + [x.grad.data for x in inputs if isinstance(x, ag.Tensor)]
+            results[name] = [np.asarray(out)] + [np.asarray(x.grad) for x in inputs if isinstance(x, ag.Tensor)]
     finally:
         backend.set(previous)
     for ours, reference in zip(results["numba"], results["numpy"]):

@@ -48,17 +48,17 @@ def test_linear_uses_pytorch_default_init():
     bound = 1.0 / math.sqrt(100)
     for param in (layer.weight, layer.bias):
         assert param.dtype == np.float32
-        assert np.abs(param.data).max() <= bound
+        assert np.abs(np.asarray(param)).max() <= bound
     # U(-b, b) has standard deviation b / sqrt(3); 30000 draws pin it within 2%.
-    assert abs(layer.weight.data.std() - bound / math.sqrt(3)) < 0.02 * bound / math.sqrt(3)
+    assert abs(np.asarray(layer.weight).std() - bound / math.sqrt(3)) < 0.02 * bound / math.sqrt(3)
     assert layer.weight.shape == (300, 100) and layer.bias.shape == (300,)
 
 
 def test_linear_init_follows_the_seed():
     ag.manual_seed(7)
-    first = nn.Linear(4, 3).weight.data.copy()
+    first = np.asarray(nn.Linear(4, 3).weight).copy()
     ag.manual_seed(7)
-    np.testing.assert_array_equal(nn.Linear(4, 3).weight.data, first)
+    np.testing.assert_array_equal(np.asarray(nn.Linear(4, 3).weight), first)
 
 
 def test_linear_rejects_a_mismatched_input():
@@ -105,11 +105,11 @@ def test_mlp_computes_its_documented_formula():
         return (h - h.mean(-1, keepdims=True)) / np.sqrt(h.var(-1, keepdims=True) + 1e-5)
 
     def linear(layer, h):
-        return h @ layer.weight.data.T + layer.bias.data
+        return h @ np.asarray(layer.weight).T + np.asarray(layer.bias)
 
     h1 = np.tanh(layer_norm(linear(mlp[0].linear, x)))  # widths 3 -> 4: no residual
     h2 = h1 + np.tanh(layer_norm(linear(mlp[1].linear, h1)))  # 4 -> 4: residual
-    np.testing.assert_allclose(mlp(ag.tensor(x)).data, linear(mlp[2], h2), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(mlp(ag.tensor(x))), linear(mlp[2], h2), rtol=1e-12)
 
 
 @pytest.mark.parametrize("norm", [None, "batch", "layer"])
@@ -129,11 +129,13 @@ def test_mlp_block_runs_the_hooks_of_the_modules_its_fused_path_bypasses(hooked)
     (so the hook fires, with the module's own output), and the result is the fused path's."""
     mlp = nn.MLP([4, 6, 3], activation="relu").double()
     block, x = mlp[0], ag.tensor(_data(5, 4))
-    fused = mlp(x).data
+    fused = np.asarray(mlp(x))
     seen = []
-    handle = getattr(block, hooked).register_forward_hook(lambda module, inputs, output: seen.append(output.data))
-    unfused = mlp(x).data
-    expected = x.data @ block.linear.weight.data.T + block.linear.bias.data
+    handle = getattr(block, hooked).register_forward_hook(
+        lambda module, inputs, output: seen.append(np.asarray(output))
+    )
+    unfused = np.asarray(mlp(x))
+    expected = np.asarray(x) @ np.asarray(block.linear.weight).T + np.asarray(block.linear.bias)
     assert len(seen) == 1
     np.testing.assert_allclose(seen[0], expected if hooked == "linear" else np.maximum(expected, 0), rtol=1e-12)
     np.testing.assert_allclose(unfused, fused, rtol=1e-12)
@@ -146,8 +148,10 @@ def test_mlp_block_follows_a_replaced_activation():
     mlp = nn.MLP([4, 6, 3], activation="relu").double()
     x = ag.tensor(_data(5, 4))
     mlp[0].activation = nn.Tanh()
-    hidden = np.tanh(x.data @ mlp[0].linear.weight.data.T + mlp[0].linear.bias.data)
-    np.testing.assert_allclose(mlp(x).data, hidden @ mlp[1].weight.data.T + mlp[1].bias.data, rtol=1e-12)
+    hidden = np.tanh(np.asarray(x) @ np.asarray(mlp[0].linear.weight).T + np.asarray(mlp[0].linear.bias))
+    np.testing.assert_allclose(
+        np.asarray(mlp(x)), hidden @ np.asarray(mlp[1].weight).T + np.asarray(mlp[1].bias), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize(
@@ -177,30 +181,30 @@ def test_dropout_statistics_in_training(p):
     dropout = nn.Dropout(p)
     x = ag.ones(1000, 1000, requires_grad=True)
     y = dropout(x)
-    kept = y.data != 0
+    kept = np.asarray(y) != 0
     n = kept.size
     # The kept fraction is Binomial(n, 1-p) / n: within 6 standard deviations.
     assert abs(kept.mean() - (1 - p)) < 6 * math.sqrt(p * (1 - p) / n)
     scale = np.float32(1.0 / (1.0 - p))
-    assert np.all(y.data[kept] == scale)
+    assert np.all(np.asarray(y)[kept] == scale)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, np.where(kept, scale, 0.0))
+    np.testing.assert_array_equal(np.asarray(x.grad), np.where(kept, scale, 0.0))
 
 
 def test_dropout_is_the_identity_in_eval_mode_and_with_p_zero():
     x = ag.randn(50, 20)
     dropout = nn.Dropout(0.5).eval()
-    np.testing.assert_array_equal(dropout(x).data, x.data)
-    np.testing.assert_array_equal(nn.Dropout(0.0)(x).data, x.data)
-    assert not np.array_equal(dropout.train()(x).data, x.data)
+    np.testing.assert_array_equal(np.asarray(dropout(x)), np.asarray(x))
+    np.testing.assert_array_equal(np.asarray(nn.Dropout(0.0)(x)), np.asarray(x))
+    assert not np.array_equal(np.asarray(dropout.train()(x)), np.asarray(x))
 
 
 def test_dropout_masks_follow_the_seed():
     x = ag.ones(100)
     ag.manual_seed(3)
-    first = nn.Dropout(0.5)(x).data
+    first = np.asarray(nn.Dropout(0.5)(x))
     ag.manual_seed(3)
-    np.testing.assert_array_equal(nn.Dropout(0.5)(x).data, first)
+    np.testing.assert_array_equal(np.asarray(nn.Dropout(0.5)(x)), first)
 
 
 # ---- BatchNorm1d ------------------------------------------------------------------------------
@@ -308,12 +312,12 @@ def test_embedding_matches_torch_and_accumulates_repeated_indices():
     y.backward(seed)
     torch_y.backward(torch.tensor(seed))
     assert_close(emb.weight.grad, torch_emb.weight.grad, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(emb.weight.grad.data[1], seed[0, 0] + seed[0, 2] + seed[1, 0])
+    np.testing.assert_allclose(np.asarray(emb.weight.grad)[1], seed[0, 0] + seed[0, 2] + seed[1, 0])
 
 
 def test_embedding_init_and_errors():
     emb = nn.Embedding(200, 100)
-    assert abs(emb.weight.data.std() - 1.0) < 0.02 and abs(emb.weight.data.mean()) < 0.02
+    assert abs(np.asarray(emb.weight).std() - 1.0) < 0.02 and abs(np.asarray(emb.weight).mean()) < 0.02
     with pytest.raises(IndexError, match="embedding: index 200 is out of range for 200 embeddings"):
         emb(np.array([3, 200]))
     with pytest.raises(IndexError, match="embedding: index -1 is out of range"):
@@ -333,8 +337,8 @@ def test_embedding_padding_row_starts_at_zero_and_gets_no_gradient_as_torch(padd
     emb = nn.Embedding(5, 3, padding_idx=padding_idx).double()
     torch_emb = torch.nn.Embedding(5, 3, padding_idx=padding_idx).double()
     assert emb.padding_idx == torch_emb.padding_idx == padding_idx % 5
-    np.testing.assert_array_equal(emb.weight.data[padding_idx % 5], np.zeros(3))
-    emb.weight.data[padding_idx % 5] = [1.0, -2.0, 3.0]  # a non-zero padding row is still looked up, and frozen
+    np.testing.assert_array_equal(np.asarray(emb.weight)[padding_idx % 5], np.zeros(3))
+    np.asarray(emb.weight)[padding_idx % 5] = [1.0, -2.0, 3.0]  # a non-zero padding row is still looked up, and frozen
     torch_emb = copy_weights(emb, torch_emb)
     indices = np.array([[padding_idx % 5, 1, 4], [padding_idx % 5, 0, 1]])
     y = emb(indices)
@@ -344,8 +348,8 @@ def test_embedding_padding_row_starts_at_zero_and_gets_no_gradient_as_torch(padd
     y.backward(seed)
     torch_y.backward(torch.tensor(seed))
     assert_close(emb.weight.grad, torch_emb.weight.grad, rtol=1e-12, atol=1e-12)
-    np.testing.assert_array_equal(emb.weight.grad.data[padding_idx % 5], np.zeros(3))
-    assert np.abs(emb.weight.grad.data[1]).sum() > 0
+    np.testing.assert_array_equal(np.asarray(emb.weight.grad)[padding_idx % 5], np.zeros(3))
+    assert np.abs(np.asarray(emb.weight.grad)[1]).sum() > 0
     assert repr(emb) == repr(torch_emb) == f"Embedding(5, 3, padding_idx={padding_idx % 5})"
 
 
@@ -353,7 +357,7 @@ def test_embedding_padding_row_is_frozen_while_the_looked_up_rows_get_their_coun
     # Not a gradcheck: the padding row's zero gradient is by design, not the derivative of the lookup.
     emb = nn.Embedding(4, 2, padding_idx=0).double()
     emb(ag.tensor(np.array([0, 3, 0, 1]))).sum().backward()
-    np.testing.assert_array_equal(emb.weight.grad.data, [[0, 0], [1, 1], [0, 0], [1, 1]])
+    np.testing.assert_array_equal(np.asarray(emb.weight.grad), [[0, 0], [1, 1], [0, 0], [1, 1]])
 
 
 @pytest.mark.parametrize(
@@ -376,7 +380,7 @@ def test_residual_adds_its_input():
     inner = nn.Linear(3, 3).double()
     block = nn.Residual(inner)
     x = ag.tensor(_data(4, 3), requires_grad=True)
-    np.testing.assert_allclose(block(x).data, x.data + inner(x).data, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(block(x)), np.asarray(x) + np.asarray(inner(x)), rtol=1e-12)
     assert _gradcheck_module(block, x)
     assert [name for name, _ in block.named_parameters()] == ["module.weight", "module.bias"]
     with pytest.raises(ValueError, match=r"Residual: the wrapped Linear maps shape \(4, 3\) to \(4, 2\)"):

@@ -56,7 +56,7 @@ def test_parameter_is_a_leaf_tensor_that_requires_grad():
     data = ag.tensor([1.0, 2.0])
     param = nn.Parameter(data)
     assert isinstance(param, ag.Tensor) and param.requires_grad and param.is_leaf
-    assert param.data is data.data  # shares the array, as PyTorch shares storage
+    assert np.asarray(param) is np.asarray(data)  # shares the array, as PyTorch shares storage
     assert not nn.Parameter(data, requires_grad=False).requires_grad
     assert repr(param) == "Parameter containing:\ntensor([1., 2.], requires_grad=True)"
     with pytest.raises(TypeError, match="only floating tensors can require grad"):
@@ -183,7 +183,7 @@ def test_zero_grad_to_none_or_zeros():
     model = nn.Linear(3, 2)
     model(ag.randn(4, 3)).sum().backward()
     model.zero_grad(set_to_none=False)
-    assert all(np.all(p.grad.data == 0) for p in model.parameters())
+    assert all(np.all(np.asarray(p.grad) == 0) for p in model.parameters())
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
 
@@ -193,8 +193,8 @@ def test_frozen_layers_get_no_gradient_and_stay_unchanged(optimizer):
     optim = pytest.importorskip("optim")
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     model[0].requires_grad_(False)
-    frozen = [p.data.copy() for p in model[0].parameters()]
-    trained = [p.data.copy() for p in model[2].parameters()]
+    frozen = [np.asarray(p).copy() for p in model[0].parameters()]
+    trained = [np.asarray(p).copy() for p in model[2].parameters()]
     opt = getattr(optim, optimizer)(model.parameters(), lr=0.1)
     for _ in range(2):
         opt.zero_grad()
@@ -202,8 +202,8 @@ def test_frozen_layers_get_no_gradient_and_stay_unchanged(optimizer):
         opt.step()
     assert all(p.grad is None for p in model[0].parameters())
     for param, before in zip(model[0].parameters(), frozen):
-        np.testing.assert_array_equal(param.data, before)
-    assert all(not np.array_equal(p.data, before) for p, before in zip(model[2].parameters(), trained))
+        np.testing.assert_array_equal(np.asarray(param), before)
+    assert all(not np.array_equal(np.asarray(p), before) for p, before in zip(model[2].parameters(), trained))
     model.requires_grad_(True)
     assert all(p.requires_grad for p in model.parameters())
 
@@ -222,7 +222,7 @@ def test_deepcopy_gives_an_independent_model():
     clone = copy.deepcopy(model)
     with ag.no_grad():
         clone[0].linear.weight.fill_(0.0)
-    assert not np.all(model[0].linear.weight.data == 0)
+    assert not np.all(np.asarray(model[0].linear.weight) == 0)
     assert clone[0].linear.weight.requires_grad and isinstance(clone[0].linear.weight, nn.Parameter)
 
 
@@ -237,7 +237,7 @@ def test_forward_hook_sees_and_may_replace_the_output():
     y = layer(x)
     assert seen[0][0] is layer and seen[0][1][0] is x and seen[0][2] is y
     replacing = layer.register_forward_hook(lambda module, inputs, output: output * 0)
-    assert np.all(layer(x).data == 0)
+    assert np.all(np.asarray(layer(x)) == 0)
     handle.remove()
     replacing.remove()
     layer(x)
@@ -255,7 +255,7 @@ def test_apply_visits_children_first_and_returns_the_module():
             nn.init.zeros_(module.weight)
 
     model.apply(zero_linear)
-    assert np.all(model[0].weight.data == 0)
+    assert np.all(np.asarray(model[0].weight) == 0)
 
 
 # ---- containers ---------------------------------------------------------------------------------
@@ -270,7 +270,7 @@ def test_sequential_indexing_slicing_and_iteration():
     assert isinstance(head, nn.Sequential) and list(head) == layers[1:]
     assert [name for name, _ in head.named_children()] == ["1", "2"]  # slices keep the names, as PyTorch
     x = ag.randn(4, 2)
-    np.testing.assert_allclose(model(x).data, layers[2](layers[1](layers[0](x))).data)
+    np.testing.assert_allclose(np.asarray(model(x)), np.asarray(layers[2](layers[1](layers[0](x)))))
     model[1] = nn.Tanh()
     assert isinstance(model[1], nn.Tanh)
     model.append(nn.Sigmoid())
@@ -427,7 +427,7 @@ def test_copy_weights_helper_is_strict():
 def test_load_state_dict_lists_every_problem_in_one_error():
     model = _ours()
     state = model.state_dict()
-    before = {name: value.data.copy() for name, value in state.items()}
+    before = {name: np.asarray(value).copy() for name, value in state.items()}
     bad = {name: ag.zeros_like(value) for name, value in state.items()}
     del bad["1.running_mean"], bad["4.bias"]
     bad["0.weight"] = ag.zeros(8, 5)
@@ -440,14 +440,14 @@ def test_load_state_dict_lists_every_problem_in_one_error():
     assert "unexpected keys: extra.weight" in message
     assert "0.weight: checkpoint shape (8, 5), model shape (8, 4)" in message
     for name, value in model.state_dict().items():  # nothing was copied
-        np.testing.assert_array_equal(value.data, before[name])
+        np.testing.assert_array_equal(np.asarray(value), before[name])
 
 
 def test_load_state_dict_non_strict_and_shape_mismatch():
     model = nn.Linear(3, 2)
     result = model.load_state_dict({"weight": np.ones((2, 3)), "other": np.zeros(1)}, strict=False)
     assert result.missing_keys == ["bias"] and result.unexpected_keys == ["other"]
-    assert np.all(model.weight.data == 1) and model.weight.dtype == np.float32
+    assert np.all(np.asarray(model.weight) == 1) and model.weight.dtype == np.float32
     with pytest.raises(RuntimeError, match=r"size mismatch for weight: checkpoint shape \(3, 2\)"):
         model.load_state_dict({"weight": np.ones((3, 2))}, strict=False)
     with pytest.raises(TypeError, match="expected a dict of name -> tensor"):
@@ -457,7 +457,7 @@ def test_load_state_dict_non_strict_and_shape_mismatch():
 def test_state_dict_values_share_memory_and_bump_versions_on_load():
     model = nn.Linear(2, 2)
     state = model.state_dict()
-    assert state["weight"].data is model.weight.data and not state["weight"].requires_grad
+    assert np.asarray(state["weight"]) is np.asarray(model.weight) and not state["weight"].requires_grad
     loss = (model.weight * model.weight).sum()  # saves the weight for backward (weight * 2 would not)
     model.load_state_dict({"weight": np.zeros((2, 2)), "bias": np.zeros(2)})
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
@@ -465,7 +465,7 @@ def test_state_dict_values_share_memory_and_bump_versions_on_load():
 
 
 def _bits(model):
-    return {name: (value.dtype, value.data.tobytes()) for name, value in model.state_dict().items()}
+    return {name: (value.dtype, np.asarray(value).tobytes()) for name, value in model.state_dict().items()}
 
 
 @pytest.mark.parametrize(
@@ -491,8 +491,8 @@ def test_load_state_dict_refuses_values_that_are_not_numbers_and_changes_nothing
 def test_load_state_dict_accepts_inf_and_nan_as_torch_does():
     model = nn.Linear(2, 1)
     model.load_state_dict({"weight": np.array([[np.inf, np.nan]]), "bias": np.array([-np.inf])})
-    assert np.isposinf(model.weight.data[0, 0]) and np.isnan(model.weight.data[0, 1])
-    assert np.isneginf(model.bias.data[0])
+    assert np.isposinf(np.asarray(model.weight)[0, 0]) and np.isnan(np.asarray(model.weight)[0, 1])
+    assert np.isneginf(np.asarray(model.bias)[0])
 
 
 # ---- FunctionModule ----------------------------------------------------------------------------
@@ -515,10 +515,10 @@ def test_function_module_binds_required_arguments_normalises_and_keeps_attribute
     module = Scale(2.0)
     assert (module.factor, module.shift, module.scale) == (2.0, 2.0, 2.0)
     assert module.hyperparameters == {"factor": 2.0, "shift": 2.0}
-    np.testing.assert_array_equal(module(ag.tensor([1.0, 3.0])).data, [4.0, 8.0])
+    np.testing.assert_array_equal(np.asarray(module(ag.tensor([1.0, 3.0]))), [4.0, 8.0])
     module.scale = 3.0  # through the alias
     module.shift = 0.0
-    np.testing.assert_array_equal(module(ag.tensor([1.0, 3.0])).data, [3.0, 9.0])
+    np.testing.assert_array_equal(np.asarray(module(ag.tensor([1.0, 3.0]))), [3.0, 9.0])
     assert repr(module) == "Scale(factor=3.0, shift=0.0)"
     assert Scale(scale=1.0, shift=5.0).hyperparameters == {"factor": 1.0, "shift": 5.0}
     assert module.state_dict() == {} and list(module.parameters()) == []

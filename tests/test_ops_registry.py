@@ -90,7 +90,7 @@ def test_reads_declarations_are_honest(op, i, sample):
     """Each input's VJP, run with every value its declaration leaves out replaced by a stand-in that
     refuses value access, gives the gradient it gives with every value: a wrong declaration fails."""
     inputs = registry_inputs(op, sample, seed=i)
-    arrays = [x.data if isinstance(x, ag.Tensor) else x for x in inputs]
+    arrays = [np.asarray(x) if isinstance(x, ag.Tensor) else x for x in inputs]
     out = op.forward(*arrays, **sample.attrs)
     outs = out if isinstance(out, tuple) else (out,)
     rng = np.random.default_rng(i)
@@ -282,17 +282,18 @@ def test_matches_torch(op, i, sample):
     rng = np.random.default_rng(100 + i)
     seeds = backward_with_seeds(result, lambda k, o: rng.standard_normal(o.shape))
     torch_inputs = [
-        torch.tensor(x.data, requires_grad=True) if isinstance(x, ag.Tensor) else torch.as_tensor(x) for x in inputs
+        torch.tensor(np.asarray(x), requires_grad=True) if isinstance(x, ag.Tensor) else torch.as_tensor(x)
+        for x in inputs
     ]
     expected = TORCH[op.name](*torch_inputs, **sample.attrs)
     outputs, expected_outputs = (result, expected) if isinstance(result, tuple) else ((result,), (expected,))
     assert len(outputs) == len(expected_outputs)
     for ours, theirs in zip(outputs, expected_outputs):
-        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(ours), theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
     torch.autograd.backward([t for t in expected_outputs if t.is_floating_point()], [torch.as_tensor(s) for s in seeds])
     for ours, theirs in zip(inputs, torch_inputs):
         if isinstance(ours, ag.Tensor):
             reference = theirs.grad.numpy() if theirs.grad is not None else np.zeros(ours.shape)
             np.testing.assert_allclose(
-                ours.grad.data if ours.grad is not None else 0 * reference, reference, rtol=1e-9, atol=1e-12
+                np.asarray(ours.grad) if ours.grad is not None else 0 * reference, reference, rtol=1e-9, atol=1e-12
             )

@@ -104,9 +104,9 @@ def run_steps(opt, params, steps):
     history = []
     for _ in range(steps):
         for p in params:
-            p.grad = ag.tensor(gradient(p.data))
+            p.grad = ag.tensor(gradient(np.asarray(p)))
         opt.step()
-        history.append([p.data.copy() for p in params])
+        history.append([np.asarray(p).copy() for p in params])
     return history
 
 
@@ -193,8 +193,8 @@ def test_training_through_backward_matches_torch(torch, each_backend):
         tschedule.step()
         losses.append(loss.item())
         np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-10)
-        np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(w), tw.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(b), tb.detach().numpy(), rtol=1e-10, atol=1e-12)
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -224,7 +224,7 @@ def test_state_dict_round_trip_continues_bit_for_bit(tmp_path, each_backend, cas
     if through_file:
         ag.save(state, tmp_path / "optimizer.safetensors")
         state = ag.load(tmp_path / "optimizer.safetensors")
-    resumed_params = make_params([p.data for p in params])
+    resumed_params = make_params([np.asarray(p) for p in params])
     resumed = getattr(optim, name)(resumed_params, lr=123.0)  # hyperparameters come from the state dict
     resumed.load_state_dict(state)
 
@@ -263,7 +263,7 @@ def test_load_state_dict_rejects_a_mismatched_optimizer():
         optim.SGD(params[:2], lr=0.1).load_state_dict(state)
     with pytest.raises(ValueError, match="expected a dict with 'state' and 'param_groups'"):
         opt.load_state_dict({"state": {}})
-    transposed = [ag.tensor(p.data.T.copy(), requires_grad=True) for p in params]
+    transposed = [ag.tensor(np.asarray(p).T.copy(), requires_grad=True) for p in params]
     with pytest.raises(ValueError, match=r"'momentum_buffer' has shape \(3, 4\) but its parameter has shape \(4, 3\)"):
         optim.SGD(transposed, lr=0.1, momentum=0.9).load_state_dict(state)
 
@@ -276,14 +276,14 @@ def test_frozen_and_gradless_parameters_are_skipped(name):
     trained, frozen, gradless = make_params(initial_values())
     frozen.requires_grad_(False)
     frozen.grad = ag.tensor(np.ones(frozen.shape))  # a stale gradient must not move a frozen parameter
-    before = [t.data.copy() for t in (trained, frozen, gradless)]
+    before = [np.asarray(t).copy() for t in (trained, frozen, gradless)]
     opt = getattr(optim, name)([trained, frozen, gradless], lr=0.1)
     for _ in range(3):
-        trained.grad = ag.tensor(gradient(trained.data))
+        trained.grad = ag.tensor(gradient(np.asarray(trained)))
         opt.step()
-    assert not np.array_equal(trained.data, before[0])
-    np.testing.assert_array_equal(frozen.data, before[1])
-    np.testing.assert_array_equal(gradless.data, before[2])
+    assert not np.array_equal(np.asarray(trained), before[0])
+    np.testing.assert_array_equal(np.asarray(frozen), before[1])
+    np.testing.assert_array_equal(np.asarray(gradless), before[2])
     assert frozen not in opt.state and gradless not in opt.state
 
 
@@ -316,7 +316,7 @@ def test_zero_grad():
         p.grad = ag.tensor(np.ones(p.shape))
     grad = params[0].grad
     opt.zero_grad(set_to_none=False)
-    assert params[0].grad is grad and not grad.data.any()
+    assert params[0].grad is grad and not np.asarray(grad).any()
     opt.zero_grad()
     assert all(p.grad is None for p in params)
 
@@ -334,7 +334,7 @@ def test_step_runs_the_closure_with_grad_enabled_and_returns_its_loss():
     with ag.no_grad():
         loss = opt.step(closure)
     assert loss.item() == 10.0
-    np.testing.assert_allclose(w.data, [1.5, -0.5])  # w - 0.25 * 2w
+    np.testing.assert_allclose(np.asarray(w), [1.5, -0.5])  # w - 0.25 * 2w
 
 
 def test_gradient_of_another_dtype_is_cast_and_a_wrong_shape_is_refused():
@@ -441,15 +441,15 @@ def fused_run(name, options, values, layout, fused, steps=6):
     arrays = laid_out(values, layout)
     params = [ag.tensor(array, requires_grad=True) for array in arrays]
     for p, array in zip(params, arrays):
-        p.data = array  # ag.tensor copies into a new array; the strided layout is what is under test
+        p.data = ag.from_numpy(array)  # shares the array: its strided layout is what is under test
     opt = getattr(optim, name)(params, fused=fused, **options)
     for _ in range(steps):
         for p in params:
-            p.grad = ag.tensor(laid_out([gradient(p.data.astype(np.float64))], layout)[0].astype(p.dtype))
+            p.grad = ag.tensor(laid_out([gradient(np.asarray(p).astype(np.float64))], layout)[0].astype(p.dtype))
         opt.step()
-    assert all(p.data is a for p, a in zip(params, arrays)), "parameters must be updated in place"
+    assert all(np.asarray(p) is a for p, a in zip(params, arrays)), "parameters must be updated in place"
     states = [opt.state[p][key] for p in params for key in sorted(opt.state[p]) if key != "step"]
-    return [p.data.copy() for p in params] + states
+    return [np.asarray(p).copy() for p in params] + states
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "non-contiguous", "mixed-dtype"])
@@ -503,7 +503,7 @@ def test_small_groups_take_the_numpy_reference_under_numba(numba_backend):
         ("numpy", f"size {minimum - 1} below {minimum}"),
         ("numba", "float32"),
     ]
-    np.testing.assert_allclose(small.data, 0.8, rtol=1e-6)  # two Adam steps of size lr, the first via numpy
+    np.testing.assert_allclose(np.asarray(small), 0.8, rtol=1e-6)  # two Adam steps of size lr, the first via numpy
 
 
 def test_adam_step_reports_what_ran_and_why(numba_backend):
@@ -563,7 +563,7 @@ def test_momentum_beats_oscillating_gradient_descent_on_an_ill_conditioned_quadr
             opt.zero_grad()
             (0.1 * x[0] ** 2 + 2 * x[1] ** 2).backward()
             opt.step()
-            path.append(x.data.copy())
+            path.append(np.asarray(x).copy())
         return np.array(path)
 
     plain, heavy_ball = descend(), descend(momentum=0.5)

@@ -60,7 +60,7 @@ def test_cell_op_gradgradcheck(op, i, sample):
 @pytest.mark.parametrize("op, i, sample", CELL_CASES)
 def test_cell_op_reads_declarations_are_honest(op, i, sample):
     """Each input's formula, with the values its declaration leaves out hidden, gives the same gradient."""
-    arrays = [x.data for x in registry_inputs(op, sample, seed=i)]
+    arrays = [np.asarray(x) for x in registry_inputs(op, sample, seed=i)]
     out = op.forward(*arrays, **sample.attrs)
     rng = np.random.default_rng(i)
     g = tuple(rng.standard_normal(o.shape) for o in out) if op.multi_output else rng.standard_normal(out.shape)
@@ -75,7 +75,7 @@ def test_cell_op_reads_declarations_are_honest(op, i, sample):
 
 @pytest.mark.parametrize("op, i, sample", CELL_CASES)
 def test_cell_op_fast_backward_matches_the_formulas(op, i, sample):
-    arrays = [x.data for x in registry_inputs(op, sample, seed=i)]
+    arrays = [np.asarray(x) for x in registry_inputs(op, sample, seed=i)]
     out = op.forward(*arrays, **sample.attrs)
     rng = np.random.default_rng(i)
     g = [rng.standard_normal(o.shape) for o in out] if op.multi_output else rng.standard_normal(out.shape)
@@ -94,7 +94,7 @@ LSTM_CASES = [case for case in CELL_CASES if case.values[0].name.startswith("lst
 def test_lstm_fast_backward_matches_the_formulas_with_missing_output_gradients(op, i, sample, arriving):
     """In a sequence no gradient reaches the workspace and none reaches c' at the last step: the in-place
     array backward counts what did not arrive as zeros, as the formulas do."""
-    arrays = [x.data for x in registry_inputs(op, sample, seed=i)]
+    arrays = [np.asarray(x) for x in registry_inputs(op, sample, seed=i)]
     out = op.forward(*arrays, **sample.attrs)
     rng = np.random.default_rng(i)
     g = [rng.standard_normal(o.shape) if came else None for o, came in zip(out, arriving)]
@@ -114,14 +114,14 @@ def test_cell_op_matches_torch(op, i, sample):
     rng = np.random.default_rng(100 + i)
     seeds = [rng.standard_normal(o.shape) for o in outputs]
     ag.engine.backward(list(outputs), seeds)
-    torch_inputs = [torch.tensor(x.data, requires_grad=True) for x in inputs]
+    torch_inputs = [torch.tensor(np.asarray(x), requires_grad=True) for x in inputs]
     expected = rnn_references(torch)[op.name](*torch_inputs, **sample.attrs)
     expected = expected if op.multi_output else (expected,)
     torch.autograd.backward(list(expected), [torch.as_tensor(s) for s in seeds])
     for ours, theirs in zip(outputs, expected):
-        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(ours), theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
     for ours, theirs in zip(inputs, torch_inputs):
-        np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(ours.grad), theirs.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_one_node_per_cell_step():
@@ -163,7 +163,7 @@ def test_sequence_module_records_one_input_gemm_and_one_node_per_step(module, st
 def to_torch(module, torch_class, **options):
     """The torch twin of `module`, its weights loaded from our state dict (ours -> torch)."""
     twin = torch_class(**options).double()
-    twin.load_state_dict({k: torch.tensor(v.data) for k, v in module.state_dict().items()})
+    twin.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in module.state_dict().items()})
     return twin
 
 
@@ -181,7 +181,7 @@ def flat_outputs(result):
     """Every tensor of a module's result (output, h_n[, c_n]) as a flat list; packed output by its data."""
     output, state = result
     output = (
-        output.data
+        np.asarray(output)
         if isinstance(output, PackedSequence) or (torch and isinstance(output, torch.nn.utils.rnn.PackedSequence))
         else output
     )
@@ -201,14 +201,14 @@ def compare_with_torch(ours, twin, our_inputs, torch_inputs, leaves, torch_leave
     weights = [rng.standard_normal(t.shape) for t in torch_outputs]
     for a, b in zip(our_outputs, torch_outputs):
         assert a.shape == tuple(b.shape)
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(a), b.detach().numpy(), rtol=1e-10, atol=1e-12)
     weighted_loss(our_outputs, weights).backward()
     weighted_loss(torch_outputs, [torch.tensor(w) for w in weights]).backward()
     for a, b in zip(leaves, torch_leaves):
-        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(a.grad), b.grad.numpy(), rtol=1e-9, atol=1e-12)
     theirs = dict(twin.named_parameters())
     for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad.data, theirs[name].grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(np.asarray(p.grad), theirs[name].grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 def leaf_pair(array):
@@ -358,7 +358,7 @@ def test_packed_output_unpacks_like_torch():
         torch_padded, torch_lengths = torch.nn.utils.rnn.pad_packed_sequence(
             torch_out, batch_first=batch_first, padding_value=-1.0, total_length=7
         )
-        np.testing.assert_allclose(ours_padded.data, torch_padded.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(ours_padded), torch_padded.detach().numpy(), rtol=1e-10, atol=1e-12)
         assert our_lengths.tolist() == torch_lengths.tolist() == lengths
 
 
@@ -390,20 +390,20 @@ def test_cell_module_matches_torch(our_class, torch_name, options, batched):
     theirs_out = theirs_out if isinstance(theirs_out, tuple) else (theirs_out,)
     weights = [rng.standard_normal(t.shape) for t in theirs_out]
     for a, b in zip(ours_out, theirs_out):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(a), b.detach().numpy(), rtol=1e-10, atol=1e-12)
     weighted_loss(ours_out, weights).backward()
     weighted_loss(theirs_out, [torch.tensor(w) for w in weights]).backward()
     for a, b in [(our_x, torch_x)] + pairs:
-        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(a.grad), b.grad.numpy(), rtol=1e-9, atol=1e-12)
     for name, p in twin.named_parameters():
-        np.testing.assert_allclose(getattr(ours, name).grad.data, p.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(getattr(ours, name).grad), p.grad.numpy(), rtol=1e-9, atol=1e-12)
     zero_state = ours(our_x)
     expected = twin(torch_x)
     for a, b in zip(
         zero_state if isinstance(zero_state, tuple) else (zero_state,),
         expected if isinstance(expected, tuple) else (expected,),
     ):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(a), b.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 # ---- without torch: parameters, init, gradients, long sequences, dropout -----------------------------
@@ -417,7 +417,7 @@ def test_parameter_names_shapes_and_init():
     assert shapes["weight_ih_l1_reverse"] == (32, 4) and shapes["weight_hr_l1_reverse"] == (2, 8)
     assert len(shapes) == 2 * 2 * 5
     bound = 1 / np.sqrt(8)
-    values = np.concatenate([p.data.ravel() for p in lstm.parameters()])
+    values = np.concatenate([np.asarray(p).ravel() for p in lstm.parameters()])
     assert np.abs(values).max() <= bound and np.abs(values).max() > 0.9 * bound
     assert [len(weights) for weights in lstm.all_weights] == [5, 5, 5, 5]
     assert lstm.all_weights[1][0] is lstm.weight_ih_l0_reverse
@@ -451,7 +451,7 @@ def test_module_gradgradcheck(make):
 
     def forward(x, *parameters):
         output, _ = module(pack_padded_sequence(x, [3, 1], enforce_sorted=True))
-        return output.data
+        return np.asarray(output)
 
     x = ag.tensor(np.random.default_rng(1).standard_normal((3, 2, 2)), requires_grad=True)
     assert ag.gradgradcheck(forward, [x, *module.parameters()])
@@ -463,14 +463,14 @@ def test_thousand_step_sequence_backward():
     x = ag.randn(1000, 2, 3, requires_grad=True)
     output, (_, c_n) = lstm(x)
     (output.sum() + c_n.sum()).backward()
-    assert x.grad.shape == (1000, 2, 3) and np.all(np.isfinite(x.grad.data))
-    assert np.abs(x.grad.data[0]).sum() > 0  # the first step still receives a gradient
+    assert x.grad.shape == (1000, 2, 3) and np.all(np.isfinite(np.asarray(x.grad)))
+    assert np.abs(np.asarray(x.grad)[0]).sum() > 0  # the first step still receives a gradient
     if torch is not None:
         twin = to_torch(lstm, torch.nn.LSTM, input_size=3, hidden_size=4)
-        torch_x = torch.tensor(x.data, requires_grad=True)
+        torch_x = torch.tensor(np.asarray(x), requires_grad=True)
         torch_output, (_, torch_c) = twin(torch_x)
         (torch_output.sum() + torch_c.sum()).backward()
-        np.testing.assert_allclose(x.grad.data, torch_x.grad.numpy(), rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(x.grad), torch_x.grad.numpy(), rtol=1e-8, atol=1e-12)
 
 
 def test_dropout_between_layers_only_in_training():
@@ -479,11 +479,11 @@ def test_dropout_between_layers_only_in_training():
     x = ag.randn(5, 2, 3)
     gru.eval()
     first, second = gru(x)[0], gru(x)[0]
-    np.testing.assert_array_equal(first.data, second.data)
+    np.testing.assert_array_equal(np.asarray(first), np.asarray(second))
     gru.train()
-    assert not np.allclose(gru(x)[0].data, first.data)
+    assert not np.allclose(np.asarray(gru(x)[0]), np.asarray(first))
     one_layer = GRU(3, 4)
-    np.testing.assert_array_equal(one_layer(x)[0].data, one_layer.eval()(x)[0].data)
+    np.testing.assert_array_equal(np.asarray(one_layer(x)[0]), np.asarray(one_layer.eval()(x)[0]))
 
 
 def test_dropout_on_one_layer_warns():
@@ -498,15 +498,15 @@ def test_pad_sequence_and_pack_sequence():
     sequences = [ag.tensor(np.full((n, 2), float(n)), requires_grad=True) for n in (2, 3, 1)]
     padded = pad_sequence(sequences, batch_first=True, padding_value=-1.0)
     assert padded.shape == (3, 3, 2)
-    np.testing.assert_array_equal(padded.data[0, :, 0], [2.0, 2.0, -1.0])
-    np.testing.assert_array_equal(pad_sequence(sequences, padding_side="left").data[:, 2, 0], [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(np.asarray(padded)[0, :, 0], [2.0, 2.0, -1.0])
+    np.testing.assert_array_equal(np.asarray(pad_sequence(sequences, padding_side="left"))[:, 2, 0], [0.0, 0.0, 1.0])
     assert pad_sequence(sequences).shape == (3, 3, 2)
     (padded * ag.tensor(np.arange(18.0).reshape(3, 3, 2))).sum().backward()
-    np.testing.assert_array_equal(sequences[0].grad.data, [[0.0, 1.0], [2.0, 3.0]])
+    np.testing.assert_array_equal(np.asarray(sequences[0].grad), [[0.0, 1.0], [2.0, 3.0]])
     packed = pack_sequence(sequences, enforce_sorted=False)
     assert packed.batch_sizes.tolist() == [3, 2, 1]
     assert packed.sorted_indices.tolist() == [1, 0, 2] and packed.unsorted_indices.tolist() == [1, 0, 2]
-    np.testing.assert_array_equal(packed.data.data[:, 0], [3, 2, 1, 3, 2, 3])
+    np.testing.assert_array_equal(np.asarray(packed.data)[:, 0], [3, 2, 1, 3, 2, 3])
 
 
 @needs_torch
@@ -518,12 +518,12 @@ def test_pack_and_pad_match_torch(batch_first):
     theirs = torch.nn.utils.rnn.pack_padded_sequence(
         torch.tensor(x), lengths, batch_first=batch_first, enforce_sorted=False
     )
-    np.testing.assert_array_equal(ours.data.data, theirs.data.numpy())
+    np.testing.assert_array_equal(np.asarray(ours.data), theirs.data.numpy())
     for field in ("batch_sizes", "sorted_indices", "unsorted_indices"):
         assert getattr(ours, field).tolist() == getattr(theirs, field).tolist()
     sequences = [np.ones((n, 2)) * n for n in lengths]
     np.testing.assert_array_equal(
-        pad_sequence([ag.tensor(s) for s in sequences], batch_first=batch_first, padding_value=2.5).data,
+        np.asarray(pad_sequence([ag.tensor(s) for s in sequences], batch_first=batch_first, padding_value=2.5)),
         torch.nn.utils.rnn.pad_sequence(
             [torch.tensor(s) for s in sequences], batch_first=batch_first, padding_value=2.5
         ).numpy(),

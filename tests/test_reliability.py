@@ -16,7 +16,7 @@ def _trained(kind, steps=3, **options):
     optimizer = getattr(optim, kind)(params, lr=0.1, **options)
     for _ in range(steps):
         for p in params:
-            p.grad = ag.tensor(np.sin(3 * p.data) + 0.1)
+            p.grad = ag.tensor(np.sin(3 * np.asarray(p)) + 0.1)
         optimizer.step()
     return optimizer
 

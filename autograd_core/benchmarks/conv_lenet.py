@@ -56,7 +56,7 @@ def torch_lenet(torch, model):
         tnn.ReLU(),
         tnn.Linear(84, 10),
     )
-    twin.load_state_dict({name: torch.tensor(value.data) for name, value in model.state_dict().items()})
+    twin.load_state_dict({name: torch.tensor(np.asarray(value)) for name, value in model.state_dict().items()})
     return twin
 
 
@@ -66,7 +66,7 @@ def step(model, criterion, x, y):
     loss.backward()
     with ag.no_grad():
         for p in model.parameters():
-            p.data -= LR * p.grad.data
+            p -= LR * p.grad
     return loss.item()
 
 

@@ -113,18 +113,18 @@ def _ranks_identical(model):
     """Whether every rank holds the same weights: the largest and smallest value of each across ranks."""
     import autograd_core as ag
 
-    flat = ag.tensor(np.concatenate([p.data.ravel() for p in model.parameters()]))
+    flat = ag.tensor(np.concatenate([np.asarray(p).ravel() for p in model.parameters()]))
     highest, lowest = flat.clone(), flat.clone()
     distributed.all_reduce(highest, "max")
     distributed.all_reduce(lowest, "min")
-    return bool(np.array_equal(highest.data, lowest.data))
+    return bool(np.array_equal(np.asarray(highest), np.asarray(lowest)))
 
 
 def worker(epochs, samples):
     """One rank's measurement; rank 0 prints the report as one line of JSON."""
     model, plain, optimizer, loader, loss_fn = _training_run(samples)
     epoch_seconds, cpu_seconds, all_reduce_per_step, losses = _timed_epochs(epochs, model, optimizer, loader, loss_fn)
-    parameters = sum(p.data.size for p in plain.parameters())
+    parameters = sum(p.numel() for p in plain.parameters())
     alone = _all_reduce_alone(parameters + len(list(plain.parameters())))
     identical = _ranks_identical(plain)
     world_size = distributed.world_size()

@@ -84,7 +84,7 @@ def _accuracy(model, loader):
     correct = total = 0
     with ag.no_grad():
         for x, y in loader:
-            correct += int(np.sum(np.argmax(model(x).data, axis=-1) == y.data))
+            correct += int(np.sum(np.argmax(np.asarray(model(x)), axis=-1) == np.asarray(y)))
             total += len(y)
     model.train()
     return correct, total

@@ -129,7 +129,7 @@ def first_step(network, x, y, seed=0):
     """The gradient flow of `network` at initialisation: one cross-entropy backward on (x, y), no update."""
     import nn
 
-    model = build(network, x.shape[1], int(y.data.max()) + 1, seed)
+    model = build(network, x.shape[1], int(np.asarray(y).max()) + 1, seed)
     monitor = nn.utils.GradientMonitor(model, warn=False)
     nn.CrossEntropyLoss()(model(x), y).backward()
     monitor.step()
@@ -148,7 +148,7 @@ def train(network, X, y, steps=100, lr=2e-3, batch_size=128, seed=0):
     import nn
     import optim
 
-    model = build(network, X.shape[1], int(y.data.max()) + 1, seed)
+    model = build(network, X.shape[1], int(np.asarray(y).max()) + 1, seed)
     loss_fn = nn.CrossEntropyLoss()
     optimizer = optim.Adam(model.parameters(), lr=lr)
     monitor = nn.utils.GradientMonitor(model, warn=False)
@@ -300,7 +300,7 @@ def check(args):
 def run(args):
     X, y = ag.datasets.load_digits()
     X, y = ag.tensor(X), ag.tensor(y)
-    classes = int(y.data.max()) + 1
+    classes = int(np.asarray(y).max()) + 1
     print(
         f"gradient flow on the digits: width {args.width}; {args.steps} Adam steps (lr {args.lr}, "
         f"batch {args.batch_size}) per network",

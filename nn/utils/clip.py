@@ -45,7 +45,7 @@ def clip_grad_norm_(
         return ag.tensor(0.0)
     dtype = np.result_type(*(g.dtype for g in grads))
     # The norm of the per-tensor norms is the norm over all entries, without concatenating them.
-    per_tensor = np.array([np.linalg.norm(g.data.reshape(-1), ord=norm_type) for g in grads], dtype=dtype)
+    per_tensor = np.array([np.linalg.norm(np.asarray(g).reshape(-1), ord=norm_type) for g in grads], dtype=dtype)
     total = np.linalg.norm(per_tensor, ord=norm_type)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(
@@ -90,4 +90,4 @@ def vector_to_parameters(vec: Tensor, parameters: _Parameters) -> None:
     offsets = np.cumsum([0] + sizes)
     with ag.no_grad():
         for p, start, stop in zip(params, offsets[:-1], offsets[1:]):
-            p.copy_(vec.data[start:stop].reshape(p.shape))
+            p.copy_(np.asarray(vec)[start:stop].reshape(p.shape))

@@ -112,7 +112,7 @@ class GradientMonitor(Callback):
         self._snapshot()
 
     def _snapshot(self):
-        self._previous = {name: np.array(p.data) for name, p in self.parameters}
+        self._previous = {name: np.array(p) for name, p in self.parameters}
 
     # ---- recording ----
 
@@ -124,16 +124,16 @@ class GradientMonitor(Callback):
             self.steps.append(count)
             for name, p in self.parameters:
                 record = self.records[name]
-                weight_norm = _norm(p.data)
-                record["grad_norm"].append(math.nan if p.grad is None else _grad_norm(p.grad.data))
+                weight_norm = _norm(np.asarray(p))
+                record["grad_norm"].append(math.nan if p.grad is None else _grad_norm(np.asarray(p.grad)))
                 record["weight_norm"].append(weight_norm)
-                update = _norm(p.data - self._previous[name])
+                update = _norm(np.asarray(p) - self._previous[name])
                 record["update_ratio"].append(update / weight_norm if weight_norm > 0 else math.nan)
             if self.warn:
                 self._warn(self.diagnose())
         if (count + 1) % self.every == 0:  # the next step is recorded: keep the weights it starts from
             for name, p in self.parameters:
-                np.copyto(self._previous[name], p.data)
+                np.copyto(self._previous[name], np.asarray(p))
 
     def on_train_begin(self, state: FitState) -> None:
         self._snapshot()

@@ -19,7 +19,7 @@ __all__ = ["PackedSequence", "pad_sequence", "pack_padded_sequence", "pad_packed
 
 
 def _int64(values):
-    return np.asarray(values.data if isinstance(values, ag.Tensor) else values).astype(np.int64)
+    return np.asarray(values).astype(np.int64)
 
 
 def _optional_indices(indices):

@@ -23,8 +23,7 @@ def workloads(import_api):
         if model_shapes != given_shapes:
             raise ValueError(f"{type(model).__name__} has parameters of shapes {model_shapes}, given {given_shapes}")
         for param, array in zip(params, arrays):
-            # `.data` holds a torch Tensor in torch and a numpy array in autograd-core; `lib.tensor(a).data` fits both.
-            param.data = lib.tensor(array).data
+            param.data = lib.tensor(array)
         return model
 
     def sequential_mlp(layers):

@@ -119,7 +119,7 @@ class EarlyStopping(Callback):
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, state.epoch, 0
             if self.restore_best:
-                self.best_weights = {name: np.array(t.data) for name, t in state.model.state_dict().items()}
+                self.best_weights = {name: np.array(t) for name, t in state.model.state_dict().items()}
         else:
             self.wait += 1
             if self.wait >= self.patience:

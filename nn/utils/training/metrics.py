@@ -13,7 +13,7 @@ from autograd_core import Tensor
 
 def accuracy(output: Tensor, target: Tensor) -> float:
     """Fraction of samples whose highest score is the target class: mean(argmax(output, -1) == target)."""
-    return float(np.mean(np.argmax(output.data, axis=-1) == target.data))
+    return float(np.mean(np.argmax(np.asarray(output), axis=-1) == np.asarray(target)))
 
 
 METRICS = {"accuracy": accuracy}
