@@ -50,7 +50,7 @@ def test_assigning_data_replaces_values_shape_and_dtype_keeping_the_object():
     p = ag.tensor([1.0, 2.0], requires_grad=True)
     p.data = ag.tensor([[1.0, 2.0, 3.0]], dtype=np.float64)
     assert p.shape == (1, 3) and p.dtype == np.float64 and p.requires_grad
-    with pytest.raises(TypeError, match="Tensor.data: expected a Tensor, got ndarray"):
+    with pytest.raises(TypeError, match=r"Tensor\.data: expected a Tensor, got ndarray"):
         p.data = np.zeros(2)
 
 
@@ -59,7 +59,7 @@ def test_from_numpy_shares_memory():
     t = ag.from_numpy(array)
     array[0] = 7.0
     assert t.tolist() == [7.0, 1.0, 2.0]
-    with pytest.raises(TypeError, match="from_numpy: expected a numpy.ndarray, got list"):
+    with pytest.raises(TypeError, match=r"from_numpy: expected a numpy\.ndarray, got list"):
         ag.from_numpy([1.0])
 
 
@@ -130,7 +130,7 @@ def test_augmented_assignment_of_a_tensor_by_itself_is_refused_at_backward_as_py
     x = ag.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2.0
     y *= y  # mul saved its operand y, which this very update overwrites
-    with pytest.raises(RuntimeError, match="mul: an input .* was modified by an in-place operation"):
+    with pytest.raises(RuntimeError, match=r"mul: an input .* was modified by an in-place operation"):
         y.sum().backward()
 
 
