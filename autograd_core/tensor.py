@@ -426,6 +426,8 @@ class Tensor:
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
+    # ---- math ops of `math_ops` (elementwise math, rounding, cumulative, integer and bitwise) ----
+
     # ---- elementwise ----
     def exp(self) -> Tensor:
         return apply(OPS["exp"], self)
@@ -734,6 +736,8 @@ class Tensor:
         if self.ndim == 0:
             raise ValueError("unbind: a 0-d tensor has no dimension to unbind")
         return apply(OPS["unbind"], self, axis=_single_axis(self, dim if axis is None else axis, "unbind"))
+
+    # ---- indexing and shape ops of `index_ops` (gather/scatter family, flip, roll, diag, einsum, ...) ----
 
     # ---- indexing ----
     def __getitem__(self, index: Any) -> Tensor:
