@@ -657,31 +657,53 @@ register(
     ),
     samples=REDUCE,
 )
+def variance(x, axis, correction, keepdims, root):
+    """PyTorch's var/std: the sum of squared deviations over max(N - correction, 0) (nan or inf when
+    that is 0, without numpy's warnings)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.var(x, axis=axis, ddof=correction, keepdims=keepdims)
+        return np.sqrt(out) if root else out
+
+
+def per_degree_of_freedom(shape, axis, correction):
+    """1 / max(N - correction, 0), infinite at 0 (PyTorch's gradient there is inf or nan, never an error)."""
+    degrees = reduced_count(shape, axis) - correction
+    return 1.0 / degrees if degrees > 0 else math.inf
+
+
 register(
     "var",
-    lambda x, axis, ddof, keepdims: np.var(x, axis=axis, ddof=ddof, keepdims=keepdims),
+    lambda x, axis, correction, keepdims: variance(x, axis, correction, keepdims, root=False),
     reads(
         "x",
-        lambda F, g, x, out, axis, ddof, keepdims: (
+        lambda F, g, x, out, axis, correction, keepdims: (
             expand_reduced(F, g, x.shape, axis, keepdims)
-            * (2.0 / (reduced_count(x.shape, axis) - ddof))
+            * (2.0 * per_degree_of_freedom(x.shape, axis, correction))
             * (x - F.mean(x, axis=axis, keepdims=True))
         ),
     ),
-    samples=(S((3, 4), axis=None, ddof=0, keepdims=False), S((3, 4), axis=(1,), ddof=1, keepdims=True)),
+    samples=(
+        S((3, 4), axis=None, correction=1, keepdims=False),
+        S((3, 4), axis=(1,), correction=0, keepdims=True),
+        S((2, 5), axis=(1,), correction=2, keepdims=False),
+    ),
 )
 register(
     "std",
-    lambda x, axis, ddof, keepdims: np.std(x, axis=axis, ddof=ddof, keepdims=keepdims),
+    lambda x, axis, correction, keepdims: variance(x, axis, correction, keepdims, root=True),
     reads(
         "x out",
-        lambda F, g, x, out, axis, ddof, keepdims: (
-            expand_reduced(F, g / out, x.shape, axis, keepdims)
-            * (1.0 / (reduced_count(x.shape, axis) - ddof))
+        lambda F, g, x, out, axis, correction, keepdims: (
+            # where the deviation is zero (a constant slice) PyTorch's gradient is 0, not 0/0
+            expand_reduced(F, g / F.where(out == 0, math.inf, out), x.shape, axis, keepdims)
+            * per_degree_of_freedom(x.shape, axis, correction)
             * (x - F.mean(x, axis=axis, keepdims=True))
         ),
     ),
-    samples=(S((3, 4), axis=None, ddof=0, keepdims=False), S((3, 4), axis=(0,), ddof=1, keepdims=False)),
+    samples=(
+        S((3, 4), axis=None, correction=1, keepdims=False),
+        S((3, 4), axis=(0,), correction=0, keepdims=False),
+    ),
 )
 register(
     "max",

@@ -496,29 +496,51 @@ class Tensor:
     ) -> Tensor:
         return self._reduce("mean", axis, keepdims, dim, keepdim)
 
+    def _spread(self, name, axis, unbiased, keepdims, dim, keepdim, correction, ddof):
+        given = [k for k, v in (("unbiased", unbiased), ("correction", correction), ("ddof", ddof)) if v is not None]
+        if len(given) > 1:
+            raise TypeError(f"{name}: give at most one of unbiased, correction and ddof, got {' and '.join(given)}")
+        if unbiased is not None and not isinstance(unbiased, (bool, np.bool_)):
+            raise TypeError(
+                f"{name}: unbiased must be a bool (PyTorch's second argument); for an integer use correction=, "
+                f"got {unbiased!r}"
+            )
+        if unbiased is not None:
+            correction = int(unbiased)
+        elif correction is None:
+            correction = 1 if ddof is None else ddof
+        if isinstance(correction, bool) or not isinstance(correction, (int, np.integer)) or correction < 0:
+            raise ValueError(f"{name}: correction must be a non-negative int, got {correction!r}")
+        return self._reduce(name, axis, keepdims, dim, keepdim, correction=int(correction))
+
     def var(
         self,
         axis: Axis = None,
-        ddof: int = 0,
+        unbiased: bool | None = None,
         keepdims: bool = False,
         *,
         dim: Axis = None,
         keepdim: bool | None = None,
         correction: int | None = None,
+        ddof: int | None = None,
     ) -> Tensor:
-        return self._reduce("var", axis, keepdims, dim, keepdim, ddof=ddof if correction is None else correction)
+        """The variance, PyTorch's: divided by N - correction, `correction=1` (Bessel's) unless told
+        (`unbiased=False` or `correction=0` for the population variance; numpy's `ddof=` is an alias)."""
+        return self._spread("var", axis, unbiased, keepdims, dim, keepdim, correction, ddof)
 
     def std(
         self,
         axis: Axis = None,
-        ddof: int = 0,
+        unbiased: bool | None = None,
         keepdims: bool = False,
         *,
         dim: Axis = None,
         keepdim: bool | None = None,
         correction: int | None = None,
+        ddof: int | None = None,
     ) -> Tensor:
-        return self._reduce("std", axis, keepdims, dim, keepdim, ddof=ddof if correction is None else correction)
+        """The standard deviation: the square root of `var` with the same arguments."""
+        return self._spread("std", axis, unbiased, keepdims, dim, keepdim, correction, ddof)
 
     def _extreme(self, name, axis, keepdims, dim, keepdim):
         if self._data.size == 0:
@@ -611,11 +633,17 @@ class Tensor:
     ) -> Tensor:
         return self._arg(np.argmin, "argmin", axis, keepdims, dim, keepdim)
 
+    def _normalized_exponential(self, name, axis):
+        if self.ndim == 0:  # PyTorch treats a 0-d tensor as one element along dim 0 or -1
+            _normalize_axis(axis, 0, name)
+            return apply(OPS[name], self.reshape(1), axis=0).reshape(())
+        return apply(OPS[name], self, axis=_single_axis(self, axis, name))
+
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
-        return apply(OPS["softmax"], self, axis=_single_axis(self, axis if dim is None else dim, "softmax"))
+        return self._normalized_exponential("softmax", axis if dim is None else dim)
 
     def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
-        return apply(OPS["log_softmax"], self, axis=_single_axis(self, axis if dim is None else dim, "log_softmax"))
+        return self._normalized_exponential("log_softmax", axis if dim is None else dim)
 
     # ---- shape ----
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
@@ -898,6 +926,25 @@ def _forward_error(op, arrays, exc):
     return kind(f"{op.name}: invalid input ({'shapes' if len(arrays) > 1 else 'shape'} {listed}): {exc}")
 
 
+def _pytorch_float_dtype(arrays: list[Any]) -> np.dtype:
+    """The floating dtype PyTorch gives an op over `arrays`, which numpy computed as another one.
+
+    PyTorch ranks operands: tensors with dimensions, then 0-d tensors, then Python numbers. The floating
+    operands of the highest rank decide (promoted among themselves); when none is floating (integers
+    passed to `exp` or `/`, an integer tensor times a Python float) the result is the default dtype. So
+    a float32 model stays float32 whatever numbers and integer tensors it meets, unlike numpy, which
+    widens to float64."""
+    best_rank, dtype = 0, None
+    for a in arrays:
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f":
+            rank = 2 if a.ndim else 1
+            if rank > best_rank:
+                best_rank, dtype = rank, a.dtype
+            elif rank == best_rank:
+                dtype = np.promote_types(dtype, a.dtype)
+    return _default_dtype if dtype is None else dtype
+
+
 def apply(op: Op, *inputs: Operand, **attrs: Any) -> Any:
     """Run `op` on Tensors/constants; record a node when grad mode is on and an input requires grad.
     Returns a Tensor, or a tuple of Tensors for an op with several outputs."""
@@ -916,6 +963,10 @@ def apply(op: Op, *inputs: Operand, **attrs: Any) -> Any:
         out = op.forward(*arrays, **attrs)
     except (ValueError, TypeError, IndexError) as exc:
         raise _forward_error(op, arrays, exc) from None
+    if type(out) is np.ndarray and out.dtype.kind == "f" and out.dtype != _default_dtype and "dtype" not in attrs:
+        dtype = _pytorch_float_dtype(arrays)
+        if dtype != out.dtype:
+            out = out.astype(dtype)
     if type(out) is not np.ndarray:
         if op.multi_output:
             outs = tuple(np.asarray(o) for o in out)

@@ -317,31 +317,37 @@ def mean(
 
 
 def var(
-    x: TensorLike,
+    input: TensorLike,
     axis: Axis = None,
-    ddof: int = 0,
+    unbiased: bool | None = None,
     keepdims: bool = False,
     *,
     dim: Axis = None,
     keepdim: bool | None = None,
     correction: int | None = None,
+    ddof: int | None = None,
 ) -> Tensor:
-    """`x.var(...)` as a function: see `Tensor.var`."""
-    return as_tensor(x).var(axis, ddof, keepdims, dim=dim, keepdim=keepdim, correction=correction)
+    """`input.var(...)` as a function: see `Tensor.var` (PyTorch's default `correction=1`)."""
+    return as_tensor(input).var(
+        axis, unbiased, keepdims, dim=dim, keepdim=keepdim, correction=correction, ddof=ddof
+    )
 
 
 def std(
-    x: TensorLike,
+    input: TensorLike,
     axis: Axis = None,
-    ddof: int = 0,
+    unbiased: bool | None = None,
     keepdims: bool = False,
     *,
     dim: Axis = None,
     keepdim: bool | None = None,
     correction: int | None = None,
+    ddof: int | None = None,
 ) -> Tensor:
-    """`x.std(...)` as a function: see `Tensor.std`."""
-    return as_tensor(x).std(axis, ddof, keepdims, dim=dim, keepdim=keepdim, correction=correction)
+    """`input.std(...)` as a function: see `Tensor.std` (PyTorch's default `correction=1`)."""
+    return as_tensor(input).std(
+        axis, unbiased, keepdims, dim=dim, keepdim=keepdim, correction=correction, ddof=ddof
+    )
 
 
 def max(

@@ -210,8 +210,12 @@ def torch_references():
         "clip": lambda x, min, max: torch.clamp(x, min, max),
         "sum": _torch_sum_like(torch.sum),
         "mean": _torch_sum_like(torch.mean),
-        "var": lambda x, axis, ddof, keepdims: _torch_sum_like(torch.var)(x, axis, keepdims, correction=ddof),
-        "std": lambda x, axis, ddof, keepdims: _torch_sum_like(torch.std)(x, axis, keepdims, correction=ddof),
+        "var": lambda x, axis, correction, keepdims: _torch_sum_like(torch.var)(
+            x, axis, keepdims, correction=correction
+        ),
+        "std": lambda x, axis, correction, keepdims: _torch_sum_like(torch.std)(
+            x, axis, keepdims, correction=correction
+        ),
         "max": _torch_extreme(torch.amax),
         "min": _torch_extreme(torch.amin),
         "max_dim": lambda x, axis, keepdims: torch.max(x, dim=axis, keepdim=keepdims),

@@ -138,3 +138,110 @@ def test_augmented_assignment_refuses_a_widening_cast_as_pytorch():
     t = ag.tensor([1, 2])
     with pytest.raises(TypeError, match="div_: cannot update a tensor of shape \\(2,\\) and dtype int64"):
         t /= 2
+
+
+# ---- var and std: PyTorch's default correction and edge points -------------------------------------------
+
+
+def test_var_and_std_default_to_bessels_correction():
+    x = ag.tensor([[1.0, 2.0, 4.0], [0.0, 3.0, 9.0]], dtype=np.float64)
+    array = np.asarray(x)
+    np.testing.assert_allclose(np.asarray(x.var()), array.var(ddof=1))
+    np.testing.assert_allclose(np.asarray(x.std(dim=1)), array.std(axis=1, ddof=1))
+    np.testing.assert_allclose(np.asarray(ag.var(x, 0, False)), array.var(axis=0))
+    np.testing.assert_allclose(np.asarray(x.var(1, unbiased=True, keepdim=True)), array.var(1, ddof=1, keepdims=True))
+    np.testing.assert_allclose(np.asarray(x.std(correction=2)), array.std(ddof=2))
+    np.testing.assert_allclose(np.asarray(x.var(ddof=0)), array.var())
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize(
+    "values, kwargs",
+    [
+        ([[1.0, 2.0, 4.0], [0.0, 3.0, 9.0]], {}),
+        ([[1.0, 2.0, 4.0], [0.0, 3.0, 9.0]], {"dim": 1, "correction": 0, "keepdim": True}),
+        ([2.0, 2.0, 2.0], {}),  # a constant: std's gradient is 0 in PyTorch, not 0/0
+        ([2.0], {}),  # N - correction = 0: nan value and gradient, not an error
+        ([1.0, 3.0, 4.0], {"correction": 2}),
+    ],
+)
+def test_var_and_std_values_and_gradients_match_torch(name, values, kwargs):
+    ours = ag.tensor(values, dtype=np.float64, requires_grad=True)
+    theirs = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    out, expected = getattr(ours, name)(**kwargs), getattr(theirs, name)(**kwargs)
+    np.testing.assert_allclose(np.asarray(out), expected.detach().numpy())
+    out.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_allclose(np.asarray(ours.grad), theirs.grad.numpy())
+
+
+def test_var_arguments_are_checked():
+    x = ag.ones(3)
+    with pytest.raises(TypeError, match="var: give at most one of unbiased, correction and ddof"):
+        x.var(unbiased=True, correction=1)
+    with pytest.raises(TypeError, match="std: unbiased must be a bool"):
+        x.std(0, 1)
+    with pytest.raises(ValueError, match="var: correction must be a non-negative int, got -1"):
+        x.var(correction=-1)
+
+
+# ---- type promotion ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "compute",
+    [
+        lambda ints, floats, f64_scalar: ints * 1.5,
+        lambda ints, floats, f64_scalar: ints / 2,
+        lambda ints, floats, f64_scalar: ints.exp(),
+        lambda ints, floats, f64_scalar: ints.sqrt(),
+        lambda ints, floats, f64_scalar: ints.sigmoid(),
+        lambda ints, floats, f64_scalar: ints + floats,
+        lambda ints, floats, f64_scalar: floats * f64_scalar,
+        lambda ints, floats, f64_scalar: floats * 2.0,
+        lambda ints, floats, f64_scalar: 2.0**floats,
+        lambda ints, floats, f64_scalar: ints.float().mean(),
+        lambda ints, floats, f64_scalar: (ints > 1) * 0.5,
+    ],
+)
+def test_a_float32_program_never_drifts_into_float64(compute):
+    ints, floats = ag.tensor([1, 2, 3]), ag.tensor([0.5, 1.0, 1.5])
+    f64_scalar = ag.tensor(2.0, dtype=np.float64)  # a 0-d tensor does not widen a tensor with dimensions
+    assert compute(ints, floats, f64_scalar).dtype == np.float32
+    if torch is not None:
+        expected = compute(
+            torch.tensor([1, 2, 3]), torch.tensor([0.5, 1.0, 1.5]), torch.tensor(2.0, dtype=torch.float64)
+        )
+        assert expected.dtype == torch.float32
+
+
+def test_promotion_keeps_what_pytorch_keeps():
+    ints = ag.tensor([1, 2, 3])
+    assert (ints * 2).dtype == np.int64 and (ints + ag.tensor([True, False, True])).dtype == np.int64
+    assert (ag.ones(2, dtype=np.float64) * ag.ones(2)).dtype == np.float64  # dimensioned tensors promote
+    assert (ag.ones(2, dtype=np.float64) * 2.0).dtype == np.float64
+    assert ag.ones(2).double().dtype == np.float64  # an explicit dtype is the caller's choice
+    assert ag.where(ints > 1, ints, 0.5).dtype == np.float32
+    ag.set_default_dtype(np.float64)
+    assert (ints / 2).dtype == np.float64  # integers meet floats in the default dtype
+
+
+def test_gradients_flow_through_promoted_ops():
+    w = ag.tensor([0.5, -1.0], requires_grad=True)
+    loss = (w * ag.tensor([2, 3])).sum() + (w * ag.tensor(1.0, dtype=np.float64)).sum()
+    assert loss.dtype == np.float32
+    loss.backward()
+    assert w.grad.dtype == np.float32
+    np.testing.assert_allclose(np.asarray(w.grad), [3.0, 4.0])
+
+
+@pytest.mark.parametrize("name, value", [("softmax", 1.0), ("log_softmax", 0.0)])
+def test_softmax_of_a_0d_tensor_is_pytorchs(name, value):
+    x = ag.tensor(2.0, requires_grad=True)
+    out = getattr(x, name)(0)
+    assert out.shape == () and out.item() == value
+    out.backward()
+    assert x.grad.item() == 0.0
+    with pytest.raises(ValueError, match=f"{name}: axis 1 is out of range for a tensor with 0 dimensions"):
+        getattr(x, name)(dim=1)

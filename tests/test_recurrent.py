@@ -181,7 +181,7 @@ def flat_outputs(result):
     """Every tensor of a module's result (output, h_n[, c_n]) as a flat list; packed output by its data."""
     output, state = result
     output = (
-        np.asarray(output)
+        output.data
         if isinstance(output, PackedSequence) or (torch and isinstance(output, torch.nn.utils.rnn.PackedSequence))
         else output
     )
@@ -451,7 +451,7 @@ def test_module_gradgradcheck(make):
 
     def forward(x, *parameters):
         output, _ = module(pack_padded_sequence(x, [3, 1], enforce_sorted=True))
-        return np.asarray(output)
+        return output.data
 
     x = ag.tensor(np.random.default_rng(1).standard_normal((3, 2, 2)), requires_grad=True)
     assert ag.gradgradcheck(forward, [x, *module.parameters()])

@@ -47,12 +47,13 @@ print(f"its mean {standardized.mean():.1e} and standard deviation {standardized.
 #
 # Standardization is an affine map, $\hat x = (x - \mu)/\sigma$: it keeps the order of the values and the
 # ratios of their differences, and changes only the origin and the unit. The same computation with tensors,
+# where `var` divides by $n - 1$ unless told `correction=0` (PyTorch's default, Bessel's correction),
 # and as `nn.LayerNorm` (which standardizes the last axis, adding $\epsilon = 10^{-5}$ to the variance and,
 # until trained, an identity affine map):
 
 # %%
 t = ag.tensor(x)
-by_tensor_ops = ((t - t.mean()) / t.var().sqrt()).numpy()
+by_tensor_ops = ((t - t.mean()) / t.var(correction=0).sqrt()).numpy()  # population variance, as above
 by_layer_norm = nn.LayerNorm(5)(ag.tensor(x[None, :])).detach().numpy()[0]
 print("tensor ops :", np.round(by_tensor_ops, 4))
 print("LayerNorm  :", np.round(by_layer_norm, 4))
