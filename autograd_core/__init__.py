@@ -12,11 +12,29 @@ saving and loading, and the public submodules.
 
 from . import backend, data, datasets, distributed, engine, figures, func, graph, serialization, viz
 from .custom_function import Function, FunctionCtx
+from .dtypes import (
+    ALIASES_SHADOWING_BUILTINS,
+    bool_,
+    device,
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    short,
+    uint8,
+)
 from .engine import (
     RemovableHandle,
     detect_anomaly,
     enable_grad,
     grad,
+    inference_mode,
     is_grad_enabled,
     module_scope,
     no_grad,
@@ -25,6 +43,7 @@ from .engine import (
 from .tensor import Tensor, ValuesIndices, get_default_dtype, increment_version, set_default_dtype
 from .tensor_functions import (
     abs,
+    add,
     arange,
     argmax,
     argmin,
@@ -37,7 +56,8 @@ from .tensor_functions import (
     clip,
     concatenate,
     cos,
-    default_generator,
+    empty,
+    empty_like,
     exp,
     expand_dims,
     expm1,
@@ -45,17 +65,21 @@ from .tensor_functions import (
     flatten,
     from_numpy,
     full,
+    full_like,
+    linspace,
     log,
     log1p,
     log_softmax,
+    logspace,
     logsumexp,
-    manual_seed,
     matmul,
     max,
     maximum,
     mean,
     min,
     minimum,
+    mul,
+    neg,
     norm,
     ones,
     ones_like,
@@ -63,9 +87,6 @@ from .tensor_functions import (
     permute,
     pow,
     prod,
-    rand,
-    randint,
-    randn,
     relu,
     repeat,
     reshape,
@@ -79,6 +100,7 @@ from .tensor_functions import (
     squeeze,
     stack,
     std,
+    sub,
     sum,
     swapaxes,
     tanh,
@@ -98,16 +120,48 @@ from . import fused_ops  # registers the fused ops and binds the backend's kerne
 from . import conv_ops  # registers the convolution ops  # isort: skip
 from . import rnn_ops  # registers the recurrent cell ops  # isort: skip
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .random_numbers import (
+    Generator,
+    bernoulli,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    multinomial,
+    normal,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    seed,
+    set_rng_state,
+)
 from .serialization import load, save
 
 __version__ = "0.1.0"
 
 __all__ = [
-    # the tensor and its dtype
+    # the tensor, its dtypes and its device
     "Tensor",
     "ValuesIndices",
     "get_default_dtype",
     "set_default_dtype",
+    "float16",
+    "half",
+    "float32",
+    "float64",
+    "double",
+    "int8",
+    "int16",
+    "short",
+    "int32",
+    "int64",
+    "long",
+    "uint8",
+    "bool_",
+    "device",
     # constructors and random numbers
     "tensor",
     "as_tensor",
@@ -115,15 +169,31 @@ __all__ = [
     "zeros",
     "ones",
     "full",
+    "empty",
     "zeros_like",
     "ones_like",
+    "empty_like",
+    "full_like",
     "arange",
+    "linspace",
+    "logspace",
     "eye",
+    "Generator",
     "default_generator",
     "manual_seed",
+    "seed",
+    "initial_seed",
+    "get_rng_state",
+    "set_rng_state",
     "rand",
     "randn",
     "randint",
+    "randperm",
+    "rand_like",
+    "randn_like",
+    "normal",
+    "bernoulli",
+    "multinomial",
     # ops on several tensors
     "concatenate",
     "cat",
@@ -134,6 +204,10 @@ __all__ = [
     "minimum",
     "matmul",
     "pow",
+    "add",
+    "sub",
+    "mul",
+    "neg",
     # every Tensor op as a function
     "exp",
     "log",
@@ -182,6 +256,7 @@ __all__ = [
     # autograd
     "grad",
     "no_grad",
+    "inference_mode",
     "enable_grad",
     "set_grad_enabled",
     "is_grad_enabled",
@@ -212,3 +287,12 @@ __all__ = [
     "conv_ops",
     "rnn_ops",
 ]
+
+globals().update(ALIASES_SHADOWING_BUILTINS)  # ag.float, ag.int, ag.bool: PyTorch's names (see dtypes)
+
+
+def __getattr__(name: str) -> object:
+    raise AttributeError(
+        f"module 'autograd_core' has no attribute {name!r}. If it is PyTorch's torch.{name}, autograd-core "
+        "does not provide it (yet): API.md lists what it does provide"
+    )

@@ -42,8 +42,8 @@ from .engine import apply
 from .fused_ops import layer_norm
 from .kernels.conv import numba_add_windows, numba_max_positions
 from .ops import REGISTRY, S, reads, register
+from .random_numbers import default_generator
 from .tensor import Tensor
-from .tensor_functions import default_generator
 
 LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 
@@ -1003,7 +1003,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
 def dropout2d(input, p=0.5, training=True):
     """Zero whole channels of (N, C, H, W) (or unbatched (C, H, W)) with probability p, scaling the kept ones
-    by 1 / (1 - p); the identity when not training. Masks come from `ag.default_generator()`."""
+    by 1 / (1 - p); the identity when not training. Masks come from `ag.default_generator.rng`."""
     x = _tensor(input)
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
         raise ValueError(f"dropout2d: p must be in [0, 1), got {p!r}")
@@ -1012,5 +1012,5 @@ def dropout2d(input, p=0.5, training=True):
     if not training or p == 0:
         return x
     channels = x.shape[: x.ndim - 2] + (1, 1)
-    keep = default_generator().random(channels) >= p
+    keep = default_generator.rng.random(channels) >= p
     return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)

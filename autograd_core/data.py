@@ -6,7 +6,7 @@ dataset into batches: each field of the samples stacked along a new first axis.
 
 Randomness: every shuffle draws from a `numpy.random.Generator`. With `seed=`
 given it is `np.random.default_rng(seed)`, so the result is the same on every
-run; with `seed=None` it comes from `ag.default_generator()`, so
+run; with `seed=None` it comes from `ag.default_generator.rng`, so
 `ag.manual_seed(n)` makes it reproducible too.
 
 A sampler (`DataLoader(..., sampler=)`) is any object with `__len__` whose
@@ -31,7 +31,7 @@ import autograd_core as ag
 def make_generator(seed: int | None, where: str) -> np.random.Generator:
     """The generator a random helper draws from: `default_rng(seed)`, or the project's when seed is None."""
     if seed is None:
-        return ag.default_generator()
+        return ag.default_generator.rng
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"{where}: seed must be an int or None, got {type(seed).__name__}")
     if seed < 0:

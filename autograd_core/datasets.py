@@ -8,7 +8,7 @@ Every function returns numpy arrays `(X, y)`: X float32 of shape
 The generators follow scikit-learn's conventions (class sizes, geometry,
 samples shuffled, Gaussian noise of standard deviation `noise` added to every
 coordinate) but use numpy only; `seed=` makes them deterministic, and with
-`seed=None` they draw from `ag.default_generator()` (see `ag.manual_seed`).
+`seed=None` they draw from `ag.default_generator.rng` (see `ag.manual_seed`).
 """
 
 import numbers

@@ -52,6 +52,7 @@ from .graph import (  # noqa: F401 (re-exported where nn, tools and tests import
     RemovableHandle,
     detect_anomaly,
     enable_grad,
+    inference_mode,
     is_grad_enabled,
     module_scope,
     no_grad,

@@ -73,16 +73,35 @@ class _Setting:
     def __call__(self, fn: _F) -> _F:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__():
+            with self._fresh():  # a fresh manager per call: the decorated function may be re-entered
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]  # functools.wraps keeps fn's signature
+
+    def _fresh(self) -> _Setting:
+        return self.__class__()
 
 
 class no_grad(_Setting):
     """Disable graph recording: `with ag.no_grad():` or `@ag.no_grad()`."""
 
     value = False
+
+
+class inference_mode(no_grad):
+    """PyTorch's `inference_mode(mode=True)`: here the same as `no_grad` (there are no inference-only
+    tensors to gain from); `inference_mode(False)` leaves grad mode as it is."""
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__()
+        self.mode = bool(mode)
+
+    def __enter__(self) -> None:
+        self.previous.append(state.grad_enabled)
+        state.grad_enabled = state.grad_enabled and not self.mode
+
+    def _fresh(self) -> inference_mode:
+        return inference_mode(self.mode)
 
 
 class enable_grad(_Setting):

@@ -657,6 +657,8 @@ register(
     ),
     samples=REDUCE,
 )
+
+
 def variance(x, axis, correction, keepdims, root):
     """PyTorch's var/std: the sum of squared deviations over max(N - correction, 0) (nan or inf when
     that is 0, without numpy's warnings)."""

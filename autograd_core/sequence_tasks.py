@@ -2,7 +2,7 @@
 
 Every generator returns numpy arrays `(X, y)` with the samples first: X float32 of shape
 (n, length, features), ready for a recurrent layer built with `batch_first=True`, and y float32
-targets. `seed=` makes them deterministic; with `seed=None` they draw from `ag.default_generator()`
+targets. `seed=` makes them deterministic; with `seed=None` they draw from `ag.default_generator.rng`
 (see `ag.manual_seed`).
 """
 

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, TypeAlias
 import numpy as np
 from numpy.typing import DTypeLike
 
+from .dtypes import CPU, check_device, device, is_dtype_like
 from .graph import (
     MultiOutputNode,
     Node,
@@ -157,13 +158,13 @@ class Tensor:
     """The values: the numpy array every op reads and writes (`np.asarray(t)` and `.numpy()` return it)."""
     grad: Tensor | None
     """The accumulated gradient, after a backward pass reached this tensor (leaves, or `retain_grad`)."""
-    requires_grad: bool
+    requires_grad: builtins.bool
     grad_fn: Node | None
     """The node of the op that produced this tensor; None for a leaf."""
-    output_nr: int
+    output_nr: builtins.int
     _hooks: list[Callable[[Tensor], Tensor | None]] | None
 
-    def __init__(self, data: TensorLike, requires_grad: bool = False, grad_fn: Node | None = None) -> None:
+    def __init__(self, data: TensorLike, requires_grad: builtins.bool = False, grad_fn: Node | None = None) -> None:
         self._data = data if type(data) is np.ndarray else to_array(data)
         self.grad = None
         self.requires_grad = requires_grad
@@ -198,11 +199,11 @@ class Tensor:
         self._data = value._data
 
     @property
-    def shape(self) -> tuple[int, ...]:
+    def shape(self) -> tuple[builtins.int, ...]:
         return self._data.shape
 
     @property
-    def ndim(self) -> int:
+    def ndim(self) -> builtins.int:
         return self._data.ndim
 
     @property
@@ -210,7 +211,7 @@ class Tensor:
         return self._data.dtype
 
     @property
-    def is_leaf(self) -> bool:
+    def is_leaf(self) -> builtins.bool:
         """True for a tensor no recorded op produced (its gradient accumulates in `.grad`)."""
         return self.grad_fn is None
 
@@ -219,10 +220,39 @@ class Tensor:
         """The tensor with its axes reversed."""
         return self.transpose()
 
-    def numel(self) -> int:
+    @property
+    def mT(self) -> Tensor:
+        """The tensor with its last two axes swapped (a batch of matrices transposed)."""
+        if self.ndim < 2:
+            raise ValueError(f"mT: expected a tensor with at least 2 dimensions, got shape {self.shape}")
+        return self.transpose(-2, -1)
+
+    @property
+    def device(self) -> device:
+        """Always the CPU: `device(type='cpu')`."""
+        return CPU
+
+    def numel(self) -> builtins.int:
         return self._data.size
 
-    def __len__(self) -> int:
+    nelement = numel
+
+    def dim(self) -> builtins.int:
+        return self._data.ndim
+
+    def size(self, dim: builtins.int | None = None) -> Any:
+        """The shape (a tuple), or with `dim` the length of that dimension, as PyTorch's `size()`."""
+        if dim is None:
+            return self._data.shape
+        return self._data.shape[_single_axis(self, dim, "size")] if self.ndim else _normalize_axis(dim, 0, "size")
+
+    def element_size(self) -> builtins.int:
+        return self._data.itemsize
+
+    def is_floating_point(self) -> builtins.bool:
+        return self._data.dtype.kind == "f"
+
+    def __len__(self) -> builtins.int:
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self._data.shape[0]
@@ -247,7 +277,7 @@ class Tensor:
             raise RuntimeError("numpy(): can't convert a tensor that requires grad; use tensor.detach().numpy()")
         return self._data
 
-    def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
+    def __array__(self, dtype: DTypeLike | None = None, copy: builtins.bool | None = None) -> np.ndarray:
         if copy:
             return np.array(self._data, dtype=dtype)
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
@@ -262,13 +292,13 @@ class Tensor:
     def tolist(self) -> Any:
         return self._data.tolist()
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> builtins.bool:
         return bool(self._data)
 
     def __float__(self) -> builtins.float:
         return float(self.item())
 
-    def __int__(self) -> int:
+    def __int__(self) -> builtins.int:
         return int(self.item())
 
     def astype(self, dtype: DTypeLike) -> Tensor:
@@ -282,6 +312,64 @@ class Tensor:
     def double(self) -> Tensor:
         return self.astype(np.float64)
 
+    def half(self) -> Tensor:
+        return self.astype(np.float16)
+
+    def long(self) -> Tensor:
+        return self.astype(np.int64)
+
+    def int(self) -> Tensor:
+        return self.astype(np.int32)
+
+    def bool(self) -> Tensor:
+        return self.astype(np.bool_)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.astype(other.dtype)
+
+    def to(
+        self, *args: Any, dtype: DTypeLike | None = None, device: Any = None, copy: builtins.bool = False, **_: Any
+    ) -> Tensor:
+        """PyTorch's `.to`: `to(dtype)`, `to("cpu")`, `to(device, dtype)`, `to(other_tensor)` (its dtype), or
+        by keyword. Returns this tensor when nothing changes (unless `copy=True`); the conversion is
+        differentiable. A device other than the CPU raises. (`non_blocking=` and `memory_format=` are
+        accepted and ignored: there is one device and one layout.)"""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif is_dtype_like(arg):
+                dtype = arg
+            else:
+                device = arg
+        check_device(device, "to")
+        if dtype is None or np.dtype(dtype) == self._data.dtype:
+            return self.clone() if copy else self
+        return self.astype(dtype)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def new_tensor(
+        self, data: TensorLike, dtype: DTypeLike | None = None, requires_grad: builtins.bool = False
+    ) -> Tensor:
+        """A new leaf holding a copy of `data`, with this tensor's dtype unless `dtype` is given."""
+        out = Tensor(to_array(data, self.dtype if dtype is None else dtype, "new_tensor"))
+        return out.requires_grad_(requires_grad) if requires_grad else out
+
+    def new_full(self, size: Sequence[builtins.int], fill_value: Number, dtype: DTypeLike | None = None) -> Tensor:
+        return Tensor(np.full(_shape_args((size,), "new_full"), fill_value, self.dtype if dtype is None else dtype))
+
+    def new_zeros(self, *size: builtins.int | Sequence[builtins.int], dtype: DTypeLike | None = None) -> Tensor:
+        return self.new_full(_shape_args(size, "new_zeros"), 0, dtype)
+
+    def new_ones(self, *size: builtins.int | Sequence[builtins.int], dtype: DTypeLike | None = None) -> Tensor:
+        return self.new_full(_shape_args(size, "new_ones"), 1, dtype)
+
+    def new_empty(self, *size: builtins.int | Sequence[builtins.int], dtype: DTypeLike | None = None) -> Tensor:
+        return self.new_full(
+            _shape_args(size, "new_empty"), 0, dtype
+        )  # zero-filled: an uninitialised array buys nothing
+
     # ---- autograd ----
     def detach(self) -> Tensor:
         """The same data, cut from the graph (in-place edits still count against saved versions)."""
@@ -292,7 +380,7 @@ class Tensor:
     def clone(self) -> Tensor:
         return apply(OPS["clone"], self)
 
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+    def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
         if requires_grad and not is_floating(self._data.dtype):
             raise TypeError(f"requires_grad_: only floating tensors can require grad, got dtype {self.dtype}")
         if not requires_grad and self.grad_fn is not None:
@@ -333,7 +421,10 @@ class Tensor:
         self._gradient_target().register_prehook(store)
 
     def backward(
-        self, gradient: TensorLike | None = None, retain_graph: bool | None = None, create_graph: bool = False
+        self,
+        gradient: TensorLike | None = None,
+        retain_graph: builtins.bool | None = None,
+        create_graph: builtins.bool = False,
     ) -> None:
         """Accumulate into the leaves' `.grad` the gradient of this tensor (weighted by `gradient`)."""
         _reverse_pass(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
@@ -374,6 +465,23 @@ class Tensor:
 
     def __rmatmul__(self, other: Operand) -> Tensor:
         return _matmul(other, self)
+
+    def add(self, other: Operand, *, alpha: Number = 1) -> Tensor:
+        """`self + alpha * other`."""
+        return apply(OPS["add"], self, _times_alpha(other, alpha))
+
+    def sub(self, other: Operand, *, alpha: Number = 1) -> Tensor:
+        """`self - alpha * other`."""
+        return apply(OPS["sub"], self, _times_alpha(other, alpha))
+
+    def mul(self, other: Operand) -> Tensor:
+        return apply(OPS["mul"], self, other)
+
+    def neg(self) -> Tensor:
+        return apply(OPS["neg"], self)
+
+    def matmul(self, other: Operand) -> Tensor:
+        return _matmul(self, other)
 
     def __neg__(self) -> Tensor:
         return apply(OPS["neg"], self)
@@ -487,12 +595,22 @@ class Tensor:
         return apply(OPS[name], self, axis=axis, keepdims=keepdims, **attrs)
 
     def sum(
-        self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+        self,
+        axis: Axis = None,
+        keepdims: builtins.bool = False,
+        *,
+        dim: Axis = None,
+        keepdim: builtins.bool | None = None,
     ) -> Tensor:
         return self._reduce("sum", axis, keepdims, dim, keepdim)
 
     def mean(
-        self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+        self,
+        axis: Axis = None,
+        keepdims: builtins.bool = False,
+        *,
+        dim: Axis = None,
+        keepdim: builtins.bool | None = None,
     ) -> Tensor:
         return self._reduce("mean", axis, keepdims, dim, keepdim)
 
@@ -509,20 +627,20 @@ class Tensor:
             correction = int(unbiased)
         elif correction is None:
             correction = 1 if ddof is None else ddof
-        if isinstance(correction, bool) or not isinstance(correction, (int, np.integer)) or correction < 0:
+        if isinstance(correction, builtins.bool) or not isinstance(correction, (int, np.integer)) or correction < 0:
             raise ValueError(f"{name}: correction must be a non-negative int, got {correction!r}")
         return self._reduce(name, axis, keepdims, dim, keepdim, correction=int(correction))
 
     def var(
         self,
         axis: Axis = None,
-        unbiased: bool | None = None,
-        keepdims: bool = False,
+        unbiased: builtins.bool | None = None,
+        keepdims: builtins.bool = False,
         *,
         dim: Axis = None,
-        keepdim: bool | None = None,
-        correction: int | None = None,
-        ddof: int | None = None,
+        keepdim: builtins.bool | None = None,
+        correction: builtins.int | None = None,
+        ddof: builtins.int | None = None,
     ) -> Tensor:
         """The variance, PyTorch's: divided by N - correction, `correction=1` (Bessel's) unless told
         (`unbiased=False` or `correction=0` for the population variance; numpy's `ddof=` is an alias)."""
@@ -531,13 +649,13 @@ class Tensor:
     def std(
         self,
         axis: Axis = None,
-        unbiased: bool | None = None,
-        keepdims: bool = False,
+        unbiased: builtins.bool | None = None,
+        keepdims: builtins.bool = False,
         *,
         dim: Axis = None,
-        keepdim: bool | None = None,
-        correction: int | None = None,
-        ddof: int | None = None,
+        keepdim: builtins.bool | None = None,
+        correction: builtins.int | None = None,
+        ddof: builtins.int | None = None,
     ) -> Tensor:
         """The standard deviation: the square root of `var` with the same arguments."""
         return self._spread("std", axis, unbiased, keepdims, dim, keepdim, correction, ddof)
@@ -554,30 +672,57 @@ class Tensor:
         )
         return ValuesIndices(values, indices)
 
-    def max(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Any:
+    def max(
+        self,
+        axis: Axis = None,
+        keepdims: builtins.bool = False,
+        *,
+        dim: Axis = None,
+        keepdim: builtins.bool | None = None,
+    ) -> Any:
         """The maximum over all elements or a tuple of axes (gradient split among ties); along one int
         `dim`/`axis`, PyTorch's `(values, indices)` pair (gradient to the index picked)."""
         return self._extreme("max", axis, keepdims, dim, keepdim)
 
-    def min(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Any:
+    def min(
+        self,
+        axis: Axis = None,
+        keepdims: builtins.bool = False,
+        *,
+        dim: Axis = None,
+        keepdim: builtins.bool | None = None,
+    ) -> Any:
         """As `max`, for the minimum."""
         return self._extreme("min", axis, keepdims, dim, keepdim)
 
     def sort(
-        self, dim: int = -1, descending: bool = False, stable: bool = False, *, axis: int | None = None
+        self,
+        dim: builtins.int = -1,
+        descending: builtins.bool = False,
+        stable: builtins.bool = False,
+        *,
+        axis: builtins.int | None = None,
     ) -> ValuesIndices:
         """`(values, indices)` sorted along `dim` (a stable sort, whatever `stable` says)."""
         axis = _single_axis(self, dim if axis is None else axis, "sort")
         values, indices = apply(OPS["sort"], self, axis=axis, descending=bool(descending))
         return ValuesIndices(values, indices)
 
-    def argsort(self, dim: int = -1, descending: bool = False, *, axis: int | None = None) -> Tensor:
+    def argsort(
+        self, dim: builtins.int = -1, descending: builtins.bool = False, *, axis: builtins.int | None = None
+    ) -> Tensor:
         """The indices that sort along `dim` (not differentiable)."""
         axis = _single_axis(self, dim if axis is None else axis, "argsort")
         return Tensor(np.argsort(-self._data if descending else self._data, axis=axis, kind="stable"))
 
     def topk(
-        self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *, axis: int | None = None
+        self,
+        k: builtins.int,
+        dim: builtins.int = -1,
+        largest: builtins.bool = True,
+        sorted: builtins.bool = True,
+        *,
+        axis: builtins.int | None = None,
     ) -> ValuesIndices:
         """`(values, indices)` of the k largest (or smallest) entries along `dim`, in sorted order."""
         axis = _single_axis(self, dim if axis is None else axis, "topk")
@@ -588,12 +733,22 @@ class Tensor:
         return ValuesIndices(values, indices)
 
     def prod(
-        self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+        self,
+        axis: Axis = None,
+        keepdims: builtins.bool = False,
+        *,
+        dim: Axis = None,
+        keepdim: builtins.bool | None = None,
     ) -> Tensor:
         return self._reduce("prod", axis, keepdims, dim, keepdim)
 
     def logsumexp(
-        self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+        self,
+        axis: Axis = None,
+        keepdims: builtins.bool = False,
+        *,
+        dim: Axis = None,
+        keepdim: builtins.bool | None = None,
     ) -> Tensor:
         return self._reduce("logsumexp", axis, keepdims, dim, keepdim)
 
@@ -601,10 +756,10 @@ class Tensor:
         self,
         p: Number | str = 2,
         axis: Axis = None,
-        keepdims: bool = False,
+        keepdims: builtins.bool = False,
         *,
         dim: Axis = None,
-        keepdim: bool | None = None,
+        keepdim: builtins.bool | None = None,
     ) -> Tensor:
         if p == "fro":
             p = 2
@@ -624,12 +779,22 @@ class Tensor:
         return Tensor(np.asarray(ufunc(self._data, axis=axis, keepdims=keepdims)))
 
     def argmax(
-        self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None, keepdim: bool | None = None
+        self,
+        axis: builtins.int | None = None,
+        keepdims: builtins.bool = False,
+        *,
+        dim: builtins.int | None = None,
+        keepdim: builtins.bool | None = None,
     ) -> Tensor:
         return self._arg(np.argmax, "argmax", axis, keepdims, dim, keepdim)
 
     def argmin(
-        self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None, keepdim: bool | None = None
+        self,
+        axis: builtins.int | None = None,
+        keepdims: builtins.bool = False,
+        *,
+        dim: builtins.int | None = None,
+        keepdim: builtins.bool | None = None,
     ) -> Tensor:
         return self._arg(np.argmin, "argmin", axis, keepdims, dim, keepdim)
 
@@ -639,14 +804,14 @@ class Tensor:
             return apply(OPS[name], self.reshape(1), axis=0).reshape(())
         return apply(OPS[name], self, axis=_single_axis(self, axis, name))
 
-    def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    def softmax(self, axis: builtins.int = -1, *, dim: builtins.int | None = None) -> Tensor:
         return self._normalized_exponential("softmax", axis if dim is None else dim)
 
-    def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    def log_softmax(self, axis: builtins.int = -1, *, dim: builtins.int | None = None) -> Tensor:
         return self._normalized_exponential("log_softmax", axis if dim is None else dim)
 
     # ---- shape ----
-    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+    def reshape(self, *shape: builtins.int | Sequence[builtins.int]) -> Tensor:
         shape = _shape_args(shape, "reshape")
         if shape == self.shape:
             return self
@@ -654,7 +819,7 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
         if self.ndim == 0:
             return self.reshape(1)
         start, end = start_dim % self.ndim, end_dim % self.ndim
@@ -662,7 +827,7 @@ class Tensor:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
         return self.reshape(self.shape[:start] + (math.prod(self.shape[start : end + 1]),) + self.shape[end + 1 :])
 
-    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
+    def transpose(self, *axes: builtins.int | Sequence[builtins.int]) -> Tensor:
         """No axes: reverse them. Two axes: swap them (as PyTorch). More: a permutation (as numpy)."""
         order: tuple[Any, ...] = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         if not order:
@@ -671,7 +836,7 @@ class Tensor:
             return self.swapaxes(*order)
         return self.permute(*order)
 
-    def permute(self, *dims: int | Sequence[int]) -> Tensor:
+    def permute(self, *dims: builtins.int | Sequence[builtins.int]) -> Tensor:
         given = _shape_args(dims, "permute")
         if sorted(d % max(self.ndim, 1) for d in given) != list(range(self.ndim)):
             raise ValueError(f"permute: {given} is not a permutation of the {self.ndim} axes of shape {self.shape}")
@@ -680,7 +845,7 @@ class Tensor:
             return self
         return apply(OPS["transpose"], self, axes=order)
 
-    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+    def swapaxes(self, axis1: builtins.int, axis2: builtins.int) -> Tensor:
         a, b = (_normalize_axis(axis, self.ndim, "swapaxes")[0] for axis in (axis1, axis2))
         if a == b:
             return self
@@ -691,7 +856,7 @@ class Tensor:
         drop = [i for i, n in enumerate(self.shape) if n == 1 and (axes is None or i in axes)]
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in drop))
 
-    def unsqueeze(self, axis: int) -> Tensor:
+    def unsqueeze(self, axis: builtins.int) -> Tensor:
         if not isinstance(axis, (int, np.integer)):
             raise TypeError(f"unsqueeze: axis must be an int, got {type(axis).__name__}")
         if not -self.ndim - 1 <= axis <= self.ndim:
@@ -701,13 +866,13 @@ class Tensor:
 
     expand_dims = unsqueeze
 
-    def broadcast_to(self, *shape: int | Sequence[int]) -> Tensor:
+    def broadcast_to(self, *shape: builtins.int | Sequence[builtins.int]) -> Tensor:
         shape = _shape_args(shape, "broadcast_to")
         if shape == self.shape:
             return self
         return apply(OPS["broadcast_to"], self, shape=shape)
 
-    def repeat(self, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
+    def repeat(self, repeats: builtins.int | Sequence[builtins.int], axis: builtins.int | None = None) -> Tensor:
         """numpy.repeat: each element repeated `repeats` times along `axis` (flattened when None)."""
         source = self.flatten() if axis is None else self
         axis = 0 if axis is None else _normalize_axis(axis, self.ndim, "repeat")[0]
@@ -716,7 +881,7 @@ class Tensor:
             raise ValueError(f"repeat: repeats must be non-negative integers, got {repeats!r}")
         return source[along(axis, source.ndim, np.repeat(np.arange(source.shape[axis]), counts))]
 
-    def tile(self, *reps: int | Sequence[int]) -> Tensor:
+    def tile(self, *reps: builtins.int | Sequence[builtins.int]) -> Tensor:
         """numpy.tile, as a broadcast and a reshape (so its gradient sums the copies)."""
         given = _shape_args(reps, "tile")
         ndim = max(len(given), self.ndim)
@@ -726,7 +891,9 @@ class Tensor:
         tiled = spread.broadcast_to(tuple(n for r, s in zip(counts, shape) for n in (r, s)))
         return tiled.reshape(tuple(r * s for r, s in zip(counts, shape)))
 
-    def pad(self, pad_width: int | Sequence[int] | Sequence[Sequence[int]], value: Number = 0.0) -> Tensor:
+    def pad(
+        self, pad_width: builtins.int | Sequence[builtins.int] | Sequence[Sequence[builtins.int]], value: Number = 0.0
+    ) -> Tensor:
         """numpy.pad in constant mode: `pad_width` is an int, a (before, after) pair, or one pair per axis."""
         widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (self.ndim, 2)) if self.ndim else ()
         if np.any(np.asarray(widths) < 0):
@@ -734,7 +901,11 @@ class Tensor:
         return apply(OPS["pad"], self, pad_width=tuple((int(a), int(b)) for a, b in widths), value=value)
 
     def split(
-        self, split_size_or_sections: int | Sequence[int], dim: int = 0, *, axis: int | None = None
+        self,
+        split_size_or_sections: builtins.int | Sequence[builtins.int],
+        dim: builtins.int = 0,
+        *,
+        axis: builtins.int | None = None,
     ) -> tuple[Tensor, ...]:
         """As PyTorch: an int gives pieces of that size (the last may be smaller); a list gives the sizes.
         One graph node with one output per piece (each a view)."""
@@ -752,14 +923,16 @@ class Tensor:
                 )
         return apply(OPS["split"], self, axis=axis, bounds=tuple(int(b) for b in np.cumsum([0] + sizes)))
 
-    def chunk(self, chunks: int, dim: int = 0, *, axis: int | None = None) -> tuple[Tensor, ...]:
+    def chunk(
+        self, chunks: builtins.int, dim: builtins.int = 0, *, axis: builtins.int | None = None
+    ) -> tuple[Tensor, ...]:
         """At most `chunks` pieces of equal size (the last may be smaller), as PyTorch."""
         if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
             raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
         axis = _single_axis(self, dim if axis is None else axis, "chunk")
         return self.split(max(1, -(-self.shape[axis] // chunks)), axis)
 
-    def unbind(self, dim: int = 0, *, axis: int | None = None) -> tuple[Tensor, ...]:
+    def unbind(self, dim: builtins.int = 0, *, axis: builtins.int | None = None) -> tuple[Tensor, ...]:
         """The slices along `dim`, with that dimension removed: one node, one output per slice."""
         if self.ndim == 0:
             raise ValueError("unbind: a 0-d tensor has no dimension to unbind")
@@ -812,11 +985,12 @@ class Tensor:
         self._version_counter[0] += 1
         return self
 
-    def add_(self, other: Operand) -> Tensor:
-        return self._inplace("add", (other,), {}, lambda a, b: np.add(a, b, out=a))
+    def add_(self, other: Operand, *, alpha: Number = 1) -> Tensor:
+        """`self += alpha * other`, in place (`p.data.add_(p.grad, alpha=-lr)`)."""
+        return self._inplace("add", (_times_alpha(other, alpha),), {}, lambda a, b: np.add(a, b, out=a))
 
-    def sub_(self, other: Operand) -> Tensor:
-        return self._inplace("sub", (other,), {}, lambda a, b: np.subtract(a, b, out=a))
+    def sub_(self, other: Operand, *, alpha: Number = 1) -> Tensor:
+        return self._inplace("sub", (_times_alpha(other, alpha),), {}, lambda a, b: np.subtract(a, b, out=a))
 
     def mul_(self, other: Operand) -> Tensor:
         return self._inplace("mul", (other,), {}, lambda a, b: np.multiply(a, b, out=a))
@@ -860,6 +1034,11 @@ class Tensor:
     def __setitem__(self, index: Any, value: Operand) -> None:
         index = _index(index)
         self._inplace("setitem", (value,), {"index": index}, lambda a, v: a.__setitem__(index, v))
+
+
+def _times_alpha(other: Operand, alpha: Number) -> Operand:
+    """`alpha * other` for the `alpha=` of add/sub (PyTorch's), skipping the product when alpha is 1."""
+    return other if alpha == 1 else apply(OPS["mul"], other, alpha)
 
 
 def _single_axis(t, axis, who):
@@ -934,7 +1113,7 @@ def _pytorch_float_dtype(arrays: list[Any]) -> np.dtype:
     passed to `exp` or `/`, an integer tensor times a Python float) the result is the default dtype. So
     a float32 model stays float32 whatever numbers and integer tensors it meets, unlike numpy, which
     widens to float64."""
-    best_rank, dtype = 0, None
+    best_rank, dtype = 0, _default_dtype
     for a in arrays:
         if isinstance(a, np.ndarray) and a.dtype.kind == "f":
             rank = 2 if a.ndim else 1
@@ -942,7 +1121,7 @@ def _pytorch_float_dtype(arrays: list[Any]) -> np.dtype:
                 best_rank, dtype = rank, a.dtype
             elif rank == best_rank:
                 dtype = np.promote_types(dtype, a.dtype)
-    return _default_dtype if dtype is None else dtype
+    return dtype
 
 
 def apply(op: Op, *inputs: Operand, **attrs: Any) -> Any:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import random as _python_random
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
 
+from .dtypes import check_device
 from .ops import REGISTRY as OPS
 from .tensor import (
     Axis,
@@ -18,6 +18,7 @@ from .tensor import (
     TensorLike,
     ValuesIndices,
     _normalize_axis,
+    _times_alpha,
     apply,
     get_default_dtype,
     is_floating,
@@ -25,17 +26,24 @@ from .tensor import (
 )
 
 
-def tensor(data: TensorLike, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+def tensor(data: TensorLike, dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new leaf tensor holding a copy of `data` (scalar, nested list, numpy array or Tensor)."""
+    check_device(device, "tensor")
     array = to_array(data, dtype)
     if requires_grad and not is_floating(array.dtype):
         raise TypeError(f"tensor: only floating tensors can require grad, got dtype {array.dtype}")
     return Tensor(array, requires_grad=bool(requires_grad))
 
 
-def as_tensor(x: TensorLike) -> Tensor:
-    """`x` itself when it is a Tensor, else `tensor(x)`."""
-    return x if isinstance(x, Tensor) else tensor(x)
+def as_tensor(data: TensorLike, dtype: DTypeLike | None = None, device: Any = None) -> Tensor:
+    """`data` itself when it is a Tensor of that dtype (or no dtype is asked), else `tensor(data, dtype)`;
+    a numpy array of the right dtype is shared, not copied, as PyTorch's `as_tensor`."""
+    check_device(device, "as_tensor")
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype) and data.dtype.kind in "biuf":
+        return Tensor(data)
+    return tensor(data, dtype)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -65,34 +73,81 @@ def _leaf(array, requires_grad, who):
     return Tensor(array, requires_grad=bool(requires_grad))
 
 
-def zeros(*shape: int | Sequence[int], dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+def zeros(
+    *shape: int | Sequence[int], dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     """A tensor of zeros: `zeros(2, 3)` or `zeros((2, 3))`, of the default dtype unless `dtype` is given."""
+    check_device(device, "zeros")
     return _leaf(np.zeros(_shape(shape, "zeros"), _float_dtype(dtype)), requires_grad, "zeros")
 
 
-def ones(*shape: int | Sequence[int], dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+def ones(
+    *shape: int | Sequence[int], dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     """A tensor of ones, shaped as for `zeros`."""
+    check_device(device, "ones")
     return _leaf(np.ones(_shape(shape, "ones"), _float_dtype(dtype)), requires_grad, "ones")
 
 
 def full(
-    shape: int | Sequence[int], fill_value: Number, dtype: DTypeLike | None = None, requires_grad: bool = False
+    size: int | Sequence[int],
+    fill_value: Number,
+    dtype: DTypeLike | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
 ) -> Tensor:
-    """A tensor filled with `fill_value` (a float fill gives the default dtype; otherwise numpy's)."""
-    shape = _shape((shape,), "full")
+    """A tensor filled with `fill_value` (a float fill gives the default dtype, an int int64, a bool bool)."""
+    check_device(device, "full")
+    shape = _shape((size,), "full")
     if dtype is None:
         dtype = _float_dtype(None) if isinstance(fill_value, float) else np.asarray(fill_value).dtype
     return _leaf(np.full(shape, fill_value, dtype), requires_grad, "full")
 
 
-def zeros_like(t: TensorLike, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
-    """Zeros with the shape of `t`, and its dtype unless `dtype` is given."""
-    return _leaf(np.zeros(np.shape(as_tensor(t)._data), dtype or as_tensor(t).dtype), requires_grad, "zeros_like")
+def empty(
+    *size: int | Sequence[int], dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """A new tensor of the given size. Zero-filled: PyTorch leaves it uninitialised, which buys nothing here."""
+    check_device(device, "empty")
+    return _leaf(np.zeros(_shape(size, "empty"), _float_dtype(dtype)), requires_grad, "empty")
 
 
-def ones_like(t: TensorLike, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
-    """Ones with the shape of `t`, and its dtype unless `dtype` is given."""
-    return _leaf(np.ones(np.shape(as_tensor(t)._data), dtype or as_tensor(t).dtype), requires_grad, "ones_like")
+def _like(who, input, fill, dtype, device, requires_grad):
+    check_device(device, who)
+    template = as_tensor(input)
+    return _leaf(np.full(template.shape, fill, dtype or template.dtype), requires_grad, who)
+
+
+def zeros_like(
+    input: TensorLike, dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """Zeros with the shape of `input`, and its dtype unless `dtype` is given."""
+    return _like("zeros_like", input, 0, dtype, device, requires_grad)
+
+
+def ones_like(
+    input: TensorLike, dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """Ones with the shape of `input`, and its dtype unless `dtype` is given."""
+    return _like("ones_like", input, 1, dtype, device, requires_grad)
+
+
+def empty_like(
+    input: TensorLike, dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """A tensor shaped as `input` (zero-filled, see `empty`)."""
+    return _like("empty_like", input, 0, dtype, device, requires_grad)
+
+
+def full_like(
+    input: TensorLike,
+    fill_value: Number,
+    dtype: DTypeLike | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """`fill_value` in the shape of `input`, and its dtype unless `dtype` is given."""
+    return _like("full_like", input, fill_value, dtype, device, requires_grad)
 
 
 def arange(
@@ -100,9 +155,11 @@ def arange(
     stop: Number | None = None,
     step: Number = 1,
     dtype: DTypeLike | None = None,
+    device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
     """Integers when every argument is an int (as PyTorch), otherwise the default float dtype."""
+    check_device(device, "arange")
     if stop is None:
         start, stop = 0, start
     if step == 0:
@@ -112,54 +169,50 @@ def arange(
     return _leaf(np.arange(start, stop, step).astype(dtype), requires_grad, "arange")
 
 
-def eye(n: int, m: int | None = None, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+def _steps(steps, who):
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"{who}: steps must be a non-negative int, got {steps!r}")
+    return int(steps)
+
+
+def linspace(
+    start: Number,
+    end: Number,
+    steps: int,
+    dtype: DTypeLike | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """`steps` evenly spaced values from `start` to `end`, both included (the default float dtype)."""
+    check_device(device, "linspace")
+    values = np.linspace(start, end, _steps(steps, "linspace"))
+    return _leaf(values.astype(_float_dtype(dtype)), requires_grad, "linspace")
+
+
+def logspace(
+    start: Number,
+    end: Number,
+    steps: int,
+    base: float = 10.0,
+    dtype: DTypeLike | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """`base ** linspace(start, end, steps)`."""
+    check_device(device, "logspace")
+    values = np.logspace(start, end, _steps(steps, "logspace"), base=base)
+    return _leaf(values.astype(_float_dtype(dtype)), requires_grad, "logspace")
+
+
+def eye(
+    n: int, m: int | None = None, dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     """The `n` x `m` identity matrix (square when `m` is None)."""
+    check_device(device, "eye")
     for name, value in (("n", n), ("m", n if m is None else m)):
         if not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"eye: {name} must be a non-negative int, got {value!r}")
     return _leaf(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad, "eye")
-
-
-# ---- random numbers: one generator that every random source of the project draws from ----------
-
-_generator = np.random.default_rng()
-
-
-def default_generator() -> np.random.Generator:
-    """The numpy Generator behind rand/randn/randint, dropout masks, initializers and shuffling."""
-    return _generator
-
-
-def manual_seed(seed: int) -> None:
-    """Seed every random source the project uses: this generator, numpy's and Python's global ones."""
-    global _generator
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"manual_seed: seed must be a non-negative int, got {seed!r}")
-    _generator = np.random.default_rng(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 (seeding the legacy global state is the point: user code draws from it)
-    _python_random.seed(seed)
-
-
-def rand(*shape: int | Sequence[int], dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1), from `default_generator()`."""
-    dtype = _float_dtype(dtype)
-    return _leaf(_generator.random(_shape(shape, "rand"), dtype=np.float64).astype(dtype), requires_grad, "rand")
-
-
-def randn(*shape: int | Sequence[int], dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples, from `default_generator()`."""
-    dtype = _float_dtype(dtype)
-    return _leaf(_generator.standard_normal(_shape(shape, "randn")).astype(dtype), requires_grad, "randn")
-
-
-def randint(low: int, high: int | None = None, size: int | Sequence[int] = (), dtype: DTypeLike = np.int64) -> Tensor:
-    """Integers uniform in [low, high) (in [0, low) when `high` is None), from `default_generator()`."""
-    if high is None:
-        low, high = 0, low
-    if high <= low:
-        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
-    return Tensor(_generator.integers(low, high, size=size, dtype=dtype))
 
 
 # ---- ops that take several tensors ------------------------------------------------------------
@@ -205,115 +258,133 @@ def split(
     return as_tensor(t).split(split_size_or_sections, dim, axis=axis)
 
 
-def where(condition: TensorLike, x: Operand, y: Operand) -> Tensor:
-    """Elementwise `x` where `condition` else `y`; differentiable in x and y."""
+def where(condition: TensorLike, input: Operand, other: Operand) -> Tensor:
+    """Elementwise `input` where `condition` else `other`; differentiable in both."""
     condition = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
-    return apply(OPS["where"], condition.astype(bool, copy=False), x, y)
+    return apply(OPS["where"], condition.astype(bool, copy=False), input, other)
 
 
-def maximum(x: Operand, y: Operand) -> Tensor:
+def maximum(input: Operand, other: Operand) -> Tensor:
     """The elementwise maximum (gradient split between ties)."""
-    return apply(OPS["maximum"], x, y)
+    return apply(OPS["maximum"], input, other)
 
 
-def minimum(x: Operand, y: Operand) -> Tensor:
+def minimum(input: Operand, other: Operand) -> Tensor:
     """The elementwise minimum (gradient split between ties)."""
-    return apply(OPS["minimum"], x, y)
+    return apply(OPS["minimum"], input, other)
 
 
-def matmul(x: TensorLike, y: Operand) -> Tensor:
-    """`x @ y`, numpy's matmul with broadcast batch dimensions."""
-    return as_tensor(x) @ y
+def matmul(input: TensorLike, y: Operand) -> Tensor:
+    """`input @ other`, numpy's matmul with broadcast batch dimensions."""
+    return as_tensor(input) @ y
 
 
-def pow(x: Operand, exponent: Operand) -> Tensor:
-    """`x ** exponent`, elementwise."""
-    return apply(OPS["pow"], x, exponent)
+def add(input: Operand, other: Operand, *, alpha: Number = 1) -> Tensor:
+    """`input + alpha * other`."""
+    return apply(OPS["add"], input, _times_alpha(other, alpha))
+
+
+def sub(input: Operand, other: Operand, *, alpha: Number = 1) -> Tensor:
+    """`input - alpha * other`."""
+    return apply(OPS["sub"], input, _times_alpha(other, alpha))
+
+
+def mul(input: Operand, other: Operand) -> Tensor:
+    return apply(OPS["mul"], input, other)
+
+
+def neg(input: Operand) -> Tensor:
+    return apply(OPS["neg"], input)
+
+
+def pow(input: Operand, exponent: Operand) -> Tensor:
+    """`input ** exponent`, elementwise."""
+    return apply(OPS["pow"], input, exponent)
 
 
 # ---- every Tensor op as a function: `ag.exp(x)` is `x.exp()` ------------------------------------
 
 
-def exp(x: TensorLike) -> Tensor:
-    """`x.exp()` as a function: see `Tensor.exp`."""
-    return as_tensor(x).exp()
+def exp(input: TensorLike) -> Tensor:
+    """`input.exp()` as a function: see `Tensor.exp`."""
+    return as_tensor(input).exp()
 
 
-def log(x: TensorLike) -> Tensor:
-    """`x.log()` as a function: see `Tensor.log`."""
-    return as_tensor(x).log()
+def log(input: TensorLike) -> Tensor:
+    """`input.log()` as a function: see `Tensor.log`."""
+    return as_tensor(input).log()
 
 
-def log1p(x: TensorLike) -> Tensor:
-    """`x.log1p()` as a function: see `Tensor.log1p`."""
-    return as_tensor(x).log1p()
+def log1p(input: TensorLike) -> Tensor:
+    """`input.log1p()` as a function: see `Tensor.log1p`."""
+    return as_tensor(input).log1p()
 
 
-def expm1(x: TensorLike) -> Tensor:
-    """`x.expm1()` as a function: see `Tensor.expm1`."""
-    return as_tensor(x).expm1()
+def expm1(input: TensorLike) -> Tensor:
+    """`input.expm1()` as a function: see `Tensor.expm1`."""
+    return as_tensor(input).expm1()
 
 
-def sqrt(x: TensorLike) -> Tensor:
-    """`x.sqrt()` as a function: see `Tensor.sqrt`."""
-    return as_tensor(x).sqrt()
+def sqrt(input: TensorLike) -> Tensor:
+    """`input.sqrt()` as a function: see `Tensor.sqrt`."""
+    return as_tensor(input).sqrt()
 
 
-def abs(x: TensorLike) -> Tensor:
-    """`x.abs()` as a function: see `Tensor.abs`."""
-    return as_tensor(x).abs()
+def abs(input: TensorLike) -> Tensor:
+    """`input.abs()` as a function: see `Tensor.abs`."""
+    return as_tensor(input).abs()
 
 
-def sign(x: TensorLike) -> Tensor:
-    """`x.sign()` as a function: see `Tensor.sign`."""
-    return as_tensor(x).sign()
+def sign(input: TensorLike) -> Tensor:
+    """`input.sign()` as a function: see `Tensor.sign`."""
+    return as_tensor(input).sign()
 
 
-def sin(x: TensorLike) -> Tensor:
-    """`x.sin()` as a function: see `Tensor.sin`."""
-    return as_tensor(x).sin()
+def sin(input: TensorLike) -> Tensor:
+    """`input.sin()` as a function: see `Tensor.sin`."""
+    return as_tensor(input).sin()
 
 
-def cos(x: TensorLike) -> Tensor:
-    """`x.cos()` as a function: see `Tensor.cos`."""
-    return as_tensor(x).cos()
+def cos(input: TensorLike) -> Tensor:
+    """`input.cos()` as a function: see `Tensor.cos`."""
+    return as_tensor(input).cos()
 
 
-def tanh(x: TensorLike) -> Tensor:
-    """`x.tanh()` as a function: see `Tensor.tanh`."""
-    return as_tensor(x).tanh()
+def tanh(input: TensorLike) -> Tensor:
+    """`input.tanh()` as a function: see `Tensor.tanh`."""
+    return as_tensor(input).tanh()
 
 
-def sigmoid(x: TensorLike) -> Tensor:
-    """`x.sigmoid()` as a function: see `Tensor.sigmoid`."""
-    return as_tensor(x).sigmoid()
+def sigmoid(input: TensorLike) -> Tensor:
+    """`input.sigmoid()` as a function: see `Tensor.sigmoid`."""
+    return as_tensor(input).sigmoid()
 
 
-def relu(x: TensorLike) -> Tensor:
-    """`x.relu()` as a function: see `Tensor.relu`."""
-    return as_tensor(x).relu()
+def relu(input: TensorLike) -> Tensor:
+    """`input.relu()` as a function: see `Tensor.relu`."""
+    return as_tensor(input).relu()
 
 
-def clip(x: TensorLike, min: Operand | None = None, max: Operand | None = None) -> Tensor:
-    """`x.clip(...)` as a function: see `Tensor.clip`."""
-    return as_tensor(x).clip(min, max)
+def clip(input: TensorLike, min: Operand | None = None, max: Operand | None = None) -> Tensor:
+    """`input.clip(...)` as a function: see `Tensor.clip`."""
+    return as_tensor(input).clip(min, max)
 
 
 clamp = clip
 
 
 def sum(
-    x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    input: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
 ) -> Tensor:
-    """`x.sum(...)` as a function: see `Tensor.sum`."""
-    return as_tensor(x).sum(axis, keepdims, dim=dim, keepdim=keepdim)
+    """`input.sum(...)` as a function: see `Tensor.sum`."""
+    return as_tensor(input).sum(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def mean(
-    x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    input: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
 ) -> Tensor:
-    """`x.mean(...)` as a function: see `Tensor.mean`."""
-    return as_tensor(x).mean(axis, keepdims, dim=dim, keepdim=keepdim)
+    """`input.mean(...)` as a function: see `Tensor.mean`."""
+    return as_tensor(input).mean(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def var(
@@ -328,9 +399,7 @@ def var(
     ddof: int | None = None,
 ) -> Tensor:
     """`input.var(...)` as a function: see `Tensor.var` (PyTorch's default `correction=1`)."""
-    return as_tensor(input).var(
-        axis, unbiased, keepdims, dim=dim, keepdim=keepdim, correction=correction, ddof=ddof
-    )
+    return as_tensor(input).var(axis, unbiased, keepdims, dim=dim, keepdim=keepdim, correction=correction, ddof=ddof)
 
 
 def std(
@@ -345,41 +414,39 @@ def std(
     ddof: int | None = None,
 ) -> Tensor:
     """`input.std(...)` as a function: see `Tensor.std` (PyTorch's default `correction=1`)."""
-    return as_tensor(input).std(
-        axis, unbiased, keepdims, dim=dim, keepdim=keepdim, correction=correction, ddof=ddof
-    )
+    return as_tensor(input).std(axis, unbiased, keepdims, dim=dim, keepdim=keepdim, correction=correction, ddof=ddof)
 
 
 def max(
-    x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    input: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
 ) -> Any:
-    """`x.max(...)` as a function: see `Tensor.max`."""
-    return as_tensor(x).max(axis, keepdims, dim=dim, keepdim=keepdim)
+    """`input.max(...)` as a function: see `Tensor.max`."""
+    return as_tensor(input).max(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def min(
-    x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    input: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
 ) -> Any:
-    """`x.min(...)` as a function: see `Tensor.min`."""
-    return as_tensor(x).min(axis, keepdims, dim=dim, keepdim=keepdim)
+    """`input.min(...)` as a function: see `Tensor.min`."""
+    return as_tensor(input).min(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def prod(
-    x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    input: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
 ) -> Tensor:
-    """`x.prod(...)` as a function: see `Tensor.prod`."""
-    return as_tensor(x).prod(axis, keepdims, dim=dim, keepdim=keepdim)
+    """`input.prod(...)` as a function: see `Tensor.prod`."""
+    return as_tensor(input).prod(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def logsumexp(
-    x: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    input: TensorLike, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
 ) -> Tensor:
-    """`x.logsumexp(...)` as a function: see `Tensor.logsumexp`."""
-    return as_tensor(x).logsumexp(axis, keepdims, dim=dim, keepdim=keepdim)
+    """`input.logsumexp(...)` as a function: see `Tensor.logsumexp`."""
+    return as_tensor(input).logsumexp(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def norm(
-    x: TensorLike,
+    input: TensorLike,
     p: Number | str = 2,
     axis: Axis = None,
     keepdims: bool = False,
@@ -387,126 +454,126 @@ def norm(
     dim: Axis = None,
     keepdim: bool | None = None,
 ) -> Tensor:
-    """`x.norm(...)` as a function: see `Tensor.norm`."""
-    return as_tensor(x).norm(p, axis, keepdims, dim=dim, keepdim=keepdim)
+    """`input.norm(...)` as a function: see `Tensor.norm`."""
+    return as_tensor(input).norm(p, axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def argmax(
-    x: TensorLike,
+    input: TensorLike,
     axis: int | None = None,
     keepdims: bool = False,
     *,
     dim: int | None = None,
     keepdim: bool | None = None,
 ) -> Tensor:
-    """`x.argmax(...)` as a function: see `Tensor.argmax`."""
-    return as_tensor(x).argmax(axis, keepdims, dim=dim, keepdim=keepdim)
+    """`input.argmax(...)` as a function: see `Tensor.argmax`."""
+    return as_tensor(input).argmax(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def argmin(
-    x: TensorLike,
+    input: TensorLike,
     axis: int | None = None,
     keepdims: bool = False,
     *,
     dim: int | None = None,
     keepdim: bool | None = None,
 ) -> Tensor:
-    """`x.argmin(...)` as a function: see `Tensor.argmin`."""
-    return as_tensor(x).argmin(axis, keepdims, dim=dim, keepdim=keepdim)
+    """`input.argmin(...)` as a function: see `Tensor.argmin`."""
+    return as_tensor(input).argmin(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def sort(
-    x: TensorLike, dim: int = -1, descending: bool = False, stable: bool = False, *, axis: int | None = None
+    input: TensorLike, dim: int = -1, descending: bool = False, stable: bool = False, *, axis: int | None = None
 ) -> ValuesIndices:
-    """`x.sort(...)` as a function: see `Tensor.sort`."""
-    return as_tensor(x).sort(dim, descending, stable, axis=axis)
+    """`input.sort(...)` as a function: see `Tensor.sort`."""
+    return as_tensor(input).sort(dim, descending, stable, axis=axis)
 
 
-def argsort(x: TensorLike, dim: int = -1, descending: bool = False, *, axis: int | None = None) -> Tensor:
-    """`x.argsort(...)` as a function: see `Tensor.argsort`."""
-    return as_tensor(x).argsort(dim, descending, axis=axis)
+def argsort(input: TensorLike, dim: int = -1, descending: bool = False, *, axis: int | None = None) -> Tensor:
+    """`input.argsort(...)` as a function: see `Tensor.argsort`."""
+    return as_tensor(input).argsort(dim, descending, axis=axis)
 
 
 def topk(
-    x: TensorLike, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *, axis: int | None = None
+    input: TensorLike, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *, axis: int | None = None
 ) -> ValuesIndices:
-    """`x.topk(...)` as a function: see `Tensor.topk`."""
-    return as_tensor(x).topk(k, dim, largest, sorted, axis=axis)
+    """`input.topk(...)` as a function: see `Tensor.topk`."""
+    return as_tensor(input).topk(k, dim, largest, sorted, axis=axis)
 
 
-def chunk(x: TensorLike, chunks: int, dim: int = 0, *, axis: int | None = None) -> tuple[Tensor, ...]:
-    """`x.chunk(...)` as a function: see `Tensor.chunk`."""
-    return as_tensor(x).chunk(chunks, dim, axis=axis)
+def chunk(input: TensorLike, chunks: int, dim: int = 0, *, axis: int | None = None) -> tuple[Tensor, ...]:
+    """`input.chunk(...)` as a function: see `Tensor.chunk`."""
+    return as_tensor(input).chunk(chunks, dim, axis=axis)
 
 
-def unbind(x: TensorLike, dim: int = 0, *, axis: int | None = None) -> tuple[Tensor, ...]:
-    """`x.unbind(...)` as a function: see `Tensor.unbind`."""
-    return as_tensor(x).unbind(dim, axis=axis)
+def unbind(input: TensorLike, dim: int = 0, *, axis: int | None = None) -> tuple[Tensor, ...]:
+    """`input.unbind(...)` as a function: see `Tensor.unbind`."""
+    return as_tensor(input).unbind(dim, axis=axis)
 
 
-def softmax(x: TensorLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
-    """`x.softmax(...)` as a function: see `Tensor.softmax`."""
-    return as_tensor(x).softmax(axis, dim=dim)
+def softmax(input: TensorLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """`input.softmax(...)` as a function: see `Tensor.softmax`."""
+    return as_tensor(input).softmax(axis, dim=dim)
 
 
-def log_softmax(x: TensorLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
-    """`x.log_softmax(...)` as a function: see `Tensor.log_softmax`."""
-    return as_tensor(x).log_softmax(axis, dim=dim)
+def log_softmax(input: TensorLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """`input.log_softmax(...)` as a function: see `Tensor.log_softmax`."""
+    return as_tensor(input).log_softmax(axis, dim=dim)
 
 
-def reshape(x: TensorLike, *shape: int | Sequence[int]) -> Tensor:
-    """`x.reshape(...)` as a function: see `Tensor.reshape`."""
-    return as_tensor(x).reshape(*shape)
+def reshape(input: TensorLike, *shape: int | Sequence[int]) -> Tensor:
+    """`input.reshape(...)` as a function: see `Tensor.reshape`."""
+    return as_tensor(input).reshape(*shape)
 
 
-def flatten(x: TensorLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """`x.flatten(...)` as a function: see `Tensor.flatten`."""
-    return as_tensor(x).flatten(start_dim, end_dim)
+def flatten(input: TensorLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """`input.flatten(...)` as a function: see `Tensor.flatten`."""
+    return as_tensor(input).flatten(start_dim, end_dim)
 
 
-def transpose(x: TensorLike, *axes: int | Sequence[int]) -> Tensor:
-    """`x.transpose(...)` as a function: see `Tensor.transpose`."""
-    return as_tensor(x).transpose(*axes)
+def transpose(input: TensorLike, *axes: int | Sequence[int]) -> Tensor:
+    """`input.transpose(...)` as a function: see `Tensor.transpose`."""
+    return as_tensor(input).transpose(*axes)
 
 
-def permute(x: TensorLike, *dims: int | Sequence[int]) -> Tensor:
-    """`x.permute(...)` as a function: see `Tensor.permute`."""
-    return as_tensor(x).permute(*dims)
+def permute(input: TensorLike, *dims: int | Sequence[int]) -> Tensor:
+    """`input.permute(...)` as a function: see `Tensor.permute`."""
+    return as_tensor(input).permute(*dims)
 
 
-def swapaxes(x: TensorLike, axis1: int, axis2: int) -> Tensor:
-    """`x.swapaxes(...)` as a function: see `Tensor.swapaxes`."""
-    return as_tensor(x).swapaxes(axis1, axis2)
+def swapaxes(input: TensorLike, axis1: int, axis2: int) -> Tensor:
+    """`input.swapaxes(...)` as a function: see `Tensor.swapaxes`."""
+    return as_tensor(input).swapaxes(axis1, axis2)
 
 
-def squeeze(x: TensorLike, axis: Axis = None, *, dim: Axis = None) -> Tensor:
-    """`x.squeeze(...)` as a function: see `Tensor.squeeze`."""
-    return as_tensor(x).squeeze(axis, dim=dim)
+def squeeze(input: TensorLike, axis: Axis = None, *, dim: Axis = None) -> Tensor:
+    """`input.squeeze(...)` as a function: see `Tensor.squeeze`."""
+    return as_tensor(input).squeeze(axis, dim=dim)
 
 
-def unsqueeze(x: TensorLike, axis: int) -> Tensor:
-    """`x.unsqueeze(...)` as a function: see `Tensor.unsqueeze`."""
-    return as_tensor(x).unsqueeze(axis)
+def unsqueeze(input: TensorLike, axis: int) -> Tensor:
+    """`input.unsqueeze(...)` as a function: see `Tensor.unsqueeze`."""
+    return as_tensor(input).unsqueeze(axis)
 
 
 expand_dims = unsqueeze
 
 
-def broadcast_to(x: TensorLike, *shape: int | Sequence[int]) -> Tensor:
-    """`x.broadcast_to(...)` as a function: see `Tensor.broadcast_to`."""
-    return as_tensor(x).broadcast_to(*shape)
+def broadcast_to(input: TensorLike, *shape: int | Sequence[int]) -> Tensor:
+    """`input.broadcast_to(...)` as a function: see `Tensor.broadcast_to`."""
+    return as_tensor(input).broadcast_to(*shape)
 
 
 def repeat(x: TensorLike, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
-    """`x.repeat(...)` as a function: see `Tensor.repeat`."""
+    """`input.repeat(...)` as a function: see `Tensor.repeat`."""
     return as_tensor(x).repeat(repeats, axis)
 
 
 def tile(x: TensorLike, *reps: int | Sequence[int]) -> Tensor:
-    """`x.tile(...)` as a function: see `Tensor.tile`."""
+    """`input.tile(...)` as a function: see `Tensor.tile`."""
     return as_tensor(x).tile(*reps)
 
 
-def pad(x: TensorLike, pad_width: int | Sequence[int] | Sequence[Sequence[int]], value: Number = 0.0) -> Tensor:
-    """`x.pad(...)` as a function: see `Tensor.pad`."""
-    return as_tensor(x).pad(pad_width, value)
+def pad(input: TensorLike, pad_width: int | Sequence[int] | Sequence[Sequence[int]], value: Number = 0.0) -> Tensor:
+    """`input.pad(...)` as a function: see `Tensor.pad`."""
+    return as_tensor(input).pad(pad_width, value)

@@ -387,7 +387,7 @@ class GroupNorm(Module):
 
 class Dropout2d(Module):
     """Zero whole channels of (N, C, H, W) with probability p in training (kept ones scaled by 1 / (1 - p));
-    the identity in eval mode. Masks come from `ag.default_generator()`."""
+    the identity in eval mode. Masks come from `ag.default_generator.rng`."""
 
     def __init__(self, p=0.5):
         super().__init__()

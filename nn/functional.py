@@ -217,12 +217,12 @@ def linear(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None, ac
 def dropout(x: TensorLike, p: float = 0.5, training: bool = True) -> Tensor:
     """Inverted dropout: in training each element is zeroed with probability p and the kept ones are
     scaled by 1/(1-p), so the expected value is unchanged and evaluation needs no rescaling.
-    The mask is drawn from `ag.default_generator()`."""
+    The mask is drawn from `ag.default_generator.rng`."""
     check_arguments("dropout", {"p": p})
     x = _tensor(x)
     if not training or p == 0:
         return x
-    keep = ag.default_generator().random(x.shape) >= p
+    keep = ag.default_generator.rng.random(x.shape) >= p
     return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
 
 

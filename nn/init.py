@@ -2,7 +2,7 @@
 
 Each one fills a tensor in place (under `no_grad`, through `copy_`, so the
 version counter records the edit) and returns it. Random values come from
-`ag.default_generator()`, so `ag.manual_seed` makes them reproducible; they are
+`ag.default_generator.rng`, so `ag.manual_seed` makes them reproducible; they are
 drawn in float64 and cast to the tensor's dtype.
 
 Fans of a weight of shape (out, in, *kernel): fan_in = in * prod(kernel),
@@ -103,7 +103,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     _check_tensor("uniform_", tensor)
     if not a <= b:
         raise ValueError(f"uniform_: the lower bound a={a} must not exceed the upper bound b={b}")
-    return _fill(tensor, ag.default_generator().uniform(a, b, tensor.shape))
+    return _fill(tensor, ag.default_generator.rng.uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
@@ -111,7 +111,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     _check_tensor("normal_", tensor)
     if not std >= 0:
         raise ValueError(f"normal_: std must be >= 0, got {std}")
-    return _fill(tensor, ag.default_generator().normal(mean, std, tensor.shape))
+    return _fill(tensor, ag.default_generator.rng.normal(mean, std, tensor.shape))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -174,7 +174,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape {tensor.shape}")
     rows = tensor.shape[0]
     columns = tensor.numel() // rows
-    flat = ag.default_generator().standard_normal((rows, columns))
+    flat = ag.default_generator.rng.standard_normal((rows, columns))
     if rows < columns:
         flat = flat.T
     q, r = np.linalg.qr(flat)

@@ -66,7 +66,7 @@ class Linear(Module):
 
 class Dropout(Module):
     """Inverted dropout: in training, zero each element with probability p and scale the kept ones by
-    1/(1-p); the identity in eval mode. Masks come from `ag.default_generator()`."""
+    1/(1-p); the identity in eval mode. Masks come from `ag.default_generator.rng`."""
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()

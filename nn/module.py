@@ -347,7 +347,9 @@ class Module:
         stay the same, so optimizers built on them keep working."""
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
-            raise TypeError(f"{type(self).__name__}.astype: expected a floating dtype, got {dtype}")
+            raise TypeError(
+                f"{type(self).__name__}.to/astype: only floating dtypes can be given to a module, got {dtype}"
+            )
         for tensor in list(self.parameters()) + list(self.buffers()):
             if tensor.dtype.kind == "f" and tensor.dtype != dtype:
                 tensor.data = ag.from_numpy(np.asarray(tensor).astype(dtype))
@@ -361,6 +363,27 @@ class Module:
 
     def float(self: ModuleT) -> ModuleT:
         return self.astype(np.float32)
+
+    def half(self: ModuleT) -> ModuleT:
+        return self.astype(np.float16)
+
+    def to(self: ModuleT, *args: Any, dtype: npt.DTypeLike | None = None, device: Any = None, **_: Any) -> ModuleT:
+        """PyTorch's `Module.to`: `to(dtype)`, `to("cpu")`, `to(device, dtype)`, `to(tensor)` (its dtype), or by
+        keyword; casts the floating parameters and buffers in place (see `astype`) and returns the module.
+        A device other than the CPU raises; `non_blocking=` is accepted and ignored."""
+        for arg in args:
+            if isinstance(arg, ag.Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, (str, ag.device)):
+                device = arg
+            else:
+                dtype = arg
+        if device is not None:
+            ag.device(device)  # raises for anything but the CPU
+        return self if dtype is None else self.astype(dtype)
+
+    def cpu(self: ModuleT) -> ModuleT:
+        return self
 
     # ---- state dict ----
 

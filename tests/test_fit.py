@@ -495,7 +495,7 @@ def _resume_is_refused(checkpoint, optimizer_class, message):
         optimizer.state_dict(),
         scheduler.state_dict(),
         stopper.state_dict(),
-        ag.default_generator().bit_generator.state,
+        ag.default_generator.rng.bit_generator.state,
         _numpy_global_keys(),
         train_loader.generator.bit_generator.state,
     )
@@ -519,7 +519,7 @@ def _resume_is_refused(checkpoint, optimizer_class, message):
         np.testing.assert_array_equal(value, weights[name])
     assert optimizer.state_dict() == optimizer_state and scheduler.state_dict() == scheduler_state
     assert stopper.state_dict() == stopper_state
-    assert ag.default_generator().bit_generator.state == generator
+    assert ag.default_generator.rng.bit_generator.state == generator
     np.testing.assert_array_equal(_numpy_global_keys(), numpy_keys)
     assert train_loader.generator.bit_generator.state == loader_generator
 

@@ -137,7 +137,9 @@ def test_reductions_with_axis_aliases():
     )
     np.testing.assert_allclose(np.asarray(x.mean(-1)), np.asarray(x).mean(-1))
     np.testing.assert_allclose(np.asarray(x.var(axis=1, correction=1)), np.asarray(x).var(axis=1, ddof=1))
-    np.testing.assert_allclose(np.asarray(x.std()), np.asarray(x).std(ddof=1))  # Bessel-corrected by default, as PyTorch
+    np.testing.assert_allclose(
+        np.asarray(x.std()), np.asarray(x).std(ddof=1)
+    )  # Bessel-corrected by default, as PyTorch
     np.testing.assert_allclose(np.asarray(x.max(axis=2).values), np.asarray(x).max(axis=2))
     np.testing.assert_allclose(np.asarray(x.min()), 0.0)
     np.testing.assert_allclose(np.asarray((x / 20 + 0.5).prod(axis=0)), (np.asarray(x) / 20 + 0.5).prod(axis=0))

@@ -162,7 +162,7 @@ ag.manual_seed(0)
 running_norm = nn.BatchNorm1d(3)
 true_mean, true_std = np.array([5.0, -2.0, 0.0]), np.array([2.0, 0.5, 1.0])
 for _ in range(200):
-    running_norm(ag.tensor(true_mean + true_std * ag.default_generator().standard_normal((32, 3))))
+    running_norm(ag.tensor(true_mean + true_std * ag.default_generator.rng.standard_normal((32, 3))))
 print("running mean", np.round(running_norm.running_mean.numpy(), 2), " (true", true_mean, ")")
 print("running var ", np.round(running_norm.running_var.numpy(), 2), " (true", true_std**2, ")")
 running_norm.eval()

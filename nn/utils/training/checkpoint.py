@@ -68,7 +68,7 @@ def _loader_generators(loaders):
 
 def _random_states(loaders):
     return {
-        "autograd_core": ag.default_generator().bit_generator.state,
+        "autograd_core": ag.default_generator.rng.bit_generator.state,
         "numpy": np.random.get_state(),  # noqa: NPY002  (users seed the legacy global state; a resume restores it)
         "python": random.getstate(),
         "loaders": [None if g is None else g.bit_generator.state for g in _loader_generators(loaders)],
@@ -76,7 +76,7 @@ def _random_states(loaders):
 
 
 def _set_random_states(states, loaders):
-    ag.default_generator().bit_generator.state = states["autograd_core"]
+    ag.default_generator.rng.bit_generator.state = states["autograd_core"]
     name, keys, position, has_gauss, cached_gaussian = states["numpy"]
     legacy_state = (name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached_gaussian)
     np.random.set_state(legacy_state)  # noqa: NPY002  (the legacy global state, saved above)
