@@ -186,7 +186,7 @@ def _as_tensor(who, x):
     raise TypeError(f"{who}: expected a Tensor or numpy array, got {type(x).__name__}")
 
 
-def activation_(name: str, input: Tensor, **attrs: object) -> Tensor:
+def activation_(name: str, input: Tensor | np.ndarray, **attrs: object) -> Tensor:
     """Apply the registry activation `name` to `input` in place and return `input` (PyTorch's `relu_`,
     `inplace=True`). The result is computed out of place and copied in with `Tensor.copy_`, so the graph
     records an in-place op (the version counter is bumped; a leaf that requires grad is refused, as in

@@ -70,7 +70,7 @@ def _repr_without_default_inplace(module: FunctionModule) -> str:
 
 
 for _module in (CELU, SELU, ReLU6, Hardtanh, Mish):
-    _module.extra_repr = _repr_without_default_inplace  # type: ignore[method-assign]
+    _module.extra_repr = _repr_without_default_inplace  # type: ignore[method-assign,assignment]
 
 
 class PReLU(Module):
