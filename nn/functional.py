@@ -460,6 +460,7 @@ def hardtanh(input: TensorLike, min_val: float = -1.0, max_val: float = 1.0, inp
 
 def relu6(input: TensorLike, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6): hardtanh(x, 0, 6), as in PyTorch (so the gradient is 0 at 0 and at 6)."""
+    check_arguments("relu6", {"inplace": inplace})
     return _activation("hardtanh", input, inplace, min_val=0.0, max_val=6.0)
 
 

@@ -291,6 +291,8 @@ def test_inplace_errors():
         F.selu(ag.tensor([1, 2]), inplace=True)
     with pytest.raises(TypeError, match="mish: inplace must be a bool"):
         F.mish(ag.tensor([1.0]), inplace="yes")
+    with pytest.raises(TypeError, match="relu6: inplace must be a bool"):
+        F.relu6(ag.tensor([1.0]), inplace=None)
     with ag.no_grad():  # outside grad recording a leaf may be edited, as in PyTorch
         F.relu6(leaf, inplace=True)
     np.testing.assert_array_equal(np.asarray(leaf.detach()), [1.0, 0.0])
