@@ -14,7 +14,7 @@ import autograd_core as ag
 from autograd_core import Tensor
 
 from . import functional as F
-from .module import Module, Parameter, check_size, function_module
+from .module import FunctionModule, Module, Parameter, check_size, function_module
 
 Sigmoid = function_module("Sigmoid", F.sigmoid, "sigmoid(x) = 1 / (1 + exp(-x)).")
 Tanh = function_module("Tanh", F.tanh, "tanh(x).")
@@ -31,11 +31,46 @@ GELU = function_module(
     "GELU", F.gelu, "x * Phi(x) (Phi the normal CDF); approximate='tanh' for the tanh form.", approximate="none"
 )
 Softmax = function_module(
-    "Softmax", F.softmax, "exp(x) / sum(exp(x)) along `axis` (`dim=` accepted).", aliases={"dim": "axis"}, axis=-1
+    "Softmax", F.softmax, "exp(x) / sum(exp(x)) along `dim` (`axis=` accepted).", aliases={"axis": "dim"}, dim=-1
 )
 LogSoftmax = function_module(
-    "LogSoftmax", F.log_softmax, "x - logsumexp(x) along `axis` (`dim=` accepted).", aliases={"dim": "axis"}, axis=-1
+    "LogSoftmax", F.log_softmax, "x - logsumexp(x) along `dim` (`axis=` accepted).", aliases={"axis": "dim"}, dim=-1
 )
+Softmin = function_module(
+    "Softmin", F.softmin, "softmax(-x) along `dim` (None: PyTorch's legacy implicit choice, with a warning).", dim=None
+)
+CELU = function_module("CELU", F.celu, "x for x > 0, alpha * (exp(x / alpha) - 1) otherwise.", alpha=1.0, inplace=False)
+SELU = function_module(
+    "SELU",
+    F.selu,
+    "scale * (x for x > 0, alpha * (exp(x) - 1) otherwise), the self-normalizing constants.",
+    inplace=False,
+)
+ReLU6 = function_module("ReLU6", F.relu6, "min(max(x, 0), 6).", inplace=False)
+Hardtanh = function_module(
+    "Hardtanh", F.hardtanh, "clip(x, min_val, max_val).", min_val=-1.0, max_val=1.0, inplace=False
+)
+# PyTorch's Hardsigmoid and Hardswish have no extra_repr: `Hardswish()` even with inplace=True
+Hardsigmoid = function_module(
+    "Hardsigmoid", F.hardsigmoid, "relu6(x + 3) / 6.", show_hyperparameters=False, inplace=False
+)
+Hardswish = function_module(
+    "Hardswish", F.hardswish, "x * relu6(x + 3) / 6.", show_hyperparameters=False, inplace=False
+)
+Mish = function_module("Mish", F.mish, "x * tanh(softplus(x)).", inplace=False)
+Softsign = function_module("Softsign", F.softsign, "x / (1 + |x|).")
+LogSigmoid = function_module("LogSigmoid", F.logsigmoid, "log(sigmoid(x)), stable for any x.")
+
+
+def _repr_without_default_inplace(module: FunctionModule) -> str:
+    """PyTorch's repr of an activation with an `inplace` flag: the flag is shown only when True."""
+    return ", ".join(
+        f"{name}={value!r}" for name, value in module.hyperparameters.items() if name != "inplace" or value
+    )
+
+
+for _module in (CELU, SELU, ReLU6, Hardtanh, Mish):
+    _module.extra_repr = _repr_without_default_inplace  # type: ignore[method-assign,assignment]
 
 
 class PReLU(Module):
@@ -94,6 +129,15 @@ ACTIVATION_MODULES: dict[str, Callable[[], Module]] = {
     "gelu": GELU,
     "gelu_tanh": lambda: GELU(approximate="tanh"),
     "prelu": PReLU,
+    "celu": CELU,
+    "selu": SELU,
+    "relu6": ReLU6,
+    "hardtanh": Hardtanh,
+    "hardsigmoid": Hardsigmoid,
+    "hardswish": Hardswish,
+    "mish": Mish,
+    "softsign": Softsign,
+    "logsigmoid": LogSigmoid,
 }
 
 

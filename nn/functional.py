@@ -19,13 +19,14 @@ numpy arrays or lists.
 
 import math
 import numbers
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import Tensor, fused_ops
+from autograd_core import Tensor, activation_ops, fused_ops
 from autograd_core.conv_ops import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -66,6 +67,19 @@ __all__ = [
     "gelu",
     "softmax",
     "log_softmax",
+    "celu",
+    "selu",
+    "relu6",
+    "hardtanh",
+    "hardsigmoid",
+    "hardswish",
+    "mish",
+    "softsign",
+    "logsigmoid",
+    "softmin",
+    "normalize",
+    "one_hot",
+    "scaled_dot_product_attention",
     "mse_loss",
     "l1_loss",
     "huber_loss",
@@ -171,6 +185,16 @@ def _optional_unit_interval(who, name, value):
         _unit_interval(who, name, value)
 
 
+def _optional_integer(who, name, value):
+    if value is not None:
+        _integer(who, name, value)
+
+
+def _flag(who, name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{who}: {name} must be a bool, got {type(value).__name__} {value!r}")
+
+
 def _optional_tensor(who, name, value):
     if value is not None and not isinstance(value, (ag.Tensor, np.ndarray, list, tuple)):
         raise TypeError(f"{who}: {name} must be a Tensor, array or None, got {type(value).__name__}")
@@ -183,6 +207,12 @@ _ARGUMENT_RULES = {
     "beta": _positive,
     "threshold": _real,
     "axis": _integer,
+    "dim": _optional_integer,
+    "min_val": _real,
+    "max_val": _real,
+    "inplace": _flag,
+    "is_causal": _flag,
+    "enable_gqa": _flag,
     "approximate": _choice(tuple(GELU_OPS)),
     "reduction": _choice(REDUCTIONS),
     "delta": _positive,
@@ -398,6 +428,228 @@ def softmax(x: TensorLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
 def log_softmax(x: TensorLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """x - logsumexp(x) along `axis`."""
     return _tensor(x).log_softmax(axis, dim=dim)
+
+
+def _activation(name: str, input: TensorLike, inplace: bool, **attrs: Any) -> Tensor:
+    """The registry activation `name` on `input`. With `inplace=True` the result is written into `input`
+    and `input` is returned (`activation_ops.activation_`: PyTorch's semantics, including the refusal
+    for a leaf that requires grad); the computation itself is out of place either way."""
+    check_arguments(name, {"inplace": inplace})
+    if inplace:
+        return activation_ops.activation_(name, input, **attrs)
+    return fused_ops.activation(name, _tensor(input), **attrs)
+
+
+def celu(input: TensorLike, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, alpha * (exp(x / alpha) - 1) otherwise (alpha must not be 0)."""
+    activation_ops.check_celu_alpha(alpha)
+    return _activation("celu", input, inplace, alpha=alpha)
+
+
+def selu(input: TensorLike, inplace: bool = False) -> Tensor:
+    """scale * (x for x > 0, alpha * (exp(x) - 1) otherwise), with the self-normalizing constants
+    alpha ~ 1.6733 and scale ~ 1.0507 (`activation_ops.SELU_ALPHA`, `SELU_SCALE`)."""
+    return _activation("selu", input, inplace)
+
+
+def hardtanh(input: TensorLike, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """clip(x, min_val, max_val); the gradient is 1 strictly between the bounds, 0 at and beyond them."""
+    activation_ops.check_hardtanh_bounds(min_val, max_val)
+    return _activation("hardtanh", input, inplace, min_val=min_val, max_val=max_val)
+
+
+def relu6(input: TensorLike, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6): hardtanh(x, 0, 6), as in PyTorch (so the gradient is 0 at 0 and at 6)."""
+    check_arguments("relu6", {"inplace": inplace})
+    return _activation("hardtanh", input, inplace, min_val=0.0, max_val=6.0)
+
+
+def hardsigmoid(input: TensorLike, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6: 0 below -3, 1 above 3, linear between (gradient 1/6 strictly inside)."""
+    return _activation("hardsigmoid", input, inplace)
+
+
+def hardswish(input: TensorLike, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6; gradient 0 for x <= -3, x / 3 + 1/2 between, 1 for x >= 3 (PyTorch's)."""
+    return _activation("hardswish", input, inplace)
+
+
+def mish(input: TensorLike, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x))."""
+    return _activation("mish", input, inplace)
+
+
+def softsign(input: TensorLike) -> Tensor:
+    """x / (1 + |x|)."""
+    return fused_ops.activation("softsign", _tensor(input))
+
+
+def logsigmoid(input: TensorLike) -> Tensor:
+    """log(sigmoid(x)) = -log(1 + exp(-x)), computed as -logaddexp(0, -x): finite for any x."""
+    return fused_ops.activation("logsigmoid", _tensor(input))
+
+
+def _implicit_softmax_dim(who, ndim, stacklevel):
+    """PyTorch's legacy choice of axis when `dim` is not given (0 for 0-, 1- and 3-D inputs, else 1),
+    with its deprecation warning."""
+    warnings.warn(
+        f"{who}: implicit dimension choice is deprecated (as in PyTorch); pass dim=", UserWarning, stacklevel + 1
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmin(input: TensorLike, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """softmax(-x) along `dim`; `dtype` casts the input first. Without `dim`, PyTorch's legacy implicit
+    choice (0 for 0-, 1- and 3-D inputs, else 1) with a warning."""
+    check_arguments("softmin", {"dim": dim})
+    x = _tensor(input)
+    if dtype is not None:
+        x = x.astype(dtype)
+    if dim is None:
+        dim = _implicit_softmax_dim("softmin", x.ndim, _stacklevel)
+    return (-x).softmax(dim=dim)
+
+
+def normalize(input: TensorLike, p: float = 2.0, dim: int | Sequence[int] = 1, eps: float = 1e-12) -> Tensor:
+    """x / max(||x||_p, eps), the p-norm taken along `dim` (p > 0, or math.inf): each slice scaled to
+    unit norm, and one whose norm is below eps divided by eps instead (no division by zero)."""
+    _real("normalize", "p", p)
+    if not p > 0:
+        raise ValueError(f"normalize: p must be > 0 (or math.inf), got {p!r}")
+    check_arguments("normalize", {"eps": eps})
+    x = _tensor(input)
+    return x / x.norm(p, dim=dim, keepdim=True).clip(min=eps)
+
+
+def one_hot(tensor: TargetLike, num_classes: int = -1) -> Tensor:
+    """An int64 tensor of shape tensor.shape + (num_classes,), 1 at each entry's class index and 0
+    elsewhere; num_classes=-1 takes the largest index + 1. Indices must be integers in
+    [0, num_classes)."""
+    indices = np.asarray(tensor)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected a tensor of integer class indices, got dtype {indices.dtype}")
+    _integer("one_hot", "num_classes", num_classes)
+    if num_classes < -1:
+        raise ValueError(f"one_hot: num_classes must be -1 (inferred) or >= 0, got {num_classes}")
+    if indices.size and indices.min() < 0:
+        raise ValueError(f"one_hot: class values must be non-negative, got {indices.min()}")
+    if num_classes == -1:
+        if not indices.size:
+            raise ValueError("one_hot: cannot infer the number of classes from an empty tensor; pass num_classes")
+        num_classes = int(indices.max()) + 1
+    if indices.size and indices.max() >= num_classes:
+        raise ValueError(f"one_hot: class values must be smaller than num_classes={num_classes}, got {indices.max()}")
+    return ag.Tensor((indices[..., None] == np.arange(num_classes)).astype(np.int64))
+
+
+# ---- attention ------------------------------------------------------------------------------------
+
+
+def _check_attention_inputs(who, query, key, value):
+    shapes = f"query {query.shape}, key {key.shape}, value {value.shape}"
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise ValueError(f"{who}: query, key and value need at least 2 dimensions (..., L or S, E), got {shapes}")
+    if not query.dtype == key.dtype == value.dtype:
+        raise TypeError(
+            f"{who}: query, key and value must have the same dtype, got {query.dtype}, {key.dtype} and {value.dtype}"
+        )
+    if key.shape[-1] != query.shape[-1]:
+        raise ValueError(f"{who}: query and key must have the same last axis (the embedding), got {shapes}")
+    if key.shape[-2] != value.shape[-2]:
+        raise ValueError(f"{who}: key and value must have the same sequence length (axis -2), got {shapes}")
+    try:
+        np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    except ValueError:
+        raise ValueError(f"{who}: the batch axes (all but the last two) do not broadcast: {shapes}") from None
+
+
+def _repeat_heads(who, x, heads):
+    """x (..., H, S, E) with each of its H heads repeated heads / H times in turn (torch's
+    `repeat_interleave(heads // H, dim=-3)`): grouped-query attention's sharing of key/value heads."""
+    if x.ndim < 3 or heads % x.shape[-3]:
+        raise ValueError(
+            f"{who}: enable_gqa needs key and value with a head axis (-3) dividing the query's {heads} heads, "
+            f"got shape {x.shape}"
+        )
+    repeats = heads // x.shape[-3]
+    grouped = x.unsqueeze(-3).broadcast_to(x.shape[:-2] + (repeats,) + x.shape[-2:])
+    return grouped.reshape(x.shape[:-3] + (heads,) + x.shape[-2:])
+
+
+def _attention_bias(who, attn_mask, is_causal, query, scores_shape):
+    """The additive bias of the attention scores (None when there is none): 0 where attending is allowed
+    and -inf elsewhere, from a bool `attn_mask` (True = attend) or the causal pattern, or a float
+    `attn_mask` itself (which may require grad)."""
+    length, source_length = scores_shape[-2:]
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError(f"{who}: pass either attn_mask or is_causal=True, not both")
+        allowed = np.tril(np.ones((length, source_length), dtype=bool))
+        return np.where(allowed, 0.0, -np.inf).astype(query.dtype)
+    if attn_mask is None:
+        return None
+    mask_shape = tuple(np.shape(attn_mask))
+    try:
+        fits = np.broadcast_shapes(mask_shape, scores_shape) == tuple(scores_shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{who}: attn_mask of shape {mask_shape} does not broadcast to the scores' {scores_shape}")
+    array = np.asarray(attn_mask)
+    if array.dtype == np.bool_:
+        return np.where(array, 0.0, -np.inf).astype(query.dtype)
+    if array.dtype.kind != "f":
+        raise TypeError(f"{who}: attn_mask must be bool (True = attend) or floating (added), got dtype {array.dtype}")
+    return _like(attn_mask, query)
+
+
+def _safe_softmax(scores: Tensor) -> Tensor:
+    """softmax along the last axis, with 0 (and a zero gradient) for rows that are -inf throughout, where
+    plain softmax gives nan: PyTorch's attention does the same for fully masked rows."""
+    fully_masked = np.all(np.isneginf(np.asarray(scores)), axis=-1, keepdims=True)
+    if not fully_masked.any():
+        return scores.softmax(dim=-1)
+    return ag.where(fully_masked, 0.0, ag.where(fully_masked, 0.0, scores).softmax(dim=-1))
+
+
+def scaled_dot_product_attention(
+    query: TensorLike,
+    key: TensorLike,
+    value: TensorLike,
+    attn_mask: TargetLike | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Tensor:
+    """softmax(query @ key^T * scale + bias) @ value over the last two axes, as `torch.nn.functional.
+    scaled_dot_product_attention`: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev),
+    the leading axes broadcast.
+
+    scale: 1 / sqrt(E) when None. attn_mask: broadcastable to (..., L, S); bool keeps the positions that
+    are True, a float mask is added to the scores. is_causal: query i attends to keys 0..i (the
+    lower-left triangle of (L, S)); it excludes attn_mask. A query whose keys are all masked gets zeros,
+    as in PyTorch 2.x (not nan). dropout_p: dropout on the attention weights, always applied when > 0
+    (PyTorch's function has no training flag either). enable_gqa: key and value may have fewer heads
+    (axis -3) than query, each shared by a group of query heads.
+    """
+    who = "scaled_dot_product_attention"
+    query, key, value = _tensor(query), _tensor(key), _tensor(value)
+    check_arguments(who, {"dropout": dropout_p, "is_causal": is_causal, "enable_gqa": enable_gqa})
+    if scale is not None:
+        _real(who, "scale", scale)
+    if enable_gqa and query.ndim >= 3:
+        key, value = _repeat_heads(who, key, query.shape[-3]), _repeat_heads(who, value, query.shape[-3])
+    _check_attention_inputs(who, query, key, value)
+    factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = (query @ key.swapaxes(-1, -2)) * factor
+    bias = _attention_bias(who, attn_mask, is_causal, query, scores.shape)
+    if bias is not None:
+        scores = scores + bias
+    weights = _safe_softmax(scores)
+    if dropout_p > 0:
+        weights = dropout(weights, dropout_p)
+    return weights @ value
 
 
 # ---- losses ------------------------------------------------------------------------------------

@@ -120,7 +120,7 @@ def test_reprs_match_pytorch_style():
     assert repr(nn.Softplus()) == "Softplus(beta=1.0, threshold=20.0)"
     assert repr(nn.GELU(approximate="tanh")) == "GELU(approximate='tanh')"
     assert repr(nn.PReLU(3)) == "PReLU(num_parameters=3)"
-    assert repr(nn.Softmax(dim=1)) == "Softmax(axis=1)"
+    assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
     assert repr(nn.Swish(2.0)) == "Swish(beta=2.0, learnable=False)"
 
 
@@ -166,7 +166,7 @@ def test_unknown_activation_lists_the_valid_names():
         (lambda: nn.GELU(approximate="fast"), ValueError, "GELU: approximate must be one of 'none', 'tanh'"),
         (lambda: nn.LeakyReLU("0.1"), TypeError, "LeakyReLU: negative_slope must be a real number"),
         (lambda: nn.Softplus(beta=0), ValueError, "Softplus: beta must be > 0"),
-        (lambda: nn.Softmax(axis=1.5), TypeError, "Softmax: axis must be an int"),
+        (lambda: nn.Softmax(axis=1.5), TypeError, "Softmax: dim must be an int"),
         (lambda: nn.ELU(1.0, 2.0), TypeError, "ELU: takes at most 1 positional"),
         (lambda: nn.ReLU(inplace=True), TypeError, "ReLU: unexpected argument 'inplace'"),
         (lambda: nn.PReLU(num_parameters=0), ValueError, "PReLU: num_parameters must be positive"),

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from activation_torch_references import activation_references
 from conv_torch_references import conv_references
 from helpers import registry_inputs
 from rnn_torch_references import rnn_references
@@ -261,6 +262,7 @@ def torch_references():
         "batch_norm": lambda x, *p, eps: torch.nn.functional.batch_norm(x, None, None, *p, training=True, eps=eps),
         **conv_references(torch),
         **rnn_references(torch),
+        **activation_references(torch),
     }
 
 
