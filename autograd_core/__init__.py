@@ -119,6 +119,8 @@ from .tensor_functions import (
 from . import fused_ops  # registers the fused ops and binds the backend's kernels  # isort: skip
 from . import conv_ops  # registers the convolution ops  # isort: skip
 from . import rnn_ops  # registers the recurrent cell ops  # isort: skip
+from . import activation_ops  # registers the remaining activations  # isort: skip
+from .activation_ops import celu, celu_, selu, selu_  # isort: skip
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .random_numbers import (
     Generator,
@@ -241,6 +243,10 @@ __all__ = [
     "unbind",
     "softmax",
     "log_softmax",
+    "celu",
+    "celu_",
+    "selu",
+    "selu_",
     "reshape",
     "flatten",
     "transpose",
@@ -286,6 +292,7 @@ __all__ = [
     "fused_ops",
     "conv_ops",
     "rnn_ops",
+    "activation_ops",
 ]
 
 globals().update(ALIASES_SHADOWING_BUILTINS)  # ag.float, ag.int, ag.bool: PyTorch's names (see dtypes)
