@@ -54,8 +54,9 @@ def set_default_dtype(dtype: DTypeLike) -> None:
     _default_dtype = dtype
 
 
-def get_default_dtype() -> type[np.floating]:
-    return _default_dtype.type
+def get_default_dtype() -> np.dtype:
+    """The dtype Python floats become: `ag.float32` unless `set_default_dtype` changed it."""
+    return _default_dtype
 
 
 def is_floating(dtype: DTypeLike) -> bool:
@@ -856,7 +857,8 @@ class Tensor:
         drop = [i for i, n in enumerate(self.shape) if n == 1 and (axes is None or i in axes)]
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in drop))
 
-    def unsqueeze(self, axis: builtins.int) -> Tensor:
+    def unsqueeze(self, axis: builtins.int | None = None, *, dim: builtins.int | None = None) -> Tensor:
+        axis = dim if dim is not None else axis
         if not isinstance(axis, (int, np.integer)):
             raise TypeError(f"unsqueeze: axis must be an int, got {type(axis).__name__}")
         if not -self.ndim - 1 <= axis <= self.ndim:
@@ -865,6 +867,16 @@ class Tensor:
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
     expand_dims = unsqueeze
+
+    def t(self) -> Tensor:
+        """The transpose of a matrix (a tensor of at most 2 dimensions), as PyTorch's `t()`."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with at most 2 dimensions, got shape {self.shape}; use transpose")
+        return self.transpose()
+
+    def contiguous(self) -> Tensor:
+        """This tensor: every op here accepts any memory layout, so there is nothing to copy."""
+        return self
 
     def broadcast_to(self, *shape: builtins.int | Sequence[builtins.int]) -> Tensor:
         shape = _shape_args(shape, "broadcast_to")

@@ -551,9 +551,9 @@ def squeeze(input: TensorLike, axis: Axis = None, *, dim: Axis = None) -> Tensor
     return as_tensor(input).squeeze(axis, dim=dim)
 
 
-def unsqueeze(input: TensorLike, axis: int) -> Tensor:
+def unsqueeze(input: TensorLike, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """`input.unsqueeze(...)` as a function: see `Tensor.unsqueeze`."""
-    return as_tensor(input).unsqueeze(axis)
+    return as_tensor(input).unsqueeze(axis, dim=dim)
 
 
 expand_dims = unsqueeze
