@@ -274,9 +274,9 @@ def minimum(input: Operand, other: Operand) -> Tensor:
     return apply(OPS["minimum"], input, other)
 
 
-def matmul(input: TensorLike, y: Operand) -> Tensor:
+def matmul(input: TensorLike, other: Operand) -> Tensor:
     """`input @ other`, numpy's matmul with broadcast batch dimensions."""
-    return as_tensor(input) @ y
+    return as_tensor(input) @ other
 
 
 def add(input: Operand, other: Operand, *, alpha: Number = 1) -> Tensor:

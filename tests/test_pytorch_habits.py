@@ -107,13 +107,13 @@ def test_in_place_matmul_keeps_the_object():
     same = t
     t @= ag.tensor([[0.0, 1.0], [1.0, 0.0]])
     assert t is same and t.tolist() == [[2.0, 1.0], [4.0, 3.0]]
-    with pytest.raises(ValueError, match="matmul_: cannot update a tensor of shape \\(2, 2\\)"):
+    with pytest.raises(ValueError, match=r"matmul_: cannot update a tensor of shape \\(2, 2\\)"):
         t @= ag.ones(2, 3)
 
 
 def test_augmented_assignment_on_a_leaf_that_requires_grad_raises_outside_no_grad():
     w = ag.tensor([1.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match="add_: a leaf tensor that requires grad"):
+    with pytest.raises(RuntimeError, match=r"add_: a leaf tensor that requires grad"):
         w += 1.0
 
 
@@ -136,7 +136,7 @@ def test_augmented_assignment_of_a_tensor_by_itself_is_refused_at_backward_as_py
 
 def test_augmented_assignment_refuses_a_widening_cast_as_pytorch():
     t = ag.tensor([1, 2])
-    with pytest.raises(TypeError, match="div_: cannot update a tensor of shape \\(2,\\) and dtype int64"):
+    with pytest.raises(TypeError, match=r"div_: cannot update a tensor of shape \\(2,\\) and dtype int64"):
         t /= 2
 
 
@@ -178,11 +178,11 @@ def test_var_and_std_values_and_gradients_match_torch(name, values, kwargs):
 
 def test_var_arguments_are_checked():
     x = ag.ones(3)
-    with pytest.raises(TypeError, match="var: give at most one of unbiased, correction and ddof"):
+    with pytest.raises(TypeError, match=r"var: give at most one of unbiased, correction and ddof"):
         x.var(unbiased=True, correction=1)
-    with pytest.raises(TypeError, match="std: unbiased must be a bool"):
+    with pytest.raises(TypeError, match=r"std: unbiased must be a bool"):
         x.std(0, 1)
-    with pytest.raises(ValueError, match="var: correction must be a non-negative int, got -1"):
+    with pytest.raises(ValueError, match=r"var: correction must be a non-negative int, got -1"):
         x.var(correction=-1)
 
 
@@ -245,3 +245,203 @@ def test_softmax_of_a_0d_tensor_is_pytorchs(name, value):
     assert x.grad.item() == 0.0
     with pytest.raises(ValueError, match=f"{name}: axis 1 is out of range for a tensor with 0 dimensions"):
         getattr(x, name)(dim=1)
+
+
+# ---- dtypes, the device, conversions -------------------------------------------------------------------
+
+
+def test_dtype_objects_are_pytorchs_names_for_numpy_dtypes():
+    assert ag.float32 == np.float32 and ag.float == ag.float32 and ag.double == ag.float64 == np.float64
+    assert ag.long == ag.int64 and ag.int == ag.int32 and ag.half == ag.float16 and ag.bool == np.bool_
+    assert ag.tensor([1.0], dtype=ag.float64).dtype == ag.double
+    assert ag.zeros(2, dtype=ag.long).dtype == np.int64
+    assert ag.get_default_dtype() == ag.float32
+    assert "float" not in ag.__all__ and "float32" in ag.__all__  # `import *` must not shadow the builtins
+
+
+@needs_torch
+@pytest.mark.parametrize(
+    "name", ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "float", "double", "long"]
+)
+def test_each_dtype_name_means_what_it_means_in_pytorch(name):
+    assert str(getattr(ag, name)) == str(getattr(torch, name)).removeprefix("torch.")
+
+
+def test_to_converts_dtype_and_accepts_the_cpu():
+    x = ag.tensor([1.5, 2.5], requires_grad=True)
+    assert x.to("cpu") is x and x.to(ag.float32) is x and x.cpu() is x
+    assert x.to("cpu", ag.float64).dtype == np.float64 and x.to(dtype=ag.float64).dtype == np.float64
+    assert x.to(ag.tensor([1], dtype=ag.int64)).dtype == np.int64
+    assert x.to(ag.float32, copy=True) is not x
+    y = x.to(ag.float64)
+    (y * y).sum().backward()  # the conversion is differentiable
+    np.testing.assert_allclose(np.asarray(x.grad), [3.0, 5.0])
+    assert x.device == "cpu" and repr(x.device) == "device(type='cpu')" and x.device == ag.device("cpu")
+    with pytest.raises(
+        RuntimeError, match=r"to: device: autograd-core runs on the CPU only; expected 'cpu', got 'cuda'"
+    ):
+        x.to("cuda")
+    with pytest.raises(RuntimeError, match=r"zeros: device: .* got 'cuda:0'"):
+        ag.zeros(2, device="cuda:0")
+
+
+def test_size_dim_nelement_and_friends():
+    x = ag.zeros(2, 3, 4)
+    assert x.size() == (2, 3, 4) and x.size(1) == 3 and x.size(-1) == 4 and x.dim() == 3 and x.nelement() == 24
+    assert x.element_size() == 4 and x.is_floating_point() and not x.long().is_floating_point()
+    assert x.half().dtype == np.float16 and x.int().dtype == np.int32 and x.bool().dtype == np.bool_
+    assert x.type_as(ag.zeros(1, dtype=ag.float64)).dtype == np.float64
+    assert x.mT.shape == (2, 4, 3) and x[0].t().shape == (4, 3)
+    with pytest.raises(ValueError, match=r"size: axis 3 is out of range for a tensor with 3 dimensions"):
+        x.size(3)
+    assert x.new_zeros(2, 2).dtype == np.float32 and x.new_ones((1,)).tolist() == [1.0]
+    assert x.new_full((2,), 7).tolist() == [7.0, 7.0] and x.new_tensor([1, 2]).dtype == np.float32
+
+
+def test_module_to_casts_parameters_in_place():
+    import nn
+
+    model = nn.Linear(2, 3)
+    weight = model.weight
+    assert model.to("cpu") is model and model.to(ag.float64) is model
+    assert model.weight is weight and weight.dtype == np.float64 and model.bias.dtype == np.float64
+    assert model.half().weight.dtype == np.float16
+    with pytest.raises(TypeError, match=r"Linear.to/astype: only floating dtypes"):
+        model.to(ag.int64)
+    with pytest.raises(RuntimeError, match=r"CPU only"):
+        model.to("cuda")
+
+
+def test_inference_mode_disables_recording():
+    x = ag.tensor([1.0], requires_grad=True)
+    with ag.inference_mode():
+        assert not (x * 2).requires_grad
+    with ag.inference_mode(False):
+        assert (x * 2).requires_grad
+
+    @ag.inference_mode()
+    def predict(v):
+        return v * 2
+
+    assert not predict(x).requires_grad and ag.is_grad_enabled()
+
+
+def test_a_missing_pytorch_name_says_so():
+    with pytest.raises(AttributeError, match=r"If it is PyTorch's torch.cuda, autograd-core does not provide it"):
+        ag.cuda  # noqa: B018
+
+
+def test_keyword_names_are_pytorchs():
+    x, y = ag.tensor([[1.0, 2.0]]), ag.tensor([[3.0], [4.0]])
+    assert ag.matmul(input=x, other=y).item() == 11.0
+    assert ag.add(x, x, alpha=2).tolist() == [[3.0, 6.0]] and ag.sub(input=x, other=x).tolist() == [[0.0, 0.0]]
+    assert ag.where(x > 1, input=x, other=0.0).tolist() == [[0.0, 2.0]]
+    assert ag.exp(input=ag.zeros(1)).item() == 1.0 and ag.sum(input=x, dim=1).tolist() == [3.0]
+    assert ag.maximum(input=x, other=ag.tensor(1.5)).tolist() == [[1.5, 2.0]]
+    assert x.unsqueeze(dim=0).shape == (1, 1, 2) and ag.unsqueeze(x, dim=2).shape == (1, 2, 1)
+    p = ag.tensor([1.0, 2.0])
+    p.add_(ag.tensor([1.0, 1.0]), alpha=-0.5)  # PyTorch's optimizer idiom
+    assert p.tolist() == [0.5, 1.5]
+
+
+# ---- constructors and random numbers ------------------------------------------------------------------------
+
+
+@needs_torch
+@pytest.mark.parametrize(
+    "call",
+    [
+        "linspace(0, 1, 5)",
+        "linspace(-2, 2, 1)",
+        "logspace(0, 2, 3)",
+        "logspace(0, 3, 4, base=2.0)",
+        "full((2, 2), 3)",
+        "full((2,), 1.5)",
+        "full((2,), True)",
+        "full_like(zeros(2, 3), 7.0)",
+        "empty(2, 3).shape",
+        "arange(5)",
+        "arange(0, 1, 0.25)",
+        "eye(2, 3)",
+        "zeros_like(ones(2, dtype=int64))",
+        "ones_like(zeros(3), dtype=float64)",
+    ],
+)
+def test_constructors_match_torch(call):
+    ours = eval(call, vars(ag))
+    theirs = eval(call, {**vars(torch), "int64": torch.int64, "float64": torch.float64})
+    if isinstance(ours, tuple):
+        assert ours == tuple(theirs)
+        return
+    np.testing.assert_allclose(np.asarray(ours), theirs.numpy(), rtol=1e-6)
+    assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+
+
+def test_generators_give_independent_reproducible_streams():
+    g1, g2 = ag.Generator().manual_seed(3), ag.Generator().manual_seed(3)
+    a = ag.randn(4, generator=g1)
+    ag.randn(10)  # the default generator does not disturb g2
+    assert a.tolist() == ag.randn(4, generator=g2).tolist() and g1.initial_seed() == 3
+    state = g1.get_state()
+    assert state.dtype == np.uint8 and state.ndim == 1
+    first = ag.rand(3, generator=g1)
+    g1.set_state(state)
+    assert ag.rand(3, generator=g1).tolist() == first.tolist()
+    with pytest.raises(TypeError, match=r"rand: generator must be an ag.Generator, got int"):
+        ag.rand(2, generator=0)
+    with pytest.raises(ValueError, match=r"Generator.set_state: not a state that get_state returned"):
+        g1.set_state(ag.tensor([1, 2, 3], dtype=ag.uint8))
+
+
+def test_rng_state_round_trips_the_default_generator():
+    assert ag.manual_seed(5) is ag.default_generator
+    state = ag.get_rng_state()
+    first = (ag.randn(3), ag.randint(0, 10, (4,)), ag.randperm(5))
+    ag.set_rng_state(state)
+    second = (ag.randn(3), ag.randint(0, 10, (4,)), ag.randperm(5))
+    for a, b in zip(first, second):
+        assert a.tolist() == b.tolist()
+    assert ag.initial_seed() == 5
+
+
+def test_random_constructors_follow_pytorchs_signatures():
+    assert sorted(ag.randperm(6).tolist()) == list(range(6)) and ag.randperm(6).dtype == np.int64
+    assert ag.randint(10, (3,)).shape == (3,) and ag.randint(3, 5, (2, 2)).dtype == np.int64
+    values = ag.normal(2.0, 0.5, (20000,))
+    assert (
+        values.dtype == np.float32 and abs(values.mean().item() - 2.0) < 0.02 and abs(values.std().item() - 0.5) < 0.02
+    )
+    means = ag.normal(ag.tensor([0.0, 100.0], dtype=ag.float64), 1e-6)
+    assert means.dtype == np.float64 and np.allclose(np.asarray(means), [0.0, 100.0], atol=1e-3)
+    coins = ag.bernoulli(ag.full((20000,), 0.25))
+    assert set(np.unique(np.asarray(coins))) <= {0.0, 1.0} and abs(coins.mean().item() - 0.25) < 0.02
+    assert ag.rand_like(ag.zeros(2, 3, dtype=ag.float64)).dtype == np.float64
+    assert ag.randn_like(ag.zeros(4)).shape == (4,)
+
+
+def test_multinomial_draws_in_proportion_and_without_replacement():
+    counts = np.bincount(np.asarray(ag.multinomial(ag.tensor([1.0, 3.0]), 20000, replacement=True)), minlength=2)
+    assert abs(counts[1] / 20000 - 0.75) < 0.02
+    rows = ag.multinomial(ag.tensor([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]]), 2)
+    assert rows.shape == (2, 2) and rows.dtype == np.int64
+    assert sorted(rows[0].tolist()) == [0, 1] and sorted(rows[1].tolist()) == [1, 2]
+    with pytest.raises(ValueError, match=r"multinomial: cannot draw 3 samples without replacement"):
+        ag.multinomial(ag.tensor([1.0, 1.0, 0.0]), 3)
+    with pytest.raises(ValueError, match=r"multinomial: weights must be finite and non-negative"):
+        ag.multinomial(ag.tensor([1.0, -1.0]), 1)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: ag.linspace(0, 1, -1), ValueError, "linspace: steps must be a non-negative int, got -1"),
+        (lambda: ag.randperm(-1), ValueError, "randperm: n must be a non-negative int"),
+        (lambda: ag.normal(0.0, -1.0, (2,)), ValueError, "normal: std must be non-negative"),
+        (lambda: ag.bernoulli(ag.tensor([1.5])), ValueError, "bernoulli: probabilities must be in"),
+        (lambda: ag.rand(2, dtype=ag.int64), TypeError, "rand: expected a floating dtype, got int64"),
+        (lambda: ag.manual_seed(-1), ValueError, "manual_seed: seed must be a non-negative int"),
+    ],
+)
+def test_constructor_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
