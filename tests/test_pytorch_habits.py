@@ -107,7 +107,7 @@ def test_in_place_matmul_keeps_the_object():
     same = t
     t @= ag.tensor([[0.0, 1.0], [1.0, 0.0]])
     assert t is same and t.tolist() == [[2.0, 1.0], [4.0, 3.0]]
-    with pytest.raises(ValueError, match=r"matmul_: cannot update a tensor of shape \\(2, 2\\)"):
+    with pytest.raises(ValueError, match=r"matmul_: cannot update a tensor of shape \(2, 2\)"):
         t @= ag.ones(2, 3)
 
 
@@ -136,7 +136,7 @@ def test_augmented_assignment_of_a_tensor_by_itself_is_refused_at_backward_as_py
 
 def test_augmented_assignment_refuses_a_widening_cast_as_pytorch():
     t = ag.tensor([1, 2])
-    with pytest.raises(TypeError, match=r"div_: cannot update a tensor of shape \\(2,\\) and dtype int64"):
+    with pytest.raises(TypeError, match=r"div_: cannot update a tensor of shape \(2,\) and dtype int64"):
         t /= 2
 
 
