@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .ops import (
     BROADCAST_PAIRS,
@@ -33,8 +34,6 @@ from .ops import (
     reads,
     register,
 )
-from numpy.typing import DTypeLike
-
 from .tensor import Axis, Number, Operand, Tensor, TensorLike, ValuesIndices
 from .tensor_functions import as_tensor
 
@@ -287,7 +286,9 @@ register(
     reads("", lambda F, g, x, y, **_: g),
     reads("x y", lambda F, g, x, y, **_: -g * F.floor_divide(x, y)),
     samples=BROADCAST_PAIRS,
-    errors=(ErrorCase(S(np.array([5, 3]), np.array([2, 0])), ZeroDivisionError, "remainder: integer division by zero"),),
+    errors=(
+        ErrorCase(S(np.array([5, 3]), np.array([2, 0])), ZeroDivisionError, "remainder: integer division by zero"),
+    ),
 )
 register(
     "fmod",
@@ -450,9 +451,7 @@ def frac(input: TensorLike) -> Tensor:
     return as_tensor(input).frac()
 
 
-def nan_to_num(
-    input: TensorLike, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
-) -> Tensor:
+def nan_to_num(input: TensorLike, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
     """`input.nan_to_num(...)` as a function: see `Tensor.nan_to_num`."""
     return as_tensor(input).nan_to_num(nan, posinf, neginf)
 

@@ -690,15 +690,19 @@ class Tensor:
         other_array = other._data if isinstance(other, Tensor) else np.asarray(other)
         return self.shape == other_array.shape and bool(np.array_equal(self._data, other_array))
 
-    def any(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+    def any(
+        self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         """Whether any element is nonzero, over all elements or along `dim`: a bool tensor."""
-        axis, keepdims = _reduction("any", self.ndim, axis, keepdims, dim, keepdim)
-        return Tensor(np.asarray(np.any(self._data, axis=axis, keepdims=keepdims)))
+        axes, keep = _reduction("any", self.ndim, axis, keepdims, dim, keepdim)
+        return Tensor(np.asarray(np.any(self._data, axis=axes, keepdims=keep)))
 
-    def all(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+    def all(
+        self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         """Whether every element is nonzero, over all elements or along `dim`: a bool tensor."""
-        axis, keepdims = _reduction("all", self.ndim, axis, keepdims, dim, keepdim)
-        return Tensor(np.asarray(np.all(self._data, axis=axis, keepdims=keepdims)))
+        axes, keep = _reduction("all", self.ndim, axis, keepdims, dim, keepdim)
+        return Tensor(np.asarray(np.all(self._data, axis=axes, keepdims=keep)))
 
     # logical: any dtype, bool results
     def logical_and(self, other: Operand) -> Tensor:

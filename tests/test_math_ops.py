@@ -146,7 +146,12 @@ def test_integer_division_and_remainder_keep_integers_with_pythons_signs():
 @needs_torch
 def test_float_division_by_zero_gives_inf_and_nan_as_torch():
     a = np.array([5.0, -5.0, 0.0])
-    for op in [lambda x: x // 0.0, lambda x: x % 0.0, lambda x: x.fmod(0.0), lambda x: x.div(0.0, rounding_mode="trunc")]:
+    for op in [
+        lambda x: x // 0.0,
+        lambda x: x % 0.0,
+        lambda x: x.fmod(0.0),
+        lambda x: x.div(0.0, rounding_mode="trunc"),
+    ]:
         np.testing.assert_array_equal(np.asarray(op(ag.tensor(a, dtype=np.float64))), op(torch.tensor(a)).numpy())
 
 
@@ -214,7 +219,9 @@ def test_rounding_is_half_to_even_with_decimals_as_torch():
     for decimals in [0, 1, 2, -1, -2]:
         ours = ag.tensor(values, dtype=np.float64).round(decimals=decimals)
         np.testing.assert_array_equal(np.asarray(ours), torch.round(torch.tensor(values), decimals=decimals).numpy())
-    np.testing.assert_array_equal(np.asarray(ag.round(ag.tensor(values, dtype=np.float64))), [0, 2, 2, 0, -2, 1, 1, 123, 1250, 1350, 0])
+    np.testing.assert_array_equal(
+        np.asarray(ag.round(ag.tensor(values, dtype=np.float64))), [0, 2, 2, 0, -2, 1, 1, 123, 1250, 1350, 0]
+    )
 
 
 @needs_torch
@@ -381,7 +388,9 @@ def test_isclose_allclose_and_equal():
     assert ag.tensor(a).isclose(b, rtol=0.2, equal_nan=True).all().item()
     assert ag.allclose(ag.tensor([1.0, 2.0]), ag.tensor([1.0, 2.0 + 1e-9])) is True
     assert ag.tensor([1.0, 2.0]).allclose(ag.tensor([1.0, 2.1])) is False
-    assert ag.equal(ag.tensor([1, 2]), ag.tensor([1.0, 2.0])) is torch.equal(torch.tensor([1, 2]), torch.tensor([1.0, 2.0]))
+    assert ag.equal(ag.tensor([1, 2]), ag.tensor([1.0, 2.0])) is torch.equal(
+        torch.tensor([1, 2]), torch.tensor([1.0, 2.0])
+    )
     assert ag.tensor([1.0, 2.0]).equal(ag.tensor([1.0, 2.0, 3.0])) is False
     assert ag.tensor([np.nan]).equal(ag.tensor([np.nan])) is False
 
@@ -440,7 +449,10 @@ def test_bitwise_ops_match_torch(a, b):
         assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
         np.testing.assert_array_equal(np.asarray(ours), theirs.numpy())
     for name in ["bitwise_and", "bitwise_or", "bitwise_xor", "logical_and", "logical_or", "logical_xor"]:
-        ours, theirs = getattr(ag, name)(input=ag.tensor(a), other=ours_b), getattr(torch, name)(ta, torch.as_tensor(tb))
+        ours, theirs = (
+            getattr(ag, name)(input=ag.tensor(a), other=ours_b),
+            getattr(torch, name)(ta, torch.as_tensor(tb)),
+        )
         np.testing.assert_array_equal(np.asarray(ours), theirs.numpy())
 
 
