@@ -683,7 +683,8 @@ class Tensor:
         self, other: Operand, rtol: builtins.float = 1e-05, atol: builtins.float = 1e-08, equal_nan: bool = False
     ) -> bool:
         """Whether `isclose` holds everywhere, as a Python bool."""
-        return bool(self.isclose(other, rtol, atol, equal_nan)._data.all())
+        close = self._nondifferentiable("allclose", np.isclose, self, other, rtol=rtol, atol=atol, equal_nan=equal_nan)
+        return bool(close._data.all())
 
     def equal(self, other: Tensor) -> bool:
         """Whether `other` has this shape and these values, as a Python bool (nan is not equal to itself)."""

@@ -513,6 +513,8 @@ def test_non_differentiable_ops_name_themselves_on_a_shape_mismatch():
         ag.logical_or(ag.tensor([1, 0]), ag.tensor([1, 0, 1]))
     with pytest.raises(ValueError, match=r"isclose: shapes \(2,\) and \(3,\) cannot be broadcast"):
         ag.isclose(ag.tensor([1.0, 0.0]), ag.tensor([1.0, 0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"allclose: shapes \(2,\) and \(3,\) cannot be broadcast"):
+        ag.allclose(ag.tensor([1.0, 0.0]), ag.tensor([1.0, 0.0, 1.0]))
 
 
 # ---- in-place forms ----------------------------------------------------------------------------------------
