@@ -477,10 +477,22 @@ def norm_grad(F, g, x, out, p, axis, keepdims):
     return F.where(n_full == 0, 0.0, g_full * F.sign(x) * F.abs(x) ** (p - 1) / safe ** (p - 1))
 
 
+def pow_grad_base(F, g, x, y, **_):
+    # d(x^y)/dx = y x^(y-1); PyTorch's convention: 0 wherever y == 0 (even at x == 0, where 0 * inf would be
+    # nan). The exponent is made safe there too, so no nan reaches the second derivative either.
+    if isinstance(y, (int, float)):  # a Python exponent (`x ** 2`): no masks needed
+        return g * 0.0 if y == 0 else g * y * x ** (y - 1)
+    zero_exponent = y == 0
+    return F.where(zero_exponent, 0.0, g * y * x ** F.where(zero_exponent, 1.0, y - 1))
+
+
 def pow_grad_exponent(F, g, x, y, out):
-    # d(x^y)/dy = x^y log x; PyTorch's convention: 0 where x == 0 and y >= 0.
+    # d(x^y)/dy = x^y log x. At x == 0, as PyTorch: 0 for y >= 0, and (x^y = inf) * (log 0 = -inf) = -inf
+    # for y < 0. log x is taken of a safe base and the log of 0 put in as a constant, so that 0 * -inf
+    # never appears (the second derivative stays finite where the first is).
     zero_base = x == 0
-    return F.where(zero_base & (y >= 0), 0.0, g * out * F.log(F.where(zero_base, 1.0, x)))
+    log_base = F.where(zero_base, F.where(y >= 0, 0.0, -np.inf), F.log(F.where(zero_base, 1.0, x)))
+    return g * out * log_base
 
 
 def _gelu_tanh_derivative(F, x):
@@ -534,8 +546,8 @@ register(
 register(
     "pow",
     np.power,
-    reads("x y", lambda F, g, x, y, **_: g * y * x ** (y - 1)),
-    reads("x y out", lambda F, g, x, y, out: pow_grad_exponent(F, g, x, y, out)),
+    reads("x y", pow_grad_base),
+    reads("x y out", pow_grad_exponent),
     samples=BROADCAST_PAIRS + (S((3,), np.array(2.0)), S((2, 3), np.array(-1.5))),
     domain=(0.5, 2.0),
 )

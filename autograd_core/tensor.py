@@ -521,21 +521,413 @@ class Tensor:
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
         return self._compare(other, np.not_equal)
 
+    # ---- math ops of `math_ops` (elementwise math, rounding, cumulative, integer and bitwise) ----
+    # The differentiable ones are rows of `math_ops`. The bool and integer ones (isnan, isclose, any,
+    # bitwise, logical, shifts) are not differentiable and are computed here on the arrays.
+
+    @staticmethod
+    def _check_integers(who, *operands):
+        """Bitwise and shift ops take integer or bool tensors and numbers only, as PyTorch."""
+        for o in operands:
+            dtype = o.dtype if isinstance(o, Tensor) else np.asarray(o).dtype
+            if dtype.kind not in "biu":
+                twin = who.replace("bitwise", "logical") if "shift" not in who else None
+                raise TypeError(
+                    f"{who}: expected integer or bool tensors, got dtype {dtype}"
+                    + (f"; {twin} takes any dtype" if twin else "")
+                )
+
+    @staticmethod
+    def _nondifferentiable(who, ufunc, *operands, integers_only=False, **options):
+        """`ufunc` on the operands' arrays, as a new tensor outside the graph; `integers_only` for the
+        bitwise and shift ops."""
+        if integers_only:
+            Tensor._check_integers(who, *operands)
+        arrays = [o._data if isinstance(o, Tensor) else o for o in operands]
+        try:
+            return Tensor(np.asarray(ufunc(*arrays, **options)))
+        except ValueError:
+            shapes = " and ".join(str(np.shape(a)) for a in arrays)
+            raise ValueError(f"{who}: shapes {shapes} cannot be broadcast together") from None
+
+    def _integer_inplace(self, who, ufunc, other):
+        """`self = ufunc(self, other)` in place for the integer-only ops (`&=`, `<<=`, ...)."""
+        self._check_integers(who, self, other)
+        return self._inplace(who, (other,), {}, lambda a, b: ufunc(a, b, out=a))
+
+    def _row_inplace(self, name, other):
+        """`self = op(self, other)` in place through the registry row `name` (`//=`, `%=`): recorded when
+        grad is, and a result that does not fit the dtype (`int_tensor //= 2.5`) raises, as PyTorch."""
+        forward = OPS[name].forward
+        return self._inplace(name, (other,), {}, lambda a, b: np.copyto(a, forward(a, b), casting="same_kind"))
+
+    # elementwise, differentiable
+    def log2(self) -> Tensor:
+        return apply(OPS["log2"], self)
+
+    def log10(self) -> Tensor:
+        return apply(OPS["log10"], self)
+
+    def exp2(self) -> Tensor:
+        return apply(OPS["exp2"], self)
+
+    def rsqrt(self) -> Tensor:
+        """1 / sqrt(x)."""
+        return apply(OPS["rsqrt"], self)
+
+    def reciprocal(self) -> Tensor:
+        return apply(OPS["reciprocal"], self)
+
+    def square(self) -> Tensor:
+        return apply(OPS["square"], self)
+
+    def tan(self) -> Tensor:
+        return apply(OPS["tan"], self)
+
+    def asin(self) -> Tensor:
+        return apply(OPS["asin"], self)
+
+    def acos(self) -> Tensor:
+        return apply(OPS["acos"], self)
+
+    def atan(self) -> Tensor:
+        return apply(OPS["atan"], self)
+
+    def sinh(self) -> Tensor:
+        return apply(OPS["sinh"], self)
+
+    def cosh(self) -> Tensor:
+        return apply(OPS["cosh"], self)
+
+    def asinh(self) -> Tensor:
+        return apply(OPS["asinh"], self)
+
+    def acosh(self) -> Tensor:
+        return apply(OPS["acosh"], self)
+
+    def atanh(self) -> Tensor:
+        return apply(OPS["atanh"], self)
+
+    arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+
+    def erf(self) -> Tensor:
+        return apply(OPS["erf"], self)
+
+    def erfc(self) -> Tensor:
+        """1 - erf(x), accurate where erf(x) is close to 1."""
+        return apply(OPS["erfc"], self)
+
+    def frac(self) -> Tensor:
+        """x - trunc(x): the fractional part, with the sign of x."""
+        return apply(OPS["frac"], self)
+
+    def nan_to_num(
+        self, nan: builtins.float = 0.0, posinf: builtins.float | None = None, neginf: builtins.float | None = None
+    ) -> Tensor:
+        """nan, +inf and -inf replaced by `nan`, `posinf` and `neginf` (by default 0 and the dtype's largest
+        and lowest finite values); no gradient reaches the replaced elements."""
+        return apply(OPS["nan_to_num"], self, nan=nan, posinf=posinf, neginf=neginf)
+
+    def clamp_min(self, min: Number) -> Tensor:
+        return self.clip(min=min)
+
+    def clamp_max(self, max: Number) -> Tensor:
+        return self.clip(max=max)
+
+    def atan2(self, other: Operand) -> Tensor:
+        """The angle of the point (other, self): arctan(self / other) in the right quadrant."""
+        return apply(OPS["atan2"], self, other)
+
+    arctan2 = atan2
+
+    def hypot(self, other: Operand) -> Tensor:
+        return apply(OPS["hypot"], self, other)
+
+    def xlogy(self, other: Operand) -> Tensor:
+        """self * log(other), and 0 where self == 0 (unless other is nan)."""
+        return apply(OPS["xlogy"], self, other)
+
+    def copysign(self, other: Operand) -> Tensor:
+        """|self| with the sign of `other` (-0.0 counts as negative)."""
+        return apply(OPS["copysign"], self, other)
+
+    def logaddexp(self, other: Operand) -> Tensor:
+        """log(e^self + e^other), without overflow."""
+        return apply(OPS["logaddexp"], self, other)
+
+    def logaddexp2(self, other: Operand) -> Tensor:
+        """log2(2^self + 2^other), without overflow."""
+        return apply(OPS["logaddexp2"], self, other)
+
+    def lerp(self, end: Operand, weight: Operand) -> Tensor:
+        """self + weight * (end - self); `weight` a number or a tensor (differentiable too)."""
+        return apply(OPS["lerp"], self, end, weight)
+
+    # rounding: zero gradient, as PyTorch
+    def round(self, *, decimals: builtins.int = 0) -> Tensor:
+        """Round half to even, to `decimals` decimal places (negative: to tens, hundreds, ...)."""
+        if not isinstance(decimals, (int, np.integer)):
+            raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__}")
+        return apply(OPS["round"], self, decimals=int(decimals))
+
+    def floor(self) -> Tensor:
+        return apply(OPS["floor"], self)
+
+    def ceil(self) -> Tensor:
+        return apply(OPS["ceil"], self)
+
+    def trunc(self) -> Tensor:
+        """Round toward zero."""
+        return apply(OPS["trunc"], self)
+
+    fix = trunc
+
+    # division
+    def div(self, other: Operand, *, rounding_mode: str | None = None) -> Tensor:
+        """self / other; `rounding_mode="trunc"` rounds the quotient toward zero, `"floor"` down (both
+        keep integer dtypes and have a zero gradient)."""
+        if rounding_mode is None:
+            return apply(OPS["div"], self, other)
+        if rounding_mode not in ("trunc", "floor"):
+            raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+        return apply(OPS[rounding_mode + "_divide"], self, other)
+
+    divide = div
+
+    def true_divide(self, other: Operand) -> Tensor:
+        return apply(OPS["div"], self, other)
+
+    def floor_divide(self, other: Operand) -> Tensor:
+        """self / other rounded down (`//`)."""
+        return apply(OPS["floor_divide"], self, other)
+
+    def remainder(self, other: Operand) -> Tensor:
+        """self - floor(self / other) * other: the sign of `other`, as Python's `%`."""
+        return apply(OPS["remainder"], self, other)
+
+    def fmod(self, other: Operand) -> Tensor:
+        """self - trunc(self / other) * other: the sign of `self`, as C's fmod."""
+        return apply(OPS["fmod"], self, other)
+
+    def __floordiv__(self, other: Operand) -> Tensor:
+        return apply(OPS["floor_divide"], self, other)
+
+    def __rfloordiv__(self, other: Operand) -> Tensor:
+        return apply(OPS["floor_divide"], other, self)
+
+    def __mod__(self, other: Operand) -> Tensor:
+        return apply(OPS["remainder"], self, other)
+
+    def __rmod__(self, other: Operand) -> Tensor:
+        return apply(OPS["remainder"], other, self)
+
+    def floor_divide_(self, other: Operand) -> Tensor:
+        return self._row_inplace("floor_divide", other)
+
+    def remainder_(self, other: Operand) -> Tensor:
+        return self._row_inplace("remainder", other)
+
+    def __ifloordiv__(self, other: Operand) -> Tensor:
+        return self.floor_divide_(other)
+
+    def __imod__(self, other: Operand) -> Tensor:
+        return self.remainder_(other)
+
+    # cumulative along one dim
+    def _cumulative(self, name: str, dim: builtins.int) -> Any:
+        axis = _single_axis(self, dim, name)
+        if self.ndim == 0:  # as PyTorch: a 0-d tensor is its own running total
+            result = apply(OPS[name], self.reshape(1), axis=0)
+            if isinstance(result, tuple):
+                return ValuesIndices(*(r.reshape(()) for r in result))
+            return result.reshape(())
+        result = apply(OPS[name], self, axis=axis)
+        return ValuesIndices(*result) if isinstance(result, tuple) else result
+
+    def cumsum(self, dim: builtins.int, *, dtype: DTypeLike | None = None) -> Tensor:
+        """Running sums along `dim` (integer and bool inputs sum in int64, as PyTorch); `dtype` casts first."""
+        return (self if dtype is None else self.astype(dtype))._cumulative("cumsum", dim)
+
+    def cumprod(self, dim: builtins.int, *, dtype: DTypeLike | None = None) -> Tensor:
+        """Running products along `dim`; the gradient is exact where the input has zeros."""
+        return (self if dtype is None else self.astype(dtype))._cumulative("cumprod", dim)
+
+    def logcumsumexp(self, dim: builtins.int) -> Tensor:
+        """log(cumsum(exp(self))) along `dim`, computed without overflow."""
+        return self._cumulative("logcumsumexp", dim)
+
+    def cummax(self, dim: builtins.int) -> ValuesIndices:
+        """`(values, indices)` of the running maximum along `dim`: each index is the last position that
+        reached the maximum so far; a nan stays the maximum from where it appears."""
+        return self._cumulative("cummax", dim)
+
+    def cummin(self, dim: builtins.int) -> ValuesIndices:
+        """As `cummax`, for the running minimum."""
+        return self._cumulative("cummin", dim)
+
+    # bool results, not differentiable
+    def isnan(self) -> Tensor:
+        return Tensor(np.asarray(np.isnan(self._data)))
+
+    def isinf(self) -> Tensor:
+        return Tensor(np.asarray(np.isinf(self._data)))
+
+    def isposinf(self) -> Tensor:
+        return Tensor(np.asarray(np.isposinf(self._data)))
+
+    def isneginf(self) -> Tensor:
+        return Tensor(np.asarray(np.isneginf(self._data)))
+
+    def isfinite(self) -> Tensor:
+        return Tensor(np.asarray(np.isfinite(self._data)))
+
+    def isclose(
+        self,
+        other: Operand,
+        rtol: builtins.float = 1e-05,
+        atol: builtins.float = 1e-08,
+        equal_nan: builtins.bool = False,
+    ) -> Tensor:
+        """|self - other| <= atol + rtol * |other|, elementwise (equal infinities are close; nans only
+        with `equal_nan`)."""
+        return self._nondifferentiable("isclose", np.isclose, self, other, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+    def allclose(
+        self,
+        other: Operand,
+        rtol: builtins.float = 1e-05,
+        atol: builtins.float = 1e-08,
+        equal_nan: builtins.bool = False,
+    ) -> builtins.bool:
+        """Whether `isclose` holds everywhere, as a Python bool."""
+        close = self._nondifferentiable("allclose", np.isclose, self, other, rtol=rtol, atol=atol, equal_nan=equal_nan)
+        return bool(close._data.all())
+
+    def equal(self, other: Tensor) -> builtins.bool:
+        """Whether `other` has this shape and these values, as a Python bool (nan is not equal to itself)."""
+        other_array = other._data if isinstance(other, Tensor) else np.asarray(other)
+        return self.shape == other_array.shape and bool(np.array_equal(self._data, other_array))
+
+    def any(
+        self,
+        axis: Axis = None,
+        keepdims: builtins.bool = False,
+        *,
+        dim: Axis = None,
+        keepdim: builtins.bool | None = None,
+    ) -> Tensor:
+        """Whether any element is nonzero, over all elements or along `dim`: a bool tensor."""
+        axes, keep = _reduction("any", self.ndim, axis, keepdims, dim, keepdim)
+        return Tensor(np.asarray(np.any(self._data, axis=axes, keepdims=keep)))
+
+    def all(
+        self,
+        axis: Axis = None,
+        keepdims: builtins.bool = False,
+        *,
+        dim: Axis = None,
+        keepdim: builtins.bool | None = None,
+    ) -> Tensor:
+        """Whether every element is nonzero, over all elements or along `dim`: a bool tensor."""
+        axes, keep = _reduction("all", self.ndim, axis, keepdims, dim, keepdim)
+        return Tensor(np.asarray(np.all(self._data, axis=axes, keepdims=keep)))
+
+    # logical: any dtype, builtins.bool results
+    def logical_and(self, other: Operand) -> Tensor:
+        return self._nondifferentiable("logical_and", np.logical_and, self, other)
+
+    def logical_or(self, other: Operand) -> Tensor:
+        return self._nondifferentiable("logical_or", np.logical_or, self, other)
+
+    def logical_xor(self, other: Operand) -> Tensor:
+        return self._nondifferentiable("logical_xor", np.logical_xor, self, other)
+
+    def logical_not(self) -> Tensor:
+        return Tensor(np.asarray(np.logical_not(self._data)))
+
+    # bitwise on integers, logical on bools (as PyTorch); floats raise TypeError
+    def bitwise_and(self, other: Operand) -> Tensor:
+        return self._nondifferentiable("bitwise_and", np.bitwise_and, self, other, integers_only=True)
+
+    def bitwise_or(self, other: Operand) -> Tensor:
+        return self._nondifferentiable("bitwise_or", np.bitwise_or, self, other, integers_only=True)
+
+    def bitwise_xor(self, other: Operand) -> Tensor:
+        return self._nondifferentiable("bitwise_xor", np.bitwise_xor, self, other, integers_only=True)
+
+    def bitwise_not(self) -> Tensor:
+        return self._nondifferentiable("bitwise_not", np.invert, self, integers_only=True)
+
+    def bitwise_left_shift(self, other: Operand) -> Tensor:
+        """self * 2**other on integers; a shift past the width gives 0, as PyTorch."""
+        return self._nondifferentiable("bitwise_left_shift", np.left_shift, self, other, integers_only=True)
+
+    def bitwise_right_shift(self, other: Operand) -> Tensor:
+        """self // 2**other on integers (arithmetic: negative numbers stay negative)."""
+        return self._nondifferentiable("bitwise_right_shift", np.right_shift, self, other, integers_only=True)
+
     def __and__(self, other: Operand) -> Tensor:
-        return self._compare(other, np.logical_and)
+        return self.bitwise_and(other)
+
+    def __rand__(self, other: Operand) -> Tensor:
+        return self._nondifferentiable("bitwise_and", np.bitwise_and, other, self, integers_only=True)
 
     def __or__(self, other: Operand) -> Tensor:
-        return self._compare(other, np.logical_or)
+        return self.bitwise_or(other)
+
+    def __ror__(self, other: Operand) -> Tensor:
+        return self._nondifferentiable("bitwise_or", np.bitwise_or, other, self, integers_only=True)
 
     def __xor__(self, other: Operand) -> Tensor:
-        return self._compare(other, np.logical_xor)
+        return self.bitwise_xor(other)
+
+    def __rxor__(self, other: Operand) -> Tensor:
+        return self._nondifferentiable("bitwise_xor", np.bitwise_xor, other, self, integers_only=True)
 
     def __invert__(self) -> Tensor:
-        return Tensor(np.logical_not(self._data))
+        return self.bitwise_not()
 
-    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+    def __lshift__(self, other: Operand) -> Tensor:
+        return self.bitwise_left_shift(other)
 
-    # ---- math ops of `math_ops` (elementwise math, rounding, cumulative, integer and bitwise) ----
+    def __rlshift__(self, other: Operand) -> Tensor:
+        return self._nondifferentiable("bitwise_left_shift", np.left_shift, other, self, integers_only=True)
+
+    def __rshift__(self, other: Operand) -> Tensor:
+        return self.bitwise_right_shift(other)
+
+    def __rrshift__(self, other: Operand) -> Tensor:
+        return self._nondifferentiable("bitwise_right_shift", np.right_shift, other, self, integers_only=True)
+
+    def bitwise_and_(self, other: Operand) -> Tensor:
+        return self._integer_inplace("bitwise_and", np.bitwise_and, other)
+
+    def bitwise_or_(self, other: Operand) -> Tensor:
+        return self._integer_inplace("bitwise_or", np.bitwise_or, other)
+
+    def bitwise_xor_(self, other: Operand) -> Tensor:
+        return self._integer_inplace("bitwise_xor", np.bitwise_xor, other)
+
+    def bitwise_left_shift_(self, other: Operand) -> Tensor:
+        return self._integer_inplace("bitwise_left_shift", np.left_shift, other)
+
+    def bitwise_right_shift_(self, other: Operand) -> Tensor:
+        return self._integer_inplace("bitwise_right_shift", np.right_shift, other)
+
+    def __iand__(self, other: Operand) -> Tensor:
+        return self.bitwise_and_(other)
+
+    def __ior__(self, other: Operand) -> Tensor:
+        return self.bitwise_or_(other)
+
+    def __ixor__(self, other: Operand) -> Tensor:
+        return self.bitwise_xor_(other)
+
+    def __ilshift__(self, other: Operand) -> Tensor:
+        return self.bitwise_left_shift_(other)
+
+    def __irshift__(self, other: Operand) -> Tensor:
+        return self.bitwise_right_shift_(other)
 
     # ---- elementwise ----
     def exp(self) -> Tensor:
@@ -766,7 +1158,7 @@ class Tensor:
             p = 2
         if p in (np.inf, float("inf")):
             return self.abs()._reduce("max", axis, keepdims, dim, keepdim)
-        if not isinstance(p, (int, float)) or p < 1:
+        if not isinstance(p, (int, builtins.float)) or p < 1:
             raise ValueError(f"norm: p must be a number >= 1, 'fro' or inf, got {p!r}")
         return self._reduce("norm", axis, keepdims, dim, keepdim, p=p)
 

@@ -10,6 +10,7 @@ import pytest
 from activation_torch_references import activation_references
 from conv_torch_references import conv_references
 from helpers import registry_inputs
+from math_torch_references import math_references
 from rnn_torch_references import rnn_references
 
 import autograd_core as ag
@@ -263,6 +264,7 @@ def torch_references():
         **conv_references(torch),
         **rnn_references(torch),
         **activation_references(torch),
+        **math_references(torch),
     }
 
 

@@ -14,7 +14,7 @@ def test_dtypes_follow_the_contract():
     assert ag.tensor([True]).dtype == np.bool_
     ag.set_default_dtype(np.float64)
     assert ag.tensor([1.0]).dtype == np.float64 and ag.zeros(2).dtype == np.float64
-    assert ag.get_default_dtype() is np.float64
+    assert ag.get_default_dtype() == ag.float64
 
 
 def test_requires_grad_on_integers_is_a_type_error():
