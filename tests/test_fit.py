@@ -14,10 +14,13 @@ from nn.utils import Callback, EarlyStopping, GradientMonitor, History, fit
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _moons(n=240, noise=0.2, seed=0, dtype=np.float32, batch_size=32):
+def _moons(n=240, noise=0.2, seed=0, dtype=np.float32, batch_size=32, shuffle_seed=None):
     X, y = ag.datasets.make_moons(n, noise=noise, seed=seed)
     train, val = ag.data.random_split(ag.data.TensorDataset(X.astype(dtype), y), [0.75, 0.25], seed=seed)
-    return (ag.data.DataLoader(train, batch_size=batch_size, shuffle=True), ag.data.DataLoader(val, batch_size=64))
+    return (
+        ag.data.DataLoader(train, batch_size=batch_size, shuffle=True, seed=shuffle_seed),
+        ag.data.DataLoader(val, batch_size=64),
+    )
 
 
 class WeightRecorder(Callback):
@@ -457,8 +460,9 @@ class _EpochCounter(Callback):
 
 
 def _checkpointed_sgd_run(checkpoint):
-    """One epoch of SGD with momentum, a scheduler and early stopping, checkpointed."""
-    train_loader, val_loader = _moons(n=80)
+    """One epoch of SGD with momentum, a scheduler and early stopping, checkpointed; the loader shuffles with its
+    own generator."""
+    train_loader, val_loader = _moons(n=80, shuffle_seed=5)
     model = nn.MLP([2, 8, 2])
     optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     fit(
@@ -483,7 +487,7 @@ def _resume_is_refused(checkpoint, optimizer_class, message):
     """Resume from `checkpoint` with a fresh run and `optimizer_class`; check that it raises ValueError
     matching `message` and that nothing of the run was touched."""
     ag.manual_seed(1)
-    train_loader, val_loader = _moons(n=80, seed=1)
+    train_loader, val_loader = _moons(n=80, seed=1, shuffle_seed=6)
     model = nn.MLP([2, 8, 2])
     optimizer = optimizer_class(model.parameters(), lr=0.05)
     scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=1)
@@ -495,7 +499,7 @@ def _resume_is_refused(checkpoint, optimizer_class, message):
         stopper.state_dict(),
         ag.default_generator().bit_generator.state,
         _numpy_global_keys(),
-        train_loader.generator.bit_generator.state,
+        train_loader.state_dict(),
     )
     with pytest.raises(ValueError, match=message) as error:
         fit(
@@ -519,7 +523,7 @@ def _resume_is_refused(checkpoint, optimizer_class, message):
     assert stopper.state_dict() == stopper_state
     assert ag.default_generator().bit_generator.state == generator
     np.testing.assert_array_equal(_numpy_global_keys(), numpy_keys)
-    assert train_loader.generator.bit_generator.state == loader_generator
+    assert train_loader.state_dict() == loader_generator
 
 
 def test_resuming_with_another_optimizer_is_refused_before_anything_is_restored(tmp_path):
@@ -571,6 +575,8 @@ def _key(node, key):
         ("scheduler/base_lrs", "fast", "its scheduler state does not load"),
         ("callbacks/0/state/wait", "long", "its EarlyStopping callback state does not load"),
         ("random/numpy", ["MT19937", [1, 2], 0, 0, 0.0], "its random generators state does not load"),
+        ("random/loaders/0/generators", [], "random generators state does not load .*holds 0 generators.* from 1"),
+        ("random/loaders/1", 3, "its loader state 3 does not fit a DataLoader"),
     ],
 )
 def test_a_malformed_checkpoint_is_refused_before_anything_is_restored(tmp_path, field, value, message):
