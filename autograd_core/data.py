@@ -948,12 +948,9 @@ class DataLoader:
             raise ValueError(f"{where}: give generator= or seed=, not both")
         self.generator = make_generator(seed, where) if seed is not None else _check_generator(generator, where)
 
-        for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+        for name, value, items in (("sampler", sampler, "indices"), ("batch_sampler", batch_sampler, "index lists")):
             if value is not None and not (hasattr(value, "__iter__") and hasattr(value, "__len__")):
-                raise TypeError(
-                    f"{where}: {name} must be an iterable of indices with a length (a Sampler), "
-                    f"got {type(value).__name__}"
-                )
+                raise TypeError(f"{where}: {name} must be an iterable of {items} with a length, got {type(value).__name__}")
         if sampler is not None and shuffle:
             raise ValueError(
                 f"{where}: sampler and shuffle=True are mutually exclusive (the sampler decides the order; "
