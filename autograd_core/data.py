@@ -374,7 +374,9 @@ class WeightedRandomSampler(Sampler[int]):
         try:
             values = np.asarray(weights, dtype=np.float64)
         except (TypeError, ValueError):
-            raise TypeError(f"{where}: weights must be a 1-D sequence of numbers, got {type(weights).__name__}") from None
+            raise TypeError(
+                f"{where}: weights must be a 1-D sequence of numbers, got {type(weights).__name__}"
+            ) from None
         if values.ndim != 1 or values.size == 0:
             raise ValueError(f"{where}: weights must be a non-empty 1-D sequence, got shape {values.shape}")
         if not np.all(np.isfinite(values)):
@@ -598,7 +600,9 @@ def _collate(batch, path):
     if isinstance(first, (str, bytes)):
         return batch
     if isinstance(first, collections.abc.Mapping):
-        return _rebuilt_mapping(first, {key: _collate([sample[key] for sample in batch], (*path, key)) for key in first})
+        return _rebuilt_mapping(
+            first, {key: _collate([sample[key] for sample in batch], (*path, key)) for key in first}
+        )
     if isinstance(first, collections.abc.Sequence):
         lengths = [len(sample) for sample in batch]
         if any(length != lengths[0] for length in lengths):
@@ -801,7 +805,7 @@ class _WorkerPool:
 
         for _ in range(prefetch_factor * len(self.tasks)):
             send_next()
-        arrived: dict[int, bytes] = {}
+        arrived = {}
         expected = 0
         while expected < sent:
             while expected not in arrived:
@@ -946,11 +950,13 @@ class DataLoader:
         self._context = _start_method_context(multiprocessing_context, self.num_workers)
         if seed is not None and generator is not None:
             raise ValueError(f"{where}: give generator= or seed=, not both")
-        self.generator = make_generator(seed, where) if seed is not None else _check_generator(generator, where)
+        self.generator: Any = make_generator(seed, where) if seed is not None else _check_generator(generator, where)
 
         for name, value, items in (("sampler", sampler, "indices"), ("batch_sampler", batch_sampler, "index lists")):
             if value is not None and not (hasattr(value, "__iter__") and hasattr(value, "__len__")):
-                raise TypeError(f"{where}: {name} must be an iterable of {items} with a length, got {type(value).__name__}")
+                raise TypeError(
+                    f"{where}: {name} must be an iterable of {items} with a length, got {type(value).__name__}"
+                )
         if sampler is not None and shuffle:
             raise ValueError(
                 f"{where}: sampler and shuffle=True are mutually exclusive (the sampler decides the order; "
@@ -1034,7 +1040,7 @@ class DataLoader:
 
     def _random_sources(self):
         """The numpy generators this loader's epochs draw from (its own, its samplers'), each once."""
-        sources: list[np.random.Generator] = []
+        sources = []
         for owner in (self, self.sampler, self.batch_sampler, getattr(self.batch_sampler, "sampler", None)):
             try:
                 rng = _numpy_rng(getattr(owner, "generator", None), "DataLoader")
@@ -1062,7 +1068,9 @@ class DataLoader:
         if not isinstance(states, list):
             raise ValueError(f"{where}: expected {{'generators': [...]}} as state_dict() returns, got {state_dict!r}")
         if len(states) != len(sources):
-            raise ValueError(f"{where}: the state holds {len(states)} generators, this loader draws from {len(sources)}")
+            raise ValueError(
+                f"{where}: the state holds {len(states)} generators, this loader draws from {len(sources)}"
+            )
         previous = [rng.bit_generator.state for rng in sources]
         try:
             for rng, state in zip(sources, states):

@@ -53,7 +53,7 @@ def test_concat_dataset_out_of_range_is_an_index_error(index):
 def test_concat_dataset_errors_and_addition():
     with pytest.raises(ValueError, match="ConcatDataset: datasets is empty"):
         ConcatDataset([])
-    with pytest.raises(TypeError, match="ConcatDataset: expected a dataset .* got int"):
+    with pytest.raises(TypeError, match=r"ConcatDataset: expected a dataset .* got int"):
         ConcatDataset([[1], 5])
     with pytest.raises(TypeError, match="ConcatDataset: index must be an int, got float"):
         ConcatDataset([[1]])[0.0]

@@ -140,7 +140,7 @@ def test_an_exception_class_the_parent_cannot_rebuild_becomes_runtime_error():
         def __getitem__(self, i):
             raise Local("local trouble")
 
-    with pytest.raises(RuntimeError, match="worker 0 failed on batch 0 .* Local: local trouble"):
+    with pytest.raises(RuntimeError, match=r"worker 0 failed on batch 0 .* Local: local trouble"):
         list(DataLoader(Failing(), batch_size=2, num_workers=1))
     assert _no_workers_left()
 
@@ -183,7 +183,7 @@ def test_a_worker_that_dies_is_reported():
 
 def test_timeout_bounds_the_wait_for_a_batch():
     started = time.perf_counter()
-    with pytest.raises(RuntimeError, match="DataLoader timed out after 0.3 seconds waiting for batch 0"):
+    with pytest.raises(RuntimeError, match=r"DataLoader timed out after 0\.3 seconds waiting for batch 0"):
         list(DataLoader(_Squares(1, sleep=1.0), batch_size=1, num_workers=1, timeout=0.3))
     assert time.perf_counter() - started < 2
     assert _no_workers_left()

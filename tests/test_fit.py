@@ -584,3 +584,62 @@ def test_a_malformed_checkpoint_is_refused_before_anything_is_restored(tmp_path,
     _checkpointed_sgd_run(checkpoint)
     ag.save(_rewritten(ag.load(checkpoint), field, value), checkpoint)
     _resume_is_refused(checkpoint, optim.SGD, message)
+
+
+class _LoggedMoons(ag.data.Dataset):
+    """Moons that log every index they are asked for, so a test can read the order of the batches."""
+
+    def __init__(self, n):
+        self.X, self.y = ag.datasets.make_moons(n, noise=0.2, seed=3)
+        self.log = []
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        self.log.append(i)
+        return self.X[i], self.y[i]
+
+
+_SHUFFLES = {
+    "global generator": {},
+    "seed": {"seed": 7},
+    "generator": {"generator": "numpy"},
+}
+
+
+def _logged_run(checkpoint, epochs, shuffle, resume=False, scramble_global=False):
+    """(batch order, weights) of a fit over a logged, shuffled loader, checkpointed at `checkpoint`."""
+    ag.manual_seed(0)
+    dataset = _LoggedMoons(48)
+    options = {
+        key: np.random.default_rng(7) if value == "numpy" else value for key, value in _SHUFFLES[shuffle].items()
+    }
+    loader = ag.data.DataLoader(dataset, batch_size=10, shuffle=True, **options)
+    model = nn.MLP([2, 8, 2]).double()
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    if scramble_global:  # a restart's global generator is wherever it is: the checkpoint must put it back
+        ag.manual_seed(12345)
+    fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        loader,
+        epochs=epochs,
+        progress=False,
+        checkpoint=checkpoint,
+        resume=resume,
+    )
+    return dataset.log, _state_arrays(model)
+
+
+@pytest.mark.parametrize("shuffle", list(_SHUFFLES))
+def test_a_resumed_fit_shuffles_its_next_epochs_as_the_uninterrupted_one(tmp_path, shuffle):
+    order, weights = _logged_run(tmp_path / "straight.ckpt", 4, shuffle)
+    assert len(order) == 4 * 48
+    first_half, _ = _logged_run(tmp_path / "resumed.ckpt", 2, shuffle)
+    second_half, resumed_weights = _logged_run(tmp_path / "resumed.ckpt", 4, shuffle, resume=True, scramble_global=True)
+    assert first_half + second_half == order
+    assert order[2 * 48 : 3 * 48] != order[:48]  # the epochs differ: the test would see a replayed epoch
+    for name in weights:
+        np.testing.assert_array_equal(resumed_weights[name], weights[name], err_msg=name)
