@@ -1,5 +1,7 @@
 """ag.data (datasets, DataLoader, splits) and ag.datasets (digits and generated toy problems)."""
 
+import collections
+
 import numpy as np
 import pytest
 
@@ -497,7 +499,7 @@ def test_a_collate_fn_also_replaces_the_tensor_dataset_fast_path():
 
 # ---- default_collate and default_convert (PyTorch's rules) ---------------------------------------------
 
-_Point = __import__("collections").namedtuple("_Point", ["x", "y"])
+_Point = collections.namedtuple("_Point", ["x", "y"])
 
 
 def _described(value):
