@@ -344,8 +344,8 @@ def distribute(model, loader):
         return model, loader
     if not isinstance(model, DistributedDataParallel):
         model = DistributedDataParallel(model)
-    if isinstance(loader, ag.data.DataLoader) and loader.sampler is None:
-        seed = ag.tensor(np.array([loader.generator.integers(2**31) if loader.shuffle else 0]))
+    if isinstance(loader, ag.data.DataLoader) and loader._default_batching:
+        seed = ag.tensor(np.array([loader._draw_seed(2**31) if loader.shuffle else 0]))
         distributed.broadcast(seed, root=0)
         sampler = ag.data.DistributedSampler(loader.dataset, shuffle=loader.shuffle, seed=int(seed.item()))
         loader = ag.data.DataLoader(

@@ -1,11 +1,21 @@
 """ag.data (datasets, DataLoader, splits) and ag.datasets (digits and generated toy problems)."""
 
+import collections
+
 import numpy as np
 import pytest
 
 import autograd_core as ag
 from autograd_core.data import DataLoader, Dataset, Subset, TensorDataset, kfold, random_split
 from autograd_core.datasets import load_digits, make_circles, make_moons, make_spirals
+
+try:
+    import torch
+    import torch.utils.data
+except ImportError:  # torch is an optional oracle
+    torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
 
 def _xy(n=10):
@@ -387,8 +397,8 @@ def test_generators_reject_bad_arguments(call, error):
     [(11, [0.5, 0.3, 0.2]), (10, [0.33, 0.33, 0.34]), (7, [0.25] * 4), (100, [0.7, 0.2, 0.1]), (5, [1.0, 0.0])],
 )
 @pytest.mark.filterwarnings("ignore:Length of split")  # torch warns about the empty split of [1.0, 0.0]
+@needs_torch
 def test_random_split_sizes_match_torch(n, fractions):
-    torch = pytest.importorskip("torch")
     expected = [len(part) for part in torch.utils.data.random_split(range(n), fractions)]
     assert [len(part) for part in random_split(_Squares(n), fractions, seed=0)] == expected
 
@@ -485,3 +495,335 @@ def test_a_collate_fn_also_replaces_the_tensor_dataset_fast_path():
     assert list(loader) == [2, 2, 1]
     with pytest.raises(TypeError, match="collate_fn must be a callable taking a list of samples, got int"):
         DataLoader(TensorDataset(np.arange(5.0)), collate_fn=3)
+
+
+# ---- default_collate and default_convert (PyTorch's rules) ---------------------------------------------
+
+_Point = collections.namedtuple("_Point", ["x", "y"])
+
+
+def _described(value):
+    """A comparable description of a collated structure: tensors as (dtype name, nested values)."""
+    if isinstance(value, ag.Tensor) or (torch is not None and isinstance(value, torch.Tensor)):
+        array = value.numpy()
+        return ("tensor", str(array.dtype), array.tolist())
+    if isinstance(value, dict):
+        return {key: _described(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_described(item) for item in value])
+    return (type(value).__name__, value)
+
+
+_COLLATE_CASES = {
+    "python floats": [1.5, 2.0, -3.25],
+    "python ints": [1, 2, 3],
+    "bools": [True, False, True],
+    "numpy float32 scalars": [np.float32(1.5), np.float32(2.5)],
+    "numpy int32 scalars": [np.int32(4), np.int32(-1)],
+    "numpy arrays": [np.arange(3, dtype=np.int16), np.arange(3, 6, dtype=np.int16)],
+    "0-d arrays": [np.array(1.5), np.array(2.5)],
+    "strings": ["a", "bc"],
+    "tuples": [(np.ones(2, dtype=np.float32), 1), (np.zeros(2, dtype=np.float32), 0)],
+    "lists": [[1.0, 2], [3.0, 4]],
+    "dicts": [{"x": np.float64(1.0), "name": "a", "ids": [1, 2]}, {"x": np.float64(2.0), "name": "b", "ids": [3, 4]}],
+    "named tuples": [_Point(1.0, np.arange(2)), _Point(2.0, np.arange(2, 4))],
+    "nested": [((1, 2.0), {"k": [np.int64(3)]}), ((4, 5.0), {"k": [np.int64(6)]})],
+}
+
+
+@pytest.mark.parametrize("name", list(_COLLATE_CASES))
+def test_default_collate_types_and_dtypes(name):
+    batch = _COLLATE_CASES[name]
+    ours = ag.data.default_collate(batch)
+    expected = {
+        "python floats": ("tensor", "float64", [1.5, 2.0, -3.25]),
+        "python ints": ("tensor", "int64", [1, 2, 3]),
+        "bools": ("tensor", "bool", [True, False, True]),
+        "numpy float32 scalars": ("tensor", "float32", [1.5, 2.5]),
+        "strings": ("list", [("str", "a"), ("str", "bc")]),
+        "tuples": ("list", [("tensor", "float32", [[1, 1], [0, 0]]), ("tensor", "int64", [1, 0])]),
+    }
+    if name in expected:
+        assert _described(ours) == expected[name]
+    if name == "named tuples":
+        assert type(ours) is _Point and ours.y.shape == (2, 2) and ours.x.dtype == np.float64
+
+
+@needs_torch
+@pytest.mark.parametrize("name", list(_COLLATE_CASES))
+def test_default_collate_matches_torch(name):
+    batch = _COLLATE_CASES[name]
+    ours, theirs = ag.data.default_collate(batch), torch.utils.data.default_collate(batch)
+    if name == "named tuples":
+        assert type(ours) is type(theirs)
+    assert _described(ours) == _described(theirs)
+
+
+def test_default_collate_stacks_tensors_keeping_the_graph():
+    x = ag.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    batch = ag.data.default_collate([x[0], x[1] * 2.0])
+    assert batch.shape == (2, 3)
+    batch.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[1, 1, 1], [2, 2, 2]])
+
+
+@pytest.mark.parametrize(
+    "batch, error, message",
+    [
+        ([], ValueError, "default_collate: the batch is empty"),
+        ([{1, 2}, {3}], TypeError, "cannot batch samples of type set"),
+        ([(1, {2})], TypeError, r"type set \(field 1\)"),
+        ([np.array(["a"]), np.array(["b"])], TypeError, "numpy array of dtype <U1"),
+        ([(1, 2), (3,)], ValueError, r"its samples have different lengths: 2 x1, 1 x1"),
+        ([{"img": np.ones(2)}, {"img": np.ones(3)}], ValueError, r"field 'img' of its samples have different shapes"),
+    ],
+)
+def test_default_collate_errors(batch, error, message):
+    with pytest.raises(error, match=message):
+        ag.data.default_collate(batch)
+
+
+def test_default_convert_as_pytorch():
+    converted = ag.data.default_convert((np.arange(3), 2, 1.5, "s", {"a": np.float32(1)}, [np.ones(1)]))
+    assert isinstance(converted, list)
+    array, integer, number, text, mapping, listed = converted
+    assert isinstance(array, ag.Tensor) and array.dtype == np.int64
+    assert (integer, number, text) == (2, 1.5, "s")
+    assert isinstance(mapping["a"], ag.Tensor) and mapping["a"].dtype == np.float32
+    assert isinstance(listed, list) and isinstance(listed[0], ag.Tensor)
+    strings = np.array(["x"])
+    assert ag.data.default_convert(strings) is strings
+
+
+@needs_torch
+def test_default_convert_matches_torch():
+    sample = (np.arange(3), 2, 1.5, "s", {"a": np.float32(1)}, [np.ones(1)], _Point(np.int8(1), 2))
+    ours, theirs = ag.data.default_convert(sample), torch.utils.data.default_convert(sample)
+    assert _described(ours) == _described(theirs)
+
+
+# ---- DataLoader: PyTorch's arguments --------------------------------------------------------------------
+
+
+def test_batch_size_none_yields_converted_samples():
+    loader = DataLoader(_Squares(3), batch_size=None)
+    assert len(loader) == 3
+    samples = list(loader)
+    assert [type(sample) for sample in samples] == [list] * 3  # the tuples become lists, as default_convert does
+    features, label = samples[2]
+    assert isinstance(features, ag.Tensor) and features.tolist() == [2.0, 4.0] and label == 2
+
+
+@needs_torch
+def test_batch_size_none_matches_torch():
+    ours = list(DataLoader(_Squares(3), batch_size=None, shuffle=True, seed=0))
+    theirs = list(torch.utils.data.DataLoader(_Squares(3), batch_size=None))
+    assert sorted(sample[1] for sample in ours) == [sample[1] for sample in theirs]
+    assert {_described(s)[0] for s in ours} == {_described(s)[0] for s in theirs} == {"list"}
+
+
+def test_batch_sampler_decides_the_batches():
+    X, y = _xy(10)
+    batches = [[9, 0], [3, 4, 5], [1]]
+    loader = DataLoader(TensorDataset(X, y), batch_sampler=batches)
+    assert len(loader) == 3 and loader.batch_size is None and loader.drop_last is False
+    assert [yb.tolist() for _, yb in loader] == batches
+    per_sample = DataLoader(_Squares(10), batch_sampler=ag.data.BatchSampler(range(7), 3, drop_last=True))
+    assert [yb.tolist() for _, yb in per_sample] == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_tuple_samples_give_list_batches_as_pytorch():
+    X, y = _xy(4)
+    for dataset in (TensorDataset(X, y), _Squares(4)):
+        batch = next(iter(DataLoader(dataset, batch_size=2)))
+        assert type(batch) is list and len(batch) == 2
+
+
+def test_pin_memory_is_accepted_and_changes_nothing():
+    X, y = _xy(6)
+    plain = [yb.tolist() for _, yb in DataLoader(TensorDataset(X, y), batch_size=4)]
+    assert [yb.tolist() for _, yb in DataLoader(TensorDataset(X, y), batch_size=4, pin_memory=True)] == plain
+
+
+def test_default_samplers_are_pytorchs():
+    X, y = _xy(10)
+    loader = DataLoader(TensorDataset(X, y), batch_size=3, drop_last=True)
+    assert type(loader.sampler) is ag.data.SequentialSampler
+    assert type(loader.batch_sampler) is ag.data.BatchSampler and loader.batch_sampler.drop_last
+    shuffled = DataLoader(TensorDataset(X, y), batch_size=3, shuffle=True)
+    assert type(shuffled.sampler) is ag.data.RandomSampler and shuffled.collate_fn is ag.data.default_collate
+    assert DataLoader(TensorDataset(X, y), batch_size=None).collate_fn is ag.data.default_convert
+
+
+@pytest.mark.parametrize("name", ["batch_size", "sampler", "batch_sampler", "drop_last", "dataset"])
+def test_loader_settings_cannot_change_after_it_is_built(name):
+    loader = DataLoader(_Squares(4))
+    with pytest.raises(ValueError, match=f"DataLoader: {name} cannot be changed after the loader is built"):
+        setattr(loader, name, None)
+
+
+_sampler = ag.data.SequentialSampler(_Squares(4))
+
+_EXCLUSIVE = [
+    (dict(shuffle=True, sampler=_sampler), "sampler and shuffle=True are mutually exclusive"),
+    (dict(batch_sampler=[[0, 1]], batch_size=2), "batch_sampler is mutually exclusive .* got batch_size=2"),
+    (dict(batch_sampler=[[0, 1]], shuffle=True), "batch_sampler is mutually exclusive .* shuffle=True"),
+    (dict(batch_sampler=[[0, 1]], sampler=_sampler), "batch_sampler is mutually exclusive .* sampler=Sequential"),
+    (dict(batch_sampler=[[0, 1]], drop_last=True), "batch_sampler is mutually exclusive .* drop_last=True"),
+    (dict(batch_size=None, drop_last=True), "batch_size=None turns batching off"),
+    (dict(persistent_workers=True), "persistent_workers=True needs num_workers > 0"),
+    (dict(prefetch_factor=2), "prefetch_factor needs num_workers > 0"),
+    (dict(multiprocessing_context="fork"), "multiprocessing_context needs num_workers > 0"),
+]
+
+
+@pytest.mark.parametrize("kwargs, message", _EXCLUSIVE)
+def test_mutually_exclusive_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=f"DataLoader: {message}"):
+        DataLoader(_Squares(4), **kwargs)
+
+
+@needs_torch
+@pytest.mark.parametrize("kwargs, message", _EXCLUSIVE)
+def test_torch_refuses_the_same_combinations(kwargs, message):
+    torch_kwargs = {
+        key: torch.utils.data.SequentialSampler(range(4)) if value is _sampler else value
+        for key, value in kwargs.items()
+    }
+    with pytest.raises(ValueError):
+        torch.utils.data.DataLoader(_Squares(4), **torch_kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(num_workers=-1), ValueError, "num_workers must be >= 0, got -1"),
+        (dict(num_workers=1.5), TypeError, "num_workers must be an int, got float"),
+        (dict(timeout=-1), ValueError, "timeout must be a number >= 0"),
+        (dict(timeout="1"), ValueError, "timeout must be a number >= 0"),
+        (dict(pin_memory="yes"), TypeError, "pin_memory must be a bool, got str"),
+        (dict(worker_init_fn=3), TypeError, "worker_init_fn must be a callable taking the worker id, got int"),
+        (dict(num_workers=1, prefetch_factor=0), ValueError, "prefetch_factor must be >= 1, got 0"),
+        (dict(num_workers=1, multiprocessing_context="teleport"), ValueError, "multiprocessing_context must be one of"),
+        (dict(num_workers=1, multiprocessing_context=3), TypeError, "multiprocessing_context must be a start method"),
+        (dict(generator="rng"), TypeError, "generator must be an ag.Generator, a numpy Generator or None"),
+        (dict(generator=np.random.default_rng(0), seed=0), ValueError, "give generator= or seed=, not both"),
+        (dict(batch_sampler=5), TypeError, "batch_sampler must be an iterable of index lists with a length, got int"),
+        (dict(batch_size=None, shuffle=1), TypeError, "shuffle must be a bool, got int"),
+    ],
+)
+def test_dataloader_rejects_bad_pytorch_arguments(kwargs, error, message):
+    with pytest.raises(error, match=f"DataLoader: {message}"):
+        DataLoader(_Squares(4), **kwargs)
+
+
+def test_len_and_batches_match_torch_for_every_batching():
+    cases = [(10, 3, False), (10, 3, True), (9, 3, True), (2, 5, False), (2, 5, True), (7, 1, False)]
+    for n, batch_size, drop_last in cases:
+        loader = DataLoader(_Squares(n), batch_size=batch_size, drop_last=drop_last)
+        labels = [yb.tolist() for _, yb in loader]
+        assert len(loader) == len(labels)
+        if torch is not None:
+            reference = torch.utils.data.DataLoader(_Squares(n), batch_size=batch_size, drop_last=drop_last)
+            assert len(loader) == len(reference)
+            assert labels == [yb.tolist() for _, yb in reference]
+
+
+# ---- shuffling: generator=, seed=, the global seed, state_dict ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: np.random.default_rng(11), lambda: ag.Generator().manual_seed(11), lambda: 11],
+    ids=["numpy", "ag", "int"],
+)
+def test_a_generator_gives_the_same_epochs_as_the_same_seed(make):
+    X, y = _xy(30)
+    by_seed = DataLoader(TensorDataset(X, y), batch_size=4, shuffle=True, seed=11)
+    by_generator = DataLoader(TensorDataset(X, y), batch_size=4, shuffle=True, generator=make())
+    for _ in range(3):
+        np.testing.assert_array_equal(_epoch_labels(by_seed), _epoch_labels(by_generator))
+
+
+def test_a_shared_generator_advances_between_loaders():
+    X, y = _xy(30)
+    generator = np.random.default_rng(3)
+    first = _epoch_labels(DataLoader(TensorDataset(X, y), batch_size=4, shuffle=True, generator=generator))
+    second = _epoch_labels(DataLoader(TensorDataset(X, y), batch_size=4, shuffle=True, generator=generator))
+    assert not np.array_equal(first, second)
+
+
+def test_the_global_seed_set_after_building_the_loader_decides_its_order():
+    X, y = _xy(30)
+    loader = DataLoader(TensorDataset(X, y), batch_size=4, shuffle=True)
+    ag.manual_seed(5)
+    first = _epoch_labels(loader)
+    ag.manual_seed(5)
+    np.testing.assert_array_equal(_epoch_labels(loader), first)
+    ag.manual_seed(6)
+    assert not np.array_equal(_epoch_labels(loader), first)
+
+
+def test_an_unseeded_epoch_is_fixed_when_it_starts():
+    X, y = _xy(30)
+    loader = DataLoader(TensorDataset(X, y), batch_size=4, shuffle=True)
+    ag.manual_seed(2)
+    undisturbed = _epoch_labels(loader)
+    ag.manual_seed(2)
+    labels = []
+    for _, yb in loader:
+        ag.rand(3)  # dropout masks and the like draw from the global generator during the epoch
+        labels.extend(yb.tolist())
+    assert labels == undisturbed.tolist()
+
+
+@pytest.mark.parametrize("sampler_generator", [False, True])
+def test_state_dict_restores_the_next_epochs(sampler_generator):
+    X, y = _xy(30)
+
+    def make():
+        if sampler_generator:
+            sampler = ag.data.RandomSampler(TensorDataset(X, y), generator=np.random.default_rng(8))
+            return DataLoader(TensorDataset(X, y), batch_size=4, sampler=sampler, seed=1)
+        return DataLoader(TensorDataset(X, y), batch_size=4, shuffle=True, seed=8)
+
+    loader = make()
+    _epoch_labels(loader)
+    state = loader.state_dict()
+    assert len(state["generators"]) == (2 if sampler_generator else 1)
+    next_epochs = [_epoch_labels(loader) for _ in range(2)]
+    restored = make()
+    restored.load_state_dict(state)
+    for expected in next_epochs:
+        np.testing.assert_array_equal(_epoch_labels(restored), expected)
+    assert DataLoader(TensorDataset(X, y)).state_dict() == {"generators": []}  # the global generator's, not its own
+
+
+@pytest.mark.parametrize(
+    "state, message",
+    [
+        ({"generators": []}, "the state holds 0 generators, this loader draws from 1"),
+        ([1], r"expected \{'generators': \[...\]\}"),
+        ({"generators": [{"bit_generator": "MT19937", "state": {}}]}, "a generator state does not load"),
+    ],
+)
+def test_load_state_dict_refuses_a_bad_state_and_changes_nothing(state, message):
+    loader = DataLoader(_Squares(10), batch_size=3, shuffle=True, seed=4)
+    before = loader.state_dict()
+    with pytest.raises(ValueError, match=f"DataLoader.load_state_dict: {message}"):
+        loader.load_state_dict(state)
+    assert loader.state_dict() == before
+
+
+def test_random_split_takes_a_generator_or_a_seed():
+    by_seed = random_split(_Squares(20), [0.5, 0.5], seed=4)
+    by_generator = random_split(_Squares(20), [0.5, 0.5], generator=np.random.default_rng(4))
+    np.testing.assert_array_equal(by_seed[0].indices, by_generator[0].indices)
+    ag.manual_seed(9)
+    first = random_split(_Squares(20), [10, 10])
+    ag.manual_seed(9)
+    np.testing.assert_array_equal(random_split(_Squares(20), [10, 10])[0].indices, first[0].indices)
+    with pytest.raises(ValueError, match="random_split: give generator= or seed=, not both"):
+        random_split(_Squares(20), [10, 10], generator=np.random.default_rng(1), seed=1)
+    with pytest.raises(TypeError, match="random_split: generator must be an ag"):
+        random_split(_Squares(20), [10, 10], generator="one")

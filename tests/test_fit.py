@@ -14,10 +14,13 @@ from nn.utils import Callback, EarlyStopping, GradientMonitor, History, fit
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _moons(n=240, noise=0.2, seed=0, dtype=np.float32, batch_size=32):
+def _moons(n=240, noise=0.2, seed=0, dtype=np.float32, batch_size=32, shuffle_seed=None):
     X, y = ag.datasets.make_moons(n, noise=noise, seed=seed)
     train, val = ag.data.random_split(ag.data.TensorDataset(X.astype(dtype), y), [0.75, 0.25], seed=seed)
-    return (ag.data.DataLoader(train, batch_size=batch_size, shuffle=True), ag.data.DataLoader(val, batch_size=64))
+    return (
+        ag.data.DataLoader(train, batch_size=batch_size, shuffle=True, seed=shuffle_seed),
+        ag.data.DataLoader(val, batch_size=64),
+    )
 
 
 class WeightRecorder(Callback):
@@ -459,8 +462,9 @@ class _EpochCounter(Callback):
 
 
 def _checkpointed_sgd_run(checkpoint):
-    """One epoch of SGD with momentum, a scheduler and early stopping, checkpointed."""
-    train_loader, val_loader = _moons(n=80)
+    """One epoch of SGD with momentum, a scheduler and early stopping, checkpointed; the loader shuffles with its
+    own generator."""
+    train_loader, val_loader = _moons(n=80, shuffle_seed=5)
     model = nn.MLP([2, 8, 2])
     optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     fit(
@@ -485,7 +489,7 @@ def _resume_is_refused(checkpoint, optimizer_class, message):
     """Resume from `checkpoint` with a fresh run and `optimizer_class`; check that it raises ValueError
     matching `message` and that nothing of the run was touched."""
     ag.manual_seed(1)
-    train_loader, val_loader = _moons(n=80, seed=1)
+    train_loader, val_loader = _moons(n=80, seed=1, shuffle_seed=6)
     model = nn.MLP([2, 8, 2])
     optimizer = optimizer_class(model.parameters(), lr=0.05)
     scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=1)
@@ -497,7 +501,7 @@ def _resume_is_refused(checkpoint, optimizer_class, message):
         stopper.state_dict(),
         ag.default_generator.rng.bit_generator.state,
         _numpy_global_keys(),
-        train_loader.generator.bit_generator.state,
+        train_loader.state_dict(),
     )
     with pytest.raises(ValueError, match=message) as error:
         fit(
@@ -521,7 +525,7 @@ def _resume_is_refused(checkpoint, optimizer_class, message):
     assert stopper.state_dict() == stopper_state
     assert ag.default_generator.rng.bit_generator.state == generator
     np.testing.assert_array_equal(_numpy_global_keys(), numpy_keys)
-    assert train_loader.generator.bit_generator.state == loader_generator
+    assert train_loader.state_dict() == loader_generator
 
 
 def test_resuming_with_another_optimizer_is_refused_before_anything_is_restored(tmp_path):
@@ -573,6 +577,8 @@ def _key(node, key):
         ("scheduler/base_lrs", "fast", "its scheduler state does not load"),
         ("callbacks/0/state/wait", "long", "its EarlyStopping callback state does not load"),
         ("random/numpy", ["MT19937", [1, 2], 0, 0, 0.0], "its random generators state does not load"),
+        ("random/loaders/0/generators", [], "random generators state does not load .*holds 0 generators.* from 1"),
+        ("random/loaders/1", 3, "its loader state 3 does not fit a DataLoader"),
     ],
 )
 def test_a_malformed_checkpoint_is_refused_before_anything_is_restored(tmp_path, field, value, message):
@@ -580,3 +586,62 @@ def test_a_malformed_checkpoint_is_refused_before_anything_is_restored(tmp_path,
     _checkpointed_sgd_run(checkpoint)
     ag.save(_rewritten(ag.load(checkpoint), field, value), checkpoint)
     _resume_is_refused(checkpoint, optim.SGD, message)
+
+
+class _LoggedMoons(ag.data.Dataset):
+    """Moons that log every index they are asked for, so a test can read the order of the batches."""
+
+    def __init__(self, n):
+        self.X, self.y = ag.datasets.make_moons(n, noise=0.2, seed=3)
+        self.log = []
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        self.log.append(i)
+        return self.X[i], self.y[i]
+
+
+_SHUFFLES = {
+    "global generator": {},
+    "seed": {"seed": 7},
+    "generator": {"generator": "numpy"},
+}
+
+
+def _logged_run(checkpoint, epochs, shuffle, resume=False, scramble_global=False):
+    """(batch order, weights) of a fit over a logged, shuffled loader, checkpointed at `checkpoint`."""
+    ag.manual_seed(0)
+    dataset = _LoggedMoons(48)
+    options = {
+        key: np.random.default_rng(7) if value == "numpy" else value for key, value in _SHUFFLES[shuffle].items()
+    }
+    loader = ag.data.DataLoader(dataset, batch_size=10, shuffle=True, **options)
+    model = nn.MLP([2, 8, 2]).double()
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    if scramble_global:  # a restart's global generator is wherever it is: the checkpoint must put it back
+        ag.manual_seed(12345)
+    fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        loader,
+        epochs=epochs,
+        progress=False,
+        checkpoint=checkpoint,
+        resume=resume,
+    )
+    return dataset.log, _state_arrays(model)
+
+
+@pytest.mark.parametrize("shuffle", list(_SHUFFLES))
+def test_a_resumed_fit_shuffles_its_next_epochs_as_the_uninterrupted_one(tmp_path, shuffle):
+    order, weights = _logged_run(tmp_path / "straight.ckpt", 4, shuffle)
+    assert len(order) == 4 * 48
+    first_half, _ = _logged_run(tmp_path / "resumed.ckpt", 2, shuffle)
+    second_half, resumed_weights = _logged_run(tmp_path / "resumed.ckpt", 4, shuffle, resume=True, scramble_global=True)
+    assert first_half + second_half == order
+    assert order[2 * 48 : 3 * 48] != order[:48]  # the epochs differ: the test would see a replayed epoch
+    for name in weights:
+        np.testing.assert_array_equal(resumed_weights[name], weights[name], err_msg=name)

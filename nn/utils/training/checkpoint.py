@@ -3,7 +3,7 @@
 A checkpoint holds the model and optimizer state (and the optimizer's class
 name), the scheduler's state, the epoch, the history, the callbacks' states
 and every random generator's state (the project's, numpy's and Python's global
-ones, and each DataLoader's own shuffling generator).
+ones, and each DataLoader's `state_dict()`: the generators its shuffles draw from).
 
 `restore_checkpoint` validates every field against this `fit` call (the same
 optimizer class, model keys and shapes, scheduler, callbacks and loaders; an
@@ -26,7 +26,7 @@ import autograd_core as ag
 
 from .history import History
 
-CHECKPOINT_FORMAT = "autograd_core.fit/2"
+CHECKPOINT_FORMAT = "autograd_core.fit/3"
 _FIELDS = (
     "format",
     "epoch",
@@ -60,18 +60,14 @@ def check_checkpoint_path(path):
         raise ValueError(f"fit: cannot write the checkpoint {path!r}: its directory {directory!r} is not writable")
 
 
-def _loader_generators(loaders):
-    # DataLoader keeps its shuffling generator private; without its state a resumed run would shuffle
-    # differently from the uninterrupted one.
-    return [getattr(loader, "generator", None) for loader in loaders]
-
-
 def _random_states(loaders):
     return {
         "autograd_core": ag.default_generator.rng.bit_generator.state,
         "numpy": np.random.get_state(),  # noqa: NPY002  (users seed the legacy global state; a resume restores it)
         "python": random.getstate(),
-        "loaders": [None if g is None else g.bit_generator.state for g in _loader_generators(loaders)],
+        # A loader with its own generator (generator= or seed=): without its state a resumed run would
+        # shuffle its next epochs differently from the uninterrupted one.
+        "loaders": [loader.state_dict() if hasattr(loader, "state_dict") else None for loader in loaders],
     }
 
 
@@ -82,9 +78,9 @@ def _set_random_states(states, loaders):
     np.random.set_state(legacy_state)  # noqa: NPY002  (the legacy global state, saved above)
     version, internal, gauss_next = states["python"]
     random.setstate((version, tuple(internal), gauss_next))
-    for generator, state in zip(_loader_generators(loaders), states["loaders"]):
-        if generator is not None and state is not None:
-            generator.bit_generator.state = state
+    for loader, state in zip(loaders, states["loaders"]):
+        if state is not None:
+            loader.load_state_dict(state)
 
 
 def _type_name(obj):
@@ -273,3 +269,6 @@ def _check_random(states, loaders, error):
         raise error(f"its loaders' random states are a {type(states['loaders']).__name__}, not a list")
     if len(states["loaders"]) != len(loaders):
         raise error(f"it holds the shuffling state of {len(states['loaders'])} loaders, this call has {len(loaders)}")
+    for loader, state in zip(loaders, states["loaders"]):
+        if state is not None and not (isinstance(state, dict) and hasattr(loader, "load_state_dict")):
+            raise error(f"its loader state {state!r} does not fit a {type(loader).__name__}")
