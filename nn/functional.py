@@ -281,7 +281,7 @@ def batch_norm(
     momentum: float | None = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Batch normalization over axis 1 (channels) of an (N, C) or (N, C, L) input.
+    """Batch normalization over axis 1 (channels) of an (N, C, *) input: (N, C), (N, C, L), (N, C, H, W), ...
 
     Training: y = (x - mean) / sqrt(var + eps) * weight + bias with the batch's mean and biased
     variance over the N (and L) axes, and, when running statistics are given, in place
@@ -289,12 +289,13 @@ def batch_norm(
         running_mean <- (1 - momentum) * running_mean + momentum * mean
         running_var  <- (1 - momentum) * running_var  + momentum * var * n / (n - 1)
 
-    (the running variance is the unbiased estimate, n = N * L values per channel), as PyTorch.
+    (the running variance is the unbiased estimate, n values per channel), as PyTorch.
     Evaluation (`training=False`): the running statistics are used in place of the batch's.
     """
     x = _tensor(x)
-    if training:  # the fused op checks x, weight and bias
-        y = fused_ops.batch_norm(x, weight, bias, eps)
+    if training:  # the fused op (over (N, C) or (N, C, L): spatial axes are flattened into L) checks its inputs
+        flat = x if x.ndim <= 3 else x.reshape(x.shape[0], x.shape[1], -1)
+        y = fused_ops.batch_norm(flat, weight, bias, eps).reshape(x.shape)
         _check_running_statistics(x, running_mean, running_var)
         if running_mean is not None and running_var is not None:
             if momentum is None:
@@ -302,20 +303,20 @@ def batch_norm(
                     "batch_norm: momentum=None (a cumulative average) needs the module's batch count; "
                     "BatchNorm1d passes 1 / num_batches_tracked, a direct call passes a number"
                 )
-            axes, count = (0,) if x.ndim == 2 else (0, 2), x.numel() // x.shape[1]
+            axes, count = (0, *range(2, x.ndim)), x.numel() // x.shape[1]
             with ag.no_grad():
                 running_mean.mul_(1.0 - momentum).add_(np.asarray(x).mean(axis=axes) * momentum)
                 running_var.mul_(1.0 - momentum).add_(np.asarray(x).var(axis=axes) * (momentum * count / (count - 1)))
         return y
-    if x.ndim not in (2, 3):
-        raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got {x.shape}")
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C, *), got {x.shape}")
     channels = x.shape[1]
     for name, tensor in (("weight", weight), ("bias", bias)):
         _check_channels("batch_norm", name, tensor, channels)
     _check_running_statistics(x, running_mean, running_var)
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var are required when training=False")
-    broadcast = (1, channels) + (1,) * (x.ndim - 2)  # per-channel values against (N, C) or (N, C, L)
+    broadcast = (1, channels) + (1,) * (x.ndim - 2)  # per-channel values against (N, C, *)
     inverse_std = 1.0 / np.sqrt(np.asarray(running_var).reshape(broadcast) + eps)
     y = (x - np.asarray(running_mean).reshape(broadcast)) * inverse_std.astype(x.dtype)
     if weight is not None:
@@ -337,16 +338,31 @@ def layer_norm(
     return fused_ops.layer_norm(_tensor(x), normalized_shape, weight, bias, eps)
 
 
-def embedding(indices: TargetLike, weight: Tensor) -> Tensor:
-    """Rows of `weight` selected by the integer `indices` (any shape); the result has shape
-    indices.shape + (embedding_dim,). The gradient scatters back, summing over repeated indices."""
-    index = _array(indices)
+def embedding(input: TargetLike, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of `weight` selected by the integer `input` indices (any shape); the result has shape
+    input.shape + (embedding_dim,). The gradient scatters back, summing over repeated indices; the row
+    `padding_idx` (negative counts from the end) receives no gradient, as PyTorch's."""
+    index = _array(input)
     if index.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {index.dtype}")
-    if index.size and (index.min() < 0 or index.max() >= weight.shape[0]):
+    rows = weight.shape[0]
+    if index.size and (index.min() < 0 or index.max() >= rows):
         bad = index.min() if index.min() < 0 else index.max()
-        raise IndexError(f"embedding: index {bad} is out of range for {weight.shape[0]} embeddings")
-    return weight[index]
+        raise IndexError(f"embedding: index {bad} is out of range for {rows} embeddings")
+    looked_up = weight[index]
+    if padding_idx is None:
+        return looked_up
+    if (
+        isinstance(padding_idx, bool)
+        or not isinstance(padding_idx, (int, np.integer))
+        or not -rows <= padding_idx < rows
+    ):
+        raise ValueError(f"embedding: padding_idx must be an int in [-{rows}, {rows}), got {padding_idx!r}")
+    is_padding = index == padding_idx % rows
+    if not is_padding.any():
+        return looked_up
+    # The padding lookups read a detached copy of the row, so no gradient reaches it through them.
+    return ag.where(is_padding[..., None], looked_up.detach(), looked_up)
 
 
 # ---- activations --------------------------------------------------------------------------------

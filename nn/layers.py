@@ -199,14 +199,7 @@ class Embedding(Module):
                 self.weight[self.padding_idx] = 0
 
     def forward(self, indices: Tensor | np.ndarray | Sequence[int]) -> Tensor:
-        rows = F.embedding(indices, self.weight)
-        if self.padding_idx is None:
-            return rows
-        is_padding = np.asarray(indices) == self.padding_idx
-        if not is_padding.any():
-            return rows
-        # The padding lookups read a detached copy of the row, so no gradient reaches it through them.
-        return ag.where(is_padding[..., None], rows.detach(), rows)
+        return F.embedding(indices, self.weight, padding_idx=self.padding_idx)
 
     def extra_repr(self) -> str:
         padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"

@@ -2,6 +2,7 @@
 
     .venv/bin/python notebooks/build.py           # rewrite every .ipynb from its source
     .venv/bin/python notebooks/build.py --check   # exit 1 listing the .ipynb that are stale or missing
+    .venv/bin/python notebooks/build.py --execute # also run each one into notebooks/executed/ (with outputs)
 
 A source is a Python script in the "percent" format that Jupytext, VS Code and
 PyCharm read as cells: a line `# %%` opens a code cell, `# %% [markdown]` a
@@ -20,6 +21,8 @@ import nbformat
 
 NOTEBOOKS_DIR = pathlib.Path(__file__).resolve().parent
 SOURCES_DIR = NOTEBOOKS_DIR / "src"
+EXECUTED_DIR = NOTEBOOKS_DIR / "executed"
+EXECUTION_TIMEOUT_S = 300
 
 _CELL_MARKER = "# %%"
 _MARKDOWN_MARKER = "# %% [markdown]"
@@ -91,6 +94,34 @@ def notebook_path(source_path):
     return NOTEBOOKS_DIR / (pathlib.Path(source_path).stem + ".ipynb")
 
 
+def executed_path(source_path):
+    return EXECUTED_DIR / (pathlib.Path(source_path).stem + ".ipynb")
+
+
+def execute(source_path):
+    """The notebook of `source_path` run top to bottom, with its outputs and figures, and metadata that does
+    not change between runs (no timings, no kernel versions): the copy a reader opens without running it."""
+    import os
+
+    import nbclient
+
+    notebook = build_notebook(source_path)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ["JUPYTER_PREFER_ENV_PATH"] = "1"
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=EXECUTION_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
+    )
+    client.execute()
+    notebook.metadata = nbformat.from_dict(_METADATA)
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+    nbformat.validate(notebook)
+    return notebook
+
+
 def stale_notebooks():
     """The .ipynb paths whose content differs from what their source generates (or that are missing)."""
     stale = []
@@ -104,6 +135,9 @@ def stale_notebooks():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report stale notebooks (exit 1 if any)")
+    parser.add_argument(
+        "--execute", action="store_true", help="also run each notebook into executed/, outputs included (minutes)"
+    )
     args = parser.parse_args(argv)
     if args.check:
         stale = stale_notebooks()
@@ -114,6 +148,11 @@ def main(argv=None):
         target = notebook_path(source)
         target.write_text(render(build_notebook(source)), encoding="utf-8")
         print(f"wrote {target.relative_to(NOTEBOOKS_DIR)}")
+        if args.execute:
+            EXECUTED_DIR.mkdir(exist_ok=True)
+            executed = executed_path(source)
+            executed.write_text(render(execute(source)), encoding="utf-8")
+            print(f"wrote {executed.relative_to(NOTEBOOKS_DIR)}")
     return 0
 
 

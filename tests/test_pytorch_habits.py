@@ -445,3 +445,43 @@ def test_multinomial_draws_in_proportion_and_without_replacement():
 def test_constructor_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# ---- nn.functional forms PyTorch code calls directly ----------------------------------------------------------
+
+
+@needs_torch
+@pytest.mark.parametrize("training", [True, False])
+def test_functional_batch_norm_takes_any_number_of_spatial_axes(training):
+    import nn.functional as F
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3, 5, 2))
+    weight, bias = rng.standard_normal(3), rng.standard_normal(3)
+    mean, var = rng.standard_normal(3), rng.uniform(0.5, 2.0, 3)
+    ours_stats = [ag.tensor(mean), ag.tensor(var)]
+    theirs_stats = [torch.tensor(mean), torch.tensor(var)]
+    ours_x = ag.tensor(x, requires_grad=True)
+    theirs_x = torch.tensor(x, requires_grad=True)
+    ours = F.batch_norm(ours_x, *ours_stats, ag.tensor(weight), ag.tensor(bias), training=training)
+    theirs = torch.nn.functional.batch_norm(
+        theirs_x, *theirs_stats, torch.tensor(weight), torch.tensor(bias), training=training
+    )
+    np.testing.assert_allclose(np.asarray(ours), theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    ours.sum().backward()
+    theirs.sum().backward()
+    np.testing.assert_allclose(np.asarray(ours_x.grad), theirs_x.grad.numpy(), rtol=1e-8, atol=1e-10)
+    for a, b in zip(ours_stats, theirs_stats):
+        np.testing.assert_allclose(np.asarray(a), b.numpy(), rtol=1e-12)
+
+
+def test_functional_embedding_padding_idx_gets_no_gradient():
+    import nn.functional as F
+
+    weight = ag.tensor(np.arange(12.0).reshape(4, 3), requires_grad=True)
+    out = F.embedding(ag.tensor([[0, 3], [3, 1]]), weight, padding_idx=-1)
+    np.testing.assert_array_equal(np.asarray(out), np.arange(12.0).reshape(4, 3)[[[0, 3], [3, 1]]])
+    out.sum().backward()
+    np.testing.assert_array_equal(np.asarray(weight.grad)[:, 0], [1.0, 1.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match=r"embedding: padding_idx must be an int in \[-4, 4\), got 4"):
+        F.embedding(ag.tensor([0]), weight, padding_idx=4)
