@@ -10,7 +10,7 @@ The package's namespace is `__all__`: the `Tensor`, its constructors, every Tens
 saving and loading, and the public submodules.
 """
 
-from . import backend, data, datasets, distributed, engine, figures, func, graph, serialization, viz
+from . import autograd, backend, data, datasets, distributed, engine, figures, func, graph, serialization, viz
 from .custom_function import Function, FunctionCtx
 from .dtypes import (
     ALIASES_SHADOWING_BUILTINS,
@@ -66,6 +66,7 @@ from .tensor_functions import (
     from_numpy,
     full,
     full_like,
+    is_tensor,
     linspace,
     log,
     log1p,
@@ -81,6 +82,7 @@ from .tensor_functions import (
     mul,
     neg,
     norm,
+    numel,
     ones,
     ones_like,
     pad,
@@ -242,6 +244,8 @@ __all__ = [
     "tensor",
     "as_tensor",
     "from_numpy",
+    "is_tensor",
+    "numel",
     "zeros",
     "ones",
     "full",
@@ -425,6 +429,7 @@ __all__ = [
     "save",
     "load",
     # public modules
+    "autograd",
     "backend",
     "data",
     "datasets",

@@ -350,6 +350,17 @@ class Tensor:
     def cpu(self) -> Tensor:
         return self
 
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        check_device("cuda", "cuda")  # raises: CPU only
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a name the class does not have: say so in PyTorch terms.
+        raise AttributeError(
+            f"'Tensor' object has no attribute {name!r}; if it is a method of PyTorch's Tensor, autograd-core "
+            "does not provide it (yet): API.md lists what it does provide"
+        )
+
     def new_tensor(
         self, data: TensorLike, dtype: DTypeLike | None = None, requires_grad: builtins.bool = False
     ) -> Tensor:

@@ -46,6 +46,14 @@ def as_tensor(data: TensorLike, dtype: DTypeLike | None = None, device: Any = No
     return tensor(data, dtype)
 
 
+def is_tensor(obj: Any) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()
+
+
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing memory with the numpy `array` (no copy; edits show on both sides), as PyTorch."""
     if not isinstance(array, np.ndarray):

@@ -385,6 +385,10 @@ class Module:
     def cpu(self: ModuleT) -> ModuleT:
         return self
 
+    def cuda(self: ModuleT, device: Any = None) -> ModuleT:
+        ag.device("cuda")  # raises: autograd-core runs on the CPU only
+        return self
+
     # ---- state dict ----
 
     def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, ag.Tensor]:

@@ -59,7 +59,7 @@ def makemore_mlp_with_batchnorm(api, words, weights, batches, steps):
 
 
 def polynomial_fit_with_in_place_updates(api, steps):
-    """"Learning PyTorch with examples": fit a cubic to sin(x) with tensors and autograd, updating the
+    """ "Learning PyTorch with examples": fit a cubic to sin(x) with tensors and autograd, updating the
     weights with `a -= learning_rate * a.grad` under `no_grad`."""
     torch = api.lib
     dtype = torch.float

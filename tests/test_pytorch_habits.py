@@ -485,3 +485,59 @@ def test_functional_embedding_padding_idx_gets_no_gradient():
     np.testing.assert_array_equal(np.asarray(weight.grad)[:, 0], [1.0, 1.0, 0.0, 0.0])
     with pytest.raises(ValueError, match=r"embedding: padding_idx must be an int in \[-4, 4\), got 4"):
         F.embedding(ag.tensor([0]), weight, padding_idx=4)
+
+
+# ---- torch.autograd's names -------------------------------------------------------------------------------
+
+
+@needs_torch
+@pytest.mark.parametrize(
+    "name, fn, inputs, extra",
+    [
+        ("jacobian", lambda x: x.sin() * x, ([0.5, -1.0, 2.0],), ()),
+        ("jacobian", lambda a, b: a * b.sum(), ([1.0, 2.0], [3.0, -1.0, 0.5]), ()),
+        ("hessian", lambda x: (x**3).sum() + x.prod(), ([0.5, -1.0, 2.0],), ()),
+        ("hessian", lambda a, b: (a * a * b).sum(), ([1.0, 2.0], [3.0, -1.0]), ()),
+        ("vjp", lambda x: x.exp() * 2, ([0.5, -1.0],), ([1.0, 3.0],)),
+        ("jvp", lambda x: x.exp() * 2, ([0.5, -1.0],), ([1.0, 3.0],)),
+        ("vjp", lambda x: (x * x).sum(), ([0.5, -1.0],), ()),
+    ],
+)
+def test_autograd_functional_matches_torch(name, fn, inputs, extra):
+    def call(lib):
+        args = tuple(lib.tensor(v, dtype=lib.float64) for v in inputs)
+        more = tuple(lib.tensor(v, dtype=lib.float64) for v in extra)
+        return getattr(lib.autograd.functional, name)(fn, args if len(args) > 1 else args[0], *more)
+
+    def flat(value):
+        if isinstance(value, (tuple, list)):
+            return [leaf for item in value for leaf in flat(item)]
+        return [np.asarray(value.detach().numpy() if isinstance(value, torch.Tensor) else value)]
+
+    ours, theirs = flat(call(ag)), flat(call(torch))
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_autograd_namespace_holds_pytorchs_names():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = ag.autograd.grad((x * x).sum(), x)
+    assert g.tolist() == [2.0, 4.0]
+    ag.autograd.backward([(x * 3).sum()])
+    assert x.grad.tolist() == [3.0, 3.0]
+    assert ag.autograd.Function is ag.Function and ag.autograd.gradcheck is ag.gradcheck
+    with ag.autograd.no_grad():
+        assert not (x * 2).requires_grad
+
+
+def test_cuda_says_cpu_only_and_missing_methods_say_so():
+    import nn
+
+    with pytest.raises(RuntimeError, match="CPU only"):
+        ag.ones(2).cuda()
+    with pytest.raises(RuntimeError, match="CPU only"):
+        nn.Linear(2, 2).cuda()
+    with pytest.raises(AttributeError, match="if it is a method of PyTorch's Tensor, autograd-core does not provide"):
+        ag.ones(2).pin_memory_of_the_future()
+    assert ag.is_tensor(ag.ones(1)) and not ag.is_tensor(np.ones(1)) and ag.numel(ag.ones(2, 3)) == 6
