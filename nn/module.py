@@ -667,7 +667,8 @@ class FunctionModule(Module):
     required. They are validated by `functional.check_arguments` where `check_at_construction` (else the
     function validates them when called), passed through `normalise`, and kept as plain attributes, as
     PyTorch's: `nn.LeakyReLU(0.2).negative_slope == 0.2`, and assigning one changes what forward uses.
-    They are never parameters or buffers, so they stay out of the state dict.
+    They are never parameters; one given as a Tensor (a loss's `weight` or `pos_weight`) is a buffer, so it
+    is in the state dict and follows `.to(dtype)`, as in PyTorch.
     """
 
     function: ClassVar[Callable[..., Any] | None] = None
@@ -693,7 +694,10 @@ class FunctionModule(Module):
             functional.check_arguments(type(self).__name__, values)
         self.normalise(values)
         for name, value in values.items():
-            object.__setattr__(self, name, value)  # never registered, even a tensor such as a loss's weight
+            if isinstance(value, ag.Tensor):  # a loss's class weights: state, as PyTorch's buffers
+                self.register_buffer(name, value)
+            else:
+                object.__setattr__(self, name, value)
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The arguments by name, in the order of `defaults`, defaults filled in."""

@@ -309,7 +309,7 @@ def test_loss_options_are_attributes_as_in_pytorch_and_assignment_changes_the_lo
     criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=0.1)
     assert (criterion.reduction, criterion.ignore_index, criterion.label_smoothing) == ("mean", -100, 0.1)
     assert criterion.weight is weight
-    assert criterion.state_dict() == {}  # options, even a weight tensor, are not state
+    assert list(criterion.state_dict()) == ["weight"]  # a weight tensor is a buffer, as in PyTorch
     logits, labels = ag.tensor(LOGITS), ag.tensor(LABELS)
     criterion.reduction = "sum"
     expected = F.cross_entropy(logits, labels, weight=weight, reduction="sum", label_smoothing=0.1)

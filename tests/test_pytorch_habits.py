@@ -541,3 +541,23 @@ def test_cuda_says_cpu_only_and_missing_methods_say_so():
     with pytest.raises(AttributeError, match="if it is a method of PyTorch's Tensor, autograd-core does not provide"):
         ag.ones(2).pin_memory_of_the_future()
     assert ag.is_tensor(ag.ones(1)) and not ag.is_tensor(np.ones(1)) and ag.numel(ag.ones(2, 3)) == 6
+
+
+@needs_torch
+def test_a_loss_weight_is_a_buffer_in_the_state_dict_as_pytorchs():
+    import nn
+
+    weight = [1.0, 2.0, 0.5]
+    ours = nn.CrossEntropyLoss(weight=ag.tensor(weight))
+    theirs = torch.nn.CrossEntropyLoss(weight=torch.tensor(weight))
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
+    ours.load_state_dict({"weight": ag.tensor([3.0, 1.0, 1.0])})
+    logits, target = np.array([[0.2, 1.0, -0.5], [0.1, 0.3, 2.0]]), np.array([0, 2])
+    expected = torch.nn.CrossEntropyLoss(weight=torch.tensor([3.0, 1.0, 1.0], dtype=torch.float64))(
+        torch.tensor(logits), torch.tensor(target)
+    )
+    assert ours.to(ag.float64)(ag.tensor(logits), ag.tensor(target)).item() == pytest.approx(expected.item(), rel=1e-12)
+    assert ours.weight.dtype == np.float64
+    pos = nn.BCEWithLogitsLoss(pos_weight=ag.tensor([2.0]))
+    assert list(pos.state_dict()) == list(torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0])).state_dict())
+    assert list(nn.CrossEntropyLoss().state_dict()) == []
