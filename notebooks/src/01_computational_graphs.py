@@ -145,7 +145,10 @@ without_grads = fill_colours(ag.viz.draw_graph(f, params={"x": x, "w": w, "b": b
 for name in ("x", "w", "b", "h1", "h6"):
     print(f"{name:3} with show_grads: {with_grads[name]}", end="   ")
     print(f"plain drawing: {without_grads.get(name, '(an op: unnamed there)')}")
-print("plain drawing, the ops:", sorted({colour for label, colour in without_grads.items() if label not in ("x", "w", "b")}))
+print(
+    "plain drawing, the ops:",
+    sorted({colour for label, colour in without_grads.items() if label not in ("x", "w", "b")}),
+)
 
 # %% [markdown]
 # ### Checking against the definition of the derivative
