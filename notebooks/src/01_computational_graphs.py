@@ -12,6 +12,8 @@
 # automatic differentiation").
 
 # %%
+import re
+
 import numpy as np
 
 import autograd_core as ag
@@ -109,16 +111,44 @@ for name in adjoint:
 # ### The graph
 #
 # `ag.viz.draw_graph` walks the recorded graph back from `f` and draws it with Graphviz (a
-# `graphviz.Digraph` renders itself inline in Jupyter). Leaves (yellow boxes) are the inputs; each
-# rounded box is one recorded operation with its output shape (scalars: `()`); the output has a double
-# border. With `show_grads=True`, after `backward()`, each node is coloured by the size of its gradient.
-# The constants (`1`, and `x` were it not a tensor that requires grad) are folded into their ops. Here
-# `x` is drawn in the "vanishing" colour because its gradient is exactly zero: $\partial f/\partial x$
-# carries the factor $w = 0$.
+# `graphviz.Digraph` renders itself inline in Jupyter). Each rounded box is one recorded operation with its
+# output shape (scalars: `()`); leaves (the inputs) are square-cornered boxes; the output has a double border.
+# The constants (`1`, and `x` were it not a tensor that requires grad) are folded into their ops.
+#
+# Without gradients the leaves are filled pale yellow and the ops light grey (the drawing at the end of this
+# notebook). With `show_grads=True`, after `backward()`, every node whose gradient is known is filled instead
+# by the size of that gradient, on the colour bar drawn beside the graph: greens for healthy norms, blues for
+# vanishing ones, reds for exploding ones. Here the output ($|\bar h_6| = 1$) is dark green, every other
+# intermediate step and the leaves `w` and `b` ($|\bar h_i| = 0.25$) a lighter green, and `x` dark blue,
+# the "vanishing" colour, because its gradient is exactly zero: $\partial f/\partial x$ carries the factor
+# $w = 0$. The next cell reads the fill colours back from the drawing's DOT source, so that the description
+# above is checked, not just asserted in prose.
 
 # %%
 graph = ag.viz.draw_graph(f, params={"x": x, "w": w, "b": b, **steps}, show_grads=True)
 graph
+
+
+# %%
+def fill_colours(drawing):
+    """`{first label line: fill colour}` of the drawn nodes (ops without a fill of their own: the default)."""
+    default = re.search(r'node \[fillcolor="([^"]+)"', drawing.source).group(1)
+    fills = {}
+    for label, attributes in re.findall(r'\s+n\d+ \[label="([^"]*)"([^\]]*)\]', drawing.source):
+        colour = re.search(r'fillcolor="([^"]+)"', attributes)
+        fills[label.splitlines()[0]] = colour.group(1) if colour else default
+    return fills
+
+
+with_grads = fill_colours(graph)
+without_grads = fill_colours(ag.viz.draw_graph(f, params={"x": x, "w": w, "b": b}))
+for name in ("x", "w", "b", "h1", "h6"):
+    print(f"{name:3} with show_grads: {with_grads[name]}", end="   ")
+    print(f"plain drawing: {without_grads.get(name, '(an op: unnamed there)')}")
+print(
+    "plain drawing, the ops:",
+    sorted({colour for label, colour in without_grads.items() if label not in ("x", "w", "b")}),
+)
 
 # %% [markdown]
 # ### Checking against the definition of the derivative
@@ -258,6 +288,9 @@ ag.viz.draw_graph(square_until_large(ag.tensor(1.5, requires_grad=True)))
 # - the hand-computed chain rule gives $\partial f/\partial w = \partial f/\partial b = 0.25$ and
 #   $\partial f/\partial x = 0$ at $x = 1, w = b = 0$, and `backward()` gives the same adjoint at *every*
 #   intermediate step;
+# - in the drawing with gradients, `x` is filled with the colour bar's "vanishing" blue (its gradient is
+#   exactly 0), `w`, `b` and the intermediate steps with the healthy green of norms in $[10^{-3}, 1)$, the output
+#   with the darker green of $[1, 10^3)$; without gradients the leaves are pale yellow and the ops light grey;
 # - central differences and forward mode agree;
 # - the gradient of a reused value is the sum over its paths ($12 + 24 = 36$), and leaf gradients
 #   accumulate across backward calls;
@@ -268,9 +301,32 @@ ag.viz.draw_graph(square_until_large(ag.tensor(1.5, requires_grad=True)))
 assert adjoint["w"] == 0.25 and adjoint["b"] == 0.25 and adjoint["x"] == 0.0
 for name in adjoint:
     assert np.isclose(engine_adjoint[name], adjoint[name], rtol=0, atol=1e-12), name
+assert with_grads["x"] == ag.viz.grad_band(0.0)[1] and "vanishing" in ag.viz.grad_band(0.0)[3]
+assert with_grads["w"] == with_grads["b"] == with_grads["h1"] == ag.viz.grad_band(0.25)[1]
+assert with_grads["h6"] == ag.viz.grad_band(1.0)[1] != with_grads["w"]
+assert without_grads["x"] == without_grads["w"] == without_grads["b"] == "#fff2cc"  # pale yellow
+assert without_grads["mul"] == without_grads["div"] == "#eeeeee"  # light grey
 assert abs(central_difference - 0.25) < 1e-8
 assert np.isclose(df_along_w.item(), 0.25) and np.isclose(df_along_b.item(), 0.25)
 assert sorted(v for _, v in contributions) == [12.0, 24.0] and w2.grad.item() == 36.0
 assert first == 4.0 and accumulated_twice == 8.0
 assert dynamic[1.5][0] == 3 and np.isclose(dynamic[1.5][1], 8 * 1.5**7)
 assert dynamic[3.0][0] == 2 and np.isclose(dynamic[3.0][1], 4 * 3.0**3)
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions, as a script that computes and asserts each answer: `notebooks/solutions/01_computational_graphs.py`.
+#
+# 1. **The graph by hand at another point.** Redo the forward and backward tables at $(x, w, b) = (2, -1, 0.5)$:
+#    the value of every $h_i$ and every adjoint $\bar h_i$, then $\partial f/\partial w$, $\partial f/\partial x$
+#    and $\partial f/\partial b$. Check your numbers against `backward()` with `retain_grad()`.
+# 2. **The sigmoid's derivative from the graph.** Multiply the local derivatives from $h_6$ back to $h_2$ and
+#    show that $\partial f/\partial h_2 = \exp(h_3)/h_5^2 = f(1 - f)$. Check it at five points.
+# 3. **Two paths through a non-linear function.** For $g = \sin(w) \cdot w^2$, write $dg/dw$ as the sum of the
+#    contributions of the two paths from $w$, and check the sum against `w.grad` at $w = 0.7$.
+# 4. **Forward or reverse?** For $f(x) = \sum_i \tanh\big((Ax)_i\big)$ with $A$ a $100 \times 100$ matrix,
+#    how many `ag.func.jvp` passes give the full gradient, and how many backward passes? Build the gradient both
+#    ways and check that they agree.
+# 5. **A dynamic graph, predicted.** Without running it, how many squarings does `square_until_large` record from
+#    $x = 1.1$, and what is $df/dx$? Then run it.

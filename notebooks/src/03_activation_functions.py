@@ -9,11 +9,14 @@
 #
 # This notebook computes the derivatives of nine activations and two approximations of GELU with
 # `autograd_core`, checks each against its closed form, plots them, and then shows two failure modes on real
-# data: **saturation** (sigmoid, tanh) and **dying ReLUs**. The list of activations, their derivative table and the two GELU approximations
+# data: **saturation** (sigmoid, tanh) and **dying ReLUs**. It measures the "bias shift" that the sigmoid's
+# positive outputs cause, corrects two formulas of the notes, and shows the universal approximation theorem at
+# work on a 1-D function. The list of activations, their derivative table and the two GELU approximations
 # follow the course notes this project grew from (after Qiu Xipeng, *Neural Networks and Deep Learning*,
 # ch. 4).
 
 # %%
+import itertools
 import math
 
 import matplotlib.pyplot as plt
@@ -127,6 +130,40 @@ print(
     f"closed form sum(min(x, 0)): {np.minimum(grid, 0).sum():.6f}"
 )
 
+# %% [markdown]
+# ### Two formulas of the notes, corrected
+#
+# > **The notes say** $\operatorname{ELU}(x) = x$ if $x > 0$, $\gamma_i x$ if $x \le 0$, a copy of their
+# > PReLU formula (their derivative table then gives the right one). **In fact** ELU is
+# > $x$ for $x > 0$ and $\gamma(e^x - 1)$ for $x \le 0$, i.e. $\max(0, x) + \min(0, \gamma(e^x - 1))$: it
+# > saturates at $-\gamma$ for very negative inputs instead of growing linearly, and its derivative $\gamma e^x$ is
+# > continuous at 0 when $\gamma = 1$.
+#
+# > **The notes say** (mantch's article) leaky ReLU is $\max(kx, 0)$ with $k$ around 0.01. **In fact** that
+# > is a ReLU scaled by $k$: zero, with zero gradient, for every negative input (no leak at all) and $kx$ for
+# > positive ones. Leaky ReLU is $\max(x, kx)$ for $0 < k < 1$: $x$ for positive inputs, $kx$ for negative ones.
+#
+# The evidence, against the library's `F.elu` and `F.leaky_relu` (which follow PyTorch):
+
+# %%
+gamma, k = 1.0, 0.01
+elu_notes_first = np.where(grid > 0, grid, gamma * grid)
+elu_notes_table = np.maximum(0, grid) + np.minimum(0, gamma * np.expm1(grid))
+elu_library = F.elu(ag.tensor(grid), alpha=gamma).numpy()
+elu_gaps = {
+    "notes' first formula": np.abs(elu_notes_first - elu_library).max(),
+    "notes' table formula": np.abs(elu_notes_table - elu_library).max(),
+}
+print({name: f"{gap:.2e}" for name, gap in elu_gaps.items()}, f"; F.elu(-5) = {elu_library[0]:.4f}")
+
+probe = ag.tensor(np.array([-2.0, 3.0]), requires_grad=True)
+F.leaky_relu(probe, k).sum().backward()
+leaky_library, leaky_slopes = F.leaky_relu(probe, k).detach().numpy(), probe.grad.numpy()
+leaky_notes = np.maximum(k * probe.detach().numpy(), 0)
+leaky_correct = np.maximum(probe.detach().numpy(), k * probe.detach().numpy())
+print(f"at x = -2 and 3: max(kx, 0) = {leaky_notes}, max(x, kx) = {leaky_correct}, F.leaky_relu = {leaky_library}")
+print(f"F.leaky_relu's slopes there: {leaky_slopes} (max(kx, 0) would have 0 and {k})")
+
 # %%
 fig, axes = plt.subplots(3, 4, figsize=(15, 10), sharex=True)
 for ax, name in zip(axes.flat, ACTIVATIONS):
@@ -134,12 +171,11 @@ for ax, name in zip(axes.flat, ACTIVATIONS):
     ax.plot(grid, derivatives[name], label="f'(x) by autograd")
     ax.plot(grid[::50], ACTIVATIONS[name][2](grid[::50]), "k.", label="f'(x) closed form")
     ax.axhline(0, color="grey", lw=0.5)
-    ax.set_title(name)
-    ax.set_ylim(-1.5, 3)
+    ax.set(title=name, xlabel="x", ylabel="f(x), f'(x)", ylim=(-1.5, 3))
 ax = axes.flat[-1]
 ax.plot(grid, values["GELU (tanh)"] - values["GELU"], label="tanh approx. - GELU")
 ax.plot(grid, values["GELU (sigmoid)"] - values["GELU"], label="sigmoid approx. - GELU")
-ax.set_title("error of the GELU approximations")
+ax.set(title="error of the GELU approximations", xlabel="x", ylabel="approximation - GELU(x)")
 ax.legend(fontsize="small")
 axes.flat[0].legend(fontsize="small")
 fig.tight_layout()
@@ -148,22 +184,74 @@ plt.show()
 # %% [markdown]
 # What the plots show, in numbers:
 #
-# - the sigmoid's derivative never exceeds $1/4$ (at 0), tanh's reaches 1: each sigmoid layer shrinks a
-#   backpropagated gradient at least fourfold, which compounds over depth (notebook 4);
-# - tanh is zero-centred, the sigmoid is not (its outputs are all positive, which shifts the next layer's
-#   inputs: the "bias shift" that slows gradient descent);
+# - the sigmoid's derivative never exceeds $1/4$ (at 0), tanh's reaches 1. A sigmoid layer therefore multiplies
+#   a backpropagated gradient elementwise by at most $1/4$; the weights then multiply it again, so the gradient
+#   reaching the layer below shrinks by a factor of at most $\|W\|_2/4$ ($\|W\|_2$ the largest singular value):
+#   at least fourfold only when $\|W\|_2 \le 1$. Notebook 2 measures both cases; over many layers of modest
+#   weights the shrinking compounds (notebook 4);
 # - ReLU's derivative is exactly 1 for every positive input (no shrinking) and exactly 0 for every negative one;
 # - the tanh form of GELU is a much closer approximation than $x\,\sigma(1.702x)$.
 
 # %%
 peak_derivative = {name: derivatives[name].max() for name in ("sigmoid", "tanh", "ReLU")}
-mean_output = {name: values[name].mean() for name in ("sigmoid", "tanh")}
 gelu_error = {name: np.abs(values[name] - values["GELU"]).max() for name in ("GELU (tanh)", "GELU (sigmoid)")}
 print("largest derivative:", {k: round(float(v), 4) for k, v in peak_derivative.items()})
-print("mean output over a symmetric interval:", {k: round(float(v), 4) for k, v in mean_output.items()})
 print("largest error of the GELU approximations:", {k: f"{v:.1e}" for k, v in gelu_error.items()})
 
 # %% [markdown]
+# ## Bias shift: non-zero-centred outputs slow gradient descent
+#
+# The notes: *"non-zero-centred outputs shift the inputs of the next layer (bias shift) and so slow down
+# gradient descent"*; tanh is zero-centred, the sigmoid's outputs are all positive. Why: a neuron of the next
+# layer, $y = w^\top h + b$, gets the weight gradient $\frac{\partial L}{\partial y} h$, and when every $h_i > 0$
+# all its weights' gradients have the same sign for a given sample, so they can only all grow or all shrink
+# together. In terms of curvature, the mean $\bar h \approx 0.5$ in every input makes the loss's Hessian
+# $\frac2N[H\ \mathbf 1]^\top[H\ \mathbf 1]$ badly conditioned (one large eigenvalue along the shared mean), and
+# gradient descent needs about $\kappa$ steps.
+#
+# Measured: 500 samples of 10 sigmoid outputs $h = \sigma(z)$, $z \sim \mathcal N(0, 2^2)$, feed a linear neuron
+# trained by full-batch gradient descent on the squared error, once as they are and once zero-centred,
+# $h - \frac12 = \frac12\tanh(z/2)$ (the same information, a tanh unit's output up to scale). Each run uses its
+# best fixed step, $1/\lambda_\text{max}$, and we count the steps until the loss is within 1% of the least-squares
+# minimum.
+
+# %%
+shift_rng = np.random.default_rng(0)
+centred_outputs = sigmoid(2 * shift_rng.standard_normal((500, 10))) - 0.5
+shift_target = centred_outputs @ shift_rng.standard_normal(10) + 0.1 * shift_rng.standard_normal(500)
+
+
+def steps_to_converge(inputs, max_steps=3000):
+    """(condition number, gradient-descent steps until the MSE is within 1% of least squares)."""
+    design = np.column_stack([inputs, np.ones(len(inputs))])
+    eigenvalues = np.linalg.eigvalsh(2 / len(inputs) * design.T @ design)
+    best = np.mean((design @ np.linalg.lstsq(design, shift_target, rcond=None)[0] - shift_target) ** 2)
+    neuron = nn.Linear(10, 1).to(dtype=ag.float64)
+    nn.init.zeros_(neuron.weight)
+    nn.init.zeros_(neuron.bias)
+    optimizer = optim.SGD(neuron.parameters(), lr=1 / eigenvalues.max())
+    X, y = ag.tensor(inputs), ag.tensor(shift_target[:, None])
+    for step in range(1, max_steps + 1):
+        optimizer.zero_grad()
+        loss = F.mse_loss(neuron(X), y)
+        loss.backward()
+        optimizer.step()
+        if loss.item() <= 1.01 * best:
+            return eigenvalues.max() / eigenvalues.min(), step
+    return eigenvalues.max() / eigenvalues.min(), None
+
+
+bias_shift = {
+    "sigmoid outputs (mean 0.5)": steps_to_converge(centred_outputs + 0.5),
+    "zero-centred outputs": steps_to_converge(centred_outputs),
+}
+for name, (kappa, steps_needed) in bias_shift.items():
+    print(f"{name:27}: condition number {kappa:6.1f}, {steps_needed} steps to within 1% of the minimum")
+
+# %% [markdown]
+# The same neuron, the same data up to a shift of its inputs by $\frac12$: the shifted inputs make the problem
+# about ten times worse conditioned and gradient descent about ten times slower.
+#
 # ## Saturation, on real data
 #
 # Where $|x|$ is large, the sigmoid and tanh are flat: they **saturate**, and their derivative is almost
@@ -190,8 +278,12 @@ for init_name, init_weights in INITS:
         peak = 0.25 if name == "sigmoid" else 1.0
         saturation[name, init_name] = ((slope < 0.01 * peak).mean(), slope.mean() / peak)
         ax.hist((slope / peak).ravel(), bins=50, alpha=0.6, label=init_name)
-        ax.set_title(f"{name}: f'(z) / max f' over all units and digits")
-        ax.set_yscale("log")
+        ax.set(
+            title=f"{name}: f'(z) / max f' over all units and digits",
+            xlabel="f'(z) / max f'",
+            ylabel="number of (digit, unit) pairs",
+            yscale="log",
+        )
         ax.legend()
     print(f"{init_name}: pre-activations have std {pre_activation.numpy().std():.2f}")
 plt.show()
@@ -291,13 +383,94 @@ for activation in (nn.ReLU(), nn.LeakyReLU(0.01)):
     )
 
 # %% [markdown]
+# ## Universal approximation, on a 1-D function
+#
+# The notes state the universal approximation theorem (Cybenko 1989, Hornik et al. 1989): for a squashing
+# $\varphi$ (non-constant, bounded, increasing, continuous) every continuous $f$ on a bounded closed set is
+# approximated to any $\epsilon$ by $F(x) = \sum_{i=1}^m v_i\,\varphi(w_i^\top x + b_i)$, one hidden layer and a
+# linear output, if the width $m$ is large enough. In one dimension the proof can be built by hand: cut the
+# interval into $m$ pieces and let unit $i$ be a steep sigmoid step at the $i$-th cut, of height the change of
+# $f$ across that piece; the sum is a staircase that follows $f$, and doubling $m$ halves the steps.
+#
+# The theorem says such weights exist, not that gradient descent finds them; so we also train the same
+# one-hidden-layer sigmoid network with Adam (2000 full-batch steps) at a few widths. The target:
+# $f(x) = \sin 2x + 0.2x^2$ on $[-3, 3]$.
+
+
+# %%
+def target_function(x):
+    return np.sin(2 * x) + 0.2 * x**2
+
+
+ua_grid = np.linspace(-3, 3, 400)
+
+
+def staircase(width):
+    """The constructive approximation: f(-3) plus `width` sigmoid steps at the midpoints of equal pieces."""
+    knots = np.linspace(-3, 3, width + 1)
+    heights = np.diff(target_function(knots))
+    centres = (knots[:-1] + knots[1:]) / 2
+    steepness = 8 * width / 6  # each step rises over about a quarter of its piece
+    steps = 0.5 * (1 + np.tanh(steepness * (ua_grid[:, None] - centres) / 2))  # sigmoid, without overflow
+    return target_function(-3) + (heights * steps).sum(axis=1)
+
+
+def trained(width, steps=2000):
+    ag.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1, width), nn.Sigmoid(), nn.Linear(width, 1)).to(dtype=ag.float64)
+    optimizer = optim.Adam(model.parameters(), lr=0.02)
+    inputs, targets = ag.tensor(ua_grid[:, None]), ag.tensor(target_function(ua_grid)[:, None])
+    for _ in range(steps):
+        optimizer.zero_grad()
+        F.mse_loss(model(inputs), targets).backward()
+        optimizer.step()
+    with ag.no_grad():
+        return model(inputs).numpy()[:, 0]
+
+
+STAIRCASE_WIDTHS, TRAINED_WIDTHS = (4, 8, 16, 32, 64, 128), (1, 4, 16)
+fits = {f"staircase, m = {m}": staircase(m) for m in STAIRCASE_WIDTHS}
+fits.update({f"trained, m = {m}": trained(m) for m in TRAINED_WIDTHS})
+ua_error = {name: np.abs(fit - target_function(ua_grid)).max() for name, fit in fits.items()}
+for name, error in ua_error.items():
+    print(f"{name:20} max |F(x) - f(x)| = {error:.3f}")
+
+fig, (fit_ax, error_ax) = plt.subplots(1, 2, figsize=(13, 4))
+fit_ax.plot(ua_grid, target_function(ua_grid), "k", lw=3, alpha=0.3, label="f(x)")
+for name in ("staircase, m = 8", "staircase, m = 32", "trained, m = 4", "trained, m = 16"):
+    fit_ax.plot(ua_grid, fits[name], label=name)
+fit_ax.set(xlabel="x", ylabel="F(x)", title="one hidden sigmoid layer, m units")
+fit_ax.legend(fontsize="small")
+error_ax.loglog(STAIRCASE_WIDTHS, [ua_error[f"staircase, m = {m}"] for m in STAIRCASE_WIDTHS], "o-", label="staircase")
+error_ax.loglog(TRAINED_WIDTHS, [ua_error[f"trained, m = {m}"] for m in TRAINED_WIDTHS], "s-", label="trained (Adam)")
+error_ax.set(xlabel="hidden units m", ylabel="max |F(x) - f(x)| on [-3, 3]", title="error against width")
+error_ax.legend()
+plt.show()
+
+# %% [markdown]
+# The staircase's worst error halves each time the width doubles (it is about half the largest step of $f$
+# across one piece), as the constructive proof promises: any $\epsilon$ is reached with enough units. With few
+# units a trained network does better (at $m = 4$ its error is about half the staircase's), since training places
+# and shapes the steps where they are needed; but the theorem gives no guarantee about training, and at
+# $m = 16$ Adam's 2000 steps do no better than the staircase: the error of a trained network also depends on the
+# optimizer.
+#
 # ## Findings
 #
 # - For all eleven functions, the derivative computed by `backward()` matches the closed form to $10^{-9}$
 #   on a 1000-point grid over $[-5, 5]$ (and the values match too); PReLU's slope gets the gradient
 #   $\sum \min(x, 0)$.
-# - The sigmoid's derivative peaks at $1/4$, tanh's at 1, ReLU's is exactly 1 for positive inputs; tanh is
-#   zero-centred, the sigmoid is centred on 1/2.
+# - The notes' first ELU formula (a copy of PReLU's) differs from ELU by up to 4 on $[-5, 5]$; their table's
+#   formula matches `F.elu` to $10^{-15}$. Their leaky ReLU $\max(kx, 0)$ gives 0 at $x = -2$ and $0.03$ at
+#   $x = 3$, where leaky ReLU ($\max(x, kx)$, `F.leaky_relu`) gives $-0.02$ and 3, with slopes $k$ and 1.
+# - The sigmoid's derivative peaks at $1/4$, tanh's at 1, ReLU's is exactly 1 for positive inputs.
+# - Bias shift, measured: feeding a linear neuron sigmoid outputs (mean 1/2) instead of the same outputs
+#   zero-centred raises the condition number more than fivefold, and gradient descent at its best fixed step
+#   needs more than five times as many steps to come within 1% of the minimum.
+# - Universal approximation: the hand-built staircase of $m$ sigmoids approximates $\sin 2x + 0.2x^2$ on
+#   $[-3, 3]$ with a worst error that falls by at least a third at every doubling of $m$, below 0.05 at
+#   $m = 128$; trained networks of 1, 4 and 16 units get steadily closer, the widest within 0.3, and at 4 units
+#   the trained network's error is below 0.6 times the staircase's.
 # - The tanh approximation of GELU is within $10^{-3}$ of the exact function, at least ten times closer than
 #   $x\,\sigma(1.702x)$, itself within $0.03$.
 # - On the digits, $\mathcal N(0,1)$ weights saturate a large share of tanh units (over 20%, none with the
@@ -311,7 +484,17 @@ assert all(value_error < 1e-9 and slope_error < 1e-9 for value_error, slope_erro
 assert np.isclose(prelu_slope.grad.item(), np.minimum(grid, 0).sum())
 assert 0.2499 < peak_derivative["sigmoid"] <= 0.25 and 0.999 < peak_derivative["tanh"] <= 1.0
 assert np.all(derivatives["ReLU"][grid > 0] == 1.0) and np.all(derivatives["ReLU"][grid < 0] == 0.0)
-assert abs(mean_output["tanh"]) < 1e-9 and abs(mean_output["sigmoid"] - 0.5) < 1e-9
+assert elu_gaps["notes' first formula"] > 3.9 and elu_gaps["notes' table formula"] < 1e-15
+assert np.allclose(leaky_notes, [0.0, 0.03]) and np.allclose(leaky_library, [-0.02, 3.0])
+assert np.array_equal(leaky_library, leaky_correct) and np.allclose(leaky_slopes, [k, 1.0])
+(kappa_shifted, steps_shifted), (kappa_centred, steps_centred) = bias_shift.values()
+assert steps_centred is not None and steps_shifted is not None
+assert kappa_shifted > 5 * kappa_centred and steps_shifted > 5 * steps_centred
+staircase_errors = [ua_error[f"staircase, m = {m}"] for m in STAIRCASE_WIDTHS]
+assert all(b < 2 / 3 * a for a, b in itertools.pairwise(staircase_errors)) and staircase_errors[-1] < 0.05
+trained_errors = [ua_error[f"trained, m = {m}"] for m in TRAINED_WIDTHS]
+assert trained_errors[0] > trained_errors[1] > trained_errors[2] and trained_errors[2] < 0.3
+assert ua_error["trained, m = 4"] < 0.6 * ua_error["staircase, m = 4"]
 assert gelu_error["GELU (tanh)"] < 1e-3 and gelu_error["GELU (sigmoid)"] < 0.03
 assert gelu_error["GELU (tanh)"] * 10 < gelu_error["GELU (sigmoid)"]
 assert saturation["tanh", "default init"][0] == 0 and saturation["tanh", "N(0, 1) init"][0] > 0.2
@@ -322,3 +505,22 @@ assert max(sensible["dead per epoch"]) <= 2
 assert too_large["dead per epoch"][0] > 40 and len(set(too_large["dead per epoch"])) == 1
 assert too_large["dead weights untouched"] and sensible["accuracy"] > too_large["accuracy"] + 0.2
 assert leaky["ReLU"][1] == 0.0 and leaky["LeakyReLU"][0] > 0 and leaky["LeakyReLU"][1] > 0
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions, as a script that computes and asserts each answer: `notebooks/solutions/03_activation_functions.py`.
+#
+# 1. **tanh is a rescaled sigmoid.** Show that $\tanh(x) = 2\sigma(2x) - 1$, deduce $\tanh'(x) = 4\sigma'(2x)$ and
+#    so $\tanh'(0) = 1$, and check both on a grid.
+# 2. **Softplus, a smooth ReLU.** Show that softplus$'(x) = \sigma(x)$ and that $0 < \operatorname{softplus}(x) -
+#    \operatorname{ReLU}(x) \le \log 2$, with the maximum at $x = 0$.
+# 3. **Swish tends to ReLU.** Show that $\max_x |x\,\sigma(\beta x) - \operatorname{ReLU}(x)| = c/\beta$ for a
+#    constant $c$; find $c$ numerically and check it for $\beta = 1, 10, 100$.
+# 4. **When is ELU smooth?** Compute the one-sided derivatives of ELU at 0 with `backward()` for $\gamma = 1$ and
+#    $\gamma = 2$. For which $\gamma$ is ELU differentiable at 0?
+# 5. **Bias shift as a function of the shift.** With the notebook's data, compute the condition number of the
+#    neuron's problem when its inputs are the zero-centred outputs plus $c$, for $c = 0, 0.25, 0.5, 1$. How does
+#    it grow?
+# 6. **Units for a given accuracy.** The staircase's error roughly halves as $m$ doubles. Predict the smallest
+#    power of two $m$ with error below 0.01 and check it.

@@ -41,12 +41,55 @@ print(f"standardized       = {np.round(standardized, 4)}")
 print(f"its mean {standardized.mean():.1e} and standard deviation {standardized.std():.4f}")
 
 # %% [markdown]
-# (The seed notes give $\sigma^2 = 1600.16$ and round $\sigma$ to 40, which yields
-# $[1.67, 0.42, -0.58, -0.71, -0.81]$; the squares above add up to $7114.8$, so $\sigma^2 = 1422.96$,
-# $\sigma \approx 37.72$, and the standardized values are $[1.77, 0.45, -0.62, -0.75, -0.85]$.)
+# > **The notes say** $\sigma^2 = \frac15\sum_i (x_i - \mu)^2 = 1600.16$, $\sigma \approx 40$, and standardized
+# > values $[1.67, 0.42, -0.58, -0.71, -0.81]$. **In fact** the squared deviations above add up to $7114.8$, so
+# > $\sigma^2 = 1422.96$ and $\sigma \approx 37.72$; 1600.16 is not the sample ($n - 1$) variance either, which is
+# > $1778.70$. The standardized values are $[1.77, 0.45, -0.62, -0.75, -0.85]$.
+
+# %%
+population_variance = np.var(x)  # divides by n, as the notes' formula
+sample_variance = np.var(x, ddof=1)  # divides by n - 1 (Bessel's correction; PyTorch's default for var)
+notes_standardized = (x - 33.2) / 40
+print(f"variance dividing by n: {population_variance:.2f}; by n - 1: {sample_variance:.2f}; the notes: 1600.16")
+print(
+    f"with the notes' sigma = 40: {np.round(notes_standardized, 2)}; its standard deviation {notes_standardized.std():.4f}"
+)
+
+# %% [markdown]
+# > **The notes say** standardizing makes the data "distributed symmetrically around 0", "compresses large values
+# > and expands small ones", and so makes the distribution "more even". **In fact** standardization is an affine
+# > map, $\hat x = (x - \mu)/\sigma$: every value is shifted by the same $\mu$ and divided by the same $\sigma$. It
+# > keeps the order of the values, the ratios of their differences and the **shape** of the distribution: a skewed
+# > sample stays exactly as skewed (its skewness $\frac1n\sum \hat x_i^3$ is unchanged), an outlier stays as
+# > far out in units of $\sigma$. Only the origin and the unit change. (Making a distribution symmetric takes a
+# > non-linear map, e.g. a logarithm.)
 #
-# Standardization is an affine map, $\hat x = (x - \mu)/\sigma$: it keeps the order of the values and the
-# ratios of their differences, and changes only the origin and the unit. The same computation with tensors,
+# Measured on the notes' five numbers and on 10 000 draws from an exponential distribution (skewness 2):
+
+
+# %%
+def skewness(values):
+    centred = values - values.mean()
+    return (centred**3).mean() / (centred**2).mean() ** 1.5
+
+
+exponential_sample = np.random.default_rng(0).exponential(size=10_000)
+shape_check = {}
+for name, values in (("[100, 50, 10, 5, 1]", x), ("exponential sample", exponential_sample)):
+    standardized_values = (values - values.mean()) / values.std()
+    shape_check[name] = (skewness(values), skewness(standardized_values), skewness(np.log(values)))
+    print(
+        f"{name:20} skewness before {shape_check[name][0]:+.4f}, after standardizing {shape_check[name][1]:+.4f}"
+        f"  (after a log instead: {shape_check[name][2]:+.4f})"
+    )
+gaps_before = np.diff(np.sort(x))
+gaps_after = np.diff(np.sort(standardized))
+print(
+    f"gaps between sorted values, divided by sigma: {np.round(gaps_before / std, 4)}; after: {np.round(gaps_after, 4)}"
+)
+
+# %% [markdown]
+# The same computation with tensors,
 # where `var` divides by $n - 1$ unless told `correction=0` (PyTorch's default, Bessel's correction),
 # and as `nn.LayerNorm` (which standardizes the last axis, adding $\epsilon = 10^{-5}$ to the variance and,
 # until trained, an identity affine map):
@@ -128,7 +171,8 @@ plt.show()
 # %% [markdown]
 # ## BatchNorm and LayerNorm: the same formula on different axes
 #
-# Inside a network the values to standardize form a batch matrix (samples x features). **BatchNorm**
+# Inside a network the values to standardize form a batch matrix, one sample per row (samples x features, the
+# layout of every notebook here; notebook 2 relates it to the notes' column vectors). **BatchNorm**
 # standardizes each *feature* over the samples of the batch (down the columns); **LayerNorm** standardizes
 # each *sample* over its features (along the rows). Both then apply a learnable scale $\gamma$ and shift
 # $\beta$ per feature, $y = \gamma \hat x + \beta$, so the network can undo the normalization where that helps.
@@ -265,7 +309,12 @@ plt.show()
 #
 # - $[100, 50, 10, 5, 1]$ has mean 33.2, variance 1422.96 and standard deviation 37.72; standardized it is
 #   $[1.77, 0.45, -0.62, -0.75, -0.85]$ (mean 0, standard deviation 1), the same by hand, with tensor ops and
-#   with `nn.LayerNorm`, and the ratios of differences are unchanged.
+#   with `nn.LayerNorm`, and the ratios of differences are unchanged. **The notes' variance, 1600.16, is wrong**:
+#   neither the population variance (1422.96) nor the sample variance (1778.70).
+# - **Standardizing does not make data symmetric**: the skewness of the five numbers and of an exponential sample
+#   is the same before and after (to $10^{-12}$; about 2 for the exponential sample), while a log changes it;
+#   the gaps between values, measured in units of $\sigma$, are unchanged: nothing large is compressed more than
+#   anything small.
 # - Standardizing two features of scales 1 and 100 brings the condition number from above 1000 to below 3:
 #   gradient descent then reaches the least-squares loss (to $10^{-4}$) within 10 steps, while on the raw
 #   features its loss is still over 100 times the minimum after 300 steps.
@@ -281,6 +330,11 @@ plt.show()
 # %%
 assert mean == 33.2 and np.isclose(variance, 1422.96) and np.isclose(std, 37.7221, atol=1e-4)
 assert np.allclose(np.round(standardized, 2), [1.77, 0.45, -0.62, -0.75, -0.85])
+assert np.isclose(population_variance, 1422.96) and np.isclose(sample_variance, 1778.70)
+assert not np.isclose(population_variance, 1600.16, atol=1) and not np.isclose(sample_variance, 1600.16, atol=1)
+for before, after, logged in shape_check.values():
+    assert abs(before - after) < 1e-12 and abs(logged - before) > 0.5
+assert abs(shape_check["exponential sample"][0] - 2) < 0.2 and np.allclose(gaps_before / std, gaps_after)
 assert abs(standardized.mean()) < 1e-12 and np.isclose(standardized.std(), 1.0)
 assert np.allclose(by_tensor_ops, standardized) and np.allclose(by_layer_norm, standardized, atol=1e-5)
 assert np.isclose(ratio_before, ratio_after)
@@ -298,3 +352,20 @@ for label in ("BatchNorm", "LayerNorm"):
     spreads, grads = flow[label]
     assert spreads.min() > 0.3 and grads[0] / grads[-1] > 0.5, label
     assert speed[label]["train_loss"][2] < speed["no normalization"]["train_loss"][2] / 3, label
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions, as a script that computes and asserts each answer: `notebooks/solutions/07_normalization.py`.
+#
+# 1. **Idempotent.** Show that standardizing already standardized data changes nothing, and that standardizing
+#    $ax + b$ gives the same result as standardizing $x$ when $a > 0$ (and its negative when $a < 0$).
+# 2. **A bias before BatchNorm is wasted.** Deduce from exercise 1 that in training mode `BatchNorm1d`'s output
+#    does not depend on the bias of the linear layer before it, and check that this bias gets a zero gradient.
+# 3. **Which half of standardization conditions the problem?** For the notebook's two features (scales 1 and 100),
+#    compute the condition number of the least-squares Hessian after only centring the features, and after only
+#    dividing them by their standard deviation. Which step does most of the work here?
+# 4. **LayerNorm's gradient.** Show that the gradient of any loss with respect to LayerNorm's input (without the
+#    affine map) is orthogonal to $\mathbf 1$ and to $\hat x$ in every row, and check it with `backward()`.
+# 5. **The running variance is unbiased.** With `momentum=1.0`, show that one training batch of $n$ samples sets
+#    `running_var` to $n/(n-1)$ times the variance BatchNorm used to normalize that batch.

@@ -381,19 +381,20 @@ assert conv_gradcheck and dilated_gradcheck
 # %% [markdown]
 # ## Exercises
 #
+# Solutions, as a script that computes and asserts each answer: `notebooks/solutions/09_convolutional_networks.py`.
+#
 # 1. **Dilation.** A kernel of size $k$ with dilation $d$ spans $d(k - 1) + 1$ pixels. Derive the output size
-#    $\lfloor (n + 2p - d(k-1) - 1)/s \rfloor + 1$ and check it with `F.conv2d(..., dilation=d)`. How does the
-#    receptive-field formula change?
+#    $\lfloor (n + 2p - d(k-1) - 1)/s \rfloor + 1$ and check it with `F.conv2d(..., dilation=d)`.
 # 2. **Weight sharing, counted.** The first layer maps a $1 \times 8 \times 8$ image to $16 \times 8 \times 8$
 #    maps with $16 \cdot 9 + 16 = 160$ parameters. How many would a fully connected layer with the same input and
-#    output sizes need? How many multiply-adds does each perform? Which numbers change if the image were
-#    $224 \times 224$?
+#    output sizes need? How many multiply-adds does each perform? Which numbers change for a $224 \times 224$ image?
 # 3. **AlexNet's receptive field.** AlexNet starts conv $11 \times 11$ stride 4, maxpool 3 stride 2, conv
 #    $5 \times 5$, maxpool 3 stride 2, then three $3 \times 3$ convs. Compute the receptive field and jump after
-#    each layer with the formula, and confirm one value with `measured_support` (generalised to other kernels).
-# 4. **Translation.** Shift every test digit one pixel to the right (`np.roll` along the last axis, zeroing the
-#    wrapped column) and evaluate both trained networks on the shifted set. Which loses more accuracy, and why
-#    does weight sharing plus pooling help? Does training with random one-pixel shifts close the gap?
+#    each layer with the formula $r \leftarrow r + (k - 1)\,j$, $j \leftarrow j s$.
+# 4. **Translation.** Shift an image one pixel to the right (zero-filling the first column). Show that a
+#    stride-1 convolution's output shifts by the same pixel (away from the borders), and that after a
+#    $2 \times 2$ max-pool the output no longer shifts by whole pixels: pooling buys approximate invariance, not
+#    equivariance.
 # 5. **The input gradient is a transposed convolution.** For a stride-1 convolution without padding, show that
 #    $\partial L/\partial X$ is the "full" correlation of $\partial L/\partial Y$ (zero-padded by $k - 1$) with the
 #    kernel rotated by 180°, and verify it numerically against `F.conv_transpose2d(grad_y, weight)` and against

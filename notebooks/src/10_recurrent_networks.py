@@ -378,16 +378,19 @@ assert clipped_norms.max() < 1e3
 # %% [markdown]
 # ## Exercises
 #
-# 1. Replace `nn.RNNCell` by `nn.GRUCell` in the gradient measurement and in `train_adding` (`nn.GRU`).
-#    Where does the GRU's gradient decay fall at initialisation, and does it learn the adding problem at
-#    length 30? Which of its gates plays the forget gate's role?
-# 2. Train the LSTM with the forget-gate bias set to 1 (initialise `bias_ih_l0` of `nn.LSTM` as in
-#    `lstm_cell`). How many steps does it spend on the baseline plateau, compared with the default?
-# 3. Find the longest sequence length at which the LSTM still beats the baseline within 800 steps, and the
-#    longest at which the tanh RNN does. How do they compare with the distances over which the gradient
-#    at initialisation stays above $10^{-3}$?
-# 4. Initialise the tanh RNN's recurrent matrix orthogonal with gain 1 (`nn.init.orthogonal_`). What does
-#    that do to the gradient decay at initialisation, and to learning the adding problem at length 30?
-# 5. In the clipping experiment, try `clip_grad_value_` instead of `clip_grad_norm_`, and the unclipped run
-#    with Adam. Which ones survive, and why does clipping by norm keep the gradient's direction while
-#    clipping by value does not?
+# Solutions, as a script that computes and asserts each answer: `notebooks/solutions/10_recurrent_networks.py`.
+#
+# 1. **BPTT by hand.** For the scalar RNN $h_t = \tanh(w h_{t-1} + u x_t)$, $h_0 = 0$, three steps and
+#    $L = \frac12 h_3^2$, write $\partial L/\partial w$ as a sum over time of the local terms, and check it with
+#    `backward()`.
+# 2. **A linear recurrence.** For $h_t = W h_{t-1}$, $\partial L/\partial h_0 = (W^\top)^T \partial L/\partial h_T$.
+#    Show that an orthogonal $W$ keeps the gradient's norm over any $T$, and that $0.9$ times an orthogonal matrix
+#    shrinks it by exactly $0.9^T$.
+# 3. **The forget gate's bias.** If the forget gate sat at a constant $\sigma(b)$, the cell path would scale the
+#    gradient by $\sigma(b)^{50}$ over 50 steps. Compute it for $b = 0$ and $b = 1$, and the smallest $b$ that
+#    keeps it above $10^{-2}$.
+# 4. **Clipping by norm or by value.** Show that `clip_grad_norm_` keeps the gradient's direction and
+#    `clip_grad_value_` does not, on a gradient with one large and one small component.
+# 5. **A GRU at initialisation.** Measure $\|\partial L/\partial h_t\|$ 30 steps before the loss for `nn.GRUCell`
+#    and `nn.RNNCell` (tanh) of the same size with PyTorch's default initialisation. Which decays less, and why
+#    (look at the update gate's role: $h_t = (1 - z_t) \circ n_t + z_t \circ h_{t-1}$)?
