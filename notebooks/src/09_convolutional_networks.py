@@ -190,16 +190,23 @@ plt.show()
 # (32 × 2 × 2 = 128) → dropout → linear(128→64) → ReLU → dropout → linear(64→10).
 #
 # The baseline is the MLP that `autograd-core demo` trains (64 → 128 → 10, ReLU, dropout 0.2, Adam at 3e-3,
-# batches of 64, 30 epochs, early stopping on the validation loss with patience 7 and the best epoch restored);
-# with seed 0 the demo reports a held-out test accuracy of 0.9777 (263 of 269). Both networks get exactly that
-# recipe and the demo's split: 70% training, 15% validation (which alone picks the epoch kept), 15% test, used
-# once, at the end. The images are reshaped to (N, 1, 8, 8); the MLP starts with `nn.Flatten()`.
+# batches of 64, 30 epochs, early stopping on the validation loss with patience 7 and the best epoch restored).
+# Both networks get exactly that recipe and the demo's kind of split: 70% training, 15% validation (which alone
+# picks the epoch kept), 15% test, used once, at the end. On 269 test digits a single split decides by a digit
+# or two, so the comparison is repeated on three splits and seeds (0, 1, 2), each network trained once per split.
+# The images are reshaped to (N, 1, 8, 8); the MLP starts with `nn.Flatten()`.
 
 # %%
 digits, labels = ag.datasets.load_digits()
 images = digits.reshape(-1, 1, 8, 8)
-SEED = 0
-train_set, val_set, test_set = ag.data.random_split(ag.data.TensorDataset(images, labels), (0.7, 0.15, 0.15), seed=SEED)
+SEEDS = (0, 1, 2)
+
+
+def split(seed):
+    return ag.data.random_split(ag.data.TensorDataset(images, labels), (0.7, 0.15, 0.15), seed=seed)
+
+
+train_set, val_set, test_set = split(SEEDS[0])
 print(f"{len(train_set)} training, {len(val_set)} validation, {len(test_set)} test images of shape {images.shape[1:]}")
 
 
@@ -224,15 +231,15 @@ def demo_mlp():
     return nn.Sequential(nn.Flatten(), nn.MLP([64, 128, 10], activation="relu", dropout=0.2))
 
 
-def train(make_model):
-    ag.manual_seed(SEED)
+def train(make_model, train_set, val_set, seed):
+    ag.manual_seed(seed)
     model = make_model()
     stopper = nn.utils.EarlyStopping(patience=7, monitor="val_loss", restore_best=True)
     history = nn.utils.fit(
         model,
         nn.CrossEntropyLoss(),
         optim.Adam(model.parameters(), lr=3e-3),
-        ag.data.DataLoader(train_set, batch_size=64, shuffle=True, seed=SEED),
+        ag.data.DataLoader(train_set, batch_size=64, shuffle=True, seed=seed),
         ag.data.DataLoader(val_set, batch_size=512),
         epochs=30,
         callbacks=[stopper],
@@ -249,35 +256,45 @@ def correct_on(model, dataset):
     return int((predictions == targets.numpy()).sum())
 
 
-results = {}
-for name, make_model in (("MLP (the demo's)", demo_mlp), ("LeNet-style CNN", lenet)):
-    model, history, best_epoch = train(make_model)
-    parameters = sum(p.numel() for p in model.parameters())
-    results[name] = dict(model=model, history=history, best_epoch=best_epoch, parameters=parameters)
+MODELS = {"MLP (the demo's)": demo_mlp, "LeNet-style CNN": lenet}
+runs = {name: [] for name in MODELS}
+for seed in SEEDS:
+    seed_train, seed_val, seed_test = split(seed)
+    for name, make_model in MODELS.items():
+        model, history, best_epoch = train(make_model, seed_train, seed_val, seed)
+        # Everything is chosen on validation; the test split is used once, here.
+        runs[name].append(
+            dict(
+                model=model,
+                history=history,
+                best_epoch=best_epoch,
+                parameters=sum(p.numel() for p in model.parameters()),
+                test_errors=len(seed_test) - correct_on(model, seed_test),
+            )
+        )
+for name, seed_runs in runs.items():
+    errors = [run["test_errors"] for run in seed_runs]
     print(
-        f"{name:17}: {parameters:5} parameters; best validation loss at epoch {best_epoch}, "
-        f"validation accuracy then {correct_on(model, val_set)}/{len(val_set)}"
+        f"{name:17}: {seed_runs[0]['parameters']:5} parameters; test errors per split {errors} of {len(test_set)}, "
+        f"mean test accuracy {1 - np.mean(errors) / len(test_set):.4f}"
     )
-
-# %% [markdown]
-# Everything is chosen; now, once, the test set:
-
-# %%
-for name, result in results.items():
-    correct = result["test_correct"] = correct_on(result["model"], test_set)
-    print(f"{name:17}: test accuracy {correct / len(test_set):.4f} ({correct}/{len(test_set)})")
-mlp_result, cnn_result = results["MLP (the demo's)"], results["LeNet-style CNN"]
+mlp_runs, cnn_runs = runs["MLP (the demo's)"], runs["LeNet-style CNN"]
+mlp_errors = np.array([run["test_errors"] for run in mlp_runs])
+cnn_errors = np.array([run["test_errors"] for run in cnn_runs])
 
 fig, ax = plt.subplots(figsize=(6, 4))
-for name, result in results.items():
-    ax.plot(result["history"]["epoch"], result["history"]["val_loss"], "o-", markersize=3, label=name)
-ax.set(yscale="log", xlabel="epoch", ylabel="validation loss", title="the same split, recipe and budget")
+for name, seed_runs in runs.items():
+    history = seed_runs[0]["history"]
+    ax.plot(history["epoch"], history["val_loss"], "o-", markersize=3, label=name)
+ax.set(yscale="log", xlabel="epoch", ylabel="validation loss", title="split 0: the same recipe and budget")
 ax.legend()
 plt.show()
 
 # %% [markdown]
-# With 1.4 times the MLP's parameters, the CNN makes at most half its mistakes on the held-out digits. On $8 \times 8$ images the margin is small (a few of 269 digits: both are near the ceiling of this
-# data set), and it is a single split and seed; exercise 4 measures a sharper difference.
+# With under 1.5 times the MLP's parameters, the CNN makes fewer mistakes on the held-out digits: fewer in total
+# over the three splits, and never more on any one of them. On $8 \times 8$ images the margin is small (a few of
+# 269 digits: both are near the ceiling of this data set), which is why one split and seed would not settle it;
+# exercise 4 measures a sharper difference.
 #
 # ## What the filters learned
 #
@@ -286,7 +303,7 @@ plt.show()
 # negative on the other.
 
 # %%
-cnn = cnn_result["model"]
+cnn = cnn_runs[0]["model"]
 cnn.eval()
 filters = cnn[0].weight.detach().numpy()[:, 0]
 sample_image, sample_label = (value.numpy() for value in test_set[0])
@@ -355,9 +372,9 @@ print(f"gradcheck conv2d (stride 2, padding 1): {conv_gradcheck};  (dilation 2, 
 # - The receptive field formula gives 3, 5, 7, 8 and 10 for the five stacks, and the gradient of one output unit
 #   is non-zero on exactly that filled square; with max pooling it reaches only part of the field, never
 #   beyond it.
-# - Under the demo's split (seed 0), recipe and 30-epoch budget, the LeNet-style CNN reaches a higher held-out
-#   test accuracy than the demo's MLP (which scores 0.9777 here, as in `autograd-core demo`), making at most
-#   half its mistakes, with fewer than 1.5 times its parameters.
+# - Under the demo's recipe and 30-epoch budget, on three splits and seeds, the LeNet-style CNN makes fewer
+#   held-out test mistakes than the demo's MLP in total and never more on any split, with fewer than 1.5 times
+#   its parameters.
 # - The first-layer kernels of the trained CNN are not all alike (each pair differs) and include both signs.
 # - `ag.gradcheck` passes for `conv2d`'s input, weight and bias, strided and dilated.
 
@@ -370,10 +387,8 @@ assert [fields[name][0] for name in STACKS] == [3, 5, 7, 8, 10]
 for name, (formula, height, width, nonzero) in fields.items():
     assert height == width == formula and nonzero == formula**2, name
 assert 0 < max_support.sum() < full_support.sum() and not (max_support & ~full_support).any()
-assert mlp_result["test_correct"] == 263  # the demo's 0.9777 at seed 0
-assert cnn_result["test_correct"] > mlp_result["test_correct"]
-assert len(test_set) - cnn_result["test_correct"] <= (len(test_set) - mlp_result["test_correct"]) / 2
-assert cnn_result["parameters"] < 1.5 * mlp_result["parameters"]
+assert cnn_errors.sum() < mlp_errors.sum() and np.all(cnn_errors <= mlp_errors)
+assert cnn_runs[0]["parameters"] < 1.5 * mlp_runs[0]["parameters"]
 assert filters.min() < 0 < filters.max()
 assert min(np.abs(filters[a] - filters[b]).max() for a in range(16) for b in range(a)) > 1e-3
 assert conv_gradcheck and dilated_gradcheck
