@@ -221,9 +221,9 @@ def minimum(x: Operand, y: Operand) -> Tensor:
     return apply(OPS["minimum"], x, y)
 
 
-def matmul(x: TensorLike, y: Operand) -> Tensor:
-    """`x @ y`, numpy's matmul with broadcast batch dimensions."""
-    return as_tensor(x) @ y
+def matmul(input: TensorLike, other: Operand) -> Tensor:
+    """`input @ other`, numpy's matmul with broadcast batch dimensions (PyTorch's keyword names)."""
+    return as_tensor(input) @ other
 
 
 def pow(x: Operand, exponent: Operand) -> Tensor:
@@ -491,9 +491,9 @@ def broadcast_to(x: TensorLike, *shape: int | Sequence[int]) -> Tensor:
     return as_tensor(x).broadcast_to(*shape)
 
 
-def repeat(x: TensorLike, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
-    """`x.repeat(...)` as a function: see `Tensor.repeat`."""
-    return as_tensor(x).repeat(repeats, axis)
+def repeat(x: TensorLike, *sizes: int | Sequence[int]) -> Tensor:
+    """`x.repeat(*sizes)` as a function (PyTorch's tiling): see `Tensor.repeat`."""
+    return as_tensor(x).repeat(*sizes)
 
 
 def tile(x: TensorLike, *reps: int | Sequence[int]) -> Tensor:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conv_torch_references import conv_references
 from helpers import registry_inputs
+from index_torch_references import index_references
 from rnn_torch_references import rnn_references
 
 import autograd_core as ag
@@ -257,6 +258,7 @@ def torch_references():
         "batch_norm": lambda x, *p, eps: torch.nn.functional.batch_norm(x, None, None, *p, training=True, eps=eps),
         **conv_references(torch),
         **rnn_references(torch),
+        **index_references(torch),
     }
 
 
