@@ -109,11 +109,8 @@ def scatter_reduce_forward(x, src, index, axis, reduce, include_self):
 
 
 def scatter_reduce_grad_x(F, g, x, src, out, index, axis, reduce, include_self):
-    if reduce == "prod":
-        raise RuntimeError(
-            "scatter_reduce: the gradient of reduce='prod' is not implemented; use 'sum', 'mean', 'amax' or "
-            "'amin', or compute the product as exp of a scatter 'sum' of logs for positive values"
-        )
+    """sum and mean: x's gradient is g (divided by the count for mean), zero where include_self=False
+    let src replace x."""
     if not include_self:
         g = F.where(covered(x.shape, along_axis_index(index, axis)), 0.0, g)
     if reduce == "mean":
@@ -122,11 +119,34 @@ def scatter_reduce_grad_x(F, g, x, src, out, index, axis, reduce, include_self):
 
 
 def scatter_reduce_grad_src(F, g, x, src, out, index, axis, reduce, include_self):
-    if reduce == "prod":
-        return scatter_reduce_grad_x(F, g, x, src, out, index, axis, reduce, include_self)
     if reduce == "mean":
         g = g / np.maximum(scatter_counts(x.shape, index, axis) + (1 if include_self else 0), 1)
     return F.getitem(g, index=along_axis_index(index, axis))
+
+
+def scatter_prod_grad_x(F, g, x, src, out, index, axis, reduce, include_self):
+    """The product of the other factors of x's position: the product with x replaced by 1 (exact when x
+    is zero), as PyTorch."""
+    if not include_self:
+        return F.where(covered(x.shape, along_axis_index(index, axis)), 0.0, g)
+    unit_x = F.where(x == 0, 1.0, x)
+    others = F.scatter_prod(unit_x, src, index=index, axis=axis, reduce=reduce, include_self=include_self)
+    return g * others / unit_x
+
+
+def scatter_prod_grad_src(F, g, x, src, out, index, axis, reduce, include_self):
+    """out / src, except for a src zero that is alone at its position: the product of the others,
+    recomputed with that zero replaced by 1 (as PyTorch)."""
+    position = along_axis_index(index, axis)
+    zero = src == 0
+    zeros_at_position = F.getitem(F.scatter_add(zero * 1.0, index=position, shape=x.shape), index=position)
+    lone_zero = zero & (zeros_at_position == 1)
+    others = F.scatter_prod(
+        x, F.where(lone_zero, 1.0, src), index=index, axis=axis, reduce=reduce, include_self=include_self
+    )
+    return F.where(
+        lone_zero, F.getitem(g * others, index=position), F.getitem(g * out, index=position) / F.where(zero, 1.0, src)
+    )
 
 
 def extreme_winners(F, x, src, out, index, axis, include_self):
@@ -261,6 +281,32 @@ register(
         for include_self in (True, False)
     )
     + (S((3, 4), (3, 2), index=INDEX_3x2, axis=1, reduce="sum", include_self=True),),
+)
+register(
+    "scatter_prod",
+    scatter_reduce_forward,
+    reads("x src", scatter_prod_grad_x),
+    reads("x src out", scatter_prod_grad_src),
+    samples=(
+        S((4, 3), (3, 3), reduce="prod", include_self=True, **SCATTER_SAMPLE_ATTRS),
+        S((4, 3), (3, 3), reduce="prod", include_self=False, **SCATTER_SAMPLE_ATTRS),
+        S(
+            np.array([[2.0, 0.0], [3.0, 1.5]]),
+            (2, 2),
+            index=np.array([[1, 0], [1, 1]]),
+            axis=1,
+            reduce="prod",
+            include_self=True,
+        ),
+        S(
+            (2, 2),
+            np.array([[0.0, 2.0], [0.0, 0.0]]),
+            index=np.array([[1, 1], [0, 0]]),
+            axis=1,
+            reduce="prod",
+            include_self=True,
+        ),
+    ),
 )
 register(
     "scatter_extreme",
@@ -568,7 +614,7 @@ def _scatter_reduce(input, dim, index, src, reduce, include_self, in_place):
     if reduce not in REDUCE_UFUNCS:
         raise ValueError(f"scatter_reduce: reduce must be one of {sorted(REDUCE_UFUNCS)}, got {reduce!r}")
     x, axis, index, src = _scatter_args("scatter_reduce", input, dim, index, src)
-    row = "scatter_extreme" if reduce in ("amax", "amin") else "scatter_reduce"
+    row = {"prod": "scatter_prod", "amax": "scatter_extreme", "amin": "scatter_extreme"}.get(reduce, "scatter_reduce")
     attrs = {"index": index, "axis": axis, "reduce": reduce, "include_self": bool(include_self)}
     return _run(row, x, (src,), attrs, in_place)
 
@@ -577,8 +623,8 @@ def scatter_reduce(
     input: TensorLike, dim: int, index: TensorLike, src: TensorLike, reduce: str, *, include_self: bool = True
 ) -> Tensor:
     """torch.scatter_reduce: each position addressed by index combines the src elements sent to it (and
-    its own value when include_self) by reduce: "sum", "prod", "mean", "amax" or "amin". Gradients as
-    PyTorch (ties of amax/amin share evenly) for all but "prod", whose backward raises."""
+    its own value when include_self) by reduce: "sum", "prod", "mean", "amax" or "amin"; gradients as
+    PyTorch (ties of amax/amin share evenly; prod exact at zeros)."""
     return _scatter_reduce(input, dim, index, src, reduce, include_self, in_place=False)
 
 
@@ -998,10 +1044,10 @@ def einsum(equation: str, *operands: TensorLike | Sequence[TensorLike]) -> Tenso
             raise ValueError(f"einsum: operand {k} has {x.ndim} dimensions, but its subscripts {term!r} name {named}")
         n_ellipsis = max(n_ellipsis, x.ndim - named)
     ellipsis_letters = "".join(fresh[:n_ellipsis])
-    explicit = [
-        term.replace("...", ellipsis_letters[n_ellipsis - (x.ndim - len(term) + 3) :]) if "..." in term else term
-        for term, x in zip(terms, xs)
-    ]
+    explicit = []
+    for term, x in zip(terms, xs):  # an operand's ellipsis dims take the last of the ellipsis letters
+        covered_by_ellipsis = x.ndim - len(term.replace("...", ""))
+        explicit.append(term.replace("...", ellipsis_letters[n_ellipsis - covered_by_ellipsis :]))
     if output is None:
         counts = {c: "".join(explicit).count(c) for c in "".join(explicit)}
         output = ellipsis_letters + "".join(

@@ -125,7 +125,7 @@ def _index_part(part):
     arrays, and a 0-d integer tensor an int (PyTorch selects with it, as with a Python int)."""
     if isinstance(part, Tensor):
         part = part._data
-    elif isinstance(part, list):
+    elif isinstance(part, (list, tuple)):  # a sequence inside the index is an integer or bool array
         part = np.asarray(part) if part else np.zeros(0, np.int64)
     if isinstance(part, np.ndarray):
         if part.dtype.kind not in "biu":

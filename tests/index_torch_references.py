@@ -22,6 +22,7 @@ def index_references(torch):
         "gather": lambda x, *, index, axis: torch.gather(x, axis, torch.as_tensor(index)),
         "scatter": scatter,
         "scatter_reduce": scatter_reduce,
+        "scatter_prod": scatter_reduce,
         "scatter_extreme": scatter_reduce,
         "index_add": lambda x, src, *, index, axis, alpha: x.index_add(axis, torch.as_tensor(index), src, alpha=alpha),
         "index_copy": lambda x, src, *, index, axis: x.index_copy(axis, torch.as_tensor(index), src),

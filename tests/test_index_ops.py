@@ -81,9 +81,21 @@ CALLS = {
             A,
             A[:, :3] * 2,
         )
-        for reduce in ("sum", "mean", "amax", "amin")
+        for reduce in ("sum", "mean", "amax", "amin", "prod")
         for include_self in (True, False)
     },
+    "scatter_reduce prod with zeros": (
+        lambda m, x, s: x.scatter_reduce(1, const(m, [[0, 0, 1], [1, 1, 1], [2, 3, 2]]), s, "prod"),
+        np.array([[0.0, 2.0, 0.5, 1.0], [1.5, 0.0, 2.0, 3.0], [0.0, 1.0, 2.0, 0.0]]),
+        np.array([[2.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.5, 2.0]]),
+    ),
+    "scatter_reduce prod with zeros, include_self=False": (
+        lambda m, x, s: m.scatter_reduce(
+            x, 1, const(m, [[0, 0, 1], [1, 1, 1], [2, 3, 2]]), s, "prod", include_self=False
+        ),
+        np.array([[0.0, 2.0, 0.5, 1.0], [1.5, 0.0, 2.0, 3.0], [0.0, 1.0, 2.0, 0.0]]),
+        np.array([[2.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.5, 2.0]]),
+    ),
     "index_select": (lambda m, x: m.index_select(x, 1, const(m, [3, 0, 3])), A),
     "index_select dim 0 method": (lambda m, x: x.index_select(0, const(m, [2, 2])), B),
     "index_add": (lambda m, x, s: m.index_add(x, 0, const(m, [2, 0, 2]), s), A, A + 1),
@@ -173,11 +185,6 @@ def test_matches_torch(name):
 
 NO_GRADIENT_CALLS = {  # torch has no gradient for these (integer outputs, a reduction it leaves out, a larger src)
     "scatter larger src": (lambda m, x: x.scatter(1, const(m, [[0, 1], [3, 2], [1, 0]]), x[:, :3] * 2), A),
-    "scatter_reduce prod": (lambda m, x: m.scatter_reduce(x, 1, const(m, IDX), x[:, :3] * 2, "prod"), A),
-    "scatter_reduce prod include_self=False": (
-        lambda m, x: x.scatter_reduce(0, const(m, ROWS), x[:2], "prod", include_self=False),
-        A,
-    ),
     "scatter reduce=add": (lambda m, x: x.scatter(1, const(m, IDX), x[:, :3], reduce="add"), A),
     "scatter reduce=multiply value": (lambda m, x: x.scatter(1, const(m, IDX), 2.0, reduce="multiply"), A),
     "nonzero": (lambda m, x: m.nonzero(x), np.array([[0, 1, 2], [3, 0, 0]])),
@@ -243,6 +250,7 @@ INDEXES = {
     "negative array entries": (slice(None), np.array([-1, 0])),
     "empty list": [],
     "int, slice, list": (1, slice(None), [4, 0]),
+    "tuple inside the index": ((0, 2),),
 }
 
 
@@ -384,6 +392,7 @@ def test_gradients_by_gradcheck_and_gradgradcheck():
         lambda a, b: ag.einsum("ii,ij->j", b, a),
         lambda a, b: a.scatter_reduce(1, IDX, b, "amax", include_self=False),
         lambda a, b: a.scatter_reduce(1, IDX, b, "mean"),
+        lambda a, b: a.scatter_reduce(1, IDX, b, "prod", include_self=False),
         lambda a, b: ag.diag(ag.diag(b, 1)) + a.tril().sum(),
         lambda a, b: a[0, :, None][[1, 1, 2]] * b.repeat(1, 2)[:, :1],
     ):
@@ -423,13 +432,6 @@ def test_meshgrid_warns_without_indexing_and_uses_ij():
     with pytest.warns(UserWarning, match="meshgrid: pass the indexing argument"):
         a, b = ag.meshgrid(ag.tensor([1, 2, 3]), ag.tensor([4, 5]))
     assert a.shape == b.shape == (3, 2) and a[:, 0].tolist() == [1, 2, 3]
-
-
-def test_scatter_reduce_prod_has_a_clear_backward_error():
-    x = ag.tensor(np.ones((2, 2)), requires_grad=True)
-    out = x.scatter_reduce(0, ag.tensor([[1, 0]]), x[:1] * 2, "prod")
-    with pytest.raises(RuntimeError, match="scatter_reduce: the gradient of reduce='prod' is not implemented"):
-        out.sum().backward()
 
 
 # ---- errors ---------------------------------------------------------------------------------------------------
