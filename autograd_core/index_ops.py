@@ -92,7 +92,17 @@ def scatter_counts(shape, index, axis):
 
 
 REDUCE_UFUNCS = {"sum": np.add, "prod": np.multiply, "mean": np.add, "amax": np.maximum, "amin": np.minimum}
-REDUCE_IDENTITY = {"sum": 0.0, "prod": 1.0, "mean": 0.0, "amax": -np.inf, "amin": np.inf}
+
+
+def reduce_identity(reduce, dtype):
+    """The value a reduction starts from: 0, 1, or the lowest (highest) value of the dtype for amax (amin)."""
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    if dtype.kind == "f":
+        return -np.inf if reduce == "amax" else np.inf
+    return np.iinfo(dtype).min if reduce == "amax" else np.iinfo(dtype).max
 
 
 def scatter_reduce_forward(x, src, index, axis, reduce, include_self):
@@ -100,7 +110,7 @@ def scatter_reduce_forward(x, src, index, axis, reduce, include_self):
     position = along_axis_index(index, axis)
     out = x.astype(np.result_type(x, src), copy=True)
     if not include_self:  # positions that receive something start from the reduction's identity
-        out[position] = REDUCE_IDENTITY[reduce]
+        out[position] = reduce_identity(reduce, out.dtype)
     REDUCE_UFUNCS[reduce].at(out, position, src)
     if reduce == "mean":
         counts = scatter_counts(x.shape, index, axis) + (1 if include_self else 0)
@@ -179,10 +189,6 @@ def index_copy_forward(x, src, index, axis):
     out = x.copy()
     out[along(axis, x.ndim, index)] = src
     return out
-
-
-def diagonal_length(shape, offset, axis1, axis2):
-    return max(0, min(shape[axis1] - max(-offset, 0), shape[axis2] - max(offset, 0)))
 
 
 def diag_embed_forward(x, offset, axis1, axis2, shape):
