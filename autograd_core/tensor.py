@@ -826,7 +826,7 @@ class Tensor:
     def gather(self, dim: int, index: TensorLike, *, sparse_grad: bool = False) -> Tensor:
         from . import index_ops
 
-        return index_ops.gather(self, dim, index)
+        return index_ops.gather(self, dim, index, sparse_grad=sparse_grad)
 
     def scatter(
         self, dim: int, index: TensorLike, src: Any = None, value: Number | None = None, *, reduce: str | None = None
