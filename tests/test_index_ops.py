@@ -504,3 +504,37 @@ def test_errors(name):
     fn, exception, match = ERRORS[name]
     with pytest.raises(exception, match=re.escape(match)):
         fn()
+
+
+def test_pytorch_keyword_names():
+    x = ag.tensor(A)
+    index = ag.tensor(IDX)
+    calls = [
+        ag.gather(input=x, dim=1, index=index),
+        ag.scatter(input=x, dim=1, index=index, src=x),
+        ag.scatter_add(input=x, dim=1, index=index, src=x),
+        ag.scatter_reduce(input=x, dim=1, index=index, src=x, reduce="amax", include_self=False),
+        ag.index_select(input=x, dim=0, index=ag.tensor([1])),
+        ag.index_add(input=x, dim=0, index=ag.tensor([1]), source=x[:1], alpha=2),
+        ag.masked_fill(input=x, mask=x > 0, value=1.0),
+        ag.masked_select(input=x, mask=x > 0),
+        ag.take_along_dim(input=x, indices=index, dim=1),
+        ag.flip(input=x, dims=(0,)),
+        ag.roll(input=x, shifts=1, dims=0),
+        ag.diag(input=x, diagonal=1),
+        ag.diagonal(input=x, offset=0, dim1=1, dim2=0),
+        ag.tril(input=x, diagonal=-1),
+        ag.unflatten(input=x, dim=1, sizes=(2, 2)),
+        ag.movedim(input=x, source=0, destination=1),
+        ag.narrow(input=x, dim=0, start=1, length=1),
+        ag.select(input=x, dim=1, index=0),
+        ag.repeat_interleave(input=x, repeats=2, dim=0, output_size=6),
+        ag.mm(input=x, mat2=x.T),
+        ag.dot(input=x[0], tensor=x[1]),
+        ag.outer(input=x[0], vec2=x[1]),
+        ag.inner(input=x, other=x),
+        ag.matmul(input=x, other=x.T),
+    ]
+    assert all(isinstance(result, ag.Tensor) for result in calls)
+    np.testing.assert_array_equal(np.asarray(calls[0]), np.take_along_axis(A, IDX, axis=1))
+    np.testing.assert_array_equal(np.asarray(calls[-1]), A @ A.T)
