@@ -33,7 +33,7 @@ from .graph import (
     state,
 )
 from .ops import REGISTRY as OPS
-from .ops import Op, along
+from .ops import Op
 
 Number: TypeAlias = int | float
 """A Python number (bool counts as int)."""
@@ -122,19 +122,97 @@ def _shape_args(shape: tuple[Any, ...], who: str) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
-def _index(index):
-    """Turn Tensors and lists inside an index into numpy arrays."""
-    parts = index if isinstance(index, tuple) else (index,)
-    converted = []
-    for part in parts:
-        if isinstance(part, Tensor):
-            part = part._data
-        elif isinstance(part, list):
-            part = np.asarray(part)
-        if isinstance(part, np.ndarray) and part.dtype.kind not in "biu":
+def _index_part(part):
+    """One entry of an index as numpy should read it to mean what PyTorch means: Tensors and lists become
+    arrays, and a 0-d integer tensor an int (PyTorch selects with it, as with a Python int)."""
+    if isinstance(part, Tensor):
+        part = part._data
+    elif isinstance(part, (list, tuple)):  # a sequence inside the index is an integer or bool array
+        part = np.asarray(part) if part else np.zeros(0, np.int64)
+    if isinstance(part, np.ndarray):
+        if part.dtype.kind not in "biu":
             raise TypeError(f"getitem: index arrays must be integer or boolean, got dtype {part.dtype}")
-        converted.append(part)
-    return tuple(converted)
+        return part.item() if part.ndim == 0 else part
+    if isinstance(part, (np.integer, np.bool_)):
+        return part.item()
+    if part is None or part is Ellipsis or isinstance(part, (int, slice)):
+        return part
+    raise TypeError(
+        "getitem: an index is made of ints, slices, None, Ellipsis, bools and integer or boolean tensors, "
+        f"got {type(part).__name__}"
+    )
+
+
+def _dims_used(part):
+    """How many dimensions of the indexed tensor one index entry consumes (Ellipsis aside)."""
+    if part is None or isinstance(part, bool):
+        return 0
+    return part.ndim if isinstance(part, np.ndarray) and part.dtype == np.bool_ else 1
+
+
+def _advanced_shape(part):
+    """The shape one advanced entry contributes to the broadcast of the advanced indices."""
+    if isinstance(part, bool):
+        return (int(part),)
+    if part.dtype == np.bool_:
+        return (int(np.count_nonzero(part)),)
+    return part.shape
+
+
+def _layout(kinds, advanced):
+    """The result's leading dimensions as labels: each basic entry's position, and "B" for the block of
+    advanced-index dimensions, which stays where the `advanced` entries are when they are adjacent and
+    goes first otherwise (the rule numpy and PyTorch share; they differ in what counts as advanced)."""
+    basic = [i for i, kind in enumerate(kinds) if kind == "basic"]
+    positions = [i for i, kind in enumerate(kinds) if kind in advanced]
+    between = [kinds[i] for i in range(positions[0], positions[-1] + 1)]
+    if any(kind not in advanced and kind != "int" for kind in between):
+        return ["B"] + basic
+    first = sum(1 for i in basic if i < positions[0])
+    return basic[:first] + ["B"] + basic[first:]
+
+
+def _labels(layout, block):
+    """A layout with its "B" expanded into one label per advanced-index dimension."""
+    labels: list[Any] = []
+    for label in layout:
+        labels += [("B", k) for k in range(block)] if label == "B" else [label]
+    return labels
+
+
+def _index(index, shape):
+    """A PyTorch index as (numpy index, order): numpy's result of the numpy index, its dimensions
+    permuted by `order` (None when nothing moves), is PyTorch's result.
+
+    The two differ in one way: numpy counts an int beside an integer array as an advanced index, so
+    `x[0, :, idx]` has separated advanced indices and numpy moves idx's dimensions to the front, while
+    PyTorch selects with the int first and keeps them in place. Lists are integer arrays (numpy's and
+    PyTorch's announced meaning; PyTorch 2 still reads a list of lists as a tuple, with a warning)."""
+    parts = tuple(_index_part(p) for p in (index if isinstance(index, tuple) else (index,)))
+    kinds = []
+    for part in parts:
+        if part is Ellipsis:
+            used = sum(_dims_used(p) for p in parts if p is not Ellipsis)
+            kinds += ["basic"] * max(len(shape) - used, 0)
+        elif isinstance(part, (np.ndarray, bool)):
+            kinds.append("array")
+        else:
+            kinds.append("int" if isinstance(part, int) else "basic")
+    ellipses = sum(1 for p in parts if p is Ellipsis)
+    if "array" not in kinds or ellipses > 1:  # basic indexing (numpy = PyTorch), or numpy's error
+        return parts, None
+    numpy_layout, torch_layout = _layout(kinds, ("array", "int")), _layout(kinds, ("array",))
+    if numpy_layout == torch_layout:
+        return parts, None
+    try:
+        block = len(np.broadcast_shapes(*(_advanced_shape(p) for p in parts if isinstance(p, (np.ndarray, bool)))))
+    except ValueError:
+        return parts, None  # numpy raises the shape mismatch
+    numpy_labels, torch_labels = _labels(numpy_layout, block), _labels(torch_layout, block)
+    trailing = 0 if ellipses else len(shape) - sum(_dims_used(p) for p in parts)
+    order = [numpy_labels.index(label) for label in torch_labels]
+    order += range(len(order), len(order) + trailing)
+    return parts, tuple(order)
 
 
 class Tensor:
@@ -1287,14 +1365,18 @@ class Tensor:
             return self
         return apply(OPS["broadcast_to"], self, shape=shape)
 
-    def repeat(self, repeats: builtins.int | Sequence[builtins.int], axis: builtins.int | None = None) -> Tensor:
-        """numpy.repeat: each element repeated `repeats` times along `axis` (flattened when None)."""
-        source = self.flatten() if axis is None else self
-        axis = 0 if axis is None else _normalize_axis(axis, self.ndim, "repeat")[0]
-        counts = np.broadcast_to(np.asarray(repeats), (source.shape[axis],))
-        if counts.dtype.kind not in "iu" or np.any(counts < 0):
-            raise ValueError(f"repeat: repeats must be non-negative integers, got {repeats!r}")
-        return source[along(axis, source.ndim, np.repeat(np.arange(source.shape[axis]), counts))]
+    def repeat(self, *sizes: builtins.int | Sequence[builtins.int]) -> Tensor:
+        """PyTorch's repeat: the tensor tiled `sizes[d]` times along dimension d (`x.repeat(2, 1)`); extra
+        leading sizes add dimensions. Repeating each element in place is `repeat_interleave`."""
+        given = _shape_args(sizes, "repeat")
+        if len(given) < self.ndim:
+            raise ValueError(
+                f"repeat: got {len(given)} repeat sizes {given} for a tensor of shape {self.shape}; give at least "
+                f"one per dimension ({self.ndim})"
+            )
+        if any(n < 0 for n in given):
+            raise ValueError(f"repeat: repeat sizes must be non-negative, got {given}")
+        return self.tile(*given)
 
     def tile(self, *reps: builtins.int | Sequence[builtins.int]) -> Tensor:
         """numpy.tile, as a broadcast and a reshape (so its gradient sums the copies)."""
@@ -1354,10 +1436,249 @@ class Tensor:
         return apply(OPS["unbind"], self, axis=_single_axis(self, dim if axis is None else axis, "unbind"))
 
     # ---- indexing and shape ops of `index_ops` (gather/scatter family, flip, roll, diag, einsum, ...) ----
+    # Each method is the function of the same name in `index_ops` (imported at call time: index_ops
+    # imports this module), which checks the arguments in PyTorch's terms and says what the op does.
+
+    def gather(self, dim: builtins.int, index: TensorLike, *, sparse_grad: builtins.bool = False) -> Tensor:
+        from . import index_ops
+
+        return index_ops.gather(self, dim, index, sparse_grad=sparse_grad)
+
+    def scatter(
+        self,
+        dim: builtins.int,
+        index: TensorLike,
+        src: Any = None,
+        value: Number | None = None,
+        *,
+        reduce: str | None = None,
+    ) -> Tensor:
+        from . import index_ops
+
+        return index_ops.scatter(self, dim, index, src, value, reduce=reduce)
+
+    def scatter_(
+        self,
+        dim: builtins.int,
+        index: TensorLike,
+        src: Any = None,
+        value: Number | None = None,
+        *,
+        reduce: str | None = None,
+    ) -> Tensor:
+        from . import index_ops
+
+        return index_ops.scatter_(self, dim, index, src, value, reduce=reduce)
+
+    def scatter_add(self, dim: builtins.int, index: TensorLike, src: TensorLike) -> Tensor:
+        from . import index_ops
+
+        return index_ops.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim: builtins.int, index: TensorLike, src: TensorLike) -> Tensor:
+        from . import index_ops
+
+        return index_ops.scatter_add_(self, dim, index, src)
+
+    def scatter_reduce(
+        self, dim: builtins.int, index: TensorLike, src: TensorLike, reduce: str, *, include_self: builtins.bool = True
+    ) -> Tensor:
+        from . import index_ops
+
+        return index_ops.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
+    def scatter_reduce_(
+        self, dim: builtins.int, index: TensorLike, src: TensorLike, reduce: str, *, include_self: builtins.bool = True
+    ) -> Tensor:
+        from . import index_ops
+
+        return index_ops.scatter_reduce_(self, dim, index, src, reduce, include_self=include_self)
+
+    def index_select(self, dim: builtins.int, index: TensorLike) -> Tensor:
+        from . import index_ops
+
+        return index_ops.index_select(self, dim, index)
+
+    def index_add(self, dim: builtins.int, index: TensorLike, source: TensorLike, *, alpha: Number = 1) -> Tensor:
+        from . import index_ops
+
+        return index_ops.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_add_(self, dim: builtins.int, index: TensorLike, source: TensorLike, *, alpha: Number = 1) -> Tensor:
+        from . import index_ops
+
+        return index_ops.index_add_(self, dim, index, source, alpha=alpha)
+
+    def index_copy(self, dim: builtins.int, index: TensorLike, source: TensorLike) -> Tensor:
+        from . import index_ops
+
+        return index_ops.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim: builtins.int, index: TensorLike, source: TensorLike) -> Tensor:
+        from . import index_ops
+
+        return index_ops.index_copy_(self, dim, index, source)
+
+    def masked_fill(self, mask: TensorLike, value: Number | Tensor) -> Tensor:
+        from . import index_ops
+
+        return index_ops.masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask: TensorLike, value: Number | Tensor) -> Tensor:
+        from . import index_ops
+
+        return index_ops.masked_fill_(self, mask, value)
+
+    def masked_select(self, mask: TensorLike) -> Tensor:
+        from . import index_ops
+
+        return index_ops.masked_select(self, mask)
+
+    def nonzero(self, *, as_tuple: builtins.bool = False) -> Any:
+        from . import index_ops
+
+        return index_ops.nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self) -> Tensor:
+        from . import index_ops
+
+        return index_ops.argwhere(self)
+
+    def take_along_dim(self, indices: TensorLike, dim: builtins.int | None = None) -> Tensor:
+        from . import index_ops
+
+        return index_ops.take_along_dim(self, indices, dim)
+
+    def flip(self, *dims: Any) -> Tensor:
+        """`x.flip(0, 1)` or `x.flip((0, 1))`: see `index_ops.flip`."""
+        from . import index_ops
+
+        return index_ops.flip(self, dims[0] if len(dims) == 1 else dims)
+
+    def fliplr(self) -> Tensor:
+        from . import index_ops
+
+        return index_ops.fliplr(self)
+
+    def flipud(self) -> Tensor:
+        from . import index_ops
+
+        return index_ops.flipud(self)
+
+    def roll(
+        self, shifts: builtins.int | Sequence[builtins.int], dims: builtins.int | Sequence[builtins.int] | None = None
+    ) -> Tensor:
+        from . import index_ops
+
+        return index_ops.roll(self, shifts, dims)
+
+    def diag(self, diagonal: builtins.int = 0) -> Tensor:
+        from . import index_ops
+
+        return index_ops.diag(self, diagonal)
+
+    def diagonal(self, offset: builtins.int = 0, dim1: builtins.int = 0, dim2: builtins.int = 1) -> Tensor:
+        from . import index_ops
+
+        return index_ops.diagonal(self, offset, dim1, dim2)
+
+    def diag_embed(self, offset: builtins.int = 0, dim1: builtins.int = -2, dim2: builtins.int = -1) -> Tensor:
+        from . import index_ops
+
+        return index_ops.diag_embed(self, offset, dim1, dim2)
+
+    def tril(self, diagonal: builtins.int = 0) -> Tensor:
+        from . import index_ops
+
+        return index_ops.tril(self, diagonal)
+
+    def triu(self, diagonal: builtins.int = 0) -> Tensor:
+        from . import index_ops
+
+        return index_ops.triu(self, diagonal)
+
+    def unflatten(self, dim: builtins.int, sizes: Sequence[builtins.int]) -> Tensor:
+        from . import index_ops
+
+        return index_ops.unflatten(self, dim, sizes)
+
+    def expand(self, *sizes: builtins.int | Sequence[builtins.int]) -> Tensor:
+        """This tensor broadcast to `sizes` (-1 keeps a dimension's size), a view, as PyTorch."""
+        from . import index_ops
+
+        return index_ops.expand(self, sizes)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def movedim(
+        self, source: builtins.int | Sequence[builtins.int], destination: builtins.int | Sequence[builtins.int]
+    ) -> Tensor:
+        from . import index_ops
+
+        return index_ops.movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def narrow(self, dim: builtins.int, start: builtins.int | Tensor, length: builtins.int) -> Tensor:
+        from . import index_ops
+
+        return index_ops.narrow(self, dim, start, length)
+
+    def select(self, dim: builtins.int, index: builtins.int) -> Tensor:
+        from . import index_ops
+
+        return index_ops.select(self, dim, index)
+
+    def repeat_interleave(
+        self,
+        repeats: builtins.int | TensorLike,
+        dim: builtins.int | None = None,
+        *,
+        output_size: builtins.int | None = None,
+    ) -> Tensor:
+        from . import index_ops
+
+        return index_ops.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def mm(self, mat2: TensorLike) -> Tensor:
+        from . import index_ops
+
+        return index_ops.mm(self, mat2)
+
+    def bmm(self, mat2: TensorLike) -> Tensor:
+        from . import index_ops
+
+        return index_ops.bmm(self, mat2)
+
+    def dot(self, tensor: TensorLike) -> Tensor:
+        from . import index_ops
+
+        return index_ops.dot(self, tensor)
+
+    def outer(self, vec2: TensorLike) -> Tensor:
+        from . import index_ops
+
+        return index_ops.outer(self, vec2)
+
+    def inner(self, other: TensorLike) -> Tensor:
+        from . import index_ops
+
+        return index_ops.inner(self, other)
 
     # ---- indexing ----
     def __getitem__(self, index: Any) -> Tensor:
-        return apply(OPS["getitem"], self, index=_index(index))
+        """PyTorch's indexing: ints, slices (negative steps too, as numpy), None, Ellipsis, bools, and
+        integer or boolean tensors, arrays and lists, with PyTorch's placement of the advanced-index
+        dimensions. Basic indexing gives a view; the gradient of advanced indexing accumulates repeats."""
+        index, order = _index(index, self.shape)
+        out = apply(OPS["getitem"], self, index=index)
+        return out if order is None else apply(OPS["transpose"], out, axes=order)
 
     # ---- in-place ----
     def _inplace(self, name, operands, attrs, direct):
@@ -1447,7 +1768,17 @@ class Tensor:
         return self._inplace("matmul", (other,), {}, lambda a, b: np.matmul(a, b, out=a))
 
     def __setitem__(self, index: Any, value: Operand) -> None:
-        index = _index(index)
+        """`t[index] = value` in place, `index` read as `__getitem__` reads it; value broadcasts to the
+        indexed shape. With repeated positions, the last value written stays."""
+        index, order = _index(index, self.shape)
+        if order is not None and np.ndim(value) > 0:  # value comes in PyTorch's layout: put it in numpy's
+            indexed = np.broadcast_to(np.zeros((), np.int8), self.shape)[index].shape
+            torch_shape = tuple(indexed[i] for i in order)
+            inverse = tuple(int(i) for i in np.argsort(order))
+            if isinstance(value, Tensor):
+                value = value.broadcast_to(torch_shape).permute(inverse)
+            else:
+                value = np.transpose(np.broadcast_to(value, torch_shape), inverse)
         self._inplace("setitem", (value,), {"index": index}, lambda a, v: a.__setitem__(index, v))
 
 

@@ -283,7 +283,7 @@ def minimum(input: Operand, other: Operand) -> Tensor:
 
 
 def matmul(input: TensorLike, other: Operand) -> Tensor:
-    """`input @ other`, numpy's matmul with broadcast batch dimensions."""
+    """`input @ other`, numpy's matmul with broadcast batch dimensions (PyTorch's keyword names)."""
     return as_tensor(input) @ other
 
 
@@ -572,9 +572,9 @@ def broadcast_to(input: TensorLike, *shape: int | Sequence[int]) -> Tensor:
     return as_tensor(input).broadcast_to(*shape)
 
 
-def repeat(x: TensorLike, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
-    """`input.repeat(...)` as a function: see `Tensor.repeat`."""
-    return as_tensor(x).repeat(repeats, axis)
+def repeat(input: TensorLike, *sizes: int | Sequence[int]) -> Tensor:
+    """`input.repeat(*sizes)` as a function (PyTorch's tiling): see `Tensor.repeat`."""
+    return as_tensor(input).repeat(*sizes)
 
 
 def tile(x: TensorLike, *reps: int | Sequence[int]) -> Tensor:

@@ -10,6 +10,7 @@ import pytest
 from activation_torch_references import activation_references
 from conv_torch_references import conv_references
 from helpers import registry_inputs
+from index_torch_references import index_references
 from math_torch_references import math_references
 from rnn_torch_references import rnn_references
 
@@ -265,6 +266,7 @@ def torch_references():
         **rnn_references(torch),
         **activation_references(torch),
         **math_references(torch),
+        **index_references(torch),
     }
 
 

@@ -190,8 +190,12 @@ def test_shape_ops():
     assert ag.zeros(1, 3, 1).squeeze().shape == (3,) and ag.zeros(1, 3, 1).squeeze(0).shape == (3, 1)
     assert ag.zeros(2, 3).squeeze(0).shape == (2, 3)  # a dim that is not 1 stays, as in PyTorch
     assert ag.zeros(3, 1).broadcast_to(2, 3, 4).shape == (2, 3, 4)
-    np.testing.assert_array_equal(np.asarray(ag.tensor([1, 2]).repeat(2)), [1, 1, 2, 2])
-    np.testing.assert_array_equal(np.asarray(m.repeat([1, 2], axis=0)), np.repeat(np.asarray(m), [1, 2], axis=0))
+    np.testing.assert_array_equal(np.asarray(ag.tensor([1, 2]).repeat(2)), [1, 2, 1, 2])  # PyTorch's: tiling
+    np.testing.assert_array_equal(np.asarray(m.repeat(2, 1)), np.tile(np.asarray(m), (2, 1)))
+    np.testing.assert_array_equal(np.asarray(ag.tensor([1, 2]).repeat_interleave(2)), [1, 1, 2, 2])
+    np.testing.assert_array_equal(
+        np.asarray(m.repeat_interleave(ag.tensor([1, 2]), dim=0)), np.repeat(np.asarray(m), [1, 2], axis=0)
+    )
     np.testing.assert_array_equal(np.asarray(m.tile(2, 1)), np.tile(np.asarray(m), (2, 1)))
     np.testing.assert_array_equal(np.asarray(ag.tensor([1.0, 2.0]).tile(3)), np.tile([1.0, 2.0], 3))
     np.testing.assert_array_equal(np.asarray(m.pad(1)), np.pad(np.asarray(m), 1))
@@ -202,7 +206,8 @@ def test_shape_ops():
 def test_shape_op_gradients():
     x = ag.tensor(np.arange(6.0).reshape(2, 3), dtype=np.float64, requires_grad=True)
     for f in [
-        lambda t: t.repeat(2, axis=1),
+        lambda t: t.repeat(1, 2),
+        lambda t: t.repeat_interleave(2, dim=1),
         lambda t: t.tile(2, 2),
         lambda t: t.pad(((1, 0), (0, 2))),
         lambda t: t.flatten(),
