@@ -2,7 +2,7 @@
 
 Each one fills a tensor in place (under `no_grad`, through `copy_`, so the
 version counter records the edit) and returns it. Random values come from
-`ag.default_generator.rng`, so `ag.manual_seed` makes them reproducible; they are
+`ag.default_generator` (or their `generator=`), so `ag.manual_seed` makes them reproducible; they are
 drawn in float64 and cast to the tensor's dtype.
 
 Fans of a weight of shape (out, in, *kernel): fan_in = in * prod(kernel),
@@ -98,20 +98,29 @@ def _fan(who: str, tensor: Tensor, mode: _FanMode) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+def _rng(generator: ag.Generator | None, who: str) -> np.random.Generator:
+    """The numpy generator to draw from: `generator`'s (PyTorch's `generator=`), or the default one's."""
+    if generator is None:
+        return ag.default_generator.rng
+    if not isinstance(generator, ag.Generator):
+        raise TypeError(f"{who}: generator must be an ag.Generator or None, got {type(generator).__name__}")
+    return generator.rng
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: ag.Generator | None = None) -> Tensor:
     """Fill with values drawn from U(a, b)."""
     _check_tensor("uniform_", tensor)
     if not a <= b:
         raise ValueError(f"uniform_: the lower bound a={a} must not exceed the upper bound b={b}")
-    return _fill(tensor, ag.default_generator.rng.uniform(a, b, tensor.shape))
+    return _fill(tensor, _rng(generator, "uniform_").uniform(a, b, tensor.shape))
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: ag.Generator | None = None) -> Tensor:
     """Fill with values drawn from N(mean, std^2)."""
     _check_tensor("normal_", tensor)
     if not std >= 0:
         raise ValueError(f"normal_: std must be >= 0, got {std}")
-    return _fill(tensor, ag.default_generator.rng.normal(mean, std, tensor.shape))
+    return _fill(tensor, _rng(generator, "normal_").normal(mean, std, tensor.shape))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -130,42 +139,54 @@ def ones_(tensor: Tensor) -> Tensor:
     return constant_(tensor, 1.0)
 
 
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: ag.Generator | None = None) -> Tensor:
     """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
     _check_tensor("xavier_uniform_", tensor)
+    _rng(generator, "xavier_uniform_")  # checked here, so an error names this initializer
     fan_in, fan_out = _fans("xavier_uniform_", tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: ag.Generator | None = None) -> Tensor:
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     _check_tensor("xavier_normal_", tensor)
+    _rng(generator, "xavier_normal_")  # checked here, so an error names this initializer
     fan_in, fan_out = _fans("xavier_normal_", tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
 def kaiming_uniform_(
-    tensor: Tensor, a: float = 0.0, mode: _FanMode = "fan_in", nonlinearity: str = "leaky_relu"
+    tensor: Tensor,
+    a: float = 0.0,
+    mode: _FanMode = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: ag.Generator | None = None,
 ) -> Tensor:
     """U(-bound, bound) with bound = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a) (He et
     al., 2015). With a = sqrt(5) this is PyTorch's default Linear weight init, bound = 1 / sqrt(fan_in)."""
     _check_tensor("kaiming_uniform_", tensor)
+    _rng(generator, "kaiming_uniform_")  # checked here, so an error names this initializer
     fan = _fan("kaiming_uniform_", tensor, mode)
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(
-    tensor: Tensor, a: float = 0.0, mode: _FanMode = "fan_in", nonlinearity: str = "leaky_relu"
+    tensor: Tensor,
+    a: float = 0.0,
+    mode: _FanMode = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: ag.Generator | None = None,
 ) -> Tensor:
     """N(0, std^2) with std = gain / sqrt(fan), gain = calculate_gain(nonlinearity, a)."""
     _check_tensor("kaiming_normal_", tensor)
+    _rng(generator, "kaiming_normal_")  # checked here, so an error names this initializer
     fan = _fan("kaiming_normal_", tensor, mode)
-    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
+    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), generator)
 
 
-def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: ag.Generator | None = None) -> Tensor:
     """A (semi-)orthogonal matrix times `gain` (Saxe et al., 2013): the tensor viewed as (rows, rest),
     from the QR decomposition of a Gaussian matrix, with the signs of R's diagonal folded into Q so the
     result is uniformly distributed."""
@@ -174,7 +195,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape {tensor.shape}")
     rows = tensor.shape[0]
     columns = tensor.numel() // rows
-    flat = ag.default_generator.rng.standard_normal((rows, columns))
+    flat = _rng(generator, "orthogonal_").standard_normal((rows, columns))
     if rows < columns:
         flat = flat.T
     q, r = np.linalg.qr(flat)

@@ -561,3 +561,20 @@ def test_a_loss_weight_is_a_buffer_in_the_state_dict_as_pytorchs():
     pos = nn.BCEWithLogitsLoss(pos_weight=ag.tensor([2.0]))
     assert list(pos.state_dict()) == list(torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0])).state_dict())
     assert list(nn.CrossEntropyLoss().state_dict()) == []
+
+
+@pytest.mark.parametrize(
+    "initializer",
+    ["uniform_", "normal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_"],
+)
+def test_initializers_take_a_generator(initializer):
+    import nn
+
+    fill = getattr(nn.init, initializer)
+    first = fill(ag.empty(4, 3), generator=ag.Generator().manual_seed(7))
+    ag.randn(5)  # the default generator moving does not matter
+    second = fill(ag.empty(4, 3), generator=ag.Generator().manual_seed(7))
+    assert first.tolist() == second.tolist()
+    assert first.tolist() != fill(ag.empty(4, 3), generator=ag.Generator().manual_seed(8)).tolist()
+    with pytest.raises(TypeError, match=f"{initializer}: generator must be an ag.Generator or None, got int"):
+        fill(ag.empty(4, 3), generator=7)
