@@ -106,7 +106,8 @@ def execute(source_path):
     import nbclient
 
     notebook = build_notebook(source_path)
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    # The kernel draws figures inline (into the outputs) only under its own backend, not a forced Agg one.
+    os.environ.pop("MPLBACKEND", None)
     os.environ["JUPYTER_PREFER_ENV_PATH"] = "1"
     client = nbclient.NotebookClient(
         notebook,
