@@ -25,6 +25,7 @@ formula) and, on arrays, the op's `fast_backward` (all wanted inputs at once).
 """
 
 import functools
+import itertools
 from typing import NamedTuple
 
 import numpy as np
@@ -33,7 +34,18 @@ from .engine import apply
 from .ops import ARRAY_F, REGISTRY, S, reads, register
 from .tensor import Tensor
 
-__all__ = ["rnn_cell", "lstm_cell", "gru_cell", "rnn_cell_hh", "lstm_cell_hh", "gru_cell_hh", "NONLINEARITIES"]
+__all__ = [
+    "rnn_cell",
+    "lstm_cell",
+    "gru_cell",
+    "rnn_cell_hh",
+    "lstm_cell_hh",
+    "gru_cell_hh",
+    "rnn_layer_hh",
+    "lstm_layer_hh",
+    "gru_layer_hh",
+    "NONLINEARITIES",
+]
 
 NONLINEARITIES = ("tanh", "relu")
 
@@ -242,6 +254,16 @@ def _lstm_gate_grads_on_arrays(g, c, out, wants_gates, wants_c):
 
 def gru_cell_backward(F, g, x, h, w_ih, w_hh, biases, out, wanted):
     """Gradients of (x, h, w_ih, w_hh, *biases); None where `wanted` is False."""
+    dz_input, dz_hidden, direct_h = _gru_gate_grads(F, g, h, out)
+    grads = _affine_grads(F, dz_input, dz_hidden, x, h, w_ih, w_hh, len(biases), wanted)
+    if wanted[1]:
+        grads[1] = grads[1] + direct_h
+    return grads
+
+
+def _gru_gate_grads(F, g, h, out):
+    """(the gradient of the input-side gates before activation, that of the hidden-side ones, the part of
+    h's gradient that bypasses W_hh: g_h z), both (B, 3H)."""
     h_new, workspace = out
     g_h = _or_zeros(g[0], h_new)
     r, z, n, hidden_n = _parts(F, workspace, 4)
@@ -254,10 +276,7 @@ def gru_cell_backward(F, g, x, h, w_ih, w_hh, biases, out, wanted):
     dz_pre = d_z * z * (1.0 - z)
     dz_input = F.concatenate(dr_pre, dz_pre, dn_pre, axis=1)
     dz_hidden = F.concatenate(dr_pre, dz_pre, dn_pre * r + d_hidden_n, axis=1)
-    grads = _affine_grads(F, dz_input, dz_hidden, x, h, w_ih, w_hh, len(biases), wanted)
-    if wanted[1]:
-        grads[1] = grads[1] + g_h * z
-    return grads
+    return dz_input, dz_hidden, g_h * z
 
 
 class CellForm:
@@ -426,6 +445,352 @@ _register(
 )
 
 
+# ---- whole-sequence layers --------------------------------------------------------------------------
+#
+# `rnn_layer_hh`, `lstm_layer_hh` and `gru_layer_hh` run one layer in one direction over a whole sequence
+# as one node: the hidden-side cell of every step in a numpy loop, from the input gates of all the steps
+# (computed beforehand in one GEMM). Steps are rows of packed (N, ·) arrays as in a PackedSequence (see
+# `StepPlan`). Outputs: the h of every step (N, H_h), the final states (B, ·) and a workspace the VJP reads
+# (the LSTM: the activated gates (N, 4H) and the cell state c of every step (N, H); the GRU: the cell's
+# workspace of every step (N, 4H)). The VJP runs the steps backwards, each step's cell VJP as in the cell
+# ops, and computes the gradient of W_hh in one GEMM over all the steps.
+
+
+class StepPlan:
+    """Where the steps of one layer and direction sit in its (N, ·) arrays: step t in the rows
+    [offset_t, offset_t + batch_sizes[t]) as in a PackedSequence (a padded (T, B, ·) sequence is the case of
+    equal batch sizes). Batch sizes never grow with t, so the sequences running at step t are the first
+    batch_sizes[t] of the batch. The layer runs the steps in increasing t, or decreasing when `reverse`."""
+
+    __slots__ = ("steps", "rows", "batch", "previous_index", "final_index", "packed_order")
+
+    def __init__(self, batch_sizes, reverse):
+        offsets = np.concatenate(([0], np.cumsum(batch_sizes, dtype=np.intp)))
+        order = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
+        self.steps = tuple((int(offsets[t]), int(batch_sizes[t])) for t in order)
+        """(first row, number of rows) of each step, in the order the layer runs them."""
+        self.packed_order = order
+        """The indices into `steps` in increasing t: `order` again, as step t is steps[T - 1 - t] when reversed."""
+        self.rows, self.batch = int(offsets[-1]), max(batch_sizes)
+        self.previous_index = np.empty(self.rows, np.intp)
+        """For each row, its row in concatenate(the state of every step (N, ·), the initial state (B, ·)) of
+        the state its step starts from: its sequence's state at the step before, or the initial state."""
+        self.final_index = np.empty(self.batch, np.intp)
+        """For each sequence, the row of its last step."""
+        last_start, last_rows = 0, 0
+        for start, rows in self.steps:
+            own = np.arange(rows)
+            self.previous_index[start : start + rows] = np.where(own < last_rows, last_start + own, self.rows + own)
+            self.final_index[:rows] = start + own
+            last_start, last_rows = start, rows
+        for index in (self.previous_index, self.final_index):
+            index.setflags(write=False)
+
+    def previous(self, states, initial, k):
+        """The state (arrays) that step `k` (in running order) starts from: a view where it can be."""
+        rows = self.steps[k][1]
+        if k == 0:
+            return initial[:rows]
+        last_start, last_rows = self.steps[k - 1]
+        if rows <= last_rows:
+            return states[last_start : last_start + rows]
+        return np.concatenate((states[last_start : last_start + last_rows], initial[last_rows:rows]))
+
+
+@functools.lru_cache(maxsize=64)
+def step_plan(batch_sizes, reverse):
+    """The (cached) `StepPlan` of a tuple of batch sizes and a direction."""
+    return StepPlan(batch_sizes, reverse)
+
+
+def lstm_layer_forward(x_gates, h0, c0, w_hh, *b_hh, batch_sizes, reverse):
+    """(h of every step, h_n, c_n, activated gates of every step, c of every step), each step as
+    `lstm_cell_forward`, in place in preallocated arrays."""
+    plan = step_plan(batch_sizes, reverse)
+    hidden = c0.shape[1]
+    w_hh_t = np.ascontiguousarray(w_hh.T)
+    gates = np.add(x_gates, b_hh[0]) if b_hh else x_gates.copy()
+    output = np.empty((plan.rows, h0.shape[1]), gates.dtype)
+    cells = np.empty((plan.rows, hidden), gates.dtype)
+    from_hidden = np.empty((plan.batch, gates.shape[1]), gates.dtype)
+    input_times_cell = np.empty((plan.batch, hidden), gates.dtype)
+    rows = _lstm_gate_rows(hidden, gates.dtype)
+    for k, (start, n) in enumerate(plan.steps):
+        z = gates[start : start + n]
+        z += np.matmul(plan.previous(output, h0, k), w_hh_t, out=from_hidden[:n])
+        z *= rows.scale  # the activations of `lstm_cell_forward`, in whole-row operations
+        np.tanh(z, out=z)
+        z *= rows.scale
+        z += rows.shift
+        i, f, g, o = _blocks(z, 4)
+        c = cells[start : start + n]
+        np.multiply(f, plan.previous(cells, c0, k), out=c)
+        c += np.multiply(i, g, out=input_times_cell[:n])
+        h = output[start : start + n]
+        np.tanh(c, out=h)
+        h *= o
+    return output, output[plan.final_index], cells[plan.final_index], gates, cells
+
+
+def _hidden_layer_forward(step_forward, x_gates, h0, w_hh, b_hh, plan, workspace_width, **attrs):
+    """(h of every step, h_n[, the step workspaces]) of the RNN or GRU: `step_forward`, the cell's forward,
+    over the steps; W_hh goes in transposed and contiguous for the GEMM."""
+    w_hh_for_gemm = np.ascontiguousarray(w_hh.T).T
+    biases = (None, b_hh[0]) if b_hh else ()
+    output = np.empty((plan.rows, h0.shape[1]), np.result_type(x_gates, h0))
+    workspace = np.empty((plan.rows, workspace_width), output.dtype) if workspace_width else None
+    for k, (start, n) in enumerate(plan.steps):
+        rows = slice(start, start + n)
+        step = step_forward(x_gates[rows], plan.previous(output, h0, k), None, w_hh_for_gemm, *biases, **attrs)
+        if workspace is None:
+            output[rows] = step
+        else:
+            output[rows], workspace[rows] = step
+    final = output[plan.final_index]
+    return (output, final) if workspace is None else (output, final, workspace)
+
+
+def rnn_layer_forward(x_gates, h0, w_hh, *b_hh, batch_sizes, reverse, nonlinearity):
+    """(h of every step, h_n), each step as `rnn_cell_forward`."""
+    plan = step_plan(batch_sizes, reverse)
+    return _hidden_layer_forward(rnn_cell_forward, x_gates, h0, w_hh, b_hh, plan, 0, nonlinearity=nonlinearity)
+
+
+def gru_layer_forward(x_gates, h0, w_hh, *b_hh, batch_sizes, reverse):
+    """(h of every step, h_n, the workspace of every step), each step as `gru_cell_forward`."""
+    plan = step_plan(batch_sizes, reverse)
+    return _hidden_layer_forward(gru_cell_forward, x_gates, h0, w_hh, b_hh, plan, 4 * h0.shape[1])
+
+
+class LayerForm:
+    """The layout of one whole-sequence op: inputs (x_gates, *initial states, w_hh[, b_hh]), outputs
+    (h of every step, *final states, *workspace); the subclasses say where each cell's states and
+    workspace sit and which cell VJP a step runs. One backward serves the registry formulas and, on
+    arrays, the op's `fast_backward`."""
+
+    n_states = 1
+    reads_previous: tuple[bool, ...] = (False,)
+    """Which states' values at the step before the cell VJP reads (besides h for the gradient of W_hh)."""
+
+    def sequences(self, out):
+        """The value of each state at every step (N, ·)."""
+        return (out[0],)
+
+    def sequence_grads(self, g):
+        """The gradients arriving at those directly."""
+        return (g[0],)
+
+    def step_out(self, F, out, rows):
+        """The cell op's output at one step."""
+        raise NotImplementedError
+
+    def step_grad(self, F, g, state_grads, rows):
+        """The cell op's output gradient at one step, given the gradients of its new states."""
+        raise NotImplementedError
+
+    def gate_grads(self, F, g, previous, out, attrs):
+        """(the gradient of the input-side gates before activation, that of the hidden-side ones, the
+        gradient of each previous state that bypasses W_hh, or None) at one step."""
+        raise NotImplementedError
+
+    def grads(self, F, g, inputs, out, attrs, wanted):
+        """The gradients of the op's inputs; None where `wanted` is False."""
+        n_states = self.n_states
+        states0, w_hh = inputs[1 : 1 + n_states], inputs[1 + n_states]
+        plan = step_plan(attrs["batch_sizes"], attrs["reverse"])
+        cell_attrs = {k: v for k, v in attrs.items() if k not in ("batch_sizes", "reverse")}
+        sequences = self.sequences(out)
+        # What reaches each state of each step: directly, and through the final states.
+        arriving = []
+        for sequence, direct, final in zip(sequences, self.sequence_grads(g), g[1 : 1 + n_states]):
+            if final is not None:
+                scattered = F.scatter_add(final, index=(plan.final_index,), shape=tuple(sequence.shape))
+                direct = scattered if direct is None else direct + scattered
+            arriving.append(direct)
+        wants_weight = any(wanted[1 + n_states :])
+        previous = [
+            F.getitem(F.concatenate(sequence, state0, axis=0), index=(plan.previous_index,))
+            if reads or (k == 0 and wanted[1 + n_states])
+            else None
+            for k, (sequence, state0, reads) in enumerate(zip(sequences, states0, self.reads_previous))
+        ]
+        carried = [None] * n_states
+        initial_parts = [[] for _ in range(n_states)]
+        dz_input, dz_hidden = [None] * len(plan.steps), [None] * len(plan.steps)
+        for k in reversed(range(len(plan.steps))):
+            start, n = plan.steps[k]
+            rows = (slice(start, start + n),)
+            state_grads = [
+                _with_carried(F, None if a is None else F.getitem(a, index=rows), c, n, parts)
+                for a, c, parts in zip(arriving, carried, initial_parts)
+            ]
+            step_previous = [None if p is None else F.getitem(p, index=rows) for p in previous]
+            step_g = self.step_grad(F, g, state_grads, rows)
+            dz_input[k], dz_hidden[k], direct = self.gate_grads(
+                F, step_g, step_previous, self.step_out(F, out, rows), cell_attrs
+            )
+            through_w = F.matmul(dz_hidden[k], w_hh)
+            carried = [through_w if direct[0] is None else through_w + direct[0], *direct[1:]]
+        grads = [None] * len(inputs)
+        if wanted[0]:
+            grads[0] = F.concatenate(*(dz_input[k] for k in plan.packed_order), axis=0)
+        for s in range(n_states):
+            if wanted[1 + s]:
+                parts = sorted(initial_parts[s] + [(0, carried[s])], key=lambda part: part[0])
+                grads[1 + s] = F.concatenate(*(part for _, part in parts), axis=0)
+        if wants_weight:
+            dz = F.concatenate(*(dz_hidden[k] for k in plan.packed_order), axis=0)
+            if wanted[1 + n_states]:
+                grads[1 + n_states] = F.matmul(F.transpose(dz, axes=(1, 0)), previous[0])
+            if len(inputs) > 2 + n_states and wanted[2 + n_states]:
+                grads[2 + n_states] = F.sum(dz, axis=(0,), keepdims=False)
+        return grads
+
+    def one(self, F, g, inputs, out, attrs, index):
+        """One input's gradient: the registry formula."""
+        return self.grads(F, g, inputs, out, attrs, [k == index for k in range(len(inputs))])[index]
+
+    def fast_backward(self, g, inputs, out, attrs, needs):
+        return self.grads(ARRAY_F, g, inputs, out, attrs, [need is not None for need in needs])
+
+
+def _with_carried(F, arriving, carried, rows, initial_parts):
+    """The gradient of the `rows` new states of a step: what arrives there directly (or None) plus what
+    the step after carried back to them (or None). Carried rows beyond `rows` (sequences that start at this
+    step, in a reverse layer) belong to the initial state: they go to `initial_parts` as (first row, rows)."""
+    if carried is None:
+        return arriving
+    carried_rows = carried.shape[0]
+    if carried_rows > rows:
+        initial_parts.append((rows, F.getitem(carried, index=(slice(rows, carried_rows),))))
+        carried, carried_rows = F.getitem(carried, index=(slice(0, rows),)), rows
+    if carried_rows == rows:
+        return carried if arriving is None else arriving + carried
+    # Fewer rows carried: the sequences that end at this step get only what arrives.
+    head = carried if arriving is None else F.getitem(arriving, index=(slice(0, carried_rows),)) + carried
+    if arriving is None:
+        tail = np.zeros((rows - carried_rows, carried.shape[1]), carried.dtype)
+    else:
+        tail = F.getitem(arriving, index=(slice(carried_rows, rows),))
+    return F.concatenate(head, tail, axis=0)
+
+
+class _RnnLayer(LayerForm):
+    def step_out(self, F, out, rows):
+        return F.getitem(out[0], index=rows)
+
+    def step_grad(self, F, g, state_grads, rows):
+        return state_grads[0]
+
+    def gate_grads(self, F, g, previous, out, attrs):
+        g = _or_zeros(g, out)
+        dz = g * (1.0 - out * out) if attrs["nonlinearity"] == "tanh" else g * (out > 0)
+        return dz, dz, [None]
+
+
+class _LstmLayer(LayerForm):
+    n_states = 2
+    reads_previous = (False, True)
+
+    def sequences(self, out):
+        return out[0], out[4]
+
+    def sequence_grads(self, g):
+        return g[0], g[4]
+
+    def step_out(self, F, out, rows):
+        return tuple(F.getitem(out[k], index=rows) for k in (0, 4, 3))
+
+    def step_grad(self, F, g, state_grads, rows):
+        return (*state_grads, None if g[3] is None else F.getitem(g[3], index=rows))
+
+    def gate_grads(self, F, g, previous, out, attrs):
+        if F is ARRAY_F:
+            dz, grad_c = _lstm_gate_grads_on_arrays(g, previous[1], out, True, True)
+        else:
+            dz, grad_c = _lstm_gate_grads(F, g, previous[1], out, True, True)
+        return dz, dz, [None, grad_c]
+
+
+class _GruLayer(LayerForm):
+    reads_previous = (True,)
+
+    def step_out(self, F, out, rows):
+        return F.getitem(out[0], index=rows), F.getitem(out[2], index=rows)
+
+    def step_grad(self, F, g, state_grads, rows):
+        return state_grads[0], None if g[2] is None else F.getitem(g[2], index=rows)
+
+    def gate_grads(self, F, g, previous, out, attrs):
+        dz_input, dz_hidden, direct_h = _gru_gate_grads(F, g, previous[0], out)
+        return dz_input, dz_hidden, [direct_h]
+
+
+RNN_LAYER, LSTM_LAYER, GRU_LAYER = _RnnLayer(), _LstmLayer(), _GruLayer()
+
+
+def _rnn_layer_grad(F, g, x_gates, h0, w_hh, *b_hh, out, batch_sizes, reverse, nonlinearity, index):
+    attrs = {"batch_sizes": batch_sizes, "reverse": reverse, "nonlinearity": nonlinearity}
+    return RNN_LAYER.one(F, g, (x_gates, h0, w_hh, *b_hh), out, attrs, index)
+
+
+def _lstm_layer_grad(F, g, x_gates, h0, c0, w_hh, *b_hh, out, batch_sizes, reverse, index):
+    attrs = {"batch_sizes": batch_sizes, "reverse": reverse}
+    return LSTM_LAYER.one(F, g, (x_gates, h0, c0, w_hh, *b_hh), out, attrs, index)
+
+
+def _gru_layer_grad(F, g, x_gates, h0, w_hh, *b_hh, out, batch_sizes, reverse, index):
+    attrs = {"batch_sizes": batch_sizes, "reverse": reverse}
+    return GRU_LAYER.one(F, g, (x_gates, h0, w_hh, *b_hh), out, attrs, index)
+
+
+def _layer_samples(gates, with_cell=False, **attrs):
+    """Samples: hidden 3, batch 3, a padded sequence of 3 steps and a packed one of lengths (4, 3, 1), both
+    directions, with a bias, and one without."""
+    hidden = 3
+    rows = gates * hidden
+    states = ((3, hidden), (3, hidden)) if with_cell else ((3, hidden),)
+    samples = []
+    for batch_sizes in ((3, 3, 3), (3, 2, 2, 1)):
+        for reverse in (False, True):
+            steps = sum(batch_sizes)
+            shapes = ((steps, rows), *states, (rows, hidden), (rows,))
+            samples.append(S(*shapes, batch_sizes=batch_sizes, reverse=reverse, **attrs))
+    samples.append(S((6, rows), *states, (rows, hidden), batch_sizes=(3, 2, 1), reverse=False, **attrs))
+    return tuple(samples)
+
+
+def _register_layer(name, form, forward, declared_reads, formula, samples):
+    op = register(name, forward, reads(declared_reads, formula), variadic=True, multi_output=True, samples=samples)
+    op.fast_backward = form.fast_backward
+
+
+_register_layer(
+    "rnn_layer_hh",
+    RNN_LAYER,
+    rnn_layer_forward,
+    ("w_hh out", "w_hh out", "h0 w_hh out", "w_hh out"),
+    _rnn_layer_grad,
+    _layer_samples(1, nonlinearity="tanh")[::2] + _layer_samples(1, nonlinearity="relu")[1::2],
+)
+_register_layer(
+    "lstm_layer_hh",
+    LSTM_LAYER,
+    lstm_layer_forward,
+    ("c0 w_hh out", "c0 w_hh out", "c0 w_hh out", "h0 c0 w_hh out", "c0 w_hh out"),
+    _lstm_layer_grad,
+    _layer_samples(4, with_cell=True),
+)
+_register_layer(
+    "gru_layer_hh",
+    GRU_LAYER,
+    gru_layer_forward,
+    ("h0 w_hh out",),
+    _gru_layer_grad,
+    _layer_samples(3),
+)
+
+
 # ---- checked entry points -----------------------------------------------------------------------
 
 
@@ -526,3 +891,59 @@ def gru_cell_hh(x_gates, h, w_hh, b_hh=None):
     """`gru_cell` given the input gates x_gates = x W_ih^T + b_ih (r, z, n): returns h'."""
     bias = _check_cell("gru_cell_hh", 3, x_gates, (h,), None, w_hh, None, b_hh)
     return apply(REGISTRY["gru_cell_hh"], x_gates, h, w_hh, *bias)[0]
+
+
+# The whole-sequence layers: x_gates = x W_ih^T + b_ih of every step, (T, B, G*H) padded, or (N, G*H) packed
+# with the batch size of each step in `batch_sizes`.
+
+
+def _run_layer(who, gates, x_gates, states, w_hh, b_hh, batch_sizes, reverse, **attrs):
+    """Check the shapes, run the layer op `who`, return (h of every step in x_gates' layout, *final states)."""
+    x_shape = _shape(x_gates)
+    padded = batch_sizes is None
+    if padded:
+        if len(x_shape) != 3:
+            raise ValueError(f"{who}: expected input gates of shape (steps, batch, gates*hidden), got {x_shape}")
+        batch_sizes = (x_shape[1],) * x_shape[0]
+        x_gates = x_gates.reshape(x_shape[0] * x_shape[1], x_shape[2])
+    else:
+        batch_sizes = tuple(int(n) for n in batch_sizes)
+        if len(x_shape) != 2 or sum(batch_sizes) != x_shape[0]:
+            raise ValueError(
+                f"{who}: expected packed input gates of shape ({sum(batch_sizes)}, gates*hidden) for batch sizes "
+                f"{list(batch_sizes)}, got {x_shape}"
+            )
+        if (
+            any(later > earlier for earlier, later in itertools.pairwise(batch_sizes))
+            or min(batch_sizes, default=1) < 1
+        ):
+            raise ValueError(f"{who}: batch sizes must be positive and non-increasing, got {list(batch_sizes)}")
+    if not batch_sizes:
+        raise ValueError(f"{who}: expected at least one step, got input gates of shape {x_shape}")
+    step_shape = (batch_sizes[0], _shape(x_gates)[1])
+    bias = _check_cell(who, gates, np.empty(step_shape), states, None, w_hh, None, b_hh)
+    output, *rest = apply(
+        REGISTRY[who], x_gates, *states, w_hh, *bias, batch_sizes=batch_sizes, reverse=reverse, **attrs
+    )
+    if padded:
+        output = output.reshape(x_shape[0], x_shape[1], output.shape[1])
+    return (output, *rest[: len(states)])
+
+
+def rnn_layer_hh(x_gates, h0, w_hh, b_hh=None, batch_sizes=None, reverse=False, nonlinearity="tanh"):
+    """A whole Elman RNN layer in one direction, one node: the h of every step and h_n, each step as
+    `rnn_cell_hh`; x_gates (T, B, H), or packed (N, H) with `batch_sizes`; h0 (B, H)."""
+    nonlinearity = _checked_nonlinearity("rnn_layer_hh", nonlinearity)
+    return _run_layer("rnn_layer_hh", 1, x_gates, (h0,), w_hh, b_hh, batch_sizes, reverse, nonlinearity=nonlinearity)
+
+
+def lstm_layer_hh(x_gates, h0, c0, w_hh, b_hh=None, batch_sizes=None, reverse=False):
+    """A whole LSTM layer in one direction, one node: (the h of every step, h_n, c_n), each step as
+    `lstm_cell_hh`; x_gates (T, B, 4H), or packed (N, 4H) with `batch_sizes`; h0, c0 (B, H)."""
+    return _run_layer("lstm_layer_hh", 4, x_gates, (h0, c0), w_hh, b_hh, batch_sizes, reverse)
+
+
+def gru_layer_hh(x_gates, h0, w_hh, b_hh=None, batch_sizes=None, reverse=False):
+    """A whole GRU layer in one direction, one node: (the h of every step, h_n), each step as
+    `gru_cell_hh`; x_gates (T, B, 3H), or packed (N, 3H) with `batch_sizes`; h0 (B, H)."""
+    return _run_layer("gru_layer_hh", 3, x_gates, (h0,), w_hh, b_hh, batch_sizes, reverse)

@@ -51,6 +51,17 @@ def _cell_step(mode, x, state, w_ih, w_hh, b_ih, b_hh):
     return (rnn_ops.rnn_cell(x, state[0], w_ih, w_hh, b_ih, b_hh, nonlinearity=mode[4:].lower()),)
 
 
+def _sequence_layer(mode, x_gates, initial, w_hh, b_hh, batch_sizes, reverse):
+    """One layer in one direction from its input gates x W_ih^T + b_ih ((L, B, G*H), or packed (N, G*H) with
+    `batch_sizes`): one whole-sequence node. Returns (the h of every step, *final states)."""
+    if mode == "LSTM":
+        return rnn_ops.lstm_layer_hh(x_gates, initial[0], initial[1], w_hh, b_hh, batch_sizes, reverse)
+    if mode == "GRU":
+        return rnn_ops.gru_layer_hh(x_gates, initial[0], w_hh, b_hh, batch_sizes, reverse)
+    nonlinearity = mode[4:].lower()
+    return rnn_ops.rnn_layer_hh(x_gates, initial[0], w_hh, b_hh, batch_sizes, reverse, nonlinearity)
+
+
 def _sequence_step(mode, x_gates, state, w_hh, b_hh, w_hr):
     """One step of a sequence layer from its input gates x W_ih^T + b_ih (B, G*H): the hidden-side cell
     node, and for an LSTM with projections (w_hr not None) the projection of h."""
@@ -313,18 +324,16 @@ class RNNBase(Module):
         for direction in range(self.num_directions):
             w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, direction)
             x_gates = fused_ops.linear(layer_input, w_ih, b_ih)
-            steps = x_gates.split([int(n) for n in batch_sizes], 0) if packed else x_gates.unbind(0)
-            index = layer * self.num_directions + direction
-            per_step, final = _scan(
-                self.mode,
-                steps,
-                batch_sizes,
-                tuple(s[index] for s in states),
-                (w_hh, b_hh, w_hr),
-                reverse=direction == 1,
-            )
-            outputs.append(ag.concatenate(per_step, axis=0) if packed else ag.stack(per_step, axis=0))
-            finals.append(final)
+            initial = tuple(s[layer * self.num_directions + direction] for s in states)
+            if w_hr is None:
+                sizes = tuple(int(n) for n in batch_sizes) if packed else None
+                output, *final = _sequence_layer(self.mode, x_gates, initial, w_hh, b_hh, sizes, direction == 1)
+            else:
+                steps = x_gates.split([int(n) for n in batch_sizes], 0) if packed else x_gates.unbind(0)
+                per_step, final = _scan(self.mode, steps, batch_sizes, initial, (w_hh, b_hh, w_hr), direction == 1)
+                output = ag.concatenate(per_step, axis=0) if packed else ag.stack(per_step, axis=0)
+            outputs.append(output)
+            finals.append(tuple(final))
         return (outputs[0] if len(outputs) == 1 else ag.concatenate(outputs, axis=-1)), finals
 
     def _sequence(self, input, packed):

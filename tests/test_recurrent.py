@@ -148,13 +148,27 @@ def node_names(tensor):
 
 
 @pytest.mark.parametrize(
-    "module, step", [(LSTM(3, 4), "lstm_cell_hh"), (GRU(3, 4), "gru_cell_hh"), (RNN(3, 4), "rnn_cell_hh")]
+    "module, layer",
+    [
+        (LSTM(3, 4, bidirectional=True), "lstm_layer_hh"),
+        (GRU(3, 4, bidirectional=True), "gru_layer_hh"),
+        (RNN(3, 4, bidirectional=True), "rnn_layer_hh"),
+    ],
 )
-def test_sequence_module_records_one_input_gemm_and_one_node_per_step(module, step):
+def test_sequence_module_records_one_input_gemm_and_one_node_per_layer_and_direction(module, layer):
     output, _ = module(ag.randn(7, 2, 3))
     names = node_names(output)
-    assert names.count(step) == 7
-    assert names.count("linear") == 1
+    assert names.count(layer) == 2
+    assert names.count("linear") == 2
+    assert not [name for name in names if name.endswith("_cell_hh")]
+
+
+def test_projected_lstm_records_one_node_per_step():
+    """With proj_size the layer runs step by step: a cell node and a projection per step."""
+    output, _ = LSTM(3, 4, proj_size=2)(ag.randn(7, 2, 3))
+    names = node_names(output)
+    assert names.count("lstm_cell_hh") == 7
+    assert names.count("linear") == 8
 
 
 # ---- helpers for the torch comparisons ------------------------------------------------------------
