@@ -462,7 +462,7 @@ class StepPlan:
     equal batch sizes). Batch sizes never grow with t, so the sequences running at step t are the first
     batch_sizes[t] of the batch. The layer runs the steps in increasing t, or decreasing when `reverse`."""
 
-    __slots__ = ("steps", "rows", "batch", "previous_index", "final_index", "packed_order")
+    __slots__ = ("steps", "rows", "batch", "previous_index", "final_index", "packed_order", "previous_runs")
 
     def __init__(self, batch_sizes, reverse):
         offsets = np.concatenate(([0], np.cumsum(batch_sizes, dtype=np.intp)))
@@ -485,6 +485,24 @@ class StepPlan:
             last_start, last_rows = start, rows
         for index in (self.previous_index, self.final_index):
             index.setflags(write=False)
+        # The rows whose previous states are consecutive rows of one source, as (first row, end, source row of
+        # the first) with source rows counted as in previous_index: a padded layer has two such runs.
+        breaks = np.flatnonzero((np.diff(self.previous_index) != 1) | (self.previous_index[1:] == self.rows)) + 1
+        bounds = np.concatenate(([0], breaks, [self.rows]))
+        self.previous_runs = tuple((int(a), int(b), int(self.previous_index[a])) for a, b in itertools.pairwise(bounds))
+
+    def times_previous(self, dz, states, initial):
+        """dz^T @ (the state each row's step starts from), (N, G*H) by states (N, ·) and initial (B, ·), as one
+        GEMM per run of consecutive previous rows (no gathered copy)."""
+        total = None
+        for first, end, source in self.previous_runs:
+            if source >= self.rows:
+                previous = initial[source - self.rows : source - self.rows + end - first]
+            else:
+                previous = states[source : source + end - first]
+            term = np.matmul(dz[first:end].T, previous)
+            total = term if total is None else np.add(total, term, out=total)
+        return total
 
     def previous(self, states, initial, k):
         """The state (arrays) that step `k` (in running order) starts from: a view where it can be."""
@@ -726,6 +744,67 @@ class _GruLayer(LayerForm):
         return dz_input, dz_hidden, [direct_h]
 
 
+def _arrived(g, final, plan, like):
+    """The gradient reaching every step's state (N, ·), in a fresh array: `g` (or zeros) plus the final
+    state's gradient `final` at each sequence's last step."""
+    total = np.zeros(like.shape, like.dtype) if g is None else np.array(g, like.dtype)
+    if final is not None:
+        total[plan.final_index] += final
+    return total
+
+
+def lstm_layer_fast_backward(g, inputs, out, attrs, needs):
+    """The gradients of `lstm_layer_hh`'s inputs on arrays, as `LSTM_LAYER.grads` gives them: the steps in
+    reverse, each writing its gate gradient into one (N, 4H) array (the gradient of x_gates), with the
+    activations' slopes, tanh(c) and o (1 - tanh(c)^2) computed for all the steps at once beforehand; the
+    gradient of W_hh in one GEMM per run of consecutive previous states (one or two for a padded batch)."""
+    output, _, _, gates, cells = out
+    _, h0, c0, w_hh = inputs[:4]
+    plan = step_plan(attrs["batch_sizes"], attrs["reverse"])
+    hidden = cells.shape[1]
+    grad_h = _arrived(g[0], g[1], plan, output)
+    grad_c = None if g[2] is None and g[4] is None else _arrived(g[4], g[2], plan, cells)
+    tanh_c = np.tanh(cells)
+    dc_per_dh = np.multiply(tanh_c, tanh_c)
+    np.subtract(1.0, dc_per_dh, out=dc_per_dh)
+    dc_per_dh *= gates[:, 3 * hidden :]
+    slopes = np.subtract(1.0, gates)
+    slopes *= gates + _lstm_gate_rows(hidden, gates.dtype).on_tanh
+    dz = np.empty_like(gates)
+    carried_h = np.zeros((plan.batch, output.shape[1]), gates.dtype)  # rows not reached stay 0 (see below)
+    carried_c = np.zeros((plan.batch, hidden), gates.dtype)
+    scratch = np.empty((plan.batch, hidden), gates.dtype)
+    for k in reversed(range(len(plan.steps))):
+        start, n = plan.steps[k]
+        rows = slice(start, start + n)
+        # The carried rows of a step are those of the states it starts from; the rest hold 0 (sequences that
+        # end at this step, in a forward layer) or the finished gradient of an initial state (in a reverse
+        # layer, sequences that start after this step), so that after the loop the buffers hold the
+        # gradients of h0 and c0.
+        dh, dc = carried_h[:n], carried_c[:n]
+        dh += grad_h[rows]
+        dc += np.multiply(dh, dc_per_dh[rows], out=scratch[:n])
+        if grad_c is not None:
+            dc += grad_c[rows]
+        i, f, g_gate, _ = _blocks(gates[rows], 4)
+        d_i, d_f, d_g, d_o = _blocks(dz[rows], 4)
+        np.multiply(dc, g_gate, out=d_i)
+        np.multiply(dc, plan.previous(cells, c0, k), out=d_f)
+        np.multiply(dc, i, out=d_g)
+        np.multiply(dh, tanh_c[rows], out=d_o)
+        dc *= f
+        if g[3] is not None:
+            dz[rows] += g[3][rows]
+        dz[rows] *= slopes[rows]
+        np.matmul(dz[rows], w_hh, out=dh)
+    grads = [dz, carried_h, carried_c, None, None]
+    if needs[3] is not None:
+        grads[3] = plan.times_previous(dz, output, h0)
+    if len(inputs) > 4 and needs[4] is not None:
+        grads[4] = dz.sum(axis=0)
+    return [grad if need is not None else None for grad, need in zip(grads, needs)]
+
+
 RNN_LAYER, LSTM_LAYER, GRU_LAYER = _RnnLayer(), _LstmLayer(), _GruLayer()
 
 
@@ -781,6 +860,7 @@ _register_layer(
     _lstm_layer_grad,
     _layer_samples(4, with_cell=True),
 )
+REGISTRY["lstm_layer_hh"].fast_backward = lstm_layer_fast_backward
 _register_layer(
     "gru_layer_hh",
     GRU_LAYER,
