@@ -30,7 +30,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import backend
 from .engine import apply
+from .kernels import recurrent as recurrent_kernels
 from .ops import ARRAY_F, REGISTRY, S, reads, register
 from .tensor import Tensor
 
@@ -521,33 +523,51 @@ def step_plan(batch_sizes, reverse):
     return StepPlan(batch_sizes, reverse)
 
 
-def lstm_layer_forward(x_gates, h0, c0, w_hh, *b_hh, batch_sizes, reverse):
+def lstm_gates_and_cell(z, from_hidden, c_prev, c):
+    """One LSTM step's elementwise part, numpy: z = the input-side gates (B, 4H) plus from_hidden = h W_hh^T,
+    activated in place as in `lstm_cell_forward`; c = f c_prev + i g written into `c`."""
+    rows = _lstm_gate_rows(c.shape[1], z.dtype)
+    z += from_hidden
+    z *= rows.scale
+    np.tanh(z, out=z)
+    z *= rows.scale
+    z += rows.shift
+    i, f, g, _ = _blocks(z, 4)
+    np.multiply(f, c_prev, out=c)
+    c += i * g
+
+
+def lstm_layer_forward_loop(x_gates, h0, c0, w_hh, *b_hh, batch_sizes, reverse, gates_and_cell):
     """(h of every step, h_n, c_n, activated gates of every step, c of every step), each step as
-    `lstm_cell_forward`, in place in preallocated arrays."""
+    `lstm_cell_forward`, in preallocated arrays; `gates_and_cell` does a step's elementwise part (numpy's
+    `lstm_gates_and_cell`, or the compiled one)."""
     plan = step_plan(batch_sizes, reverse)
-    hidden = c0.shape[1]
     w_hh_t = np.ascontiguousarray(w_hh.T)
     gates = np.add(x_gates, b_hh[0]) if b_hh else x_gates.copy()
     output = np.empty((plan.rows, h0.shape[1]), gates.dtype)
-    cells = np.empty((plan.rows, hidden), gates.dtype)
+    cells = np.empty((plan.rows, c0.shape[1]), gates.dtype)
     from_hidden = np.empty((plan.batch, gates.shape[1]), gates.dtype)
-    input_times_cell = np.empty((plan.batch, hidden), gates.dtype)
-    rows = _lstm_gate_rows(hidden, gates.dtype)
     for k, (start, n) in enumerate(plan.steps):
-        z = gates[start : start + n]
-        z += np.matmul(plan.previous(output, h0, k), w_hh_t, out=from_hidden[:n])
-        z *= rows.scale  # the activations of `lstm_cell_forward`, in whole-row operations
-        np.tanh(z, out=z)
-        z *= rows.scale
-        z += rows.shift
-        i, f, g, o = _blocks(z, 4)
-        c = cells[start : start + n]
-        np.multiply(f, plan.previous(cells, c0, k), out=c)
-        c += np.multiply(i, g, out=input_times_cell[:n])
-        h = output[start : start + n]
+        z, c, h = gates[start : start + n], cells[start : start + n], output[start : start + n]
+        np.matmul(plan.previous(output, h0, k), w_hh_t, out=from_hidden[:n])
+        gates_and_cell(z, from_hidden[:n], plan.previous(cells, c0, k), c)
         np.tanh(c, out=h)
-        h *= o
+        h *= z[:, 3 * c.shape[1] :]
     return output, output[plan.final_index], cells[plan.final_index], gates, cells
+
+
+def lstm_layer_forward_numpy(x_gates, h0, c0, w_hh, *b_hh, batch_sizes, reverse):
+    """`lstm_layer_forward_loop` with numpy's step."""
+    return lstm_layer_forward_loop(
+        x_gates, h0, c0, w_hh, *b_hh, batch_sizes=batch_sizes, reverse=reverse, gates_and_cell=lstm_gates_and_cell
+    )
+
+
+lstm_layer_forward = backend.kernel(
+    "lstm_layer_forward",
+    lstm_layer_forward_numpy,
+    recurrent_kernels.numba_lstm_layer_forward(lstm_layer_forward_loop, lstm_layer_forward_numpy),
+)
 
 
 def _hidden_layer_forward(step_forward, x_gates, h0, w_hh, b_hh, plan, workspace_width, **attrs):
@@ -744,6 +764,34 @@ class _GruLayer(LayerForm):
         return dz_input, dz_hidden, [direct_h]
 
 
+def lstm_gate_grads_step(dh, grad_h, dc, grad_c, gates, c_prev, tanh_c, grad_gates, dz):
+    """One LSTM step's elementwise backward, numpy, as `_lstm_gate_grads_on_arrays`: adds what arrives
+    (grad_h, grad_c, each (B, H)) to the carried gradients dh and dc of the step's new h and c; writes the
+    gradient of the gates before activation into dz (B, 4H), with grad_gates that of the activated gates
+    (or None); leaves in dc the gradient of c_prev (dc f). tanh_c = tanh(c') of the step."""
+    dh += grad_h
+    hidden = dh.shape[1]
+    i, f, g, o = _blocks(gates, 4)
+    dc_per_dh = np.multiply(tanh_c, tanh_c)
+    np.subtract(1.0, dc_per_dh, out=dc_per_dh)
+    dc_per_dh *= o
+    dc_per_dh *= dh
+    dc += dc_per_dh
+    if grad_c is not None:
+        dc += grad_c
+    d_i, d_f, d_g, d_o = _blocks(dz, 4)
+    np.multiply(dc, g, out=d_i)
+    np.multiply(dc, c_prev, out=d_f)
+    np.multiply(dc, i, out=d_g)
+    np.multiply(dh, tanh_c, out=d_o)
+    dc *= f
+    if grad_gates is not None:
+        dz += grad_gates
+    slopes = np.subtract(1.0, gates)
+    slopes *= gates + _lstm_gate_rows(hidden, gates.dtype).on_tanh
+    dz *= slopes
+
+
 def _arrived(g, final, plan, like):
     """The gradient reaching every step's state (N, ·), in a fresh array: `g` (or zeros) plus the final
     state's gradient `final` at each sequence's last step."""
@@ -753,56 +801,57 @@ def _arrived(g, final, plan, like):
     return total
 
 
-def lstm_layer_fast_backward(g, inputs, out, attrs, needs):
+def lstm_layer_backward_loop(g, inputs, out, attrs, needs, gate_grads_step):
     """The gradients of `lstm_layer_hh`'s inputs on arrays, as `LSTM_LAYER.grads` gives them: the steps in
-    reverse, each writing its gate gradient into one (N, 4H) array (the gradient of x_gates), with the
-    activations' slopes, tanh(c) and o (1 - tanh(c)^2) computed for all the steps at once beforehand; the
-    gradient of W_hh in one GEMM per run of consecutive previous states (one or two for a padded batch)."""
+    reverse, `gate_grads_step` (numpy's `lstm_gate_grads_step` or the compiled one) writing each step's
+    gate gradient into one (N, 4H) array (the gradient of x_gates), tanh(c) computed for all the steps at
+    once beforehand; the gradient of W_hh in one GEMM per run of consecutive previous states (one or two
+    for a padded batch)."""
     output, _, _, gates, cells = out
     _, h0, c0, w_hh = inputs[:4]
     plan = step_plan(attrs["batch_sizes"], attrs["reverse"])
-    hidden = cells.shape[1]
     grad_h = _arrived(g[0], g[1], plan, output)
     grad_c = None if g[2] is None and g[4] is None else _arrived(g[4], g[2], plan, cells)
     tanh_c = np.tanh(cells)
-    dc_per_dh = np.multiply(tanh_c, tanh_c)
-    np.subtract(1.0, dc_per_dh, out=dc_per_dh)
-    dc_per_dh *= gates[:, 3 * hidden :]
-    slopes = np.subtract(1.0, gates)
-    slopes *= gates + _lstm_gate_rows(hidden, gates.dtype).on_tanh
     dz = np.empty_like(gates)
-    carried_h = np.zeros((plan.batch, output.shape[1]), gates.dtype)  # rows not reached stay 0 (see below)
-    carried_c = np.zeros((plan.batch, hidden), gates.dtype)
-    scratch = np.empty((plan.batch, hidden), gates.dtype)
+    # The carried rows of a step are those of the states it starts from; the rest hold 0 (sequences that
+    # end at this step, in a forward layer) or the finished gradient of an initial state (in a reverse
+    # layer, sequences that start after this step), so that after the loop they hold those of h0 and c0.
+    carried_h = np.zeros((plan.batch, output.shape[1]), gates.dtype)
+    carried_c = np.zeros((plan.batch, cells.shape[1]), gates.dtype)
     for k in reversed(range(len(plan.steps))):
         start, n = plan.steps[k]
         rows = slice(start, start + n)
-        # The carried rows of a step are those of the states it starts from; the rest hold 0 (sequences that
-        # end at this step, in a forward layer) or the finished gradient of an initial state (in a reverse
-        # layer, sequences that start after this step), so that after the loop the buffers hold the
-        # gradients of h0 and c0.
-        dh, dc = carried_h[:n], carried_c[:n]
-        dh += grad_h[rows]
-        dc += np.multiply(dh, dc_per_dh[rows], out=scratch[:n])
-        if grad_c is not None:
-            dc += grad_c[rows]
-        i, f, g_gate, _ = _blocks(gates[rows], 4)
-        d_i, d_f, d_g, d_o = _blocks(dz[rows], 4)
-        np.multiply(dc, g_gate, out=d_i)
-        np.multiply(dc, plan.previous(cells, c0, k), out=d_f)
-        np.multiply(dc, i, out=d_g)
-        np.multiply(dh, tanh_c[rows], out=d_o)
-        dc *= f
-        if g[3] is not None:
-            dz[rows] += g[3][rows]
-        dz[rows] *= slopes[rows]
-        np.matmul(dz[rows], w_hh, out=dh)
+        gate_grads_step(
+            carried_h[:n],
+            grad_h[rows],
+            carried_c[:n],
+            None if grad_c is None else grad_c[rows],
+            gates[rows],
+            plan.previous(cells, c0, k),
+            tanh_c[rows],
+            None if g[3] is None else g[3][rows],
+            dz[rows],
+        )
+        np.matmul(dz[rows], w_hh, out=carried_h[:n])
     grads = [dz, carried_h, carried_c, None, None]
     if needs[3] is not None:
         grads[3] = plan.times_previous(dz, output, h0)
     if len(inputs) > 4 and needs[4] is not None:
         grads[4] = dz.sum(axis=0)
     return [grad if need is not None else None for grad, need in zip(grads, needs)]
+
+
+def lstm_layer_backward_numpy(g, inputs, out, attrs, needs):
+    """`lstm_layer_backward_loop` with numpy's step."""
+    return lstm_layer_backward_loop(g, inputs, out, attrs, needs, lstm_gate_grads_step)
+
+
+lstm_layer_fast_backward = backend.kernel(
+    "lstm_layer_backward",
+    lstm_layer_backward_numpy,
+    recurrent_kernels.numba_lstm_layer_backward(lstm_layer_backward_loop, lstm_layer_backward_numpy),
+)
 
 
 RNN_LAYER, LSTM_LAYER, GRU_LAYER = _RnnLayer(), _LstmLayer(), _GruLayer()

@@ -132,6 +132,27 @@ def test_layer_fast_backward_matches_the_formulas_with_missing_output_gradients(
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("op, i, sample", [c for c in LAYER_CASES if c.values[0].name == "lstm_layer_hh"])
+@pytest.mark.parametrize("arriving", ["output", "all"])
+def test_lstm_layer_compiled_steps_match_numpy(op, i, sample, arriving):
+    """The numba backend's LSTM steps (kernels/recurrent.py) give numpy's values, forward and backward."""
+    arrays = [np.asarray(x) for x in registry_inputs(op, sample, seed=i)]
+    rng = np.random.default_rng(i)
+    results = {}
+    previous = ag.backend.get()
+    try:
+        for name in ("numpy", "numba"):
+            ag.backend.set(name)
+            out = op.forward(*arrays, **sample.attrs)
+            g = [rng.standard_normal(o.shape) if arriving == "all" or k == 0 else None for k, o in enumerate(out)]
+            rng = np.random.default_rng(i)
+            results[name] = [*out, *op.fast_backward(g, arrays, out, sample.attrs, [True] * len(arrays))]
+    finally:
+        ag.backend.set(previous)
+    for compiled, reference in zip(results["numba"], results["numpy"]):
+        np.testing.assert_allclose(compiled, reference, rtol=1e-13, atol=1e-15)
+
+
 @pytest.mark.parametrize("op, i, sample", LAYER_CASES)
 def test_layer_op_is_the_hidden_side_cell_over_the_steps(op, i, sample):
     """Every output of a layer op equals the hidden-side cell op run step by step on the packed rows

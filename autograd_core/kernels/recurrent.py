@@ -1,0 +1,154 @@
+"""The elementwise part of an LSTM layer's steps, compiled (the numpy references and the loops over the
+steps are in `autograd_core/rnn_ops.py`: `lstm_gates_and_cell`, `lstm_gate_grads_step`).
+
+A step of `lstm_layer_hh` is a GEMM and, around it, a dozen small numpy calls on (batch, hidden) blocks,
+several of them on strided column blocks of the (batch, 4*hidden) gates: at batch 32 and hidden 128 the
+calls cost more than their arithmetic. Here each step's elementwise work is one or two compiled passes:
+
+- forward: z = (x_gates + h W_hh^T) scaled (1/2 on the sigmoid gates), numpy's tanh over it (vectorized;
+  compiled code would call scalar libm per element), then one pass activating the gates and computing
+  c = f c_prev + i g; h = o tanh(c) stays numpy (the same reason);
+- backward: one pass from the carried and arriving gradients to the gate gradient and dc f, the
+  activations' slopes computed in it (no tanh: tanh(c) of every step comes precomputed).
+
+The operations and their order are those of the numpy references: in float64 both give the same values;
+in float32 the compiled passes round some intermediate results once where numpy rounds twice (Python
+float constants compute in float64), so they agree to float32's rounding. Measured (batch 32, hidden 128,
+float32, one thread): a backward step's elementwise part 18 us compiled against ~59 us in numpy calls; the
+benchmark's LSTM training step 17.9-18.9 ms under the numba backend against 19.7 ms under numpy.
+Whether a call runs compiled is `backend.choose` with the POLICY rows "lstm_layer_forward" and
+"lstm_layer_backward"; the GEMMs stay BLAS.
+"""
+
+import functools
+from types import SimpleNamespace
+
+import numpy as np
+
+from .. import backend
+
+WITH_GRAD_C = WITH_GRAD_GATES = False  # compiled in as constants, per variant (see `_gate_grads_loop`)
+
+
+def _add_scaled(z, from_hidden):
+    """z = (z + from_hidden) * (1/2 on the sigmoid gates i, f, o; 1 on g), in place."""
+    rows, width = z.shape
+    hidden = width // 4
+    for b in range(rows):
+        for j in range(2 * hidden):
+            z[b, j] = (z[b, j] + from_hidden[b, j]) * 0.5
+        for j in range(2 * hidden, 3 * hidden):
+            z[b, j] = (z[b, j] + from_hidden[b, j]) * 1.0
+        for j in range(3 * hidden, width):
+            z[b, j] = (z[b, j] + from_hidden[b, j]) * 0.5
+
+
+def _activate_and_cell(z, c_prev, c):
+    """z holds tanh of the scaled gates: the sigmoid gates become tanh / 2 + 1/2 in place; c = f c_prev + i g."""
+    rows, hidden = c.shape
+    for b in range(rows):
+        for j in range(hidden):
+            i = z[b, j] * 0.5 + 0.5
+            f = z[b, hidden + j] * 0.5 + 0.5
+            o = z[b, 3 * hidden + j] * 0.5 + 0.5
+            z[b, j], z[b, hidden + j], z[b, 3 * hidden + j] = i, f, o
+            c[b, j] = f * c_prev[b, j] + i * z[b, 2 * hidden + j]
+
+
+def _gate_grads_loop(dh, grad_h, dc, grad_c, gates, c_prev, tanh_c, grad_gates, dz):
+    """`lstm_gate_grads_step` in one pass (dh itself is left as it is: the caller overwrites it)."""
+    rows, hidden = dc.shape
+    for b in range(rows):
+        for j in range(hidden):
+            i, f = gates[b, j], gates[b, hidden + j]
+            g, o = gates[b, 2 * hidden + j], gates[b, 3 * hidden + j]
+            t = tanh_c[b, j]
+            h_grad = dh[b, j] + grad_h[b, j]
+            c_grad = dc[b, j] + (1.0 - t * t) * o * h_grad
+            if WITH_GRAD_C:
+                c_grad += grad_c[b, j]
+            d_i, d_f, d_g, d_o = c_grad * g, c_grad * c_prev[b, j], c_grad * i, h_grad * t
+            if WITH_GRAD_GATES:
+                d_i += grad_gates[b, j]
+                d_f += grad_gates[b, hidden + j]
+                d_g += grad_gates[b, 2 * hidden + j]
+                d_o += grad_gates[b, 3 * hidden + j]
+            dz[b, j] = d_i * ((1.0 - i) * i)
+            dz[b, hidden + j] = d_f * ((1.0 - f) * f)
+            dz[b, 2 * hidden + j] = d_g * ((1.0 - g) * (g + 1.0))
+            dz[b, 3 * hidden + j] = d_o * ((1.0 - o) * o)
+            dc[b, j] = c_grad * f
+
+
+@functools.cache
+def _forward_loops():
+    return SimpleNamespace(add_scaled=backend.jit(_add_scaled), activate_and_cell=backend.jit(_activate_and_cell))
+
+
+@functools.cache
+def _gate_grads(with_grad_c, with_grad_gates):
+    """The backward pass compiled for whether a gradient arrives at c and at the activated gates."""
+    return backend.jit(_gate_grads_loop, constants={"WITH_GRAD_C": with_grad_c, "WITH_GRAD_GATES": with_grad_gates})
+
+
+def compiled_gates_and_cell(z, from_hidden, c_prev, c):
+    """`rnn_ops.lstm_gates_and_cell`, compiled around numpy's tanh."""
+    loops = _forward_loops()
+    loops.add_scaled(z, from_hidden)
+    np.tanh(z, out=z)
+    loops.activate_and_cell(z, c_prev, c)
+
+
+def compiled_gate_grads_step(dh, grad_h, dc, grad_c, gates, c_prev, tanh_c, grad_gates, dz):
+    """`rnn_ops.lstm_gate_grads_step`, compiled; an absent gradient is passed as dh (never read)."""
+    loop = _gate_grads(grad_c is not None, grad_gates is not None)
+    loop(
+        dh,
+        grad_h,
+        dc,
+        dh if grad_c is None else grad_c,
+        gates,
+        c_prev,
+        tanh_c,
+        dz if grad_gates is None else grad_gates,
+        dz,
+    )
+
+
+def numba_lstm_layer_forward(loop, reference):
+    """The factory of the compiled `lstm_layer_hh` forward: `loop` (the loop over the steps) with the
+    compiled step where the policy allows, else `reference`."""
+
+    def factory():
+        def forward(x_gates, h0, c0, w_hh, *b_hh, batch_sizes, reverse):
+            if backend.choose("lstm_layer_forward", (x_gates, h0, c0, w_hh, *b_hh), x_gates.size) is backend.NUMPY:
+                return reference(x_gates, h0, c0, w_hh, *b_hh, batch_sizes=batch_sizes, reverse=reverse)
+            return loop(
+                x_gates,
+                h0,
+                c0,
+                w_hh,
+                *b_hh,
+                batch_sizes=batch_sizes,
+                reverse=reverse,
+                gates_and_cell=compiled_gates_and_cell,
+            )
+
+        return forward
+
+    return factory
+
+
+def numba_lstm_layer_backward(loop, reference):
+    """The factory of the compiled `lstm_layer_hh` backward (its `fast_backward`), as the forward's."""
+
+    def factory():
+        def backward(g, inputs, out, attrs, needs):
+            arrays = [a for a in (*out, *(grad for grad in g if grad is not None)) if type(a) is np.ndarray]
+            if backend.choose("lstm_layer_backward", arrays, out[3].size) is backend.NUMPY:
+                return reference(g, inputs, out, attrs, needs)
+            return loop(g, inputs, out, attrs, needs, compiled_gate_grads_step)
+
+        return backward
+
+    return factory
