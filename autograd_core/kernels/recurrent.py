@@ -30,54 +30,63 @@ from .. import backend
 WITH_GRAD_C = WITH_GRAD_GATES = False  # compiled in as constants, per variant (see `_gate_grads_loop`)
 
 
+# The loops index one-dimensional row views (a row of each gate block): measured 2.5 times faster than
+# two-dimensional indexing with offsets, which LLVM did not vectorize.
+
+
 def _add_scaled(z, from_hidden):
     """z = (z + from_hidden) * (1/2 on the sigmoid gates i, f, o; 1 on g), in place."""
     rows, width = z.shape
     hidden = width // 4
     for b in range(rows):
+        z_row, h_row = z[b], from_hidden[b]
         for j in range(2 * hidden):
-            z[b, j] = (z[b, j] + from_hidden[b, j]) * 0.5
+            z_row[j] = (z_row[j] + h_row[j]) * 0.5
         for j in range(2 * hidden, 3 * hidden):
-            z[b, j] = (z[b, j] + from_hidden[b, j]) * 1.0
+            z_row[j] = (z_row[j] + h_row[j]) * 1.0
         for j in range(3 * hidden, width):
-            z[b, j] = (z[b, j] + from_hidden[b, j]) * 0.5
+            z_row[j] = (z_row[j] + h_row[j]) * 0.5
 
 
 def _activate_and_cell(z, c_prev, c):
     """z holds tanh of the scaled gates: the sigmoid gates become tanh / 2 + 1/2 in place; c = f c_prev + i g."""
     rows, hidden = c.shape
     for b in range(rows):
+        z_i, z_f = z[b, :hidden], z[b, hidden : 2 * hidden]
+        z_g, z_o = z[b, 2 * hidden : 3 * hidden], z[b, 3 * hidden :]
+        c_row, c_prev_row = c[b], c_prev[b]
         for j in range(hidden):
-            i = z[b, j] * 0.5 + 0.5
-            f = z[b, hidden + j] * 0.5 + 0.5
-            o = z[b, 3 * hidden + j] * 0.5 + 0.5
-            z[b, j], z[b, hidden + j], z[b, 3 * hidden + j] = i, f, o
-            c[b, j] = f * c_prev[b, j] + i * z[b, 2 * hidden + j]
+            i, f = z_i[j] * 0.5 + 0.5, z_f[j] * 0.5 + 0.5
+            z_i[j], z_f[j], z_o[j] = i, f, z_o[j] * 0.5 + 0.5
+            c_row[j] = f * c_prev_row[j] + i * z_g[j]
 
 
 def _gate_grads_loop(dh, grad_h, dc, grad_c, gates, c_prev, tanh_c, grad_gates, dz):
     """`lstm_gate_grads_step` in one pass (dh itself is left as it is: the caller overwrites it)."""
     rows, hidden = dc.shape
     for b in range(rows):
+        g_i, g_f = gates[b, :hidden], gates[b, hidden : 2 * hidden]
+        g_g, g_o = gates[b, 2 * hidden : 3 * hidden], gates[b, 3 * hidden :]
+        dz_i, dz_f = dz[b, :hidden], dz[b, hidden : 2 * hidden]
+        dz_g, dz_o = dz[b, 2 * hidden : 3 * hidden], dz[b, 3 * hidden :]
+        a_i, a_f = grad_gates[b, :hidden], grad_gates[b, hidden : 2 * hidden]
+        a_g, a_o = grad_gates[b, 2 * hidden : 3 * hidden], grad_gates[b, 3 * hidden :]
+        dh_row, grad_h_row, dc_row, grad_c_row = dh[b], grad_h[b], dc[b], grad_c[b]
+        c_prev_row, tanh_c_row = c_prev[b], tanh_c[b]
         for j in range(hidden):
-            i, f = gates[b, j], gates[b, hidden + j]
-            g, o = gates[b, 2 * hidden + j], gates[b, 3 * hidden + j]
-            t = tanh_c[b, j]
-            h_grad = dh[b, j] + grad_h[b, j]
-            c_grad = dc[b, j] + (1.0 - t * t) * o * h_grad
+            i, f, g, o, t = g_i[j], g_f[j], g_g[j], g_o[j], tanh_c_row[j]
+            h_grad = dh_row[j] + grad_h_row[j]
+            c_grad = dc_row[j] + (1.0 - t * t) * o * h_grad
             if WITH_GRAD_C:
-                c_grad += grad_c[b, j]
-            d_i, d_f, d_g, d_o = c_grad * g, c_grad * c_prev[b, j], c_grad * i, h_grad * t
+                c_grad += grad_c_row[j]
+            d_i, d_f, d_g, d_o = c_grad * g, c_grad * c_prev_row[j], c_grad * i, h_grad * t
             if WITH_GRAD_GATES:
-                d_i += grad_gates[b, j]
-                d_f += grad_gates[b, hidden + j]
-                d_g += grad_gates[b, 2 * hidden + j]
-                d_o += grad_gates[b, 3 * hidden + j]
-            dz[b, j] = d_i * ((1.0 - i) * i)
-            dz[b, hidden + j] = d_f * ((1.0 - f) * f)
-            dz[b, 2 * hidden + j] = d_g * ((1.0 - g) * (g + 1.0))
-            dz[b, 3 * hidden + j] = d_o * ((1.0 - o) * o)
-            dc[b, j] = c_grad * f
+                d_i, d_f, d_g, d_o = d_i + a_i[j], d_f + a_f[j], d_g + a_g[j], d_o + a_o[j]
+            dz_i[j] = d_i * ((1.0 - i) * i)
+            dz_f[j] = d_f * ((1.0 - f) * f)
+            dz_g[j] = d_g * ((1.0 - g) * (g + 1.0))
+            dz_o[j] = d_o * ((1.0 - o) * o)
+            dc_row[j] = c_grad * f
 
 
 @functools.cache
