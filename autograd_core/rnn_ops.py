@@ -523,11 +523,13 @@ def step_plan(batch_sizes, reverse):
     return StepPlan(batch_sizes, reverse)
 
 
-def lstm_gates_and_cell(z, from_hidden, c_prev, c):
-    """One LSTM step's elementwise part, numpy: z = the input-side gates (B, 4H) plus from_hidden = h W_hh^T,
-    activated in place as in `lstm_cell_forward`; c = f c_prev + i g written into `c`."""
+def lstm_gates_and_cell(z, x_gates, b_hh, c_prev, c):
+    """One LSTM step's elementwise part, numpy: z = h W_hh^T (B, 4H) plus the input gates x_gates and b_hh
+    (or None), activated in place as in `lstm_cell_forward`; c = f c_prev + i g written into `c`."""
     rows = _lstm_gate_rows(c.shape[1], z.dtype)
-    z += from_hidden
+    z += x_gates
+    if b_hh is not None:
+        z += b_hh
     z *= rows.scale
     np.tanh(z, out=z)
     z *= rows.scale
@@ -543,14 +545,15 @@ def lstm_layer_forward_loop(x_gates, h0, c0, w_hh, *b_hh, batch_sizes, reverse, 
     `lstm_gates_and_cell`, or the compiled one)."""
     plan = step_plan(batch_sizes, reverse)
     w_hh_t = np.ascontiguousarray(w_hh.T)
-    gates = np.add(x_gates, b_hh[0]) if b_hh else x_gates.copy()
-    output = np.empty((plan.rows, h0.shape[1]), gates.dtype)
-    cells = np.empty((plan.rows, c0.shape[1]), gates.dtype)
-    from_hidden = np.empty((plan.batch, gates.shape[1]), gates.dtype)
+    dtype = np.result_type(x_gates, h0, c0, w_hh, *b_hh)
+    gates = np.empty(x_gates.shape, dtype)
+    output = np.empty((plan.rows, h0.shape[1]), dtype)
+    cells = np.empty((plan.rows, c0.shape[1]), dtype)
     for k, (start, n) in enumerate(plan.steps):
-        z, c, h = gates[start : start + n], cells[start : start + n], output[start : start + n]
-        np.matmul(plan.previous(output, h0, k), w_hh_t, out=from_hidden[:n])
-        gates_and_cell(z, from_hidden[:n], plan.previous(cells, c0, k), c)
+        rows = slice(start, start + n)
+        z, c, h = gates[rows], cells[rows], output[rows]
+        np.matmul(plan.previous(output, h0, k), w_hh_t, out=z)
+        gates_and_cell(z, x_gates[rows], b_hh[0] if b_hh else None, plan.previous(cells, c0, k), c)
         np.tanh(c, out=h)
         h *= z[:, 3 * c.shape[1] :]
     return output, output[plan.final_index], cells[plan.final_index], gates, cells
@@ -810,7 +813,7 @@ def lstm_layer_backward_loop(g, inputs, out, attrs, needs, gate_grads_step):
     output, _, _, gates, cells = out
     _, h0, c0, w_hh = inputs[:4]
     plan = step_plan(attrs["batch_sizes"], attrs["reverse"])
-    grad_h = _arrived(g[0], g[1], plan, output)
+    grad_h = g[0] if g[1] is None and g[0] is not None else _arrived(g[0], g[1], plan, output)
     grad_c = None if g[2] is None and g[4] is None else _arrived(g[4], g[2], plan, cells)
     tanh_c = np.tanh(cells)
     dz = np.empty_like(gates)

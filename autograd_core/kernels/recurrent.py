@@ -5,7 +5,7 @@ A step of `lstm_layer_hh` is a GEMM and, around it, a dozen small numpy calls on
 several of them on strided column blocks of the (batch, 4*hidden) gates: at batch 32 and hidden 128 the
 calls cost more than their arithmetic. Here each step's elementwise work is one or two compiled passes:
 
-- forward: z = (x_gates + h W_hh^T) scaled (1/2 on the sigmoid gates), numpy's tanh over it (vectorized;
+- forward: z = (h W_hh^T + x_gates + b_hh) scaled (1/2 on the sigmoid gates), numpy's tanh over it (vectorized;
   compiled code would call scalar libm per element), then one pass activating the gates and computing
   c = f c_prev + i g; h = o tanh(c) stays numpy (the same reason);
 - backward: one pass from the carried and arriving gradients to the gate gradient and dc f, the
@@ -34,18 +34,18 @@ WITH_GRAD_C = WITH_GRAD_GATES = False  # compiled in as constants, per variant (
 # two-dimensional indexing with offsets, which LLVM did not vectorize.
 
 
-def _add_scaled(z, from_hidden):
-    """z = (z + from_hidden) * (1/2 on the sigmoid gates i, f, o; 1 on g), in place."""
+def _add_scaled(z, x_gates, b_hh):
+    """z = (z + x_gates + b_hh) * (1/2 on the sigmoid gates i, f, o; 1 on g), in place."""
     rows, width = z.shape
     hidden = width // 4
     for b in range(rows):
-        z_row, h_row = z[b], from_hidden[b]
+        z_row, x_row = z[b], x_gates[b]
         for j in range(2 * hidden):
-            z_row[j] = (z_row[j] + h_row[j]) * 0.5
+            z_row[j] = (z_row[j] + x_row[j] + b_hh[j]) * 0.5
         for j in range(2 * hidden, 3 * hidden):
-            z_row[j] = (z_row[j] + h_row[j]) * 1.0
+            z_row[j] = (z_row[j] + x_row[j] + b_hh[j]) * 1.0
         for j in range(3 * hidden, width):
-            z_row[j] = (z_row[j] + h_row[j]) * 0.5
+            z_row[j] = (z_row[j] + x_row[j] + b_hh[j]) * 0.5
 
 
 def _activate_and_cell(z, c_prev, c):
@@ -100,10 +100,10 @@ def _gate_grads(with_grad_c, with_grad_gates):
     return backend.jit(_gate_grads_loop, constants={"WITH_GRAD_C": with_grad_c, "WITH_GRAD_GATES": with_grad_gates})
 
 
-def compiled_gates_and_cell(z, from_hidden, c_prev, c):
-    """`rnn_ops.lstm_gates_and_cell`, compiled around numpy's tanh."""
+def compiled_gates_and_cell(z, x_gates, b_hh, c_prev, c):
+    """`rnn_ops.lstm_gates_and_cell`, compiled around numpy's tanh; no bias counts as zeros (adding 0 is exact)."""
     loops = _forward_loops()
-    loops.add_scaled(z, from_hidden)
+    loops.add_scaled(z, x_gates, np.zeros(z.shape[1], z.dtype) if b_hh is None else b_hh)
     np.tanh(z, out=z)
     loops.activate_and_cell(z, c_prev, c)
 
