@@ -813,7 +813,10 @@ def lstm_layer_backward_loop(g, inputs, out, attrs, needs, gate_grads_step):
     output, _, _, gates, cells = out
     _, h0, c0, w_hh = inputs[:4]
     plan = step_plan(attrs["batch_sizes"], attrs["reverse"])
-    grad_h = g[0] if g[1] is None and g[0] is not None else _arrived(g[0], g[1], plan, output)
+    # Contiguous gradients: a broadcast one (that of a sum) made the compiled step 3.5 times slower.
+    contiguous = g[0] is not None and g[1] is None and g[0].flags.c_contiguous
+    grad_h = g[0] if contiguous else _arrived(g[0], g[1], plan, output)
+    grad_gates = None if g[3] is None else np.ascontiguousarray(g[3])
     grad_c = None if g[2] is None and g[4] is None else _arrived(g[4], g[2], plan, cells)
     tanh_c = np.tanh(cells)
     dz = np.empty_like(gates)
@@ -833,7 +836,7 @@ def lstm_layer_backward_loop(g, inputs, out, attrs, needs, gate_grads_step):
             gates[rows],
             plan.previous(cells, c0, k),
             tanh_c[rows],
-            None if g[3] is None else g[3][rows],
+            None if grad_gates is None else grad_gates[rows],
             dz[rows],
         )
         np.matmul(dz[rows], w_hh, out=carried_h[:n])
