@@ -1,6 +1,8 @@
-"""Recurrent cells as fused ops: one time step of an Elman RNN, an LSTM or a GRU is one registry entry
-(one graph node): the two gate GEMMs and the elementwise gate math in the forward, the VJP of every
-input (x, the hidden state h, the cell state c, both weights, both biases) in the backward.
+"""Recurrent cells and layers as fused ops: one time step of an Elman RNN, an LSTM or a GRU is one registry
+entry (one graph node): the two gate GEMMs and the elementwise gate math in the forward, the VJP of every
+input (x, the hidden state h, the cell state c, both weights, both biases) in the backward. A whole layer
+in one direction is one entry too (`rnn_layer_hh`, `lstm_layer_hh`, `gru_layer_hh`, see "whole-sequence
+layers" below), which the sequence modules use.
 
 Inputs, as PyTorch's `torch.rnn_tanh_cell` / `lstm_cell` / `gru_cell`: x (B, in), h (B, H_h),
 c (B, H) for the LSTM, w_ih (G*H, in), w_hh (G*H, H_h), and optionally b_ih, b_hh (G*H,), with G
@@ -26,6 +28,7 @@ formula) and, on arrays, the op's `fast_backward` (all wanted inputs at once).
 
 import functools
 import itertools
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -1065,20 +1068,43 @@ def _run_layer(who, gates, x_gates, states, w_hh, b_hh, batch_sizes, reverse, **
     return (output, *rest[: len(states)])
 
 
-def rnn_layer_hh(x_gates, h0, w_hh, b_hh=None, batch_sizes=None, reverse=False, nonlinearity="tanh"):
+def rnn_layer_hh(
+    x_gates: Tensor,
+    h0: Tensor,
+    w_hh: Tensor,
+    b_hh: Tensor | None = None,
+    batch_sizes: Sequence[int] | None = None,
+    reverse: bool = False,
+    nonlinearity: str = "tanh",
+) -> tuple[Tensor, Tensor]:
     """A whole Elman RNN layer in one direction, one node: the h of every step and h_n, each step as
     `rnn_cell_hh`; x_gates (T, B, H), or packed (N, H) with `batch_sizes`; h0 (B, H)."""
     nonlinearity = _checked_nonlinearity("rnn_layer_hh", nonlinearity)
     return _run_layer("rnn_layer_hh", 1, x_gates, (h0,), w_hh, b_hh, batch_sizes, reverse, nonlinearity=nonlinearity)
 
 
-def lstm_layer_hh(x_gates, h0, c0, w_hh, b_hh=None, batch_sizes=None, reverse=False):
+def lstm_layer_hh(
+    x_gates: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    w_hh: Tensor,
+    b_hh: Tensor | None = None,
+    batch_sizes: Sequence[int] | None = None,
+    reverse: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
     """A whole LSTM layer in one direction, one node: (the h of every step, h_n, c_n), each step as
     `lstm_cell_hh`; x_gates (T, B, 4H), or packed (N, 4H) with `batch_sizes`; h0, c0 (B, H)."""
     return _run_layer("lstm_layer_hh", 4, x_gates, (h0, c0), w_hh, b_hh, batch_sizes, reverse)
 
 
-def gru_layer_hh(x_gates, h0, w_hh, b_hh=None, batch_sizes=None, reverse=False):
+def gru_layer_hh(
+    x_gates: Tensor,
+    h0: Tensor,
+    w_hh: Tensor,
+    b_hh: Tensor | None = None,
+    batch_sizes: Sequence[int] | None = None,
+    reverse: bool = False,
+) -> tuple[Tensor, Tensor]:
     """A whole GRU layer in one direction, one node: (the h of every step, h_n), each step as
     `gru_cell_hh`; x_gates (T, B, 3H), or packed (N, 3H) with `batch_sizes`; h0 (B, H)."""
     return _run_layer("gru_layer_hh", 3, x_gates, (h0,), w_hh, b_hh, batch_sizes, reverse)
