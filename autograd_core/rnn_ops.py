@@ -652,9 +652,12 @@ class LayerForm:
                 direct = scattered if direct is None else direct + scattered
             arriving.append(direct)
         wants_weight = any(wanted[1 + n_states :])
+        # The state each row's step starts from, where read: on arrays, per step as views (and W_hh's
+        # gradient by `times_previous`), with F gathered for all the steps.
+        on_arrays = F is ARRAY_F
         previous = [
             F.getitem(F.concatenate(sequence, state0, axis=0), index=(plan.previous_index,))
-            if reads or (k == 0 and wanted[1 + n_states])
+            if (reads or (k == 0 and wanted[1 + n_states])) and not on_arrays
             else None
             for k, (sequence, state0, reads) in enumerate(zip(sequences, states0, self.reads_previous))
         ]
@@ -668,7 +671,13 @@ class LayerForm:
                 _with_carried(F, None if a is None else F.getitem(a, index=rows), c, n, parts)
                 for a, c, parts in zip(arriving, carried, initial_parts)
             ]
-            step_previous = [None if p is None else F.getitem(p, index=rows) for p in previous]
+            if on_arrays:
+                step_previous = [
+                    plan.previous(sequence, state0, k) if reads else None
+                    for sequence, state0, reads in zip(sequences, states0, self.reads_previous)
+                ]
+            else:
+                step_previous = [None if p is None else F.getitem(p, index=rows) for p in previous]
             step_g = self.step_grad(F, g, state_grads, rows)
             dz_input[k], dz_hidden[k], direct = self.gate_grads(
                 F, step_g, step_previous, self.step_out(F, out, rows), cell_attrs
@@ -684,7 +693,9 @@ class LayerForm:
                 grads[1 + s] = F.concatenate(*(part for _, part in parts), axis=0)
         if wants_weight:
             dz = F.concatenate(*(dz_hidden[k] for k in plan.packed_order), axis=0)
-            if wanted[1 + n_states]:
+            if wanted[1 + n_states] and on_arrays:
+                grads[1 + n_states] = plan.times_previous(dz, sequences[0], states0[0])
+            elif wanted[1 + n_states]:
                 grads[1 + n_states] = F.matmul(F.transpose(dz, axes=(1, 0)), previous[0])
             if len(inputs) > 2 + n_states and wanted[2 + n_states]:
                 grads[2 + n_states] = F.sum(dz, axis=(0,), keepdims=False)
