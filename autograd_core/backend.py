@@ -128,6 +128,9 @@ POLICY = {
     # any layout; serial: threads over the planes would be safe, but were not measured
     "add_windows": Rule(FLOATS),
     "max_pool_positions": Rule(FLOATS),
+    # an LSTM layer's steps (kernels/recurrent.py): the elementwise work around each step's GEMM, serial
+    "lstm_layer_forward": Rule(FLOATS),
+    "lstm_layer_backward": Rule(FLOATS),
     # a typed list holds one array type, so a group's parameters must share one dtype
     "sgd_update": Rule(FLOATS, min_size=FUSED_MIN_MEAN_SIZE["sgd_update"]),
     "adam_update": Rule(FLOATS, min_size=FUSED_MIN_MEAN_SIZE["adam_update"]),

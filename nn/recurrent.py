@@ -4,9 +4,10 @@ layers, both directions, padded or packed batches).
 
 A cell module's step is one node of the graph, a fused cell op of `autograd_core.rnn_ops`. A sequence
 layer computes the input gates x W_ih^T + b_ih of all its steps in one GEMM (one `linear` node per layer
-and direction), then each step is one node, the hidden-side cell op (plus a projection node for an LSTM
-with proj_size). The time loop is a Python loop over the steps; the engine's backward is iterative, so
-long sequences are fine.
+and direction), then runs all its steps as one node, a whole-sequence op (`rnn_layer_hh`,
+`lstm_layer_hh`, `gru_layer_hh`) whose forward and backward loop over the steps in numpy. An LSTM with
+proj_size keeps one node per step instead (the hidden-side cell op and a projection node): the layer ops
+have no projection.
 
 Variable-length batches arrive as a `PackedSequence` (see `nn.utils.rnn`): at step t only the first
 batch_sizes[t] sequences run, so each sequence's final state is the state after its own last step,
@@ -51,9 +52,20 @@ def _cell_step(mode, x, state, w_ih, w_hh, b_ih, b_hh):
     return (rnn_ops.rnn_cell(x, state[0], w_ih, w_hh, b_ih, b_hh, nonlinearity=mode[4:].lower()),)
 
 
+def _sequence_layer(mode, x_gates, initial, w_hh, b_hh, batch_sizes, reverse):
+    """One layer in one direction from its input gates x W_ih^T + b_ih ((L, B, G*H), or packed (N, G*H) with
+    `batch_sizes`): one whole-sequence node. Returns (the h of every step, *final states)."""
+    if mode == "LSTM":
+        return rnn_ops.lstm_layer_hh(x_gates, initial[0], initial[1], w_hh, b_hh, batch_sizes, reverse)
+    if mode == "GRU":
+        return rnn_ops.gru_layer_hh(x_gates, initial[0], w_hh, b_hh, batch_sizes, reverse)
+    nonlinearity = mode[4:].lower()
+    return rnn_ops.rnn_layer_hh(x_gates, initial[0], w_hh, b_hh, batch_sizes, reverse, nonlinearity)
+
+
 def _sequence_step(mode, x_gates, state, w_hh, b_hh, w_hr):
-    """One step of a sequence layer from its input gates x W_ih^T + b_ih (B, G*H): the hidden-side cell
-    node, and for an LSTM with projections (w_hr not None) the projection of h."""
+    """One step of a sequence layer run step by step (an LSTM with projections) from its input gates
+    x W_ih^T + b_ih (B, G*H): the hidden-side cell node, and with w_hr not None the projection of h."""
     if mode == "LSTM":
         h, c = rnn_ops.lstm_cell_hh(x_gates, state[0], state[1], w_hh, b_hh)
         return (h if w_hr is None else fused_ops.linear(h, w_hr), c)
@@ -159,10 +171,10 @@ class GRUCell(RNNCellBase):
 
 
 def _scan(mode, steps, batch_sizes, initial, weights, reverse):
-    """Run one layer in one direction over `steps` (a list of (batch_sizes[t], G*H) input gates) with
-    `weights` (w_hh, b_hh, w_hr). `initial` is the initial state tuple, each (B, ·). Returns (per-step
-    outputs, final state tuple (B, ·) each), the final state of each sequence being the state after
-    its own last step."""
+    """Run one layer in one direction step by step (an LSTM with projections) over `steps` (a list of
+    (batch_sizes[t], G*H) input gates) with `weights` (w_hh, b_hh, w_hr). `initial` is the initial state
+    tuple, each (B, ·). Returns (per-step outputs, final state tuple (B, ·) each), the final state of each
+    sequence being the state after its own last step."""
     outputs = [None] * len(steps)
     if reverse:  # the shortest sequences start last: rows join the state as the batch grows
         state = tuple(s[: batch_sizes[-1]] for s in initial) if batch_sizes[-1] < initial[0].shape[0] else initial
@@ -313,18 +325,16 @@ class RNNBase(Module):
         for direction in range(self.num_directions):
             w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, direction)
             x_gates = fused_ops.linear(layer_input, w_ih, b_ih)
-            steps = x_gates.split([int(n) for n in batch_sizes], 0) if packed else x_gates.unbind(0)
-            index = layer * self.num_directions + direction
-            per_step, final = _scan(
-                self.mode,
-                steps,
-                batch_sizes,
-                tuple(s[index] for s in states),
-                (w_hh, b_hh, w_hr),
-                reverse=direction == 1,
-            )
-            outputs.append(ag.concatenate(per_step, axis=0) if packed else ag.stack(per_step, axis=0))
-            finals.append(final)
+            initial = tuple(s[layer * self.num_directions + direction] for s in states)
+            if w_hr is None:
+                sizes = tuple(int(n) for n in batch_sizes) if packed else None
+                output, *final = _sequence_layer(self.mode, x_gates, initial, w_hh, b_hh, sizes, direction == 1)
+            else:
+                steps = x_gates.split([int(n) for n in batch_sizes], 0) if packed else x_gates.unbind(0)
+                per_step, final = _scan(self.mode, steps, batch_sizes, initial, (w_hh, b_hh, w_hr), direction == 1)
+                output = ag.concatenate(per_step, axis=0) if packed else ag.stack(per_step, axis=0)
+            outputs.append(output)
+            finals.append(tuple(final))
         return (outputs[0] if len(outputs) == 1 else ag.concatenate(outputs, axis=-1)), finals
 
     def _sequence(self, input, packed):

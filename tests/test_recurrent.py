@@ -3,6 +3,8 @@ parity of every output including the workspace), the modules against torch.nn (o
 gradients of the input, the initial states and every parameter, weights copied through state dicts
 both ways), packed variable-length batches, a 1,000-step backward, and the bad-input errors."""
 
+import re
+
 import numpy as np
 import pytest
 from helpers import registry_inputs
@@ -25,9 +27,10 @@ except ImportError:  # torch is an optional oracle
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
 CELL_OPS = ("rnn_cell", "lstm_cell", "gru_cell", "rnn_cell_hh", "lstm_cell_hh", "gru_cell_hh")
+LAYER_OPS = ("rnn_layer_hh", "lstm_layer_hh", "gru_layer_hh")
 CELL_CASES = [
     pytest.param(REGISTRY[name], i, sample, id=f"{name}-{i}")
-    for name in CELL_OPS
+    for name in CELL_OPS + LAYER_OPS
     for i, sample in enumerate(REGISTRY[name].samples)
 ]
 
@@ -86,7 +89,8 @@ def test_cell_op_fast_backward_matches_the_formulas(op, i, sample):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
 
 
-LSTM_CASES = [case for case in CELL_CASES if case.values[0].name.startswith("lstm")]
+LSTM_CASES = [case for case in CELL_CASES if case.values[0].name in ("lstm_cell", "lstm_cell_hh")]
+LAYER_CASES = [case for case in CELL_CASES if case.values[0].name in LAYER_OPS]
 
 
 @pytest.mark.parametrize("op, i, sample", LSTM_CASES)
@@ -103,6 +107,79 @@ def test_lstm_fast_backward_matches_the_formulas_with_missing_output_gradients(o
     for k, ours in enumerate(fast):
         theirs = op.grads(REFERENCE_F, with_zeros, *arrays, out=out, index=k, **sample.attrs)
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("op, i, sample", LAYER_CASES)
+@pytest.mark.parametrize("arriving", ["output", "output and finals", "finals only", "all"])
+def test_layer_fast_backward_matches_the_formulas_with_missing_output_gradients(op, i, sample, arriving):
+    """In a network the gradient reaches the outputs and maybe the final states, never the workspace: the
+    array backward counts what did not arrive as zeros, as the formulas do."""
+    arrays = [np.asarray(x) for x in registry_inputs(op, sample, seed=i)]
+    out = op.forward(*arrays, **sample.attrs)
+    n_states = 2 if op.name.startswith("lstm") else 1
+    came = {
+        "output": [True] + [False] * (len(out) - 1),
+        "output and finals": [True] * (1 + n_states) + [False] * (len(out) - 1 - n_states),
+        "finals only": [False] + [True] * n_states + [False] * (len(out) - 1 - n_states),
+        "all": [True] * len(out),
+    }[arriving]
+    rng = np.random.default_rng(i)
+    g = [rng.standard_normal(o.shape) if arrives else None for o, arrives in zip(out, came)]
+    fast = op.fast_backward(g, arrays, out, sample.attrs, [True] * len(arrays))
+    with_zeros = [np.zeros(o.shape) if grad is None else grad for grad, o in zip(g, out)]
+    for k, ours in enumerate(fast):
+        theirs = op.grads(REFERENCE_F, with_zeros, *arrays, out=out, index=k, **sample.attrs)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("op, i, sample", [c for c in LAYER_CASES if c.values[0].name == "lstm_layer_hh"])
+@pytest.mark.parametrize("arriving", ["output", "all"])
+def test_lstm_layer_compiled_steps_match_numpy(op, i, sample, arriving):
+    """The numba backend's LSTM steps (kernels/recurrent.py) give numpy's values, forward and backward."""
+    arrays = [np.asarray(x) for x in registry_inputs(op, sample, seed=i)]
+    rng = np.random.default_rng(i)
+    results = {}
+    previous = ag.backend.get()
+    try:
+        for name in ("numpy", "numba"):
+            ag.backend.set(name)
+            out = op.forward(*arrays, **sample.attrs)
+            g = [rng.standard_normal(o.shape) if arriving == "all" or k == 0 else None for k, o in enumerate(out)]
+            rng = np.random.default_rng(i)
+            results[name] = [*out, *op.fast_backward(g, arrays, out, sample.attrs, [True] * len(arrays))]
+    finally:
+        ag.backend.set(previous)
+    for compiled, reference in zip(results["numba"], results["numpy"]):
+        np.testing.assert_allclose(compiled, reference, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("op, i, sample", LAYER_CASES)
+def test_layer_op_is_the_hidden_side_cell_over_the_steps(op, i, sample):
+    """Every output of a layer op equals the hidden-side cell op run step by step on the packed rows
+    (decreasing t when reversed), the final state of each sequence being its state after its last step."""
+    arrays = [np.asarray(x) for x in registry_inputs(op, sample, seed=i)]
+    out = op.forward(*arrays, **sample.attrs)
+    n_states = 2 if op.name.startswith("lstm") else 1
+    cell = REGISTRY[op.name.replace("layer", "cell")]
+    cell_attrs = {k: v for k, v in sample.attrs.items() if k not in ("batch_sizes", "reverse")}
+    sizes = sample.attrs["batch_sizes"]
+    offsets = np.concatenate(([0], np.cumsum(sizes)))
+    states = [a.copy() for a in arrays[1 : 1 + n_states]]
+    steps = range(len(sizes))
+    for t in reversed(steps) if sample.attrs["reverse"] else steps:
+        n, rows = sizes[t], slice(offsets[t], offsets[t + 1])
+        step = cell.forward(arrays[0][rows], *(s[:n] for s in states), *arrays[1 + n_states :], **cell_attrs)
+        step = step if isinstance(step, tuple) else (step,)
+        for state, new in zip(states, step[:n_states]):
+            state[:n] = new
+        np.testing.assert_allclose(out[0][rows], step[0], rtol=1e-14, atol=1e-15)
+        if op.name.startswith("lstm"):  # the workspace: the activated gates and c
+            np.testing.assert_allclose(out[3][rows], step[2], rtol=1e-14, atol=1e-15)
+            np.testing.assert_allclose(out[4][rows], step[1], rtol=1e-14, atol=1e-15)
+        elif op.name.startswith("gru"):
+            np.testing.assert_allclose(out[2][rows], step[1], rtol=1e-14, atol=1e-15)
+    for final, state in zip(out[1 : 1 + n_states], states):
+        np.testing.assert_allclose(final, state, rtol=1e-14, atol=1e-15)
 
 
 @needs_torch
@@ -148,13 +225,27 @@ def node_names(tensor):
 
 
 @pytest.mark.parametrize(
-    "module, step", [(LSTM(3, 4), "lstm_cell_hh"), (GRU(3, 4), "gru_cell_hh"), (RNN(3, 4), "rnn_cell_hh")]
+    "module, layer",
+    [
+        (LSTM(3, 4, bidirectional=True), "lstm_layer_hh"),
+        (GRU(3, 4, bidirectional=True), "gru_layer_hh"),
+        (RNN(3, 4, bidirectional=True), "rnn_layer_hh"),
+    ],
 )
-def test_sequence_module_records_one_input_gemm_and_one_node_per_step(module, step):
+def test_sequence_module_records_one_input_gemm_and_one_node_per_layer_and_direction(module, layer):
     output, _ = module(ag.randn(7, 2, 3))
     names = node_names(output)
-    assert names.count(step) == 7
-    assert names.count("linear") == 1
+    assert names.count(layer) == 2
+    assert names.count("linear") == 2
+    assert not [name for name in names if name.endswith("_cell_hh")]
+
+
+def test_projected_lstm_records_one_node_per_step():
+    """With proj_size the layer runs step by step: a cell node and a projection per step."""
+    output, _ = LSTM(3, 4, proj_size=2)(ag.randn(7, 2, 3))
+    names = node_names(output)
+    assert names.count("lstm_cell_hh") == 7
+    assert names.count("linear") == 8
 
 
 # ---- helpers for the torch comparisons ------------------------------------------------------------
@@ -629,6 +720,44 @@ def test_cell_ops_reject_bad_shapes():
         rnn_ops.lstm_cell(ag.zeros(5, 4), ag.zeros(5, 2), ag.zeros(5, 2), w_ih, w_hh)
     with pytest.raises(ValueError, match=r"rnn_cell: bias_ih of shape \(7,\) does not match"):
         rnn_ops.rnn_cell(ag.zeros(5, 3), ag.zeros(5, 2), ag.zeros(2, 3), ag.zeros(2, 2), ag.zeros(7), ag.zeros(2))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (
+            lambda: rnn_ops.lstm_layer_hh(ag.zeros(6, 8), ag.zeros(3, 2), ag.zeros(3, 2), ag.zeros(8, 2)),
+            r"lstm_layer_hh: expected input gates of shape (steps, batch, gates*hidden), got (6, 8)",
+        ),
+        (
+            lambda: rnn_ops.gru_layer_hh(ag.zeros(5, 6), ag.zeros(3, 2), ag.zeros(6, 2), batch_sizes=[3, 3]),
+            "gru_layer_hh: expected packed input gates of shape (6, gates*hidden) for batch sizes [3, 3], got (5, 6)",
+        ),
+        (
+            lambda: rnn_ops.rnn_layer_hh(ag.zeros(5, 2), ag.zeros(3, 2), ag.zeros(2, 2), batch_sizes=[2, 3]),
+            "rnn_layer_hh: batch sizes must be positive and non-increasing, got [2, 3]",
+        ),
+        (
+            lambda: rnn_ops.rnn_layer_hh(ag.zeros(0, 3, 2), ag.zeros(3, 2), ag.zeros(2, 2)),
+            "rnn_layer_hh: expected at least one step, got input gates of shape (0, 3, 2)",
+        ),
+        (
+            lambda: rnn_ops.rnn_layer_hh(ag.zeros(4, 3, 2), ag.zeros(3, 2), ag.zeros(2, 2), nonlinearity="gelu"),
+            "rnn_layer_hh: nonlinearity must be one of ['tanh', 'relu'], got 'gelu'",
+        ),
+        (
+            lambda: rnn_ops.lstm_layer_hh(ag.zeros(4, 3, 8), ag.zeros(2, 2), ag.zeros(3, 2), ag.zeros(8, 2)),
+            "lstm_layer_hh: hidden state of shape (2, 2) does not match input of shape (3, 8)",
+        ),
+        (
+            lambda: rnn_ops.gru_layer_hh(ag.zeros(4, 3, 6), ag.zeros(3, 2), ag.zeros(6, 2), ag.zeros(5)),
+            "gru_layer_hh: bias_hh of shape (5,) does not match weight_hh of shape (6, 2)",
+        ),
+    ],
+)
+def test_layer_ops_reject_bad_inputs(call, match):
+    with pytest.raises(ValueError, match=re.escape(match)):
+        call()
 
 
 @pytest.mark.parametrize(
