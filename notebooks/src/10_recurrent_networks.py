@@ -272,17 +272,43 @@ for label, cell_class in (("tanh RNN", nn.RNNCell), ("LSTM", nn.LSTMCell)):
     model = adding[f"{label}, length 30"][0]
     grads, _ = hidden_state_gradients(cell_of(model, cell_class), model.head, probe_x, probe_y)
     trained[f"{label}, trained"] = norms(grads)
-decay_trained = {label: values[STEPS - 51] / values[-1] for label, values in trained.items()}
-for label, ratio in decay_trained.items():
-    print(f"{label:20}: gradient 50 steps back / at the last step = {ratio:.1e}")
-plot_gradient_norms(trained, "gradient through time after training on the adding problem")
+plot_gradient_norms(trained, "gradient through time after training on the adding problem (seed 0)")
 
 # %% [markdown]
-# After training, the LSTM's gradient 50 steps back is within a small factor of its gradient at the last
-# step: it has opened its forget gates and the cell path carries the gradient (and the stored value) across
-# the sequence. The RNN's still vanishes. So the seed notes' claim holds in this sense: the LSTM's
-# architecture gives it a path along which the gradient *can* survive, and training finds it; its default
-# initialisation alone does not.
+# One training run is one draw: the trained RNN's ratio in particular depends on where its weights ended up.
+# So we train both networks on three more seeds and measure the ratio of every run (the run above is seed 0).
+
+
+# %%
+def decay_after_training(label, layer_class, cell_class, seed):
+    model, curve = adding[f"{label}, length 30"] if seed == 0 else train_adding(layer_class, 30, seed=seed)
+    grads, _ = hidden_state_gradients(cell_of(model, cell_class), model.head, probe_x, probe_y)
+    values = norms(grads)
+    return values[STEPS - 51] / values[-1], curve[-1]
+
+
+TRAINING_SEEDS = (0, 1, 2, 3)
+decay_trained, mse_trained = {}, {}
+for label, layer_class, cell_class in (("tanh RNN", nn.RNN, nn.RNNCell), ("LSTM", nn.LSTM, nn.LSTMCell)):
+    runs = [decay_after_training(label, layer_class, cell_class, seed) for seed in TRAINING_SEEDS]
+    decay_trained[label] = np.array([ratio for ratio, _ in runs])
+    mse_trained[label] = np.array([final for _, final in runs])
+    print(
+        f"{label:9}: gradient 50 steps back / at the last step, seeds {TRAINING_SEEDS}: "
+        + ", ".join(f"{ratio:.1e}" for ratio in decay_trained[label])
+        + "; held-out MSE "
+        + ", ".join(f"{value:.4f}" for value in mse_trained[label])
+    )
+
+# %% [markdown]
+# After training, every LSTM's gradient 50 steps back is about a tenth of its gradient at the last step: it
+# has opened its forget gates and the cell path carries the gradient (and the stored value) across the
+# sequence, and every LSTM has learnt the task. The trained RNN's ratio is no stable property of the network:
+# from run to run it spans orders of magnitude, and in none of the runs does the RNN learn the task (its error
+# stays at the baseline). A gradient that reaches step 10 is not enough by itself; what the LSTM has is a
+# path along which both the gradient and the stored value survive. So the seed notes' claim holds in this
+# sense: the LSTM's architecture gives it that path and training finds it; its default initialisation alone
+# does not.
 #
 # ## Exploding gradients and clipping
 #
@@ -353,8 +379,9 @@ plt.show()
 #   $10^3$ times the default LSTM's.
 # - On the adding problem of length 30, after 800 Adam steps the tanh RNN's held-out MSE is above 0.15
 #   (the baseline is 0.167); the LSTM's is below 0.02, and so is the tanh RNN's on length 10.
-# - After training, the LSTM's gradient 50 steps back is above $10^{-2}$ of its last-step gradient, the
-#   tanh RNN's still below $10^{-6}$: at least $10^4$ times apart.
+# - After training on four seeds, every LSTM's gradient 50 steps back is above $10^{-2}$ of its last-step
+#   gradient and every LSTM's held-out MSE is below 0.02; the tanh RNN's ratio varies over at least two orders
+#   of magnitude between the runs, and none of them gets below 0.15.
 # - A ReLU RNN with recurrent weights of gain 1.7 starts with a gradient norm above 100; unclipped SGD
 #   sees it explode past $10^6$ and loses its loss to overflow within 10 steps; clipped at 1, its gradient
 #   norm stays below $10^3$ and it runs all 300 steps with a finite loss that averages below 0.3 over the
@@ -367,8 +394,9 @@ assert decay_at_init["LSTM"] < 1e4 * decay_at_init["tanh RNN"]
 assert decay_at_init["LSTM, forget bias 1"] > 1e3 * decay_at_init["LSTM"]
 assert final_mse["tanh RNN, length 30"] > 0.15
 assert final_mse["LSTM, length 30"] < 0.02 and final_mse["tanh RNN, length 10"] < 0.02
-assert decay_trained["LSTM, trained"] > 1e-2 and decay_trained["tanh RNN, trained"] < 1e-6
-assert decay_trained["LSTM, trained"] > 1e4 * decay_trained["tanh RNN, trained"]
+assert np.all(decay_trained["LSTM"] > 1e-2) and np.all(mse_trained["LSTM"] < 0.02)
+assert decay_trained["tanh RNN"].max() > 100 * decay_trained["tanh RNN"].min()
+assert np.all(mse_trained["tanh RNN"] > 0.15)
 unclipped_losses, unclipped_norms = clipping["no clipping"]
 clipped_losses, clipped_norms = clipping["clip_grad_norm_ at 1"]
 assert unclipped_norms[0] > 100 and unclipped_norms.max() > 1e6 and len(unclipped_losses) < 10
