@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .dtypes import check_device
+from .dtypes import CPU, check_device, device
 from .tensor import Tensor, TensorLike, get_default_dtype, is_floating, to_array
 
 
@@ -81,9 +81,7 @@ class Generator:
         return self
 
     @property
-    def device(self) -> Any:
-        from .dtypes import CPU
-
+    def device(self) -> device:
         return CPU
 
     def __repr__(self) -> str:
