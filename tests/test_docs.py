@@ -37,3 +37,14 @@ def test_code_block_runs(code, tmp_path):
 
 def test_the_pages_have_code_blocks():
     assert len(list(_blocks())) >= 6
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
+def test_relative_links_and_images_resolve(page):
+    targets = [link.split("#")[0] for link in LINK.findall(page.read_text(encoding="utf-8"))]
+    local = [target for target in targets if target and "://" not in target and not target.startswith("mailto:")]
+    missing = [target for target in local if not (page.parent / target).exists()]
+    assert missing == [], f"{page.name}: links to missing files {missing}"
