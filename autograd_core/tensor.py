@@ -188,7 +188,11 @@ def _index(index, shape):
     `x[0, :, idx]` has separated advanced indices and numpy moves idx's dimensions to the front, while
     PyTorch selects with the int first and keeps them in place. Lists are integer arrays (numpy's and
     PyTorch's announced meaning; PyTorch 2 still reads a list of lists as a tuple, with a warning)."""
+    if type(index) is int or type(index) is slice:  # the common case, answered before any conversion
+        return (index,), None
     parts = tuple(_index_part(p) for p in (index if isinstance(index, tuple) else (index,)))
+    if not any(isinstance(part, (np.ndarray, bool)) for part in parts):  # basic indexing: numpy = PyTorch
+        return parts, None
     kinds = []
     for part in parts:
         if part is Ellipsis:
@@ -199,7 +203,7 @@ def _index(index, shape):
         else:
             kinds.append("int" if isinstance(part, int) else "basic")
     ellipses = sum(1 for p in parts if p is Ellipsis)
-    if "array" not in kinds or ellipses > 1:  # basic indexing (numpy = PyTorch), or numpy's error
+    if ellipses > 1:  # numpy's error
         return parts, None
     numpy_layout, torch_layout = _layout(kinds, ("array", "int")), _layout(kinds, ("array",))
     if numpy_layout == torch_layout:
