@@ -255,6 +255,11 @@ from .random_numbers import (
 )
 from .serialization import load, save
 
+from . import compiler  # isort: skip
+from .compiler import CompileError, CompileFallbackWarning  # isort: skip
+
+compile = compiler.compile
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -500,7 +505,12 @@ __all__ = [
     # saving and loading
     "save",
     "load",
+    # compiling a step
+    "compile",
+    "CompileError",
+    "CompileFallbackWarning",
     # public modules
+    "compiler",
     "autograd",
     "backend",
     "data",

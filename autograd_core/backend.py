@@ -58,12 +58,13 @@ FLOATS, FLOAT64_ONLY = (FLOAT32, FLOAT64), (FLOAT64,)
 PARALLEL_MIN_SIZE = 1 << 22
 
 # Below this mean number of elements per tensor an optimizer's group takes the per-tensor numpy update
-# even under the numba backend: handing the arrays to Numba (a typed list, ~40 us plus ~4 us per
-# tensor, and a flat view of each) costs more than fusing saves on small tensors. Measured with
-# `python -m autograd_core.benchmarks.optim_step --crossover` (4 float32 tensors, 2 shared cores, one BLAS thread):
-# Adam's fused step wins from 16384 elements per tensor (306 vs 309 us; 170 vs 95 us at 1024),
-# SGD with momentum's from between 65536 (355 vs 342 us) and 131072 (544 vs 721 us).
-FUSED_MIN_MEAN_SIZE = {"adam_update": 1 << 14, "sgd_update": 1 << 16}
+# even under the numba backend: a compiled call per tensor (~0.5 us to dispatch, plus a flat view of
+# each array) costs more than fusing saves on tiny tensors. Measured with
+# `python -m autograd_core.benchmarks.optim_step --crossover` (4 float32 tensors, 2 cores, one BLAS thread),
+# after the kernels moved from one typed list per group to one call per tensor: Adam's fused step wins
+# from the smallest size measured, 1024 elements per tensor (48 vs 52 us; 92 vs 175 us at 16384),
+# SGD with momentum's from 8192 (44 vs 46 us; 37 vs 33 us at 1024).
+FUSED_MIN_MEAN_SIZE = {"adam_update": 1 << 10, "sgd_update": 1 << 13}
 
 # Why a dtype is left out of a kernel's table: numpy's float32 exp and tanh are vectorized (AVX2),
 # while compiled code calls scalar libm per element (vector math needs an SVML-patched LLVM, which
@@ -131,7 +132,7 @@ POLICY = {
     # an LSTM layer's steps (kernels/recurrent.py): the elementwise work around each step's GEMM, serial
     "lstm_layer_forward": Rule(FLOATS),
     "lstm_layer_backward": Rule(FLOATS),
-    # a typed list holds one array type, so a group's parameters must share one dtype
+    # the scalars are cast to one dtype for the whole group, so its parameters must share it
     "sgd_update": Rule(FLOATS, min_size=FUSED_MIN_MEAN_SIZE["sgd_update"]),
     "adam_update": Rule(FLOATS, min_size=FUSED_MIN_MEAN_SIZE["adam_update"]),
 }

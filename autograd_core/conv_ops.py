@@ -42,7 +42,7 @@ from .engine import apply
 from .fused_ops import layer_norm
 from .kernels.conv import numba_add_windows, numba_max_positions
 from .ops import REGISTRY, S, reads, register
-from .random_numbers import default_generator
+from .random_numbers import rand
 from .tensor import Tensor
 
 LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
@@ -1012,5 +1012,5 @@ def dropout2d(input, p=0.5, training=True):
     if not training or p == 0:
         return x
     channels = x.shape[: x.ndim - 2] + (1, 1)
-    keep = default_generator.rng.random(channels) >= p
-    return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
+    keep = rand(channels, dtype=np.float64) >= p  # rand: a compiled step draws a fresh mask every call
+    return x * (keep.astype(x.dtype) * (1.0 / (1.0 - p)))

@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from .compiler import report
 from .graph import is_grad_enabled, no_grad
 from .ops import ARRAY_F, Op
 from .tensor import Tensor, record
@@ -118,6 +119,7 @@ class Function:
     def apply(cls, *args: Any) -> Any:
         """Run `forward` and, when grad mode is on and an input requires grad, record one graph node
         whose backward is `backward`. Returns a Tensor, or a tuple of them for several outputs."""
+        report(f"the custom autograd.Function {cls.__name__} runs Python code")
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx = FunctionCtx(needs)
         with no_grad():

@@ -177,6 +177,8 @@ def _as_tensor(g):
 
 
 def _run_hooks(hooks, g, graph_mode):
+    if state.tracer is not None:
+        state.tracer.poison("a gradient hook runs Python code in backward")
     for hook in tuple(hooks):  # a snapshot: a hook that removes itself must not make the next one skipped
         replaced = hook(_as_tensor(g))
         if replaced is not None:
@@ -346,6 +348,8 @@ def run_backward(
     Without `targets`, leaf gradients accumulate into `.grad`. With `targets` (nodes, output edges or
     leaf tensors), nothing accumulates: the gradient reaching each target is returned in a dict.
     """
+    if state.tracer is not None:  # an ag.compile trace runs (and records) it: see compiler.tracer
+        return state.tracer.backward(roots, root_grads, retain_graph, create_graph, targets)
     F = TENSOR_F if create_graph else ARRAY_F
     pending, leaves, heap = _seed(roots, root_grads, create_graph)
     wanted = _nodes_leading_to(roots, targets) if targets is not None else None

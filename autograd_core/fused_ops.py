@@ -110,11 +110,21 @@ def linear(x: Operand, weight: Operand, bias: Operand | None = None, activation:
 # ---- softmax cross-entropy ----------------------------------------------------------------------
 
 
-def smoothed_targets(targets, classes, label_smoothing, dtype):
+def smoothed_targets(targets, *, classes, label_smoothing, dtype):
     """q = (1 - eps) onehot(targets) + eps / classes, one row per sample."""
     q = np.full((targets.shape[0], classes), label_smoothing / classes, dtype=dtype)
     q[np.arange(targets.shape[0]), targets] += 1.0 - label_smoothing
     return q
+
+
+# An op (without a gradient) so that the VJP below reads the targets through `F`: a compiled step
+# (ag.compile) then builds q from each call's targets instead of keeping the first call's.
+register(
+    "smoothed_targets",
+    smoothed_targets,
+    None,
+    samples=(S(np.array([0, 3, 1, 4]), classes=5, label_smoothing=0.1, dtype=np.dtype(np.float64)),),
+)
 
 
 def cross_entropy_reference(logits, targets, *, label_smoothing):
@@ -126,7 +136,7 @@ def cross_entropy_reference(logits, targets, *, label_smoothing):
 
 def _cross_entropy_grad(F, g, logits, targets, out, label_smoothing):
     """d loss_i / d logits_i = softmax(logits_i) - q_i, q the smoothed one-hot targets."""
-    q = smoothed_targets(np.asarray(targets), logits.shape[1], label_smoothing, logits.dtype)
+    q = F.smoothed_targets(targets, classes=logits.shape[1], label_smoothing=label_smoothing, dtype=logits.dtype)
     return F.reshape(g, shape=(-1, 1)) * (F.softmax(logits, axis=1) - q)
 
 

@@ -43,6 +43,7 @@ class _State(threading.local):
         self.grad_enabled = True
         self.scope = ()
         self.anomaly = False
+        self.tracer = None  # the ag.compile tracer recording this thread's ops, if any
 
 
 state = _State()
@@ -130,18 +131,22 @@ class set_grad_enabled:
 
 
 class module_scope:
-    """Stamp every node recorded inside with `name` (nn.Module.__call__ pushes its module's path).
+    """Stamp every node recorded inside with `name` (nn.Module.__call__ pushes its module's path, and
+    passes the module, which an `ag.compile` trace guards on).
 
     A slotted class rather than a generator-based context manager: it runs on every module call."""
 
-    __slots__ = ("name", "previous")
+    __slots__ = ("name", "module", "previous")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, module: Any = None) -> None:
         self.name = name
+        self.module = module
 
     def __enter__(self) -> None:
         self.previous = state.scope
         state.scope = self.previous + (self.name,)
+        if state.tracer is not None and self.module is not None:
+            state.tracer.saw_module(self.module)
 
     def __exit__(self, *exc: object) -> None:
         state.scope = self.previous

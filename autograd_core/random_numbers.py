@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from .compiler import traced_random
 from .dtypes import CPU, check_device, device
 from .tensor import Tensor, TensorLike, get_default_dtype, is_floating, to_array
 
@@ -153,6 +154,7 @@ def _leaf(array: np.ndarray, requires_grad: bool, who: str) -> Tensor:
     return Tensor(array, requires_grad=bool(requires_grad))
 
 
+@traced_random
 def rand(
     *size: int | Sequence[int],
     generator: Generator | None = None,
@@ -167,6 +169,7 @@ def rand(
     return _leaf(values.astype(dtype), requires_grad, "rand")
 
 
+@traced_random
 def randn(
     *size: int | Sequence[int],
     generator: Generator | None = None,
@@ -181,6 +184,7 @@ def randn(
     return _leaf(values.astype(dtype), requires_grad, "randn")
 
 
+@traced_random
 def randint(
     low: int,
     high: int | None = None,
@@ -203,6 +207,7 @@ def randint(
     return Tensor(rng_of(generator, "randint").integers(low, high, size=shape).astype(dtype))
 
 
+@traced_random
 def randperm(n: int, *, generator: Generator | None = None, dtype: DTypeLike = np.int64, device: Any = None) -> Tensor:
     """A random permutation of 0 .. n-1."""
     check_device(device, "randperm")
@@ -211,16 +216,19 @@ def randperm(n: int, *, generator: Generator | None = None, dtype: DTypeLike = n
     return Tensor(rng_of(generator, "randperm").permutation(int(n)).astype(dtype))
 
 
+@traced_random
 def rand_like(input: TensorLike, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     shape, own = np.shape(input), np.asarray(input).dtype
     return rand(shape, dtype=dtype or (own if own.kind == "f" else None), requires_grad=requires_grad)
 
 
+@traced_random
 def randn_like(input: TensorLike, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     shape, own = np.shape(input), np.asarray(input).dtype
     return randn(shape, dtype=dtype or (own if own.kind == "f" else None), requires_grad=requires_grad)
 
 
+@traced_random
 def normal(
     mean: TensorLike | float = 0.0,
     std: TensorLike | float = 1.0,
@@ -244,6 +252,7 @@ def normal(
     return _leaf(values.astype(dtype), requires_grad, "normal")
 
 
+@traced_random
 def bernoulli(input: TensorLike, p: float | None = None, *, generator: Generator | None = None) -> Tensor:
     """1 with probability `input` (elementwise, or `p` for every element), else 0, in `input`'s dtype."""
     probabilities = to_array(input, None, "bernoulli")
@@ -259,6 +268,7 @@ def bernoulli(input: TensorLike, p: float | None = None, *, generator: Generator
     return Tensor(draws.astype(dtype))
 
 
+@traced_random
 def multinomial(
     input: TensorLike, num_samples: int, replacement: bool = False, *, generator: Generator | None = None
 ) -> Tensor:

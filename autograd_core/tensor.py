@@ -344,6 +344,8 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
+        if state.tracer is not None:
+            state.tracer.values_read(self, "printing a tensor")
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extra = ""
         if self._data.dtype not in (_default_dtype, np.int64, np.bool_):
@@ -356,16 +358,22 @@ class Tensor:
 
     # ---- conversion ----
     def numpy(self) -> np.ndarray:
+        if state.tracer is not None:
+            state.tracer.values_read(self, ".numpy()")
         if self.requires_grad:
             raise RuntimeError("numpy(): can't convert a tensor that requires grad; use tensor.detach().numpy()")
         return self._data
 
     def __array__(self, dtype: DTypeLike | None = None, copy: builtins.bool | None = None) -> np.ndarray:
+        if state.tracer is not None:
+            state.tracer.array_taken(self)
         if copy:
             return np.array(self._data, dtype=dtype)
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def item(self) -> Number:
+        if state.tracer is not None:
+            state.tracer.values_read(self, ".item()")
         if self._data.size != 1:
             raise ValueError(
                 f"item: only one-element tensors can be converted to a Python number, got shape {self.shape}"
@@ -373,9 +381,13 @@ class Tensor:
         return self._data.item()
 
     def tolist(self) -> Any:
+        if state.tracer is not None:
+            state.tracer.values_read(self, ".tolist()")
         return self._data.tolist()
 
     def __bool__(self) -> builtins.bool:
+        if state.tracer is not None:
+            state.tracer.values_read(self, "bool(tensor) (an `if` or `while` on a tensor)")
         return bool(self._data)
 
     def __float__(self) -> builtins.float:
@@ -590,7 +602,7 @@ class Tensor:
     def _compare(self, other, ufunc):
         other = other._data if isinstance(other, Tensor) else other
         try:
-            return Tensor(np.asarray(ufunc(self._data, other)))
+            return _computed(ufunc, self._data, other)
         except ValueError as exc:
             raise ValueError(
                 f"{ufunc.__name__}: shapes {self.shape} and {np.shape(other)} cannot be compared: {exc}"
@@ -638,7 +650,7 @@ class Tensor:
             Tensor._check_integers(who, *operands)
         arrays = [o._data if isinstance(o, Tensor) else o for o in operands]
         try:
-            return Tensor(np.asarray(ufunc(*arrays, **options)))
+            return _computed(ufunc, *arrays, **options)
         except ValueError:
             shapes = " and ".join(str(np.shape(a)) for a in arrays)
             raise ValueError(f"{who}: shapes {shapes} cannot be broadcast together") from None
@@ -860,19 +872,19 @@ class Tensor:
 
     # bool results, not differentiable
     def isnan(self) -> Tensor:
-        return Tensor(np.asarray(np.isnan(self._data)))
+        return _computed(np.isnan, self._data)
 
     def isinf(self) -> Tensor:
-        return Tensor(np.asarray(np.isinf(self._data)))
+        return _computed(np.isinf, self._data)
 
     def isposinf(self) -> Tensor:
-        return Tensor(np.asarray(np.isposinf(self._data)))
+        return _computed(np.isposinf, self._data)
 
     def isneginf(self) -> Tensor:
-        return Tensor(np.asarray(np.isneginf(self._data)))
+        return _computed(np.isneginf, self._data)
 
     def isfinite(self) -> Tensor:
-        return Tensor(np.asarray(np.isfinite(self._data)))
+        return _computed(np.isfinite, self._data)
 
     def isclose(
         self,
@@ -911,7 +923,7 @@ class Tensor:
     ) -> Tensor:
         """Whether any element is nonzero, over all elements or along `dim`: a bool tensor."""
         axes, keep = _reduction("any", self.ndim, axis, keepdims, dim, keepdim)
-        return Tensor(np.asarray(np.any(self._data, axis=axes, keepdims=keep)))
+        return _computed(np.any, self._data, axis=axes, keepdims=keep)
 
     def all(
         self,
@@ -923,7 +935,7 @@ class Tensor:
     ) -> Tensor:
         """Whether every element is nonzero, over all elements or along `dim`: a bool tensor."""
         axes, keep = _reduction("all", self.ndim, axis, keepdims, dim, keepdim)
-        return Tensor(np.asarray(np.all(self._data, axis=axes, keepdims=keep)))
+        return _computed(np.all, self._data, axis=axes, keepdims=keep)
 
     # logical: any dtype, builtins.bool results
     def logical_and(self, other: Operand) -> Tensor:
@@ -936,7 +948,7 @@ class Tensor:
         return self._nondifferentiable("logical_xor", np.logical_xor, self, other)
 
     def logical_not(self) -> Tensor:
-        return Tensor(np.asarray(np.logical_not(self._data)))
+        return _computed(np.logical_not, self._data)
 
     # bitwise on integers, logical on bools (as PyTorch); floats raise TypeError
     def bitwise_and(self, other: Operand) -> Tensor:
@@ -1199,7 +1211,7 @@ class Tensor:
     ) -> Tensor:
         """The indices that sort along `dim` (not differentiable)."""
         axis = _single_axis(self, dim if axis is None else axis, "argsort")
-        return Tensor(np.argsort(-self._data if descending else self._data, axis=axis, kind="stable"))
+        return _computed(_argsort, self._data, axis=axis, descending=bool(descending))
 
     def topk(
         self,
@@ -1262,7 +1274,7 @@ class Tensor:
             raise TypeError(f"{name}: axis must be an int or None, got {type(axis).__name__}")
         if self._data.size == 0:
             raise ValueError(f"{name}: cannot reduce an empty tensor of shape {self.shape}")
-        return Tensor(np.asarray(ufunc(self._data, axis=axis, keepdims=keepdims)))
+        return _computed(ufunc, self._data, axis=axis, keepdims=keepdims)
 
     def argmax(
         self,
@@ -1702,9 +1714,15 @@ class Tensor:
                 f"{name}_: in-place modification of a view (shape {self.shape}) of a tensor that is "
                 "part of a recorded graph is not supported; modify a .clone() instead"
             )
+        tracer = state.tracer
         try:
-            if not recording:
+            if not recording and tracer is None:
                 direct(self._data, *(o._data if isinstance(o, Tensor) else o for o in operands))
+            elif not recording:  # traced: the op out of place, then the write, both recorded
+                result = apply(OPS[name], Tensor(self._data), *operands, **attrs)
+                casting = "unsafe" if name == "copy" else "same_kind"
+                np.copyto(self._data, result._data, casting=casting)
+                tracer.assigned(self, result._data, casting)
             else:
                 old = Tensor(self._data, self.requires_grad, self.grad_fn)
                 old.output_nr = self.output_nr
@@ -1712,7 +1730,11 @@ class Tensor:
                 node = result.grad_fn
                 if node.saved[0] is self._data:  # the VJP reads the old value: keep a copy of it
                     node.saved[0] = self._data.copy()
+                    if tracer is not None:
+                        tracer.copied(self._data, node.saved[0])
                 np.copyto(self._data, result._data, casting="same_kind")
+                if tracer is not None:
+                    tracer.assigned(self, result._data, "same_kind")
                 self.grad_fn, self.output_nr, self.requires_grad = node, 0, True
                 self._version_counter[1] += 1
         except (ValueError, TypeError) as exc:
@@ -1827,6 +1849,19 @@ ValuesIndices.__doc__ = (
 )
 
 
+def _argsort(a: np.ndarray, axis: builtins.int, descending: builtins.bool) -> np.ndarray:
+    return np.argsort(-a if descending else a, axis=axis, kind="stable")
+
+
+def _computed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Tensor:
+    """`fn(*args, **kwargs)` on arrays, as a new tensor outside the graph (the comparisons, `any`,
+    `argmax`...): one place, so that an `ag.compile` trace records these numpy calls too."""
+    out = np.asarray(fn(*args, **kwargs))
+    if state.tracer is not None:
+        state.tracer.computed(fn, args, kwargs, out)
+    return Tensor(out)
+
+
 def increment_version(tensor: Tensor) -> None:
     """Record an in-place edit made directly on `tensor`'s array (optimizer kernels, `Module.to`), as
     PyTorch's `torch.autograd.graph.increment_version`: a pending backward that kept the old value
@@ -1889,7 +1924,7 @@ def apply(op: Op, *inputs: Operand, **attrs: Any) -> Any:
         else:
             raise TypeError(f"{op.name}: expected a Tensor, numpy array or number, got {type(x).__name__}")
     try:
-        out = op.forward(*arrays, **attrs)
+        out = raw = op.forward(*arrays, **attrs)
     except (ValueError, TypeError, IndexError) as exc:
         raise _forward_error(op, arrays, exc) from None
     if type(out) is np.ndarray and out.dtype.kind == "f" and out.dtype != _default_dtype and "dtype" not in attrs:
@@ -1900,14 +1935,21 @@ def apply(op: Op, *inputs: Operand, **attrs: Any) -> Any:
         if op.multi_output:
             outs = tuple(np.asarray(o) for o in out)
             if recording and state.grad_enabled:
-                return record(op, inputs, arrays, outs, attrs)
-            return tuple(_output(op, Tensor(o), inputs) for o in outs)
+                results = record(op, inputs, arrays, outs, attrs)
+            else:
+                results = tuple(_output(op, Tensor(o), inputs) for o in outs)
+            if state.tracer is not None:
+                state.tracer.op(op, inputs, attrs, raw, results)
+            return results
         out = np.asarray(out)
     if recording and state.grad_enabled:
-        return record(op, inputs, arrays, out, attrs)
-    result = Tensor(out)  # `_output` inlined: this line runs for every op outside recording
-    if op.is_view and out.base is not None:
-        result._share_version_with(inputs[0])
+        result = record(op, inputs, arrays, out, attrs)
+    else:
+        result = Tensor(out)  # `_output` inlined: this line runs for every op outside recording
+        if op.is_view and out.base is not None:
+            result._share_version_with(inputs[0])
+    if state.tracer is not None:  # an ag.compile trace records the op (see compiler.tracer)
+        state.tracer.op(op, inputs, attrs, raw, result)
     return result
 
 

@@ -252,8 +252,8 @@ def dropout(x: TensorLike, p: float = 0.5, training: bool = True) -> Tensor:
     x = _tensor(x)
     if not training or p == 0:
         return x
-    keep = ag.default_generator.rng.random(x.shape) >= p
-    return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
+    keep = ag.rand(x.shape, dtype=np.float64) >= p  # ag.rand: a compiled step draws a fresh mask every call
+    return x * (keep.astype(x.dtype) * (1.0 / (1.0 - p)))
 
 
 def _check_channels(who, name, tensor, channels):
@@ -305,8 +305,11 @@ def batch_norm(
                 )
             axes, count = (0, *range(2, x.ndim)), x.numel() // x.shape[1]
             with ag.no_grad():
-                running_mean.mul_(1.0 - momentum).add_(np.asarray(x).mean(axis=axes) * momentum)
-                running_var.mul_(1.0 - momentum).add_(np.asarray(x).var(axis=axes) * (momentum * count / (count - 1)))
+                batch = x.detach()
+                running_mean.mul_(1.0 - momentum).add_(batch.mean(axis=axes) * momentum)
+                running_var.mul_(1.0 - momentum).add_(
+                    batch.var(axis=axes, correction=0) * (momentum * count / (count - 1))
+                )
         return y
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C, *), got {x.shape}")
@@ -317,8 +320,8 @@ def batch_norm(
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var are required when training=False")
     broadcast = (1, channels) + (1,) * (x.ndim - 2)  # per-channel values against (N, C, *)
-    inverse_std = 1.0 / np.sqrt(np.asarray(running_var).reshape(broadcast) + eps)
-    y = (x - np.asarray(running_mean).reshape(broadcast)) * inverse_std.astype(x.dtype)
+    inverse_std = 1.0 / (running_var.detach().reshape(broadcast) + eps).sqrt()
+    y = (x - running_mean.detach().reshape(broadcast)) * inverse_std.astype(x.dtype)
     if weight is not None:
         y = y * (weight if x.ndim == 2 else weight.reshape(broadcast))
     if bias is not None:
@@ -400,7 +403,7 @@ def prelu(x: TensorLike, weight: Tensor) -> Tensor:
                 f"axis 1, got shape {x.shape}"
             )
         slope = weight.reshape((weight.numel(),) + (1,) * (x.ndim - 2))
-    return ag.where(np.asarray(x) > 0, x, x * slope)
+    return ag.where(x.detach() > 0, x, x * slope)
 
 
 def elu(x: TensorLike, alpha: float = 1.0) -> Tensor:

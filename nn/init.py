@@ -77,6 +77,7 @@ def _check_tensor(who: str, tensor: object) -> None:
 
 
 def _fill(tensor: Tensor, values: ArrayLike) -> Tensor:
+    ag.compiler.report("nn.init fills a tensor with values drawn in Python")
     with ag.no_grad():
         tensor.copy_(np.asarray(values).astype(tensor.dtype, copy=False))
     return tensor

@@ -122,9 +122,10 @@ class Module:
     forward: Callable[..., Any] = _forward_unimplemented
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with ag.module_scope(self._scope):
+        with ag.module_scope(self._scope, self):
             output = self.forward(*args, **kwargs)
         if self._forward_hooks:
+            ag.compiler.report(f"a forward hook of {type(self).__name__} runs Python code")
             for hook in tuple(self._forward_hooks):
                 replaced = hook(self, args, output)
                 if replaced is not None:
@@ -330,6 +331,7 @@ class Module:
             param.requires_grad_(requires_grad)
         return self
 
+    @ag.compiler.replayed_call
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to None (default), or to zeros in place."""
         for param in self.parameters():

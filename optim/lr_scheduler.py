@@ -22,6 +22,8 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+import autograd_core as ag
+
 from .optimizer import Optimizer
 
 # lr_lambda(epoch) -> the factor of the base learning rate
@@ -107,6 +109,11 @@ class LRScheduler:
     _per_group_state: ClassVar[tuple[str, ...]] = ("base_lrs", "_last_lr", "min_lrs")
     _choices: ClassVar[dict] = {}  # attribute -> the values it may take
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass's own `step` is replayed as a call by `ag.compile`, as the base's is."""
+        super().__init_subclass__(**kwargs)
+        ag.compiler.replay_overrides(cls, ("step",))
+
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         who = type(self).__name__
         _require_optimizer(optimizer, who)
@@ -126,6 +133,7 @@ class LRScheduler:
     def get_lr(self) -> list[float]:
         raise NotImplementedError
 
+    @ag.compiler.replayed_call
     def step(self) -> None:
         """Advance one epoch and set each group's learning rate."""
         self.last_epoch += 1

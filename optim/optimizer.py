@@ -76,6 +76,11 @@ class Optimizer:
     state: defaultdict[Tensor, dict[str, Any]]
     param_groups: list[dict[str, Any]]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass's own `step`/`zero_grad` are replayed as calls by `ag.compile`, as the base's are."""
+        super().__init_subclass__(**kwargs)
+        ag.compiler.replay_overrides(cls, ("step", "zero_grad"))
+
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         name = type(self).__name__
         if isinstance(params, ag.Tensor):
@@ -157,6 +162,7 @@ class Optimizer:
 
     # ---- gradients and steps ----
 
+    @ag.compiler.replayed_call
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters: to None (default), or to zeros in place."""
         for group in self.param_groups:
@@ -171,6 +177,7 @@ class Optimizer:
                     with ag.no_grad():
                         p.grad.zero_()
 
+    @ag.compiler.replayed_call
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One optimization step. `closure`, if given, re-evaluates the model and returns the loss."""
         loss = None

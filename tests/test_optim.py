@@ -517,11 +517,11 @@ def test_adam_step_reports_what_ran_and_why(numba_backend):
         backend.set("numpy")
         optim.Adam([params[np.float64]]).step()
     assert [(c.kernel, c.implementation, c.reason) for c in t.calls] == [
-        ("adam_update", "numpy", "size 10 below 16384"),
+        ("adam_update", "numpy", "size 10 below 1024"),
         ("adam_update", "numpy", "float16 inputs are not in the table (compiled for float32, float64)"),
         ("adam_update", "numpy", "numpy backend"),
     ]
-    assert "adam_update  numpy  size 10 below 16384" in str(t)
+    assert "adam_update  numpy  size 10 below 1024" in str(t)
 
 
 def test_fused_true_refuses_what_it_cannot_fuse(numba_backend):

@@ -1,8 +1,8 @@
 """Fused optimizer updates, compiled: SGD (momentum, Nesterov, weight decay) and Adam/AdamW (amsgrad).
 
-Each update works on all the parameters of a param group in one call and modifies the parameter
-and state arrays in place: one compiled loop walks every element of every tensor, so the moments
-are read and written once per step instead of once per numpy temporary. The per-tensor numpy
+Each update works on all the parameters of a param group, one compiled call per tensor, and modifies
+the parameter and state arrays in place: one compiled loop walks every element of the tensor, so the
+moments are read and written once per step instead of once per numpy temporary. The per-tensor numpy
 path, the reference, is the optimizer's own (`optim/optimizers.py`); whether a group takes this
 one is `backend.choose("sgd_update" | "adam_update", ...)`'s answer, asked by the optimizer.
 
@@ -29,36 +29,35 @@ import numpy as np
 from .. import backend
 
 # ---- Numba implementations ----------------------------------------------------------------------
-# The loops below are plain Python that Numba compiles (`_numba_*` factories, on first use). Their
-# wrappers flatten every array to a 1-D view and pass them all in ONE typed list: the params, then
-# the grads, then each list of state buffers, n arrays each (building a typed list costs ~40 us
-# plus ~4 us per item, more than the update itself on small models, so one list beats several).
-# Scalars are cast to the arrays' dtype first, so float32 arithmetic stays float32 exactly as in
-# the numpy reference.
+# The loops below are plain Python that Numba compiles (`backend.jit`, on first use), one call per
+# tensor: a call with a few 1-D arrays costs about 0.5 us to dispatch, where a typed list of all of a
+# group's arrays cost ~40 us plus ~4 us per array to build (measured; the list also compiled its
+# methods in every process). Scalars are cast to the arrays' dtype first, so float32 arithmetic stays
+# float32 exactly as in the numpy reference.
 
 
-def _sgd_loops(arrays, n, fresh, lr, momentum, one_minus_dampening, weight_decay, nesterov):
-    for i in range(n):
-        p, g = arrays[i], arrays[n + i]
-        buf = arrays[2 * n + i] if momentum != 0 else p
-        for j in range(p.size):
-            d = g[j]
-            if weight_decay != 0:
-                d = d + weight_decay * p[j]
-            if momentum != 0:
-                if fresh[i]:
-                    buf[j] = d
-                else:
-                    buf[j] = buf[j] * momentum + one_minus_dampening * d
-                d = d + momentum * buf[j] if nesterov else buf[j]
-            p[j] -= lr * d
+def _sgd_loop(p, g, buf, fresh, lr, momentum, one_minus_dampening, weight_decay, nesterov):
+    for j in range(p.size):
+        d = g[j]
+        if weight_decay != 0:
+            d = d + weight_decay * p[j]
+        if momentum != 0:
+            if fresh:
+                buf[j] = d
+            else:
+                buf[j] = buf[j] * momentum + one_minus_dampening * d
+            d = d + momentum * buf[j] if nesterov else buf[j]
+        p[j] -= lr * d
 
 
-def _adam_loops(
-    arrays,
-    n,
-    step_sizes,
-    bias_correction2_sqrts,
+def _adam_loop(
+    p,
+    g,
+    m,
+    v,
+    v_max,
+    step_size,
+    bias_correction2_sqrt,
     one_minus_beta1,
     beta2,
     one_minus_beta2,
@@ -68,85 +67,54 @@ def _adam_loops(
     decoupled_weight_decay,
     amsgrad,
 ):
-    for i in range(n):
-        p, g, m, v = arrays[i], arrays[n + i], arrays[2 * n + i], arrays[3 * n + i]
-        v_max = arrays[4 * n + i] if amsgrad else v
-        step_size, bias_correction2_sqrt = step_sizes[i], bias_correction2_sqrts[i]
-        for j in range(p.size):
-            grad = g[j]
-            if weight_decay != 0:
-                if decoupled_weight_decay:
-                    p[j] *= decay_factor
-                else:
-                    grad = grad + weight_decay * p[j]
-            m[j] += one_minus_beta1 * (grad - m[j])
-            v[j] = v[j] * beta2 + one_minus_beta2 * (grad * grad)
-            second_moment = v[j]
-            if amsgrad:
-                v_max[j] = max(v_max[j], v[j])
-                second_moment = v_max[j]
-            p[j] -= step_size * (m[j] / (np.sqrt(second_moment) / bias_correction2_sqrt + eps))
+    for j in range(p.size):
+        grad = g[j]
+        if weight_decay != 0:
+            if decoupled_weight_decay:
+                p[j] *= decay_factor
+            else:
+                grad = grad + weight_decay * p[j]
+        m[j] += one_minus_beta1 * (grad - m[j])
+        v[j] = v[j] * beta2 + one_minus_beta2 * (grad * grad)
+        second_moment = v[j]
+        if amsgrad:
+            v_max[j] = max(v_max[j], v[j])
+            second_moment = v_max[j]
+        p[j] -= step_size * (m[j] / (np.sqrt(second_moment) / bias_correction2_sqrt + eps))
 
 
-def _flat(array):
-    """A writable 1-D C-contiguous view of `array`, or a copy when no such view exists."""
-    if array.flags.c_contiguous and array.flags.writeable:
-        return array.reshape(-1)
-    return array.flatten()
-
-
-@functools.cache
-def _flat_array_type(dtype):
-    numba = backend.numba_module()
-    return numba.types.Array(numba.from_dtype(dtype), 1, "C")
-
-
-def _typed_list(flat_arrays):
-    out = backend.numba_module().typed.List.empty_list(_flat_array_type(flat_arrays[0].dtype))
-    for a in flat_arrays:
-        out.append(a)
-    return out
-
-
-def _write_back(arrays, flat_arrays):
-    """Copy the results into the arrays that `_flat` had to copy (non-contiguous parameters)."""
-    for array, flat in zip(arrays, flat_arrays):
-        if not np.may_share_memory(array, flat):
-            array[...] = flat.reshape(array.shape)
-
-
-def _run_fused(loops, params, grads, buffers, per_tensor, scalars):
-    """One compiled call of `loops` over a whole group.
-
-    `loops` receives the typed list of flat arrays (params, grads, then each
-    list in `buffers`), the number of params, the per-tensor arrays, and the
-    scalars, floats cast to the parameters' dtype. Params and buffers are
-    written back where flattening had to copy them.
-    """
-    dtype = params[0].dtype
-    flat_params = [_flat(p) for p in params]
-    flat_buffers = [[_flat(b) for b in arrays] for arrays in buffers]
-    arrays = flat_params + [_flat(g) for g in grads] + [b for flats in flat_buffers for b in flats]
-    loops(
-        _typed_list(arrays), len(params), *per_tensor, *(dtype.type(s) if isinstance(s, float) else s for s in scalars)
-    )
-    for originals, flats in zip((params, *buffers), (flat_params, *flat_buffers)):
-        _write_back(originals, flats)
+def _run_per_tensor(loop, arrays, per_tensor, scalars):
+    """`loop(*flat arrays of tensor i, *per_tensor[i], *scalars)` for each tensor i; `arrays` holds one
+    list per array argument (params first). A non-contiguous array is copied flat, then written back."""
+    dtype = arrays[0][0].dtype
+    scalars = tuple(dtype.type(s) if isinstance(s, float) else s for s in scalars)
+    for i, tensor_arrays in enumerate(zip(*arrays)):
+        flat_of = {}  # by identity: an array passed twice (SGD's unused buffer is the param) is flattened once
+        for a in tensor_arrays:
+            if id(a) not in flat_of:
+                flat_of[id(a)] = (a, a.reshape(-1) if a.flags.c_contiguous and a.flags.writeable else a.flatten())
+        loop(
+            *(flat_of[id(a)][1] for a in tensor_arrays),
+            *(dtype.type(x) if isinstance(x, float) else x for x in per_tensor[i]),
+            *scalars,
+        )
+        for array, flat in flat_of.values():
+            if flat.base is None:  # a copy
+                array[...] = flat.reshape(array.shape)
 
 
 @functools.cache
-def _compiled(loops):
-    return backend.jit(loops)
+def _compiled(loop):
+    return backend.jit(loop)
 
 
 def sgd_update(params, grads, momentum_buffers, fresh, *, lr, momentum, dampening, weight_decay, nesterov):
-    """SGD over a group, as `optim.SGD`'s per-tensor reference: one compiled call."""
-    _run_fused(
-        _compiled(_sgd_loops),
-        params,
-        grads,
-        [momentum_buffers],
-        [np.asarray(fresh, dtype=np.bool_)],
+    """SGD over a group, as `optim.SGD`'s per-tensor reference: one compiled call per tensor."""
+    buffers = momentum_buffers if momentum != 0 else params  # unused without momentum
+    _run_per_tensor(
+        _compiled(_sgd_loop),
+        [params, grads, buffers],
+        [(bool(f),) for f in fresh] if momentum != 0 else [(False,)] * len(params),
         [float(lr), float(momentum), float(1 - dampening), float(weight_decay), bool(nesterov)],
     )
 
@@ -168,15 +136,12 @@ def adam_update(
     decoupled_weight_decay,
     amsgrad,
 ):
-    """Adam over a group, as `optim.Adam`'s per-tensor reference: one compiled call. `step_sizes` holds
-    each tensor's lr / (1 - beta1^t), `bias_correction2_sqrts` its sqrt(1 - beta2^t)."""
-    dtype = params[0].dtype
-    _run_fused(
-        _compiled(_adam_loops),
-        params,
-        grads,
-        [exp_avgs, exp_avg_sqs, max_exp_avg_sqs],
-        [np.asarray(step_sizes, dtype=dtype), np.asarray(bias_correction2_sqrts, dtype=dtype)],
+    """Adam over a group, as `optim.Adam`'s per-tensor reference: one compiled call per tensor.
+    `step_sizes` holds each tensor's lr / (1 - beta1^t), `bias_correction2_sqrts` its sqrt(1 - beta2^t)."""
+    _run_per_tensor(
+        _compiled(_adam_loop),
+        [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs if amsgrad else exp_avg_sqs],
+        [(float(a), float(b)) for a, b in zip(step_sizes, bias_correction2_sqrts)],
         [
             float(1 - beta1),
             float(beta2),

@@ -1,0 +1,332 @@
+"""Recording one eager call of a function as a `Program`.
+
+The tracer only watches: the call runs exactly as it would without it (so the first call's results
+are eager's), and the library's hook points report to it while `graph.state.tracer` is set:
+`tensor.apply` (every op, forward and, through the engine's create-graph formulas, backward),
+`Tensor._inplace` (in-place writes), the value reads (`item()`, `bool(t)`, `.numpy()`, `np.asarray(t)`),
+`engine.run_backward` (which it runs itself, see `backward`), the random constructors, the calls it
+replays as they are (`optimizer.step()`...), `module_scope` (which modules ran, for their `training`
+guards) and the hooks.
+
+Values are identified by their numpy array: the value an op reads is the number of the array object
+it receives (every array seen is kept alive while tracing, so an id is never reused). An array not
+made inside the trace belongs to a tensor that lives across calls (a parameter, a buffer, an input)
+and is read through that tensor on every run.
+
+What the tracer cannot replay faithfully it reports with `poison(reason)`: the function then runs
+eagerly on every call (one warning naming the reason and the line), or, with `fullgraph=True`, the
+call raises `CompileError` there.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from ..graph import no_grad, state
+from ..tensor import Tensor
+from . import program as P
+
+
+class CompileError(RuntimeError):
+    """`ag.compile(..., fullgraph=True)` met something it cannot compile."""
+
+
+def user_location() -> str:
+    """file:line of the innermost frame outside autograd_core, nn and optim (the user's line)."""
+    library = _library_roots()
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not filename.startswith(library):
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<unknown line>"
+
+
+def _library_roots():
+    import autograd_core
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(autograd_core.__file__)))
+    return tuple(os.path.join(root, name) + os.sep for name in ("autograd_core", "nn", "optim"))
+
+
+class Tracer:
+    def __init__(self, fullgraph: bool):
+        self.fullgraph = fullgraph
+        self.instructions: list[P.Instruction] = []
+        self.value_of: dict[int, int] = {}  # id(array) -> value number
+        self.alive: list[Any] = []  # every array and tensor seen, so that no id is reused while tracing
+        self.labels: dict[int, tuple[tuple[int, ...], np.dtype]] = {}
+        self.count = 0
+        self.poisoned: tuple[str, str] | None = None
+        self.paused = 0
+        self.exported = False  # a tensor's array was handed to numpy (np.asarray): see `_constant`
+        self.modules: dict[int, Any] = {}
+        self.states: dict[int, Tensor] = {}  # id(tensor) -> tensor read as state
+        self.input_index: dict[int, int] = {}  # id(input tensor) -> position among the arguments' tensors
+        self.fresh: set[int] = set()  # values that are an op's new array (not a view, not an input)
+        self.backward_ran = False
+        self.owner_of_array, self.leaf_of_grad = _existing_tensors()
+        self.alive.append((self.owner_of_array, self.leaf_of_grad))
+
+    # ---- values ----
+
+    def _new_value(self, array):
+        value = self.count
+        self.count += 1
+        self.value_of[id(array)] = value
+        self.alive.append(array)
+        if isinstance(array, np.ndarray):
+            self.labels[value] = (array.shape, array.dtype)
+        return value
+
+    def add_inputs(self, tensors):
+        for k, t in enumerate(tensors):
+            self.input_index.setdefault(id(t), k)
+            if id(t._data) not in self.value_of:
+                value = self._new_value(t._data)
+                self.instructions.append(P.ReadTensor(value, ("input", k), f"input {k}"))
+
+    def value(self, tensor: Tensor) -> int:
+        """The value number of a Tensor's array. An array first seen here belongs either to a tensor
+        that existed before the call (read through that tensor on every run; through its leaf when it
+        is a leaf's `.grad`, which backward and zero_grad replace) or was made inside the function
+        from Python data (a constant of the trace)."""
+        array = tensor._data
+        value = self.value_of.get(id(array))
+        if value is not None:
+            return value
+        owner = self.owner_of_array.get(id(array))
+        if owner is None:
+            return self._constant(array, "an op")
+        leaf = self.leaf_of_grad.get(id(owner))
+        if leaf is not None:
+            where, label = ("grad", leaf), f"grad of state {tuple(leaf.shape)}"
+            self.states[id(leaf)] = leaf
+        else:
+            where, label = ("state", owner), f"state {tuple(array.shape)}"
+            self.states[id(owner)] = owner
+        value = self._new_value(array)
+        self.instructions.append(P.ReadTensor(value, where, label))
+        return value
+
+    def _constant(self, array, who):
+        """An array not made in the trace and not a tensor's: fixed (a shape-derived index, a mask from
+        Python data), unless tensor values went to numpy earlier in the trace, when it may be made of
+        them and the trace cannot prove it is not."""
+        value = self.value_of.get(id(array))
+        if value is not None:
+            return value
+        if self.exported:
+            self.poison(
+                f"{who} received a numpy array made outside the graph after a tensor's values were "
+                "taken with np.asarray; the compiler cannot tell whether it depends on them"
+            )
+        value = self._new_value(array)
+        self.instructions.append(P.Constant(value, array))
+        return value
+
+    def _template(self, obj, who):
+        """`obj` (an op attribute, an argument) with its arrays and tensors as value slots."""
+        if isinstance(obj, Tensor):
+            return P._Slot(self.value(obj))
+        if type(obj) is np.ndarray:
+            return P._Slot(self._constant(obj, who))
+        if type(obj) in (tuple, list):
+            parts = [self._template(o, who) for o in obj]
+            return tuple(parts) if type(obj) is tuple else parts
+        if type(obj) is dict:
+            return {k: self._template(v, who) for k, v in obj.items()}
+        return obj
+
+    # ---- what the hook points report ----
+
+    def op(self, op, inputs, attrs, raw, result):
+        if self.paused:
+            return
+        args = []
+        for x in inputs:
+            if isinstance(x, Tensor):
+                args.append(P._Slot(self.value(x)))
+            elif type(x) is np.ndarray:
+                args.append(P._Slot(self._constant(x, op.name)))
+            else:
+                args.append(x)
+        template = self._template(attrs, op.name)
+        slots = list(P._values_in(template))
+        attrs_arg = P.AttrTemplate(template, slots) if slots else attrs
+        results = result if type(result) is tuple else (result,)
+        raws = raw if type(raw) is tuple else (raw,)
+        input_arrays = {id(x._data) for x in inputs if isinstance(x, Tensor)}
+        outs = []
+        for r in results:
+            outs.append(self._new_value(r._data))
+            if r._data.base is None and id(r._data) not in input_arrays:
+                self.fresh.add(outs[-1])
+        casts = [
+            None if (type(w) is np.ndarray and w.dtype == r.dtype) or type(w) is not np.ndarray else r.dtype
+            for w, r in zip(raws, results)
+        ]
+        wraps = [type(w) is not np.ndarray for w in raws]
+        self.instructions.append(P.OpCall(op, args, attrs_arg, outs, casts, wraps))
+
+    def computed(self, fn, args, kwargs, out):
+        """A numpy computation outside the graph made a tensor (`tensor._computed`)."""
+        if not self.paused:
+            template = self._template((args, kwargs), getattr(fn, "__name__", "a numpy call"))
+            self.instructions.append(P.ArrayCall(fn, template, self._new_value(out)))
+            self.fresh.add(self.count - 1)
+
+    def copied(self, source_array, copy):
+        if not self.paused:
+            source = self._constant(source_array, "a copy")  # a known array's number, else a constant
+            self.instructions.append(P.CopyValue(source, self._new_value(copy)))
+
+    def assigned(self, target: Tensor, value_array, casting):
+        """`target`'s array was written in place with `value_array` (np.copyto)."""
+        if self.paused:
+            return
+        target_value = self.value(target)
+        value = self.value_of.get(id(value_array))
+        if value is None:
+            value = self._constant(value_array, "an in-place write")
+        after = self.count
+        self.count += 1
+        self.value_of[id(target._data)] = after
+        self.labels[after] = (target._data.shape, target._data.dtype)
+        self.instructions.append(P.Assign(target_value, value, casting, after))
+
+    def values_read(self, tensor, what):
+        """Python reads a tensor's values (`item()`, `bool(t)`...): the trace cannot replay a choice made on them."""
+        if not self.paused:
+            self.poison(f"{what} reads a tensor's values in Python")
+
+    def array_taken(self, tensor):
+        """`np.asarray(t)`: the array itself is fine where it reaches an op; anything computed from it is not."""
+        if not self.paused:
+            self.exported = True
+
+    def saw_module(self, module):
+        if not self.paused:
+            self.modules[id(module)] = module
+
+    def random_call(self, fn, args, kwargs):
+        self.paused += 1
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            self.paused -= 1
+        if not self.paused:
+            template = self._template((args, kwargs), fn.__name__)
+            out = self._new_value(result._data)
+            self.instructions.append(P.RandomCall(fn, template[0], template[1], out))
+        return result
+
+    def replayed_call(self, fn, args, kwargs, label):
+        if any(isinstance(a, Tensor) or callable(a) for a in (*args, *kwargs.values())):
+            self.poison(f"{label} is given a tensor or a function (a closure is not replayed)")
+        self.paused += 1
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            self.paused -= 1
+        if not self.paused:
+            self.instructions.append(P.Call(fn, tuple(args), dict(kwargs), label))
+        return result
+
+    def poison(self, reason):
+        if self.poisoned is not None:
+            return
+        where = user_location()
+        if self.fullgraph:
+            raise CompileError(f"ag.compile(fullgraph=True): {reason} (at {where})")
+        self.poisoned = (reason, where)
+        state.tracer = None  # the rest of the call runs as plain eager code
+
+    # ---- backward ----
+
+    def backward(self, roots, root_grads, retain_graph, create_graph, targets):
+        """Eager backward, run through the create-graph formulas (so every op of it is recorded) with
+        grad recording off; leaf gradients are stored as the fast path stores them."""
+        from ..engine import (
+            TENSOR_F,
+            _nodes_leading_to,
+            _propagate,
+            _run_hooks,
+            _seed,
+            _store_leaf_gradients,
+            run_backward,
+        )
+
+        if create_graph:
+            self.poison("backward(create_graph=True) is not compiled")
+            return run_backward(roots, root_grads, retain_graph, create_graph, targets)
+        if state.anomaly:
+            self.poison("detect_anomaly() checks values in Python")
+            return run_backward(roots, root_grads, retain_graph, create_graph, targets)
+        self.backward_ran = True
+        grads = [self._as_tensor(g) for g in root_grads]
+        pending, leaves, heap = _seed(roots, grads, True)
+        wanted = _nodes_leading_to(roots, targets) if targets is not None else None
+        captured: dict[Any, Any] = {}
+        with no_grad():
+            _propagate(heap, pending, leaves, TENSOR_F, True, retain_graph, wanted, targets, captured)
+            if targets is not None:
+                _store_leaf_gradients(leaves, True, targets, captured)
+                return captured
+            for leaf, g in leaves.items():
+                if leaf._hooks:
+                    g = _run_hooks(leaf._hooks, g, True)  # the engine reports the hook: this call turns eager
+                self.store_grad(leaf, g)
+        return captured
+
+    def _as_tensor(self, g):
+        """A root gradient as a Tensor: the user's (a value of the trace), or the ones `backward()` made."""
+        if isinstance(g, Tensor):
+            return g
+        if id(g) not in self.value_of:
+            self.instructions.append(P.Constant(self._new_value(g), g))
+        return Tensor(g)
+
+    def store_grad(self, leaf, g):
+        """Eager's fast-path store of a leaf gradient (a Tensor computed in the trace), recorded. While
+        tracing it always copies (never wrong); the program copies only where the array may be shared
+        (decided once the whole trace is known, see `compile.finish_program`)."""
+        if leaf.grad is not None and leaf.grad.requires_grad:
+            self.poison("a leaf's .grad requires grad (left by create_graph)")
+        recording = state.tracer is self
+        value = self.value(g) if recording else None
+        if leaf.grad is None:
+            leaf.grad = Tensor(g._data.copy())
+        elif leaf.grad.requires_grad:
+            leaf.grad = leaf.grad + g
+        else:
+            leaf.grad._data += g._data
+        if not recording:
+            return
+        index = self.input_index.get(id(leaf))
+        ref = ("input", index) if index is not None else ("state", leaf)
+        if index is None:
+            self.states[id(leaf)] = leaf
+        self.alive.append(leaf.grad)
+        out = self._new_value(leaf.grad._data)
+        self.instructions.append(P.StoreGrad(ref, f"leaf {tuple(leaf.shape)}", value, True, out))
+
+
+def _existing_tensors():
+    """The tensors alive before the call (found by the garbage collector, which tracks every Tensor):
+    {id(array): a tensor holding it}, and {id(grad tensor): its leaf}."""
+    owner_of_array: dict[int, Tensor] = {}
+    leaf_of_grad: dict[int, Tensor] = {}
+    for obj in gc.get_objects():
+        if issubclass(type(obj), Tensor):  # not isinstance: that reads __class__, which some objects compute
+            if obj.grad_fn is None or id(obj._data) not in owner_of_array:
+                owner_of_array[id(obj._data)] = obj
+            if obj.grad is not None:
+                leaf_of_grad[id(obj.grad)] = obj
+    return owner_of_array, leaf_of_grad
