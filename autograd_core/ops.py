@@ -195,8 +195,13 @@ class Op:
 
     def backward(self, F, g, inputs, out, attrs, needs):
         """Gradients of every input; None where `needs[i]` is None (no gradient wanted)."""
-        if F is ARRAY_F and self.fast_backward is not None:
-            return self.fast_backward(g, inputs, out, attrs, needs)
+        if self.fast_backward is not None:
+            if F is ARRAY_F:
+                return self.fast_backward(g, inputs, out, attrs, needs)
+            if F.fast_backward_recorder is not None:  # an ag.compile trace keeps the fused VJP as one step
+                recorded = F.fast_backward_recorder(self, g, inputs, out, attrs, needs)
+                if recorded is not None:
+                    return recorded
         grads = []
         if self.variadic:
             for i, need in enumerate(needs):
@@ -216,7 +221,10 @@ class Op:
 
 
 class Namespace:
-    """Attribute bag: `F.exp(x)` etc. Filled from the registry."""
+    """Attribute bag: `F.exp(x)` etc. Filled from the registry. `fast_backward_recorder`, when set (by an
+    `ag.compile` trace), receives the VJPs of ops that have a fused `fast_backward`."""
+
+    fast_backward_recorder: Callable[..., Any] | None = None
 
     if TYPE_CHECKING:  # for type checkers: the attributes are the registry's ops, set at run time
 

@@ -232,6 +232,10 @@ def finish_program(tracer, output_values, fuse):
     for instruction in program.instructions:
         if type(instruction) is P.Constant and instruction.writes[0] in written:
             instruction.copied = True  # the function writes into it: each run starts from the traced value
+    if fuse:
+        from .fusion import fuse_elementwise
+
+        fuse_elementwise(program, tracer.layouts)
     program.build()
     return program
 
@@ -268,7 +272,7 @@ class CompiledFunction:
         return self._trace(args, kwargs, tensors, others)
 
     def _trace(self, args, kwargs, tensors, others):
-        tracer = Tracer(self.fullgraph)
+        tracer = Tracer(self.fullgraph, self.fuse)
         if np.ndarray in others:
             tracer.poison("a numpy array is among the arguments; pass tensors (ag.from_numpy shares memory)")
         tracer.add_inputs(tensors)

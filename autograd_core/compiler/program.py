@@ -172,6 +172,61 @@ def _short(value):
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+class FusedCall(Instruction):
+    """A chain of elementwise ops as one generated Numba loop (see `fusion`): reads the `leaves` (arrays
+    of the loop's shape) and `singles` (one value each), writes each sink as a new array and each
+    reduction as a 0-d array."""
+
+    def __init__(self, kernel, leaves, singles, sinks, reductions, shape, size, fused):
+        self.kernel, self.leaves, self.singles = kernel, leaves, singles
+        self.sinks, self.reductions, self.shape, self.size = sinks, reductions, shape, size
+        self.fused = fused  # the replaced instructions, described
+        self.reads = tuple(leaves) + tuple(singles)
+        self.writes = tuple(v for v, _ in sinks) + tuple(out for out, _, _ in reductions)
+
+    def source(self, name):
+        lines = [f"v{v} = np.empty({self.shape!r}, {name(dtype)})" for v, dtype in self.sinks]
+        arguments = [f"v{v}.reshape(-1)" for v in self.leaves] + [f"v{v}.flat[0]" for v in self.singles]
+        arguments += [f"v{v}.reshape(-1)" for v, _ in self.sinks]
+        lines.append(f"_r = {name(self.kernel)}({', '.join(arguments)})")
+        for k, (out, kind, dtype) in enumerate(self.reductions):
+            total = f"_r[{k}] / {self.size}" if kind == "mean" else f"_r[{k}]"
+            lines.append(f"v{out} = np.asarray({total}, dtype={name(dtype)})")
+        return lines
+
+    def describe(self):
+        written = ", ".join([f"v{v}" for v, _ in self.sinks] + [f"v{out} ({kind})" for out, kind, _ in self.reductions])
+        header = f"{written} = fused loop over {self.size} elements ({', '.join(f'v{v}' for v in self.reads)}):"
+        return "\n".join([header] + [f"      | {line}" for line in self.fused])
+
+
+class VjpCall(Instruction):
+    """`grads = op.fast_backward(g, inputs, out, attrs, needs)`: an op's fused VJP kernel as one step
+    (the engine's fast path), its arrays as values; `writes` one value per gradient computed."""
+
+    def __init__(self, op, template, needs, outs):
+        self.op, self.template, self.needs = op, template, needs
+        self.outs = outs  # per input: a value number, or None where no gradient is wanted
+        self.writes = tuple(v for v in outs if v is not None)
+        self.reads = tuple(_values_in(template))
+
+    def source(self, name):
+        g, inputs, out, attrs = self.template
+        arrays = ", ".join(f"v{v}" for v in self.reads)
+        lines = [f"_g = {name(self.op)}.fast_backward(*_build({name(self.template)}, ({arrays}{',' if self.reads else ''})), {name(self.needs)})"]
+        lines += [f"v{v} = _g[{k}]" for k, v in enumerate(self.outs) if v is not None]
+        return lines
+
+    def describe(self):
+        grads = ", ".join(f"v{v}" for v in self.writes)
+        return f"{grads} = {self.op.name} VJP (fused kernel)({', '.join(f'v{v}' for v in self.reads)})"
+
+
+def build_arguments(template, arrays):
+    """A template's slots filled with this run's arrays (`_build` in the generated code)."""
+    return _fill(template, dict(zip(_values_in(template), arrays)))
+
+
 class ArrayCall(Instruction):
     """`v = np.asarray(fn(*args, **kwargs))`: a numpy computation outside the graph (a comparison,
     `argmax`), its arrays among the arguments as values."""
@@ -344,7 +399,7 @@ class Program:
         body.append(f"return ({outputs}{',' if len(self.output_values) == 1 else ''})")
         self.source = "def run(A):\n" + "".join(f"    {line}\n" for line in body)
         namespace: dict[str, Any] = {k: obj for k, obj in constants.values()}
-        namespace.update(np=np, _store_grad=store_grad, _tensors=tensors_filled)
+        namespace.update(np=np, _store_grad=store_grad, _tensors=tensors_filled, _build=build_arguments)
         exec(compile(self.source, "<ag.compile program>", "exec"), namespace)
         self.run = namespace["run"]
         return self.run
@@ -353,8 +408,8 @@ class Program:
         lines = []
         for instruction in self.instructions:
             text = instruction.describe()
-            if instruction.writes and instruction.writes[0] in self.labels:
+            if instruction.writes and instruction.writes[0] in self.labels and "\n" not in text:
                 shape, dtype = self.labels[instruction.writes[0]]
                 text = f"{text:<70} # {dtype}{list(shape)}"
-            lines.append(text)
+            lines += text.split("\n")
         return lines

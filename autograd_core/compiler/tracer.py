@@ -27,9 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from ..graph import no_grad, state
+from ..graph import Node, OutputEdge, SavedShape, no_grad, state
+from ..ops import Namespace
 from ..tensor import Tensor
 from . import program as P
+from .fusion import FUSABLE_OPS
 
 
 class CompileError(RuntimeError):
@@ -56,12 +58,14 @@ def _library_roots():
 
 
 class Tracer:
-    def __init__(self, fullgraph: bool):
+    def __init__(self, fullgraph: bool, fuse: bool = True):
         self.fullgraph = fullgraph
+        self.fuse = fuse
         self.instructions: list[P.Instruction] = []
         self.value_of: dict[int, int] = {}  # id(array) -> value number
         self.alive: list[Any] = []  # every array and tensor seen, so that no id is reused while tracing
         self.labels: dict[int, tuple[tuple[int, ...], np.dtype]] = {}
+        self.layouts: dict[int, str] = {}  # value -> "single", "C" or "strided" (what the fused loops can read)
         self.count = 0
         self.poisoned: tuple[str, str] | None = None
         self.paused = 0
@@ -83,6 +87,7 @@ class Tracer:
         self.alive.append(array)
         if isinstance(array, np.ndarray):
             self.labels[value] = (array.shape, array.dtype)
+            self.layouts[value] = _layout(array)
         return value
 
     def add_inputs(self, tensors):
@@ -254,7 +259,6 @@ class Tracer:
         """Eager backward, run through the create-graph formulas (so every op of it is recorded) with
         grad recording off; leaf gradients are stored as the fast path stores them."""
         from ..engine import (
-            TENSOR_F,
             _nodes_leading_to,
             _propagate,
             _run_hooks,
@@ -275,7 +279,7 @@ class Tracer:
         wanted = _nodes_leading_to(roots, targets) if targets is not None else None
         captured: dict[Any, Any] = {}
         with no_grad():
-            _propagate(heap, pending, leaves, TENSOR_F, True, retain_graph, wanted, targets, captured)
+            _propagate(heap, pending, leaves, _TracingF(self), True, retain_graph, wanted, targets, captured)
             if targets is not None:
                 _store_leaf_gradients(leaves, True, targets, captured)
                 return captured
@@ -284,6 +288,31 @@ class Tracer:
                     g = _run_hooks(leaf._hooks, g, True)  # the engine reports the hook: this call turns eager
                 self.store_grad(leaf, g)
         return captured
+
+    def fast_vjp(self, op, g, inputs, out, attrs, needs):
+        """An op's fused VJP kernel (`Op.fast_backward`), run on the arrays and recorded as one step; None
+        for the elementwise ops that fusion handles, whose formulas are recorded op by op instead."""
+        if self.fuse and op.name in FUSABLE_OPS:
+            return None
+        g_arrays = [None if x is None else x._data for x in g] if type(g) is list else g._data
+        input_arrays = [_plain(x) for x in inputs]
+        out_arrays = None if out is None else tuple(o._data for o in out) if type(out) is tuple else out._data
+        wanted = tuple(None if n is None else True for n in needs)
+        grads = op.fast_backward(g_arrays, input_arrays, out_arrays, attrs, wanted)
+        if state.tracer is not self:
+            return [None if gi is None else Tensor(gi) for gi in grads]
+        template = self._template((g_arrays, input_arrays, out_arrays, attrs), op.name)
+        outs = []
+        for gi in grads:
+            if gi is None:
+                outs.append(None)
+                continue
+            fresh = id(gi) not in self.value_of and gi.base is None
+            outs.append(self._new_value(gi))
+            if fresh:
+                self.fresh.add(outs[-1])
+        self.instructions.append(P.VjpCall(op, template, wanted, outs))
+        return [None if gi is None else Tensor(gi) for gi in grads]
 
     def _as_tensor(self, g):
         """A root gradient as a Tensor: the user's (a value of the trace), or the ones `backward()` made."""
@@ -316,6 +345,34 @@ class Tracer:
         self.alive.append(leaf.grad)
         out = self._new_value(leaf.grad._data)
         self.instructions.append(P.StoreGrad(ref, f"leaf {tuple(leaf.shape)}", value, True, out))
+
+
+class _TracingF(Namespace):
+    """The backward namespace of a trace: the create-graph ops (each recorded by `apply`), and the
+    fused VJP kernels recorded whole (`Tracer.fast_vjp`)."""
+
+    def __init__(self, tracer):
+        self.fast_backward_recorder = tracer.fast_vjp
+
+    def __getattr__(self, name):
+        from ..engine import TENSOR_F
+
+        return getattr(TENSOR_F, name)
+
+
+def _plain(value):
+    """A VJP input as the fused kernels take it: an array, a number, or a shape-only stand-in."""
+    if isinstance(value, Tensor):
+        return value._data
+    if isinstance(value, (Node, OutputEdge)):
+        return SavedShape(value.shape, value.dtype)
+    return value
+
+
+def _layout(array):
+    if array.size == 1 or (array.ndim and not any(array.strides)):
+        return "single"
+    return "C" if array.flags.c_contiguous else "strided"
 
 
 def _existing_tensors():

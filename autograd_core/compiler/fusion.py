@@ -1,0 +1,421 @@
+"""Fusing chains of elementwise ops into generated Numba loops.
+
+An elementwise instruction (an op of `_EXPRESSIONS`, or a numpy comparison, over operands that are
+all either C-contiguous arrays of one shape or single values) becomes a node of an expression; the
+values something else needs (a non-elementwise instruction, a returned value, a `sum` over all
+elements) are the sinks. Each group of sinks becomes one `FusedCall`: one loop over the elements that
+evaluates every node the sinks depend on, writes each array sink and accumulates each sum.
+
+Where a group is placed: after the last instruction it reads from outside (its leaves) and before
+the first instruction that reads one of its sinks, and never across an instruction with an effect
+(an in-place write, a replayed call, a stored gradient), so that every array it reads holds what the
+ops it replaces read. Sinks whose windows overlap share one loop; a node needed by a later group is
+recomputed there from its leaves (backward formulas read the forward's sigmoid or tanh: recomputing
+them costs less than writing and reading an array) unless an earlier group already wrote it.
+
+Kernels are generated as Python source, written to a file named by the hash of that source (and of
+`vector_math`'s), and compiled by Numba with its disk cache: a second process compiles nothing.
+float32 stays float32 (constants are typed; exp, tanh and sigmoid come from `vector_math`); loops of
+at least `PARALLEL_MIN_SIZE` elements run on threads (`prange`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from . import program as P
+
+PARALLEL_MIN_SIZE = 1 << 17
+"""Elements from which a fused loop runs on threads (prange)."""
+
+_UNARY = {
+    "neg": "(-{0})",
+    "abs": "abs({0})",
+    "sqrt": "np.sqrt({0})",
+    "square": "({0} * {0})",
+    "reciprocal": "(ONE / {0})",
+    "rsqrt": "(ONE / np.sqrt({0}))",
+    "relu": "({0} if {0} > ZERO or {0} != {0} else ZERO)",
+}
+_TRANSCENDENTAL = {"exp": ("exp32", "np.exp"), "tanh": ("tanh32", "np.tanh"), "sigmoid": ("sigmoid32", None)}
+_BINARY = {"add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})", "div": "({0} / {1})"}
+_COMPARISONS = {
+    np.greater: "({0} > {1})",
+    np.less: "({0} < {1})",
+    np.greater_equal: "({0} >= {1})",
+    np.less_equal: "({0} <= {1})",
+    np.equal: "({0} == {1})",
+    np.not_equal: "({0} != {1})",
+}
+FUSABLE_OPS = frozenset(_UNARY) | frozenset(_TRANSCENDENTAL) | frozenset(_BINARY) | {"pow", "where", "astype"}
+"""The ops a trace records through their formulas (not their fused VJP kernels) so that they fuse."""
+_REDUCTIONS = ("sum", "mean")
+
+
+class _Node:
+    """One elementwise instruction: `operands` are ("value", v) or ("scalar", python number)."""
+
+    def __init__(self, index, instruction, kind, operands, out, dtype):
+        self.index, self.instruction, self.kind = index, instruction, kind
+        self.operands, self.out, self.dtype = operands, out, dtype
+
+
+def _operand_list(instruction):
+    if type(instruction) is P.OpCall:
+        return list(instruction.args)
+    args, kwargs = instruction.template
+    return list(args) if not kwargs else None
+
+
+def _as_node(index, instruction, labels, layouts):
+    """The instruction as a `_Node` when it is elementwise over one shape, else None."""
+    if type(instruction) is P.OpCall:
+        name = instruction.op.name
+        if name not in FUSABLE_OPS or isinstance(instruction.attrs, P.AttrTemplate) or instruction.op.multi_output:
+            return None
+        if name == "astype" and np.dtype(instruction.attrs["dtype"]).kind not in "fb":
+            return None
+        if name != "astype" and instruction.attrs:
+            return None
+        kind = name
+    elif type(instruction) is P.ArrayCall and instruction.fn in _COMPARISONS:
+        kind = instruction.fn
+    else:
+        return None
+    out = instruction.writes[0]
+    shape, dtype = labels[out][:2]
+    if dtype.kind not in "fb" or (kind == "pow" and not _simple_power(instruction)):
+        return None
+    operands = []
+    for a in _operand_list(instruction) or ():
+        if type(a) is P._Slot:
+            a_shape, a_dtype = labels[a.value][:2]
+            if a_dtype.kind not in "fbiu" or a_dtype.kind in "iu" and a_shape != ():
+                return None
+            if layouts.get(a.value) == "single":
+                operands.append(("single", a.value))
+            elif a_shape == shape and layouts.get(a.value) == "C":
+                operands.append(("value", a.value))
+            else:
+                return None
+        elif isinstance(a, (int, float, bool, np.number)):
+            operands.append(("scalar", a))
+        else:
+            return None
+    if not operands:
+        return None
+    return _Node(index, instruction, kind, operands, out, dtype)
+
+
+def _simple_power(instruction):
+    exponent = instruction.args[1] if len(instruction.args) == 2 else None
+    return isinstance(exponent, (int, float)) and not isinstance(exponent, bool) and exponent in (2, 0.5, -1, 3)
+
+
+def _reduction_of(instruction, labels):
+    """(kind, input value) for a sum or mean over all elements into a 0-d value, else None."""
+    if type(instruction) is not P.OpCall or instruction.op.name not in _REDUCTIONS:
+        return None
+    attrs = instruction.attrs
+    if isinstance(attrs, P.AttrTemplate) or attrs.get("axis") is not None or attrs.get("keepdims"):
+        return None
+    if set(attrs) - {"axis", "keepdims"} or type(instruction.args[0]) is not P._Slot:
+        return None
+    if labels[instruction.writes[0]][1].kind != "f":
+        return None
+    return instruction.op.name, instruction.args[0].value
+
+
+class _Group:
+    """Sinks computed by one loop, placed just before instruction `high` (and after instruction `low`)."""
+
+    def __init__(self, shape, low, high):
+        self.shape, self.low, self.high = shape, low, high
+        self.sinks: list[int] = []  # values written as arrays
+        self.reductions: list[tuple[int, int, str, int]] = []  # (instruction index, output value, kind, input value)
+
+
+def fuse_elementwise(program: P.Program, layouts: dict[int, str]) -> None:
+    """Replace the program's elementwise chains by `FusedCall`s (in place)."""
+    instructions = program.instructions
+    labels = program.labels
+    nodes = {}  # value -> its elementwise node
+    for index, instruction in enumerate(instructions):
+        node = _as_node(index, instruction, labels, layouts)
+        if node is not None:
+            nodes[node.out] = node
+    if not nodes:
+        return
+    end = len(instructions)
+    produced_at = {v: i for i, ins in enumerate(instructions) for v in ins.writes}
+    effects = [i for i, ins in enumerate(instructions) if ins.effect]
+    readers: dict[int, list[int]] = {}
+    for i, ins in enumerate(instructions):
+        for v in ins.reads:
+            readers.setdefault(v, []).append(i)
+    for v in program.output_values:
+        readers.setdefault(v, []).append(end)
+    reductions = {}  # instruction index -> (kind, input value), for a sum or mean taken whole into the loop
+    for i, ins in enumerate(instructions):
+        found = _reduction_of(ins, labels)
+        if found is not None and found[1] in nodes:
+            reductions[i] = found
+
+    # the sinks, as (deadline, value or reduction index): node values read by a non-node instruction
+    sinks: list[tuple[int, Any]] = []
+    for v in nodes:
+        outside = [i for i in readers.get(v, ()) if i == end or (i not in reductions and instructions[i].writes[0] not in nodes)]
+        if outside:
+            sinks.append((min(outside), v))
+    for i, (_, v) in reductions.items():
+        sinks.append((min(readers.get(instructions[i].writes[0], [end])), ("reduction", i)))
+    sinks.sort(key=lambda s: s[0])
+
+    groups: list[_Group] = []
+    written: set[int] = set()  # sinks that a group writes, which later groups read instead of recomputing
+    for deadline, sink in sinks:
+        value = reductions[sink[1]][1] if type(sink) is tuple else sink
+        members, leaves = _cone(value, nodes, written)
+        low = max([produced_at[a] for a in leaves] + [-1])
+        first_node = min(nodes[u].index for u in members)
+        if any(first_node <= e <= low for e in effects):
+            continue  # no place where its inputs hold what its ops read: its instructions stay
+        deadline = min([deadline] + [e for e in effects if e > low])  # before the next effect
+        if low >= deadline:
+            continue
+        shape = labels[value][0]
+        group = groups[-1] if groups else None
+        if group is None or group.shape != shape or max(group.low, low) >= min(group.high, deadline):
+            group = _Group(shape, low, deadline)
+            groups.append(group)
+        group.low, group.high = max(group.low, low), min(group.high, deadline)
+        if type(sink) is tuple:
+            kind, v = reductions[sink[1]]
+            group.reductions.append((sink[1], instructions[sink[1]].writes[0], kind, v))
+        else:
+            group.sinks.append(sink)
+            written.add(sink)
+
+    placements: dict[int, list[P.Instruction]] = {}
+    replaced: set[int] = set()  # instruction indices whose values a FusedCall now writes
+    computed: set[int] = set()  # sinks already written by an earlier placed group
+    for group in groups:
+        call = _build_call(group, nodes, labels, computed)
+        if call is None:
+            continue
+        computed.update(group.sinks)
+        replaced |= {nodes[v].index for v in group.sinks} | {i for i, _, _, _ in group.reductions}
+        placements.setdefault(group.high, []).append(call)
+    if not placements:
+        return
+    result = []
+    for i, ins in enumerate(instructions):
+        result.extend(placements.get(i, ()))
+        if i not in replaced:
+            result.append(ins)
+    result.extend(placements.get(end, ()))
+    program.instructions = result
+    program.eliminate_dead_code()  # the node instructions only the fused sinks read
+
+
+def _cone(value, nodes, written):
+    """The node values `value` is computed from (itself included, stopping at values another group
+    writes) and the leaf values they read."""
+    members, leaves, stack = set(), set(), [value]
+    while stack:
+        u = stack.pop()
+        if u in members:
+            continue
+        members.add(u)
+        for kind, a in nodes[u].operands:
+            if kind == "scalar":
+                continue
+            if kind == "value" and a in nodes and a not in written:
+                stack.append(a)
+            else:
+                leaves.add(a)
+    return members, leaves
+
+
+def _build_call(group, nodes, labels, computed):
+    """The FusedCall computing a group's sinks and reductions, or None when it would fuse a single op."""
+    order: list[int] = []  # node values in evaluation order
+    leaves: list[int] = []
+    singles: list[int] = []
+    seen: set[int] = set()
+
+    def visit(v):
+        if v in seen:
+            return
+        seen.add(v)
+        if v in nodes and v not in computed:
+            for kind, a in nodes[v].operands:
+                if kind == "value":
+                    visit(a)
+                elif kind == "single" and a not in singles:
+                    singles.append(a)
+            order.append(v)
+        elif v not in leaves:
+            leaves.append(v)
+
+    targets = list(group.sinks) + [v for _, _, _, v in group.reductions]
+    for v in targets:
+        visit(v)
+    if len(order) + len(group.reductions) < 2:
+        return None
+    size = int(np.prod(group.shape))
+    source, constants = _kernel_source(order, leaves, singles, group, nodes, labels, size)
+    kernel = compile_kernel(source, constants, parallel=size >= PARALLEL_MIN_SIZE, reduces=bool(group.reductions))
+    return P.FusedCall(
+        kernel,
+        leaves,
+        singles,
+        [(v, labels[v][1]) for v in group.sinks],
+        [(out, kind, labels[out][1]) for _, out, kind, _ in group.reductions],
+        group.shape,
+        size,
+        [nodes[v].instruction.describe() for v in order],
+    )
+
+
+def _kernel_source(order, leaves, singles, group, nodes, labels, size):
+    """The loop's Python source and the typed constants it reads."""
+    constants: dict[str, Any] = {}
+
+    def constant(value, dtype):
+        key = f"C{len(constants)}"
+        constants[key] = np.dtype(dtype).type(value)
+        return key
+
+    names = {v: f"x{k}" for k, v in enumerate(leaves)}
+    names.update({v: f"s{k}" for k, v in enumerate(singles)})
+    body = [f"        x{k} = a{k}[i]" for k in range(len(leaves))]
+    for v in order:
+        node = nodes[v]
+        dtype = node.dtype
+        operands = []
+        for kind, a in node.operands:
+            if kind == "scalar":
+                operand_dtype = dtype if dtype.kind == "f" else np.result_type(*(labels[x][1] for k, x in node.operands if k != "scalar"))
+                operands.append(constant(a, operand_dtype if np.dtype(operand_dtype).kind != "b" else dtype))
+            else:
+                operands.append(_cast(names[a], labels[a][1], dtype, node.kind))
+        names[v] = f"t{v}"
+        body.append(f"        t{v} = {_expression(node, operands, constants, constant)}")
+    for k, v in enumerate(group.sinks):
+        body.append(f"        o{k}[i] = {names[v]}")
+    for k, (_, _, _, v) in enumerate(group.reductions):
+        body.append(f"        r{k} += {names[v]}")
+    parameters = [f"a{k}" for k in range(len(leaves))] + [f"s{k}" for k in range(len(singles))]
+    parameters += [f"o{k}" for k in range(len(group.sinks))]
+    lines = [f"def kernel({', '.join(parameters)}):"]
+    lines += [f"    r{k} = 0.0" for k in range(len(group.reductions))]
+    lines.append(f"    for i in prange({size}):")
+    lines += body
+    results = ", ".join(f"r{k}" for k in range(len(group.reductions)))
+    lines.append(f"    return ({results}{',' if len(group.reductions) == 1 else ''})")
+    return "\n".join(lines) + "\n", constants
+
+
+def _cast(name, source_dtype, dtype, kind):
+    if kind in _COMPARISONS or kind == "where" or source_dtype == dtype or dtype.kind == "b":
+        return name
+    return f"np.{dtype.name}({name})"
+
+
+def _expression(node, operands, constants, constant):
+    kind, dtype = node.kind, node.dtype
+    if kind in _COMPARISONS:
+        return _COMPARISONS[kind].format(*operands)
+    if kind in _BINARY:
+        return _BINARY[kind].format(*operands)
+    if kind in _UNARY:
+        text = _UNARY[kind]
+        if "ONE" in text:
+            text = text.replace("ONE", constant(1, dtype))
+        if "ZERO" in text:
+            text = text.replace("ZERO", constant(0, dtype))
+        return text.format(*operands)
+    if kind in _TRANSCENDENTAL:
+        vectorized, fallback = _TRANSCENDENTAL[kind]
+        if dtype == np.float32:
+            return f"{vectorized}({operands[0]})"
+        if fallback is None:  # sigmoid in float64: 1 / (1 + exp(-x))
+            one = constant(1, dtype)
+            return f"({one} / ({one} + np.exp(-{operands[0]})))"
+        return f"{fallback}({operands[0]})"
+    if kind == "pow":
+        base = operands[0]
+        exponent = node.instruction.args[1]
+        if exponent == 2:
+            return f"({base} * {base})"
+        if exponent == 3:
+            return f"({base} * {base} * {base})"
+        if exponent == 0.5:
+            return f"np.sqrt({base})"
+        return f"({constant(1, dtype)} / {base})"
+    if kind == "where":
+        return f"({operands[1]} if {operands[0]} else {operands[2]})"
+    if kind == "astype":
+        return f"np.{dtype.name}({operands[0]})" if dtype.kind == "f" else f"({operands[0]} != 0)"
+    raise AssertionError(kind)
+
+
+# ---- compiling and caching the kernels -----------------------------------------------------------
+
+
+_compiled: dict[tuple[str, bool], Any] = {}
+
+
+def _cache_folder():
+    numba = backend.numba_module()  # sets NUMBA_CACHE_DIR to the user's cache folder unless set
+    folder = os.path.join(numba.config.CACHE_DIR, "autograd_core_compiled")
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def _vector_math_version():
+    from . import vector_math
+
+    with open(vector_math.__file__, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:12]
+
+
+def compile_kernel(source: str, constants: dict[str, Any], parallel: bool, reduces: bool) -> Any:
+    """The kernel of `source` compiled by Numba, from a module file named by the source's hash (so that
+    Numba's disk cache serves a second process, and two kernels never share a file). A loop with a sum
+    may reassociate it (LLVM vectorizes the sum only then; it adds in float64, within float32 rounding of
+    numpy's pairwise float32 sum)."""
+    header = (
+        "import numpy as np\n"
+        "from numba import prange\n"
+        "from autograd_core.compiler.vector_math import exp32, sigmoid32, tanh32\n\n"
+        + "".join(f"{k} = np.{np.asarray(c).dtype.name}({c.item()!r})\n" for k, c in constants.items())
+        + "\n\n"
+    )
+    text = header + source
+    key = hashlib.sha256((text + _vector_math_version() + str(parallel) + str(reduces)).encode()).hexdigest()[:24]
+    found = _compiled.get((key, parallel))
+    if found is not None:
+        return found
+    path = os.path.join(_cache_folder(), f"fused_{key}.py")
+    if not os.path.exists(path):
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w") as f:
+            f.write(text)
+        os.replace(temporary, path)  # atomic: a concurrent process sees the whole file or none
+    spec = importlib.util.spec_from_file_location(f"autograd_core_fused_{key}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    numba = backend.numba_module()
+    fastmath = {"reassoc", "contract"} if reduces else False
+    kernel = numba.njit(cache=True, error_model="numpy", nogil=True, parallel=parallel, fastmath=fastmath)(module.kernel)
+    _compiled[(key, parallel)] = kernel
+    return kernel
