@@ -96,7 +96,7 @@ def _as_node(index, instruction, labels, layouts):
     for a in _operand_list(instruction) or ():
         if type(a) is P._Slot:
             a_shape, a_dtype = labels[a.value][:2]
-            if a_dtype.kind not in "fbiu" or a_dtype.kind in "iu" and a_shape != ():
+            if a_dtype.kind not in "fbiu" or (a_dtype.kind in "iu" and a_shape != ()):
                 return None
             if layouts.get(a.value) == "single":
                 operands.append(("single", a.value))
@@ -170,10 +170,14 @@ def fuse_elementwise(program: P.Program, layouts: dict[int, str]) -> None:
     # the sinks, as (deadline, value or reduction index): node values read by a non-node instruction
     sinks: list[tuple[int, Any]] = []
     for v in nodes:
-        outside = [i for i in readers.get(v, ()) if i == end or (i not in reductions and instructions[i].writes[0] not in nodes)]
+        outside = [
+            i
+            for i in readers.get(v, ())
+            if i == end or (i not in reductions and instructions[i].writes[0] not in nodes)
+        ]
         if outside:
             sinks.append((min(outside), v))
-    for i, (_, v) in reductions.items():
+    for i in reductions:
         sinks.append((min(readers.get(instructions[i].writes[0], [end])), ("reduction", i)))
     sinks.sort(key=lambda s: s[0])
 
@@ -301,9 +305,8 @@ def _kernel_source(order, leaves, singles, group, nodes, labels, size):
         dtype = node.dtype
         operands = []
         for kind, a in node.operands:
-            if kind == "scalar":
-                operand_dtype = dtype if dtype.kind == "f" else np.result_type(*(labels[x][1] for k, x in node.operands if k != "scalar"))
-                operands.append(constant(a, operand_dtype if np.dtype(operand_dtype).kind != "b" else dtype))
+            if kind == "scalar":  # typed as the op's float dtype (or, in a comparison, as its array operand's)
+                operands.append(constant(a, dtype if dtype.kind == "f" else _array_operand_dtype(node, labels)))
             else:
                 operands.append(_cast(names[a], labels[a][1], dtype, node.kind))
         names[v] = f"t{v}"
@@ -321,6 +324,10 @@ def _kernel_source(order, leaves, singles, group, nodes, labels, size):
     results = ", ".join(f"r{k}" for k in range(len(group.reductions)))
     lines.append(f"    return ({results}{',' if len(group.reductions) == 1 else ''})")
     return "\n".join(lines) + "\n", constants
+
+
+def _array_operand_dtype(node, labels):
+    return np.result_type(*(labels[a][1] for kind, a in node.operands if kind != "scalar"))
 
 
 def _cast(name, source_dtype, dtype, kind):
@@ -416,6 +423,7 @@ def compile_kernel(source: str, constants: dict[str, Any], parallel: bool, reduc
     spec.loader.exec_module(module)
     numba = backend.numba_module()
     fastmath = {"reassoc", "contract"} if reduces else False
-    kernel = numba.njit(cache=True, error_model="numpy", nogil=True, parallel=parallel, fastmath=fastmath)(module.kernel)
+    options = dict(cache=True, error_model="numpy", nogil=True, parallel=parallel, fastmath=fastmath)
+    kernel = numba.njit(**options)(module.kernel)
     _compiled[(key, parallel)] = kernel
     return kernel

@@ -211,9 +211,9 @@ class VjpCall(Instruction):
         self.reads = tuple(_values_in(template))
 
     def source(self, name):
-        g, inputs, out, attrs = self.template
-        arrays = ", ".join(f"v{v}" for v in self.reads)
-        lines = [f"_g = {name(self.op)}.fast_backward(*_build({name(self.template)}, ({arrays}{',' if self.reads else ''})), {name(self.needs)})"]
+        arrays = ", ".join(f"v{v}" for v in self.reads) + ("," if self.reads else "")
+        arguments = f"*_build({name(self.template)}, ({arrays}))"
+        lines = [f"_g = {name(self.op)}.fast_backward({arguments}, {name(self.needs)})"]
         lines += [f"v{v} = _g[{k}]" for k, v in enumerate(self.outs) if v is not None]
         return lines
 
