@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -420,6 +421,7 @@ def compile_kernel(source: str, constants: dict[str, Any], parallel: bool, reduc
     spec = importlib.util.spec_from_file_location(f"autograd_core_fused_{key}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # Numba's disk cache finds the kernel's module by name when it loads
     spec.loader.exec_module(module)
     numba = backend.numba_module()
     fastmath = {"reassoc", "contract"} if reduces else False
