@@ -449,7 +449,10 @@ class Tensor:
         return self
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached for a name the class does not have: say so in PyTorch terms.
+        # Only reached for a name the class does not have: say so in PyTorch terms. numpy probes
+        # `__array_struct__` and `__array_interface__` on every np.asarray(t): those fail fast.
+        if name[:2] == "__":
+            raise AttributeError(name)
         raise AttributeError(
             f"'Tensor' object has no attribute {name!r}; if it is a method of PyTorch's Tensor, autograd-core "
             "does not provide it (yet): API.md lists what it does provide"

@@ -272,7 +272,7 @@ class CompiledFunction:
         return self._trace(args, kwargs, tensors, others)
 
     def _trace(self, args, kwargs, tensors, others):
-        tracer = Tracer(self.fullgraph, self.fuse)
+        tracer = Tracer(self.fullgraph, self.fuse, getattr(self.fn, "__code__", None))
         if np.ndarray in others:
             tracer.poison("a numpy array is among the arguments; pass tensors (ag.from_numpy shares memory)")
         tracer.add_inputs(tensors)

@@ -38,13 +38,14 @@ class CompileError(RuntimeError):
     """`ag.compile(..., fullgraph=True)` met something it cannot compile."""
 
 
-def user_location() -> str:
-    """file:line of the innermost frame outside autograd_core, nn and optim (the user's line)."""
+def user_location(code: Any = None) -> str:
+    """file:line of the innermost frame that is the traced function's (`code`) or outside autograd_core,
+    nn and optim: the user's line."""
     library = _library_roots()
     frame = sys._getframe(1)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
-        if not filename.startswith(library):
+        if frame.f_code is code or not filename.startswith(library):
             return f"{frame.f_code.co_filename}:{frame.f_lineno}"
         frame = frame.f_back
     return "<unknown line>"
@@ -58,8 +59,9 @@ def _library_roots():
 
 
 class Tracer:
-    def __init__(self, fullgraph: bool, fuse: bool = True):
+    def __init__(self, fullgraph: bool, fuse: bool = True, code: Any = None):
         self.fullgraph = fullgraph
+        self.code = code  # the traced function's code object: its lines are the user's
         self.fuse = fuse
         self.instructions: list[P.Instruction] = []
         self.value_of: dict[int, int] = {}  # id(array) -> value number
@@ -98,17 +100,20 @@ class Tracer:
                 self.instructions.append(P.ReadTensor(value, ("input", k), f"input {k}"))
 
     def value(self, tensor: Tensor) -> int:
-        """The value number of a Tensor's array. An array first seen here belongs either to a tensor
-        that existed before the call (read through that tensor on every run; through its leaf when it
-        is a leaf's `.grad`, which backward and zero_grad replace) or was made inside the function
-        from Python data (a constant of the trace)."""
-        array = tensor._data
+        """The value number of a Tensor's array (see `_array_value`)."""
+        return self._array_value(tensor._data, "an op")
+
+    def _array_value(self, array, who):
+        """The value number of an array. An array first seen here belongs either to a tensor that
+        existed before the call (read through that tensor on every run; through its leaf when it is a
+        leaf's `.grad`, which backward and zero_grad replace) or was made inside the function (a
+        constant of the trace, see `_constant`)."""
         value = self.value_of.get(id(array))
         if value is not None:
             return value
         owner = self.owner_of_array.get(id(array))
         if owner is None:
-            return self._constant(array, "an op")
+            return self._constant(array, who)
         leaf = self.leaf_of_grad.get(id(owner))
         if leaf is not None:
             where, label = ("grad", leaf), f"grad of state {tuple(leaf.shape)}"
@@ -141,7 +146,7 @@ class Tracer:
         if isinstance(obj, Tensor):
             return P._Slot(self.value(obj))
         if type(obj) is np.ndarray:
-            return P._Slot(self._constant(obj, who))
+            return P._Slot(self._array_value(obj, who))
         if type(obj) in (tuple, list):
             parts = [self._template(o, who) for o in obj]
             return tuple(parts) if type(obj) is tuple else parts
@@ -159,7 +164,7 @@ class Tracer:
             if isinstance(x, Tensor):
                 args.append(P._Slot(self.value(x)))
             elif type(x) is np.ndarray:
-                args.append(P._Slot(self._constant(x, op.name)))
+                args.append(P._Slot(self._array_value(x, op.name)))
             else:
                 args.append(x)
         template = self._template(attrs, op.name)
@@ -189,7 +194,7 @@ class Tracer:
 
     def copied(self, source_array, copy):
         if not self.paused:
-            source = self._constant(source_array, "a copy")  # a known array's number, else a constant
+            source = self._array_value(source_array, "a copy")
             self.instructions.append(P.CopyValue(source, self._new_value(copy)))
 
     def assigned(self, target: Tensor, value_array, casting):
@@ -199,7 +204,7 @@ class Tracer:
         target_value = self.value(target)
         value = self.value_of.get(id(value_array))
         if value is None:
-            value = self._constant(value_array, "an in-place write")
+            value = self._array_value(value_array, "an in-place write")
         after = self.count
         self.count += 1
         self.value_of[id(target._data)] = after
@@ -247,7 +252,7 @@ class Tracer:
     def poison(self, reason):
         if self.poisoned is not None:
             return
-        where = user_location()
+        where = user_location(self.code)
         if self.fullgraph:
             raise CompileError(f"ag.compile(fullgraph=True): {reason} (at {where})")
         self.poisoned = (reason, where)

@@ -85,21 +85,22 @@ def _adam_loop(
 
 def _run_per_tensor(loop, arrays, per_tensor, scalars):
     """`loop(*flat arrays of tensor i, *per_tensor[i], *scalars)` for each tensor i; `arrays` holds one
-    list per array argument (params first). A non-contiguous array is copied flat, then written back."""
-    dtype = arrays[0][0].dtype
-    scalars = tuple(dtype.type(s) if isinstance(s, float) else s for s in scalars)
-    for i, tensor_arrays in enumerate(zip(*arrays)):
-        flat_of = {}  # by identity: an array passed twice (SGD's unused buffer is the param) is flattened once
+    list per array argument (params first). A non-contiguous or read-only array is copied flat, then
+    written back."""
+    cast = arrays[0][0].dtype.type
+    scalars = tuple(cast(s) if isinstance(s, float) else s for s in scalars)
+    for tensor_arrays, values in zip(zip(*arrays), per_tensor):
+        values = tuple(cast(x) if isinstance(x, float) else x for x in values)
+        if all(a.flags.c_contiguous and a.flags.writeable for a in tensor_arrays):  # flat views: written in place
+            loop(*[a.reshape(-1) for a in tensor_arrays], *values, *scalars)
+            continue
+        flat_of = {}  # by identity: an array passed twice (SGD's unused buffer is the param) is copied once
         for a in tensor_arrays:
             if id(a) not in flat_of:
-                flat_of[id(a)] = (a, a.reshape(-1) if a.flags.c_contiguous and a.flags.writeable else a.flatten())
-        loop(
-            *(flat_of[id(a)][1] for a in tensor_arrays),
-            *(dtype.type(x) if isinstance(x, float) else x for x in per_tensor[i]),
-            *scalars,
-        )
+                flat_of[id(a)] = (a, a.flatten())
+        loop(*(flat_of[id(a)][1] for a in tensor_arrays), *values, *scalars)
         for array, flat in flat_of.values():
-            if flat.base is None:  # a copy
+            if array.flags.writeable:
                 array[...] = flat.reshape(array.shape)
 
 
