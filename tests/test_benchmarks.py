@@ -3,9 +3,11 @@ an engine that computes something else out of the timings. No timing thresholds.
 Also: the package ships inside autograd_core, importing it changes nothing, and an
 installed wheel runs `autograd-core bench`."""
 
+import copy
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -15,14 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograd_core.benchmarks import THREAD_ENV_VARS, runner
+import autograd_core as ag
+from autograd_core.benchmarks import THREAD_ENV_VARS, report, runner, startup
 from autograd_core.benchmarks.engines import Engine, all_engines
+from autograd_core.benchmarks.engines.autograd_core_compiled import compile_step
 from autograd_core.benchmarks.engines.numpy_by_hand import ENGINES as NUMPY_ENGINES
 from autograd_core.benchmarks.workloads import WORKLOADS, make_problem
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
-CI_ENGINES = ["numpy", "autograd_core"] + (["torch"] if HAVE_TORCH else [])
+CI_ENGINES = ["numpy", "autograd_core", "autograd_core_compiled"] + (["torch"] if HAVE_TORCH else [])
 TINY_WORKLOADS = ["elementwise_1e4", "op_chain"]
 NUMPY_ELEMENTWISE = NUMPY_ENGINES[0].workloads["elementwise"]
 
@@ -59,14 +63,16 @@ def test_quick_run_writes_json_markdown_and_png(tmp_path):
         assert results["engines"][key]["status"] == "ok" and results["engines"][key]["version"]
     assert results["machine"]["threads"]["pinned"] == 2
     assert results["machine"]["logical_cpus"] >= 1
-    if HAVE_TORCH:
-        for name in TINY_WORKLOADS:
-            target = results["targets"][name]
+    for name in TINY_WORKLOADS:
+        targets = results["targets"][name]
+        assert [(t["engine"], t["baseline"], t["max_ratio"]) for t in targets] == runner.TARGETS[name]
+        for target in targets:
+            if not HAVE_TORCH:
+                assert target["ratio"] is None and target["verdict"] == "n/a"
+                continue
             assert target["verdict"] in ("PASS", "MISS")
-            expected = (
-                results["workloads"][name]["results"]["autograd_core"]["median_s"]
-                / results["workloads"][name]["results"]["torch"]["median_s"]
-            )
+            timed = results["workloads"][name]["results"]
+            expected = timed[target["engine"]]["median_s"] / timed[target["baseline"]]["median_s"]
             assert target["ratio"] == pytest.approx(expected)
 
     markdown = (tmp_path / "results.md").read_text()
@@ -74,6 +80,9 @@ def test_quick_run_writes_json_markdown_and_png(tmp_path):
     assert any(row.startswith("| workload | unit |") for row in table_rows)
     for name in TINY_WORKLOADS:
         assert any(row.startswith(f"| {name} | {WORKLOADS[name].unit} |") for row in table_rows)
+    target_rows = [row for row in table_rows if " <= " in row]
+    assert len(target_rows) == sum(len(runner.TARGETS[name]) for name in TINY_WORKLOADS)
+    assert "| elementwise_1e4 | autograd-core compiled <= 0.30x " in markdown
 
     from matplotlib.image import imread
 
@@ -131,11 +140,20 @@ def test_engine_that_raises_is_reported_as_error(tmp_path, monkeypatch):
 
 
 def test_loss_check_rejects_gradient_of_wrong_shape():
-    reference = dict(losses=[1.0], grads=[np.ones(3)])
-    check = runner.loss_check([1.0], [np.ones(4)], reference, loss_rtol=1e-4)
+    reference = dict(losses=[1.0], grads=[[np.ones(3)]])
+    check = runner.loss_check([1.0], [[np.ones(4)]], reference, loss_rtol=1e-4)
     assert not check["ok"] and "shape" in check["detail"]
-    assert runner.loss_check([1.0 + 1e-7], [np.ones(3) * (1 + 1e-6)], reference, loss_rtol=1e-4)["ok"]
-    assert not runner.loss_check([1.001], [np.ones(3)], reference, loss_rtol=1e-4)["ok"]
+    assert runner.loss_check([1.0 + 1e-7], [[np.ones(3) * (1 + 1e-6)]], reference, loss_rtol=1e-4)["ok"]
+    assert not runner.loss_check([1.001], [[np.ones(3)]], reference, loss_rtol=1e-4)["ok"]
+
+
+def test_loss_check_compares_the_gradients_of_every_step():
+    """A compiled engine's first step runs eagerly; a wrong gradient in a later (replayed) step is caught."""
+    reference = dict(losses=[1.0, 1.0], grads=[[np.ones(3)], [np.ones(3)]])
+    assert runner.loss_check([1.0, 1.0], [[np.ones(3)], [np.ones(3)]], reference, loss_rtol=1e-4)["ok"]
+    accumulated = runner.loss_check([1.0, 1.0], [[np.ones(3)], [2 * np.ones(3)]], reference, loss_rtol=1e-4)
+    assert not accumulated["ok"]
+    assert accumulated["detail"] == "step 2 gradient 0 off by 1.73 (norm 1.73)"
 
 
 def test_bad_arguments_are_rejected():
@@ -180,8 +198,141 @@ def test_conv_and_lstm_workloads_pass_the_quick_check_on_autograd_core_and_torch
         assert result["status"] == "ok", (key, result)
         assert result["loss_check"]["max_grad_rel_error"] < 1e-4
         assert result["n"] == 2 and result["median_s"] > 0
-    assert results["targets"][name]["verdict"] in ("PASS", "MISS")
-    assert results["targets"][name]["max_ratio"] == 1.0
+    [target] = results["targets"][name]
+    assert target["engine"] == "autograd_core" and target["max_ratio"] == 1.0
+    assert target["verdict"] in ("PASS", "MISS")
+
+
+# The kinds `ag.compile` cannot compile yet, with the start of the CompileError the compiled engine raises.
+# When the compiler learns one, its case of the test below fails: drop the entry.
+_SOFTMAX_CE_TARGET = (
+    "ag.compile(fullgraph=True): softmax_cross_entropy received a numpy array made outside the graph after a "
+    "tensor's values were taken with np.asarray"
+)
+COMPILE_GAPS = {"mlp": _SOFTMAX_CE_TARGET, "lenet": _SOFTMAX_CE_TARGET}
+
+
+@pytest.mark.parametrize("name", ONE_PER_KIND)
+def test_the_compiled_engine_matches_the_eager_engine_step_by_step(name):
+    """Losses and gradients of every check step; from the second on they come from the compiled program."""
+    workload = WORKLOADS[name]
+    problem = make_problem(workload, seed=1)
+    engines = all_engines()
+    eager, compiled = engines["autograd_core"], engines["autograd_core_compiled"]
+    eager.load()
+    eager.activate()
+    expected_losses, expected_grads, _ = runner.check_steps(*eager.workloads[workload.kind](copy.deepcopy(problem)))
+    compiled.activate()
+    step, grads = compiled.workloads[workload.kind](copy.deepcopy(problem))
+    if workload.kind in COMPILE_GAPS:
+        with pytest.raises(ag.CompileError, match=re.escape(COMPILE_GAPS[workload.kind])):
+            step()
+        return
+    losses, step_grads, _ = runner.check_steps(step, grads)
+
+    np.testing.assert_allclose(losses, expected_losses, rtol=1e-5)
+    for s, (got, want) in enumerate(zip(step_grads, expected_grads), start=1):
+        assert len(got) == len(want) > 0
+        for i, (g, w) in enumerate(zip(got, want)):
+            # by norm, as the runner checks: fused float32 loops round differently from op-by-op numpy
+            assert g.shape == w.shape
+            assert np.linalg.norm(g - w) <= 1e-5 * np.linalg.norm(w), f"step {s} gradient {i}"
+
+
+def test_a_compiled_step_that_would_fall_back_to_eager_is_an_error_not_a_timing(tmp_path, monkeypatch):
+    def reads_its_loss_inside(problem):
+        x = ag.tensor(problem["x"], requires_grad=True)
+
+        def train_step():
+            x.grad = None
+            loss = (x.sigmoid() * x.tanh() + x.relu()).sum()
+            loss.backward()
+            return loss.item()  # plain ag.compile would warn and run this eagerly from now on
+
+        return compile_step(train_step), lambda: [x.grad.numpy()]
+
+    _with_engines(monkeypatch, replace(_fake_engine("reads_item", reads_its_loss_inside), compiled=True))
+    results = _run(tmp_path, "--only", "elementwise_1e4", "--engines", "numpy", "reads_item")
+
+    outcome = results["workloads"]["elementwise_1e4"]["results"]["reads_item"]
+    assert outcome["status"] == "error"
+    assert outcome["error"].startswith("CompileError: ag.compile(fullgraph=True): .item() reads a tensor's values")
+    assert "median_s" not in outcome and "compile_s" not in outcome
+    assert results["workloads"]["elementwise_1e4"]["results"]["numpy"]["status"] == "ok"
+
+
+def test_every_target_of_a_workload_gets_its_verdict_and_its_row():
+    results = dict(
+        engines=dict(
+            torch=dict(label="torch eager"),
+            autograd_core=dict(label="autograd-core"),
+            autograd_core_compiled=dict(label="autograd-core compiled"),
+        ),
+        workloads=dict(
+            mlp_small=dict(
+                results=dict(
+                    torch=dict(median_s=2.0),
+                    autograd_core=dict(median_s=0.6),
+                    autograd_core_compiled=dict(median_s=0.8),
+                )
+            )
+        ),
+    )
+    [eager, compiled, versus_jax] = runner.target_verdicts(results)["mlp_small"]
+    assert (eager["engine"], eager["baseline"], eager["ratio"], eager["verdict"]) == (
+        "autograd_core",
+        "torch",
+        pytest.approx(0.3),
+        "PASS",
+    )
+    assert (compiled["engine"], compiled["ratio"], compiled["verdict"]) == (
+        "autograd_core_compiled",
+        pytest.approx(0.4),
+        "MISS",
+    )
+    assert (versus_jax["baseline"], versus_jax["ratio"], versus_jax["verdict"]) == ("jax", None, "n/a")
+
+    results["targets"] = runner.target_verdicts(results)
+    assert report.targets_table(results).splitlines()[2:] == [
+        "| mlp_small | autograd-core <= 0.35x torch eager | 0.30x | PASS |",
+        "| mlp_small | autograd-core compiled <= 0.30x torch eager | 0.40x | MISS |",
+        "| mlp_small | autograd-core compiled <= 1.00x jax | n/a | n/a |",
+    ]
+
+
+def test_startup_measures_the_compiled_first_step_with_a_cold_and_a_warm_cache():
+    measured = startup.measure_startup(runs=1, pairs=1, workload="elementwise_1e4", engines=["autograd_core_compiled"])
+
+    assert measured["workload"] == "elementwise_1e4" and measured["backend"] == ag.backend.get()
+    assert measured["import_s"]["n"] == 1 and measured["import_s"]["median"] > 0
+    entry = measured["engines"]["autograd_core_compiled"]
+    for cache in ("cold", "warm"):
+        assert entry["first_step_s"][cache]["n"] == 1 and entry["first_step_s"][cache]["median"] > 0
+    assert entry["second_step_s"]["n"] == 2
+    assert runner.startup_verdicts(measured) == []  # the first-call targets are mlp_small's
+
+
+def test_startup_verdicts_and_their_lines():
+    def first_step(cold, warm):
+        return dict(first_step_s=dict(cold=dict(median=cold, n=1), warm=dict(median=warm, n=1)))
+
+    measured = dict(
+        workload="mlp_small",
+        backend="numba",
+        import_s=dict(median=0.2, n=1),
+        engines=dict(autograd_core_compiled=dict(first_step(4.0, 0.6), second_step_s=dict(median=0.001, n=2))),
+    )
+    verdicts = runner.startup_verdicts(measured)
+    assert [(v["cache"], v["max_s"], v["seconds"], v["verdict"]) for v in verdicts] == [
+        ("cold", 5.0, 4.0, "PASS"),
+        ("warm", 0.5, 0.6, "MISS"),
+    ]
+    measured["targets"] = verdicts
+    measured["engines"]["autograd_core"] = dict(error="ValueError: no such op")
+    text = report.startup_text(dict(startup=measured, engines=dict(autograd_core_compiled=dict(label="compiled"))))
+    assert "| compiled: first mlp_small step, warm Numba cache | 0.600 | 1 |" in text
+    assert "| autograd_core: first mlp_small step | error: ValueError: no such op | 0 |" in text
+    assert "- compiled, first mlp_small step with a warm Numba cache under 0.5 s: MISS (0.600 s)" in text
 
 
 def test_a_torch_referenced_workload_without_torch_is_reported_not_timed(tmp_path, monkeypatch):

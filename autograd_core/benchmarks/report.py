@@ -90,6 +90,8 @@ def markdown(results):
         *_method(results),
         _timing_table(results),
         *_blas_lines(results),
+        "## Targets\nEach target's ratio of the two engines' median times in this run; n/a when either was not timed.",
+        targets_table(results),
         "## First call (seconds)\nThe first step of a freshly built model, including tracing and "
         "JIT compilation; for compiled engines the compile time (first call minus a median step) "
         "is given too.",
@@ -100,7 +102,7 @@ def markdown(results):
         _loss_check_text(results),
     ]
     if "startup" in results:
-        parts += ["## Startup (fresh processes)", _startup_text(results["startup"])]
+        parts += ["## Startup (fresh processes)", startup_text(results)]
     return "\n\n".join(parts) + "\n"
 
 
@@ -135,20 +137,30 @@ def _timing_table(results):
     engines = results["engines"]
     baseline = baseline_of(results)
     keys = list(engines)
-    header = ["workload", "unit"] + [engines[k]["label"] for k in keys] + ["target", "verdict"]
-    rows = []
-    for name in results["workloads"]:
-        target = results["targets"].get(name)
-        target_cells = ["", ""]
-        if target:
-            shown = "n/a" if target["ratio"] is None else _times(target["ratio"])
-            target_cells = [
-                f"{engines.get(target['engine'], {}).get('label', target['engine'])} <= "
-                f"{target['max_ratio']:.2f}x {target['baseline']}",
-                f"{target['verdict']} ({shown})",
-            ]
-        rows.append([name, WORKLOADS[name].unit] + [_cell(results, name, k, baseline) for k in keys] + target_cells)
+    header = ["workload", "unit"] + [engines[k]["label"] for k in keys]
+    rows = [
+        [name, WORKLOADS[name].unit] + [_cell(results, name, k, baseline) for k in keys]
+        for name in results["workloads"]
+    ]
     return _table(header, rows)
+
+
+def _label(results, engine):
+    return results["engines"].get(engine, {}).get("label", engine)
+
+
+def targets_table(results):
+    rows = [
+        [
+            name,
+            f"{_label(results, target['engine'])} <= {target['max_ratio']:.2f}x {_label(results, target['baseline'])}",
+            "n/a" if target["ratio"] is None else _times(target["ratio"]),
+            target["verdict"],
+        ]
+        for name, targets in results["targets"].items()
+        for target in targets
+    ]
+    return _table(["workload", "target", "ratio", "verdict"], rows)
 
 
 def _blas_lines(results):
@@ -172,9 +184,9 @@ def _first_call_table(results):
 
 def _engines_table(engines):
     return _table(
-        ["engine", "version", "status"],
+        ["engine", "version", "whole step compiled", "status"],
         [
-            [info["label"] + (" (compiled)" if info["compiled"] else ""), info["version"] or "", info["status"]]
+            [info["label"], info["version"] or "", "yes" if info["compiled"] else "no", info["status"]]
             for info in engines.values()
         ],
     )
@@ -206,15 +218,33 @@ def _loss_check_text(results):
     return "\n".join([f"Largest relative loss difference among engines that passed: {worst:.2g}."] + lines)
 
 
-def _startup_text(startup):
+def startup_text(results):
+    startup = results["startup"]
+    workload = startup["workload"]
     rows = [["import autograd_core", f"{startup['import_s']['median']:.3f}", str(startup["import_s"]["n"])]]
-    for cache in ("cold", "warm"):
-        stats = startup["first_step_s"][cache]
-        rows.append([f"first mlp_small step, {cache} Numba cache", f"{stats['median']:.3f}", str(stats["n"])])
-    stats = startup["second_step_s"]
-    rows.append(["second mlp_small step (for scale)", f"{stats['median']:.3f}", str(stats["n"])])
-    return f"Backend: {startup['backend']}. Medians in seconds over fresh processes.\n\n" + _table(
-        ["measure", "median (s)", "n"], rows
+    for engine, entry in startup["engines"].items():
+        label = _label(results, engine)
+        if "error" in entry:
+            rows.append([f"{label}: first {workload} step", f"error: {entry['error']}", "0"])
+            continue
+        for cache in ("cold", "warm"):
+            stats = entry["first_step_s"][cache]
+            rows.append(
+                [f"{label}: first {workload} step, {cache} Numba cache", f"{stats['median']:.3f}", str(stats["n"])]
+            )
+        stats = entry["second_step_s"]
+        rows.append([f"{label}: second {workload} step (for scale)", f"{stats['median']:.3f}", str(stats["n"])])
+    targets = [
+        f"- {_label(results, t['engine'])}, first {workload} step with a {t['cache']} Numba cache under "
+        f"{t['max_s']:g} s: {t['verdict']}" + ("" if t["seconds"] is None else f" ({t['seconds']:.3f} s)")
+        for t in startup.get("targets", [])
+    ]
+    return "\n\n".join(
+        [
+            f"Backend: {startup['backend']}. Medians in seconds over fresh processes.",
+            _table(["measure", "median (s)", "n"], rows),
+            *(["\n".join(targets)] if targets else []),
+        ]
     )
 
 

@@ -50,6 +50,7 @@ _MODULES = (
     "micrograd_scalar",
     "numpy_by_hand",
     "autograd_core_eager",
+    "autograd_core_compiled",
 )
 
 

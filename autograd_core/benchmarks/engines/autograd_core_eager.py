@@ -11,7 +11,9 @@ _default_backend = None
 """Captured on first load, before the numpy row switches the backend."""
 
 
-def _load_under(backend_name):
+def load_under(backend_name):
+    """An `Engine.load` for autograd-core under `backend_name` (None: the backend it picks by itself)."""
+
     def load():
         global _default_backend
         version = installed_version("autograd_core")
@@ -24,7 +26,9 @@ def _load_under(backend_name):
     return load
 
 
-def _activate_under(backend_name):
+def activate_under(backend_name):
+    """An `Engine.activate` that switches autograd-core to `backend_name` (None: the one it picked)."""
+
     def activate():
         import autograd_core as ag
 
@@ -33,7 +37,8 @@ def _activate_under(backend_name):
     return activate
 
 
-def _autograd_core_api():
+def autograd_core_api():
+    """(ag, nn, F, optim), the `import_api` of the PyTorch-style workloads."""
     import autograd_core as ag
     import nn
     import nn.functional as F
@@ -42,21 +47,21 @@ def _autograd_core_api():
     return ag, nn, F, optim
 
 
-_WORKLOADS = pytorch_style.workloads(_autograd_core_api)
+_WORKLOADS = pytorch_style.workloads(autograd_core_api)
 
 ENGINES = [
     Engine(
         key="autograd_core",
         label="autograd-core",
-        load=_load_under(None),
-        activate=_activate_under(None),
+        load=load_under(None),
+        activate=activate_under(None),
         workloads=_WORKLOADS,
     ),
     Engine(
         key="autograd_core_numpy",
         label="autograd-core [numpy]",
-        load=_load_under("numpy"),
-        activate=_activate_under("numpy"),
+        load=load_under("numpy"),
+        activate=activate_under("numpy"),
         workloads=_WORKLOADS,
     ),
 ]

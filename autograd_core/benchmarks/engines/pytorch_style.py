@@ -6,14 +6,31 @@ on both: `lib.tensor(..., requires_grad=True)`, tensor methods, `nn.Linear`,
 `F.cross_entropy`, `optim.Adam`, `optim.SGD`.
 An engine passes `import_api`, a zero-argument function returning
 `(lib, nn, F, optim)`, called when a workload is built (so nothing is imported
-before the engine is asked for).
+before the engine is asked for), and may pass `compile_fn`, which wraps the tensor
+part of every step (a function returning the loss tensor; `ag.compile` for the
+compiled engine). The step calls `.item()` on the loss outside that function, so
+that reading the value is never part of what gets compiled.
 """
 
 from autograd_core.benchmarks.engines.common import chain, flat_params
 
 
-def workloads(import_api):
-    """The builders of every workload kind, for the library `import_api()` returns."""
+def workloads(import_api, compile_fn=None):
+    """The builders of every workload kind, for the library `import_api()` returns, each step's tensor
+    work wrapped in `compile_fn` when given."""
+
+    def stepper(train_step, clear_grads=None):
+        """The runner's step: `clear_grads()` when given, then `train_step()` (compiled when asked), its
+        loss as a Python float."""
+        run = train_step if compile_fn is None else compile_fn(train_step)
+        if clear_grads is None:
+            return lambda: run().item()
+
+        def step():
+            clear_grads()
+            return run().item()
+
+        return step
 
     def with_params(model, arrays):
         """The model with its parameters, in `parameters()` order, set to `arrays` (which fix the dtype)."""
@@ -41,14 +58,14 @@ def workloads(import_api):
         optimizer = getattr(optim, optimizer_name)(model.parameters(), lr=problem["lr"])
         x, y = lib.tensor(problem["x"]), lib.tensor(problem["y"])
 
-        def step():
+        def train_step():
             optimizer.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(x), y)
             loss.backward()
             optimizer.step()
-            return loss.item()
+            return loss
 
-        return step, lambda: _grads(model.parameters())
+        return stepper(train_step), lambda: _grads(model.parameters())
 
     def mlp(problem):
         return classifier(sequential_mlp(problem["layers"]), "Adam", problem)
@@ -79,15 +96,15 @@ def workloads(import_api):
         optimizer = optim.Adam(model.parameters(), lr=problem["lr"])
         x = lib.tensor(problem["x"])
 
-        def step():
+        def train_step():
             optimizer.zero_grad(set_to_none=True)
             output, _ = model(x)
             loss = output.sum()
             loss.backward()
             optimizer.step()
-            return loss.item()
+            return loss
 
-        return step, lambda: _grads(model.parameters())
+        return stepper(train_step), lambda: _grads(model.parameters())
 
     def micrograd_demo(problem):
         lib, _, _, optim = import_api()
@@ -95,29 +112,33 @@ def workloads(import_api):
         optimizer = optim.SGD(model.parameters(), lr=problem["lr"])
         x, y, alpha = lib.tensor(problem["x"]), lib.tensor(problem["y"]), problem["alpha"]
 
-        def step():
+        def train_step():
             optimizer.zero_grad(set_to_none=True)
             score = model(x)[:, 0]
             loss = (1 - y * score).relu().mean() + alpha * sum((p * p).sum() for p in model.parameters())
             loss.backward()
             optimizer.step()
-            return loss.item()
+            return loss
 
-        return step, lambda: _grads(model.parameters())
+        return stepper(train_step), lambda: _grads(model.parameters())
 
     def loss_and_grads(loss_fn, arrays):
         """step/grads for a workload that is one loss of `arrays` differentiated in all of them."""
         lib, _, _, _ = import_api()
         inputs = [lib.tensor(a, requires_grad=True) for a in arrays]
 
-        def step():
+        def clear_grads():
+            # Outside train_step: a compiled function replays tensor work only, so `t.grad = None`
+            # inside it would run once, at trace time, and later gradients would accumulate.
             for t in inputs:
                 t.grad = None
+
+        def train_step():
             loss = loss_fn(*inputs)
             loss.backward()
-            return loss.item()
+            return loss
 
-        return step, lambda: _grads(inputs)
+        return stepper(train_step, clear_grads), lambda: _grads(inputs)
 
     def elementwise(problem):
         return loss_and_grads(lambda x: (x.sigmoid() * x.tanh() + x.relu()).sum(), [problem["x"]])
