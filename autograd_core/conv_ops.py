@@ -43,7 +43,7 @@ from .fused_ops import layer_norm
 from .kernels.conv import numba_add_windows, numba_max_positions
 from .ops import REGISTRY, S, reads, register
 from .random_numbers import rand
-from .tensor import Tensor
+from .tensor import Tensor, computed_array
 
 LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 
@@ -618,17 +618,24 @@ max_positions = backend.kernel(
 )
 
 
-def _take_in_planes(x, positions):
-    """x (N, C, *spatial) at per-plane flat positions (N, C, *out): one `take` node."""
-    planes = np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[:2] + (1,) * (positions.ndim - 2))
-    return apply(REGISTRY["take"], x, positions=positions + planes * math.prod(x.shape[2:]))
+def _flat_positions(positions, shape):
+    """Per-plane flat positions (N, C, *out) in an input of `shape` (N, C, *spatial) as flat positions in it."""
+    planes = np.arange(shape[0] * shape[1]).reshape(shape[:2] + (1,) * (positions.ndim - 2))
+    return positions + planes * math.prod(shape[2:])
 
 
 def _pool_result(x, positions, added, return_indices):
-    y = _unbatched(_take_in_planes(x, positions), added)
+    """The maxima at `positions` (computed from x's values: `computed_array`, so that a compiled step
+    finds them again on every call), one `take` node, and the positions when asked."""
+    flat = computed_array(_flat_positions, positions, x.shape)
+    y = _unbatched(apply(REGISTRY["take"], x, positions=flat), added)
     if not return_indices:
         return y
-    return y, Tensor(positions[0] if added else positions)
+    return y, Tensor(computed_array(_unbatched_array, positions, added))
+
+
+def _unbatched_array(array, added):
+    return array[0] if added else array
 
 
 def _max_pool(who, spatial, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
@@ -636,7 +643,7 @@ def _max_pool(who, spatial, x, kernel_size, stride, padding, dilation, ceil_mode
     kernel_size, stride, _, pairs, dilation, out_size = _pool_geometry(
         who, spatial, x.shape, kernel_size, stride, padding, dilation, ceil_mode
     )
-    positions = max_positions(x._data, kernel_size, stride, pairs, dilation, out_size)
+    positions = computed_array(max_positions, x._data, kernel_size, stride, pairs, dilation, out_size)
     return _pool_result(x, positions, added, return_indices)
 
 
@@ -752,7 +759,8 @@ def _adaptive_max_positions(x, output_size):
 def _adaptive_max_pool(who, spatial, x, output_size, return_indices):
     x, added = _batched(who, x, spatial)
     output_size = _adaptive_output_size(who, spatial, x.shape, output_size)
-    return _pool_result(x, _adaptive_max_positions(x._data, output_size), added, return_indices)
+    positions = computed_array(_adaptive_max_positions, x._data, output_size)
+    return _pool_result(x, positions, added, return_indices)
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):

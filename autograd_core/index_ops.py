@@ -29,7 +29,8 @@ import numpy as np
 
 from .ops import REGISTRY as OPS
 from .ops import ErrorCase, S, along, along_axis_index, reads, register
-from .tensor import Number, Tensor, TensorLike, _matmul, apply
+from .compiler import report
+from .tensor import Number, Tensor, TensorLike, _matmul, apply, computed_array
 
 __all__ = [
     "gather",
@@ -464,7 +465,9 @@ def _index_array(who, index, name="index"):
     array = np.asarray(index._data if isinstance(index, Tensor) else index)
     if array.dtype.kind not in "iu" and not (array.size == 0 and array.dtype.kind == "f"):
         raise TypeError(f"{who}: {name} must be an integer tensor, got dtype {array.dtype}")
-    return array.astype(np.int64, copy=False)
+    if array.dtype == np.int64:
+        return array
+    return computed_array(np.asarray, array, dtype=np.int64)  # a compiled step converts each call's index
 
 
 def _mask_array(who, mask):
@@ -742,6 +745,7 @@ def masked_select(input: TensorLike, mask: TensorLike) -> Tensor:
 def nonzero(input: TensorLike, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
     """The indices of the nonzero elements: an int64 (count, ndim) tensor, or with `as_tuple` one 1-D
     tensor per dimension (a 0-d input counts as 1-D, as PyTorch)."""
+    report("nonzero: the output's shape depends on the tensor's values")
     values = np.asarray(_as_tensor(input)._data)
     if as_tuple:
         return tuple(Tensor(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(values)))

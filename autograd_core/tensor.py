@@ -909,6 +909,8 @@ class Tensor:
     ) -> builtins.bool:
         """Whether `isclose` holds everywhere, as a Python bool."""
         close = self._nondifferentiable("allclose", np.isclose, self, other, rtol=rtol, atol=atol, equal_nan=equal_nan)
+        if state.tracer is not None:
+            state.tracer.values_read(self, "allclose()")
         return bool(close._data.all())
 
     def equal(self, other: Tensor) -> builtins.bool:
@@ -1856,13 +1858,19 @@ def _argsort(a: np.ndarray, axis: builtins.int, descending: builtins.bool) -> np
     return np.argsort(-a if descending else a, axis=axis, kind="stable")
 
 
-def _computed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Tensor:
-    """`fn(*args, **kwargs)` on arrays, as a new tensor outside the graph (the comparisons, `any`,
-    `argmax`...): one place, so that an `ag.compile` trace records these numpy calls too."""
+def computed_array(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> np.ndarray:
+    """`np.asarray(fn(*args, **kwargs))` for a numpy computation on tensors' arrays outside the graph (a
+    comparison, the positions of max pooling's maxima): the one place such values are made, so that an
+    `ag.compile` trace records the call and a compiled step computes them again from each call's values."""
     out = np.asarray(fn(*args, **kwargs))
     if state.tracer is not None:
         state.tracer.computed(fn, args, kwargs, out)
-    return Tensor(out)
+    return out
+
+
+def _computed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Tensor:
+    """`computed_array` as a new tensor outside the graph (the comparisons, `any`, `argmax`...)."""
+    return Tensor(computed_array(fn, *args, **kwargs))
 
 
 def increment_version(tensor: Tensor) -> None:

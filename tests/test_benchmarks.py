@@ -7,7 +7,6 @@ import copy
 import importlib.util
 import json
 import os
-import re
 import subprocess
 import sys
 import zipfile
@@ -203,15 +202,6 @@ def test_conv_and_lstm_workloads_pass_the_quick_check_on_autograd_core_and_torch
     assert target["verdict"] in ("PASS", "MISS")
 
 
-# The kinds `ag.compile` cannot compile yet, with the start of the CompileError the compiled engine raises.
-# When the compiler learns one, its case of the test below fails: drop the entry.
-_SOFTMAX_CE_TARGET = (
-    "ag.compile(fullgraph=True): softmax_cross_entropy received a numpy array made outside the graph after a "
-    "tensor's values were taken with np.asarray"
-)
-COMPILE_GAPS = {"mlp": _SOFTMAX_CE_TARGET, "lenet": _SOFTMAX_CE_TARGET}
-
-
 @pytest.mark.parametrize("name", ONE_PER_KIND)
 def test_the_compiled_engine_matches_the_eager_engine_step_by_step(name):
     """Losses and gradients of every check step; from the second on they come from the compiled program."""
@@ -224,10 +214,6 @@ def test_the_compiled_engine_matches_the_eager_engine_step_by_step(name):
     expected_losses, expected_grads, _ = runner.check_steps(*eager.workloads[workload.kind](copy.deepcopy(problem)))
     compiled.activate()
     step, grads = compiled.workloads[workload.kind](copy.deepcopy(problem))
-    if workload.kind in COMPILE_GAPS:
-        with pytest.raises(ag.CompileError, match=re.escape(COMPILE_GAPS[workload.kind])):
-            step()
-        return
     losses, step_grads, _ = runner.check_steps(step, grads)
 
     np.testing.assert_allclose(losses, expected_losses, rtol=1e-5)

@@ -174,28 +174,24 @@ def _short(value):
 
 class FusedCall(Instruction):
     """A chain of elementwise ops as one generated Numba loop (see `fusion`): reads the `leaves` (arrays
-    of the loop's shape) and `singles` (one value each), writes each sink as a new array and each
-    reduction as a 0-d array."""
+    of the loop's shape) and `singles` (one value each), writes each sink as a new array."""
 
-    def __init__(self, kernel, leaves, singles, sinks, reductions, shape, size, fused):
+    def __init__(self, kernel, leaves, singles, sinks, shape, size, fused):
         self.kernel, self.leaves, self.singles = kernel, leaves, singles
-        self.sinks, self.reductions, self.shape, self.size = sinks, reductions, shape, size
+        self.sinks, self.shape, self.size = sinks, shape, size
         self.fused = fused  # the replaced instructions, described
         self.reads = tuple(leaves) + tuple(singles)
-        self.writes = tuple(v for v, _ in sinks) + tuple(out for out, _, _ in reductions)
+        self.writes = tuple(v for v, _ in sinks)
 
     def source(self, name):
         lines = [f"v{v} = np.empty({self.shape!r}, {name(dtype)})" for v, dtype in self.sinks]
         arguments = [f"v{v}.reshape(-1)" for v in self.leaves] + [f"v{v}.flat[0]" for v in self.singles]
         arguments += [f"v{v}.reshape(-1)" for v, _ in self.sinks]
-        lines.append(f"_r = {name(self.kernel)}({', '.join(arguments)})")
-        for k, (out, kind, dtype) in enumerate(self.reductions):
-            total = f"_r[{k}] / {self.size}" if kind == "mean" else f"_r[{k}]"
-            lines.append(f"v{out} = np.asarray({total}, dtype={name(dtype)})")
+        lines.append(f"{name(self.kernel)}({', '.join(arguments)})")
         return lines
 
     def describe(self):
-        written = ", ".join([f"v{v}" for v, _ in self.sinks] + [f"v{out} ({kind})" for out, kind, _ in self.reductions])
+        written = ", ".join(f"v{v}" for v, _ in self.sinks)
         header = f"{written} = fused loop over {self.size} elements ({', '.join(f'v{v}' for v in self.reads)}):"
         return "\n".join([header] + [f"      | {line}" for line in self.fused])
 

@@ -159,6 +159,11 @@ class Tracer:
     def op(self, op, inputs, attrs, raw, result):
         if self.paused:
             return
+        if op.name == "getitem" and any(
+            isinstance(part, np.ndarray) and part.dtype == np.bool_ for part in attrs["index"]
+        ):
+            self.poison("indexing with a bool mask: the output's shape depends on the mask's values")
+            return
         args = []
         for x in inputs:
             if isinstance(x, Tensor):
