@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from .compiler import report
 from .ops import REGISTRY as OPS
 from .ops import ErrorCase, S, along, along_axis_index, reads, register
-from .compiler import report
 from .tensor import Number, Tensor, TensorLike, _matmul, apply, computed_array
 
 __all__ = [
