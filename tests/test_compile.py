@@ -9,7 +9,6 @@ warning naming the reason and this file's line.
 """
 
 import inspect
-import os
 import types
 
 import numpy as np
@@ -55,6 +54,8 @@ def snapshot(watched):
             for name, b in obj.named_buffers():
                 out[f"{k}:{name}"] = _array(b)
         elif isinstance(obj, optim.Optimizer):
+            for index, group in enumerate(obj.param_groups):
+                out[f"{k}:param_groups[{index}].lr"] = group["lr"]
             for index, state in obj.state_dict()["state"].items():
                 for key, value in state.items():
                     out[f"{k}:state[{index}].{key}"] = np.array(value)
@@ -72,6 +73,8 @@ def assert_same(expected, actual, tol, where):
         assert type(expected) is type(actual) and len(expected) == len(actual), where
         for k, (e, a) in enumerate(zip(expected, actual)):
             assert_same(e, a, tol, f"{where}[{k}]")
+    elif expected is None:
+        assert actual is None, where
     elif isinstance(expected, np.ndarray):
         assert isinstance(actual, np.ndarray) and actual.dtype == expected.dtype, where
         np.testing.assert_allclose(actual, expected, err_msg=where, **tol)
@@ -135,7 +138,9 @@ def line_of(fn, marker):
 
 
 def mlp(features=4, hidden=8, classes=3):
-    return nn.Sequential(nn.Linear(features, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, classes))
+    return nn.Sequential(
+        nn.Linear(features, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, classes)
+    )
 
 
 OPTIMIZERS = {
@@ -293,15 +298,32 @@ def test_conv_training_step(pool):
 # ---- 4. hand-written updates, accumulation, tensors made inside ---------------------------------------
 
 
+def _subtract(p, lr):
+    p -= lr * p.grad
+
+
+def _subtract_from_data(p, lr):
+    p.data -= lr * p.grad
+
+
+def _add_(p, lr):
+    p.add_(p.grad, alpha=-lr)
+
+
+def _set_to_none(p):
+    p.grad = None
+
+
+def _zero_(p):
+    p.grad.zero_()
+
+
 UPDATES = {
-    "p -= lr * p.grad": lambda p, lr: p.__isub__(lr * p.grad),
-    "p.data -= lr * p.grad": lambda p, lr: p.data.__isub__(lr * p.grad),
-    "p.add_(p.grad, alpha=-lr)": lambda p, lr: p.add_(p.grad, alpha=-lr),
+    "p -= lr * p.grad": _subtract,
+    "p.data -= lr * p.grad": _subtract_from_data,
+    "p.add_(p.grad, alpha=-lr)": _add_,
 }
-RESETS = {
-    "p.grad = None": lambda p: setattr(p, "grad", None),
-    "p.grad.zero_()": lambda p: p.grad.zero_(),
-}
+RESETS = {"p.grad = None": _set_to_none, "p.grad.zero_()": _zero_}
 
 
 def manual_sgd_case(update, reset):
@@ -322,9 +344,7 @@ def manual_sgd_case(update, reset):
 @pytest.mark.parametrize("update", UPDATES)
 @pytest.mark.parametrize("reset", RESETS)
 def test_hand_written_sgd(update, reset):
-    step, _ = against_eager(
-        lambda: manual_sgd_case(UPDATES[update], RESETS[reset]), feed(data((6, 4), classes=3))
-    )
+    step, _ = against_eager(lambda: manual_sgd_case(UPDATES[update], RESETS[reset]), feed(data((6, 4), classes=3)))
     assert step.traced == 1
 
 
@@ -340,7 +360,7 @@ def test_gradients_accumulate_over_calls_without_zero_grad():
             return loss
 
         opt = optim.SGD(model.parameters(), lr=0.1)
-        return types.SimpleNamespace(fn=fn, model=model, opt=opt, watched=[model])
+        return types.SimpleNamespace(fn=fn, model=model, opt=opt, watched=[model, opt])
 
     def outside(call, case):
         if model_steps[call]:
@@ -372,6 +392,48 @@ def test_a_tensor_made_inside_from_python_data_starts_fresh_every_call():
 
     step, _ = against_eager(build, feed(data((6, 4), classes=3)))
     assert step.traced == 1
+
+
+def test_gradients_assigned_in_python_before_the_optimizer_step():
+    """`p.grad = p.grad * 0.5` and `p.grad = None` between backward and step: the step sees what eager's sees."""
+
+    def build():
+        model = mlp()
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+        first, *rest = model.parameters()
+
+        def fn(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            first.grad = None  # frozen for this step: Adam skips it
+            for p in rest:
+                p.grad = p.grad * 0.5
+            opt.step()
+            return loss
+
+        return types.SimpleNamespace(fn=fn, model=model, watched=[model, opt])
+
+    step, case = against_eager(build, feed(data((6, 4), classes=3)))
+    assert step.traced == 1 and case.model[0].weight.grad is None
+
+
+def test_a_scheduler_step_inside():
+    def build():
+        case = training_case(mlp(), OPTIMIZERS["SGD momentum"])
+        scheduler = optim.lr_scheduler.StepLR(case.opt, step_size=2, gamma=0.5)
+        inner = case.fn
+
+        def fn(x, y):
+            loss = inner(x, y)
+            scheduler.step()
+            return loss
+
+        case.fn = fn
+        return case
+
+    step, case = against_eager(build, feed(data((6, 4), classes=3)))
+    assert step.traced == 1 and case.opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**3)
 
 
 # ---- 5. guards --------------------------------------------------------------------------------------
@@ -457,6 +519,51 @@ def test_grad_mode_is_a_guard():
 
     step, _ = against_eager(build, script)
     assert step.traced == 2 and [t.others[0] for t in step.traces] == [True, False]
+
+
+def test_targets_computed_inside_keep_the_fused_path_while_their_values_allow_it():
+    """cross_entropy takes its fused path only for in-range targets with none ignored: the program
+    checks the targets (computed again from the arguments) before it runs; a batch with an ignored
+    target traces again, takes the general path, which reads the targets in numpy, and runs eagerly."""
+    batches = data((6, 4), (6,), classes=3, calls=7)
+    for call in (4, 6):
+        batches[call][2][0] = -100
+
+    def build():
+        model = mlp()
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+
+        def fn(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x).view(-1, 3), y.view(-1))
+            loss.backward()
+            opt.step()
+            return loss
+
+        return types.SimpleNamespace(fn=fn, watched=[model, opt])
+
+    def script(step, case):
+        for x, _, y in batches:
+            yield step(ag.tensor(x), ag.tensor(y))
+
+    with pytest.warns(ag.CompileFallbackWarning, match="after a tensor's values were taken with np.asarray"):
+        step, _ = against_eager(build, script)
+    assert step.traced == 2 and step.fallback is not None
+
+
+def test_a_boolean_mask_retraces_for_each_count_it_selects():
+    masks = [[1, 0, 1, 1, 0, 1], [0, 1, 1, 0, 1, 1], [1, 0, 0, 0, 0, 1], [0, 0, 1, 1, 1, 1], [0, 1, 0, 1, 0, 0]]
+    batches = [(*b, np.array(m, bool)) for b, m in zip(data((6, 4), classes=3, calls=len(masks)), masks)]
+
+    def build():
+        case = training_case(mlp())
+        inner = case.fn
+        case.fn = lambda x, y, keep: inner(x[keep], y[keep])
+        return case
+
+    step, _ = against_eager(build, feed(batches))
+    assert step.traced == 2  # 4 rows, then 2; the masks of 4 rows share the first program
+    assert [t.calls for t in step.traces] == [2, 1]
 
 
 # ---- 6. what runs eagerly -----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import functools
 import gc
 import os
 import sys
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ class CompileError(RuntimeError):
 def user_location() -> str:
     """file:line of the innermost frame outside autograd_core, nn and optim (the user's line)."""
     library = _library_roots()
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
         if not filename.startswith(library):
@@ -136,8 +137,7 @@ class Tracer:
             return value
         memory = _memory(array)
         if memory is not array and (
-            id(memory) in self.owner_of_array
-            or (id(memory) in self.value_of and id(memory) not in self.constants)
+            id(memory) in self.owner_of_array or (id(memory) in self.value_of and id(memory) not in self.constants)
         ):
             self.poison(
                 f"{who} received a numpy view of a tensor's values made outside the graph; the program "
@@ -283,10 +283,10 @@ class Tracer:
 
     def value_guard(self, value, predicate, result, who):
         """Library code chose a path by `predicate(array of value)` (cross_entropy's fused case, the
-        shape of `x[mask]`): the program replays only while the predicate gives `result` again. The guard computes the tensor
-        again from the arguments before the program runs (the instructions it came from: a reshape, a
-        slice of an argument...), so it must come from arguments and constants alone, by ops, none of
-        them written in place before; values fixed by constants alone need no guard."""
+        shape of `x[mask]`): the program replays only while the predicate gives `result` again. The
+        guard computes the value again from the arguments before the program runs (the instructions it
+        came from: a reshape, a slice of an argument...), so it must come from arguments and constants
+        alone, by ops, with no argument written in place before; values of constants alone need no guard."""
         if self.paused:
             return
         made_by = {v: instruction for instruction in self.instructions for v in instruction.writes}
