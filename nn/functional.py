@@ -684,10 +684,10 @@ def _reduce(loss, reduction):
 
 
 def _same_shape(who, input, target):
-    if tuple(np.shape(_array(target))) != tuple(np.shape(_array(input))):
+    # np.shape reads a Tensor's .shape: its values are not taken (an ag.compile trace would see them leave)
+    if tuple(np.shape(target)) != tuple(np.shape(input)):
         raise ValueError(
-            f"{who}: target shape {tuple(np.shape(_array(target)))} does not match input shape "
-            f"{tuple(np.shape(_array(input)))}"
+            f"{who}: target shape {tuple(np.shape(target))} does not match input shape {tuple(np.shape(input))}"
         )
 
 

@@ -272,6 +272,31 @@ def test_recurrent_training_step(cell):
     assert step.traced == 1
 
 
+def test_recurrent_state_carried_from_call_to_call():
+    def build():
+        lstm, head = nn.LSTM(3, 5, batch_first=True), nn.Linear(5, 2)
+        opt = optim.Adam([*lstm.parameters(), *head.parameters()], lr=1e-2)
+
+        def fn(x, y, state):
+            opt.zero_grad()
+            out, (h, c) = lstm(x, state)
+            loss = nn.functional.mse_loss(head(out), y)
+            loss.backward()
+            opt.step()
+            return loss, (h.detach(), c.detach())
+
+        return types.SimpleNamespace(fn=fn, watched=[lstm, head, opt])
+
+    def script(step, case):
+        state = (ag.zeros(1, 2, 5), ag.zeros(1, 2, 5))
+        for x, y in data((2, 4, 3), (2, 4, 2)):
+            loss, state = step(ag.tensor(x), ag.tensor(y), state)
+            yield loss, state
+
+    step, _ = against_eager(build, script)
+    assert step.traced == 1
+
+
 @pytest.mark.parametrize(
     "pool",
     [
@@ -416,6 +441,28 @@ def test_gradients_assigned_in_python_before_the_optimizer_step():
 
     step, case = against_eager(build, feed(data((6, 4), classes=3)))
     assert step.traced == 1 and case.model[0].weight.grad is None
+
+
+def test_gradient_clipping_inside():
+    """clip_grad_norm_'s factor comes from each call's gradients, not from the first call's."""
+
+    def build():
+        case = training_case(mlp())
+        model, opt = case.model, case.opt
+
+        def fn(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            norm = nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+            opt.step()
+            return loss, norm
+
+        case.fn = fn
+        return case
+
+    step, _ = against_eager(build, feed(data((6, 4), classes=3)))
+    assert step.traced == 1
 
 
 def test_a_scheduler_step_inside():

@@ -180,6 +180,11 @@ class Tracer:
             elif type(x) is np.ndarray:
                 args.append(P._Slot(self._constant(x, op.name)))
             else:
+                if self.exported and isinstance(x, np.generic):  # a numpy number: maybe a reduction of them
+                    self.poison(
+                        f"{op.name} received a numpy number after a tensor's values were taken with np.asarray; "
+                        "the compiler cannot tell whether it depends on them"
+                    )
                 args.append(x)
         template = self._template(attrs, op.name)
         slots = list(P._values_in(template))
