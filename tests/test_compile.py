@@ -547,6 +547,31 @@ def test_arguments_passed_twice_then_apart_retrace():
     assert step.traced == 2
 
 
+def test_a_parameter_given_new_values_between_calls():
+    """`w.data = ...` between calls: the program reads w as it is now; a new shape retraces."""
+    replacements = {2: (4, 3), 3: (4, 5), 5: (4, 3)}
+
+    def build():
+        w = ag.randn(4, 3, requires_grad=True)
+
+        def fn(x):
+            loss = (x @ w).tanh().sum()
+            loss.backward()
+            with ag.no_grad():
+                w.sub_(0.1 * w.grad)
+            w.grad = None
+            return loss
+
+        return types.SimpleNamespace(fn=fn, w=w, watched=[w])
+
+    def replace(call, case):
+        if call in replacements:
+            case.w.data = ag.randn(*replacements[call])
+
+    step, _ = against_eager(build, feed(data((2, 4)), before=replace))
+    assert step.traced == 2 and [t.calls for t in step.traces] == [3, 1]  # traced at calls 0 (4, 3) and 3 (4, 5)
+
+
 def test_grad_mode_is_a_guard():
     def build():
         model = mlp()

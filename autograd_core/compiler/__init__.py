@@ -100,7 +100,7 @@ def branch_on_values(tensor: Any, predicate: Callable[[np.ndarray], Any], who: s
         return bool(predicate(np.asarray(tensor)))
     result = bool(predicate(tensor._data))
     tracer = state.tracer
-    if tracer is not None:
+    if tracer is not None and not tracer.paused:
         tracer.value_guard(tracer.value(tensor), predicate, result, who)
     return result
 

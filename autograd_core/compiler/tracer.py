@@ -204,7 +204,8 @@ class Tracer:
         wraps = [type(w) is not np.ndarray for w in raws]
         self.instructions.append(P.OpCall(op, args, attrs_arg, outs, casts, wraps))
         if op.name == "getitem":
-            for part in attrs["index"]:
+            index = attrs["index"]
+            for part in index if type(index) is tuple else (index,):
                 if type(part) is np.ndarray and part.dtype == np.bool_ and id(_memory(part)) not in self.constants:
                     self.value_guard(
                         self.value_of[id(part)],
