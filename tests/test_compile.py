@@ -881,6 +881,27 @@ def test_inputs_that_require_grad_get_their_grad_every_call():
     assert step.traced == 1
 
 
+def test_an_argument_written_in_place_inside():
+    def build():
+        model = mlp()
+
+        def fn(x, y):
+            x.mul_(2.0)
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            return loss
+
+        return types.SimpleNamespace(fn=fn, watched=[model])
+
+    def script(step, case):
+        for x, y in data((6, 4), classes=3):
+            x = ag.tensor(x)
+            yield step(x, ag.tensor(y)), x
+
+    step, _ = against_eager(build, script)
+    assert step.traced == 1
+
+
 # ---- 9. explain, decorator forms, arguments ---------------------------------------------------------
 
 

@@ -74,8 +74,8 @@ class Tracer:
         self.input_aliases: list[tuple[int, int]] = []  # (k, j): argument k holds the same array as argument j < k
         self.constants: dict[int, P.Constant] = {}  # id(array owning the memory) -> its Constant instruction
         self.value_guards: list[tuple[P.Program, Any, bool]] = []  # see `value_guard`
-        self.input_memory: set[int] = set()  # id of the array owning each argument's memory
-        self.inputs_written = False  # an in-place write reached an argument's memory
+        self.input_of_memory: dict[int, int] = {}  # id(array owning an argument's memory) -> the argument
+        self.inputs_written: set[int] = set()  # the arguments whose memory an in-place write reached
         self.fresh: set[int] = set()  # values that are an op's new array (not a view, not an input)
         self.backward_ran = False
         self.owner_of_array, self.leaf_of_grad, self.grads = _existing_tensors()
@@ -100,7 +100,7 @@ class Tracer:
             if j != k:  # the program reads the array once, through argument j: a guard keeps them one array
                 self.input_aliases.append((k, j))
             elif id(t._data) not in self.value_of:
-                self.input_memory.add(id(_memory(t._data)))
+                self.input_of_memory[id(_memory(t._data))] = k
                 value = self._new_value(t._data)
                 self.instructions.append(P.ReadTensor(value, ("input", k), f"input {k}"))
 
@@ -232,7 +232,8 @@ class Tracer:
             return
         target_value = self.value(target)
         memory = id(_memory(target._data))
-        self.inputs_written |= memory in self.input_memory
+        if memory in self.input_of_memory:
+            self.inputs_written.add(self.input_of_memory[memory])
         constant = self.constants.get(memory)
         if constant is not None:  # a constant (or a view of one) written in place: each run writes into a fresh copy
             constant.copied = True
@@ -303,7 +304,11 @@ class Tracer:
             if instruction in needed:
                 continue
             needed.add(instruction)
-            if type(instruction) is P.ReadTensor and instruction.where[0] == "input" and not self.inputs_written:
+            if (
+                type(instruction) is P.ReadTensor
+                and instruction.where[0] == "input"
+                and instruction.where[1] not in self.inputs_written
+            ):
                 reads_input = True
             elif type(instruction) in (P.OpCall, P.ArrayCall):
                 stack.extend(instruction.reads)
