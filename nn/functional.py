@@ -17,6 +17,7 @@ Inputs may be Tensors or numpy arrays; targets and indices may be Tensors,
 numpy arrays or lists.
 """
 
+import functools
 import math
 import numbers
 import warnings
@@ -683,10 +684,10 @@ def _reduce(loss, reduction):
 
 
 def _same_shape(who, input, target):
-    if tuple(np.shape(_array(target))) != tuple(np.shape(_array(input))):
+    # np.shape reads a Tensor's .shape: its values are not taken (an ag.compile trace would see them leave)
+    if tuple(np.shape(target)) != tuple(np.shape(input)):
         raise ValueError(
-            f"{who}: target shape {tuple(np.shape(_array(target)))} does not match input shape "
-            f"{tuple(np.shape(_array(input)))}"
+            f"{who}: target shape {tuple(np.shape(target))} does not match input shape {tuple(np.shape(input))}"
         )
 
 
@@ -790,6 +791,11 @@ def _integer_target(who, target):
     return array
 
 
+def _fused_targets(target: np.ndarray, classes: int, ignore_index: int) -> bool:
+    """Whether class indices `target` take cross_entropy's fused path: some, all in [0, classes), none ignored."""
+    return bool(target.size and target.min() >= 0 and target.max() < classes and not (target == ignore_index).any())
+
+
 def cross_entropy(
     input: TensorLike,
     target: TargetLike,
@@ -814,20 +820,22 @@ def cross_entropy(
     )
     input = _tensor(input)
     axis = _class_axis(who, input)
+    if (
+        input.ndim == 2
+        and weight is None
+        and np.dtype(target.dtype if isinstance(target, ag.Tensor) else np.asarray(target).dtype).kind in "iu"
+        and tuple(np.shape(target)) == input.shape[:1]
+        and ag.compiler.branch_on_values(
+            target,
+            functools.partial(_fused_targets, classes=input.shape[1], ignore_index=ignore_index),
+            "cross_entropy (whether its targets take the fused path)",
+        )
+    ):
+        # the common case, as one fused op whose gradient is softmax - onehot (smoothed); anything
+        # else (ignored or invalid targets, class weights, more axes) takes the general path below
+        return _reduce(fused_ops.softmax_cross_entropy(input, target, label_smoothing), reduction)
     target_array = _array(target)
     if target_array.dtype.kind in "iu":
-        if (
-            input.ndim == 2
-            and weight is None
-            and target_array.shape == input.shape[:1]
-            and target_array.size
-            and target_array.min() >= 0
-            and target_array.max() < input.shape[1]
-            and not (target_array == ignore_index).any()
-        ):
-            # the common case, as one fused op whose gradient is softmax - onehot (smoothed); anything
-            # else (ignored or invalid targets, class weights, more axes) takes the general path below
-            return _reduce(fused_ops.softmax_cross_entropy(input, target_array, label_smoothing), reduction)
         return _nll(who, input.log_softmax(axis), target_array, weight, ignore_index, reduction, label_smoothing)
     log_probs = input.log_softmax(axis)
     if target_array.dtype.kind != "f":

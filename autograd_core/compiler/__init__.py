@@ -39,7 +39,7 @@ from ..tensor import Tensor
 from . import program as P
 from .tracer import CompileError, Tracer
 
-__all__ = ["compile", "CompiledFunction", "CompileError", "CompileFallbackWarning", "replayed_call"]
+__all__ = ["compile", "CompiledFunction", "CompileError", "CompileFallbackWarning", "replayed_call", "branch_on_values"]
 
 
 class CompileFallbackWarning(UserWarning):
@@ -92,6 +92,19 @@ def report(what: str) -> None:
         tracer.poison(what)
 
 
+def branch_on_values(tensor: Any, predicate: Callable[[np.ndarray], Any], who: str) -> bool:
+    """`bool(predicate(values))` for library code that picks a path by a tensor's values (a fused case
+    that holds only for some values; `who` names it): inside a trace the answer becomes a guard, so
+    that a call whose values answer otherwise traces again. `tensor` may be an array or a list too."""
+    if not isinstance(tensor, Tensor):
+        return bool(predicate(np.asarray(tensor)))
+    result = bool(predicate(tensor._data))
+    tracer = state.tracer
+    if tracer is not None and not tracer.paused:
+        tracer.value_guard(tracer.value(tensor), predicate, result, who)
+    return result
+
+
 # ---- arguments ----------------------------------------------------------------------------------
 
 
@@ -142,6 +155,8 @@ class Trace:
         self.program = program
         self.output_template = output_template
         self.input_specs = [(t.shape, t.dtype, t.requires_grad) for t in tensors]
+        self.input_aliases = tracer.input_aliases
+        self.value_guards = tracer.value_guards
         self.states = [(t, t._data.shape, t._data.dtype, t.requires_grad) for t in tracer.states.values()]
         self.grads_read = [i.where[1] for i in program.instructions if type(i) is P.ReadTensor and i.where[0] == "grad"]
         self.modules = [(m, m.training) for m in tracer.modules.values()]
@@ -161,6 +176,11 @@ class Trace:
         for k, (shape, dtype, requires_grad) in enumerate(self.input_specs):
             lines.append(f"A[{k}]._data.shape == {shape!r} and A[{k}]._data.dtype == {name(dtype)}")
             lines.append(f"A[{k}].requires_grad is {requires_grad}")
+        for k, j in self.input_aliases:
+            lines.append(f"A[{k}]._data is A[{j}]._data")
+        for program, predicate, result in self.value_guards:  # the tensor computed again from the arguments
+            program.build()
+            lines.append(f"bool({name(predicate)}({name(program.run)}(A)[0])) is {result}")
         for tensor, shape, dtype, requires_grad in self.states:
             t = name(tensor)
             lines.append(f"{t}._data.shape == {shape!r} and {t}._data.dtype == {name(dtype)}")
@@ -228,10 +248,6 @@ def finish_program(tracer, output_values, fuse):
         if type(instruction) is P.StoreGrad:
             v = instruction.reads[0]
             instruction.copy = not (v in tracer.fresh and uses[v] == 1)
-    written = {i.reads[0] for i in program.instructions if type(i) is P.Assign}
-    for instruction in program.instructions:
-        if type(instruction) is P.Constant and instruction.writes[0] in written:
-            instruction.copied = True  # the function writes into it: each run starts from the traced value
     if fuse:
         from .fusion import fuse_elementwise
 
@@ -280,6 +296,7 @@ class CompiledFunction:
         try:
             result = self.fn(*args, **kwargs)
             outputs: list[int] = []
+            tracer.sync_grads()
             template = _output_template(result, tracer, outputs) if tracer.poisoned is None else None
         finally:
             state.tracer = None
@@ -301,7 +318,7 @@ class CompiledFunction:
         warnings.warn(
             f"ag.compile: {name} runs eagerly from now on: {reason} (at {where})",
             CompileFallbackWarning,
-            stacklevel=3,
+            stacklevel=4,  # the line that called the compiled function (through __call__ and _trace)
         )
 
     def explain(self, file: Any = None) -> str:

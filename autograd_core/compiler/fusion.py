@@ -150,8 +150,9 @@ def fuse_elementwise(program: P.Program, layouts: dict[int, str]) -> None:
         readers.setdefault(v, []).append(end)
     # the sinks, as (deadline, value): node values read by a non-node instruction or returned
     sinks: list[tuple[int, int]] = []
+    node_indices = {node.index for node in nodes.values()}
     for v in nodes:
-        outside = [i for i in readers.get(v, ()) if i == end or instructions[i].writes[0] not in nodes]
+        outside = [i for i in readers.get(v, ()) if i not in node_indices]
         if outside:
             sinks.append((min(outside), v))
     sinks.sort()

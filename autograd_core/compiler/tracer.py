@@ -20,9 +20,11 @@ call raises `CompileError` there.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import sys
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -42,7 +44,7 @@ def user_location(code: Any = None) -> str:
     """file:line of the innermost frame that is the traced function's (`code`) or outside autograd_core,
     nn and optim: the user's line."""
     library = _library_roots()
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
         if frame.f_code is code or not filename.startswith(library):
@@ -75,9 +77,14 @@ class Tracer:
         self.modules: dict[int, Any] = {}
         self.states: dict[int, Tensor] = {}  # id(tensor) -> tensor read as state
         self.input_index: dict[int, int] = {}  # id(input tensor) -> position among the arguments' tensors
+        self.input_aliases: list[tuple[int, int]] = []  # (k, j): argument k holds the same array as argument j < k
+        self.constants: dict[int, P.Constant] = {}  # id(array owning the memory) -> its Constant instruction
+        self.value_guards: list[tuple[P.Program, Any, bool]] = []  # see `value_guard`
+        self.input_of_memory: dict[int, int] = {}  # id(array owning an argument's memory) -> the argument
+        self.inputs_written: set[int] = set()  # the arguments whose memory an in-place write reached
         self.fresh: set[int] = set()  # values that are an op's new array (not a view, not an input)
         self.backward_ran = False
-        self.owner_of_array, self.leaf_of_grad = _existing_tensors()
+        self.owner_of_array, self.leaf_of_grad, self.grads = _existing_tensors()
         self.alive.append((self.owner_of_array, self.leaf_of_grad))
 
     # ---- values ----
@@ -93,9 +100,14 @@ class Tracer:
         return value
 
     def add_inputs(self, tensors):
+        first_with_array: dict[int, int] = {}
         for k, t in enumerate(tensors):
             self.input_index.setdefault(id(t), k)
-            if id(t._data) not in self.value_of:
+            j = first_with_array.setdefault(id(t._data), k)
+            if j != k:  # the program reads the array once, through argument j: a guard keeps them one array
+                self.input_aliases.append((k, j))
+            elif id(t._data) not in self.value_of:
+                self.input_of_memory[id(_memory(t._data))] = k
                 value = self._new_value(t._data)
                 self.instructions.append(P.ReadTensor(value, ("input", k), f"input {k}"))
 
@@ -127,18 +139,30 @@ class Tracer:
 
     def _constant(self, array, who):
         """An array not made in the trace and not a tensor's: fixed (a shape-derived index, a mask from
-        Python data), unless tensor values went to numpy earlier in the trace, when it may be made of
-        them and the trace cannot prove it is not."""
+        Python data), unless it is a numpy view of a tensor's values (`np.broadcast_to(mask._data)`), or
+        tensor values went to numpy earlier in the trace, when it may be made of them and the trace
+        cannot prove it is not."""
         value = self.value_of.get(id(array))
         if value is not None:
             return value
+        memory = _memory(array)
+        if memory is not array and (
+            id(memory) in self.owner_of_array or (id(memory) in self.value_of and id(memory) not in self.constants)
+        ):
+            self.poison(
+                f"{who} received a numpy view of a tensor's values made outside the graph; the program "
+                "would keep the first call's values"
+            )
         if self.exported:
             self.poison(
                 f"{who} received a numpy array made outside the graph after a tensor's values were "
                 "taken with np.asarray; the compiler cannot tell whether it depends on them"
             )
         value = self._new_value(array)
-        self.instructions.append(P.Constant(value, array))
+        # a snapshot: the call may write into the array later (`acc += loss`), and every run starts from here
+        instruction = P.Constant(value, array.copy() if array.flags.writeable else array)
+        self.constants[id(_memory(array))] = instruction
+        self.instructions.append(instruction)
         return value
 
     def _template(self, obj, who):
@@ -159,11 +183,6 @@ class Tracer:
     def op(self, op, inputs, attrs, raw, result):
         if self.paused:
             return
-        if op.name == "getitem" and any(
-            isinstance(part, np.ndarray) and part.dtype == np.bool_ for part in attrs["index"]
-        ):
-            self.poison("indexing with a bool mask: the output's shape depends on the mask's values")
-            return
         args = []
         for x in inputs:
             if isinstance(x, Tensor):
@@ -171,6 +190,11 @@ class Tracer:
             elif type(x) is np.ndarray:
                 args.append(P._Slot(self._array_value(x, op.name)))
             else:
+                if self.exported and isinstance(x, np.generic):  # a numpy number: maybe a reduction of them
+                    self.poison(
+                        f"{op.name} received a numpy number after a tensor's values were taken with np.asarray; "
+                        "the compiler cannot tell whether it depends on them"
+                    )
                 args.append(x)
         template = self._template(attrs, op.name)
         slots = list(P._values_in(template))
@@ -189,6 +213,16 @@ class Tracer:
         ]
         wraps = [type(w) is not np.ndarray for w in raws]
         self.instructions.append(P.OpCall(op, args, attrs_arg, outs, casts, wraps))
+        if op.name == "getitem":
+            index = attrs["index"]
+            for part in index if type(index) is tuple else (index,):
+                if type(part) is np.ndarray and part.dtype == np.bool_ and id(_memory(part)) not in self.constants:
+                    self.value_guard(
+                        self.value_of[id(part)],
+                        functools.partial(_counts, np.count_nonzero(part)),
+                        True,
+                        "indexing with a boolean mask (the result's shape depends on its values)",
+                    )
 
     def computed(self, fn, args, kwargs, out):
         """A numpy computation outside the graph made a tensor (`tensor._computed`)."""
@@ -207,6 +241,12 @@ class Tracer:
         if self.paused:
             return
         target_value = self.value(target)
+        memory = id(_memory(target._data))
+        if memory in self.input_of_memory:
+            self.inputs_written.add(self.input_of_memory[memory])
+        constant = self.constants.get(memory)
+        if constant is not None:  # a constant (or a view of one) written in place: each run writes into a fresh copy
+            constant.copied = True
         value = self.value_of.get(id(value_array))
         if value is None:
             value = self._array_value(value_array, "an in-place write")
@@ -245,14 +285,82 @@ class Tracer:
     def replayed_call(self, fn, args, kwargs, label):
         if any(isinstance(a, Tensor) or callable(a) for a in (*args, *kwargs.values())):
             self.poison(f"{label} is given a tensor or a function (a closure is not replayed)")
+        outermost = not self.paused
+        if outermost:
+            self.sync_grads()  # a gradient assigned before the call (`p.grad = None`) is seen by it
         self.paused += 1
         try:
             result = fn(*args, **kwargs)
         finally:
             self.paused -= 1
-        if not self.paused:
+        if outermost:
             self.instructions.append(P.Call(fn, tuple(args), dict(kwargs), label))
+            self.grads_replayed()
         return result
+
+    def value_guard(self, value, predicate, result, who):
+        """Library code chose a path by `predicate(array of value)` (cross_entropy's fused case, the
+        shape of `x[mask]`): the program replays only while the predicate gives `result` again. The
+        guard computes the value again from the arguments before the program runs (the instructions it
+        came from: a reshape, a slice of an argument...), so it must come from arguments and constants
+        alone, by ops, with no argument written in place before; values of constants alone need no guard."""
+        if self.paused:
+            return
+        made_by = {v: instruction for instruction in self.instructions for v in instruction.writes}
+        needed, stack, reads_input = set(), [value], False
+        while stack:
+            v = stack.pop()
+            instruction = made_by[v]
+            if instruction in needed:
+                continue
+            needed.add(instruction)
+            if (
+                type(instruction) is P.ReadTensor
+                and instruction.where[0] == "input"
+                and instruction.where[1] not in self.inputs_written
+            ):
+                reads_input = True
+            elif type(instruction) in (P.OpCall, P.ArrayCall):
+                stack.extend(instruction.reads)
+            elif type(instruction) is not P.Constant:
+                self.poison(f"{who} reads the values of a tensor that is not computed from the arguments alone")
+                return
+        if reads_input:
+            slice_ = [i for i in self.instructions if i in needed]
+            self.value_guards.append((P.Program(slice_, [value], {}), predicate, result))
+
+    # ---- gradients assigned in Python ----
+
+    def sync_grads(self):
+        """Record the `.grad` assignments made in Python since the last look (`p.grad = None`,
+        `p.grad = g`): compared, for every leaf that requires grad, with the gradient the trace last
+        knew. Called before what reads gradients (backward, a replayed call) and at the end."""
+        if self.paused or state.tracer is not self:
+            return
+        for key, (leaf, known) in list(self.grads.items()):
+            grad = leaf.grad
+            if grad is known:
+                continue
+            self.grads[key] = (leaf, grad)
+            value = None
+            if grad is not None:
+                value = self.value(grad)
+                for constant in self.constants.values():
+                    if constant.writes[0] == value:
+                        constant.copied = True  # `.grad` may be added to in place: a fresh array each run
+            self.instructions.append(SetGrad(self._leaf_ref(leaf), f"leaf {tuple(leaf.shape)}", value))
+
+    def grads_replayed(self):
+        """A replayed call changed gradients itself (zero_grad): the program's call will do it again."""
+        for key, (leaf, _) in self.grads.items():
+            self.grads[key] = (leaf, leaf.grad)
+
+    def _leaf_ref(self, leaf):
+        index = self.input_index.get(id(leaf))
+        if index is not None:
+            return ("input", index)
+        self.states[id(leaf)] = leaf
+        return ("state", leaf)
 
     def poison(self, reason):
         if self.poisoned is not None:
@@ -284,6 +392,7 @@ class Tracer:
             self.poison("detect_anomaly() checks values in Python")
             return run_backward(roots, root_grads, retain_graph, create_graph, targets)
         self.backward_ran = True
+        self.sync_grads()
         grads = [self._as_tensor(g) for g in root_grads]
         pending, leaves, heap = _seed(roots, grads, True)
         wanted = _nodes_leading_to(roots, targets) if targets is not None else None
@@ -346,15 +455,39 @@ class Tracer:
             leaf.grad = leaf.grad + g
         else:
             leaf.grad._data += g._data
+        self.grads[id(leaf)] = (leaf, leaf.grad)
         if not recording:
             return
-        index = self.input_index.get(id(leaf))
-        ref = ("input", index) if index is not None else ("state", leaf)
-        if index is None:
-            self.states[id(leaf)] = leaf
         self.alive.append(leaf.grad)
         out = self._new_value(leaf.grad._data)
-        self.instructions.append(P.StoreGrad(ref, f"leaf {tuple(leaf.shape)}", value, True, out))
+        self.instructions.append(P.StoreGrad(self._leaf_ref(leaf), f"leaf {tuple(leaf.shape)}", value, True, out))
+
+
+class SetGrad(P.Instruction):
+    """`leaf.grad = v` or `leaf.grad = None`, as the function assigned it in Python."""
+
+    effect = True
+
+    def __init__(self, leaf, label, value):
+        self.leaf, self.label = leaf, label
+        self.reads = () if value is None else (value,)
+
+    def source(self, name):
+        kind, ref = self.leaf
+        leaf = f"A[{ref}]" if kind == "input" else name(ref)
+        return [f"{leaf}.grad = {f'{name(Tensor)}(v{self.reads[0]})' if self.reads else 'None'}"]
+
+    def describe(self):
+        return f"{self.label}.grad = {f'v{self.reads[0]}' if self.reads else 'None'}"
+
+
+def _counts(count, mask):
+    return np.count_nonzero(mask) == count
+
+
+def _memory(array):
+    """The array owning `array`'s memory (numpy points every view at it)."""
+    return array if array.base is None else array.base
 
 
 class _TracingF(Namespace):
@@ -387,13 +520,17 @@ def _layout(array):
 
 def _existing_tensors():
     """The tensors alive before the call (found by the garbage collector, which tracks every Tensor):
-    {id(array): a tensor holding it}, and {id(grad tensor): its leaf}."""
+    {id(array): a tensor holding it}, {id(grad tensor): its leaf}, and {id(leaf): (leaf, its .grad)}
+    for the leaves that require grad."""
     owner_of_array: dict[int, Tensor] = {}
     leaf_of_grad: dict[int, Tensor] = {}
+    grads: dict[int, tuple[Tensor, Tensor | None]] = {}
     for obj in gc.get_objects():
         if issubclass(type(obj), Tensor):  # not isinstance: that reads __class__, which some objects compute
             if obj.grad_fn is None or id(obj._data) not in owner_of_array:
                 owner_of_array[id(obj._data)] = obj
             if obj.grad is not None:
                 leaf_of_grad[id(obj.grad)] = obj
-    return owner_of_array, leaf_of_grad
+            if obj.requires_grad and obj.grad_fn is None:
+                grads[id(obj)] = (obj, obj.grad)
+    return owner_of_array, leaf_of_grad, grads

@@ -44,19 +44,29 @@ def clip_grad_norm_(
     if not grads:
         return ag.tensor(0.0)
     dtype = np.result_type(*(g.dtype for g in grads))
-    # The norm of the per-tensor norms is the norm over all entries, without concatenating them.
-    per_tensor = np.array([np.linalg.norm(np.asarray(g).reshape(-1), ord=norm_type) for g in grads], dtype=dtype)
-    total = np.linalg.norm(per_tensor, ord=norm_type)
-    if error_if_nonfinite and not np.isfinite(total):
-        raise RuntimeError(
-            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}; "
-            "pass error_if_nonfinite=False to clip anyway"
-        )
-    factor = min(dtype.type(max_norm) / (total + dtype.type(1e-6)), 1.0)
+    # Tensor ops rather than numpy on the arrays: an ag.compile trace records them, so a compiled step
+    # computes the factor again from each call's gradients. The norm of the per-tensor norms is the norm
+    # over all entries, without concatenating them.
     with ag.no_grad():
+        total = _norm(ag.stack([_norm(g.reshape(-1), norm_type).astype(dtype) for g in grads]), norm_type)
+        if error_if_nonfinite and not bool(total.isfinite()):
+            raise RuntimeError(
+                f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total.item()}; "
+                "pass error_if_nonfinite=False to clip anyway"
+            )
+        factor = (max_norm / (total + 1e-6)).clip(max=1.0)
         for g in grads:
             g.mul_(factor)
-    return ag.tensor(total)
+    return total
+
+
+def _norm(t: Tensor, p: float) -> Tensor:
+    """The p-norm of a 1-D tensor (max |t| for p = inf; any p > 0, as np.linalg.norm)."""
+    if p == np.inf:
+        return t.abs().max()
+    if p == 2:
+        return (t * t).sum().sqrt()
+    return (t.abs() ** p).sum() ** (1.0 / p)
 
 
 def clip_grad_value_(parameters: _Parameters, clip_value: float) -> None:
