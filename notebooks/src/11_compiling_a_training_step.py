@@ -658,7 +658,9 @@ assert per_op_us[4]["engine, no grad"] > per_op_us[4]["numpy"]
 assert overhead_ratio[4] > overhead_ratio[100_000]
 assert compiled_affine.traced == 1 and "run 1 time(s)" in affine_listing
 assert np.array_equal(first.numpy(), second.numpy())
-assert ops[:5] == ["linear", "relu", "linear", "softmax_cross_entropy", "mean"]
+assert ops.count("linear") == 2 and {"softmax_cross_entropy", "mean", "matmul"} <= set(ops)
+# Unfused, the forward is exactly the model's five ops; a fusing compiler may merge the elementwise ones.
+assert fused_kernels(listing) > 0 or ops[:5] == ["linear", "relu", "linear", "softmax_cross_entropy", "mean"]
 assert len(stored_grads) == 4 and replayed == ["call Adam.zero_grad()", "call Adam.step()"]
 assert any(g.startswith("A[0]._data.shape == (32, 64)") for g in guards_of(listing))
 assert loss_difference < 1e-5 and weight_difference < 1e-5 and eager_losses[-1] < eager_losses[0]
