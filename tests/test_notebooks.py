@@ -33,8 +33,8 @@ build = _load_build()
 SOURCES = build.sources()
 
 
-def test_the_notebooks_are_numbered_one_to_ten():
-    assert [path.stem[:2] for path in SOURCES] == [f"{n:02d}" for n in range(1, 11)]
+def test_the_notebooks_are_numbered_one_to_eleven():
+    assert [path.stem[:2] for path in SOURCES] == [f"{n:02d}" for n in range(1, 12)]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.stem)
