@@ -388,9 +388,22 @@ class Program:
                 entry = constants[id(obj)] = (f"K{len(constants)}", obj)
             return entry[0]
 
+        # each value's name is dropped after its last use, so that an array is freed (or reused by
+        # numpy's allocator) as soon as eager execution would free it, not when the program returns
+        last_use = {}
+        for i, instruction in enumerate(self.instructions):
+            for v in (*instruction.writes, *instruction.reads):
+                last_use[v] = i
+        for v in self.output_values:
+            last_use[v] = len(self.instructions)
+        dropped_after: dict[int, list[int]] = {}
+        for v, i in last_use.items():
+            dropped_after.setdefault(i, []).append(v)
         body = []
-        for instruction in self.instructions:
+        for i, instruction in enumerate(self.instructions):
             body += instruction.source(name)
+            if i in dropped_after:
+                body.append("del " + ", ".join(f"v{v}" for v in sorted(dropped_after[i])))
         outputs = ", ".join(f"v{v}" for v in self.output_values)
         body.append(f"return ({outputs}{',' if len(self.output_values) == 1 else ''})")
         self.source = "def run(A):\n" + "".join(f"    {line}\n" for line in body)
