@@ -26,7 +26,7 @@ from .engine import apply
 from .kernels import BACKWARD_KERNELS, FORWARD_KERNELS, REFERENCE_F
 from .kernels.optim import adam_update, sgd_update
 from .ops import REGISTRY, S, reads, reduced_count, register
-from .tensor import Operand, Tensor, TensorLike
+from .tensor import Operand, Tensor, TensorLike, computed_array
 
 __all__ = ["linear", "softmax_cross_entropy", "layer_norm", "batch_norm", "activation", "sgd_update", "adam_update"]
 
@@ -110,21 +110,11 @@ def linear(x: Operand, weight: Operand, bias: Operand | None = None, activation:
 # ---- softmax cross-entropy ----------------------------------------------------------------------
 
 
-def smoothed_targets(targets, *, classes, label_smoothing, dtype):
+def smoothed_targets(targets, classes, label_smoothing, dtype):
     """q = (1 - eps) onehot(targets) + eps / classes, one row per sample."""
     q = np.full((targets.shape[0], classes), label_smoothing / classes, dtype=dtype)
     q[np.arange(targets.shape[0]), targets] += 1.0 - label_smoothing
     return q
-
-
-# An op (without a gradient) so that the VJP below reads the targets through `F`: a compiled step
-# (ag.compile) then builds q from each call's targets instead of keeping the first call's.
-register(
-    "smoothed_targets",
-    smoothed_targets,
-    None,
-    samples=(S(np.array([0, 3, 1, 4]), classes=5, label_smoothing=0.1, dtype=np.dtype(np.float64)),),
-)
 
 
 def cross_entropy_reference(logits, targets, *, label_smoothing):
@@ -136,7 +126,9 @@ def cross_entropy_reference(logits, targets, *, label_smoothing):
 
 def _cross_entropy_grad(F, g, logits, targets, out, label_smoothing):
     """d loss_i / d logits_i = softmax(logits_i) - q_i, q the smoothed one-hot targets."""
-    q = F.smoothed_targets(targets, classes=logits.shape[1], label_smoothing=label_smoothing, dtype=logits.dtype)
+    target_array = targets._data if isinstance(targets, Tensor) else targets  # a Tensor under create_graph
+    # computed_array: a compiled step (ag.compile) builds q from each call's targets
+    q = computed_array(smoothed_targets, target_array, logits.shape[1], label_smoothing, logits.dtype)
     return F.reshape(g, shape=(-1, 1)) * (F.softmax(logits, axis=1) - q)
 
 

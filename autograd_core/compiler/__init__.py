@@ -30,7 +30,7 @@ import builtins
 import functools
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -42,11 +42,14 @@ from .tracer import CompileError, Tracer
 __all__ = ["compile", "CompiledFunction", "CompileError", "CompileFallbackWarning", "replayed_call", "branch_on_values"]
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
 class CompileFallbackWarning(UserWarning):
     """A compiled function runs eagerly from now on; the message says why and where."""
 
 
-def replayed_call(method: Callable[..., Any]) -> Callable[..., Any]:
+def replayed_call(method: _Method) -> _Method:
     """Mark a method the compiler replays as a call (an optimizer's `step`, `zero_grad`, a scheduler's
     `step`): inside a trace its tensor work is not recorded op by op; the program calls it again."""
 
@@ -60,7 +63,7 @@ def replayed_call(method: Callable[..., Any]) -> Callable[..., Any]:
         )
 
     wrapper.__replayed__ = True  # type: ignore[attr-defined]
-    return wrapper
+    return wrapper  # type: ignore[return-value]  # functools.wraps keeps the method's signature
 
 
 def replay_overrides(cls: type, names: tuple[str, ...]) -> None:

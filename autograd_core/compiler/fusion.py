@@ -189,7 +189,7 @@ def fuse_elementwise(program: P.Program, layouts: dict[int, str]) -> None:
         placements.setdefault(group.high, []).append(call)
     if not placements:
         return
-    result = []
+    result: list[P.Instruction] = []
     for i, ins in enumerate(instructions):
         result.extend(placements.get(i, ()))
         if i not in replaced:

@@ -9,12 +9,15 @@ A value (`v3`) is a numpy array at run time. Instructions read values and make n
 - `Constant`: an array or number fixed when the function was traced (a shape-derived index, the
   seed gradient of `loss.backward()`);
 - `OpCall`: a registry op's forward on values, with its attributes (arrays among them are values);
+- `VjpCall`: an op's fused VJP kernel (its `fast_backward`, as eager backward runs it);
+- `ArrayCall`: a numpy computation outside the graph (a comparison, max pooling's positions);
 - `FusedCall`: a chain of elementwise ops run as one generated Numba loop (see `fusion`);
 - `RandomCall`: a random constructor, called again on every run (fresh draws, same generator);
 - `Assign`: an in-place write (`p.data -= lr * p.grad`, `running_mean.mul_(...)`), then the same array
   under a new number;
 - `CopyValue`: a copy kept before an in-place write (what a recorded in-place op's VJP reads);
 - `StoreGrad`: a leaf's gradient stored as eager backward stores it (`.grad` set, or added in place);
+- `SetGrad`: `p.grad = g` or `p.grad = None` as the function assigned it in Python;
 - `Call`: a call the compiler replays as it is (`optimizer.step()`, `zero_grad()`, a scheduler).
 
 The generated function (`Program.source`) is what runs; `Program.listing()` shows it to a reader.
@@ -332,6 +335,24 @@ class StoreGrad(Instruction):
 
     def describe(self):
         return f"{self.label}.grad += v{self.reads[0]}{' (copied)' if self.copy else ''}"
+
+
+class SetGrad(Instruction):
+    """`leaf.grad = v` or `leaf.grad = None`, as the function assigned it in Python."""
+
+    effect = True
+
+    def __init__(self, leaf, label, value):
+        self.leaf, self.label = leaf, label
+        self.reads = () if value is None else (value,)
+
+    def source(self, name):
+        kind, ref = self.leaf
+        leaf = f"A[{ref}]" if kind == "input" else name(ref)
+        return [f"{leaf}.grad = {f'{name(Tensor)}(v{self.reads[0]})' if self.reads else 'None'}"]
+
+    def describe(self):
+        return f"{self.label}.grad = {f'v{self.reads[0]}' if self.reads else 'None'}"
 
 
 def store_grad(leaf, g, copy):

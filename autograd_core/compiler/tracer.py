@@ -348,7 +348,7 @@ class Tracer:
                 for constant in self.constants.values():
                     if constant.writes[0] == value:
                         constant.copied = True  # `.grad` may be added to in place: a fresh array each run
-            self.instructions.append(SetGrad(self._leaf_ref(leaf), f"leaf {tuple(leaf.shape)}", value))
+            self.instructions.append(P.SetGrad(self._leaf_ref(leaf), f"leaf {tuple(leaf.shape)}", value))
 
     def grads_replayed(self):
         """A replayed call changed gradients itself (zero_grad): the program's call will do it again."""
@@ -461,24 +461,6 @@ class Tracer:
         self.alive.append(leaf.grad)
         out = self._new_value(leaf.grad._data)
         self.instructions.append(P.StoreGrad(self._leaf_ref(leaf), f"leaf {tuple(leaf.shape)}", value, True, out))
-
-
-class SetGrad(P.Instruction):
-    """`leaf.grad = v` or `leaf.grad = None`, as the function assigned it in Python."""
-
-    effect = True
-
-    def __init__(self, leaf, label, value):
-        self.leaf, self.label = leaf, label
-        self.reads = () if value is None else (value,)
-
-    def source(self, name):
-        kind, ref = self.leaf
-        leaf = f"A[{ref}]" if kind == "input" else name(ref)
-        return [f"{leaf}.grad = {f'{name(Tensor)}(v{self.reads[0]})' if self.reads else 'None'}"]
-
-    def describe(self):
-        return f"{self.label}.grad = {f'v{self.reads[0]}' if self.reads else 'None'}"
 
 
 def _counts(count, mask):
