@@ -2,22 +2,24 @@
 
 `step = ag.compile(fn)` returns a callable with `fn`'s signature. The first call with new inputs runs
 `fn` eagerly while `tracer.Tracer` records what it did (every op of the forward and of the
-backward, the in-place writes, the random draws, the optimizer calls); the recording becomes a
-`program.Program`: one generated Python function over numpy arrays, with the chains of elementwise
-ops fused into Numba loops (`fusion`). Later calls whose guards hold run the program: no Tensor or
-graph node is made, no op is dispatched by name.
+backward, the in-place writes, the `.grad` assignments, the random draws, the optimizer calls); the
+recording becomes a `program.Program`: one generated Python function over numpy arrays, with dead
+values dropped and the chains of elementwise ops fused into generated Numba loops (`fusion`). Later
+calls whose guards hold run the program: no Tensor or graph node is made, no op is dispatched by name.
 
 Guards (checked on every call, a miss traces again; up to `cache_size` traces per function):
 the Python values among the arguments (numbers, strings, None, and the identity of other objects),
 the shape, dtype and `requires_grad` of every tensor argument and of every tensor the trace read
-(parameters, buffers, optimizer state), whether a `.grad` it read is set, grad mode, and the
-`training` flag of every module that ran.
+(parameters, buffers, optimizer state), whether a `.grad` it read is set, grad mode, the
+`training` flag of every module that ran, and the values a library path was chosen by
+(`branch_on_values`: cross-entropy's fused case, the count of a boolean mask).
 
 What the program cannot replay faithfully turns the function eager for good, with one warning
 naming the reason and the line (`fullgraph=True` raises `CompileError` there instead): Python reading
 a tensor's values (`.item()`, `bool(t)`, `.numpy()`, `print(t)`), a hook, `create_graph=True`, a
-custom `autograd.Function`, an in-place random fill, numpy arrays computed from tensor values after
-`np.asarray(t)`, a tensor argument that is a numpy array.
+custom `autograd.Function`, an in-place random fill, `nonzero`, numpy arrays computed from tensor values
+after `np.asarray(t)`, a tensor argument that is a numpy array. (Library code that computes arrays from
+tensor values outside the graph does it through `tensor.computed_array`, which the program repeats.)
 
 As in `jax.jit`, Python code in `fn` runs only while tracing: what it does outside tensors (appending
 to a list, reading a global number, `np.random`) is fixed at trace time. Outputs are returned as new

@@ -302,8 +302,9 @@ class Tracer:
         """Library code chose a path by `predicate(array of value)` (cross_entropy's fused case, the
         shape of `x[mask]`): the program replays only while the predicate gives `result` again. The
         guard computes the value again from the arguments before the program runs (the instructions it
-        came from: a reshape, a slice of an argument...), so it must come from arguments and constants
-        alone, by ops, with no argument written in place before; values of constants alone need no guard."""
+        came from: a reshape, a slice of an argument...), so it must come from arguments, tensors held
+        across calls (read as they are when the call starts) and constants, by ops, with no argument
+        written in place before; values of constants alone need no guard."""
         if self.paused:
             return
         made_by = {v: instruction for instruction in self.instructions for v in instruction.writes}
@@ -314,10 +315,9 @@ class Tracer:
             if instruction in needed:
                 continue
             needed.add(instruction)
-            if (
-                type(instruction) is P.ReadTensor
-                and instruction.where[0] == "input"
-                and instruction.where[1] not in self.inputs_written
+            if type(instruction) is P.ReadTensor and (
+                (instruction.where[0] == "input" and instruction.where[1] not in self.inputs_written)
+                or instruction.where[0] == "state"  # a tensor held across calls (labels in a closure)
             ):
                 reads_input = True
             elif type(instruction) in (P.OpCall, P.ArrayCall):

@@ -174,11 +174,15 @@ listing = step.explain()
 # - `v0`, `v1`: the two arguments. `state (32, 64)` and the like: the parameters, read through their
 #   tensors on every call, so the program always sees the current weights.
 # - The **forward**: `linear`, `relu`, `linear`, `softmax_cross_entropy`, `mean`.
-# - The **backward**, as the engine's backward formulas produce it: a constant `array()` (the seed
-#   gradient 1 that `loss.backward()` starts from), `broadcast_to` and `div(..., 32)` (the mean's VJP),
-#   `softmax(...)` minus the one-hot targets times that (cross-entropy's gradient $\hat y - y$ of
-#   notebook 2), `matmul`s and `sum`s (the linear layers' VJPs: $\delta W = \delta^\top h$, $\delta b$ the
-#   column sums), `greater(v, 0)` times the gradient (ReLU's VJP: the Hadamard product with the mask).
+# - The **backward**, as eager backward runs it: a constant `array()` (the seed gradient 1 that
+#   `loss.backward()` starts from), `broadcast_to` and `div(..., 32)` (the mean's VJP), then
+#   `softmax_cross_entropy VJP (fused kernel)` (cross-entropy's gradient $\hat y - y$ of notebook 2, one
+#   compiled kernel, the one eager backward calls) and `linear VJP (fused kernel)` (the linear layers' VJPs:
+#   $\delta h = \delta W$, $\delta W = \delta^\top h$, $\delta b$ the column sums, as three GEMMs and a sum).
+#   Between them, ReLU's VJP is a `fused loop`: its formula, `greater(v, 0)` times the gradient (the
+#   Hadamard product with the mask), is made of elementwise ops, which the compiler fuses into one
+#   generated Numba loop; the `|` lines under it are the ops the loop computes per element (here it
+#   recomputes `relu(v4)` from the forward's `v4` rather than keep the forward's `v5`).
 # - `leaf (...).grad += v`: the four parameter gradients, stored as eager backward stores them.
 #
 # The guards are one long condition; here they are grouped by the object they check:
@@ -193,6 +197,9 @@ def guards_of(text, program=0):
 
 by_subject = {}
 for guard in guards_of(listing):
+    if guard.startswith("bool("):  # a guard on values (see below)
+        by_subject.setdefault("values", []).append(guard)
+        continue
     subject = re.match(r"A\[\d+\]|G\d+", guard).group(0)
     by_subject.setdefault(subject, []).append(guard.removeprefix(subject))
 for subject, conditions in by_subject.items():
@@ -205,11 +212,14 @@ replayed = [line for line in program_lines if line.startswith("call ")]
 print(f"{len(ops)} ops, {len(stored_grads)} gradients stored, replayed calls: {replayed}")
 
 # %% [markdown]
-# `A[0]`, `A[1]` are the tensor arguments. The other names are objects the guard compares with: `G0`, `G1`,
-# `G3`, ... the dtypes seen when tracing (float32, int64), `G2`, `G4`, `G6`, `G8` the four parameters (shape,
-# dtype, `requires_grad`), `G10` to `G13` the modules that ran, the `Sequential` and the three layers in it
-# (their `training` flag). The grad mode and any Python values among the arguments are guarded
-# too, outside this list.
+# `A[0]`, `A[1]` are the tensor arguments. The other names are objects the guard compares with: the dtypes
+# seen when tracing (float32, int64), the four parameters (shape, dtype, `requires_grad`), the modules that
+# ran, the `Sequential` and the three layers in it (their `training` flag). One guard reads values:
+# `F.cross_entropy` takes its fused path only when every target is a class index in range (no
+# `ignore_index`), so the program keeps that answer as a guard, computed again from the targets argument
+# before each call (`bool(...(A)[0]) is True`): a batch with an ignored target traces again instead of
+# running the fused path on it. The grad mode and any Python values among the arguments are guarded too,
+# outside this list.
 #
 # ## The same results as eager
 #
@@ -570,15 +580,16 @@ print(
 # memory; the values are bit for bit those of numpy, since each element goes through the same float32
 # operations in the same order. The activation is a different case: each element needs an `exp` and a `tanh`,
 # which numpy computes with vectorised routines over whole arrays, while the loop calls the scalar math
-# library once per element. Whether fusing pays depends on what is fused (compare the two timings above), and
-# a compiler that fuses has to choose; that is one reason `ag.compile` has a switch to turn it off.
+# library once per element. Whether fusing pays depends on what is fused (compare the two timings above).
 #
 # %% [markdown]
-# `ag.compile` can do this to the programs it traces: chains of elementwise ops, forward and backward,
+# `ag.compile` does this to the programs it traces: chains of elementwise ops, forward and backward,
 # become generated Numba loops (`FusedCall` instructions), which `explain()` lists and counts in each
-# program's header ("... fused kernels"). `ag.compile(fn, fuse=False)` keeps every op a separate numpy call,
-# to compare. Whether a chain is fused depends on the compiler's version; what follows reads the count from
-# `explain()` rather than assuming it.
+# program's header ("... fused kernels"). For the activation problem above it brings its own float32
+# `exp`, `tanh` and `sigmoid` (`autograd_core/compiler/vector_math.py`): Cephes' single-precision
+# algorithms written as plain arithmetic and bit operations, with no call and no branch, which LLVM
+# turns into vector instructions just as it does the multiply-adds. `ag.compile(fn, fuse=False)` keeps
+# every op a separate numpy call, to compare; what follows reads the counts from `explain()`.
 
 
 # %%
@@ -634,8 +645,9 @@ print(
 #   per-op overhead), and that overhead is a larger share at width 4 than at width 100,000.
 # - A compiled function's Python runs on its first call only (one trace); the second call replays the program
 #   and returns the same values.
-# - `step.explain()` of the compiled MLP step lists the forward and backward ops, stores 4 parameter
-#   gradients and replays `Adam.zero_grad()` and `Adam.step()`; its guards cover both arguments.
+# - `step.explain()` of the compiled MLP step lists the forward ops, the backward as eager runs it (the
+#   linear layers' and cross-entropy's fused VJP kernels, ReLU's VJP as a generated fused loop), stores 4
+#   parameter gradients and replays `Adam.zero_grad()` and `Adam.step()`; its guards cover both arguments.
 # - Over one epoch on the digits the compiled step's losses and weights equal the eager step's to $10^{-5}$;
 #   the last, smaller batch traced a second program.
 # - The compiled training step passes the benchmark's float64 loss check and is faster than the eager one
@@ -650,15 +662,17 @@ print(
 #   seed (the program lists the random call), and 20 training steps with dropout agree with eager to
 #   $10^{-5}$.
 # - A hand-fused Numba loop computes the multiply-add chain bit for bit as numpy does, and the activation to
-#   float32 rounding; `fuse=False` gives 0 fused kernels and the same loss and gradient as the fused program,
-#   which (when it fuses anything) has fewer instructions.
+#   float32 rounding, but slower than numpy when it calls the scalar `exp` and `tanh`; the compiler's fused
+#   program of the same activation (with its vectorizable float32 `exp` and `tanh`) has fewer instructions
+#   than `fuse=False`'s, which has 0 fused kernels, and both give the same loss and gradient.
 
 # %%
 assert per_op_us[4]["engine, no grad"] > per_op_us[4]["numpy"]
 assert overhead_ratio[4] > overhead_ratio[100_000]
 assert compiled_affine.traced == 1 and "run 1 time(s)" in affine_listing
 assert np.array_equal(first.numpy(), second.numpy())
-assert ops.count("linear") == 2 and {"softmax_cross_entropy", "mean", "matmul"} <= set(ops)
+assert ops.count("linear") == 2 and {"softmax_cross_entropy", "mean"} <= set(ops)
+assert sum("linear VJP (fused kernel)" in line for line in program_lines) == 2
 # Unfused, the forward is exactly the model's five ops; a fusing compiler may merge the elementwise ones.
 assert fused_kernels(listing) > 0 or ops[:5] == ["linear", "relu", "linear", "softmax_cross_entropy", "mean"]
 assert len(stored_grads) == 4 and replayed == ["call Adam.zero_grad()", "call Adam.step()"]
