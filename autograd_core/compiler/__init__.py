@@ -253,6 +253,7 @@ def finish_program(tracer, output_values, fuse):
         if type(instruction) is P.StoreGrad:
             v = instruction.reads[0]
             instruction.copy = not (v in tracer.fresh and uses[v] == 1)
+    program.fold_constants()
     if fuse:
         from .fusion import fuse_elementwise
 

@@ -399,6 +399,30 @@ class Program:
         self.removed += len(self.instructions) - len(kept)
         self.instructions = kept[::-1]
 
+    def fold_constants(self):
+        """Run now, once, the ops whose inputs are all constants (the seed gradient's reshape and
+        broadcast), each replaced by its result as a constant. Not in a program that writes in place:
+        a folded array must never be written into."""
+        if any(type(i) is Assign for i in self.instructions):
+            return
+        constants = {i.writes[0]: i.constant for i in self.instructions if type(i) is Constant and not i.copied}
+        for k, instruction in enumerate(self.instructions):
+            if type(instruction) is not OpCall or isinstance(instruction.attrs, AttrTemplate):
+                continue
+            if instruction.op.multi_output or not all(
+                type(a) is not _Slot or a.value in constants for a in instruction.args
+            ):
+                continue
+            args = [constants[a.value] if type(a) is _Slot else a for a in instruction.args]
+            result = instruction.op.forward(*args, **instruction.attrs)
+            if instruction.as_arrays[0]:
+                result = np.asarray(result)
+            if instruction.casts[0] is not None:
+                result = result.astype(instruction.casts[0])
+            self.instructions[k] = Constant(instruction.writes[0], result)
+            constants[instruction.writes[0]] = result
+        self.eliminate_dead_code()
+
     def build(self):
         """The generated Python function `run(A)` (A: the tensors among the arguments, flattened)."""
         constants: dict[int, tuple[str, Any]] = {}
