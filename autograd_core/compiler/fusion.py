@@ -11,9 +11,11 @@ elementwise float32 ops (measured: 1.3e-5 relative drift over a 2,000-op chain).
 Where a group is placed: after the last instruction it reads from outside (its leaves) and before
 the first instruction that reads one of its sinks, and never across an instruction with an effect
 (an in-place write, a replayed call, a stored gradient), so that every array it reads holds what the
-ops it replaces read. Sinks whose windows overlap share one loop; a node needed by a later group is
-recomputed there from its leaves (backward formulas read the forward's sigmoid or tanh: recomputing
-them costs less than writing and reading an array) unless an earlier group already wrote it.
+ops it replaces read. Sinks whose windows overlap share one loop. A node a later group needs (the
+backward reads the forward's values) is computed again there from its leaves when it is cheap
+arithmetic, and written by the earlier loop and read back when it is an exp, tanh or sigmoid
+(measured on sum(sigmoid(x) * tanh(x) + relu(x)) forward and backward: 32.8 against 50.1 us at 1e4
+elements, 1.64 against 2.30 ms at 1e6).
 
 Kernels are generated as Python source, written to a file named by the hash of that source (and of
 `vector_math`'s), and compiled by Numba with its disk cache: a second process compiles nothing.
@@ -159,8 +161,21 @@ def fuse_elementwise(program: P.Program, layouts: dict[int, str]) -> None:
 
     groups: list[_Group] = []
     written: set[int] = set()  # sinks that a group writes, which later groups read instead of recomputing
+    computed_in: dict[int, _Group] = {}  # node value -> the first group whose loop computes it
     for deadline, sink in sinks:
         members, leaves = _cone(sink, nodes, written)
+        # an exp, tanh or sigmoid an earlier loop computes: that loop writes it, this one reads it
+        kept = [
+            u
+            for u in members
+            if nodes[u].kind in _TRANSCENDENTAL and u in computed_in and computed_in[u].high <= deadline
+        ]
+        for u in kept:
+            if u not in computed_in[u].sinks:
+                computed_in[u].sinks.append(u)
+            written.add(u)
+        if kept:
+            members, leaves = _cone(sink, nodes, written)
         low = max([produced_at[a] for a in leaves] + [-1])
         first_node = min(nodes[u].index for u in members)
         if any(first_node <= e <= low for e in effects):
@@ -176,6 +191,8 @@ def fuse_elementwise(program: P.Program, layouts: dict[int, str]) -> None:
         group.low, group.high = max(group.low, low), min(group.high, deadline)
         group.sinks.append(sink)
         written.add(sink)
+        for u in members:
+            computed_in.setdefault(u, group)
 
     placements: dict[int, list[P.Instruction]] = {}
     replaced: set[int] = set()  # instruction indices whose values a FusedCall now writes
