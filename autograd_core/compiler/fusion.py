@@ -277,6 +277,11 @@ def _build_call(group, nodes, labels, computed, threads):
     size = int(np.prod(group.shape))
     source, constants = _kernel_source(order, leaves, singles, group, nodes, labels, size)
     kernel = compile_kernel(source, constants, parallel=threads and size >= PARALLEL_MIN_SIZE)
+    # compiled now, for the arguments the program passes (flat arrays, single values), so that the
+    # first call pays for it, not the first replay (another layout compiles one more variant then)
+    numba = backend.numba_module()
+    flat = [numba.types.Array(numba.from_dtype(labels[v][1]), 1, "C") for v in (*leaves, *group.sinks)]
+    kernel.compile(tuple(flat[: len(leaves)] + [numba.from_dtype(labels[v][1]) for v in singles] + flat[len(leaves) :]))
     return P.FusedCall(
         kernel,
         leaves,
