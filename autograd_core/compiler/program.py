@@ -56,14 +56,17 @@ class ReadTensor(Instruction):
         self.label = label
 
     def source(self, name):
-        kind, ref = self.where
-        if kind == "input":
-            return [f"v{self.writes[0]} = A[{ref}]._data"]
-        tensor = name(ref)
-        return [f"v{self.writes[0]} = {tensor}{'.grad' if kind == 'grad' else ''}._data"]
+        grad = ".grad" if self.where[0] == "grad" else ""
+        return [f"v{self.writes[0]} = {_tensor(self.where, name)}{grad}._data"]
 
     def describe(self):
         return f"v{self.writes[0]} = {self.label}"
+
+
+def _tensor(where, name):
+    """The generated code's expression for a tensor: ("input", k) is argument k, else the object itself."""
+    kind, ref = where
+    return f"A[{ref}]" if kind == "input" else name(ref)
 
 
 class Constant(Instruction):
@@ -329,9 +332,7 @@ class StoreGrad(Instruction):
         self.writes = (out,)
 
     def source(self, name):
-        kind, ref = self.leaf
-        leaf = f"A[{ref}]" if kind == "input" else name(ref)
-        return [f"v{self.writes[0]} = _store_grad({leaf}, v{self.reads[0]}, {self.copy})"]
+        return [f"v{self.writes[0]} = _store_grad({_tensor(self.leaf, name)}, v{self.reads[0]}, {self.copy})"]
 
     def describe(self):
         return f"{self.label}.grad += v{self.reads[0]}{' (copied)' if self.copy else ''}"
@@ -347,9 +348,8 @@ class SetGrad(Instruction):
         self.reads = () if value is None else (value,)
 
     def source(self, name):
-        kind, ref = self.leaf
-        leaf = f"A[{ref}]" if kind == "input" else name(ref)
-        return [f"{leaf}.grad = {f'{name(Tensor)}(v{self.reads[0]})' if self.reads else 'None'}"]
+        value = f"{name(Tensor)}(v{self.reads[0]})" if self.reads else "None"
+        return [f"{_tensor(self.leaf, name)}.grad = {value}"]
 
     def describe(self):
         return f"{self.label}.grad = {f'v{self.reads[0]}' if self.reads else 'None'}"
