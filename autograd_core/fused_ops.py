@@ -320,7 +320,7 @@ def activation(name: str, x: Operand, **attrs: Any) -> Tensor:
 # ---- the compiled kernels and the backend switch ------------------------------------------------
 
 # Importing the kernel modules registers their kernels beside the registry's references (after the rows above).
-for _module in ("elementwise", "linear", "norm", "scatter", "softmax"):
+for _module in ("elementwise", "linear", "norm", "reduce", "scatter", "softmax"):
     importlib.import_module(f".kernels.{_module}", __package__)
 
 

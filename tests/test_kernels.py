@@ -398,3 +398,61 @@ def test_norm_layouts_round_trip():
         matrix = norm._matrix(name, x, attrs)
         assert matrix.flags.c_contiguous and matrix.ndim == 2
         np.testing.assert_array_equal(norm._from_matrix(name, matrix, x.shape), x)
+
+
+# ---- the full sum (kernels/reduce.py) -----------------------------------------------------------
+
+SUM_SHAPES = [(), (1,), (7,), (3, 5), (2, 3, 1001), (0, 4)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SUM_SHAPES, ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_full_sum_is_the_rounded_float64_sum(dtype, shape, keepdims):
+    x = np.random.default_rng(3).standard_normal(shape).astype(dtype)
+    kernel = FORWARD_KERNELS["sum"]
+    for axis in (None, tuple(range(x.ndim))):
+        with backend.trace() as trace:
+            out = kernel(x, axis=axis, keepdims=keepdims)
+        assert trace.implementations("sum_forward") == {backend.NUMBA}
+        expected = np.sum(x.astype(np.float64), keepdims=keepdims).astype(dtype)
+        assert np.asarray(out).dtype == np.dtype(dtype) and np.shape(out) == expected.shape
+        np.testing.assert_allclose(out, expected, rtol=1e-15 if dtype == np.float64 else 0, atol=0)
+        assert_matches(out, np.sum(x, axis=axis, keepdims=keepdims), dtype)
+
+
+def test_full_sum_beats_float32_pairwise_summation():
+    # 2^24 + many ones: float32 accumulation loses the ones, float64 keeps them until the final rounding
+    x = np.concatenate([np.float32([2**24]), np.ones(4096, np.float32), np.float32([-(2**24)])])
+    assert FORWARD_KERNELS["sum"](x, axis=None, keepdims=False) == np.float32(4096)
+
+
+def test_full_sum_threads_agree_and_propagate_nan_and_inf():
+    from autograd_core.kernels import reduce
+
+    x = np.random.default_rng(4).standard_normal(1 << 18).astype(np.float32)
+    serial, threaded = reduce.sum_all(x, backend.NUMBA), reduce.sum_on_threads(x)
+    np.testing.assert_allclose(threaded, serial, rtol=1e-7)
+    np.testing.assert_allclose(serial, x.astype(np.float64).sum(), rtol=1e-7)
+    for special, expected in ((np.nan, np.nan), (np.inf, np.inf)):
+        y = x.copy()
+        y[12345] = special
+        np.testing.assert_array_equal(reduce.sum_on_threads(y), np.float32(expected))
+        np.testing.assert_array_equal(reduce.sum_all(y, backend.NUMBA), np.float32(expected))
+
+
+@pytest.mark.parametrize(
+    "x, axis, why",
+    [
+        (np.ones((3, 4), np.float32), (1,), "a sum over some axes only"),
+        (np.ones((4, 3), np.float32).T, None, "contiguous"),
+        (np.ones((3, 4), np.int64), None, "int64"),
+    ],
+    ids=["partial", "strided", "int"],
+)
+def test_full_sum_hands_over_to_numpy(x, axis, why):
+    with backend.trace() as trace:
+        out = FORWARD_KERNELS["sum"](x, axis=axis, keepdims=False)
+    np.testing.assert_array_equal(out, np.sum(x, axis=axis))
+    assert trace.implementations("sum_forward") == {backend.NUMPY}
+    assert why in trace.calls[0].reason

@@ -255,9 +255,10 @@ def finish_program(tracer, output_values, fuse):
             instruction.copy = not (v in tracer.fresh and uses[v] == 1)
     program.fold_constants()
     if fuse:
-        from .fusion import fuse_elementwise
+        from .fusion import fuse_elementwise, thread_sums
 
         fuse_elementwise(program, tracer.layouts)
+        thread_sums(program, tracer.layouts)
     program.build()
     return program
 

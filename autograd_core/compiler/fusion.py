@@ -208,7 +208,7 @@ def fuse_elementwise(program: P.Program, layouts: dict[int, str]) -> None:
     placements: dict[int, list[P.Instruction]] = {}
     replaced: set[int] = set()  # instruction indices whose values a FusedCall now writes
     computed: set[int] = set()  # sinks already written by an earlier placed group
-    threads = not any(getattr(getattr(i, "op", None), "name", None) in _BLAS_OPS for i in instructions)
+    threads = _threads_pay(instructions)
     for group in groups:
         call = _build_call(group, nodes, labels, computed, threads)
         if call is None:
@@ -226,6 +226,36 @@ def fuse_elementwise(program: P.Program, layouts: dict[int, str]) -> None:
     result.extend(placements.get(end, ()))
     program.instructions = result
     program.eliminate_dead_code()  # the node instructions only the fused sinks read
+
+
+def _threads_pay(instructions):
+    """Whether big loops may run on threads: in a program without BLAS calls (see PARALLEL_MIN_SIZE)."""
+    return not any(getattr(getattr(i, "op", None), "name", None) in _BLAS_OPS for i in instructions)
+
+
+def thread_sums(program: P.Program, layouts: dict[int, str]) -> None:
+    """Run on threads each sum of every element of a C-contiguous float array of PARALLEL_MIN_SIZE
+    elements or more (`kernels.reduce`'s loop), in a program without BLAS calls (in place). Eager runs
+    it on one thread below `backend.PARALLEL_MIN_SIZE`, as it must assume other work on the cores."""
+    if not _threads_pay(program.instructions):
+        return
+    from ..kernels import reduce
+
+    for k, instruction in enumerate(program.instructions):
+        if type(instruction) is not P.OpCall or instruction.op.name != "sum" or instruction.casts[0] is not None:
+            continue
+        (x,) = instruction.args
+        shape, dtype = program.labels[x.value][:2]
+        axis = instruction.attrs.get("axis")
+        if (
+            dtype.kind != "f"
+            or layouts.get(x.value) != "C"
+            or int(np.prod(shape)) < PARALLEL_MIN_SIZE
+            or instruction.attrs.get("keepdims")
+            or not (axis is None or len(axis) == len(shape))
+        ):
+            continue
+        program.instructions[k] = P.ArrayCall(reduce.sum_on_threads, ((x,), {}), instruction.writes[0])
 
 
 def _cone(value, nodes, written):
@@ -304,7 +334,8 @@ def _kernel_source(order, leaves, singles, group, nodes, labels, size):
 
     names = {v: f"x{k}" for k, v in enumerate(leaves)}
     names.update({v: f"s{k}" for k, v in enumerate(singles)})
-    body = [f"        x{k} = a{k}[i]" for k in range(len(leaves))]
+    body = ["        prefer_wide_vectors()"] if backend.wide_vectors() else []
+    body += [f"        x{k} = a{k}[i]" for k in range(len(leaves))]
     for v in order:
         node = nodes[v]
         dtype = node.dtype
@@ -401,7 +432,7 @@ def compile_kernel(source: str, constants: dict[str, Any], parallel: bool) -> An
         f"# compiled by autograd_core.compiler.fusion with numba.njit(**{options!r})\n"
         "import numpy as np\n"
         "from numba import prange\n"
-        "from autograd_core.compiler.vector_math import exp32, sigmoid32, tanh32\n\n"
+        "from autograd_core.compiler.vector_math import exp32, prefer_wide_vectors, sigmoid32, tanh32\n\n"
         + "".join(f"{k} = np.{np.asarray(c).dtype.name}({c.item()!r})\n" for k, c in constants.items())
         + "\n\n"
     )

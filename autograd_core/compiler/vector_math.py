@@ -26,6 +26,20 @@ def _float32_from_bits(typingctx, bits):
     return signature, codegen
 
 
+@intrinsic
+def prefer_wide_vectors(typingctx):
+    """Ask LLVM to vectorize the function this is called in with 512-bit registers (its
+    "prefer-vector-width" attribute); no code. Called inside a loop body, so that it marks the function
+    Numba outlines a `prange` body into, too. `fusion` emits it where `backend.wide_vectors()`."""
+
+    def codegen(context, builder, signature, args):
+        # llvmlite checks attribute names against LLVM's keyword list; a string attribute goes in as is
+        set.add(builder.function.attributes, '"prefer-vector-width"="512"')
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
 _F = np.float32
 _LOG2E, _LN2_HIGH, _LN2_LOW = _F(1.44269504088896341), _F(0.693359375), _F(-2.12194440e-4)
 _EXP_P = (_F(1.9875691500e-4), _F(1.3981999507e-3), _F(8.3334519073e-3), _F(4.1665795894e-2), _F(1.6666665459e-1))

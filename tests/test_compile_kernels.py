@@ -1,0 +1,106 @@
+"""The code `ag.compile` generates: the float32 exp, tanh and sigmoid of `vector_math` against float64
+numpy (special values included), fused loops and threaded sums against eager under the numpy backend,
+and the 512-bit vector request following `backend.wide_vectors()`."""
+
+import io
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+from autograd_core import backend
+from autograd_core.compiler import fusion
+
+numba = pytest.importorskip("numba")
+from autograd_core.compiler.vector_math import exp32, sigmoid32, tanh32  # noqa: E402 (needs numba)
+
+SPECIAL = np.float32(
+    [0.0, -0.0, 1e-30, -1e-30, 1e-45, 0.624, 0.626, -0.625, 8.99, 9.01, -9.5, 20.0, -20.0]
+    + [87.0, 88.72, 88.73, 89.0, -87.3, -87.4, -103.0, -104.0, -110.0, np.inf, -np.inf, np.nan]
+)
+
+
+@numba.njit(error_model="numpy")
+def _vector_math(x, exp, tanh, sigmoid):
+    for i in range(x.size):
+        exp[i] = exp32(x[i])
+        tanh[i] = tanh32(x[i])
+        sigmoid[i] = sigmoid32(x[i])
+
+
+def test_float32_exp_tanh_sigmoid_match_float64_numpy():
+    x = np.concatenate([np.random.default_rng(0).uniform(-100, 100, 100_000).astype(np.float32), SPECIAL])
+    outs = [np.empty_like(x) for _ in range(3)]
+    _vector_math(x, *outs)
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore"):
+        expected = [np.exp(x64), np.tanh(x64), 1 / (1 + np.exp(-x64))]
+        expected = [e.astype(np.float32) for e in expected]  # overflow to inf, underflow to 0, as float32 does
+    for name, out, reference in zip(("exp", "tanh", "sigmoid"), outs, expected):
+        normal = np.abs(reference) >= np.finfo(np.float32).tiny
+        np.testing.assert_allclose(out[normal], reference[normal], rtol=3e-7, err_msg=name)
+        np.testing.assert_allclose(out[~normal], reference[~normal], atol=2e-38, err_msg=name)  # subnormals
+        np.testing.assert_array_equal(np.isnan(out), np.isnan(x), err_msg=name)
+
+
+def _elementwise(x):
+    y = (x.sigmoid() * x.tanh() + x.relu() - (x * 0.5).exp() / (1 + x * x)).sum()
+    y.backward()
+    return y
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [1000, fusion.PARALLEL_MIN_SIZE + 3], ids=["serial", "threads"])
+def test_fused_loops_and_threaded_sums_match_the_numpy_backend(dtype, size):
+    values = np.random.default_rng(1).uniform(-5, 5, size).astype(dtype)
+    results = {}
+    for name in ("numpy", "numba"):
+        previous = backend.get()
+        backend.set(name)
+        try:
+            step = ag.compile(_elementwise, fullgraph=True) if name == "numba" else _elementwise
+            for _ in range(3):  # the trace, then two replays
+                x = ag.tensor(values, requires_grad=True)
+                loss = step(x)
+            results[name] = (loss.detach().numpy(), x.grad.numpy())
+        finally:
+            backend.set(previous)
+    text = step.explain(file=io.StringIO())
+    assert "fused loop" in text
+    assert ("sum_on_threads" in text) == (size >= fusion.PARALLEL_MIN_SIZE)
+    tolerance = dict(rtol=2e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
+    for compiled, reference in zip(results["numba"], results["numpy"]):
+        assert compiled.dtype == reference.dtype
+        np.testing.assert_allclose(compiled, reference, **tolerance)
+
+
+def test_a_program_with_blas_sums_on_one_thread():
+    w = ag.randn(8, 8, requires_grad=True)
+
+    def fn(x):
+        loss = (x @ w).tanh().sum()
+        loss.backward()
+        return loss
+
+    step = ag.compile(fn, fullgraph=True)
+    for _ in range(2):
+        step(ag.randn(fusion.PARALLEL_MIN_SIZE // 8, 8))
+    assert "sum_on_threads" not in step.explain(file=io.StringIO())
+
+
+def test_fused_loops_ask_for_wide_vectors_where_the_cpu_has_them():
+    calls = []
+    original = fusion.compile_kernel
+
+    def recording(source, constants, parallel):
+        calls.append(source)
+        return original(source, constants, parallel)
+
+    fusion.compile_kernel = recording
+    try:
+        step = ag.compile(lambda x: (x.exp() * 2 + 1).sum(), fullgraph=True)
+        step(ag.randn(100))
+    finally:
+        fusion.compile_kernel = original
+    [source] = calls
+    assert ("prefer_wide_vectors()" in source) == backend.wide_vectors()
