@@ -255,10 +255,10 @@ def finish_program(tracer, output_values, fuse):
             instruction.copy = not (v in tracer.fresh and uses[v] == 1)
     program.fold_constants()
     if fuse:
-        from .fusion import fuse_elementwise, thread_sums
+        from .fusion import compile_sums, fuse_elementwise
 
         fuse_elementwise(program, tracer.layouts)
-        thread_sums(program, tracer.layouts)
+        compile_sums(program, tracer.layouts)
     program.build()
     return program
 

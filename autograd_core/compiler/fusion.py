@@ -4,9 +4,11 @@ An elementwise instruction (an op of `_EXPRESSIONS`, or a numpy comparison, over
 all either C-contiguous arrays of one shape or single values) becomes a node of an expression; the
 values something else needs (a non-elementwise instruction, a returned value) are the sinks. Each
 group of sinks becomes one `FusedCall`: one loop over the elements that evaluates every node the sinks
-depend on and writes each sink. A `sum` after the loop stays numpy's (pairwise, as eager sums): a sum
-inside the loop vectorizes only when LLVM may reassociate, and that flag also reorders the
-elementwise float32 ops (measured: 1.3e-5 relative drift over a 2,000-op chain).
+depend on and writes each sink. A `sum` stays a separate pass after the loop, `kernels.reduce`'s
+float64-accumulating loop called directly (`compile_sums`): a sum inside the loop vectorizes only
+when LLVM may reassociate, and that flag also reorders the elementwise float32 ops (measured: 1.3e-5
+relative drift over a 2,000-op chain). On a CPU with AVX-512 the loops ask LLVM for 512-bit vectors
+(`backend.wide_vectors`).
 
 Where a group is placed: after the last instruction it reads from outside (its leaves) and before
 the first instruction that reads one of its sinks, and never across an instruction with an effect
@@ -43,7 +45,11 @@ With a BLAS call in the program the loops stay on one thread: OpenBLAS's workers
 each call and the loop's threads wait for the cores (measured: LeNet's 221,184-element ReLU-gradient
 loop took 16 us on two threads alone, 2.16 ms after the convolutions; the whole compiled step 12.2 ms
 against 5.9 ms with one thread). Without BLAS, two threads halve the loops (sum(sigmoid(x) * tanh(x)
-+ relu(x)) forward and backward at 1e6 elements: 1.54 against 2.87 ms)."""
++ relu(x)) forward and backward at 1e6 elements: 1.54 against 2.87 ms). Smaller loops stay on one
+thread even where a loop alone would gain: over 1e4 elements that step's sigmoid-and-tanh loop took
+9.5 us on two threads against 14.4 on one, but the loops after it then read half their inputs from
+the other core's cache and the step as a whole did not gain (23.9 against 23.8 us; with every loop
+and the sum threaded, 33.6 us)."""
 
 _BLAS_OPS = frozenset(
     {"matmul", "linear", "conv", "conv_transpose", "conv_weight_grad", "einsum", "mm", "bmm", "dot", "outer", "inner"}
@@ -233,14 +239,15 @@ def _threads_pay(instructions):
     return not any(getattr(getattr(i, "op", None), "name", None) in _BLAS_OPS for i in instructions)
 
 
-def thread_sums(program: P.Program, layouts: dict[int, str]) -> None:
-    """Run on threads each sum of every element of a C-contiguous float array of PARALLEL_MIN_SIZE
-    elements or more (`kernels.reduce`'s loop), in a program without BLAS calls (in place). Eager runs
-    it on one thread below `backend.PARALLEL_MIN_SIZE`, as it must assume other work on the cores."""
-    if not _threads_pay(program.instructions):
-        return
+def compile_sums(program: P.Program, layouts: dict[int, str]) -> None:
+    """Replace each sum of every element of a C-contiguous float array by a direct call of
+    `kernels.reduce`'s loop (in place): on threads from PARALLEL_MIN_SIZE elements in a program
+    without BLAS calls (eager keeps one thread below `backend.PARALLEL_MIN_SIZE`, as it must assume
+    other work on the cores). The call skips the op's policy check, which cost more than the loop
+    over 1e4 float32 (measured: 2.8 against 1.2 us)."""
     from ..kernels import reduce
 
+    threads = _threads_pay(program.instructions)
     for k, instruction in enumerate(program.instructions):
         if type(instruction) is not P.OpCall or instruction.op.name != "sum" or instruction.casts[0] is not None:
             continue
@@ -250,12 +257,13 @@ def thread_sums(program: P.Program, layouts: dict[int, str]) -> None:
         if (
             dtype.kind != "f"
             or layouts.get(x.value) != "C"
-            or int(np.prod(shape)) < PARALLEL_MIN_SIZE
             or instruction.attrs.get("keepdims")
             or not (axis is None or len(axis) == len(shape))
         ):
             continue
-        program.instructions[k] = P.ArrayCall(reduce.sum_on_threads, ((x,), {}), instruction.writes[0])
+        on_threads = threads and int(np.prod(shape)) >= PARALLEL_MIN_SIZE
+        loop = reduce.sum_on_threads if on_threads else reduce.sum_on_one_thread
+        program.instructions[k] = P.ArrayCall(loop, ((x,), {}), instruction.writes[0])
 
 
 def _cone(value, nodes, written):

@@ -191,8 +191,9 @@ class FusedCall(Instruction):
 
     def source(self, name):
         lines = [f"v{v} = np.empty({self.shape!r}, {name(dtype)})" for v, dtype in self.sinks]
-        arguments = [f"v{v}.reshape(-1)" for v in self.leaves] + [f"v{v}.flat[0]" for v in self.singles]
-        arguments += [f"v{v}.reshape(-1)" for v, _ in self.sinks]
+        flat = "" if len(self.shape) == 1 else ".reshape(-1)"  # leaves and sinks have the loop's shape
+        arguments = [f"v{v}{flat}" for v in self.leaves] + [f"v{v}.flat[0]" for v in self.singles]
+        arguments += [f"v{v}{flat}" for v, _ in self.sinks]
         lines.append(f"{name(self.kernel)}({', '.join(arguments)})")
         return lines
 

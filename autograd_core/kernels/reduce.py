@@ -49,6 +49,11 @@ def sum_on_threads(x: np.ndarray) -> np.ndarray:
     return sum_all(x, backend.NUMBA_PARALLEL)
 
 
+def sum_on_one_thread(x: np.ndarray) -> np.ndarray:
+    """`sum_all` on the calling thread (what `ag.compile` runs for the other full sums)."""
+    return sum_all(x, backend.NUMBA)
+
+
 def _numba_forward():
     reference = FORWARD_KERNELS["sum"].numpy
 
