@@ -4,8 +4,10 @@
 `fn` eagerly while `tracer.Tracer` records what it did (every op of the forward and of the
 backward, the in-place writes, the `.grad` assignments, the random draws, the optimizer calls); the
 recording becomes a `program.Program`: one generated Python function over numpy arrays, with dead
-values dropped and the chains of elementwise ops fused into generated Numba loops (`fusion`). Later
-calls whose guards hold run the program: no Tensor or graph node is made, no op is dispatched by name.
+values dropped and the chains of elementwise ops fused into generated Numba loops (`fusion`); a fused
+loop's output that never leaves the program keeps one buffer across calls (`Program.keep_buffers`),
+everything returned or stored is allocated fresh. Later calls whose guards hold run the program: no
+Tensor or graph node is made, no op is dispatched by name.
 
 Guards (checked on every call, a miss traces again; up to `cache_size` traces per function):
 the Python values among the arguments (numbers, strings, None, and the identity of other objects),
@@ -202,7 +204,11 @@ class Trace:
         return names["check"]
 
     def run(self, tensors):
-        values = self.program.run(tensors)
+        if self.program.lock is None:
+            values = self.program.run(tensors)
+        else:
+            with self.program.lock:
+                values = self.program.run(tensors)
         self.calls += 1
         return _rebuild(self.output_template, values)
 
@@ -259,6 +265,7 @@ def finish_program(tracer, output_values, fuse):
 
         fuse_elementwise(program, tracer.layouts)
         compile_sums(program, tracer.layouts)
+        program.keep_buffers()
     program.build()
     return program
 

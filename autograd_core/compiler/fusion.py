@@ -264,6 +264,7 @@ def compile_sums(program: P.Program, layouts: dict[int, str]) -> None:
         on_threads = threads and int(np.prod(shape)) >= PARALLEL_MIN_SIZE
         loop = reduce.sum_on_threads if on_threads else reduce.sum_on_one_thread
         program.instructions[k] = P.ArrayCall(loop, ((x,), {}), instruction.writes[0])
+        program.instructions[k].fresh = True  # a new 0-d array: x's buffer may be reused
 
 
 def _cone(value, nodes, written):

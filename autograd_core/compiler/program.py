@@ -25,6 +25,7 @@ The generated function (`Program.source`) is what runs; `Program.listing()` show
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -188,9 +189,13 @@ class FusedCall(Instruction):
         self.fused = fused  # the replaced instructions, described
         self.reads = tuple(leaves) + tuple(singles)
         self.writes = tuple(v for v, _ in sinks)
+        self.kept: dict[int, np.ndarray] = {}  # sinks written into the same buffer every run
 
     def source(self, name):
-        lines = [f"v{v} = np.empty({self.shape!r}, {name(dtype)})" for v, dtype in self.sinks]
+        lines = [
+            f"v{v} = {name(self.kept[v])}" if v in self.kept else f"v{v} = np.empty({self.shape!r}, {name(dtype)})"
+            for v, dtype in self.sinks
+        ]
         flat = "" if len(self.shape) == 1 else ".reshape(-1)"  # leaves and sinks have the loop's shape
         arguments = [f"v{v}{flat}" for v in self.leaves] + [f"v{v}.flat[0]" for v in self.singles]
         arguments += [f"v{v}{flat}" for v, _ in self.sinks]
@@ -199,7 +204,10 @@ class FusedCall(Instruction):
 
     def describe(self):
         written = ", ".join(f"v{v}" for v, _ in self.sinks)
-        header = f"{written} = fused loop over {self.size} elements ({', '.join(f'v{v}' for v in self.reads)}):"
+        header = f"{written} = fused loop over {self.size} elements ({', '.join(f'v{v}' for v in self.reads)})"
+        if self.kept:
+            header += f", into kept buffers {', '.join(f'v{v}' for v in self.kept)}"
+        header += ":"
         return "\n".join([header] + [f"      | {line}" for line in self.fused])
 
 
@@ -232,7 +240,10 @@ def build_arguments(template, arrays):
 
 class ArrayCall(Instruction):
     """`v = np.asarray(fn(*args, **kwargs))`: a numpy computation outside the graph (a comparison,
-    `argmax`), its arrays among the arguments as values."""
+    `argmax`), its arrays among the arguments as values. `fresh`: its result never shares memory with
+    its arguments (a full sum), so an argument's buffer may be reused (`Program.keep_buffers`)."""
+
+    fresh = False
 
     def __init__(self, fn, template, out):
         self.fn, self.template = fn, template
@@ -388,6 +399,7 @@ class Program:
         self.output_values = output_values
         self.labels = labels  # value -> (shape, dtype) seen when tracing
         self.removed = 0
+        self.lock: threading.Lock | None = None  # held while a run writes kept buffers (`keep_buffers`)
 
     def eliminate_dead_code(self):
         """Drop instructions whose values nothing needs (no effect, not returned, not read later)."""
@@ -423,6 +435,30 @@ class Program:
             self.instructions[k] = Constant(instruction.writes[0], result)
             constants[instruction.writes[0]] = result
         self.eliminate_dead_code()
+
+    def keep_buffers(self):
+        """Give each fused loop's output that never leaves the program its own buffer, allocated now and
+        written again on every run: a value that only other fused loops and fresh-result calls (a full
+        sum) read, never returned, stored as a gradient, written into a tensor or passed to a replayed
+        call. Every other value is allocated on every run, so that nothing the user holds from one call
+        is overwritten by the next. A program with kept buffers runs one call at a time (`lock`)."""
+        readers: dict[int, list[Instruction]] = {}
+        for instruction in self.instructions:
+            for v in instruction.reads:
+                readers.setdefault(v, []).append(instruction)
+        returned = set(self.output_values)
+        for instruction in self.instructions:
+            if type(instruction) is not FusedCall:
+                continue
+            instruction.kept = {
+                v: np.empty(instruction.shape, dtype)
+                for v, dtype in instruction.sinks
+                if v not in returned
+                and v in readers
+                and all(type(r) is FusedCall or (type(r) is ArrayCall and r.fresh) for r in readers[v])
+            }
+            if instruction.kept:
+                self.lock = threading.Lock()
 
     def build(self):
         """The generated Python function `run(A)` (A: the tensors among the arguments, flattened)."""
