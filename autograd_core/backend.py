@@ -119,8 +119,9 @@ POLICY = {
     "log_softmax_backward": Rule(FLOAT64_ONLY, threads_from=PARALLEL_MIN_SIZE, note=EXP_BOUND),
     "softmax_cross_entropy_forward": Rule(FLOATS, threads_from=PARALLEL_MIN_SIZE),
     "softmax_cross_entropy_backward": Rule(FLOATS, threads_from=PARALLEL_MIN_SIZE),
-    # a sum over every axis (kernels/reduce.py): added in float64, vectorized
+    # a sum or mean over every axis (kernels/reduce.py): added in float64, vectorized
     "sum_forward": Rule(FLOATS, contiguous=True, threads_from=PARALLEL_MIN_SIZE),
+    "mean_forward": Rule(FLOATS, contiguous=True, threads_from=PARALLEL_MIN_SIZE),
     # serial: batch norm's sums run across the rows, and threads did not pay at the measured sizes
     "layer_norm_forward": Rule(FLOATS),
     "layer_norm_backward": Rule(FLOATS),

@@ -4,6 +4,7 @@ gradchecked under the numba backend; the backend switch; lazy import of numba.""
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -408,17 +409,21 @@ SUM_SHAPES = [(), (1,), (7,), (3, 5), (2, 3, 1001), (0, 4)]
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SUM_SHAPES, ids=str)
 @pytest.mark.parametrize("keepdims", [False, True])
-def test_full_sum_is_the_rounded_float64_sum(dtype, shape, keepdims):
+@pytest.mark.parametrize("name", ["sum", "mean"])
+def test_full_reduction_is_the_rounded_float64_value(name, dtype, shape, keepdims):
     x = np.random.default_rng(3).standard_normal(shape).astype(dtype)
-    kernel = FORWARD_KERNELS["sum"]
+    kernel = FORWARD_KERNELS[name]
     for axis in (None, tuple(range(x.ndim))):
-        with backend.trace() as trace:
+        with backend.trace() as trace, np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # numpy's mean of an empty array
             out = kernel(x, axis=axis, keepdims=keepdims)
-        assert trace.implementations("sum_forward") == {backend.NUMBA}
-        expected = np.sum(x.astype(np.float64), keepdims=keepdims).astype(dtype)
+            expected = getattr(np, name)(x.astype(np.float64), keepdims=keepdims).astype(dtype)
+            reference = getattr(np, name)(x, axis=axis, keepdims=keepdims)
+        compiled = name == "sum" or x.size > 0  # the mean of nothing is numpy's nan, with its warning
+        assert trace.implementations(f"{name}_forward") == {backend.NUMBA if compiled else backend.NUMPY}
         assert np.asarray(out).dtype == np.dtype(dtype) and np.shape(out) == expected.shape
         np.testing.assert_allclose(out, expected, rtol=1e-15 if dtype == np.float64 else 0, atol=0)
-        assert_matches(out, np.sum(x, axis=axis, keepdims=keepdims), dtype)
+        assert_matches(out, reference, dtype)
 
 
 def test_full_sum_beats_float32_pairwise_summation():
@@ -431,20 +436,20 @@ def test_full_sum_threads_agree_and_propagate_nan_and_inf():
     from autograd_core.kernels import reduce
 
     x = np.random.default_rng(4).standard_normal(1 << 18).astype(np.float32)
-    serial, threaded = reduce.sum_all(x, backend.NUMBA), reduce.sum_on_threads(x)
+    serial, threaded = reduce.sum_all(x, backend.NUMBA), reduce.full_reduction("sum", True)(x)
     np.testing.assert_allclose(threaded, serial, rtol=1e-7)
     np.testing.assert_allclose(serial, x.astype(np.float64).sum(), rtol=1e-7)
     for special, expected in ((np.nan, np.nan), (np.inf, np.inf)):
         y = x.copy()
         y[12345] = special
-        np.testing.assert_array_equal(reduce.sum_on_threads(y), np.float32(expected))
+        np.testing.assert_array_equal(reduce.full_reduction("sum", True)(y), np.float32(expected))
         np.testing.assert_array_equal(reduce.sum_all(y, backend.NUMBA), np.float32(expected))
 
 
 @pytest.mark.parametrize(
     "x, axis, why",
     [
-        (np.ones((3, 4), np.float32), (1,), "a sum over some axes only"),
+        (np.ones((3, 4), np.float32), (1,), "a reduction over some axes only"),
         (np.ones((4, 3), np.float32).T, None, "contiguous"),
         (np.ones((3, 4), np.int64), None, "int64"),
     ],

@@ -240,7 +240,7 @@ def _threads_pay(instructions):
 
 
 def compile_sums(program: P.Program, layouts: dict[int, str]) -> None:
-    """Replace each sum of every element of a C-contiguous float array by a direct call of
+    """Replace each `sum` and `mean` of every element of a C-contiguous float array by a direct call of
     `kernels.reduce`'s loop (in place): on threads from PARALLEL_MIN_SIZE elements in a program
     without BLAS calls (eager keeps one thread below `backend.PARALLEL_MIN_SIZE`, as it must assume
     other work on the cores). The call skips the op's policy check, which cost more than the loop
@@ -249,20 +249,22 @@ def compile_sums(program: P.Program, layouts: dict[int, str]) -> None:
 
     threads = _threads_pay(program.instructions)
     for k, instruction in enumerate(program.instructions):
-        if type(instruction) is not P.OpCall or instruction.op.name != "sum" or instruction.casts[0] is not None:
+        if type(instruction) is not P.OpCall or instruction.op.name not in ("sum", "mean"):
             continue
         (x,) = instruction.args
         shape, dtype = program.labels[x.value][:2]
         axis = instruction.attrs.get("axis")
+        size = int(np.prod(shape))
         if (
-            dtype.kind != "f"
+            instruction.casts[0] is not None
+            or dtype.kind != "f"
             or layouts.get(x.value) != "C"
             or instruction.attrs.get("keepdims")
             or not (axis is None or len(axis) == len(shape))
+            or size == 0
         ):
             continue
-        on_threads = threads and int(np.prod(shape)) >= PARALLEL_MIN_SIZE
-        loop = reduce.sum_on_threads if on_threads else reduce.sum_on_one_thread
+        loop = reduce.full_reduction(instruction.op.name, threads and size >= PARALLEL_MIN_SIZE)
         program.instructions[k] = P.ArrayCall(loop, ((x,), {}), instruction.writes[0])
         program.instructions[k].fresh = True  # a new 0-d array: x's buffer may be reused
 
