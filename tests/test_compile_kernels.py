@@ -20,6 +20,11 @@ SPECIAL = np.float32(
 )
 
 
+# Cephes' exp (and the sigmoid on it) are within float32 rounding; the rational tanh of Eigen and XLA
+# within 4e-7 (measured over 1e6 uniform values in [-12, 12]: 3.85e-7 at -6.009)
+RELATIVE_ERROR = {"exp": 3e-7, "sigmoid": 3e-7, "tanh": 5e-7}
+
+
 @numba.njit(error_model="numpy")
 def _vector_math(x, exp, tanh, sigmoid):
     for i in range(x.size):
@@ -38,7 +43,7 @@ def test_float32_exp_tanh_sigmoid_match_float64_numpy():
         expected = [e.astype(np.float32) for e in expected]  # overflow to inf, underflow to 0, as float32 does
     for name, out, reference in zip(("exp", "tanh", "sigmoid"), outs, expected):
         normal = np.abs(reference) >= np.finfo(np.float32).tiny
-        np.testing.assert_allclose(out[normal], reference[normal], rtol=3e-7, err_msg=name)
+        np.testing.assert_allclose(out[normal], reference[normal], rtol=RELATIVE_ERROR[name], err_msg=name)
         np.testing.assert_allclose(out[~normal], reference[~normal], atol=2e-38, err_msg=name)  # subnormals
         np.testing.assert_array_equal(np.isnan(out), np.isnan(x), err_msg=name)
 
