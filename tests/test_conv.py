@@ -206,7 +206,10 @@ def test_max_pool1d_return_indices_match_torch():
 @pytest.mark.parametrize(
     "shape, kernel_size, stride, padding, dilation, ceil_mode",
     [
-        ((2, 3, 9, 8), (2, 2), (2, 2), (0, 0), (1, 1), False),
+        ((2, 3, 9, 8), (2, 2), (2, 2), (0, 0), (1, 1), False),  # the 2 x 2 loop
+        ((2, 3, 8, 11), (2, 2), (2, 2), (0, 0), (1, 1), False),  # the 2 x 2 loop, odd width
+        ((2, 3, 9, 8), (2, 2), (2, 2), (0, 0), (1, 1), True),  # ceil mode: a last window past the input
+        ((2, 3, 9, 8), (2, 2), (2, 2), (1, 1), (1, 1), False),  # padding: the general loop
         ((2, 3, 9, 8), (3, 3), (2, 1), (1, 1), (1, 2), True),
         ((1, 2, 11), (4,), (3,), (2,), (2,), True),
     ],
@@ -228,6 +231,20 @@ def test_max_positions_kernel_matches_its_numpy_reference(
             positions = conv_ops.max_positions(x.astype(dtype), kernel_size, stride, pairs, dilation, out_size)
         assert t.calls == [("max_pool_positions", backend.NUMBA, np.dtype(dtype).name)]
         np.testing.assert_array_equal(positions, expected)
+
+
+def test_max_positions_2x2_loop_takes_the_last_nan_and_strided_inputs(numba_backend):
+    x = np.zeros((2, 2, 6, 4))
+    x[0, 0, 0, :2] = [np.nan, np.nan]  # the last NaN of the window wins
+    x[0, 0, 1, 1] = np.nan
+    x[0, 1, 2:4, 0:2] = [[1, 3], [3, 2]]  # ties: the first in scan order wins
+    x[1, 0, 4:6, 2:4] = [[-np.inf, -np.inf], [-np.inf, -np.inf]]
+    geometry = ((2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1), (3, 2))
+    for dtype in (np.float32, np.float64):
+        strided = np.repeat(x.astype(dtype), 2, axis=3)[..., ::2]  # not C-contiguous
+        positions = conv_ops.max_positions(strided, *geometry)
+        np.testing.assert_array_equal(positions, conv_ops.max_positions_reference(x.astype(dtype), *geometry))
+        assert positions[0, 0, 0, 0] == 5 and positions[0, 1, 1, 0] == 9 and positions[1, 0, 2, 1] == 18
 
 
 @pytest.mark.parametrize(

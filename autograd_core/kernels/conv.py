@@ -9,8 +9,12 @@ kernel) 0.64 ms against 1.36 ms (one thread).
 loop keeps PyTorch's running choice, starting from -inf and the window's first element inside the
 input, and taking a value when `value > best or isnan(value)`: so the first maximum in scan order wins
 among ties, the last NaN if there is one, and padding is never read. One pass, no padded copy and no
-temporaries: on LeNet's first pooling, (64, 6, 24, 24) float32 with 2 x 2 windows, 0.57 ms against the
-reference's 2.1 ms (one thread; torch's max_pool2d with indices: 1.4 ms).
+temporaries. The common case, 2 x 2 windows at stride 2 inside the input, has its own loop with the
+same choice written as selects of the winning tap's number, which LLVM vectorizes (the general loop's
+nested tap loops and branches it does not, nor a 2 x 2 loop keeping the best position instead of the
+tap): on LeNet's poolings, (64, 6, 24, 24) and (64, 16, 8, 8) float32, 0.18 and 0.061 ms against the
+general loop's 0.51 and 0.147 ms (one thread, median of 200 calls; the reference: 2.1 ms on the first,
+torch's max_pool2d with indices 1.4 ms).
 
 One-dimensional pooling runs as windows of height 1 (in both kernels). Which inputs the loops take
 (float32 and float64, one or two spatial axes, for col2im windows inside the output) is the answer of
@@ -55,6 +59,30 @@ def _window_maxima(x, kernel, stride, padding, dilation, positions):
                 positions[plane, i, j] = best_position
 
 
+def _window_maxima_2x2(x, positions):
+    """`_window_maxima` for 2 x 2 windows at stride 2 inside the input, written out tap by tap with selects
+    and the winning tap's number, a form LLVM vectorizes over the output columns."""
+    planes, width = x.shape[0], x.shape[2]
+    out_height, out_width = positions.shape[1], positions.shape[2]
+    for plane in prange(planes):
+        for i in range(out_height):
+            top = 2 * i
+            for j in range(out_width):
+                best = x[plane, top, 2 * j]
+                tap = 0
+                value = x[plane, top, 2 * j + 1]
+                better = (value > best) | (value != value)
+                best = value if better else best
+                tap = 1 if better else tap
+                value = x[plane, top + 1, 2 * j]
+                better = (value > best) | (value != value)
+                best = value if better else best
+                tap = 2 if better else tap
+                value = x[plane, top + 1, 2 * j + 1]
+                tap = 3 if (value > best) | (value != value) else tap
+                positions[plane, i, j] = (top + tap // 2) * width + 2 * j + tap % 2
+
+
 def _add_windows(columns, stride, dilation, padded):
     planes, kernel_height, kernel_width, out_height, out_width = columns.shape
     for plane in prange(planes):
@@ -64,6 +92,17 @@ def _add_windows(columns, stride, dilation, padded):
                     row = i * stride[0] + a * dilation[0]
                     for j in range(out_width):
                         padded[plane, row, j * stride[1] + b * dilation[1]] += columns[plane, a, b, i, j]
+
+
+def _inside_2x2(size, kernel_size, stride, padding, dilation, out_size):
+    """Whether a pooling is 2 x 2 windows at stride 2 (dilation 1), all of them inside the input."""
+    return (
+        tuple(kernel_size) == (2, 2)
+        and tuple(stride) == (2, 2)
+        and tuple(dilation) == (1, 1)
+        and all(before == 0 for before, _ in padding)
+        and all(2 * o <= n for o, n in zip(out_size, size))
+    )
 
 
 MORE_AXES = "more than 2 spatial axes (the loops take 1 or 2)"
@@ -104,6 +143,7 @@ def numba_max_positions(reference):
 
     def factory():
         loop = backend.jit(_window_maxima)
+        loop_2x2 = backend.jit(_window_maxima_2x2)
 
         def max_positions(x, kernel_size, stride, padding, dilation, out_size):
             spatial = len(kernel_size)
@@ -113,6 +153,9 @@ def numba_max_positions(reference):
             ones, zeros = (1,) * (2 - spatial), (0,) * (2 - spatial)  # a 1-D pooling is a 2-D one of height 1
             planes = np.ascontiguousarray(x).reshape((-1, *ones, *x.shape[2:]))
             positions = np.empty((planes.shape[0], *ones, *out_size), np.int64)
+            if _inside_2x2(x.shape[2:], kernel_size, stride, padding, dilation, out_size):
+                loop_2x2(planes, positions)
+                return positions.reshape(x.shape[:2] + tuple(out_size))
             loop(
                 planes,
                 ones + tuple(kernel_size),
