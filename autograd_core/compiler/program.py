@@ -89,14 +89,11 @@ class Constant(Instruction):
 
 
 class AttrTemplate:
-    """An op's attributes with the arrays among them replaced by value numbers, rebuilt on every run."""
+    """An op's attributes with the arrays among them replaced by value numbers (`_Slot`s)."""
 
     def __init__(self, template, values):
         self.template = template
         self.values = values
-
-    def build(self, arrays):
-        return _fill(self.template, dict(zip(self.values, arrays)))
 
 
 class _Slot:
@@ -116,6 +113,22 @@ def _fill(template, arrays):
     if type(template) is dict:
         return {k: _fill(t, arrays) for k, t in template.items()}
     return template
+
+
+def _source_of(template, name):
+    """Python source that makes `template` with each slot's value: the containers holding values written
+    out when the program is built (filling them in on every run cost a few microseconds per call),
+    anything else a constant."""
+    kind = type(template)
+    if kind is _Slot:
+        return f"v{template.value}"
+    if not any(True for _ in _values_in(template)):
+        return name(template)
+    if kind is tuple:
+        return "(" + "".join(f"{_source_of(t, name)}, " for t in template) + ")"
+    if kind is list:
+        return "[" + ", ".join(_source_of(t, name) for t in template) + "]"
+    return "{" + ", ".join(f"{name(k)}: {_source_of(t, name)}" for k, t in template.items()) + "}"
 
 
 def _argument(x):
@@ -140,8 +153,7 @@ class OpCall(Instruction):
     def source(self, name):
         args = [_argument(a) or name(a) for a in self.args]
         if isinstance(self.attrs, AttrTemplate):
-            arrays = ", ".join(f"v{v}" for v in self.attrs.values)
-            args.append(f"**{name(self.attrs)}.build(({arrays},))")
+            args.append(f"**{_source_of(self.attrs.template, name)}")
         elif self.attrs:
             args.append(f"**{name(self.attrs)}")
         call = f"{name(self.op)}.forward({', '.join(args)})"
@@ -222,8 +234,7 @@ class VjpCall(Instruction):
         self.reads = tuple(_values_in(template))
 
     def source(self, name):
-        arrays = ", ".join(f"v{v}" for v in self.reads) + ("," if self.reads else "")
-        arguments = f"*_build({name(self.template)}, ({arrays}))"
+        arguments = f"*{_source_of(self.template, name)}"
         lines = [f"_g = {name(self.op)}.fast_backward({arguments}, {name(self.needs)})"]
         lines += [f"v{v} = _g[{k}]" for k, v in enumerate(self.outs) if v is not None]
         return lines
@@ -231,11 +242,6 @@ class VjpCall(Instruction):
     def describe(self):
         grads = ", ".join(f"v{v}" for v in self.writes)
         return f"{grads} = {self.op.name} VJP (fused kernel)({', '.join(f'v{v}' for v in self.reads)})"
-
-
-def build_arguments(template, arrays):
-    """A template's slots filled with this run's arrays (`_build` in the generated code)."""
-    return _fill(template, dict(zip(_values_in(template), arrays)))
 
 
 class ArrayCall(Instruction):
@@ -490,7 +496,7 @@ class Program:
         body.append(f"return ({outputs}{',' if len(self.output_values) == 1 else ''})")
         self.source = "def run(A):\n" + "".join(f"    {line}\n" for line in body)
         namespace: dict[str, Any] = {k: obj for k, obj in constants.values()}
-        namespace.update(np=np, _store_grad=store_grad, _tensors=tensors_filled, _build=build_arguments)
+        namespace.update(np=np, _store_grad=store_grad, _tensors=tensors_filled)
         exec(compile(self.source, "<ag.compile program>", "exec"), namespace)
         self.run = namespace["run"]
         return self.run

@@ -9,10 +9,11 @@ calls cost more than their arithmetic. Here each step's elementwise work is one 
   pass activating the gates and computing c = f c_prev + i g; h = o tanh(c) stays numpy. numpy's tanh is
   vectorized (compiled code would call scalar libm per element) and faster than `vector_math`'s: over the
   (32, 512) float32 gates 4.8 us against 5.9 us for the rational `tanh32` in a compiled loop with 512-bit
-  vectors (12.7 us for the exp-based one it replaced, 9.7 us for `sigmoid32`), so one compiled pass for all of a step's elementwise work with those (gates written
-  apart from the GEMM's output: written in place the loop did not vectorize and took 208 us) measured
-  25.4 us per step inside the layer loop against 24.1 us for these passes (medians of 60 interleaved runs
-  of the benchmark's 50 steps, with the exp-based `tanh32`);
+  vectors (12.7 us for the exp-based one it replaced, 9.7 us for `sigmoid32`), so one compiled pass for all
+  of a step's elementwise work with those (gates written apart from the GEMM's output: written in place the
+  loop did not vectorize and took 208 us) measured 25.4 us per step inside the layer loop against 24.1 us
+  for these passes (medians of 60 interleaved runs of the benchmark's 50 steps, with the exp-based
+  `tanh32`);
 - backward: one pass from the carried and arriving gradients to the gate gradient and dc f, the
   activations' slopes computed in it (no tanh: tanh(c) of every step comes precomputed).
 
