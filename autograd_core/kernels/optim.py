@@ -17,9 +17,14 @@ Both updates take:
 - hyperparameters as Python scalars.
 
 No `fastmath`: the loops are elementwise (nothing to reassociate) and LLVM
-vectorizes them without it. Without it the loops do the numpy reference's
-float operations in the same order and dtype, so the two agree to the bit
-(as measured here, in float32 and float64; the parity test allows rounding).
+vectorizes them without it. SGD's loop does the numpy reference's float
+operations in the same order and dtype, so the two agree to the bit. Adam's
+divides once per element where the reference (PyTorch's formula) divides
+twice: step_size * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) is computed as
+(step_size * sqrt(1 - beta2^t)) * m / (sqrt(v) + eps * sqrt(1 - beta2^t)),
+the same number up to float rounding (the parity test allows rounding). The
+loop is bound by division and square root: 22.1 against 31.4 us for 55,000
+float32 elements (the mlp_small model's parameters; median of 500 calls).
 """
 
 import functools
@@ -56,12 +61,11 @@ def _adam_loop(
     m,
     v,
     v_max,
-    step_size,
-    bias_correction2_sqrt,
+    scaled_step_size,
+    scaled_eps,
     one_minus_beta1,
     beta2,
     one_minus_beta2,
-    eps,
     weight_decay,
     decay_factor,
     decoupled_weight_decay,
@@ -80,7 +84,7 @@ def _adam_loop(
         if amsgrad:
             v_max[j] = max(v_max[j], v[j])
             second_moment = v_max[j]
-        p[j] -= step_size * (m[j] / (np.sqrt(second_moment) / bias_correction2_sqrt + eps))
+        p[j] -= scaled_step_size * (m[j] / (np.sqrt(second_moment) + scaled_eps))
 
 
 def _run_per_tensor(loop, arrays, per_tensor, scalars):
@@ -149,12 +153,11 @@ def adam_update(
     _run_per_tensor(
         _compiled(_adam_loop),
         [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs if amsgrad else exp_avg_sqs],
-        [(float(a), float(b)) for a, b in zip(step_sizes, bias_correction2_sqrts)],
+        [(float(a * b), float(eps * b)) for a, b in zip(step_sizes, bias_correction2_sqrts)],
         [
             float(1 - beta1),
             float(beta2),
             float(1 - beta2),
-            float(eps),
             float(weight_decay),
             float(1 - lr * weight_decay),
             bool(decoupled_weight_decay),
