@@ -185,25 +185,29 @@ class Optimizer:
             with ag.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            active = [p for p in group["params"] if p.requires_grad and p.grad is not None]
+            active, arrays, grads, states = [], [], [], []
+            maximize = group.get("maximize", False)
+            for p in group["params"]:
+                if not p.requires_grad or p.grad is None:
+                    continue
+                array, grad = _array(p), _array(p.grad)
+                if grad.shape != array.shape:
+                    raise ValueError(
+                        f"{type(self).__name__}.step: a gradient of shape {grad.shape} does not match "
+                        f"its parameter's shape {array.shape}"
+                    )
+                if grad.dtype is not array.dtype:
+                    grad = grad.astype(array.dtype)
+                active.append(p)
+                arrays.append(array)
+                grads.append(-grad if maximize else grad)
+                states.append(self._state_of(p, group))
             if not active:
                 continue
-            grads = [self._gradient(p, group) for p in active]
-            states = [self._state_of(p, group) for p in active]
-            self._update(group, [_array(p) for p in active], grads, states)
+            self._update(group, arrays, grads, states)
             for p in active:
                 ag.increment_version(p)
         return loss
-
-    def _gradient(self, p, group):
-        grad = _array(p.grad)
-        if grad.shape != p.shape:
-            raise ValueError(
-                f"{type(self).__name__}.step: a gradient of shape {grad.shape} does not match "
-                f"its parameter's shape {p.shape}"
-            )
-        grad = grad.astype(p.dtype, copy=False)
-        return -grad if group.get("maximize", False) else grad
 
     def _state_of(self, p, group):
         state = self.state[p]
