@@ -173,7 +173,9 @@ listing = step.explain()
 #   rate when they run: change it between calls and the program sees it).
 # - `v0`, `v1`: the two arguments. `state (32, 64)` and the like: the parameters, read through their
 #   tensors on every call, so the program always sees the current weights.
-# - The **forward**: `linear`, `relu`, `linear`, `softmax_cross_entropy`, `mean`.
+# - The **forward**: `linear`, `relu`, `linear`, `softmax_cross_entropy`, then `mean_on_one_thread`: the
+#   batch mean of the losses, which the program runs as the `mean` op's compiled loop, called directly
+#   (the `_on_threads` variant runs big reductions on two threads).
 # - The **backward**, as eager backward runs it: a constant `array()` (the seed gradient 1 that
 #   `loss.backward()` starts from), `broadcast_to` and `div(..., 32)` (the mean's VJP), then
 #   `softmax_cross_entropy VJP (fused kernel)` (cross-entropy's gradient $\hat y - y$ of notebook 2, one
@@ -671,10 +673,16 @@ assert per_op_us[4]["engine, no grad"] > per_op_us[4]["numpy"]
 assert overhead_ratio[4] > overhead_ratio[100_000]
 assert compiled_affine.traced == 1 and "run 1 time(s)" in affine_listing
 assert np.array_equal(first.numpy(), second.numpy())
-assert ops.count("linear") == 2 and {"softmax_cross_entropy", "mean"} <= set(ops)
+assert ops.count("linear") == 2 and {"softmax_cross_entropy", "mean_on_one_thread"} <= set(ops)
 assert sum("linear VJP (fused kernel)" in line for line in program_lines) == 2
 # Unfused, the forward is exactly the model's five ops; a fusing compiler may merge the elementwise ones.
-assert fused_kernels(listing) > 0 or ops[:5] == ["linear", "relu", "linear", "softmax_cross_entropy", "mean"]
+assert fused_kernels(listing) > 0 or ops[:5] == [
+    "linear",
+    "relu",
+    "linear",
+    "softmax_cross_entropy",
+    "mean_on_one_thread",
+]
 assert len(stored_grads) == 4 and replayed == ["call Adam.zero_grad()", "call Adam.step()"]
 assert any(g.startswith("A[0]._data.shape == (32, 64)") for g in guards_of(listing))
 assert loss_difference < 1e-5 and weight_difference < 1e-5 and eager_losses[-1] < eager_losses[0]
