@@ -174,3 +174,18 @@ def test_calls_from_several_threads_at_once_give_each_its_own_result():
         t.join()
     for x, result in zip(inputs, results):
         assert result == pytest.approx((x.sigmoid() * x.tanh()).sum().item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("setting, expected", [("0", False), ("1", True)])
+def test_wide_vectors_follow_the_environment_variable(monkeypatch, setting, expected):
+    monkeypatch.setenv(backend.WIDE_VECTORS_ENV_VAR, setting)
+    backend.wide_vectors.cache_clear()
+    try:
+        assert backend.wide_vectors() is expected
+        monkeypatch.setenv(backend.WIDE_VECTORS_ENV_VAR, "yes")
+        backend.wide_vectors.cache_clear()
+        with pytest.raises(ValueError, match="AUTOGRAD_CORE_WIDE_VECTORS='yes': expected 0 or 1"):
+            backend.wide_vectors()
+    finally:
+        monkeypatch.delenv(backend.WIDE_VECTORS_ENV_VAR)
+        backend.wide_vectors.cache_clear()
