@@ -442,11 +442,10 @@ def wide_vectors() -> bool:
     """Whether `ag.compile`'s fused loops ask LLVM for 512-bit vectors: AUTOGRAD_CORE_WIDE_VECTORS=1 or
     0 when set, else on a CPU with AVX-512 unless NUMBA_CPU_NAME names a generic target. LLVM vectorizes
     at 256 bits by default there (older AVX-512 chips lowered their clock on wide instructions);
-    measured on this project's Xeon (AVX-512, `python -m autograd_core.benchmarks.runner --only
-    elementwise_1e4 elementwise_1e6`): the sigmoid * tanh + relu loop over 1e4 float32 took 14.7 us
-    against 17.9 us, over 1e6 on two threads 0.79 ms against 0.96 ms. Adam's update, bound by division
-    and square root, did not gain (33 against 31 us for 55,000 elements), so the hand-written kernels
-    keep LLVM's default."""
+    measured on this project's Xeon (AVX-512; the loop alone, median of 500 calls): the sigmoid * tanh +
+    relu loop over 1e4 float32 took 14.7 us against 17.9 us, over 1e6 on two threads 0.79 ms against
+    0.96 ms. Adam's update, bound by division and square root, did not gain (33 against 31 us for 55,000
+    elements), so the hand-written kernels keep LLVM's default."""
     chosen = os.environ.get(WIDE_VECTORS_ENV_VAR, "").strip()
     if chosen:
         if chosen not in ("0", "1"):
