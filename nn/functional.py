@@ -792,8 +792,18 @@ def _integer_target(who, target):
 
 
 def _fused_targets(target: np.ndarray, classes: int, ignore_index: int) -> bool:
-    """Whether class indices `target` take cross_entropy's fused path: some, all in [0, classes), none ignored."""
-    return bool(target.size and target.min() >= 0 and target.max() < classes and not (target == ignore_index).any())
+    """Whether class indices `target` take cross_entropy's fused path: some, all in [0, classes), none ignored.
+
+    Runs on every call (and in every replay of a compiled step, as a guard), so it makes one pass where
+    it can: seen as unsigned, a negative index is a huge one, so one maximum checks both bounds; an
+    ignore_index outside [0, classes) cannot occur among such targets (1.6 us for 16 targets, against
+    3.3 us for a minimum, a maximum and a search for ignore_index)."""
+    if not target.size:
+        return False
+    unsigned = target.view(target.dtype.str.replace("i", "u")) if target.dtype.kind == "i" else target
+    if unsigned.max() >= classes:
+        return False
+    return not 0 <= ignore_index < classes or not (target == ignore_index).any()
 
 
 def cross_entropy(
