@@ -145,10 +145,16 @@ class _Group:
     def __init__(self, shape, low, high):
         self.shape, self.low, self.high = shape, low, high
         self.sinks: list[int] = []  # values written as arrays
+        self.plan: tuple[list[int], list[int], list[int]] | None = None  # `_plan`'s answer
 
 
 def fuse_elementwise(program: P.Program, layouts: dict[int, str]) -> None:
-    """Replace the program's elementwise chains by `FusedCall`s (in place)."""
+    """Replace the program's elementwise chains by `FusedCall`s (in place).
+
+    A node instruction that no loop replaces stays where it is (a group with no place between the
+    effects around it, a lone exp), so it reads what it reads there: the values it reads must be
+    written before it. Grouping is therefore repeated, those staying instructions counted as readers
+    like any other, until no new one stays (each round can only add some, so it ends)."""
     instructions = program.instructions
     labels = program.labels
     nodes = {}  # value -> its elementwise node
@@ -158,6 +164,66 @@ def fuse_elementwise(program: P.Program, layouts: dict[int, str]) -> None:
             nodes[node.out] = node
     if not nodes:
         return
+    staying: set[int] = set()  # indices of node instructions no loop replaces that something still reads
+    while True:
+        groups = _groups(program, nodes, staying)
+        computed: set[int] = set()  # sinks written by an earlier group
+        for group in groups:
+            group.plan = _plan(group, nodes, computed)
+            if group.plan is not None:
+                computed.update(group.sinks)
+        newly_staying = _staying(program, nodes, groups)
+        if newly_staying <= staying:
+            break
+        staying |= newly_staying
+
+    end = len(instructions)
+    placements: dict[int, list[P.Instruction]] = {}
+    replaced: set[int] = set()  # instruction indices whose values a FusedCall now writes
+    threads = _threads_pay(instructions)
+    for group in groups:
+        if group.plan is None:
+            continue
+        replaced |= {nodes[v].index for v in group.sinks}
+        placements.setdefault(group.high, []).append(_build_call(group, nodes, labels, threads))
+    if not placements:
+        return
+    result: list[P.Instruction] = []
+    for i, ins in enumerate(instructions):
+        result.extend(placements.get(i, ()))
+        if i not in replaced:
+            result.append(ins)
+    result.extend(placements.get(end, ()))
+    program.instructions = result
+    program.eliminate_dead_code()  # the node instructions only the fused sinks read
+
+
+def _staying(program, nodes, groups):
+    """The indices of the node instructions that stay once the planned groups' sinks are replaced: those
+    whose values the other instructions, the returned values, the loops or other staying nodes read."""
+    replaced = {v for g in groups if g.plan is not None for v in g.sinks}
+    node_indices = {node.index for node in nodes.values()}
+    needed = set(program.output_values)
+    for i, instruction in enumerate(program.instructions):
+        if i not in node_indices:
+            needed.update(instruction.reads)
+    for g in groups:
+        if g.plan is not None:
+            _, leaves, singles = g.plan
+            needed.update(leaves, singles)
+    stays = set()
+    for v, node in sorted(nodes.items(), key=lambda item: -item[1].index):  # readers before what they read
+        if v in needed and v not in replaced:
+            stays.add(node.index)
+            needed.update(a for kind, a in node.operands if kind != "scalar")
+    return stays
+
+
+def _groups(program, nodes, staying):
+    """The sinks grouped into loops, each group placed between the last instruction writing a value it
+    reads and the first instruction reading a value it writes (`staying` node instructions included),
+    never across an effect. A sink no group can take is left out (its instructions stay)."""
+    instructions = program.instructions
     end = len(instructions)
     produced_at = {v: i for i, ins in enumerate(instructions) for v in ins.writes}
     effects = [i for i, ins in enumerate(instructions) if ins.effect]
@@ -167,11 +233,11 @@ def fuse_elementwise(program: P.Program, layouts: dict[int, str]) -> None:
             readers.setdefault(v, []).append(i)
     for v in program.output_values:
         readers.setdefault(v, []).append(end)
-    # the sinks, as (deadline, value): node values read by a non-node instruction or returned
+    # the sinks, as (deadline, value): node values read by a non-node or a staying instruction, or returned
     sinks: list[tuple[int, int]] = []
-    node_indices = {node.index for node in nodes.values()}
+    replaceable = {node.index for node in nodes.values()} - staying
     for v in nodes:
-        outside = [i for i in readers.get(v, ()) if i not in node_indices]
+        outside = [i for i in readers.get(v, ()) if i not in replaceable]
         if outside:
             sinks.append((min(outside), v))
     sinks.sort()
@@ -195,12 +261,10 @@ def fuse_elementwise(program: P.Program, layouts: dict[int, str]) -> None:
             members, leaves = _cone(sink, nodes, written)
         low = max([produced_at[a] for a in leaves] + [-1])
         first_node = min(nodes[u].index for u in members)
-        if any(first_node <= e <= low for e in effects):
-            continue  # no place where its inputs hold what its ops read: its instructions stay
         deadline = min([deadline] + [e for e in effects if e > low])  # before the next effect
-        if low >= deadline:
-            continue
-        shape = labels[sink][0]
+        if any(first_node <= e <= low for e in effects) or low >= deadline:
+            continue  # no place where its inputs hold what its ops read
+        shape = program.labels[sink][0]
         group = groups[-1] if groups else None
         if group is None or group.shape != shape or max(group.low, low) >= min(group.high, deadline):
             group = _Group(shape, low, deadline)
@@ -210,28 +274,7 @@ def fuse_elementwise(program: P.Program, layouts: dict[int, str]) -> None:
         written.add(sink)
         for u in members:
             computed_in.setdefault(u, group)
-
-    placements: dict[int, list[P.Instruction]] = {}
-    replaced: set[int] = set()  # instruction indices whose values a FusedCall now writes
-    computed: set[int] = set()  # sinks already written by an earlier placed group
-    threads = _threads_pay(instructions)
-    for group in groups:
-        call = _build_call(group, nodes, labels, computed, threads)
-        if call is None:
-            continue
-        computed.update(group.sinks)
-        replaced |= {nodes[v].index for v in group.sinks}
-        placements.setdefault(group.high, []).append(call)
-    if not placements:
-        return
-    result: list[P.Instruction] = []
-    for i, ins in enumerate(instructions):
-        result.extend(placements.get(i, ()))
-        if i not in replaced:
-            result.append(ins)
-    result.extend(placements.get(end, ()))
-    program.instructions = result
-    program.eliminate_dead_code()  # the node instructions only the fused sinks read
+    return groups
 
 
 def _threads_pay(instructions):
@@ -288,8 +331,12 @@ def _cone(value, nodes, written):
     return members, leaves
 
 
-def _build_call(group, nodes, labels, computed, threads):
-    """The FusedCall computing a group's sinks, or None when it would fuse a single op."""
+def _plan(group, nodes, computed):
+    """(the node values in evaluation order, the leaves, the single values) of a group's loop, or None
+    for nothing to compute or a lone exp, tanh or sigmoid (numpy's vectorized one is faster than
+    `vector_math`'s). A lone cheap op becomes a loop: its call costs less than the op's (a relu over
+    (16, 64) float32 took 3.4 us through the registry op and its kernel policy, in the compiled
+    mlp_small step)."""
     order: list[int] = []  # node values in evaluation order
     leaves: list[int] = []
     singles: list[int] = []
@@ -313,8 +360,14 @@ def _build_call(group, nodes, labels, computed, threads):
                         singles.append(a)
             elif v not in leaves:
                 leaves.append(v)
-    if len(order) < 2:
+    if not order or (len(order) == 1 and nodes[order[0]].kind in _TRANSCENDENTAL):
         return None
+    return order, leaves, singles
+
+
+def _build_call(group, nodes, labels, threads):
+    """The FusedCall computing a group's sinks, as `group.plan` says: its kernel compiled now."""
+    order, leaves, singles = group.plan
     size = int(np.prod(group.shape))
     source, constants = _kernel_source(order, leaves, singles, group, nodes, labels, size)
     kernel = compile_kernel(source, constants, parallel=threads and size >= PARALLEL_MIN_SIZE)
