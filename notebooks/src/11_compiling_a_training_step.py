@@ -173,9 +173,10 @@ listing = step.explain()
 #   rate when they run: change it between calls and the program sees it).
 # - `v0`, `v1`: the two arguments. `state (32, 64)` and the like: the parameters, read through their
 #   tensors on every call, so the program always sees the current weights.
-# - The **forward**: `linear`, `relu`, `linear`, `softmax_cross_entropy`, then `mean_on_one_thread`: the
-#   batch mean of the losses, which the program runs as the `mean` op's compiled loop, called directly
-#   (the `_on_threads` variant runs big reductions on two threads).
+# - The **forward**: `linear`, the ReLU as a `fused loop` of one op (a generated Numba loop costs less to
+#   call than the registry op), `linear`, `softmax_cross_entropy`, then `mean_on_one_thread`: the batch
+#   mean of the losses, which the program runs as the `mean` op's compiled loop, called directly (the
+#   `_on_threads` variant runs big reductions on two threads).
 # - The **backward**, as eager backward runs it: a constant `array()` (the seed gradient 1 that
 #   `loss.backward()` starts from), `broadcast_to` and `div(..., 32)` (the mean's VJP), then
 #   `softmax_cross_entropy VJP (fused kernel)` (cross-entropy's gradient $\hat y - y$ of notebook 2, one
@@ -183,8 +184,8 @@ listing = step.explain()
 #   $\delta h = \delta W$, $\delta W = \delta^\top h$, $\delta b$ the column sums, as three GEMMs and a sum).
 #   Between them, ReLU's VJP is a `fused loop`: its formula, `greater(v, 0)` times the gradient (the
 #   Hadamard product with the mask), is made of elementwise ops, which the compiler fuses into one
-#   generated Numba loop; the `|` lines under it are the ops the loop computes per element (here it
-#   recomputes `relu(v4)` from the forward's `v4` rather than keep the forward's `v5`).
+#   generated Numba loop; the `|` lines under it are the ops the loop computes per element (it reads
+#   the forward's ReLU output `v5`, which the forward's loop wrote).
 # - `leaf (...).grad += v`: the four parameter gradients, stored as eager backward stores them.
 #
 # The guards are one long condition; here they are grouped by the object they check:
