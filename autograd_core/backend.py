@@ -132,6 +132,11 @@ POLICY = {
     # convolution and pooling (kernels/conv.py): the loops copy a strided input to C order themselves, so
     # any layout; serial: threads over the planes would be safe, but were not measured
     "add_windows": Rule(FLOATS),
+    # stride-1 convolutions as direct loops where they beat im2col (kernels/conv.py: `direct_refusal`); serial:
+    # Numba's threads wait for the cores OpenBLAS's idle workers spin on after each GEMM
+    "conv": Rule(FLOATS),
+    "conv_transpose": Rule(FLOATS),
+    "conv_weight_grad": Rule(FLOATS),
     "max_pool_positions": Rule(FLOATS),
     # an LSTM layer's steps (kernels/recurrent.py): the elementwise work around each step's GEMM, serial
     "lstm_layer_forward": Rule(FLOATS),
@@ -481,6 +486,7 @@ def jit(
     parallel: bool = False,
     fastmath: bool | builtins.set[str] = False,
     constants: dict[str, Any] | None = None,
+    wide: bool = False,
 ) -> Callable[..., Any]:
     """`fn` compiled by Numba: cached on disk, numpy's float error model, the GIL released.
 
@@ -502,10 +508,20 @@ def jit(
     and stops LLVM from vectorizing). `fastmath` takes LLVM flags; reductions pass
     {"reassoc", "contract"} so that sums vectorize (reordering and fused multiply-add stay within
     float tolerance; "nnan" and "ninf" would not: inf and nan must propagate as in numpy).
+
+    With `wide`, the calls of `prefer_wide_vectors()` in `fn` (a no-op name in its module) ask
+    LLVM for 512-bit vectors where `wide_vectors()` says so (`compiler.vector_math`), else compile to
+    nothing.
     """
     numba = numba_module()
-    constants = constants or {}
+    constants = dict(constants or {})
     suffix = "".join(f"_{name}_{value}" for name, value in constants.items()) + ("_parallel" if parallel else "")
+    if wide:
+        from .compiler import vector_math
+
+        hint = vector_math.prefer_wide_vectors if wide_vectors() else vector_math.keep_default_vectors
+        constants["prefer_wide_vectors"] = hint
+        suffix += "_wide" if hint is vector_math.prefer_wide_vectors else ""
     variant = types.FunctionType(
         fn.__code__,
         dict(fn.__globals__, prange=numba.prange, **constants),

@@ -17,7 +17,10 @@ np.add.at). The three ops
     conv_weight_grad(x, y)   the adjoint of conv in w: the weight gradient of conv
 
 are linear in each argument and each other's VJPs, so the backward pass is made of differentiable ops
-and create_graph works. `unfold` / `fold` are the same adjoint pair for the bare windows, and `take`
+and create_graph works. Those above are their numpy references; under the numba backend each is a
+kernel (`conv_forward`, `conv_transpose_forward`, `conv_weight_grad_forward`) that runs stride-1
+convolutions as direct loops where they win (kernels/conv.py, the POLICY rows "conv",
+"conv_transpose" and "conv_weight_grad"). `unfold` / `fold` are the same adjoint pair for the bare windows, and `take`
 (a gather at flat positions, torch.take) carries max pooling: the entry point finds each window's
 maximum (the `max_positions` kernel: Numba, or its numpy reference, as the POLICY row
 "max_pool_positions" says) and the op routes the gradient there; `put`, its adjoint for distinct
@@ -40,7 +43,13 @@ from numpy.lib.stride_tricks import as_strided
 from . import backend
 from .engine import apply
 from .fused_ops import layer_norm
-from .kernels.conv import numba_add_windows, numba_max_positions
+from .kernels.conv import (
+    numba_add_windows,
+    numba_conv,
+    numba_conv_transpose,
+    numba_conv_weight_grad,
+    numba_max_positions,
+)
 from .ops import REGISTRY, S, reads, register
 from .random_numbers import rand
 from .tensor import Tensor, computed_array
@@ -153,6 +162,15 @@ def conv_weight_grad_reference(x, g, kernel_size, stride, padding, dilation, gro
     return per_sample.sum(axis=0).reshape((g.shape[1], x.shape[1] // groups) + tuple(kernel_size))
 
 
+conv_forward = backend.kernel("conv", conv_reference, numba_conv(conv_reference))
+conv_transpose_forward = backend.kernel(
+    "conv_transpose", conv_transpose_reference, numba_conv_transpose(conv_transpose_reference)
+)
+conv_weight_grad_forward = backend.kernel(
+    "conv_weight_grad", conv_weight_grad_reference, numba_conv_weight_grad(conv_weight_grad_reference)
+)
+
+
 def unfold_reference(x, kernel_size, stride, padding, dilation):
     out_size = window_counts(x.shape[2:], kernel_size, stride, padding, dilation)
     return _columns(x, kernel_size, stride, padding, dilation, 1, out_size).reshape(x.shape[0], -1, math.prod(out_size))
@@ -243,18 +261,19 @@ def _geometry(spatial, stride=1, padding=0, dilation=1, groups=1):
 # conv and conv_transpose: the input gradient reads the weight, the weight gradient the input, the bias's neither
 register(
     "conv",
-    conv_reference,
+    conv_forward,
     reads(("weight", "x", ""), _conv_grad),
     variadic=True,
     samples=(
         S((2, 3, 7), (4, 3, 3), (4,), **_geometry(1, stride=2, padding=1)),
         S((1, 4, 5, 6), (4, 2, 2, 3), (4,), **_geometry(2, groups=2, dilation=2)),
         S((2, 2, 5, 5), (3, 2, 3, 3), stride=(2, 1), padding=((1, 0), (1, 2)), dilation=(1, 1), groups=1),
+        S((2, 2, 7, 6), (3, 2, 5, 5), (3,), **_geometry(2, padding=1)),  # stride 1: the direct loops
     ),
 )
 register(
     "conv_transpose",
-    conv_transpose_reference,
+    conv_transpose_forward,
     reads(("weight", "x", ""), _conv_transpose_grad),
     variadic=True,
     samples=(
@@ -269,16 +288,18 @@ register(
             dilation=(1, 2),
             groups=1,
         ),
+        S((2, 3, 5, 4), (3, 2, 5, 5), (2,), output_size=(7, 6), **_geometry(2, padding=1)),
     ),
 )
 register(
     "conv_weight_grad",
-    conv_weight_grad_reference,
+    conv_weight_grad_forward,
     reads("g", _conv_weight_grad_grad_x),
     reads("x", _conv_weight_grad_grad_g),
     samples=(
         S((2, 3, 7), (2, 4, 4), kernel_size=(3,), **_geometry(1, stride=2, padding=1)),
         S((1, 4, 5, 6), (1, 4, 3, 2), kernel_size=(2, 3), **_geometry(2, groups=2, dilation=2)),
+        S((2, 2, 7, 6), (2, 3, 5, 4), kernel_size=(5, 5), **_geometry(2, padding=1)),
     ),
 )
 register(

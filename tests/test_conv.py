@@ -266,18 +266,26 @@ def test_add_windows_kernel_matches_its_numpy_reference(numba_backend, columns_s
         )
 
 
-def test_a_convnet_step_runs_both_kernels_compiled(numba_backend):
+def test_a_convnet_step_runs_its_kernels_compiled(numba_backend):
+    """At stride 1 the convolution and its input gradient run the direct loops (a 3 x 3 weight gradient:
+    im2col, by the policy); at stride 2 the input gradient is col2im's loop."""
     x, w = (ag.tensor(a, dtype=np.float32) for a in _arrays((2, 1, 10, 10), (3, 1, 3, 3)))
     w.requires_grad = True
     with backend.trace() as t:
         conv_ops.max_pool2d(conv_ops.conv2d(x, w), 2).sum().backward()
     assert t.implementations("max_pool_positions") == {backend.NUMBA}
-    assert t.implementations("add_windows") == set()  # the input needs no gradient: no col2im
+    assert t.implementations("conv") == {backend.NUMBA}
+    assert t.implementations("conv_transpose") == set()  # the input needs no gradient
+    assert [c.reason for c in t.calls if c.kernel == "conv_weight_grad"] == ["9 taps: im2col and a GEMM win below 25"]
     x.requires_grad = True
     with backend.trace() as t:
         conv_ops.max_pool2d(conv_ops.conv2d(x, w), 2).sum().backward()
-    assert t.calls.count(("add_windows", backend.NUMBA, "float32")) == 1
+    assert t.calls.count(("conv_transpose", backend.NUMBA, "float32")) == 1
     assert x.grad.dtype == np.float32
+    with backend.trace() as t:
+        conv_ops.conv2d(x, w, stride=2).sum().backward()
+    assert t.calls.count(("add_windows", backend.NUMBA, "float32")) == 1
+    assert ("conv", backend.NUMPY, "stride (2, 2) (the direct loops take stride 1)") in t.calls
 
 
 def test_the_policy_says_why_a_kernel_ran_numpy(numba_backend):

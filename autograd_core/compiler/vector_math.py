@@ -45,6 +45,16 @@ def prefer_wide_vectors(typingctx):
     return types.none(), codegen
 
 
+@intrinsic
+def keep_default_vectors(typingctx):
+    """`prefer_wide_vectors`' stand-in where wide vectors are not wanted: no attribute, no code."""
+
+    def codegen(context, builder, signature, args):
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
 _F = np.float32
 _LOG2E, _LN2_HIGH, _LN2_LOW = _F(1.44269504088896341), _F(0.693359375), _F(-2.12194440e-4)
 _EXP_P = (_F(1.9875691500e-4), _F(1.3981999507e-3), _F(8.3334519073e-3), _F(4.1665795894e-2), _F(1.6666665459e-1))
