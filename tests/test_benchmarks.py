@@ -403,3 +403,13 @@ def test_bench_runs_from_the_installed_wheel_outside_the_repository(installed_wh
     assert ran.returncode == 0, ran.stderr
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     assert results["workloads"]["elementwise_1e4"]["results"]["numpy"]["status"] == "ok"
+
+
+def test_the_lstm_gemm_floor_prints_every_shape_and_the_totals(capsys):
+    pytest.importorskip("torch")
+    from autograd_core.benchmarks import lstm_gemms
+
+    assert lstm_gemms.main(["--repeats", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(lstm_gemms.step_gemms(np.random.default_rng(0))) + 1
+    assert lines[-1].startswith("every GEMM of a step") and "numpy" in lines[-1] and "torch" in lines[-1]

@@ -1,6 +1,6 @@
 """Benchmarks: autograd-core measured side by side with its peers (`autograd-core bench`, or
 `python -m autograd_core.benchmarks.runner`), and the measurements behind the kernel policy
-(`kernels`, `optim_step`, `startup`, `distributed`).
+(`kernels`, `optim_step`, `startup`, `distributed`, `lstm_gemms`).
 
 Importing this package changes nothing in the process: every thread pool is
 pinned to THREADS threads only while the runner runs (`runner.ThreadPinning`).
