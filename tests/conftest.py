@@ -4,6 +4,7 @@ import os
 import pytest
 
 import autograd_core as ag
+from autograd_core import backend
 
 
 @pytest.fixture(autouse=True)
@@ -14,6 +15,17 @@ def _isolate_global_state():
     yield
     ag.set_default_dtype(dtype)
     assert ag.is_grad_enabled(), "a test left grad mode disabled"
+
+
+@pytest.fixture
+def numba_backend():
+    """The numba backend for one test (the previous one afterwards); test modules that want it for every
+    test define an autouse fixture of this name."""
+    pytest.importorskip("numba")
+    previous = backend.get()
+    backend.set("numba")
+    yield
+    backend.set(previous)
 
 
 # ---- AUTOGRAD_CORE_HIDE_TORCH=1: run the suite as if PyTorch were not installed ---------------------------

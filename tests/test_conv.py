@@ -18,16 +18,6 @@ def _torch():
     return pytest.importorskip("torch")
 
 
-@pytest.fixture
-def numba_backend():
-    """The numba backend for one test (the previous one afterwards)."""
-    pytest.importorskip("numba")
-    previous = backend.get()
-    backend.set("numba")
-    yield
-    backend.set(previous)
-
-
 # ---- the functions against torch.nn.functional, values and every gradient ------------------------------
 
 

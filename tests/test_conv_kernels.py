@@ -30,16 +30,6 @@ def test_scatter_add_loop_takes_negative_and_strided_rows(numba_backend, dtype):
 
 
 @pytest.fixture
-def numba_backend():
-    """The numba backend for one test (the previous one afterwards)."""
-    pytest.importorskip("numba")
-    previous = backend.get()
-    backend.set("numba")
-    yield
-    backend.set(previous)
-
-
-@pytest.fixture
 def direct_everywhere(numba_backend, monkeypatch):
     """Every stride-1 convolution the loops can take goes to them, whatever its depth and kernel size."""
     monkeypatch.setattr(conv_kernels, "DIRECT_MAX_DEPTH", 10**9)

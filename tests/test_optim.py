@@ -479,15 +479,6 @@ def test_fused_and_per_tensor_paths_follow_one_trajectory(numba_backend, case, d
         np.testing.assert_allclose(b, a, rtol=tolerance, atol=tolerance)
 
 
-@pytest.fixture
-def numba_backend():
-    pytest.importorskip("numba")
-    previous = backend.get()
-    backend.set("numba")
-    yield
-    backend.set(previous)
-
-
 def test_small_groups_take_the_numpy_reference_under_numba(numba_backend):
     minimum = backend.FUSED_MIN_MEAN_SIZE["adam_update"]
     small = ag.tensor(np.ones(minimum - 1, dtype=np.float32), requires_grad=True)
