@@ -189,3 +189,20 @@ def test_wide_vectors_follow_the_environment_variable(monkeypatch, setting, expe
     finally:
         monkeypatch.delenv(backend.WIDE_VECTORS_ENV_VAR)
         backend.wide_vectors.cache_clear()
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_hand_written_kernels_ask_for_wide_vectors_through_jit(monkeypatch, wide):
+    """`backend.jit(wide=True)` compiles a kernel's `prefer_wide_vectors()` calls to the request where
+    `backend.wide_vectors()` says so, else to nothing, as a variant of its own name (its own cache entry)."""
+    from autograd_core.kernels import conv as conv_kernels
+
+    monkeypatch.setattr(backend, "wide_vectors", lambda: wide)
+    loop = backend.jit(conv_kernels._tap_products, constants={"KERNEL_HEIGHT": 1, "KERNEL_WIDTH": 2}, wide=True)
+    assert loop.py_func.__name__.endswith("_wide") is wide
+    g = np.arange(6.0).reshape(1, 1, 2, 3)
+    src = np.arange(10.0).reshape(1, 10)  # one input channel, planes of 2 x 4 (3 columns + 1) per sample
+    dw = np.empty((1, 1, 2))
+    loop(g, src, 1, 4, 8, 0.0, np.zeros(8), dw)
+    windows = [sum(g[0, 0, r, c] * src[0, r * 4 + c + b] for r in range(2) for c in range(3)) for b in range(2)]
+    np.testing.assert_allclose(dw[0, 0], windows)
