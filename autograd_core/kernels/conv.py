@@ -364,7 +364,9 @@ def numba_conv_weight_grad(reference):
             padding = ((0, 0),) * (2 - spatial) + tuple(padding)
             kernel = (1,) * (2 - spatial) + tuple(kernel_size)
             plane = _padded_plane(x, padding)
-            src = _flat_planes(x, padding, 0, (kernel[0] - 1) * plane[1] + kernel[1] - 1)
+            # the forward's tail: both read one kept array per layer
+            reach = (kernel[0] - 1) * plane[1] + kernel[1] - 1
+            src = _flat_planes(x, padding, 0, reach + _round_up(g.shape[2] * plane[1]))
             dw = np.empty((g.shape[1], x.shape[1] // groups, kernel[0] * kernel[1]), x.dtype)
             loop = _loop("tap_products", kernel)
             g_planes = _zeros(("g planes", g.shape, plane), (g.shape[0] * plane[0] * plane[1],), x.dtype)
